@@ -1,0 +1,150 @@
+# Makefile — libweightbridge (static and shared), the wbr tool, tests, fuzzers and benchmarks.
+# Plain GNU make. Sources are found by directory; generated parser/lexer code goes to
+# $(BUILD)/gen and is never committed. `make deps` installs what is missing (Debian, as root).
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN    := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wswitch-enum
+WERROR  ?= -Werror
+SAN     ?=
+ALL_CFLAGS = $(WARN) $(WERROR) $(CFLAGS) $(SAN) -fPIC -fvisibility=hidden
+CPPFLAGS_ALL = -D_GNU_SOURCE -DWBR_BUILDING -Iinclude -I. -I$(BUILD)/gen
+LDLIBS  := -lpcre2-8 -lcjson -lz -lm
+FLEX    ?= flex
+BISON   ?= bison
+
+# The runtime (tensor sets, formats, bytecode loader, VM) must build without flex/bison so an
+# engine can embed it with a .wbc; the compiler and the matcher sit on top.
+RT_SRC    := $(wildcard runtime/*.c) $(wildcard formats/*.c)
+COMP_SRC  := $(wildcard compiler/*.c) $(wildcard matcher/*.c)
+GRAM_Y    := $(wildcard grammar/*.y)
+GRAM_L    := $(wildcard grammar/*.l)
+GEN_C     := $(patsubst grammar/%.y,$(BUILD)/gen/%.c,$(GRAM_Y)) $(patsubst grammar/%.l,$(BUILD)/gen/%.c,$(GRAM_L))
+GEN_H     := $(GEN_C:.c=.h)
+CLI_SRC   := $(wildcard cli/*.c)
+UNIT_SRC  := $(wildcard tests/unit/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+RT_OBJ    := $(call obj,$(RT_SRC))
+COMP_OBJ  := $(call obj,$(COMP_SRC)) $(GEN_C:.c=.o)
+CLI_OBJ   := $(call obj,$(CLI_SRC))
+UNIT_OBJ  := $(call obj,$(UNIT_SRC))
+
+LIB_A     := $(BUILD)/libweightbridge.a
+LIB_SO    := $(BUILD)/libweightbridge.so
+RT_A      := $(BUILD)/libweightbridge-runtime.a
+WBR       := $(BUILD)/wbr
+UNIT      := $(BUILD)/unit-tests
+
+.PHONY: all deps test asan check-run demo install uninstall fuzz bench clean
+
+all: $(WBR) $(LIB_A) $(LIB_SO) $(RT_A)
+
+deps:
+	@sh tools/deps.sh
+
+# Every object waits for deps (order-only: running it never forces a rebuild).
+$(BUILD)/obj/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/gen/%.c $(BUILD)/gen/%.h: grammar/%.y | deps
+	@mkdir -p $(dir $@)
+	$(BISON) -Wall -Werror --defines=$(BUILD)/gen/$*.h -o $(BUILD)/gen/$*.c $<
+
+$(BUILD)/gen/%.c $(BUILD)/gen/%.h: grammar/%.l | deps
+	@mkdir -p $(dir $@)
+	$(FLEX) --header-file=$(BUILD)/gen/$*.h -o $(BUILD)/gen/$*.c $<
+
+# Generated code is not held to our warning set (flex/bison output trips -Wsign-compare etc.).
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c $(GEN_H)
+	$(CC) $(CPPFLAGS_ALL) -std=c11 $(CFLAGS) $(SAN) -fPIC -fvisibility=hidden -Wno-unused-function -c $< -o $@
+
+# Sources that include generated headers must wait for them.
+$(call obj,$(COMP_SRC)): $(GEN_H)
+
+$(LIB_A): $(RT_OBJ) $(COMP_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(RT_A): $(RT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIB_SO): $(RT_OBJ) $(COMP_OBJ)
+	$(CC) -shared $(SAN) -Wl,-soname,libweightbridge.so.0 -o $@ $^ $(LDLIBS)
+
+$(WBR): $(CLI_OBJ) $(LIB_A)
+	$(CC) $(SAN) -o $@ $(CLI_OBJ) $(LIB_A) $(LDLIBS)
+
+$(UNIT): $(UNIT_OBJ) $(LIB_A)
+	$(CC) $(SAN) -o $@ $(UNIT_OBJ) $(LIB_A) $(LDLIBS)
+
+# ---- tests ----------------------------------------------------------------------------------
+
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT)
+	@sh tests/run.sh $(BUILD)
+
+check-run: all $(UNIT)
+	@sh tests/run.sh $(BUILD)
+
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g" SAN="$(ASAN_FLAGS)" all build/asan/unit-tests
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  WBR_SANITIZED=1 WBR_SAN_FLAGS="$(ASAN_FLAGS)" sh tests/run.sh build/asan
+
+# ---- demo -----------------------------------------------------------------------------------
+
+demo: all
+	@sh tools/demo.sh $(BUILD)
+
+# ---- install --------------------------------------------------------------------------------
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(WBR) $(DESTDIR)$(PREFIX)/bin/wbr
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libweightbridge.so.0
+	ln -sf libweightbridge.so.0 $(DESTDIR)$(PREFIX)/lib/libweightbridge.so
+	install -m 644 include/weightbridge.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/^#define WBR_VERSION "\(.*\)"/\1/p' include/weightbridge.h)|g' \
+	  tools/weightbridge.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/weightbridge.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/wbr $(DESTDIR)$(PREFIX)/lib/libweightbridge.a \
+	  $(DESTDIR)$(PREFIX)/lib/libweightbridge.so $(DESTDIR)$(PREFIX)/lib/libweightbridge.so.0 \
+	  $(DESTDIR)$(PREFIX)/include/weightbridge.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/weightbridge.pc
+
+# ---- fuzzing (libFuzzer, clang) ------------------------------------------------------------------
+
+FUZZ_SRC := $(wildcard fuzz/*.c)
+FUZZ_BIN := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+FUZZ_SECONDS ?= 20
+
+fuzz: deps
+	@$(MAKE) --no-print-directory BUILD=build/fuzzlib CC=clang CFLAGS="-O1 -g" \
+	  SAN="-fsanitize=fuzzer-no-link,address,undefined" build/fuzzlib/libweightbridge.a
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 build/fuzz/corpus-$$n fuzz/corpus/$$n || exit 1; done
+
+build/fuzz/%: fuzz/%.c build/fuzzlib/libweightbridge.a
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS_ALL) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< \
+	  build/fuzzlib/libweightbridge.a $(LDLIBS)
+
+# ---- benchmarks -------------------------------------------------------------------------------
+
+bench: all
+	@sh bench/run.sh $(BUILD)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

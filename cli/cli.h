@@ -1,0 +1,31 @@
+/* cli.h — what the wbr subcommands share: a context that prints diagnostics to stderr, the
+ * exit codes of the command-line contract, and small argument helpers. Subcommands use only the
+ * public API (include/weightbridge.h). */
+#ifndef WBR_CLI_H
+#define WBR_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "weightbridge.h"
+
+enum { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_INCOMPLETE = 3 };
+
+/* A context whose diagnostics go to stderr in the documented format. Exits 1 if out of memory. */
+wbr_ctx *cli_ctx(void);
+/* Print "wbr CMD: message" and the command's usage line to stderr; returns EXIT_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Exit code for a library return value: 0 -> 0, usage -> 2, anything else -> 1. */
+int cli_exit(int rc);
+/* True if arg is exactly one of the given option spellings. */
+bool cli_is(const char *arg, const char *a, const char *b);
+/* Read a whole file into a NUL-terminated heap buffer (caller frees); reports and returns NULL. */
+char *cli_read_file(const char *path, size_t *len);
+
+/* Subcommands: argv[0] is the subcommand name. */
+int cmd_inspect(int argc, char **argv);
+int cmd_compile(int argc, char **argv);
+int cmd_disasm(int argc, char **argv);
+int cmd_fmt(int argc, char **argv);
+
+#endif

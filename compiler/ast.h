@@ -1,0 +1,128 @@
+/* ast.h — the syntax tree of a .wbr rule file. The parser builds it (grammar actions are single
+ * builder calls), the checker validates it, the emitter turns it into bytecode, the formatter
+ * prints it canonically, and the matcher builds one to print a draft. Every node carries the byte
+ * span of the source it came from; line and column are computed only when a diagnostic is shown.
+ * All nodes and strings of one file live in one arena, freed with wbr_ast_free. */
+#ifndef WBR_AST_H
+#define WBR_AST_H
+
+#include "../runtime/util.h"
+
+/* Byte offsets [start, end) into the source text. */
+typedef struct wbr_span {
+  uint32_t start, end;
+} wbr_span;
+
+/* Statement kinds, once: keyword and one line of meaning. */
+#define WBR_STMT_LIST(X)                                                                          \
+  X(RENAME, "rename", "give each matched tensor the name built from the template")               \
+  X(DROP, "drop", "remove each matched tensor")                                                    \
+  X(RESHAPE, "reshape", "reshape each matched tensor (one -1 infers a dimension)")                 \
+  X(TRANSPOSE, "transpose", "swap the two axes of each matched 2-D tensor")                        \
+  X(PERMUTE, "permute", "reorder the axes of each matched tensor")                                 \
+  X(SPLIT, "split", "cut each matched tensor along an axis into the named parts")                  \
+  X(CONCAT, "concat", "join one tensor from each pattern along an existing axis")                  \
+  X(STACK, "stack", "join one tensor from each pattern along a new axis")                          \
+  X(UNSTACK, "unstack", "cut each matched tensor along an axis into one tensor per index")         \
+  X(SELECT, "select", "take one index along an axis (the axis disappears)")                        \
+  X(SLICE, "slice", "take a range [start, end) along an axis (the axis stays)")                    \
+  X(CAST, "cast", "convert each matched tensor to a dtype")                                        \
+  X(HINT, "hint", "tell the matcher that two names correspond; no effect on the mapping")          \
+  X(EXPECT, "expect", "assert the shape, dtype or count of the matched tensors")
+
+typedef enum wbr_stmt_kind {
+#define WBR_STMT_ENUM(id, kw, doc) WBR_STMT_##id,
+  WBR_STMT_LIST(WBR_STMT_ENUM)
+#undef WBR_STMT_ENUM
+      WBR_STMT_COUNT
+} wbr_stmt_kind;
+
+const char *wbr_stmt_keyword(wbr_stmt_kind k);
+
+typedef enum wbr_pat_kind {
+  WBR_PAT_GLOB, /* "..." : whole-name match; '*' and {name} captures */
+  WBR_PAT_REGEX /* /.../ : PCRE2, searched anywhere in the name; $1, ${name} references */
+} wbr_pat_kind;
+
+/* A pattern (left side) or a template (right side). `text` is the content with escapes
+ * resolved (no quotes or slashes). Regex flags are the letters after the closing slash. */
+typedef struct wbr_ast_pat {
+  wbr_pat_kind kind;
+  char *text;
+  char flags[8]; /* regex only, e.g. "i" */
+  wbr_span span; /* including the quotes or slashes */
+} wbr_ast_pat;
+
+/* A list of integers: reshape dims, permute axes, split sizes, expect shape. */
+typedef struct wbr_ast_ints {
+  int64_t *v;
+  size_t n;
+  wbr_span span;     /* the whole bracketed list */
+  wbr_span *spans;   /* one per element, for diagnostics */
+} wbr_ast_ints;
+
+typedef enum wbr_expect_kind {
+  WBR_EXPECT_SHAPE, /* expect PAT shape [d, ...]   (-1 matches any size) */
+  WBR_EXPECT_DTYPE, /* expect PAT dtype f32 */
+  WBR_EXPECT_COUNT  /* expect PAT count N */
+} wbr_expect_kind;
+
+/* A comment kept for the formatter: its text from '#' to the end of the line. */
+typedef struct wbr_ast_comment {
+  char *text;
+  wbr_span span;
+} wbr_ast_comment;
+
+typedef struct wbr_ast_stmt {
+  wbr_stmt_kind kind;
+  bool optional;        /* 'optional' prefix: matching nothing is not an error */
+  wbr_span span;        /* the whole statement */
+  wbr_span kw_span;     /* the keyword */
+
+  wbr_ast_pat *in;      /* input patterns: 1, or several for concat/stack; hint: 2 globs */
+  size_t nin;
+  wbr_ast_pat *out;     /* output templates: rename 1, split n, concat/stack/select/slice 1 */
+  size_t nout;
+
+  wbr_ast_ints ints;    /* reshape dims, permute axes, split sizes, expect shape */
+  bool has_ints;
+
+  int64_t axis;         /* split, concat, stack, unstack, select, slice */
+  bool has_axis;
+  wbr_span axis_span;
+
+  int64_t index;        /* select: index; slice: start */
+  int64_t end;          /* slice: end (exclusive) */
+  wbr_span index_span;
+
+  wbr_dtype dtype;      /* cast; expect dtype */
+  wbr_span dtype_span;
+
+  wbr_expect_kind expect;
+  int64_t count;        /* expect count */
+  wbr_span count_span;
+
+  wbr_ast_comment *lead; /* comment lines directly above the statement */
+  size_t nlead;
+  wbr_ast_comment *trail; /* comment on the same line, after the statement, or NULL */
+  bool blank_before;      /* a blank line separated it from what came before */
+} wbr_ast_stmt;
+
+typedef struct wbr_ast_file {
+  const char *name;     /* file name for diagnostics */
+  const char *src;      /* the source text (owned by the arena copy) */
+  size_t len;
+  int version;          /* from the 'weightbridge N' header; 0 if missing */
+  wbr_span version_span;
+  wbr_ast_comment *head; /* comments before the header */
+  size_t nhead;
+  wbr_ast_stmt *stmts;
+  size_t nstmts;
+  wbr_ast_comment *tail; /* comments after the last statement */
+  size_t ntail;
+  void *arena;          /* owns every node and string above */
+} wbr_ast_file;
+
+void wbr_ast_free(wbr_ast_file *f);
+
+#endif

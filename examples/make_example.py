@@ -1,0 +1,53 @@
+#!/usr/bin/python3
+"""make_example.py OUT_DIR — writes the demo's small example checkpoint, a two-layer GPT-2 in
+Hugging Face naming, as OUT_DIR/gpt2_tiny.safetensors, with seeded random values. It follows the
+safetensors specification directly (8-byte header length, JSON header, raw little-endian data),
+so the demo does not depend on weightbridge to make its own input."""
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+
+C, L, V, T = 32, 2, 64, 16  # width, layers, vocabulary, context
+
+
+def layout():
+    yield "wte.weight", (V, C)
+    yield "wpe.weight", (T, C)
+    for i in range(L):
+        p = f"h.{i}."
+        yield p + "ln_1.weight", (C,)
+        yield p + "ln_1.bias", (C,)
+        yield p + "attn.c_attn.weight", (C, 3 * C)  # Conv1D: [in, out]
+        yield p + "attn.c_attn.bias", (3 * C,)
+        yield p + "attn.c_proj.weight", (C, C)
+        yield p + "attn.c_proj.bias", (C,)
+        yield p + "ln_2.weight", (C,)
+        yield p + "ln_2.bias", (C,)
+        yield p + "mlp.c_fc.weight", (C, 4 * C)
+        yield p + "mlp.c_fc.bias", (4 * C,)
+        yield p + "mlp.c_proj.weight", (4 * C, C)
+        yield p + "mlp.c_proj.bias", (C,)
+    yield "ln_f.weight", (C,)
+    yield "ln_f.bias", (C,)
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    rng = np.random.default_rng(1234)
+    header, blobs, off = {"__metadata__": {"format": "pt", "source": "weightbridge demo"}}, [], 0
+    for name, shape in layout():
+        raw = rng.standard_normal(shape).astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    hb = json.dumps(header).encode()
+    hb += b" " * (-len(hb) % 8)
+    with open(os.path.join(out, "gpt2_tiny.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(hb)) + hb + b"".join(blobs))
+
+
+main()

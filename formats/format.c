@@ -1,0 +1,65 @@
+/* format.c — the registry of weight-file formats (chosen by file extension) and writing a whole
+ * tensor set through the streaming writer. New formats add one line to `formats`. */
+#include "format.h"
+
+#include <string.h>
+#include <strings.h>
+
+static const wbr_format *const formats[] = {
+    &wbr_format_safetensors,
+    &wbr_format_manifest,
+};
+#define NFORMATS (sizeof formats / sizeof formats[0])
+
+const wbr_format *wbr_format_for_path(const char *path) {
+  size_t n = strlen(path);
+  for (size_t i = 0; i < NFORMATS; i++) {
+    size_t e = strlen(formats[i]->ext);
+    if (n > e && strcasecmp(path + n - e, formats[i]->ext) == 0) return formats[i];
+  }
+  return NULL;
+}
+
+const char *wbr_format_extensions(void) { return ".safetensors (weights), .json (manifest)"; }
+
+int wbr_tensorset_write(const wbr_tensorset *ts, wbr_ctx *ctx, const char *path) {
+  if (!ts || !path) return WBR_EUSAGE;
+  const wbr_format *fmt = wbr_format_for_path(path);
+  if (fmt && fmt->has_data && !ts->has_data)
+    return wbr_fail(ctx, WBR_EINPUT, path, "write a manifest (.json) instead, or read a weight file",
+                    "cannot write a %s file: the tensor set has names and shapes but no data",
+                    fmt->name);
+  wbr_writer *w;
+  int rc = wbr_writer_open(&w, ctx, path, ts, NULL);
+  if (rc) return rc;
+  if (fmt && fmt->has_data) {
+    for (size_t i = 0; i < ts->n && rc == 0; i++) {
+      const wbr_tensor *t = &ts->t[i];
+      if (t->nbytes && !t->data)
+        rc = wbr_fail(ctx, WBR_EINPUT, path, NULL, "tensor '%s' has no data to write", t->name);
+      else
+        rc = wbr_writer_write(w, t->data, (size_t)t->nbytes);
+    }
+  }
+  if (rc == 0) rc = wbr_writer_commit(w);
+  wbr_writer_free(w);
+  return rc;
+}
+
+char *wbr_tensorset_to_manifest(const wbr_tensorset *ts) {
+  if (!ts) return NULL;
+  wbr_buf b;
+  wbr_buf_init(&b);
+  wbr_buf_puts(&b, "{\"tensors\": {");
+  for (size_t i = 0; i < ts->n; i++) {
+    const wbr_tensor *t = &ts->t[i];
+    wbr_buf_puts(&b, i ? ",\n  " : "\n  ");
+    wbr_buf_json_str(&b, t->name);
+    wbr_buf_puts(&b, ": {\"shape\": [");
+    for (int d = 0; d < t->ndim; d++)
+      wbr_buf_printf(&b, "%s%lld", d ? ", " : "", (long long)t->shape[d]);
+    wbr_buf_printf(&b, "], \"dtype\": \"%s\"}", wbr_dtype_name(t->dtype));
+  }
+  wbr_buf_puts(&b, ts->n ? "\n}}\n" : "}}\n");
+  return wbr_buf_take(&b);
+}

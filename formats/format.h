@@ -1,0 +1,51 @@
+/* format.h — the one interface every weight-file format implements: a reader that fills a
+ * tensor set from the file's bytes, and writer hooks driven by the generic streaming writer
+ * (temporary file, buffering, byte accounting, atomic rename live in formats/writer.c). */
+#ifndef WBR_FORMAT_H
+#define WBR_FORMAT_H
+
+#include "../runtime/tensorset.h"
+
+typedef struct wbr_format {
+  const char *name; /* "safetensors" */
+  const char *ext;  /* ".safetensors"; matched case-insensitively at the end of the path */
+  bool has_data;    /* false for manifests: the writer takes no tensor bytes */
+  /* Fill ts from bytes[0..len). The bytes stay valid as long as ts (they are the mapping or the
+   * set's own copy). `path` is only for diagnostics. Report every problem through ctx. */
+  int (*read)(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const uint8_t *bytes, size_t len);
+  /* Writer hooks; any may be NULL. begin writes the header; tensor_begin/tensor_end frame each
+   * tensor's bytes (which the writer copies to the file in between); finish writes trailers. */
+  int (*begin)(wbr_writer *w);
+  int (*tensor_begin)(wbr_writer *w, size_t i);
+  int (*tensor_end)(wbr_writer *w, size_t i);
+  int (*finish)(wbr_writer *w);
+} wbr_format;
+
+struct wbr_writer {
+  wbr_ctx *ctx;
+  const wbr_format *fmt;
+  const wbr_tensorset *layout;
+  char *path;   /* destination */
+  char *tmp;    /* temporary file beside it */
+  int fd;
+  uint8_t *buf; /* output buffer */
+  size_t buf_len, buf_cap;
+  uint64_t offset;   /* bytes emitted to the file so far (buffered included) */
+  size_t cur;        /* tensor whose bytes come next */
+  uint64_t cur_done; /* bytes of it received */
+  bool started, committed, failed;
+  void *state;       /* format-private, freed by the format's finish or by free() */
+};
+
+/* The format for a path, by extension, or NULL (the caller reports). */
+const wbr_format *wbr_format_for_path(const char *path);
+/* Comma-separated list of supported extensions, for messages. */
+const char *wbr_format_extensions(void);
+
+/* Emit raw bytes to the output (formats use this from their hooks). */
+int wbr_writer_emit(wbr_writer *w, const void *bytes, size_t len);
+
+extern const wbr_format wbr_format_safetensors;
+extern const wbr_format wbr_format_manifest;
+
+#endif

@@ -1,0 +1,210 @@
+/* weightbridge.h — the one public header of libweightbridge.
+ *
+ * libweightbridge maps deep-learning weights between implementations of one architecture:
+ * tensor sets (weight files and manifests), rule programs (.wbr source, .wbc bytecode), and the
+ * plan/apply runtime that runs a program over a tensor set.
+ *
+ * Ownership. Every object handed out through an output parameter (wbr_ctx, wbr_tensorset,
+ * wbr_writer, wbr_program, and strings from functions documented as "caller frees") belongs to
+ * the caller and is released with its own free function (wbr_free for strings); every free
+ * function accepts NULL. Names, shapes and data pointers returned by accessors belong to the
+ * object they came from and stay valid until that object is freed or modified. A tensor set
+ * opened from a file keeps the file memory-mapped until it is freed. A wbr_ctx must outlive
+ * every object created with it. Objects are not thread-safe; distinct objects may be used from
+ * distinct threads.
+ *
+ * Errors. Functions return 0 on success or a negative wbr_error. Every failure is reported
+ * once through the context's diagnostic callback (one wbr_diag: where, what, what to do) and its
+ * message is kept as the context's last error. The library never prints and never exits.
+ */
+#ifndef WEIGHTBRIDGE_H
+#define WEIGHTBRIDGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && defined(WBR_BUILDING)
+#define WBR_API __attribute__((visibility("default")))
+#else
+#define WBR_API
+#endif
+
+#define WBR_VERSION "0.1.0"
+#define WBR_MAX_DIMS 8
+
+typedef enum wbr_error {
+  WBR_OK = 0,
+  WBR_EINPUT = -1,   /* malformed or wrong input: a weight file, rules, bytecode, a mapping */
+  WBR_EIO = -2,      /* the operating system refused: open, read, write, rename */
+  WBR_ENOMEM = -3,   /* out of memory */
+  WBR_EUSAGE = -4,   /* the caller passed arguments that make no sense */
+  WBR_EINTERNAL = -5 /* a bug in weightbridge */
+} wbr_error;
+
+/* ---- Context and diagnostics -------------------------------------------------------------- */
+
+typedef enum wbr_severity { WBR_SEV_ERROR, WBR_SEV_WARNING, WBR_SEV_NOTE } wbr_severity;
+
+typedef struct wbr_diag {
+  wbr_severity severity;
+  const char *file;        /* the file the diagnostic is about, or NULL */
+  int line, col;           /* 1-based position in file; 0 when not about a position */
+  const char *message;     /* one line, no trailing newline */
+  const char *source_line; /* the text of that line (no newline), or NULL */
+  int span;                /* columns to underline from col (>= 1) when source_line is set */
+  const char *help;        /* what to do next, one line, or NULL */
+} wbr_diag;
+
+typedef void (*wbr_diag_fn)(void *userdata, const wbr_diag *diag);
+
+typedef struct wbr_ctx wbr_ctx;
+
+/* fn may be NULL: diagnostics are then only kept as the last error. */
+WBR_API int wbr_ctx_new(wbr_ctx **out, wbr_diag_fn fn, void *userdata);
+WBR_API void wbr_ctx_free(wbr_ctx *ctx);
+/* Message of the last error reported through ctx ("" if none). */
+WBR_API const char *wbr_ctx_last_error(const wbr_ctx *ctx);
+/* Number of errors (not warnings) reported through ctx so far. */
+WBR_API size_t wbr_ctx_error_count(const wbr_ctx *ctx);
+
+/* Format a diagnostic the way the CLI prints it:
+ *   file:line:col: error: message
+ *     source line
+ *     ^~~~
+ *   help: what to do
+ * Returns a string the caller frees with wbr_free, or NULL when out of memory. */
+WBR_API char *wbr_diag_format(const wbr_diag *diag);
+
+WBR_API void wbr_free(void *p);
+WBR_API const char *wbr_version(void);
+
+/* ---- Data types ------------------------------------------------------------------------------ */
+
+/* The safetensors dtypes. Names are the safetensors spellings ("F32", "BF16", ...). */
+#define WBR_DTYPE_LIST(X)                                                                  \
+  X(F64, "F64", 8) X(F32, "F32", 4) X(F16, "F16", 2) X(BF16, "BF16", 2)                   \
+  X(F8_E4M3, "F8_E4M3", 1) X(F8_E5M2, "F8_E5M2", 1)                                        \
+  X(I64, "I64", 8) X(I32, "I32", 4) X(I16, "I16", 2) X(I8, "I8", 1)                       \
+  X(U64, "U64", 8) X(U32, "U32", 4) X(U16, "U16", 2) X(U8, "U8", 1) X(BOOL, "BOOL", 1)
+
+typedef enum wbr_dtype {
+#define WBR_DT_ENUM(id, name, size) WBR_##id,
+  WBR_DTYPE_LIST(WBR_DT_ENUM)
+#undef WBR_DT_ENUM
+  WBR_DTYPE_COUNT
+} wbr_dtype;
+
+WBR_API const char *wbr_dtype_name(wbr_dtype dt);      /* "F32"; "?" if out of range */
+WBR_API size_t wbr_dtype_size(wbr_dtype dt);           /* bytes per element; 0 if out of range */
+/* Parse a dtype name, case-insensitive ("f32", "BF16"). Returns 0, or -1 if unknown. */
+WBR_API int wbr_dtype_parse(wbr_dtype *out, const char *name, size_t len);
+
+/* ---- Tensor sets ------------------------------------------------------------------------------- */
+
+/* An ordered set of named tensors: definition order is kept, names are unique, lookup by name is
+ * O(1). Each tensor has a dtype, a shape and, for weight files, its bytes (memory-mapped). A
+ * manifest gives names, shapes and dtypes only (data == NULL). */
+typedef struct wbr_tensorset wbr_tensorset;
+
+typedef struct wbr_tensor_info {
+  const char *name;
+  wbr_dtype dtype;
+  int ndim;
+  const int64_t *shape; /* ndim entries */
+  uint64_t nelem;       /* product of shape (1 for a scalar) */
+  uint64_t nbytes;      /* nelem * dtype size */
+  const void *data;     /* nbytes bytes, or NULL when the set has no data */
+} wbr_tensor_info;
+
+/* Open a weight file or manifest; the format is chosen by the file name's extension
+ * (.safetensors, .json). Only the header is read; tensor bytes are mapped, not loaded. */
+WBR_API int wbr_tensorset_open(wbr_tensorset **out, wbr_ctx *ctx, const char *path);
+/* Parse from memory; `name` is used in diagnostics and picks the format by extension. The
+ * bytes are copied if the format needs them after return. */
+WBR_API int wbr_tensorset_open_memory(wbr_tensorset **out, wbr_ctx *ctx, const char *name,
+                                      const void *bytes, size_t len);
+WBR_API int wbr_tensorset_new(wbr_tensorset **out, wbr_ctx *ctx);
+/* Append a tensor. `data` (nbytes of it) is borrowed: it must outlive the set; NULL for none. */
+WBR_API int wbr_tensorset_add(wbr_tensorset *ts, const char *name, wbr_dtype dtype, int ndim,
+                              const int64_t *shape, const void *data);
+WBR_API void wbr_tensorset_free(wbr_tensorset *ts);
+
+WBR_API size_t wbr_tensorset_count(const wbr_tensorset *ts);
+/* Fill *out for tensor i (0 <= i < count). Returns 0, or WBR_EUSAGE if i is out of range. */
+WBR_API int wbr_tensorset_get(const wbr_tensorset *ts, size_t i, wbr_tensor_info *out);
+/* Index of the tensor called name, or -1. */
+WBR_API long wbr_tensorset_find(const wbr_tensorset *ts, const char *name);
+/* 1 if the set carries tensor bytes (a weight file), 0 for a manifest. */
+WBR_API int wbr_tensorset_has_data(const wbr_tensorset *ts);
+/* Format name the set was read as ("safetensors", "manifest"), or "memory". */
+WBR_API const char *wbr_tensorset_format(const wbr_tensorset *ts);
+
+/* String metadata (safetensors __metadata__), in file order. */
+WBR_API size_t wbr_tensorset_meta_count(const wbr_tensorset *ts);
+WBR_API int wbr_tensorset_meta_get(const wbr_tensorset *ts, size_t i, const char **key,
+                                   const char **value);
+/* Set (replace or append) a metadata entry; both strings are copied. */
+WBR_API int wbr_tensorset_meta_set(wbr_tensorset *ts, const char *key, const char *value);
+
+/* The set as a JSON manifest ({"tensors": {name: {"shape": [...], "dtype": "F32"}}}, one tensor
+ * per line, in order) — what `wbr inspect --json` prints. Caller frees; NULL if out of memory. */
+WBR_API char *wbr_tensorset_to_manifest(const wbr_tensorset *ts);
+
+/* Write the whole set to path, format by extension, atomically (see wbr_writer). A manifest
+ * (.json) needs no data; a weight file needs every tensor's bytes. */
+WBR_API int wbr_tensorset_write(const wbr_tensorset *ts, wbr_ctx *ctx, const char *path);
+
+/* ---- Streaming writer ------------------------------------------------------------------------ */
+
+/* Writes a weight file tensor by tensor without holding it in memory. The names, dtypes, shapes
+ * and metadata come from `layout` (its data is not used); the bytes of every tensor follow, in
+ * layout order, through wbr_writer_write. Output goes to a temporary file in the destination's
+ * directory; wbr_writer_commit checks the byte count, flushes, syncs and renames it into place.
+ * wbr_writer_free without a commit removes the temporary file: a failure never leaves a partial
+ * output. `protect` is a NULL-terminated list of input paths (may be NULL): opening fails if
+ * path names the same file as one of them. */
+typedef struct wbr_writer wbr_writer;
+
+WBR_API int wbr_writer_open(wbr_writer **out, wbr_ctx *ctx, const char *path,
+                            const wbr_tensorset *layout, const char *const *protect);
+WBR_API int wbr_writer_write(wbr_writer *w, const void *bytes, size_t len);
+WBR_API int wbr_writer_commit(wbr_writer *w);
+WBR_API void wbr_writer_free(wbr_writer *w);
+
+/* ---- Rule programs ---------------------------------------------------------------------------- */
+
+/* A compiled rule program: the bytecode of one .wbr file, verified. */
+typedef struct wbr_program wbr_program;
+
+/* Parse, check and compile .wbr source. `name` is the file name used in diagnostics
+ * (file:line:col). Every error found is reported (parsing recovers to report several). */
+WBR_API int wbr_program_compile(wbr_program **out, wbr_ctx *ctx, const char *name,
+                                const char *src, size_t len);
+/* Read and compile a .wbr file. */
+WBR_API int wbr_program_compile_file(wbr_program **out, wbr_ctx *ctx, const char *path);
+/* Load a .wbc bytecode file; every operand is verified (a .wbc is untrusted input). Needs only
+ * the runtime part of the library. */
+WBR_API int wbr_program_load(wbr_program **out, wbr_ctx *ctx, const char *path);
+WBR_API int wbr_program_load_bytes(wbr_program **out, wbr_ctx *ctx, const char *name,
+                                   const void *bytes, size_t len);
+/* Serialize to .wbc bytes (caller frees *out with wbr_free). */
+WBR_API int wbr_program_serialize(const wbr_program *p, wbr_ctx *ctx, void **out, size_t *len);
+/* Write a .wbc file atomically. */
+WBR_API int wbr_program_save(const wbr_program *p, wbr_ctx *ctx, const char *path);
+/* Readable listing: address, opcode, operands, meaning, source line. Caller frees. */
+WBR_API char *wbr_program_disasm(const wbr_program *p);
+WBR_API void wbr_program_free(wbr_program *p);
+
+/* Canonical formatting of .wbr source (`wbr fmt`): comments kept, idempotent. On success *out
+ * is the formatted text (caller frees); on a parse error nothing is returned. */
+WBR_API int wbr_rules_format(char **out, wbr_ctx *ctx, const char *name, const char *src,
+                             size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEIGHTBRIDGE_H */

@@ -1,0 +1,256 @@
+/* tensorset.c — the ordered, name-indexed tensor set, and opening one from a file: the file is
+ * memory-mapped read-only and handed to its format's reader, so only the header is parsed and
+ * tensor bytes are read by the OS on demand. */
+#include "tensorset.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../formats/format.h"
+
+bool wbr_shape_nelem(int ndim, const int64_t *shape, uint64_t *out) {
+  uint64_t n = 1;
+  for (int i = 0; i < ndim; i++) {
+    if (shape[i] < 0 || !wbr_mul_u64(n, (uint64_t)shape[i], &n)) return false;
+  }
+  *out = n;
+  return true;
+}
+
+int wbr_tensorset_new(wbr_tensorset **out, wbr_ctx *ctx) {
+  if (!out) return WBR_EUSAGE;
+  wbr_tensorset *ts = calloc(1, sizeof *ts);
+  *out = ts;
+  if (!ts) return wbr_oom(ctx);
+  ts->ctx = ctx;
+  ts->format = "memory";
+  wbr_map_init(&ts->index);
+  return 0;
+}
+
+void wbr_tensorset_free(wbr_tensorset *ts) {
+  if (!ts) return;
+  for (size_t i = 0; i < ts->n; i++) free(ts->t[i].name);
+  free(ts->t);
+  wbr_map_free(&ts->index);
+  for (size_t i = 0; i < ts->nmeta; i++) {
+    free(ts->meta_key[i]);
+    free(ts->meta_val[i]);
+  }
+  free(ts->meta_key);
+  free(ts->meta_val);
+  if (ts->map_base) munmap(ts->map_base, ts->map_len);
+  free(ts->owned);
+  free(ts);
+}
+
+int wbr_ts_append(wbr_tensorset *ts, const char *name, size_t name_len, wbr_dtype dtype, int ndim,
+                  const int64_t *shape, const uint8_t *data) {
+  wbr_tensor t = {.dtype = dtype, .ndim = ndim, .data = data};
+  if (ndim < 0 || ndim > WBR_MAX_DIMS) return 2;
+  memcpy(t.shape, shape, (size_t)ndim * sizeof *shape);
+  if (!wbr_shape_nelem(ndim, shape, &t.nelem) ||
+      !wbr_mul_u64(t.nelem, wbr_dtype_size(dtype), &t.nbytes))
+    return 2;
+  if (ts->n == ts->cap) {
+    size_t cap = ts->cap ? ts->cap * 2 : 16;
+    wbr_tensor *nt = realloc(ts->t, cap * sizeof *nt);
+    if (!nt) return -1;
+    ts->t = nt;
+    ts->cap = cap;
+    /* Names moved with the array only as pointers, so the map's borrowed keys stay valid. */
+  }
+  t.name = wbr_strndup(name, name_len);
+  if (!t.name) return -1;
+  int r = wbr_map_put(&ts->index, t.name, ts->n, NULL);
+  if (r != 0) {
+    free(t.name);
+    return r < 0 ? -1 : 1;
+  }
+  ts->t[ts->n++] = t;
+  return 0;
+}
+
+int wbr_tensorset_add(wbr_tensorset *ts, const char *name, wbr_dtype dtype, int ndim,
+                      const int64_t *shape, const void *data) {
+  if (!ts || !name || (ndim > 0 && !shape) || (unsigned)dtype >= WBR_DTYPE_COUNT)
+    return WBR_EUSAGE;
+  int r = wbr_ts_append(ts, name, strlen(name), dtype, ndim, shape, data);
+  switch (r) {
+  case 0:
+    if (data) ts->has_data = true;
+    return 0;
+  case 1:
+    return wbr_fail(ts->ctx, WBR_EINPUT, NULL, "tensor names in one set must be unique",
+                    "tensor '%s' is already in the set", name);
+  case 2:
+    return wbr_fail(ts->ctx, WBR_EINPUT, NULL, NULL,
+                    "tensor '%s': shape has more than %d dimensions, a negative size, or more "
+                    "elements than fit in 64 bits",
+                    name, WBR_MAX_DIMS);
+  default:
+    return wbr_oom(ts->ctx);
+  }
+}
+
+size_t wbr_tensorset_count(const wbr_tensorset *ts) { return ts ? ts->n : 0; }
+
+int wbr_tensorset_get(const wbr_tensorset *ts, size_t i, wbr_tensor_info *out) {
+  if (!ts || !out || i >= ts->n) return WBR_EUSAGE;
+  const wbr_tensor *t = &ts->t[i];
+  out->name = t->name;
+  out->dtype = t->dtype;
+  out->ndim = t->ndim;
+  out->shape = t->shape;
+  out->nelem = t->nelem;
+  out->nbytes = t->nbytes;
+  out->data = t->data;
+  return 0;
+}
+
+long wbr_tensorset_find(const wbr_tensorset *ts, const char *name) {
+  size_t i;
+  if (!ts || !name || !wbr_map_get(&ts->index, name, &i)) return -1;
+  return (long)i;
+}
+
+int wbr_tensorset_has_data(const wbr_tensorset *ts) { return ts && ts->has_data; }
+
+const char *wbr_tensorset_format(const wbr_tensorset *ts) { return ts ? ts->format : ""; }
+
+size_t wbr_tensorset_meta_count(const wbr_tensorset *ts) { return ts ? ts->nmeta : 0; }
+
+int wbr_tensorset_meta_get(const wbr_tensorset *ts, size_t i, const char **key,
+                           const char **value) {
+  if (!ts || i >= ts->nmeta) return WBR_EUSAGE;
+  if (key) *key = ts->meta_key[i];
+  if (value) *value = ts->meta_val[i];
+  return 0;
+}
+
+int wbr_tensorset_meta_set(wbr_tensorset *ts, const char *key, const char *value) {
+  if (!ts || !key || !value) return WBR_EUSAGE;
+  char *v = wbr_strdup(value);
+  if (!v) return wbr_oom(ts->ctx);
+  for (size_t i = 0; i < ts->nmeta; i++) {
+    if (strcmp(ts->meta_key[i], key) == 0) {
+      free(ts->meta_val[i]);
+      ts->meta_val[i] = v;
+      return 0;
+    }
+  }
+  if (ts->nmeta == ts->meta_cap) {
+    size_t cap = ts->meta_cap ? ts->meta_cap * 2 : 8;
+    char **nk = realloc(ts->meta_key, cap * sizeof *nk);
+    if (nk) ts->meta_key = nk;
+    char **nv = nk ? realloc(ts->meta_val, cap * sizeof *nv) : NULL;
+    if (nv) ts->meta_val = nv;
+    if (!nk || !nv) {
+      free(v);
+      return wbr_oom(ts->ctx);
+    }
+    ts->meta_cap = cap;
+  }
+  char *k = wbr_strdup(key);
+  if (!k) {
+    free(v);
+    return wbr_oom(ts->ctx);
+  }
+  ts->meta_key[ts->nmeta] = k;
+  ts->meta_val[ts->nmeta] = v;
+  ts->nmeta++;
+  return 0;
+}
+
+static const wbr_format *format_or_fail(wbr_ctx *ctx, const char *path) {
+  const wbr_format *fmt = wbr_format_for_path(path);
+  if (!fmt) {
+    char help[256];
+    snprintf(help, sizeof help, "name the file with one of the extensions weightbridge reads: %s",
+             wbr_format_extensions());
+    wbr_fail(ctx, WBR_EINPUT, path, help, "unknown file type (by extension)");
+  }
+  return fmt;
+}
+
+static int read_into(wbr_tensorset **out, wbr_tensorset *ts, const wbr_format *fmt,
+                     const char *path, const uint8_t *bytes, size_t len) {
+  ts->format = fmt->name;
+  int rc = fmt->read(ts, ts->ctx, path, bytes, len);
+  if (rc != 0) {
+    wbr_tensorset_free(ts);
+    *out = NULL;
+    return rc < 0 ? rc : WBR_EINPUT;
+  }
+  ts->has_data = fmt->has_data;
+  *out = ts;
+  return 0;
+}
+
+int wbr_tensorset_open(wbr_tensorset **out, wbr_ctx *ctx, const char *path) {
+  if (!out || !path) return WBR_EUSAGE;
+  *out = NULL;
+  const wbr_format *fmt = format_or_fail(ctx, path);
+  if (!fmt) return WBR_EINPUT;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return wbr_fail_errno(ctx, path, "cannot open");
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int rc = wbr_fail_errno(ctx, path, "cannot stat");
+    close(fd);
+    return rc;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return wbr_fail(ctx, WBR_EINPUT, path, "pass a weight file or a manifest",
+                    "not a regular file");
+  }
+  wbr_tensorset *ts;
+  int rc = wbr_tensorset_new(&ts, ctx);
+  if (rc) {
+    close(fd);
+    return rc;
+  }
+  size_t len = (size_t)st.st_size;
+  const uint8_t *bytes = (const uint8_t *)"";
+  if (len > 0) {
+    void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED) {
+      rc = wbr_fail_errno(ctx, path, "cannot map");
+      close(fd);
+      wbr_tensorset_free(ts);
+      return rc;
+    }
+    ts->map_base = m;
+    ts->map_len = len;
+    bytes = m;
+  }
+  close(fd);
+  return read_into(out, ts, fmt, path, bytes, len);
+}
+
+int wbr_tensorset_open_memory(wbr_tensorset **out, wbr_ctx *ctx, const char *name,
+                              const void *bytes, size_t len) {
+  if (!out || !name || (!bytes && len)) return WBR_EUSAGE;
+  *out = NULL;
+  const wbr_format *fmt = format_or_fail(ctx, name);
+  if (!fmt) return WBR_EINPUT;
+  wbr_tensorset *ts;
+  int rc = wbr_tensorset_new(&ts, ctx);
+  if (rc) return rc;
+  /* One spare byte so readers may rely on a NUL after the bytes; the copy is the set's own. */
+  ts->owned = malloc(len + 1);
+  if (!ts->owned) {
+    wbr_tensorset_free(ts);
+    return wbr_oom(ctx);
+  }
+  if (len) memcpy(ts->owned, bytes, len);
+  ((uint8_t *)ts->owned)[len] = 0;
+  return read_into(out, ts, fmt, name, ts->owned, len);
+}

@@ -1,0 +1,42 @@
+/* tensorset.h — the tensor set's representation, shared by the runtime and the format readers.
+ * A set owns its tensor names, its metadata strings and the memory its data points into (a
+ * read-only mapping of the file, or a heap copy), so one free releases everything. */
+#ifndef WBR_TENSORSET_H
+#define WBR_TENSORSET_H
+
+#include "util.h"
+
+typedef struct wbr_tensor {
+  char *name;
+  wbr_dtype dtype;
+  int ndim;
+  int64_t shape[WBR_MAX_DIMS];
+  uint64_t nelem;
+  uint64_t nbytes;
+  const uint8_t *data; /* NULL when the set has no data */
+} wbr_tensor;
+
+struct wbr_tensorset {
+  wbr_ctx *ctx;
+  wbr_tensor *t;
+  size_t n, cap;
+  wbr_map index; /* name -> position in t */
+  char **meta_key, **meta_val;
+  size_t nmeta, meta_cap;
+  const char *format;  /* static string: "safetensors", "manifest", "memory" */
+  bool has_data;
+  void *map_base;      /* mmap'd file, unmapped on free */
+  size_t map_len;
+  void *owned;         /* heap bytes owned by the set, freed on free */
+};
+
+/* Append a tensor without reporting: returns 0, 1 if the name exists already (nothing added),
+ * -1 when out of memory. nelem/nbytes are computed; returns 2 (nothing added) if they overflow
+ * 64 bits. The name is copied. */
+int wbr_ts_append(wbr_tensorset *ts, const char *name, size_t name_len, wbr_dtype dtype, int ndim,
+                  const int64_t *shape, const uint8_t *data);
+
+/* Element count of a shape; false on overflow. */
+bool wbr_shape_nelem(int ndim, const int64_t *shape, uint64_t *out);
+
+#endif

@@ -1,0 +1,279 @@
+/* util.c — error reporting into a context, the string buffer, the string hash map.
+ * The context is the only place diagnostics go: the library never prints. */
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct wbr_ctx {
+  wbr_diag_fn fn;
+  void *ud;
+  char last[1024];
+  size_t errors;
+};
+
+int wbr_ctx_new(wbr_ctx **out, wbr_diag_fn fn, void *userdata) {
+  if (!out) return WBR_EUSAGE;
+  wbr_ctx *c = calloc(1, sizeof *c);
+  *out = c;
+  if (!c) return WBR_ENOMEM;
+  c->fn = fn;
+  c->ud = userdata;
+  return 0;
+}
+
+void wbr_ctx_free(wbr_ctx *ctx) { free(ctx); }
+
+const char *wbr_ctx_last_error(const wbr_ctx *ctx) { return ctx ? ctx->last : ""; }
+
+size_t wbr_ctx_error_count(const wbr_ctx *ctx) { return ctx ? ctx->errors : 0; }
+
+void wbr_free(void *p) { free(p); }
+
+const char *wbr_version(void) { return WBR_VERSION; }
+
+int wbr_report(wbr_ctx *ctx, int code, const wbr_diag *d) {
+  if (!ctx) return d->severity == WBR_SEV_ERROR ? code : 0;
+  if (d->severity == WBR_SEV_ERROR) {
+    ctx->errors++;
+    snprintf(ctx->last, sizeof ctx->last, "%s", d->message ? d->message : "");
+  }
+  if (ctx->fn) ctx->fn(ctx->ud, d);
+  return d->severity == WBR_SEV_ERROR ? code : 0;
+}
+
+int wbr_fail(wbr_ctx *ctx, int code, const char *file, const char *help, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  wbr_diag d = {.severity = WBR_SEV_ERROR, .file = file, .message = msg, .help = help};
+  return wbr_report(ctx, code, &d);
+}
+
+int wbr_oom(wbr_ctx *ctx) { return wbr_fail(ctx, WBR_ENOMEM, NULL, NULL, "out of memory"); }
+
+int wbr_fail_errno(wbr_ctx *ctx, const char *file, const char *what) {
+  int e = errno;
+  return wbr_fail(ctx, WBR_EIO, file, NULL, "%s: %s", what, strerror(e));
+}
+
+char *wbr_diag_format(const wbr_diag *d) {
+  static const char *const sev[] = {"error", "warning", "note"};
+  wbr_buf b;
+  wbr_buf_init(&b);
+  if (d->file) {
+    wbr_buf_puts(&b, d->file);
+    if (d->line > 0) {
+      wbr_buf_printf(&b, ":%d", d->line);
+      if (d->col > 0) wbr_buf_printf(&b, ":%d", d->col);
+    }
+    wbr_buf_puts(&b, ": ");
+  }
+  unsigned s = (unsigned)d->severity < 3 ? (unsigned)d->severity : 0;
+  wbr_buf_printf(&b, "%s: %s\n", sev[s], d->message ? d->message : "");
+  if (d->source_line && d->col > 0) {
+    wbr_buf_printf(&b, "  %s\n  ", d->source_line);
+    /* Keep tabs so the caret lines up under tab-indented source. */
+    for (int i = 0; i < d->col - 1 && d->source_line[i]; i++)
+      wbr_buf_putc(&b, d->source_line[i] == '\t' ? '\t' : ' ');
+    wbr_buf_putc(&b, '^');
+    for (int i = 1; i < d->span; i++) wbr_buf_putc(&b, '~');
+    wbr_buf_putc(&b, '\n');
+  }
+  if (d->help) wbr_buf_printf(&b, "  help: %s\n", d->help);
+  return wbr_buf_take(&b);
+}
+
+/* ---- buffer ---- */
+
+void wbr_buf_init(wbr_buf *b) { memset(b, 0, sizeof *b); }
+
+void wbr_buf_free(wbr_buf *b) {
+  free(b->p);
+  wbr_buf_init(b);
+}
+
+static bool buf_grow(wbr_buf *b, size_t extra) {
+  if (b->oom) return false;
+  if (b->len + extra + 1 <= b->cap) return true;
+  size_t cap = b->cap ? b->cap : 64;
+  while (cap < b->len + extra + 1) {
+    if (cap > SIZE_MAX / 2) {
+      b->oom = true;
+      return false;
+    }
+    cap *= 2;
+  }
+  char *p = realloc(b->p, cap);
+  if (!p) {
+    b->oom = true;
+    return false;
+  }
+  b->p = p;
+  b->cap = cap;
+  return true;
+}
+
+void wbr_buf_put(wbr_buf *b, const void *s, size_t n) {
+  if (!buf_grow(b, n)) return;
+  if (n) memcpy(b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = 0;
+}
+
+void wbr_buf_puts(wbr_buf *b, const char *s) { wbr_buf_put(b, s, strlen(s)); }
+
+void wbr_buf_putc(wbr_buf *b, char c) { wbr_buf_put(b, &c, 1); }
+
+void wbr_buf_vprintf(wbr_buf *b, const char *fmt, va_list ap) {
+  va_list ap2;
+  va_copy(ap2, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap2);
+  va_end(ap2);
+  if (n < 0 || !buf_grow(b, (size_t)n)) return;
+  vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+  b->len += (size_t)n;
+}
+
+void wbr_buf_printf(wbr_buf *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  wbr_buf_vprintf(b, fmt, ap);
+  va_end(ap);
+}
+
+void wbr_buf_json_str(wbr_buf *b, const char *s) {
+  wbr_buf_putc(b, '"');
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    switch (*p) {
+    case '"': wbr_buf_puts(b, "\\\""); break;
+    case '\\': wbr_buf_puts(b, "\\\\"); break;
+    case '\n': wbr_buf_puts(b, "\\n"); break;
+    case '\r': wbr_buf_puts(b, "\\r"); break;
+    case '\t': wbr_buf_puts(b, "\\t"); break;
+    default:
+      if (*p < 0x20)
+        wbr_buf_printf(b, "\\u%04x", *p);
+      else
+        wbr_buf_putc(b, (char)*p);
+    }
+  }
+  wbr_buf_putc(b, '"');
+}
+
+char *wbr_buf_take(wbr_buf *b) {
+  char *p = NULL;
+  if (!b->oom) {
+    p = b->p ? b->p : calloc(1, 1);
+    b->p = NULL;
+  }
+  wbr_buf_free(b);
+  return p;
+}
+
+char *wbr_strdup(const char *s) { return wbr_strndup(s, strlen(s)); }
+
+char *wbr_strndup(const char *s, size_t n) {
+  char *p = malloc(n + 1);
+  if (!p) return NULL;
+  memcpy(p, s, n);
+  p[n] = 0;
+  return p;
+}
+
+/* ---- map ---- */
+
+uint64_t wbr_hash(const char *s, size_t n) {
+  /* FNV-1a: fine for tensor names, which are short and varied. */
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) {
+    h ^= (unsigned char)s[i];
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+void wbr_map_init(wbr_map *m) { memset(m, 0, sizeof *m); }
+
+void wbr_map_free(wbr_map *m) {
+  free(m->keys);
+  free(m->vals);
+  wbr_map_init(m);
+}
+
+static size_t map_slot(const wbr_map *m, const char *key) {
+  size_t mask = m->cap - 1;
+  size_t i = (size_t)wbr_hash(key, strlen(key)) & mask;
+  while (m->keys[i] && strcmp(m->keys[i], key) != 0) i = (i + 1) & mask;
+  return i;
+}
+
+static int map_resize(wbr_map *m, size_t cap) {
+  wbr_map n = {.cap = cap, .len = m->len};
+  n.keys = calloc(cap, sizeof *n.keys);
+  n.vals = calloc(cap, sizeof *n.vals);
+  if (!n.keys || !n.vals) {
+    free(n.keys);
+    free(n.vals);
+    return -1;
+  }
+  for (size_t i = 0; i < m->cap; i++) {
+    if (!m->keys[i]) continue;
+    size_t j = map_slot(&n, m->keys[i]);
+    n.keys[j] = m->keys[i];
+    n.vals[j] = m->vals[i];
+  }
+  free(m->keys);
+  free(m->vals);
+  *m = n;
+  return 0;
+}
+
+int wbr_map_put(wbr_map *m, const char *key, size_t val, size_t *old) {
+  if ((m->len + 1) * 4 > m->cap * 3 && map_resize(m, m->cap ? m->cap * 2 : 16) < 0) return -1;
+  size_t i = map_slot(m, key);
+  if (m->keys[i]) {
+    if (old) *old = m->vals[i];
+    return 1;
+  }
+  m->keys[i] = key;
+  m->vals[i] = val;
+  m->len++;
+  return 0;
+}
+
+int wbr_map_get(const wbr_map *m, const char *key, size_t *val) {
+  if (!m->cap) return 0;
+  size_t i = map_slot(m, key);
+  if (!m->keys[i]) return 0;
+  if (val) *val = m->vals[i];
+  return 1;
+}
+
+void wbr_shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
+  wbr_buf b;
+  wbr_buf_init(&b);
+  wbr_buf_putc(&b, '[');
+  for (int i = 0; i < ndim; i++) wbr_buf_printf(&b, "%s%lld", i ? ", " : "", (long long)shape[i]);
+  wbr_buf_putc(&b, ']');
+  snprintf(buf, n, "%s", b.p ? b.p : "[?]");
+  wbr_buf_free(&b);
+}
+
+void wbr_bytes_str(char *buf, size_t n, uint64_t bytes) {
+  static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = (double)bytes;
+  int u = 0;
+  while (v >= 1024.0 && u < 4) {
+    v /= 1024.0;
+    u++;
+  }
+  if (u == 0)
+    snprintf(buf, n, "%llu B", (unsigned long long)bytes);
+  else
+    snprintf(buf, n, "%.1f %s", v, unit[u]);
+}

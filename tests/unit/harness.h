@@ -1,0 +1,47 @@
+/* harness.h — a very small unit-test harness. TEST(name) defines and registers a test; CHECK
+ * macros record failures with file:line and keep going; the runner prints "PASS: unit/name" or
+ * "FAIL: unit/name: why" per test, as tests/run.sh expects. */
+#ifndef WBR_TEST_HARNESS_H
+#define WBR_TEST_HARNESS_H
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef void (*test_fn)(void);
+void test_register(const char *name, test_fn fn);
+void test_failed(const char *file, int line, const char *fmt, ...);
+/* A fresh scratch directory for this test (removed after the run). */
+const char *test_tmpdir(void);
+
+#define TEST(name)                                                                       \
+  static void test_##name(void);                                                         \
+  __attribute__((constructor)) static void test_reg_##name(void) {                       \
+    test_register(#name, test_##name);                                                   \
+  }                                                                                      \
+  static void test_##name(void)
+
+#define CHECK(c)                                                                         \
+  do {                                                                                   \
+    if (!(c)) test_failed(__FILE__, __LINE__, "%s", #c);                                 \
+  } while (0)
+#define CHECK_INT(a, b)                                                                  \
+  do {                                                                                   \
+    long long a_ = (long long)(a), b_ = (long long)(b);                                  \
+    if (a_ != b_) test_failed(__FILE__, __LINE__, "%s == %lld, expected %lld", #a, a_, b_); \
+  } while (0)
+#define CHECK_STR(a, b)                                                                  \
+  do {                                                                                   \
+    const char *a_ = (a), *b_ = (b);                                                     \
+    if (!a_ || !b_ || strcmp(a_, b_) != 0)                                               \
+      test_failed(__FILE__, __LINE__, "%s == \"%s\", expected \"%s\"", #a, a_ ? a_ : "(null)", \
+                  b_ ? b_ : "(null)");                                                   \
+  } while (0)
+#define CHECK_CONTAINS(hay, needle)                                                      \
+  do {                                                                                   \
+    const char *h_ = (hay), *n_ = (needle);                                              \
+    if (!h_ || !strstr(h_, n_))                                                          \
+      test_failed(__FILE__, __LINE__, "%s == \"%s\" lacks \"%s\"", #hay, h_ ? h_ : "(null)", n_); \
+  } while (0)
+
+#endif

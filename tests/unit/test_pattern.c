@@ -1,0 +1,134 @@
+/* test_pattern.c — glob and regex matching over tensor names, capture binding, templates, and
+ * the errors a user sees for bad patterns. */
+#include <stdlib.h>
+
+#include "../../runtime/pattern.h"
+#include "harness.h"
+
+/* Rename `name` with pattern/template; returns the new name (static buffer) or "<no match>" or
+ * "<error: msg>". */
+static const char *apply(wbr_pattern_kind kind, const char *pat, const char *flags,
+                         const char *tmpl, const char *name, long index) {
+  static char res[512];
+  wbr_pattern *p;
+  wbr_template *t = NULL;
+  wbr_pattern_error err = {{0}, 0};
+  if (wbr_pattern_new(&p, kind, pat, flags, &err) != 0) {
+    snprintf(res, sizeof res, "<error@%zu: %s>", err.offset, err.msg);
+    return res;
+  }
+  if (tmpl && wbr_template_new(&t, p, tmpl, true, &err) != 0) {
+    snprintf(res, sizeof res, "<terror@%zu: %s>", err.offset, err.msg);
+    wbr_pattern_free(p);
+    return res;
+  }
+  wbr_match m;
+  int r = wbr_pattern_match(p, name, strlen(name), &m, &err);
+  if (r == 0) snprintf(res, sizeof res, "<no match>");
+  else if (r < 0) snprintf(res, sizeof res, "<match error: %s>", err.msg);
+  else if (!t) snprintf(res, sizeof res, "<match %zu-%zu>", m.start, m.end);
+  else {
+    wbr_buf b;
+    wbr_buf_init(&b);
+    wbr_template_expand(t, name, &m, index, kind == WBR_PATTERN_GLOB, &b);
+    snprintf(res, sizeof res, "%s", b.p ? b.p : "");
+    wbr_buf_free(&b);
+  }
+  wbr_template_free(t);
+  wbr_pattern_free(p);
+  return res;
+}
+
+#define G WBR_PATTERN_GLOB
+#define R WBR_PATTERN_REGEX
+
+TEST(glob_star_crosses_separators_and_matches_whole_name) {
+  CHECK_STR(apply(G, "*.num_batches_tracked", NULL, NULL, "layer1.0.bn1.num_batches_tracked", 0), "<match 0-32>");
+  CHECK_STR(apply(G, "*.gamma", NULL, NULL, "stages.0.gamma.x", 0), "<no match>");
+  CHECK_STR(apply(G, "downsample_layers.0.*", NULL, "stem.*", "downsample_layers.0.1.weight", 0), "stem.1.weight");
+  CHECK_STR(apply(G, "*.pwconv{n}.*", NULL, "*.mlp.fc{n}.*", "stages.1.blocks.0.pwconv2.bias", 0), "stages.1.blocks.0.mlp.fc2.bias");
+  CHECK_STR(apply(G, "cls", NULL, "cls_token", "cls", 0), "cls_token");
+  CHECK_STR(apply(G, "cls", NULL, "cls_token", "cls2", 0), "<no match>");
+}
+
+TEST(glob_leftmost_star_is_lazy) {
+  CHECK_STR(apply(G, "*.*", NULL, "*|*", "a.b.c", 0), "a|b.c");
+  CHECK_STR(apply(G, "*.{x}", NULL, "*|{x}", "a.b.c", 0), "a.b|c");
+}
+
+TEST(glob_captures_are_one_segment_and_consistent) {
+  CHECK_STR(apply(G, "blocks.{i}.attn", NULL, "b{i}", "blocks.12.attn", 0), "b12");
+  CHECK_STR(apply(G, "blocks.{i}.attn", NULL, "b{i}", "blocks.1.2.attn", 0), "<no match>");
+  CHECK_STR(apply(G, "blocks.{i}.attn", NULL, "b{i}", "blocks..attn", 0), "<no match>");
+  CHECK_STR(apply(G, "l{i}.x{i}", NULL, "{i}", "l3.x3", 0), "3");
+  CHECK_STR(apply(G, "l{i}.x{i}", NULL, "{i}", "l3.x4", 0), "<no match>");
+  CHECK_STR(apply(G, "enc_{i}/query/kernel", NULL, "blocks.{i}.q", "enc_7/query/kernel", 0), "blocks.7.q");
+}
+
+TEST(glob_escapes_and_special_characters) {
+  CHECK_STR(apply(G, "a\\*b", NULL, "x", "a*b", 0), "x");
+  CHECK_STR(apply(G, "a\\*b", NULL, "x", "aXb", 0), "<no match>");
+  CHECK_STR(apply(G, "w[0](x)+?", NULL, "ok", "w[0](x)+?", 0), "ok");
+  CHECK_STR(apply(G, "a.b", NULL, "ok", "aXb", 0), "<no match>");
+  CHECK_STR(apply(G, "\\{x\\}", NULL, "\\{y\\}", "{x}", 0), "{y}");
+}
+
+TEST(regex_replaces_only_the_matched_part) {
+  CHECK_STR(apply(R, "^stages\\.(\\d+)\\.(\\d+)\\.", "", "stages.$1.blocks.$2.", "stages.1.0.pwconv1.weight", 0), "stages.1.blocks.0.pwconv1.weight");
+  CHECK_STR(apply(R, "(?<l>\\d+)$", "", "n${l}", "x.12", 0), "x.n12");
+  CHECK_STR(apply(R, "KERNEL", "i", "weight", "a.kernel", 0), "a.weight");
+  CHECK_STR(apply(R, "q", "", "$$", "aqb", 0), "a$b");
+  CHECK_STR(apply(R, "(a)|(b)", "", "[$2]", "b", 0), "[b]");
+  CHECK_STR(apply(R, "(a)|(b)", "", "[$1]", "b", 0), "[]");
+}
+
+TEST(template_index_for_unstack) {
+  CHECK_STR(apply(G, "scan/*/kernel", NULL, "blocks.{#}.*.weight", "scan/mlp/kernel", 3), "blocks.3.mlp.weight");
+}
+
+TEST(bad_patterns_and_templates_are_explained) {
+  CHECK_CONTAINS(apply(G, "", NULL, NULL, "x", 0), "empty pattern");
+  CHECK_CONTAINS(apply(G, "a.{", NULL, NULL, "x", 0), "<error@2: '{' must start a capture");
+  CHECK_CONTAINS(apply(G, "a}", NULL, NULL, "x", 0), "<error@1: unmatched '}'");
+  CHECK_CONTAINS(apply(G, "a**", NULL, NULL, "x", 0), "<error@1: '**' is not a glob operator");
+  CHECK_CONTAINS(apply(G, "{#}", NULL, NULL, "x", 0), "only appear in a template");
+  CHECK_CONTAINS(apply(G, "a\\", NULL, NULL, "x", 0), "escapes nothing");
+  CHECK_CONTAINS(apply(R, "a(b", "", NULL, "x", 0), "<error@3: missing closing parenthesis");
+  CHECK_CONTAINS(apply(R, "ab", "q", NULL, "x", 0), "<error@3: unknown regex flag 'q'");
+  CHECK_CONTAINS(apply(G, "a.*", NULL, "{j}", "a.b", 0), "<terror@1: capture 'j' is not bound");
+  CHECK_CONTAINS(apply(G, "a.*", NULL, "*.*", "a.b", 0), "<terror@2: this template has more '*'");
+  CHECK_CONTAINS(apply(G, "a.*", NULL, "$1", "a.b", 0), "$1 refers to a regex group, but this pattern is a glob");
+  CHECK_CONTAINS(apply(R, "a(.)", "", "$2", "ab", 0), "$2: the regex has 1 group");
+  CHECK_CONTAINS(apply(R, "a", "", "*", "a", 0), "this pattern is a regex");
+  CHECK_CONTAINS(apply(G, "a", NULL, "", "a", 0), "empty template");
+  wbr_pattern *p;
+  wbr_template *t;
+  wbr_pattern_error err;
+  CHECK_INT(wbr_pattern_new(&p, G, "x.*", NULL, &err), 0);
+  CHECK_INT(wbr_template_new(&t, p, "{#}.*", false, &err), WBR_EINPUT);
+  CHECK_CONTAINS(err.msg, "only meaningful in the template of 'unstack'");
+  wbr_pattern_free(p);
+}
+
+TEST(pathological_regex_is_stopped_not_hung) {
+  char name[64];
+  memset(name, 'a', 40);
+  name[40] = '!';
+  name[41] = 0;
+  CHECK_CONTAINS(apply(R, "^(a+)+$", "", NULL, name, 0), "<match error: matching stopped");
+}
+
+TEST(pattern_literal_and_groups) {
+  wbr_pattern *p;
+  wbr_pattern_error err;
+  CHECK_INT(wbr_pattern_new(&p, G, "head.weight", NULL, &err), 0);
+  CHECK_STR(wbr_pattern_literal(p), "head.weight");
+  wbr_pattern_free(p);
+  CHECK_INT(wbr_pattern_new(&p, G, "b.{i}.*.{j}", NULL, &err), 0);
+  CHECK(wbr_pattern_literal(p) == NULL);
+  CHECK_INT(wbr_pattern_groups(p), 3);
+  CHECK_INT(wbr_pattern_stars(p), 1);
+  CHECK_INT(wbr_pattern_group_of(p, "j", 1), 3);
+  CHECK_STR(wbr_pattern_group_name(p, 1), "i");
+  wbr_pattern_free(p);
+}

@@ -1,0 +1,140 @@
+/* test_tensorset.c — the tensor set: order, lookup, duplicates, overflow, metadata; the
+ * string map and buffer it stands on; diagnostics formatting. */
+#include <stdlib.h>
+
+#include "../../runtime/tensorset.h"
+#include "harness.h"
+
+TEST(tensorset_keeps_order_and_finds_names) {
+  wbr_ctx *ctx;
+  wbr_tensorset *ts;
+  CHECK_INT(wbr_ctx_new(&ctx, NULL, NULL), 0);
+  CHECK_INT(wbr_tensorset_new(&ts, ctx), 0);
+  char name[32];
+  int64_t shape[2] = {3, 4};
+  for (int i = 0; i < 1000; i++) {
+    snprintf(name, sizeof name, "layers.%d.weight", 999 - i);
+    CHECK_INT(wbr_tensorset_add(ts, name, WBR_F16, 2, shape, NULL), 0);
+  }
+  CHECK_INT(wbr_tensorset_count(ts), 1000);
+  wbr_tensor_info t;
+  CHECK_INT(wbr_tensorset_get(ts, 0, &t), 0);
+  CHECK_STR(t.name, "layers.999.weight");
+  CHECK_INT(t.nelem, 12);
+  CHECK_INT(t.nbytes, 24);
+  CHECK_INT(wbr_tensorset_find(ts, "layers.0.weight"), 999);
+  CHECK_INT(wbr_tensorset_find(ts, "layers.1000.weight"), -1);
+  CHECK_INT(wbr_tensorset_get(ts, 1000, &t), WBR_EUSAGE);
+  CHECK_INT(wbr_tensorset_has_data(ts), 0);
+  wbr_tensorset_free(ts);
+  wbr_ctx_free(ctx);
+}
+
+TEST(tensorset_rejects_duplicates_and_overflow) {
+  wbr_ctx *ctx;
+  wbr_tensorset *ts;
+  wbr_ctx_new(&ctx, NULL, NULL);
+  wbr_tensorset_new(&ts, ctx);
+  int64_t s1[1] = {5};
+  CHECK_INT(wbr_tensorset_add(ts, "a", WBR_F32, 1, s1, NULL), 0);
+  CHECK_INT(wbr_tensorset_add(ts, "a", WBR_F32, 1, s1, NULL), WBR_EINPUT);
+  CHECK_CONTAINS(wbr_ctx_last_error(ctx), "tensor 'a' is already in the set");
+  int64_t big[3] = {1ll << 30, 1ll << 30, 1ll << 30};
+  CHECK_INT(wbr_tensorset_add(ts, "big", WBR_F32, 3, big, NULL), WBR_EINPUT);
+  CHECK_CONTAINS(wbr_ctx_last_error(ctx), "more elements than fit in 64 bits");
+  int64_t neg[1] = {-1};
+  CHECK_INT(wbr_tensorset_add(ts, "neg", WBR_F32, 1, neg, NULL), WBR_EINPUT);
+  CHECK_INT(wbr_tensorset_count(ts), 1);
+  CHECK_INT(wbr_ctx_error_count(ctx), 3);
+  wbr_tensorset_free(ts);
+  wbr_ctx_free(ctx);
+}
+
+TEST(tensorset_scalar_and_metadata) {
+  wbr_ctx *ctx;
+  wbr_tensorset *ts;
+  wbr_ctx_new(&ctx, NULL, NULL);
+  wbr_tensorset_new(&ts, ctx);
+  static const double one = 1.0;
+  CHECK_INT(wbr_tensorset_add(ts, "scale", WBR_F64, 0, NULL, &one), 0);
+  wbr_tensor_info t;
+  wbr_tensorset_get(ts, 0, &t);
+  CHECK_INT(t.nelem, 1);
+  CHECK_INT(t.nbytes, 8);
+  CHECK(t.data == &one);
+  CHECK_INT(wbr_tensorset_has_data(ts), 1);
+  CHECK_INT(wbr_tensorset_meta_set(ts, "format", "pt"), 0);
+  CHECK_INT(wbr_tensorset_meta_set(ts, "b", "2"), 0);
+  CHECK_INT(wbr_tensorset_meta_set(ts, "format", "np"), 0);
+  CHECK_INT(wbr_tensorset_meta_count(ts), 2);
+  const char *k, *v;
+  wbr_tensorset_meta_get(ts, 0, &k, &v);
+  CHECK_STR(k, "format");
+  CHECK_STR(v, "np");
+  char *m = wbr_tensorset_to_manifest(ts);
+  CHECK_STR(m, "{\"tensors\": {\n  \"scale\": {\"shape\": [], \"dtype\": \"F64\"}\n}}\n");
+  free(m);
+  wbr_tensorset_free(ts);
+  wbr_ctx_free(ctx);
+}
+
+TEST(open_unknown_extension_says_what_to_do) {
+  wbr_ctx *ctx;
+  wbr_ctx_new(&ctx, NULL, NULL);
+  wbr_tensorset *ts = (wbr_tensorset *)1;
+  CHECK_INT(wbr_tensorset_open(&ts, ctx, "model.xyz"), WBR_EINPUT);
+  CHECK(ts == NULL);
+  CHECK_CONTAINS(wbr_ctx_last_error(ctx), "unknown file type");
+  wbr_ctx_free(ctx);
+}
+
+TEST(dtype_names_sizes_parse) {
+  wbr_dtype d;
+  CHECK_INT(wbr_dtype_parse(&d, "bf16", 4), 0);
+  CHECK_INT(d, WBR_BF16);
+  CHECK_STR(wbr_dtype_name(d), "BF16");
+  CHECK_INT(wbr_dtype_size(WBR_F8_E5M2), 1);
+  CHECK_INT(wbr_dtype_size(WBR_I64), 8);
+  CHECK_INT(wbr_dtype_parse(&d, "F3", 2), -1);
+  CHECK_INT(wbr_dtype_parse(&d, "F32x", 4), -1);
+  CHECK_STR(wbr_dtype_name(WBR_DTYPE_COUNT), "?");
+}
+
+TEST(map_grows_and_finds) {
+  wbr_map m;
+  wbr_map_init(&m);
+  static char keys[5000][12];
+  for (int i = 0; i < 5000; i++) {
+    snprintf(keys[i], sizeof keys[i], "k%d", i);
+    CHECK_INT(wbr_map_put(&m, keys[i], (size_t)i, NULL), 0);
+  }
+  size_t v = 0, old = 0;
+  CHECK_INT(wbr_map_put(&m, "k42", 7, &old), 1);
+  CHECK_INT(old, 42);
+  CHECK(wbr_map_get(&m, "k4999", &v) && v == 4999);
+  CHECK(!wbr_map_get(&m, "k5000", &v));
+  wbr_map_free(&m);
+}
+
+static void record(void *ud, const wbr_diag *d) {
+  char **out = ud;
+  free(*out);
+  *out = wbr_diag_format(d);
+}
+
+TEST(diag_format_has_position_caret_and_help) {
+  wbr_ctx *ctx;
+  char *text = NULL;
+  wbr_ctx_new(&ctx, record, &text);
+  wbr_diag d = {.severity = WBR_SEV_ERROR, .file = "r.wbr", .line = 3, .col = 8,
+                .message = "unknown statement 'renme'", .source_line = "  \tx = renme",
+                .span = 5, .help = "did you mean 'rename'?"};
+  CHECK_INT(wbr_report(ctx, WBR_EINPUT, &d), WBR_EINPUT);
+  CHECK_STR(text, "r.wbr:3:8: error: unknown statement 'renme'\n"
+                  "    \tx = renme\n"
+                  "    \t    ^~~~~\n"
+                  "  help: did you mean 'rename'?\n");
+  CHECK_STR(wbr_ctx_last_error(ctx), "unknown statement 'renme'");
+  free(text);
+  wbr_ctx_free(ctx);
+}
