@@ -1,46 +1,46 @@
-/* test_pattern.c — glob and regex matching over tensor names, capture binding, templates, and
+/* test_namepat.c — glob and regex matching over tensor names, capture binding, templates, and
  * the errors a user sees for bad patterns. */
 #include <stdlib.h>
 
-#include "../../runtime/pattern.h"
+#include "../../runtime/namepat.h"
 #include "harness.h"
 
 /* Rename `name` with pattern/template; returns the new name (static buffer) or "<no match>" or
  * "<error: msg>". */
-static const char *apply(wbr_pattern_kind kind, const char *pat, const char *flags,
+static const char *apply(wbr_namepat_kind kind, const char *pat, const char *flags,
                          const char *tmpl, const char *name, long index) {
   static char res[512];
-  wbr_pattern *p;
+  wbr_namepat *p;
   wbr_template *t = NULL;
-  wbr_pattern_error err = {{0}, 0};
-  if (wbr_pattern_new(&p, kind, pat, flags, &err) != 0) {
+  wbr_namepat_error err = {{0}, 0};
+  if (wbr_namepat_new(&p, kind, pat, flags, &err) != 0) {
     snprintf(res, sizeof res, "<error@%zu: %s>", err.offset, err.msg);
     return res;
   }
   if (tmpl && wbr_template_new(&t, p, tmpl, true, &err) != 0) {
     snprintf(res, sizeof res, "<terror@%zu: %s>", err.offset, err.msg);
-    wbr_pattern_free(p);
+    wbr_namepat_free(p);
     return res;
   }
   wbr_match m;
-  int r = wbr_pattern_match(p, name, strlen(name), &m, &err);
+  int r = wbr_namepat_match(p, name, strlen(name), &m, &err);
   if (r == 0) snprintf(res, sizeof res, "<no match>");
   else if (r < 0) snprintf(res, sizeof res, "<match error: %s>", err.msg);
   else if (!t) snprintf(res, sizeof res, "<match %zu-%zu>", m.start, m.end);
   else {
     wbr_buf b;
     wbr_buf_init(&b);
-    wbr_template_expand(t, name, &m, index, kind == WBR_PATTERN_GLOB, &b);
+    wbr_template_expand(t, name, &m, index, kind == WBR_NAMEPAT_GLOB, &b);
     snprintf(res, sizeof res, "%s", b.p ? b.p : "");
     wbr_buf_free(&b);
   }
   wbr_template_free(t);
-  wbr_pattern_free(p);
+  wbr_namepat_free(p);
   return res;
 }
 
-#define G WBR_PATTERN_GLOB
-#define R WBR_PATTERN_REGEX
+#define G WBR_NAMEPAT_GLOB
+#define R WBR_NAMEPAT_REGEX
 
 TEST(glob_star_crosses_separators_and_matches_whole_name) {
   CHECK_STR(apply(G, "*.num_batches_tracked", NULL, NULL, "layer1.0.bn1.num_batches_tracked", 0), "<match 0-32>");
@@ -80,6 +80,7 @@ TEST(regex_replaces_only_the_matched_part) {
   CHECK_STR(apply(R, "q", "", "$$", "aqb", 0), "a$b");
   CHECK_STR(apply(R, "(a)|(b)", "", "[$2]", "b", 0), "[b]");
   CHECK_STR(apply(R, "(a)|(b)", "", "[$1]", "b", 0), "[]");
+  CHECK_STR(apply(R, "b(.)", "", "<$0|${1}0>", "abcd", 0), "a<bc|c0>d");
 }
 
 TEST(template_index_for_unstack) {
@@ -94,20 +95,20 @@ TEST(bad_patterns_and_templates_are_explained) {
   CHECK_CONTAINS(apply(G, "{#}", NULL, NULL, "x", 0), "only appear in a template");
   CHECK_CONTAINS(apply(G, "a\\", NULL, NULL, "x", 0), "escapes nothing");
   CHECK_CONTAINS(apply(R, "a(b", "", NULL, "x", 0), "<error@3: missing closing parenthesis");
-  CHECK_CONTAINS(apply(R, "ab", "q", NULL, "x", 0), "<error@3: unknown regex flag 'q'");
+  CHECK_CONTAINS(apply(R, "ab", "q", NULL, "x", 0), "<error@3: unknown regex flag 'q' (known: i m s x n)");
   CHECK_CONTAINS(apply(G, "a.*", NULL, "{j}", "a.b", 0), "<terror@1: capture 'j' is not bound");
   CHECK_CONTAINS(apply(G, "a.*", NULL, "*.*", "a.b", 0), "<terror@2: this template has more '*'");
   CHECK_CONTAINS(apply(G, "a.*", NULL, "$1", "a.b", 0), "$1 refers to a regex group, but this pattern is a glob");
   CHECK_CONTAINS(apply(R, "a(.)", "", "$2", "ab", 0), "$2: the regex has 1 group");
   CHECK_CONTAINS(apply(R, "a", "", "*", "a", 0), "this pattern is a regex");
   CHECK_CONTAINS(apply(G, "a", NULL, "", "a", 0), "empty template");
-  wbr_pattern *p;
+  wbr_namepat *p;
   wbr_template *t;
-  wbr_pattern_error err;
-  CHECK_INT(wbr_pattern_new(&p, G, "x.*", NULL, &err), 0);
+  wbr_namepat_error err;
+  CHECK_INT(wbr_namepat_new(&p, G, "x.*", NULL, &err), 0);
   CHECK_INT(wbr_template_new(&t, p, "{#}.*", false, &err), WBR_EINPUT);
   CHECK_CONTAINS(err.msg, "only meaningful in the template of 'unstack'");
-  wbr_pattern_free(p);
+  wbr_namepat_free(p);
 }
 
 TEST(pathological_regex_is_stopped_not_hung) {
@@ -119,16 +120,16 @@ TEST(pathological_regex_is_stopped_not_hung) {
 }
 
 TEST(pattern_literal_and_groups) {
-  wbr_pattern *p;
-  wbr_pattern_error err;
-  CHECK_INT(wbr_pattern_new(&p, G, "head.weight", NULL, &err), 0);
-  CHECK_STR(wbr_pattern_literal(p), "head.weight");
-  wbr_pattern_free(p);
-  CHECK_INT(wbr_pattern_new(&p, G, "b.{i}.*.{j}", NULL, &err), 0);
-  CHECK(wbr_pattern_literal(p) == NULL);
-  CHECK_INT(wbr_pattern_groups(p), 3);
-  CHECK_INT(wbr_pattern_stars(p), 1);
-  CHECK_INT(wbr_pattern_group_of(p, "j", 1), 3);
-  CHECK_STR(wbr_pattern_group_name(p, 1), "i");
-  wbr_pattern_free(p);
+  wbr_namepat *p;
+  wbr_namepat_error err;
+  CHECK_INT(wbr_namepat_new(&p, G, "head.weight", NULL, &err), 0);
+  CHECK_STR(wbr_namepat_literal(p), "head.weight");
+  wbr_namepat_free(p);
+  CHECK_INT(wbr_namepat_new(&p, G, "b.{i}.*.{j}", NULL, &err), 0);
+  CHECK(wbr_namepat_literal(p) == NULL);
+  CHECK_INT(wbr_namepat_groups(p), 3);
+  CHECK_INT(wbr_namepat_stars(p), 1);
+  CHECK_INT(wbr_namepat_group_of(p, "j", 1), 3);
+  CHECK_STR(wbr_namepat_group_name(p, 1), "i");
+  wbr_namepat_free(p);
 }

@@ -1,9 +1,9 @@
-/* pattern.c — globs and regexes over tensor names, and the templates that build new names.
+/* namepat.c — globs and regexes over tensor names, and the templates that build new names.
  * Globs become anchored PCRE2 regexes (lazy `*` so the leftmost star takes as little as it
  * can); a literal prefix/suffix test rejects most names before PCRE2 runs, which keeps plans of
  * tens of thousands of names fast. Matching has PCRE2 limits so no pattern can hang the tool. */
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include "pattern.h"
+#include "namepat.h"
 
 #include <ctype.h>
 #include <pcre2.h>
@@ -15,8 +15,8 @@
 #define MATCH_LIMIT 1000000u
 #define DEPTH_LIMIT 10000u
 
-struct wbr_pattern {
-  wbr_pattern_kind kind;
+struct wbr_namepat {
+  wbr_namepat_kind kind;
   pcre2_code *code;
   pcre2_match_data *md;
   pcre2_match_context *mctx;
@@ -30,8 +30,8 @@ struct wbr_pattern {
   size_t prefix_len, suffix_len;
 };
 
-static int perr(wbr_pattern_error *err, size_t off, const char *fmt, ...) WBR_PRINTF(3, 4);
-static int perr(wbr_pattern_error *err, size_t off, const char *fmt, ...) {
+static int perr(wbr_namepat_error *err, size_t off, const char *fmt, ...) WBR_PRINTF(3, 4);
+static int perr(wbr_namepat_error *err, size_t off, const char *fmt, ...) {
   if (err) {
     va_list ap;
     va_start(ap, fmt);
@@ -61,8 +61,8 @@ static void put_literal(wbr_buf *re, unsigned char c) {
 }
 
 /* Translate a glob to a regex; records star groups and capture names. */
-static int glob_to_regex(wbr_pattern *p, const char *g, wbr_buf *re, wbr_buf *lit,
-                         wbr_pattern_error *err) {
+static int glob_to_regex(wbr_namepat *p, const char *g, wbr_buf *re, wbr_buf *lit,
+                         wbr_namepat_error *err) {
   bool wild = false;
   size_t last_wild_end = 0; /* offset in lit just after the last wildcard */
   wbr_buf_puts(re, "\\A");
@@ -96,7 +96,7 @@ static int glob_to_regex(wbr_pattern *p, const char *g, wbr_buf *re, wbr_buf *li
       char name[WBR_CAPTURE_NAME_MAX + 1];
       memcpy(name, g + i + 1, n);
       name[n] = 0;
-      uint32_t prev = wbr_pattern_group_of(p, name, n);
+      uint32_t prev = wbr_namepat_group_of(p, name, n);
       if (prev) {
         /* The same capture twice must match the same text. */
         wbr_buf_printf(re, "\\g{%u}", prev);
@@ -136,7 +136,7 @@ static int glob_to_regex(wbr_pattern *p, const char *g, wbr_buf *re, wbr_buf *li
   return 0;
 }
 
-static int regex_names(wbr_pattern *p) {
+static int regex_names(wbr_namepat *p) {
   uint32_t count = 0, size = 0;
   PCRE2_SPTR table = NULL;
   pcre2_pattern_info(p->code, PCRE2_INFO_NAMECOUNT, &count);
@@ -153,10 +153,10 @@ static int regex_names(wbr_pattern *p) {
   return 0;
 }
 
-int wbr_pattern_new(wbr_pattern **out, wbr_pattern_kind kind, const char *text, const char *flags,
-                    wbr_pattern_error *err) {
+int wbr_namepat_new(wbr_namepat **out, wbr_namepat_kind kind, const char *text, const char *flags,
+                    wbr_namepat_error *err) {
   *out = NULL;
-  wbr_pattern *p = calloc(1, sizeof *p);
+  wbr_namepat *p = calloc(1, sizeof *p);
   if (!p) return WBR_ENOMEM;
   p->kind = kind;
   wbr_buf re, lit;
@@ -164,7 +164,7 @@ int wbr_pattern_new(wbr_pattern **out, wbr_pattern_kind kind, const char *text, 
   wbr_buf_init(&lit);
   uint32_t opts = 0;
   int rc = 0;
-  if (kind == WBR_PATTERN_GLOB) {
+  if (kind == WBR_NAMEPAT_GLOB) {
     if (!*text) rc = perr(err, 0, "empty pattern: it would match no tensor name");
     else rc = glob_to_regex(p, text, &re, &lit, err);
     opts = PCRE2_DOTALL;
@@ -172,8 +172,11 @@ int wbr_pattern_new(wbr_pattern **out, wbr_pattern_kind kind, const char *text, 
     if (!*text) rc = perr(err, 0, "empty regex: it would match every name; write /.*/ if you mean it");
     for (const char *f = flags ? flags : ""; *f && rc == 0; f++) {
       if (*f == 'i') opts |= PCRE2_CASELESS;
+      else if (*f == 'm') opts |= PCRE2_MULTILINE;
+      else if (*f == 's') opts |= PCRE2_DOTALL;
       else if (*f == 'x') opts |= PCRE2_EXTENDED;
-      else rc = perr(err, strlen(text) + 1 + (size_t)(f - flags), "unknown regex flag '%c' (known: i caseless, x extended)", *f);
+      else if (*f == 'n') opts |= PCRE2_NO_AUTO_CAPTURE;
+      else rc = perr(err, strlen(text) + 1 + (size_t)(f - flags), "unknown regex flag '%c' (known: i m s x n)", *f);
     }
     wbr_buf_puts(&re, text);
   }
@@ -186,10 +189,10 @@ int wbr_pattern_new(wbr_pattern **out, wbr_pattern_kind kind, const char *text, 
       PCRE2_UCHAR msg[200];
       pcre2_get_error_message(ecode, msg, sizeof msg);
       /* A glob's regex is ours: its errors cannot be placed in the user's text. */
-      rc = perr(err, kind == WBR_PATTERN_REGEX ? (size_t)eoff : 0, "%s", (const char *)msg);
+      rc = perr(err, kind == WBR_NAMEPAT_REGEX ? (size_t)eoff : 0, "%s", (const char *)msg);
     }
   }
-  if (rc == 0 && kind == WBR_PATTERN_REGEX) {
+  if (rc == 0 && kind == WBR_NAMEPAT_REGEX) {
     uint32_t n = 0;
     pcre2_pattern_info(p->code, PCRE2_INFO_CAPTURECOUNT, &n);
     if (n > MAX_GROUPS) rc = perr(err, 0, "more than %d groups in one regex", MAX_GROUPS);
@@ -209,14 +212,14 @@ int wbr_pattern_new(wbr_pattern **out, wbr_pattern_kind kind, const char *text, 
   wbr_buf_free(&re);
   wbr_buf_free(&lit);
   if (rc) {
-    wbr_pattern_free(p);
+    wbr_namepat_free(p);
     return rc;
   }
   *out = p;
   return 0;
 }
 
-void wbr_pattern_free(wbr_pattern *p) {
+void wbr_namepat_free(wbr_namepat *p) {
   if (!p) return;
   pcre2_code_free(p->code);
   pcre2_match_data_free(p->md);
@@ -228,24 +231,24 @@ void wbr_pattern_free(wbr_pattern *p) {
   free(p);
 }
 
-wbr_pattern_kind wbr_pattern_get_kind(const wbr_pattern *p) { return p->kind; }
-int wbr_pattern_stars(const wbr_pattern *p) { return p->nstars; }
-uint32_t wbr_pattern_groups(const wbr_pattern *p) { return p->ngroups; }
-const char *wbr_pattern_literal(const wbr_pattern *p) { return p->literal; }
+wbr_namepat_kind wbr_namepat_get_kind(const wbr_namepat *p) { return p->kind; }
+int wbr_namepat_stars(const wbr_namepat *p) { return p->nstars; }
+uint32_t wbr_namepat_groups(const wbr_namepat *p) { return p->ngroups; }
+const char *wbr_namepat_literal(const wbr_namepat *p) { return p->literal; }
 
-const char *wbr_pattern_group_name(const wbr_pattern *p, uint32_t g) {
+const char *wbr_namepat_group_name(const wbr_namepat *p, uint32_t g) {
   return g <= MAX_GROUPS ? p->names[g] : NULL;
 }
 
-uint32_t wbr_pattern_group_of(const wbr_pattern *p, const char *name, size_t len) {
+uint32_t wbr_namepat_group_of(const wbr_namepat *p, const char *name, size_t len) {
   for (uint32_t g = 1; g <= p->ngroups && g <= MAX_GROUPS; g++)
     if (p->names[g] && strlen(p->names[g]) == len && memcmp(p->names[g], name, len) == 0) return g;
   return 0;
 }
 
-int wbr_pattern_match(const wbr_pattern *p, const char *name, size_t len, wbr_match *m,
-                      wbr_pattern_error *err) {
-  if (p->kind == WBR_PATTERN_GLOB) {
+int wbr_namepat_match(const wbr_namepat *p, const char *name, size_t len, wbr_match *m,
+                      wbr_namepat_error *err) {
+  if (p->kind == WBR_NAMEPAT_GLOB) {
     if (p->literal) {
       if (len != p->prefix_len || memcmp(name, p->literal, len) != 0) return 0;
     } else if (len < p->prefix_len + p->suffix_len || memcmp(name, p->prefix, p->prefix_len) != 0 ||
@@ -266,6 +269,8 @@ int wbr_pattern_match(const wbr_pattern *p, const char *name, size_t len, wbr_ma
   m->start = ov[0];
   m->end = ov[1];
   m->ngroups = p->ngroups;
+  m->group[0] = m->start;
+  m->group[1] = m->end;
   for (uint32_t g = 1; g <= p->ngroups; g++) {
     bool set = g < npairs && g < (uint32_t)r && ov[2 * g] != PCRE2_UNSET;
     m->group[2 * g] = set ? ov[2 * g] : SIZE_MAX;
@@ -304,8 +309,8 @@ static int tpush(wbr_template *t, size_t *cap, tpart part) {
   return 0;
 }
 
-int wbr_template_new(wbr_template **out, const wbr_pattern *p, const char *text, bool allow_index,
-                     wbr_pattern_error *err) {
+int wbr_template_new(wbr_template **out, const wbr_namepat *p, const char *text, bool allow_index,
+                     wbr_namepat_error *err) {
   *out = NULL;
   wbr_template *t = calloc(1, sizeof *t);
   if (!t) return WBR_ENOMEM;
@@ -327,7 +332,7 @@ int wbr_template_new(wbr_template **out, const wbr_pattern *p, const char *text,
       part.len = 1;
       i += 2;
     } else if (c == '*') {
-      if (p->kind != WBR_PATTERN_GLOB) {
+      if (p->kind != WBR_NAMEPAT_GLOB) {
         rc = perr(err, i, "'*' in a template stands for a '*' of a glob pattern, and this pattern is a regex: use $1, ${name}, or \\* for a literal star");
         break;
       }
@@ -348,13 +353,32 @@ int wbr_template_new(wbr_template **out, const wbr_pattern *p, const char *text,
         part.kind = T_INDEX;
         t->index = true;
         i = o + 2;
+      } else if (c == '$' && isdigit((unsigned char)text[o])) {
+        uint32_t g = 0;
+        size_t e = o;
+        while (isdigit((unsigned char)text[e]) && g < 1000) g = g * 10 + (uint32_t)(text[e++] - '0');
+        if (text[e] != '}') {
+          rc = perr(err, i, "'${' must be closed by '}' after the group number");
+          break;
+        }
+        if (p->kind != WBR_NAMEPAT_REGEX) {
+          rc = perr(err, i, "${%u} refers to a regex group, but this pattern is a glob: use '*' or {name}", g);
+          break;
+        }
+        if (g > p->ngroups) {
+          rc = perr(err, i, "${%u}: the regex has %u group%s", g, p->ngroups, p->ngroups == 1 ? "" : "s");
+          break;
+        }
+        part.kind = T_GROUP;
+        part.group = g;
+        i = e + 1;
       } else {
         size_t n = name_len(text + o);
         if (n == 0 || text[o + n] != '}') {
           rc = perr(err, i, "'%s' must start a capture reference like %si}; write \\%c for a literal", c == '$' ? "${" : "{", c == '$' ? "${" : "{", c);
           break;
         }
-        uint32_t g = wbr_pattern_group_of(p, text + o, n);
+        uint32_t g = wbr_namepat_group_of(p, text + o, n);
         if (!g) {
           rc = perr(err, o, "capture '%.*s' is not bound by the pattern", (int)n, text + o);
           break;
@@ -373,11 +397,11 @@ int wbr_template_new(wbr_template **out, const wbr_pattern *p, const char *text,
         uint32_t g = 0;
         size_t o = i + 1;
         while (isdigit((unsigned char)text[o]) && g < 1000) g = g * 10 + (uint32_t)(text[o++] - '0');
-        if (p->kind != WBR_PATTERN_REGEX) {
+        if (p->kind != WBR_NAMEPAT_REGEX) {
           rc = perr(err, i, "$%u refers to a regex group, but this pattern is a glob: use '*' or {name}", g);
           break;
         }
-        if (g == 0 || g > p->ngroups) {
+        if (g > p->ngroups) {
           rc = perr(err, i, "$%u: the regex has %u group%s", g, p->ngroups, p->ngroups == 1 ? "" : "s");
           break;
         }

@@ -1,43 +1,43 @@
-/* pattern.h — name patterns and templates of the rule language, as the runtime executes them.
+/* namepat.h — name patterns and templates of the rule language, as the runtime executes them.
  * A glob ("blocks.{i}.*.weight") is translated to an anchored PCRE2 regex; a /regex/ is used as
  * written and searched anywhere. Templates build names from a match. The compiler's checker and
  * the bytecode verifier use the same functions, so the three can never disagree. */
-#ifndef WBR_PATTERN_H
-#define WBR_PATTERN_H
+#ifndef WBR_NAMEPAT_H
+#define WBR_NAMEPAT_H
 
 #include "util.h"
 
-typedef enum wbr_pattern_kind { WBR_PATTERN_GLOB = 0, WBR_PATTERN_REGEX = 1 } wbr_pattern_kind;
+typedef enum wbr_namepat_kind { WBR_NAMEPAT_GLOB = 0, WBR_NAMEPAT_REGEX = 1 } wbr_namepat_kind;
 
 /* Why a pattern or template was refused: a message and the byte offset in its text. */
-typedef struct wbr_pattern_error {
+typedef struct wbr_namepat_error {
   char msg[256];
   size_t offset;
-} wbr_pattern_error;
+} wbr_namepat_error;
 
-typedef struct wbr_pattern wbr_pattern;
+typedef struct wbr_namepat wbr_namepat;
 
 /* Longest capture name; PCRE2's limit for group names. */
 #define WBR_CAPTURE_NAME_MAX 32
 
 /* Compile a pattern. Glob text keeps its backslash escapes (\* \{ \} \\ are literals). Regex
- * flags: "i" caseless, "x" extended; others are refused. Returns 0, WBR_EINPUT (err filled) or
+ * flags: i caseless, m multiline, s dotall, x extended, n no auto capture. Returns 0, WBR_EINPUT (err filled) or
  * WBR_ENOMEM. */
-int wbr_pattern_new(wbr_pattern **out, wbr_pattern_kind kind, const char *text, const char *flags,
-                    wbr_pattern_error *err);
-void wbr_pattern_free(wbr_pattern *p);
+int wbr_namepat_new(wbr_namepat **out, wbr_namepat_kind kind, const char *text, const char *flags,
+                    wbr_namepat_error *err);
+void wbr_namepat_free(wbr_namepat *p);
 
-wbr_pattern_kind wbr_pattern_get_kind(const wbr_pattern *p);
+wbr_namepat_kind wbr_namepat_get_kind(const wbr_namepat *p);
 /* Number of `*` in a glob (0 for a regex). */
-int wbr_pattern_stars(const wbr_pattern *p);
+int wbr_namepat_stars(const wbr_namepat *p);
 /* Number of capture groups (glob: stars and {name}s; regex: its groups). */
-uint32_t wbr_pattern_groups(const wbr_pattern *p);
+uint32_t wbr_namepat_groups(const wbr_namepat *p);
 /* Group number of a named capture, or 0 if the pattern has none of that name. */
-uint32_t wbr_pattern_group_of(const wbr_pattern *p, const char *name, size_t len);
+uint32_t wbr_namepat_group_of(const wbr_namepat *p, const char *name, size_t len);
 /* Name of group g, or NULL if it is unnamed. */
-const char *wbr_pattern_group_name(const wbr_pattern *p, uint32_t g);
+const char *wbr_namepat_group_name(const wbr_namepat *p, uint32_t g);
 /* If the glob has no wildcard, the one name it matches (escapes resolved); else NULL. */
-const char *wbr_pattern_literal(const wbr_pattern *p);
+const char *wbr_namepat_literal(const wbr_namepat *p);
 
 /* Where a pattern matched: the matched byte range of the name and every group's range
  * (start == end == SIZE_MAX for a group that did not participate). */
@@ -49,17 +49,17 @@ typedef struct wbr_match {
 
 /* Match name against p: 1 if it matches (m filled), 0 if not, WBR_EINPUT if PCRE2's match or
  * depth limit was hit (a pathological regex), with a message in err. */
-int wbr_pattern_match(const wbr_pattern *p, const char *name, size_t len, wbr_match *m,
-                      wbr_pattern_error *err);
+int wbr_namepat_match(const wbr_namepat *p, const char *name, size_t len, wbr_match *m,
+                      wbr_namepat_error *err);
 
 typedef struct wbr_template wbr_template;
 
 /* Compile a template against the pattern whose match will fill it. Syntax: `*` (the k-th * of
- * the glob), {name} or ${name} (a named capture), $N (group N of a regex), {#} (the index of
+ * the glob), {name} or ${name} (a named capture), $N or ${N} (group N of a regex, 0 = the whole match), {#} (the index of
  * unstack; only if allow_index), $$ a literal $, and backslash escapes \* \{ \} \$ \\. Every
  * reference must exist in the pattern. */
-int wbr_template_new(wbr_template **out, const wbr_pattern *p, const char *text, bool allow_index,
-                     wbr_pattern_error *err);
+int wbr_template_new(wbr_template **out, const wbr_namepat *p, const char *text, bool allow_index,
+                     wbr_namepat_error *err);
 void wbr_template_free(wbr_template *t);
 /* Number of `*` references in the template; 1 if it uses {#}. */
 int wbr_template_stars(const wbr_template *t);
