@@ -17,6 +17,9 @@ static const struct command {
     {"compile", cmd_compile, "wbr compile RULES.wbr [-o RULES.wbc]", "check and compile rules to bytecode"},
     {"disasm", cmd_disasm, "wbr disasm RULES.wbc|RULES.wbr", "readable bytecode listing"},
     {"fmt", cmd_fmt, "wbr fmt [-w] RULES.wbr", "canonical formatting of a rule file"},
+    {"plan", cmd_plan, "wbr plan RULES SRC [-t TARGET] [--format text|md|json]", "mapping table; no tensor data read"},
+    {"check", cmd_check, "wbr check RULES SRC -t TARGET", "exit 0 iff RULES map SRC onto TARGET exactly"},
+    {"apply", cmd_apply, "wbr apply RULES SRC [-t TARGET] -o OUT", "convert; OUT is written atomically"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

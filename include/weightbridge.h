@@ -199,6 +199,41 @@ WBR_API int wbr_program_save(const wbr_program *p, wbr_ctx *ctx, const char *pat
 WBR_API char *wbr_program_disasm(const wbr_program *p);
 WBR_API void wbr_program_free(wbr_program *p);
 
+/* ---- Plans: a program run over a tensor set's names, shapes and dtypes ------------------------ */
+
+/* A plan: for each output tensor, its sources, the operations with the shape after each, and
+ * the rule lines that produced it. Building one reads no tensor data. */
+typedef struct wbr_plan wbr_plan;
+
+typedef enum wbr_plan_format { WBR_PLAN_TEXT, WBR_PLAN_MD, WBR_PLAN_JSON } wbr_plan_format;
+
+/* Run prog over src (and compare with target, which may be NULL). Every problem is reported
+ * through ctx: a statement that matched nothing, two tensors on one name, a shape that does
+ * not fit, and with a target: tensors not produced, not wanted, or of the wrong shape or dtype.
+ * Returns 0 when a plan was built, even one with problems (see wbr_plan_problems), or a
+ * negative error. prog, src and target must outlive the plan. With a target, outputs come in
+ * the target's order. */
+WBR_API int wbr_plan_new(wbr_plan **out, wbr_ctx *ctx, const wbr_program *prog,
+                         const wbr_tensorset *src, const wbr_tensorset *target);
+/* Number of problems found: 0 means the rules map the source onto the target exactly. */
+WBR_API size_t wbr_plan_problems(const wbr_plan *plan);
+/* Number of output tensors. */
+WBR_API size_t wbr_plan_count(const wbr_plan *plan);
+/* The plan as a table: text for a terminal, md for a code review, json (stable, documented in
+ * docs/plan.md). Caller frees; NULL when out of memory. */
+WBR_API char *wbr_plan_render(const wbr_plan *plan, wbr_plan_format format);
+
+/* Called after each output tensor is written. */
+typedef void (*wbr_progress_fn)(void *userdata, size_t done, size_t total, uint64_t bytes_done,
+                                uint64_t bytes_total);
+
+/* Execute a plan without problems: read the source's data, write every output tensor in plan
+ * order to path through the atomic streaming writer (see wbr_writer; `protect` as there). The
+ * output's metadata records the rules' hash and the tool version. progress may be NULL. */
+WBR_API int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path,
+                           const char *const *protect, wbr_progress_fn progress, void *userdata);
+WBR_API void wbr_plan_free(wbr_plan *plan);
+
 /* Canonical formatting of .wbr source (`wbr fmt`): comments kept, idempotent. On success *out
  * is the formatted text (caller frees); on a parse error nothing is returned. */
 WBR_API int wbr_rules_format(char **out, wbr_ctx *ctx, const char *name, const char *src,

@@ -179,6 +179,8 @@ int wbr_namepat_new(wbr_namepat **out, wbr_namepat_kind kind, const char *text, 
       else rc = perr(err, strlen(text) + 1 + (size_t)(f - flags), "unknown regex flag '%c' (known: i m s x n)", *f);
     }
     wbr_buf_puts(&re, text);
+    /* As the bytecode verifier compiles it; names that are not valid UTF-8 simply do not match. */
+    opts |= PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
   }
   if (rc == 0 && re.oom) rc = WBR_ENOMEM;
   if (rc == 0) {

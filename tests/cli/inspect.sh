@@ -3,7 +3,7 @@
 /usr/bin/python3 examples/make_example.py "$T" || fail inspect/example "could not write the example"
 F="$T/gpt2_tiny.safetensors"
 ok inspect/table "$WBR" inspect "$F"
-grep -q "safetensors, 28 tensors, 30016 parameters, 120064 bytes" "$T/.out" && pass inspect/totals \
+grep -q "safetensors, 28 tensors, 28032 parameters, 112128 bytes" "$T/.out" && pass inspect/totals \
   || fail inspect/totals "$(head -n 1 "$T/.out")"
 grep -Eq '^h\.1\.attn\.c_attn\.weight +F32 +\[32, 96\] +12288$' "$T/.out" && pass inspect/row \
   || fail inspect/row "no row for h.1.attn.c_attn.weight"
@@ -23,7 +23,7 @@ assert list(m["tensors"]) == list(want), "order"
 assert m["tensors"] == want
 PY
 ok inspect/json-reads-back "$WBR" inspect "$T/m.json"
-grep -q "manifest, 28 tensors, 30016 parameters" "$T/.out" && pass inspect/manifest-totals \
+grep -q "manifest, 28 tensors, 28032 parameters" "$T/.out" && pass inspect/manifest-totals \
   || fail inspect/manifest-totals "$(head -n 1 "$T/.out")"
 "$WBR" inspect --json "$T/m.json" > "$T/m2.json" && same inspect/manifest-roundtrip "$T/m.json" "$T/m2.json"
 

@@ -1,0 +1,148 @@
+/* cmd_plan.c — `wbr plan`, `wbr check` and `wbr apply`: load the rules (.wbr compiled in memory,
+ * or a .wbc), open the source and target, build the plan, then print it, judge it, or run it. */
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+typedef struct job {
+  const char *cmd;
+  const char *rules, *src, *target, *out;
+  wbr_plan_format format;
+  wbr_ctx *ctx;
+  wbr_program *prog;
+  wbr_tensorset *src_set, *target_set;
+  wbr_plan *plan;
+} job;
+
+static bool ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+int cli_load_rules(wbr_program **out, wbr_ctx *ctx, const char *path) {
+  if (ends_with(path, ".wbc")) return wbr_program_load(out, ctx, path);
+  return wbr_program_compile_file(out, ctx, path);
+}
+
+static int parse_args(job *j, int argc, char **argv, bool want_format, bool want_out) {
+  const char *pos[2] = {0};
+  int npos = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (cli_is(a, "-t", "--target") || (want_out && cli_is(a, "-o", "--output")) ||
+        (want_format && strcmp(a, "--format") == 0)) {
+      if (i + 1 >= argc) return cli_usage(j->cmd, "%s needs a value", a);
+      const char *val = argv[++i];
+      if (a[1] == 't' || strcmp(a, "--target") == 0) j->target = val;
+      else if (a[1] == 'o' || strcmp(a, "--output") == 0) j->out = val;
+      else if (strcmp(val, "text") == 0) j->format = WBR_PLAN_TEXT;
+      else if (strcmp(val, "md") == 0) j->format = WBR_PLAN_MD;
+      else if (strcmp(val, "json") == 0) j->format = WBR_PLAN_JSON;
+      else return cli_usage(j->cmd, "--format must be text, md or json (got '%s')", val);
+    } else if (a[0] == '-' && a[1]) {
+      return cli_usage(j->cmd, "unknown option '%s'", a);
+    } else if (npos < 2) {
+      pos[npos++] = a;
+    } else {
+      return cli_usage(j->cmd, "too many arguments ('%s')", a);
+    }
+  }
+  if (npos < 1) return cli_usage(j->cmd, "RULES is missing");
+  if (npos < 2) return cli_usage(j->cmd, "SRC is missing");
+  j->rules = pos[0];
+  j->src = pos[1];
+  return 0;
+}
+
+/* Load everything and build the plan; returns an exit code (0 when the plan exists). */
+static int prepare(job *j) {
+  j->ctx = cli_ctx();
+  int rc = cli_load_rules(&j->prog, j->ctx, j->rules);
+  if (rc == 0) rc = wbr_tensorset_open(&j->src_set, j->ctx, j->src);
+  if (rc == 0 && j->target) rc = wbr_tensorset_open(&j->target_set, j->ctx, j->target);
+  if (rc == 0) rc = wbr_plan_new(&j->plan, j->ctx, j->prog, j->src_set, j->target_set);
+  return cli_exit(rc);
+}
+
+static int finish(job *j, int code) {
+  wbr_plan_free(j->plan);
+  wbr_tensorset_free(j->target_set);
+  wbr_tensorset_free(j->src_set);
+  wbr_program_free(j->prog);
+  wbr_ctx_free(j->ctx);
+  if (fflush(stdout) != 0) {
+    perror("wbr: writing output");
+    return EXIT_INPUT;
+  }
+  return code;
+}
+
+int cmd_plan(int argc, char **argv) {
+  job j = {.cmd = "plan", .format = WBR_PLAN_TEXT};
+  int rc = parse_args(&j, argc, argv, true, false);
+  if (rc) return rc;
+  rc = prepare(&j);
+  if (rc == 0) {
+    char *s = wbr_plan_render(j.plan, j.format);
+    if (!s) rc = cli_exit(WBR_ENOMEM);
+    else fputs(s, stdout);
+    wbr_free(s);
+    if (rc == 0 && wbr_plan_problems(j.plan)) rc = EXIT_INPUT;
+  }
+  return finish(&j, rc);
+}
+
+int cmd_check(int argc, char **argv) {
+  job j = {.cmd = "check"};
+  int rc = parse_args(&j, argc, argv, false, false);
+  if (rc) return rc;
+  if (!j.target) return cli_usage("check", "-t TARGET is required: check compares the result with it");
+  rc = prepare(&j);
+  if (rc == 0) {
+    size_t p = wbr_plan_problems(j.plan);
+    if (p) {
+      fprintf(stderr, "check failed: %zu problem%s; %s does not map %s onto %s exactly\n", p, p == 1 ? "" : "s",
+              j.rules, j.src, j.target);
+      rc = EXIT_INPUT;
+    } else {
+      printf("ok: %s maps %s onto %s exactly (%zu tensors)\n", j.rules, j.src, j.target, wbr_plan_count(j.plan));
+    }
+  }
+  return finish(&j, rc);
+}
+
+typedef struct progress {
+  struct timespec t0;
+  bool tty;
+} progress;
+
+static void show_progress(void *ud, size_t done, size_t total, uint64_t bytes, uint64_t total_bytes) {
+  progress *p = ud;
+  if (!p->tty) return;
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  double s = (double)(now.tv_sec - p->t0.tv_sec) + (double)(now.tv_nsec - p->t0.tv_nsec) / 1e9;
+  double mib = (double)bytes / (1024.0 * 1024.0);
+  fprintf(stderr, "\r%zu/%zu tensors, %.1f/%.1f MiB, %.0f MiB/s   ", done, total, mib,
+          (double)total_bytes / (1024.0 * 1024.0), s > 0 ? mib / s : 0.0);
+  if (done == total) fputc('\n', stderr);
+}
+
+int cmd_apply(int argc, char **argv) {
+  job j = {.cmd = "apply"};
+  int rc = parse_args(&j, argc, argv, false, true);
+  if (rc) return rc;
+  if (!j.out) return cli_usage("apply", "-o OUT is required");
+  rc = prepare(&j);
+  if (rc == 0) {
+    const char *protect[] = {j.src, j.target, j.rules, NULL};
+    if (!j.target) protect[1] = NULL;
+    progress p = {.tty = isatty(2)};
+    clock_gettime(CLOCK_MONOTONIC, &p.t0);
+    rc = cli_exit(wbr_plan_apply(j.plan, j.ctx, j.out, protect, show_progress, &p));
+    if (rc == 0) fprintf(stderr, "wrote %s: %zu tensors\n", j.out, wbr_plan_count(j.plan));
+  }
+  return finish(&j, rc);
+}

@@ -1,0 +1,216 @@
+/* apply.c — executes a plan: every output tensor's expression is evaluated and streamed to the
+ * writer, one tensor at a time. Renames, reshapes, slices along leading axes and concatenations
+ * along them are written straight from the source mapping; only permutes (and what feeds them)
+ * need a buffer, so peak memory stays near the largest permuted tensor whatever the model size.
+ * Casts convert through a small scratch buffer on the way out. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "ops.h"
+#include "plan.h"
+
+#define SCRATCH (1u << 20)
+/* Give mapped source pages back to the OS after this many bytes written, so resident memory
+ * does not grow with the model. */
+#define RELEASE_EVERY (64ull << 20)
+
+typedef struct sink {
+  wbr_emit_fn fn;
+  void *ud;
+} sink;
+
+typedef struct exec {
+  wbr_ctx *ctx;
+  const wbr_plan *plan;
+  wbr_writer *w;
+} exec;
+
+static int emit_node(exec *x, const wbr_node *nd, sink s);
+
+static int to_writer(void *ud, const void *bytes, size_t len) { return wbr_writer_write(ud, bytes, len); }
+
+typedef struct membuf {
+  uint8_t *p;
+  size_t len, cap;
+} membuf;
+
+static int to_memory(void *ud, const void *bytes, size_t len) {
+  membuf *m = ud;
+  if (len > m->cap - m->len) return WBR_EINTERNAL;
+  memcpy(m->p + m->len, bytes, len);
+  m->len += len;
+  return 0;
+}
+
+typedef struct castsink {
+  sink inner;
+  wbr_dtype from, to;
+  uint8_t *scratch;
+} castsink;
+
+static int to_cast(void *ud, const void *bytes, size_t len) {
+  castsink *c = ud;
+  size_t es = wbr_dtype_size(c->from);
+  return wbr_cast_stream(c->inner.fn, c->inner.ud, c->to, bytes, c->from, len / es, c->scratch, SCRATCH);
+}
+
+static uint64_t node_bytes(const wbr_node *nd) {
+  uint64_t n = 1;
+  wbr_shape_nelem(nd->ndim, nd->shape, &n);
+  return n * wbr_dtype_size(nd->dtype);
+}
+
+static int internal(exec *x, const char *what) {
+  return wbr_fail(x->ctx, WBR_EINTERNAL, NULL, "please report this with the rules and `wbr inspect` of the source",
+                  "internal error: %s", what);
+}
+
+/* Contiguous bytes of nd: a pointer into the source when no data moves, else a new buffer
+ * (*owned set; the caller frees it). */
+static int materialize(exec *x, const wbr_node *nd, const uint8_t **out, uint8_t **owned) {
+  *owned = NULL;
+  if (nd->kind == WBR_N_SOURCE) {
+    *out = x->plan->src->t[nd->src].data;
+    return 0;
+  }
+  if (nd->kind == WBR_N_RESHAPE) return materialize(x, nd->in[0], out, owned);
+  uint64_t n = node_bytes(nd);
+  membuf m = {.p = malloc(n ? (size_t)n : 1), .cap = (size_t)n};
+  if (!m.p) return wbr_fail(x->ctx, WBR_ENOMEM, NULL, "a tensor that needs a copy must fit in memory",
+                            "out of memory allocating %llu bytes", (unsigned long long)n);
+  int rc = emit_node(x, nd, (sink){to_memory, &m});
+  if (rc == WBR_EINTERNAL || (rc == 0 && m.len != n)) rc = internal(x, "a tensor's bytes do not match its shape");
+  if (rc) {
+    free(m.p);
+    return rc;
+  }
+  *out = m.p;
+  *owned = m.p;
+  return 0;
+}
+
+
+static int emit_node(exec *x, const wbr_node *nd, sink s) {
+  const uint8_t *bytes;
+  uint8_t *owned = NULL;
+  int rc = 0;
+  switch (nd->kind) {
+  case WBR_N_SOURCE: {
+    const wbr_tensor *t = &x->plan->src->t[nd->src];
+    return s.fn(s.ud, t->data, (size_t)t->nbytes);
+  }
+  case WBR_N_RESHAPE:
+    return emit_node(x, nd->in[0], s);
+  case WBR_N_CAST: {
+    castsink c = {.inner = s, .from = nd->in[0]->dtype, .to = nd->dtype, .scratch = malloc(SCRATCH)};
+    if (!c.scratch) return wbr_oom(x->ctx);
+    rc = emit_node(x, nd->in[0], (sink){to_cast, &c});
+    free(c.scratch);
+    return rc;
+  }
+  case WBR_N_SLICE: {
+    const wbr_node *in = nd->in[0];
+    rc = materialize(x, in, &bytes, &owned);
+    if (rc == 0)
+      rc = wbr_slice_stream(s.fn, s.ud, bytes, wbr_dtype_size(in->dtype), in->ndim, in->shape, nd->axis,
+                            nd->start, nd->len);
+    if (rc == WBR_EUSAGE) rc = internal(x, "slice rejected by the kernel");
+    free(owned);
+    return rc;
+  }
+  case WBR_N_PERMUTE: {
+    const wbr_node *in = nd->in[0];
+    rc = materialize(x, in, &bytes, &owned);
+    if (rc) return rc;
+    uint64_t n = node_bytes(nd);
+    uint8_t *dst = malloc(n ? (size_t)n : 1);
+    if (!dst) rc = wbr_fail(x->ctx, WBR_ENOMEM, NULL, NULL, "out of memory permuting %llu bytes", (unsigned long long)n);
+    if (rc == 0 && wbr_permute(dst, bytes, wbr_dtype_size(in->dtype), in->ndim, in->shape, nd->perm) != 0)
+      rc = internal(x, "permute rejected by the kernel");
+    free(owned);
+    if (rc == 0) rc = s.fn(s.ud, dst, (size_t)n);
+    free(dst);
+    return rc;
+  }
+  case WBR_N_CONCAT: {
+    /* When every axis before the joined one has size 1, the parts follow each other: stream
+     * them one by one. Otherwise interleave spans of all parts. */
+    bool sequential = true;
+    for (int d = 0; d < nd->axis; d++) sequential = sequential && nd->shape[d] == 1;
+    if (sequential) {
+      for (size_t i = 0; i < nd->nin && rc == 0; i++) rc = emit_node(x, nd->in[i], s);
+      return rc;
+    }
+    const void **parts = calloc(nd->nin, sizeof *parts);
+    uint8_t **owns = calloc(nd->nin, sizeof *owns);
+    int64_t *lens = calloc(nd->nin, sizeof *lens);
+    if (!parts || !owns || !lens) rc = wbr_oom(x->ctx);
+    for (size_t i = 0; i < nd->nin && rc == 0; i++) {
+      const uint8_t *pb;
+      rc = materialize(x, nd->in[i], &pb, &owns[i]);
+      parts[i] = pb;
+      lens[i] = nd->in[i]->shape[nd->axis];
+    }
+    if (rc == 0 && wbr_concat_stream(s.fn, s.ud, wbr_dtype_size(nd->dtype), nd->ndim, nd->shape, nd->axis,
+                                     nd->nin, parts, lens) != 0)
+      rc = internal(x, "concat rejected by the kernel");
+    for (size_t i = 0; owns && i < nd->nin; i++) free(owns[i]);
+    free(parts);
+    free(owns);
+    free(lens);
+    return rc;
+  }
+  }
+  return internal(x, "unknown node");
+}
+
+int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const char *const *protect,
+                   wbr_progress_fn progress, void *userdata) {
+  if (!plan || !path) return WBR_EUSAGE;
+  if (plan->problems)
+    return wbr_fail(ctx, WBR_EINPUT, path, "fix the problems reported by `wbr check` first",
+                    "not writing: the plan has %zu problem%s", plan->problems, plan->problems == 1 ? "" : "s");
+  if (!plan->src->has_data)
+    return wbr_fail(ctx, WBR_EINPUT, path, "give a weight file as the source, not a manifest",
+                    "the source has names and shapes but no tensor data to convert");
+  wbr_tensorset *layout;
+  int rc = wbr_tensorset_new(&layout, ctx);
+  if (rc) return rc;
+  uint64_t total = 0;
+  for (size_t i = 0; i < plan->nout && rc == 0; i++) {
+    const wbr_value *v = &plan->out[i];
+    rc = wbr_tensorset_add(layout, v->name, v->node->dtype, v->node->ndim, v->node->shape, NULL);
+    total += node_bytes(v->node);
+  }
+  for (size_t i = 0; i < plan->src->nmeta && rc == 0; i++)
+    if (strncmp(plan->src->meta_key[i], "weightbridge.", 13) != 0)
+      rc = wbr_tensorset_meta_set(layout, plan->src->meta_key[i], plan->src->meta_val[i]);
+  char hash[32];
+  snprintf(hash, sizeof hash, "%016llx", (unsigned long long)wbr_program_hash(plan->prog));
+  const char *rules = wbr_program_source(plan->prog);
+  if (rc == 0) rc = wbr_tensorset_meta_set(layout, "weightbridge.version", WBR_VERSION);
+  if (rc == 0) rc = wbr_tensorset_meta_set(layout, "weightbridge.rules_hash", hash);
+  if (rc == 0 && rules && *rules) rc = wbr_tensorset_meta_set(layout, "weightbridge.rules", rules);
+  wbr_writer *w = NULL;
+  if (rc == 0) rc = wbr_writer_open(&w, ctx, path, layout, protect);
+  exec x = {.ctx = ctx, .plan = plan, .w = w};
+  uint64_t done = 0, since_release = 0;
+  for (size_t i = 0; i < plan->nout && rc == 0; i++) {
+    const wbr_value *v = &plan->out[i];
+    rc = emit_node(&x, v->node, (sink){to_writer, w});
+    uint64_t n = node_bytes(v->node);
+    done += n;
+    since_release += n;
+    if (since_release >= RELEASE_EVERY && plan->src->map_base) {
+      madvise(plan->src->map_base, plan->src->map_len, MADV_DONTNEED);
+      since_release = 0;
+    }
+    if (rc == 0 && progress) progress(userdata, i + 1, plan->nout, done, total);
+  }
+  if (rc == 0) rc = wbr_writer_commit(w);
+  wbr_writer_free(w);
+  wbr_tensorset_free(layout);
+  return rc;
+}
