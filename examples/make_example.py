@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""make_example.py OUT_DIR — writes the demo's small example checkpoint, a two-layer GPT-2 in
-Hugging Face naming, as OUT_DIR/gpt2_tiny.safetensors, with seeded random values. It follows the
+"""make_example.py OUT_DIR — writes the demo's small example: a two-layer GPT-2 checkpoint in
+Hugging Face naming, OUT_DIR/gpt2_tiny.safetensors (seeded random values), and the manifest of
+the model we want to load it into, nanoGPT's layout, OUT_DIR/nanogpt_tiny.json. It follows the
 safetensors specification directly (8-byte header length, JSON header, raw little-endian data),
 so the demo does not depend on weightbridge to make its own input."""
 import json
@@ -48,6 +49,15 @@ def main():
     hb += b" " * (-len(hb) % 8)
     with open(os.path.join(out, "gpt2_tiny.safetensors"), "wb") as f:
         f.write(struct.pack("<Q", len(hb)) + hb + b"".join(blobs))
+    # nanoGPT: everything under "transformer.", and nn.Linear weights are [out, in].
+    target = {}
+    for name, shape in layout():
+        if name.endswith(("c_attn.weight", "c_proj.weight", "c_fc.weight")):
+            shape = shape[::-1]
+        target["transformer." + name] = {"shape": list(shape), "dtype": "F32"}
+    with open(os.path.join(out, "nanogpt_tiny.json"), "w") as f:
+        rows = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in target.items())
+        f.write('{"tensors": {\n' + rows + "\n}}\n")
 
 
 main()
