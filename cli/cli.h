@@ -30,6 +30,7 @@ int cmd_fmt(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
+int cmd_match(int argc, char **argv);
 
 /* Load rules: a .wbc is loaded and verified, anything else is compiled as .wbr source. */
 int cli_load_rules(wbr_program **out, wbr_ctx *ctx, const char *path);

@@ -20,6 +20,8 @@ static const struct command {
     {"plan", cmd_plan, "wbr plan RULES SRC [-t TARGET] [--format text|md|json]", "mapping table; no tensor data read"},
     {"check", cmd_check, "wbr check RULES SRC -t TARGET", "exit 0 iff RULES map SRC onto TARGET exactly"},
     {"apply", cmd_apply, "wbr apply RULES SRC [-t TARGET] -o OUT", "convert; OUT is written atomically"},
+    {"match", cmd_match, "wbr match SRC TARGET [-o DRAFT.wbr] [--hint A=B]... [--update RULES.wbr] [--explain]",
+     "draft rules mapping SRC onto TARGET"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -99,7 +101,7 @@ char *cli_read_file(const char *path, size_t *len) {
 static void usage_all(FILE *to) {
   fprintf(to, "wbr %s — map model weights between implementations with reviewable rules\n\nusage:\n",
           wbr_version());
-  for (size_t i = 0; i < NCOMMANDS; i++) fprintf(to, "  %-44s %s\n", commands[i].usage, commands[i].about);
+  for (size_t i = 0; i < NCOMMANDS; i++) fprintf(to, "  %s\n      %s\n", commands[i].usage, commands[i].about);
   fprintf(to, "\nexit codes: 0 success, 1 bad input/rules/mapping, 2 usage, 3 incomplete draft (match)\n");
 }
 
