@@ -103,7 +103,7 @@ TEST(dtype_names_sizes_parse) {
 TEST(map_grows_and_finds) {
   wbr_map m;
   wbr_map_init(&m);
-  static char keys[5000][12];
+  static char keys[5000][16];
   for (int i = 0; i < 5000; i++) {
     snprintf(keys[i], sizeof keys[i], "k%d", i);
     CHECK_INT(wbr_map_put(&m, keys[i], (size_t)i, NULL), 0);
