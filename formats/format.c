@@ -25,7 +25,7 @@ const char *wbr_format_extensions(void) { return ".safetensors (weights), .json 
 int wbr_tensorset_write(const wbr_tensorset *ts, wbr_ctx *ctx, const char *path) {
   if (!ts || !path) return WBR_EUSAGE;
   const wbr_format *fmt = wbr_format_for_path(path);
-  if (fmt && fmt->has_data && !ts->has_data)
+  if (fmt && fmt->has_data && ts->n && !ts->has_data)
     return wbr_fail(ctx, WBR_EINPUT, path, "write a manifest (.json) instead, or read a weight file",
                     "cannot write a %s file: the tensor set has names and shapes but no data",
                     fmt->name);
@@ -50,7 +50,19 @@ char *wbr_tensorset_to_manifest(const wbr_tensorset *ts) {
   if (!ts) return NULL;
   wbr_buf b;
   wbr_buf_init(&b);
-  wbr_buf_puts(&b, "{\"tensors\": {");
+  wbr_buf_puts(&b, "{");
+  if (ts->nmeta) {
+    /* Metadata first, so it survives a round trip through a manifest. */
+    wbr_buf_puts(&b, "\"metadata\": {");
+    for (size_t i = 0; i < ts->nmeta; i++) {
+      wbr_buf_puts(&b, i ? ", " : "");
+      wbr_buf_json_str(&b, ts->meta_key[i]);
+      wbr_buf_puts(&b, ": ");
+      wbr_buf_json_str(&b, ts->meta_val[i]);
+    }
+    wbr_buf_puts(&b, "},\n ");
+  }
+  wbr_buf_puts(&b, "\"tensors\": {");
   for (size_t i = 0; i < ts->n; i++) {
     const wbr_tensor *t = &ts->t[i];
     wbr_buf_puts(&b, i ? ",\n  " : "\n  ");

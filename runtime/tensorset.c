@@ -54,7 +54,7 @@ int wbr_ts_append(wbr_tensorset *ts, const char *name, size_t name_len, wbr_dtyp
                   const int64_t *shape, const uint8_t *data) {
   wbr_tensor t = {.dtype = dtype, .ndim = ndim, .data = data};
   if (ndim < 0 || ndim > WBR_MAX_DIMS) return 2;
-  memcpy(t.shape, shape, (size_t)ndim * sizeof *shape);
+  if (ndim) memcpy(t.shape, shape, (size_t)ndim * sizeof *shape);
   if (!wbr_shape_nelem(ndim, shape, &t.nelem) ||
       !wbr_mul_u64(t.nelem, wbr_dtype_size(dtype), &t.nbytes))
     return 2;

@@ -16,9 +16,10 @@ m = json.load(open(sys.argv[1]))
 with open(sys.argv[2], "rb") as f:
     n = struct.unpack("<Q", f.read(8))[0]
     h = json.loads(f.read(n))
-h.pop("__metadata__")
+meta = h.pop("__metadata__")
 want = {k: {"shape": v["shape"], "dtype": v["dtype"]} for k, v in h.items()}
-assert list(m) == ["tensors"], list(m)
+assert list(m) == ["metadata", "tensors"], list(m)
+assert m["metadata"] == meta
 assert list(m["tensors"]) == list(want), "order"
 assert m["tensors"] == want
 PY
