@@ -1,8 +1,90 @@
-/* cmd_fmt.c — `wbr fmt`: placeholder until the compiler lands (issue 3). */
+/* cmd_fmt.c — `wbr fmt [-w|--check] RULES.wbr`: print a rule file in canonical form, rewrite it
+ * in place (atomically, and only when it changes), or check that it is canonical. The file is
+ * parsed and checked first: a file with errors is never rewritten. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "cli.h"
 
+/* Write text next to path, then rename it over path, keeping path's permission bits. */
+static int write_atomic(const char *path, const char *text, size_t len) {
+  size_t n = strlen(path) + 32;
+  char *tmp = malloc(n);
+  if (!tmp) {
+    fprintf(stderr, "%s: error: out of memory\n", path);
+    return EXIT_INPUT;
+  }
+  snprintf(tmp, n, "%s.fmt-XXXXXX", path);
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    fprintf(stderr, "%s: error: cannot create a temporary file: %s\n", path, strerror(errno));
+    free(tmp);
+    return EXIT_INPUT;
+  }
+  struct stat st;
+  if (stat(path, &st) == 0) (void)fchmod(fd, st.st_mode & 07777);
+  FILE *f = fdopen(fd, "wb");
+  bool ok = f && fwrite(text, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
+  int e = errno;
+  if (f) ok = (fclose(f) == 0) && ok;
+  else close(fd);
+  if (!ok || rename(tmp, path) != 0) {
+    if (ok) e = errno;
+    fprintf(stderr, "%s: error: cannot write: %s\n", path, strerror(e));
+    unlink(tmp);
+    free(tmp);
+    return EXIT_INPUT;
+  }
+  free(tmp);
+  return EXIT_OK;
+}
+
 int cmd_fmt(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  return cli_usage("fmt", "not available yet in this build");
+  bool write = false, check = false;
+  const char *path = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (cli_is(argv[i], "-w", "--write")) write = true;
+    else if (cli_is(argv[i], "--check", NULL)) check = true;
+    else if (cli_is(argv[i], "-h", "--help")) {
+      printf("usage: wbr fmt [-w | --check] RULES.wbr\n"
+             "  prints RULES.wbr in canonical form; -w rewrites it in place, --check exits 1 if "
+             "it is not canonical\n");
+      return EXIT_OK;
+    } else if (argv[i][0] == '-' && argv[i][1]) return cli_usage("fmt", "unknown option '%s'", argv[i]);
+    else if (path) return cli_usage("fmt", "one rule file at a time");
+    else path = argv[i];
+  }
+  if (!path) return cli_usage("fmt", "missing the rule file");
+  if (write && check) return cli_usage("fmt", "-w and --check exclude each other");
+
+  size_t len = 0;
+  char *src = cli_read_file(path, &len);
+  if (!src) return EXIT_INPUT;
+  wbr_ctx *ctx = cli_ctx();
+  char *out = NULL;
+  int rc = wbr_rules_format(&out, ctx, path, src, len);
+  int code = cli_exit(rc);
+  if (rc == 0) {
+    size_t olen = strlen(out);
+    bool same = olen == len && memcmp(out, src, len) == 0;
+    if (check) {
+      if (!same) {
+        fprintf(stderr, "%s: not in canonical form; run 'wbr fmt -w %s'\n", path, path);
+        code = EXIT_INPUT;
+      }
+    } else if (write) {
+      if (!same) code = write_atomic(path, out, olen);
+    } else if (fwrite(out, 1, olen, stdout) != olen || fflush(stdout) != 0) {
+      fprintf(stderr, "wbr fmt: error writing the output: %s\n", strerror(errno));
+      code = EXIT_INPUT;
+    }
+  }
+  wbr_free(out);
+  wbr_ctx_free(ctx);
+  free(src);
+  return code;
 }

@@ -44,8 +44,12 @@ typedef enum wbr_pat_kind {
   WBR_PAT_REGEX /* /.../ : PCRE2, searched anywhere in the name; $1, ${name} references */
 } wbr_pat_kind;
 
-/* A pattern (left side) or a template (right side). `text` is the content with escapes
- * resolved (no quotes or slashes). Regex flags are the letters after the closing slash. */
+/* A pattern (left side) or a template (right side). `text` is the content without the quotes
+ * or slashes. For a quoted string (glob, template, hint) the only escape resolved is \" -> ";
+ * the glob escapes stay as written, always two bytes: \* \{ \} \\ (so a '*' or '{' in text
+ * not preceded by '\' is a wildcard or a capture). For a /regex/ the text is exactly what was
+ * between the slashes (PCRE2 syntax; "\/" stands for '/'). Regex flags are the letters after
+ * the closing slash ("i", "x"), in the canonical order "ix" (see docs/language.md). */
 typedef struct wbr_ast_pat {
   wbr_pat_kind kind;
   char *text;
@@ -71,6 +75,7 @@ typedef enum wbr_expect_kind {
 typedef struct wbr_ast_comment {
   char *text;
   wbr_span span;
+  bool blank_before; /* a blank line directly above it (ignored for a statement's first lead) */
 } wbr_ast_comment;
 
 typedef struct wbr_ast_stmt {
@@ -106,6 +111,7 @@ typedef struct wbr_ast_stmt {
   size_t nlead;
   wbr_ast_comment *trail; /* comment on the same line, after the statement, or NULL */
   bool blank_before;      /* a blank line separated it from what came before */
+  bool blank_after_lead;  /* a blank line between its lead comments and the statement line */
 } wbr_ast_stmt;
 
 typedef struct wbr_ast_file {
@@ -114,6 +120,8 @@ typedef struct wbr_ast_file {
   size_t len;
   int version;          /* from the 'weightbridge N' header; 0 if missing */
   wbr_span version_span;
+  wbr_ast_comment *version_trail; /* comment on the header line, or NULL */
+  bool version_blank_before;      /* a blank line between the head comments and the header */
   wbr_ast_comment *head; /* comments before the header */
   size_t nhead;
   wbr_ast_stmt *stmts;

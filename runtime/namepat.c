@@ -105,7 +105,7 @@ static int glob_to_regex(wbr_namepat *p, const char *g, wbr_buf *re, wbr_buf *li
         uint32_t gnum = ++p->ngroups;
         p->names[gnum] = wbr_strdup(name);
         if (!p->names[gnum]) return WBR_ENOMEM;
-        wbr_buf_puts(re, "([^./]+)");
+        wbr_buf_puts(re, "([^./]+?)");
       }
       if (!wild) {
         p->prefix_len = lit->len;

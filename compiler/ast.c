@@ -1,0 +1,300 @@
+/* ast.c — the syntax tree's memory (one arena per file), the statement keyword table, and the
+ * builders the grammar actions call (one call per action). Builders check what is local to a
+ * token (a dtype word, the header's version, 'optional hint'); everything that needs the whole
+ * statement is left to check.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "frontend.h"
+
+/* ---- arena -------------------------------------------------------------------------------- */
+
+typedef struct arena_block {
+  struct arena_block *next;
+  size_t used, cap;
+  _Alignas(16) unsigned char data[];
+} arena_block;
+
+typedef struct arena {
+  arena_block *head;
+  size_t stmt_cap; /* capacity of f->stmts (heap, not arena: it grows) */
+} arena;
+
+static const char *const keywords[] = {
+#define KW_NAME(id, kw, doc) kw,
+    WBR_STMT_LIST(KW_NAME)
+#undef KW_NAME
+};
+
+const char *wbr_stmt_keyword(wbr_stmt_kind k) {
+  return (unsigned)k < WBR_STMT_COUNT ? keywords[k] : "?";
+}
+
+wbr_ast_file *wbr_ast_new(const char *name) {
+  wbr_ast_file *f = calloc(1, sizeof *f);
+  arena *a = calloc(1, sizeof *a);
+  if (!f || !a) {
+    free(f);
+    free(a);
+    return NULL;
+  }
+  f->arena = a;
+  f->version = 1;
+  f->name = name ? wbr_ast_strdup(f, name) : NULL;
+  if (name && !f->name) {
+    wbr_ast_free(f);
+    return NULL;
+  }
+  return f;
+}
+
+void wbr_ast_free(wbr_ast_file *f) {
+  if (!f) return;
+  arena *a = f->arena;
+  if (a) {
+    for (arena_block *b = a->head, *n; b; b = n) {
+      n = b->next;
+      free(b);
+    }
+    free(a);
+  }
+  free(f->stmts);
+  free(f);
+}
+
+void *wbr_ast_alloc(wbr_ast_file *f, size_t n) {
+  arena *a = f->arena;
+  n = (n + 15) & ~(size_t)15;
+  if (n == 0) n = 16;
+  arena_block *b = a->head;
+  if (!b || b->cap - b->used < n) {
+    size_t cap = n > 16384 ? n : 16384;
+    b = malloc(sizeof *b + cap);
+    if (!b) return NULL;
+    b->cap = cap;
+    b->used = 0;
+    /* A big one-off allocation goes behind the current block so the current one keeps
+     * serving small requests. */
+    if (a->head && n > 16384) {
+      b->next = a->head->next;
+      a->head->next = b;
+    } else {
+      b->next = a->head;
+      a->head = b;
+    }
+  }
+  void *p = b->data + b->used;
+  b->used += n;
+  memset(p, 0, n);
+  return p;
+}
+
+static char *arena_strndup(wbr_ast_file *f, const char *s, size_t n) {
+  char *p = wbr_ast_alloc(f, n + 1);
+  if (p) memcpy(p, s, n);
+  return p;
+}
+
+char *wbr_ast_strdup(wbr_ast_file *f, const char *s) { return arena_strndup(f, s, strlen(s)); }
+
+wbr_ast_stmt *wbr_ast_add_stmt(wbr_ast_file *f, wbr_stmt_kind k) {
+  arena *a = f->arena;
+  if (f->nstmts == a->stmt_cap) {
+    size_t cap = a->stmt_cap ? a->stmt_cap * 2 : 16;
+    wbr_ast_stmt *p = realloc(f->stmts, cap * sizeof *p);
+    if (!p) return NULL;
+    f->stmts = p;
+    a->stmt_cap = cap;
+  }
+  wbr_ast_stmt *s = &f->stmts[f->nstmts++];
+  memset(s, 0, sizeof *s);
+  s->kind = k;
+  return s;
+}
+
+/* ---- grammar builders --------------------------------------------------------------------- */
+
+static void *ps_alloc(wbr_parser *ps, size_t n) {
+  void *p = wbr_ast_alloc(ps->f, n);
+  if (!p) ps->oom = true;
+  return p;
+}
+
+void wbr_b_header(wbr_parser *ps, wbr_span kw, int64_t version, wbr_span num) {
+  if (ps->header_seen || ps->f->nstmts > 0) {
+    wbr_parse_error(ps, (wbr_span){kw.start, num.end},
+                    "keep one 'weightbridge 1' line, above every statement",
+                    "the header 'weightbridge N' must be the first line of the file");
+    return;
+  }
+  ps->header_seen = true;
+  ps->f->version_span = (wbr_span){kw.start, num.end};
+  if (version != 1) {
+    wbr_parse_error(ps, num, "write 'weightbridge 1'",
+                    "unsupported language version %lld, this wbr reads version 1",
+                    (long long)version);
+    ps->f->version = 1;
+    return;
+  }
+  ps->f->version = 1;
+}
+
+void wbr_b_header_bad(wbr_parser *ps, wbr_span kw) {
+  ps->header_seen = true;
+  ps->f->version_span = kw;
+  ps->f->version = 1;
+}
+
+static void list_grow(wbr_parser *ps, void **v, size_t *cap, size_t n, size_t elem) {
+  if (n < *cap) return;
+  size_t ncap = *cap ? *cap * 2 : 4;
+  void *p = ps_alloc(ps, ncap * elem);
+  if (!p) return;
+  if (n) memcpy(p, *v, n * elem);
+  *v = p;
+  *cap = ncap;
+}
+
+wbr_pat_list *wbr_b_pats(wbr_parser *ps, wbr_pat_list *l, wbr_ast_pat *p) {
+  if (!l) l = ps_alloc(ps, sizeof *l);
+  if (!l || !p) return l;
+  list_grow(ps, (void **)&l->v, &l->cap, l->n, sizeof *l->v);
+  if (l->n < l->cap) l->v[l->n++] = *p;
+  return l;
+}
+
+wbr_int_list *wbr_b_ints(wbr_parser *ps, wbr_int_list *l, int64_t v, wbr_span span) {
+  if (!l) l = ps_alloc(ps, sizeof *l);
+  if (!l) return NULL;
+  size_t cap = l->cap;
+  list_grow(ps, (void **)&l->v, &cap, l->n, sizeof *l->v);
+  size_t cap2 = l->cap;
+  list_grow(ps, (void **)&l->spans, &cap2, l->n, sizeof *l->spans);
+  if (cap == cap2 && l->n < cap) {
+    l->cap = cap;
+    l->v[l->n] = v;
+    l->spans[l->n] = span;
+    l->n++;
+  }
+  return l;
+}
+
+wbr_int_list *wbr_b_ints_close(wbr_parser *ps, wbr_int_list *l, wbr_span span) {
+  if (!l) l = ps_alloc(ps, sizeof *l);
+  if (l) l->span = span;
+  return l;
+}
+
+/* Resolve a dtype word: case-insensitive, any name of WBR_DTYPE_LIST. */
+static wbr_dtype b_dtype(wbr_parser *ps, wbr_span sp) {
+  const char *w = ps->f->src + sp.start;
+  size_t n = sp.end - sp.start;
+  wbr_dtype dt = WBR_F32;
+  if (wbr_dtype_parse(&dt, w, n) == 0) return dt;
+  /* Common spellings from other frameworks get a pointed suggestion. */
+  static const struct {
+    const char *alias, *name;
+  } aliases[] = {{"float32", "f32"}, {"float", "f32"},     {"float16", "f16"}, {"half", "f16"},
+                 {"bfloat16", "bf16"}, {"float64", "f64"}, {"double", "f64"},  {"int64", "i64"},
+                 {"int32", "i32"},    {"int16", "i16"},    {"int8", "i8"},     {"uint8", "u8"},
+                 {"long", "i64"},     {"int", "i32"},      {"fp32", "f32"},    {"fp16", "f16"},
+                 {"bf", "bf16"},      {"uint16", "u16"},   {"uint32", "u32"},  {"uint64", "u64"}};
+  char help[200];
+  snprintf(help, sizeof help, "%s", "");
+  for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+    if (strlen(aliases[i].alias) == n && strncasecmp(aliases[i].alias, w, n) == 0)
+      snprintf(help, sizeof help, "write '%s'", aliases[i].name);
+  if (!help[0])
+    snprintf(help, sizeof help, "dtype names are case-insensitive; see docs/language.md, 'cast'");
+  wbr_parse_error(ps, sp, help,
+                  "unknown dtype '%.*s'; valid dtypes: f64, f32, f16, bf16, f8_e4m3, f8_e5m2, "
+                  "i64, i32, i16, i8, u64, u32, u16, u8, bool",
+                  (int)(n > 40 ? 40 : n), w);
+  return WBR_F32;
+}
+
+static void ints_to_ast(wbr_ast_stmt *s, const wbr_int_list *l) {
+  if (!l) return;
+  s->has_ints = true;
+  s->ints.v = l->v;
+  s->ints.spans = l->spans;
+  s->ints.n = l->n;
+  s->ints.span = l->span;
+}
+
+wbr_ast_stmt *wbr_b_stmt(wbr_parser *ps, wbr_stmt_kind k, wbr_span span, wbr_span kw,
+                         const wbr_parts *p) {
+  wbr_ast_stmt *s = ps_alloc(ps, sizeof *s);
+  if (!s) return NULL;
+  s->kind = k;
+  s->span = span;
+  s->kw_span = kw;
+  if (p->in1) {
+    s->in = p->in1;
+    s->nin = 1;
+  } else if (p->ins) {
+    s->in = p->ins->v;
+    s->nin = p->ins->n;
+  }
+  if (p->out1) {
+    s->out = p->out1;
+    s->nout = 1;
+  } else if (p->outs) {
+    s->out = p->outs->v;
+    s->nout = p->outs->n;
+  }
+  ints_to_ast(s, p->ints);
+  s->has_axis = p->has_axis;
+  s->axis = p->axis;
+  s->axis_span = p->axis_span;
+  s->index = p->index;
+  s->end = p->end;
+  s->index_span = p->index_span;
+  if (p->has_dtype) {
+    s->dtype_span = p->dtype_span;
+    s->dtype = b_dtype(ps, p->dtype_span);
+  }
+  s->expect = p->expect;
+  s->count = p->count;
+  s->count_span = p->count_span;
+  return s;
+}
+
+wbr_ast_stmt *wbr_b_hint(wbr_parser *ps, wbr_span span, wbr_span kw, wbr_ast_pat *a,
+                         wbr_ast_pat *b) {
+  wbr_ast_stmt *s = ps_alloc(ps, sizeof *s);
+  wbr_ast_pat *two = ps_alloc(ps, 2 * sizeof *two);
+  if (!s || !two || !a || !b) return NULL;
+  s->kind = WBR_STMT_HINT;
+  s->span = span;
+  s->kw_span = kw;
+  two[0] = *a;
+  two[1] = *b;
+  s->in = two;
+  s->nin = 2;
+  return s;
+}
+
+wbr_ast_stmt *wbr_b_optional(wbr_parser *ps, wbr_ast_stmt *s, wbr_span span, wbr_span kw) {
+  if (!s) return NULL;
+  if (s->kind == WBR_STMT_HINT) {
+    wbr_parse_error(ps, kw, "remove 'optional': a hint never matches or fails",
+                    "'optional' cannot be used with 'hint'");
+    return s;
+  }
+  s->optional = true;
+  s->span = span;
+  return s;
+}
+
+void wbr_b_push(wbr_parser *ps, wbr_ast_stmt *s) {
+  if (!s) return;
+  wbr_ast_stmt *d = wbr_ast_add_stmt(ps->f, s->kind);
+  if (!d) {
+    ps->oom = true;
+    return;
+  }
+  *d = *s;
+}

@@ -1,0 +1,533 @@
+/* check.c — semantic checks of a parsed .wbr file: everything that can be known without a tensor
+ * set. Patterns are validated (glob syntax, PCRE2 compilation), templates are checked against
+ * what their pattern binds, axis lists, sizes and ranges are checked, and repeated statements
+ * are found. Every problem is reported (one diagnostic each) before returning. */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frontend.h"
+
+enum { MAX_CAPS = 32 };
+
+typedef struct checker {
+  wbr_ctx *ctx;
+  wbr_ast_file *f;
+  int errors;
+} checker;
+
+/* What a pattern binds, for checking the templates that use it. */
+typedef struct binds {
+  wbr_pat_kind kind;
+  bool ok;             /* the pattern itself is valid */
+  int nstars;          /* glob */
+  int ncaps;           /* glob: named captures; */
+  const char *caps[MAX_CAPS];
+  size_t caplen[MAX_CAPS];
+  uint32_t ngroups;    /* regex: capture groups */
+  uint32_t nnamed;     /* regex: named groups */
+  pcre2_code *re;      /* regex, for its name table */
+} binds;
+
+static void err(checker *c, wbr_span sp, const char *help, const char *fmt, ...) WBR_PRINTF(4, 5);
+static void err(checker *c, wbr_span sp, const char *help, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  c->errors++;
+  wbr_diag_at(c->ctx, c->f, WBR_SEV_ERROR, sp, help, "%s", msg);
+}
+
+/* Source span of text[i, i+n) of a quoted string: each '"' in text was written '\"'. */
+static wbr_span str_span(const wbr_ast_pat *p, size_t i, size_t n) {
+  uint32_t q = 0, q2 = 0;
+  for (size_t k = 0; k < i + n && p->text[k]; k++) {
+    if (p->text[k] == '"') {
+      if (k < i) q++;
+      q2++;
+    }
+  }
+  uint32_t s = p->span.start + 1 + (uint32_t)i + q;
+  return (wbr_span){s, p->span.start + 1 + (uint32_t)(i + n) + q2};
+}
+
+static bool is_ident_start(char ch) {
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
+}
+static bool is_ident(char ch) { return is_ident_start(ch) || (ch >= '0' && ch <= '9'); }
+
+static bool bound(const binds *b, const char *name, size_t n) {
+  for (int i = 0; i < b->ncaps; i++)
+    if (b->caplen[i] == n && memcmp(b->caps[i], name, n) == 0) return true;
+  return false;
+}
+
+static void bound_list(const binds *b, char *out, size_t cap) {
+  out[0] = 0;
+  size_t o = 0;
+  for (int i = 0; i < b->ncaps && o + 8 < cap; i++) {
+    bool dup = false;
+    for (int j = 0; j < i; j++)
+      if (b->caplen[j] == b->caplen[i] && memcmp(b->caps[j], b->caps[i], b->caplen[i]) == 0)
+        dup = true;
+    if (dup) continue;
+    int w = snprintf(out + o, cap - o, "%s{%.*s}", o ? ", " : "", (int)b->caplen[i], b->caps[i]);
+    if (w < 0 || (size_t)w >= cap - o) break;
+    o += (size_t)w;
+  }
+}
+
+/* Scan a {...} at text[i]: returns the index of '}' or 0 after reporting. */
+static size_t scan_brace(checker *c, const wbr_ast_pat *p, size_t i, bool allow_hash) {
+  const char *t = p->text;
+  size_t j = i + 1;
+  while (t[j] && t[j] != '}' && t[j] != '{') j++;
+  if (t[j] != '}') {
+    err(c, str_span(p, i, 1), "close the capture with '}', or write '\\{' for a literal '{'",
+        "unclosed '{' in %s", p->kind == WBR_PAT_GLOB ? "a glob" : "a template");
+    return 0;
+  }
+  size_t n = j - i - 1;
+  if (n == 1 && t[i + 1] == '#') {
+    if (allow_hash) return j;
+    err(c, str_span(p, i, 3), "{#} is the index of an 'unstack'; a pattern cannot use it",
+        "'{#}' is not allowed here");
+    return 0;
+  }
+  bool ok = n > 0 && is_ident_start(t[i + 1]);
+  for (size_t k = i + 1; ok && k < j; k++) ok = is_ident(t[k]);
+  if (!ok) {
+    err(c, str_span(p, i, n + 2),
+        "a capture name is a letter or '_' then letters, digits or '_'; write '\\{' for a "
+        "literal '{'",
+        n ? "invalid capture name '%.*s'" : "empty capture '{}'%.*s", (int)n, t + i + 1);
+    return 0;
+  }
+  return j;
+}
+
+/* Validate a glob pattern and record what it binds. */
+static void glob_pattern(checker *c, const wbr_ast_pat *p, binds *b) {
+  const char *t = p->text;
+  b->kind = WBR_PAT_GLOB;
+  b->ok = true;
+  for (size_t i = 0; t[i]; i++) {
+    if (t[i] == '\\' && t[i + 1]) {
+      i++;
+    } else if (t[i] == '*') {
+      if (t[i + 1] == '*') {
+        err(c, str_span(p, i, 2), "write a single '*': it already matches '.' and '/'",
+            "'**' in a glob");
+        b->ok = false;
+        i++;
+        continue;
+      }
+      b->nstars++;
+    } else if (t[i] == '{') {
+      size_t j = scan_brace(c, p, i, false);
+      if (!j) {
+        b->ok = false;
+        return;
+      }
+      if (b->ncaps < MAX_CAPS) {
+        b->caps[b->ncaps] = t + i + 1;
+        b->caplen[b->ncaps++] = j - i - 1;
+      } else {
+        err(c, str_span(p, i, j - i + 1), NULL, "more than %d captures in one pattern",
+            MAX_CAPS);
+        b->ok = false;
+      }
+      i = j;
+    } else if (t[i] == '}') {
+      err(c, str_span(p, i, 1), "write '\\}' for a literal '}'", "unmatched '}' in a glob");
+      b->ok = false;
+    }
+  }
+}
+
+static void regex_pattern(checker *c, const wbr_ast_pat *p, binds *b) {
+  b->kind = WBR_PAT_REGEX;
+  uint32_t opts = PCRE2_UTF | PCRE2_NEVER_BACKSLASH_C;
+  if (strchr(p->flags, 'i')) opts |= PCRE2_CASELESS;
+  if (strchr(p->flags, 'x')) opts |= PCRE2_EXTENDED;
+  int ec;
+  PCRE2_SIZE eo;
+  pcre2_code *re = pcre2_compile((PCRE2_SPTR)p->text, PCRE2_ZERO_TERMINATED, opts, &ec, &eo, NULL);
+  if (!re) {
+    PCRE2_UCHAR msg[256];
+    if (pcre2_get_error_message(ec, msg, sizeof msg) < 0) strcpy((char *)msg, "unknown error");
+    size_t len = strlen(p->text);
+    if (eo > len) eo = len;
+    uint32_t at = p->span.start + 1 + (uint32_t)eo;
+    err(c, (wbr_span){at, at + 1}, "the regex syntax is PCRE2's (man pcre2pattern)",
+        "invalid regex: %s", (const char *)msg);
+    return;
+  }
+  pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &b->ngroups);
+  pcre2_pattern_info(re, PCRE2_INFO_NAMECOUNT, &b->nnamed);
+  b->re = re;
+  b->ok = true;
+}
+
+/* Is `name` a named group of the regex? */
+static bool regex_has_name(const binds *b, const char *name, size_t n) {
+  if (!b->re || b->nnamed == 0) return false;
+  PCRE2_SPTR table;
+  uint32_t esize;
+  pcre2_pattern_info(b->re, PCRE2_INFO_NAMETABLE, &table);
+  pcre2_pattern_info(b->re, PCRE2_INFO_NAMEENTRYSIZE, &esize);
+  for (uint32_t i = 0; i < b->nnamed; i++) {
+    const char *e = (const char *)table + (size_t)i * esize + 2;
+    if (strlen(e) == n && memcmp(e, name, n) == 0) return true;
+  }
+  return false;
+}
+
+static void pattern(checker *c, const wbr_ast_pat *p, binds *b, const char *what) {
+  memset(b, 0, sizeof *b);
+  b->kind = p->kind;
+  if (!p->text[0]) {
+    err(c, p->span, p->kind == WBR_PAT_GLOB ? "write \"*\" to match every tensor" : NULL,
+        "empty %s", what);
+    return;
+  }
+  if (p->kind == WBR_PAT_GLOB) glob_pattern(c, p, b);
+  else regex_pattern(c, p, b);
+}
+
+/* Check a template against the binds of its (first) pattern. Sets *hash if it uses {#}. */
+static void template(checker *c, const wbr_ast_pat *t, const binds *b, bool allow_hash,
+                     bool *hash) {
+  const char *s = t->text;
+  if (hash) *hash = false;
+  if (!s[0]) {
+    err(c, t->span, "write the name the tensor should get", "empty template");
+    return;
+  }
+  if (!b->ok) return; /* the pattern is already reported */
+  int nstars = 0;
+  uint32_t first_star = 0;
+  char have[200];
+  for (size_t i = 0; s[i]; i++) {
+    if (s[i] == '\\' && s[i + 1]) {
+      i++;
+    } else if (s[i] == '{') {
+      size_t j = scan_brace(c, t, i, allow_hash);
+      if (!j) return;
+      size_t n = j - i - 1;
+      if (n == 1 && s[i + 1] == '#') {
+        if (hash) *hash = true;
+      } else if (b->kind == WBR_PAT_REGEX) {
+        err(c, str_span(t, i, n + 2), "with a /regex/ pattern write ${name} or $1",
+            "'{%.*s}' in the template of a /regex/ pattern", (int)n, s + i + 1);
+      } else if (!bound(b, s + i + 1, n)) {
+        bound_list(b, have, sizeof have);
+        char help[260];
+        if (have[0]) snprintf(help, sizeof help, "the pattern binds %s", have);
+        else snprintf(help, sizeof help, "the pattern binds no captures; add {%.*s} to it",
+                      (int)(n > 40 ? 40 : n), s + i + 1);
+        err(c, str_span(t, i, n + 2), help,
+            "capture '{%.*s}' is not bound by the pattern", (int)n, s + i + 1);
+      }
+      i = j;
+    } else if (s[i] == '}') {
+      err(c, str_span(t, i, 1), "write '\\}' for a literal '}'", "unmatched '}' in a template");
+    } else if (s[i] == '*') {
+      if (b->kind == WBR_PAT_REGEX) {
+        err(c, str_span(t, i, 1), "with a /regex/ pattern use $1 or ${name}; write '\\*' for a "
+            "literal '*'", "'*' in the template of a /regex/ pattern");
+        continue;
+      }
+      if (!nstars) first_star = (uint32_t)i;
+      nstars++;
+    } else if (s[i] == '$') {
+      char nx = s[i + 1];
+      bool digit = nx >= '0' && nx <= '9';
+      if (b->kind == WBR_PAT_GLOB) {
+        if (digit || nx == '{')
+          err(c, str_span(t, i, digit ? 2 : 1),
+              "'$1' and '${name}' refer to /regex/ groups; a glob template uses '*' and {name}",
+              "'$%c' in the template of a glob pattern", nx);
+        continue;
+      }
+      if (nx == '$') {
+        i++;
+      } else if (digit) {
+        size_t n = (s[i + 2] >= '0' && s[i + 2] <= '9') ? 2 : 1;
+        unsigned g = (unsigned)(nx - '0');
+        if (n == 2) g = g * 10 + (unsigned)(s[i + 2] - '0');
+        if (g > b->ngroups)
+          err(c, str_span(t, i, n + 1), "number the groups ( ... ) of the regex from 1; $0 is "
+              "the whole match",
+              "'$%u' refers to group %u, but the regex has %u group%s", g, g, b->ngroups,
+              b->ngroups == 1 ? "" : "s");
+        i += n;
+      } else if (nx == '{') {
+        size_t j = i + 2;
+        while (s[j] && s[j] != '}') j++;
+        size_t n = j - i - 2;
+        if (!s[j] || n == 0) {
+          err(c, str_span(t, i, s[j] ? n + 3 : 2), "write ${name} or ${1}", "unclosed '${' in a template");
+          return;
+        }
+        const char *nm = s + i + 2;
+        bool num = true;
+        for (size_t k = 0; k < n; k++) num = num && nm[k] >= '0' && nm[k] <= '9';
+        if (num) {
+          unsigned long g = n <= 3 ? strtoul(nm, NULL, 10) : 1000;
+          if (g > b->ngroups)
+            err(c, str_span(t, i, n + 3), NULL, "'${%.*s}' refers to group %lu, but the regex has %u group%s",
+                (int)n, nm, g, b->ngroups, b->ngroups == 1 ? "" : "s");
+        } else if (!regex_has_name(b, nm, n)) {
+          err(c, str_span(t, i, n + 3), "name a group with (?<name>...)",
+              "'${%.*s}': the regex has no group named '%.*s'", (int)n, nm, (int)n, nm);
+        }
+        i = j;
+      } else {
+        err(c, str_span(t, i, 1), "write '$$' for a literal '$'",
+            "'$' must be followed by a group number, {name} or '$'");
+      }
+    }
+  }
+  if (b->kind == WBR_PAT_GLOB && nstars && nstars != b->nstars) {
+    char help[200];
+    snprintf(help, sizeof help, "the k-th '*' of the template copies the k-th '*' of the "
+             "pattern: use %d, or none and name the parts with {captures}", b->nstars);
+    err(c, str_span(t, first_star, 1), help, "the template has %d '*' but the pattern has %d",
+        nstars, b->nstars);
+  }
+}
+
+static void check_axis(checker *c, const wbr_ast_stmt *s) {
+  if (!s->has_axis) return;
+  if (s->axis < -WBR_MAX_DIMS || s->axis >= WBR_MAX_DIMS)
+    err(c, s->axis_span, "axes count from 0 (first) or from -1 (last)",
+        "axis %lld is out of range: tensors have at most %d dimensions", (long long)s->axis,
+        WBR_MAX_DIMS);
+}
+
+static void check_shape_list(checker *c, const wbr_ast_stmt *s, bool one_infer) {
+  const wbr_ast_ints *l = &s->ints;
+  if (l->n > WBR_MAX_DIMS) {
+    err(c, l->span, NULL, "%zu dimensions: tensors have at most %d", l->n, WBR_MAX_DIMS);
+    return;
+  }
+  size_t minus = 0, first = 0;
+  for (size_t i = 0; i < l->n; i++) {
+    if (l->v[i] < -1) {
+      err(c, l->spans[i], one_infer ? "a size is >= 0, or -1 to infer it" : "a size is >= 0, "
+          "or -1 for any size", "invalid dimension %lld", (long long)l->v[i]);
+    } else if (l->v[i] == -1 && one_infer) {
+      if (minus++ == 1) {
+        char help[120];
+        snprintf(help, sizeof help, "only one dimension can be inferred; the first -1 is "
+                 "dimension %zu", first);
+        err(c, l->spans[i], help, "more than one -1 in 'reshape'");
+      }
+      if (minus == 1) first = i;
+    }
+  }
+}
+
+static void check_permute(checker *c, const wbr_ast_stmt *s) {
+  const wbr_ast_ints *l = &s->ints;
+  if (l->n == 0) {
+    err(c, l->span, "list every axis in its new order, e.g. (1, 0)", "empty axis list in 'permute'");
+    return;
+  }
+  if (l->n > WBR_MAX_DIMS) {
+    err(c, l->span, NULL, "%zu axes: tensors have at most %d dimensions", l->n, WBR_MAX_DIMS);
+    return;
+  }
+  bool seen[WBR_MAX_DIMS] = {false};
+  for (size_t i = 0; i < l->n; i++) {
+    char help[120];
+    snprintf(help, sizeof help, "the axes must be 0 to %zu, each once, in the new order",
+             l->n - 1);
+    if (l->v[i] < 0 || (uint64_t)l->v[i] >= l->n) {
+      err(c, l->spans[i], help, "axis %lld is not in 0..%zu: the list is not a permutation",
+          (long long)l->v[i], l->n - 1);
+      return;
+    }
+    if (seen[l->v[i]]) {
+      err(c, l->spans[i], help, "axis %lld appears twice: the list is not a permutation",
+          (long long)l->v[i]);
+      return;
+    }
+    seen[l->v[i]] = true;
+  }
+}
+
+static bool same_pat(const wbr_ast_pat *a, const wbr_ast_pat *b) {
+  return a->kind == b->kind && strcmp(a->text, b->text) == 0 && strcmp(a->flags, b->flags) == 0;
+}
+
+static void check_stmt(checker *c, const wbr_ast_stmt *s) {
+  const char *kw = wbr_stmt_keyword(s->kind);
+  binds b0, bi;
+  memset(&b0, 0, sizeof b0);
+  if (s->kind == WBR_STMT_HINT) {
+    for (size_t i = 0; i < s->nin; i++) {
+      pattern(c, &s->in[i], &bi, "name in 'hint'");
+      if (bi.re) pcre2_code_free(bi.re);
+    }
+    if (s->nin == 2 && s->in[0].text[0] && same_pat(&s->in[0], &s->in[1]))
+      err(c, s->in[1].span, "a hint relates two different names", "the hint relates a name to itself");
+    return;
+  }
+  if (s->nin == 0) return;
+  pattern(c, &s->in[0], &b0, "pattern");
+  for (size_t i = 1; i < s->nin; i++) {
+    const wbr_ast_pat *p = &s->in[i];
+    if (p->kind != s->in[0].kind) {
+      err(c, p->span, "write every input as a glob, or every input as a /regex/",
+          "'%s' mixes glob and /regex/ inputs", kw);
+      continue;
+    }
+    pattern(c, p, &bi, "pattern");
+    if (bi.ok && b0.ok && p->kind == WBR_PAT_GLOB) {
+      for (int k = 0; k < bi.ncaps; k++) {
+        if (!bound(&b0, bi.caps[k], bi.caplen[k])) {
+          size_t off = (size_t)(bi.caps[k] - p->text) - 1;
+          err(c, str_span(p, off, bi.caplen[k] + 2),
+              "the first pattern enumerates the groups; the others may only use its captures",
+              "capture '{%.*s}' is not bound by the first pattern of '%s'", (int)bi.caplen[k],
+              bi.caps[k], kw);
+        }
+      }
+    } else if (bi.ok && b0.ok && p->kind == WBR_PAT_REGEX && bi.ngroups > 0) {
+      /* Later regexes join the first on named groups only. */
+      if (bi.ngroups != bi.nnamed) {
+        err(c, p->span, "name the groups with (?<name>...), or use (?:...) for grouping only",
+            "unnamed group in a later /regex/ of '%s': only named groups can join the first", kw);
+      } else {
+        PCRE2_SPTR table;
+        uint32_t esize;
+        pcre2_pattern_info(bi.re, PCRE2_INFO_NAMETABLE, &table);
+        pcre2_pattern_info(bi.re, PCRE2_INFO_NAMEENTRYSIZE, &esize);
+        for (uint32_t k = 0; k < bi.nnamed; k++) {
+          const char *nm = (const char *)table + (size_t)k * esize + 2;
+          if (!regex_has_name(&b0, nm, strlen(nm)))
+            err(c, p->span, "the first pattern enumerates the groups; the others may only use "
+                "its named groups", "group '%s' is not a named group of the first pattern of '%s'",
+                nm, kw);
+        }
+      }
+    }
+    if (bi.re) pcre2_code_free(bi.re);
+  }
+
+  bool hash = false;
+  for (size_t i = 0; i < s->nout; i++) {
+    bool h = false;
+    template(c, &s->out[i], &b0, s->kind == WBR_STMT_UNSTACK, &h);
+    hash = hash || h;
+  }
+  check_axis(c, s);
+
+  switch (s->kind) {
+  case WBR_STMT_RENAME:
+    if (s->nout == 1 && b0.ok && s->in[0].kind == WBR_PAT_GLOB &&
+        strcmp(s->in[0].text, s->out[0].text) == 0)
+      err(c, s->out[0].span, "remove the statement, or change the template",
+          "the template equals the pattern: this rename does nothing");
+    break;
+  case WBR_STMT_RESHAPE: check_shape_list(c, s, true); break;
+  case WBR_STMT_PERMUTE: check_permute(c, s); break;
+  case WBR_STMT_SPLIT:
+    if (s->nout < 2) {
+      err(c, s->out[0].span, "list one template per part: -> \"a\", \"b\"",
+          "'split' needs at least 2 outputs, found %zu", s->nout);
+    }
+    if (s->has_ints) {
+      if (s->ints.n != s->nout && s->nout >= 2)
+        err(c, s->ints.span, "give one size per output template",
+            "%zu sizes for %zu outputs", s->ints.n, s->nout);
+      size_t infer = 0;
+      for (size_t i = 0; i < s->ints.n; i++) {
+        if (s->ints.v[i] == -1 && infer++ == 0) continue;
+        if (s->ints.v[i] == -1)
+          err(c, s->ints.spans[i], "only one size can be inferred", "more than one -1 in the sizes of 'split'");
+        else if (s->ints.v[i] <= 0)
+          err(c, s->ints.spans[i], "every part has a size of at least 1 (or -1 for the rest)",
+              "split size %lld is not positive", (long long)s->ints.v[i]);
+      }
+    }
+    for (size_t i = 1; i < s->nout; i++) {
+      for (size_t j = 0; j < i; j++) {
+        if (strcmp(s->out[i].text, s->out[j].text) == 0) {
+          err(c, s->out[i].span, "give every part its own name",
+              "two outputs of 'split' have the same template");
+          wbr_diag_at(c->ctx, c->f, WBR_SEV_NOTE, s->out[j].span, NULL, "the first is here");
+          break;
+        }
+      }
+    }
+    break;
+  case WBR_STMT_CONCAT:
+  case WBR_STMT_STACK:
+    if (s->nin < 2)
+      err(c, s->in[0].span, "list at least two patterns: \"a.{i}\", \"b.{i}\"",
+          "'%s' needs at least 2 inputs, found %zu", kw, s->nin);
+    break;
+  case WBR_STMT_UNSTACK:
+    if (!hash && s->nout == 1)
+      err(c, s->out[0].span, "put {#} where the index 0, 1, ... goes: \"blocks.{#}.w\"",
+          "the template of 'unstack' must contain {#}");
+    break;
+  case WBR_STMT_SELECT: break; /* a negative index counts from the end */
+  case WBR_STMT_SLICE:
+    /* Negative bounds count from the end; with mixed signs only the plan knows the size. */
+    if ((s->index < 0) == (s->end < 0) && s->index >= s->end)
+      err(c, s->index_span, "the range is start:end, end excluded, with start < end",
+          "empty range %lld:%lld", (long long)s->index, (long long)s->end);
+    break;
+  case WBR_STMT_EXPECT:
+    if (s->expect == WBR_EXPECT_SHAPE) check_shape_list(c, s, false);
+    if (s->expect == WBR_EXPECT_COUNT && s->count < 0)
+      err(c, s->count_span, NULL, "count %lld is negative", (long long)s->count);
+    break;
+  case WBR_STMT_DROP:
+  case WBR_STMT_TRANSPOSE:
+  case WBR_STMT_CAST:
+  case WBR_STMT_HINT:
+  case WBR_STMT_COUNT:
+    break;
+  }
+  if (b0.re) pcre2_code_free(b0.re);
+}
+
+int wbr_check(wbr_ast_file *f, wbr_ctx *ctx) {
+  checker c = {.ctx = ctx, .f = f};
+  wbr_map seen;
+  wbr_map_init(&seen);
+  wbr_buf b;
+  wbr_buf_init(&b);
+  bool oom = false;
+  for (size_t i = 0; i < f->nstmts; i++) {
+    const wbr_ast_stmt *s = &f->stmts[i];
+    check_stmt(&c, s);
+    /* Duplicates: the same canonical text is the same statement. */
+    b.len = 0;
+    wbr_fmt_stmt(s, &b);
+    char *key = b.oom ? NULL : wbr_ast_strdup(f, b.p ? b.p : "");
+    size_t old;
+    int r = key ? wbr_map_put(&seen, key, i, &old) : -1;
+    if (r < 0) {
+      oom = true;
+      break;
+    }
+    if (r == 1) {
+      err(&c, s->span, "remove one of them", "duplicate statement");
+      wbr_diag_at(ctx, f, WBR_SEV_NOTE, f->stmts[old].span, NULL, "the same statement is here");
+    }
+  }
+  wbr_buf_free(&b);
+  wbr_map_free(&seen);
+  if (oom) return wbr_oom(ctx);
+  return c.errors ? WBR_EINPUT : 0;
+}

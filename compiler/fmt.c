@@ -1,0 +1,192 @@
+/* fmt.c — the canonical printer of .wbr files (`wbr fmt`, and the matcher's drafts). One
+ * statement per line, single spaces, lowercase words, normalised numbers, comments where they
+ * were, at most one blank line. Printing is a function of the AST alone, so fmt is idempotent
+ * as long as parsing the output gives back the same AST. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "frontend.h"
+
+/* A quoted string: text is glob syntax with '"' unescaped (see ast.h). */
+static void put_string(wbr_buf *b, const char *t) {
+  wbr_buf_putc(b, '"');
+  for (size_t i = 0; t[i]; i++) {
+    char ch = t[i];
+    if (ch == '\\') {
+      char nx = t[i + 1];
+      if (nx == '*' || nx == '{' || nx == '}' || nx == '\\') {
+        wbr_buf_putc(b, '\\');
+        wbr_buf_putc(b, nx);
+        i++;
+      } else {
+        wbr_buf_puts(b, "\\\\"); /* a lone backslash (hand-built AST): keep it literal */
+      }
+    } else if (ch == '"') {
+      wbr_buf_puts(b, "\\\"");
+    } else {
+      wbr_buf_putc(b, ch);
+    }
+  }
+  wbr_buf_putc(b, '"');
+}
+
+static void put_pat(wbr_buf *b, const wbr_ast_pat *p) {
+  if (p->kind == WBR_PAT_REGEX) {
+    wbr_buf_putc(b, '/');
+    wbr_buf_puts(b, p->text);
+    wbr_buf_putc(b, '/');
+    /* flags in canonical order */
+    if (strchr(p->flags, 'i')) wbr_buf_putc(b, 'i');
+    if (strchr(p->flags, 'x')) wbr_buf_putc(b, 'x');
+  } else {
+    put_string(b, p->text);
+  }
+}
+
+static void put_pats(wbr_buf *b, const wbr_ast_pat *v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (i) wbr_buf_puts(b, ", ");
+    put_pat(b, &v[i]);
+  }
+}
+
+static void put_ints(wbr_buf *b, const wbr_ast_ints *l, char open, char close) {
+  wbr_buf_putc(b, open);
+  for (size_t i = 0; i < l->n; i++) wbr_buf_printf(b, i ? ", %" PRId64 : "%" PRId64, l->v[i]);
+  wbr_buf_putc(b, close);
+}
+
+static void put_dtype(wbr_buf *b, wbr_dtype dt) {
+  const char *n = wbr_dtype_name(dt);
+  for (size_t i = 0; n[i]; i++) {
+    char ch = n[i];
+    wbr_buf_putc(b, ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch);
+  }
+}
+
+void wbr_fmt_stmt(const wbr_ast_stmt *s, wbr_buf *b) {
+  if (s->optional && s->kind != WBR_STMT_HINT) wbr_buf_puts(b, "optional ");
+  wbr_buf_puts(b, wbr_stmt_keyword(s->kind));
+  wbr_buf_putc(b, ' ');
+  if (s->kind == WBR_STMT_HINT) {
+    if (s->nin >= 1) put_pat(b, &s->in[0]);
+    wbr_buf_puts(b, " = ");
+    if (s->nin >= 2) put_pat(b, &s->in[1]);
+    return;
+  }
+  put_pats(b, s->in, s->nin);
+  switch (s->kind) {
+  case WBR_STMT_RESHAPE:
+    wbr_buf_putc(b, ' ');
+    put_ints(b, &s->ints, '[', ']');
+    break;
+  case WBR_STMT_PERMUTE:
+    wbr_buf_putc(b, ' ');
+    put_ints(b, &s->ints, '(', ')');
+    break;
+  case WBR_STMT_SPLIT:
+  case WBR_STMT_CONCAT:
+  case WBR_STMT_STACK:
+  case WBR_STMT_UNSTACK:
+  case WBR_STMT_SELECT:
+  case WBR_STMT_SLICE:
+    wbr_buf_printf(b, " axis %" PRId64, s->axis);
+    if (s->kind == WBR_STMT_SPLIT && s->has_ints) {
+      wbr_buf_puts(b, " sizes ");
+      put_ints(b, &s->ints, '[', ']');
+    }
+    if (s->kind == WBR_STMT_SELECT) wbr_buf_printf(b, " index %" PRId64, s->index);
+    if (s->kind == WBR_STMT_SLICE)
+      wbr_buf_printf(b, " range %" PRId64 ":%" PRId64, s->index, s->end);
+    wbr_buf_puts(b, " -> ");
+    put_pats(b, s->out, s->nout);
+    break;
+  case WBR_STMT_RENAME:
+    wbr_buf_puts(b, " -> ");
+    put_pats(b, s->out, s->nout);
+    break;
+  case WBR_STMT_CAST:
+    wbr_buf_putc(b, ' ');
+    put_dtype(b, s->dtype);
+    break;
+  case WBR_STMT_EXPECT:
+    switch (s->expect) {
+    case WBR_EXPECT_SHAPE:
+      wbr_buf_puts(b, " shape ");
+      put_ints(b, &s->ints, '[', ']');
+      break;
+    case WBR_EXPECT_DTYPE:
+      wbr_buf_puts(b, " dtype ");
+      put_dtype(b, s->dtype);
+      break;
+    case WBR_EXPECT_COUNT: wbr_buf_printf(b, " count %" PRId64, s->count); break;
+    }
+    break;
+  case WBR_STMT_DROP:
+  case WBR_STMT_TRANSPOSE:
+  case WBR_STMT_HINT:
+  case WBR_STMT_COUNT:
+    break;
+  }
+}
+
+static void put_comment(wbr_buf *b, const wbr_ast_comment *c) {
+  /* Comments from the parser start with '#'; a hand-built one may not. */
+  if (c->text[0] != '#') wbr_buf_puts(b, "# ");
+  size_t n = strlen(c->text);
+  while (n > 0 && strchr(" \t\r\n\f\v", c->text[n - 1])) n--;
+  for (size_t i = 0; i < n; i++) wbr_buf_putc(b, c->text[i] == '\n' ? ' ' : c->text[i]);
+}
+
+static void put_comment_lines(wbr_buf *b, const wbr_ast_comment *v, size_t n, bool first_blank) {
+  for (size_t i = 0; i < n; i++) {
+    if (v[i].blank_before && (i > 0 || first_blank)) wbr_buf_putc(b, '\n');
+    put_comment(b, &v[i]);
+    wbr_buf_putc(b, '\n');
+  }
+}
+
+void wbr_fmt_ast(const wbr_ast_file *f, wbr_buf *b) {
+  put_comment_lines(b, f->head, f->nhead, false);
+  if (f->nhead && f->version_blank_before) wbr_buf_putc(b, '\n');
+  wbr_buf_printf(b, "weightbridge %d", f->version > 0 ? f->version : 1);
+  if (f->version_trail) {
+    wbr_buf_puts(b, "  ");
+    put_comment(b, f->version_trail);
+  }
+  wbr_buf_putc(b, '\n');
+  for (size_t i = 0; i < f->nstmts; i++) {
+    const wbr_ast_stmt *s = &f->stmts[i];
+    if (s->blank_before) wbr_buf_putc(b, '\n');
+    put_comment_lines(b, s->lead, s->nlead, false);
+    if (s->nlead && s->blank_after_lead) wbr_buf_putc(b, '\n');
+    wbr_fmt_stmt(s, b);
+    if (s->trail) {
+      wbr_buf_puts(b, "  ");
+      put_comment(b, s->trail);
+    }
+    wbr_buf_putc(b, '\n');
+  }
+  put_comment_lines(b, f->tail, f->ntail, true);
+}
+
+int wbr_rules_format(char **out, wbr_ctx *ctx, const char *name, const char *src, size_t len) {
+  if (!out || (!src && len)) return WBR_EUSAGE;
+  *out = NULL;
+  wbr_ast_file *f = NULL;
+  int rc = wbr_parse_partial(&f, ctx, name, src ? src : "", len);
+  if (!f) return rc;
+  /* Check what parsed even after a syntax error, so one run shows every problem. */
+  int crc = wbr_check(f, ctx);
+  if (rc == 0) rc = crc;
+  if (rc == 0) {
+    wbr_buf b;
+    wbr_buf_init(&b);
+    wbr_fmt_ast(f, &b);
+    *out = wbr_buf_take(&b);
+    if (!*out) rc = wbr_oom(ctx);
+  }
+  wbr_ast_free(f);
+  return rc;
+}

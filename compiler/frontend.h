@@ -1,0 +1,131 @@
+/* frontend.h — the .wbr front end as the rest of the compiler sees it: parse source into an AST,
+ * check it, print it canonically, report positioned diagnostics, and build ASTs by hand (the
+ * matcher). The second half is private to the grammar (grammar/lexer.l, grammar/parser.y) and to
+ * compiler/parse.c and compiler/ast.c: the parser state shared by the lexer and the parser. */
+#ifndef WBR_FRONTEND_H
+#define WBR_FRONTEND_H
+
+#include "ast.h"
+
+/* Parse source into an AST; reports every syntax error; returns 0 or WBR_EINPUT. On error *out
+ * is NULL. */
+int wbr_parse(wbr_ast_file **out, wbr_ctx *ctx, const char *name, const char *src, size_t len);
+/* Like wbr_parse, but on a syntax error *out still holds the statements that did parse (NULL
+ * only when out of memory), so the checker can report their problems in the same run. */
+int wbr_parse_partial(wbr_ast_file **out, wbr_ctx *ctx, const char *name, const char *src,
+                      size_t len);
+/* Semantic checks (docs/language.md, "Errors"); returns 0 or WBR_EINPUT after reporting every
+ * problem. */
+int wbr_check(wbr_ast_file *f, wbr_ctx *ctx);
+/* Print f canonically (fmt). Appends to b. */
+void wbr_fmt_ast(const wbr_ast_file *f, wbr_buf *b);
+/* Print one statement canonically, without comments or newline. Appends to b. */
+void wbr_fmt_stmt(const wbr_ast_stmt *s, wbr_buf *b);
+/* Report a diagnostic about bytes [span.start, span.end) of f's source: computes line and
+ * column, copies the source line, and calls wbr_report. `help` may be NULL. Returns WBR_EINPUT
+ * for an error, 0 for a warning or note. */
+int wbr_diag_at(wbr_ctx *ctx, const wbr_ast_file *f, wbr_severity sev, wbr_span span,
+                const char *help, const char *fmt, ...) WBR_PRINTF(6, 7);
+/* Compute 1-based line and column (in bytes; a tab counts 1) of a byte offset. */
+void wbr_span_linecol(const wbr_ast_file *f, uint32_t off, int *line, int *col);
+
+/* Builders for code that makes ASTs without parsing (the matcher). Spans stay {0, 0}. */
+wbr_ast_file *wbr_ast_new(const char *name); /* empty file, version 1; NULL if out of memory */
+/* A zeroed statement appended to f (NULL if out of memory). The pointer stays valid until the
+ * next wbr_ast_add_stmt on f. */
+wbr_ast_stmt *wbr_ast_add_stmt(wbr_ast_file *f, wbr_stmt_kind k);
+char *wbr_ast_strdup(wbr_ast_file *f, const char *s); /* arena copy */
+void *wbr_ast_alloc(wbr_ast_file *f, size_t n);       /* arena, zeroed */
+
+/* ---- Parser internals: grammar/ and compiler/{parse,ast}.c only ------------------------------ */
+
+/* Growable lists the grammar builds up before a statement is complete (arena memory). */
+typedef struct wbr_pat_list {
+  wbr_ast_pat *v;
+  size_t n, cap;
+} wbr_pat_list;
+
+typedef struct wbr_int_list {
+  int64_t *v;
+  wbr_span *spans;
+  size_t n, cap;
+  wbr_span span;
+} wbr_int_list;
+
+/* Parts of a statement, gathered by one grammar action into one builder call. */
+typedef struct wbr_parts {
+  wbr_ast_pat *in1;      /* single input */
+  wbr_pat_list *ins;     /* several inputs (concat, stack) */
+  wbr_ast_pat *out1;     /* single output template */
+  wbr_pat_list *outs;    /* several outputs (split) */
+  wbr_int_list *ints;
+  bool has_axis;
+  int64_t axis;
+  wbr_span axis_span;
+  int64_t index, end;
+  wbr_span index_span;
+  bool has_dtype;
+  wbr_span dtype_span;   /* the dtype word; resolved and checked by the builder */
+  wbr_expect_kind expect;
+  int64_t count;
+  wbr_span count_span;
+} wbr_parts;
+
+/* A comment seen by the lexer, attached to statements after parsing. */
+typedef struct wbr_lex_comment {
+  wbr_span span;
+} wbr_lex_comment;
+
+typedef struct wbr_parser {
+  wbr_ctx *ctx;
+  wbr_ast_file *f;
+  size_t nerrors;
+  bool oom;
+  size_t stmt_cap;
+  /* lexer state */
+  uint32_t off;          /* byte offset of the next character */
+  bool line_has_tok;     /* a token was returned on the current logical line */
+  bool cont;             /* the last token was ',' or '->': the line continues */
+  bool any_tok;          /* a token was seen in the file */
+  bool header_seen;
+  bool eof;              /* the input is exhausted (the last NL is synthetic) */
+  /* for syntax error messages: the statement being parsed and the last tokens */
+  int cur_kw;            /* token kind of the statement keyword, or 0 */
+  bool seen_arrow;
+  int prev_tok, last_tok;
+  wbr_span prev_span, last_span;
+  int64_t err_line;      /* offset of the start of the last line with an error, or -1 */
+  wbr_lex_comment *comments;
+  size_t ncomments, comments_cap;
+} wbr_parser;
+
+/* Lexer helpers (compiler/parse.c). Each returns the token kind to hand to the parser. */
+int wbr_lex_token(wbr_parser *ps, int kind, wbr_span span);
+int wbr_lex_word(wbr_parser *ps, const char *s, size_t n, wbr_span span);
+int wbr_lex_int(wbr_parser *ps, const char *s, size_t n, wbr_span span, int64_t *val);
+int wbr_lex_string(wbr_parser *ps, const char *s, size_t n, wbr_span span, bool closed,
+                   wbr_ast_pat **val);
+int wbr_lex_regex(wbr_parser *ps, const char *s, size_t n, wbr_span span, bool closed,
+                  wbr_ast_pat **val);
+void wbr_lex_comment_add(wbr_parser *ps, wbr_span span);
+void wbr_lex_stray(wbr_parser *ps, const char *s, size_t n, wbr_span span);
+/* Called by the parser's error reporter: lookahead token kind and expected token kinds. */
+void wbr_parse_syntax_error(wbr_parser *ps, int tok, wbr_span span, const int *expected, int n);
+/* Report an error at span unless its line already has one (avoids cascades). */
+void wbr_parse_error(wbr_parser *ps, wbr_span span, const char *help, const char *fmt, ...)
+    WBR_PRINTF(4, 5);
+
+/* Grammar builders (compiler/ast.c): one call per grammar action. */
+void wbr_b_header(wbr_parser *ps, wbr_span kw, int64_t version, wbr_span num);
+void wbr_b_header_bad(wbr_parser *ps, wbr_span kw);
+wbr_ast_stmt *wbr_b_stmt(wbr_parser *ps, wbr_stmt_kind k, wbr_span span, wbr_span kw,
+                         const wbr_parts *p);
+wbr_ast_stmt *wbr_b_optional(wbr_parser *ps, wbr_ast_stmt *s, wbr_span span, wbr_span kw);
+wbr_ast_stmt *wbr_b_hint(wbr_parser *ps, wbr_span span, wbr_span kw, wbr_ast_pat *a,
+                         wbr_ast_pat *b);
+void wbr_b_push(wbr_parser *ps, wbr_ast_stmt *s);
+wbr_pat_list *wbr_b_pats(wbr_parser *ps, wbr_pat_list *l, wbr_ast_pat *p);
+wbr_int_list *wbr_b_ints(wbr_parser *ps, wbr_int_list *l, int64_t v, wbr_span span);
+wbr_int_list *wbr_b_ints_close(wbr_parser *ps, wbr_int_list *l, wbr_span span);
+
+#endif
