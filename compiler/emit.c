@@ -1,0 +1,256 @@
+/* emit.c — checked AST -> bytecode. Each statement becomes exactly one instruction (opcodes.h
+ * says why); patterns, templates and integer lists go to deduplicated pools. The result is run
+ * through the same verifier as a loaded .wbc, so the compiler can never write a file that the
+ * loader would reject. */
+#include <limits.h>
+#include <string.h>
+
+#include "emit.h"
+#include "frontend.h"
+
+typedef struct emitter {
+  wbr_ctx *ctx;
+  const wbr_ast_file *f;
+  wbr_program *p;
+} emitter;
+
+static int oom_or_limit(emitter *e, wbr_span at, const char *what) {
+  if (e->p->ncode >= WBR_MAX_INSNS || e->p->nstrs >= WBR_MAX_POOL || e->p->npats >= WBR_MAX_POOL ||
+      e->p->nints >= WBR_MAX_POOL || e->p->nrefs >= WBR_MAX_POOL)
+    return wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, at, "split the rules into several files",
+                       "too many %s for one program (the limit is %u)", what, WBR_MAX_POOL);
+  return wbr_oom(e->ctx);
+}
+
+static int64_t emit_str(emitter *e, const char *text, wbr_span at) {
+  size_t n = strlen(text);
+  if (n > WBR_MAX_STR)
+    return wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, at, NULL,
+                       "a name or pattern of %zu bytes is longer than the limit of %u bytes", n,
+                       WBR_MAX_STR),
+           -1;
+  int64_t i = wbr_program_add_str(e->p, text, n);
+  if (i < 0) oom_or_limit(e, at, "strings");
+  return i;
+}
+
+static int64_t emit_pattern(emitter *e, const wbr_ast_pat *pt) {
+  uint8_t flags = 0;
+  if (pt->kind == WBR_PAT_REGEX) {
+    for (size_t k = 0; k < sizeof pt->flags && pt->flags[k]; k++) {
+      const char *l = strchr(WBR_RX_LETTERS, pt->flags[k]);
+      if (!l)
+        return wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, pt->span, "use the flags i, m, s, x or n",
+                           "regex flag '%c' has no bytecode encoding", pt->flags[k]),
+               -1;
+      flags |= (uint8_t)(1u << (l - WBR_RX_LETTERS));
+    }
+  }
+  size_t n = strlen(pt->text);
+  if (n > WBR_MAX_STR)
+    return wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, pt->span, NULL,
+                       "a pattern of %zu bytes is longer than the limit of %u bytes", n,
+                       WBR_MAX_STR),
+           -1;
+  int64_t i = wbr_program_add_pattern(
+      e->p, pt->kind == WBR_PAT_REGEX ? WBR_PK_REGEX : WBR_PK_GLOB, flags, pt->text, n);
+  if (i < 0) oom_or_limit(e, pt->span, "patterns");
+  return i;
+}
+
+static int64_t emit_ints(emitter *e, const int64_t *v, size_t n, wbr_span at) {
+  if (n > WBR_MAX_LIST)
+    return wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, at, NULL,
+                       "a list of %zu numbers is longer than the limit of %u", n, WBR_MAX_LIST),
+           -1;
+  int64_t i = wbr_program_add_ints(e->p, v, (uint32_t)n);
+  if (i < 0) oom_or_limit(e, at, "integer lists");
+  return i;
+}
+
+/* A ref list of the patterns (templates when `tpl`) of pats[0..n). */
+static int64_t emit_refs(emitter *e, const wbr_ast_pat *pats, size_t n, bool tpl, wbr_span at) {
+  if (n > WBR_MAX_LIST)
+    return wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, at, NULL,
+                       "%zu names in one statement is more than the limit of %u", n, WBR_MAX_LIST),
+           -1;
+  uint32_t v[WBR_MAX_LIST];
+  for (size_t i = 0; i < n; i++) {
+    int64_t r = tpl ? emit_str(e, pats[i].text, pats[i].span) : emit_pattern(e, &pats[i]);
+    if (r < 0) return -1;
+    v[i] = (uint32_t)r;
+  }
+  int64_t i = wbr_program_add_refs(e->p, v, (uint32_t)n);
+  if (i < 0) oom_or_limit(e, at, "name lists");
+  return i;
+}
+
+/* The span of a part of s, or of s itself when the part has none (an AST built by hand). */
+static wbr_span part(const wbr_ast_stmt *s, wbr_span sp) { return sp.end > sp.start ? sp : s->span; }
+
+static bool small_axis(emitter *e, const wbr_ast_stmt *s, int16_t *x) {
+  if (s->axis < -WBR_MAX_DIMS || s->axis >= WBR_MAX_DIMS) {
+    wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, part(s, s->axis_span), NULL,
+                "axis %lld is out of range (tensors have at most %d axes)", (long long)s->axis,
+                WBR_MAX_DIMS);
+    return false;
+  }
+  *x = (int16_t)s->axis;
+  return true;
+}
+
+/* Fill in one instruction for statement s; returns 0 or a negative error (already reported). */
+static int emit_stmt(emitter *e, const wbr_ast_stmt *s, wbr_insn *in) {
+  int64_t a = -1, b = 0, c = 0;
+  /* Every statement needs its inputs; a missing one is a parser bug, not a user error. */
+  if (!s->in || s->nin == 0 || !s->in[0].text)
+    return wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, s->span, NULL,
+                       "internal error: statement without a pattern");
+  if (s->kind != WBR_STMT_CONCAT && s->kind != WBR_STMT_STACK && (a = emit_pattern(e, &s->in[0])) < 0)
+    return WBR_EINPUT;
+  bool need_out = s->kind == WBR_STMT_RENAME || s->kind == WBR_STMT_SPLIT ||
+                  s->kind == WBR_STMT_CONCAT || s->kind == WBR_STMT_STACK ||
+                  s->kind == WBR_STMT_UNSTACK || s->kind == WBR_STMT_SELECT ||
+                  s->kind == WBR_STMT_SLICE;
+  if (need_out && (!s->out || s->nout == 0))
+    return wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, s->span, NULL,
+                       "internal error: statement without an output name");
+  switch (s->kind) {
+  case WBR_STMT_RENAME:
+    in->op = WBR_OP_RENAME;
+    b = emit_str(e, s->out[0].text, s->out[0].span);
+    break;
+  case WBR_STMT_DROP: in->op = WBR_OP_DROP; break;
+  case WBR_STMT_RESHAPE:
+    in->op = WBR_OP_RESHAPE;
+    b = emit_ints(e, s->ints.v, s->ints.n, part(s, s->ints.span));
+    break;
+  case WBR_STMT_TRANSPOSE: in->op = WBR_OP_TRANSPOSE; break;
+  case WBR_STMT_PERMUTE:
+    in->op = WBR_OP_PERMUTE;
+    b = emit_ints(e, s->ints.v, s->ints.n, part(s, s->ints.span));
+    break;
+  case WBR_STMT_SPLIT:
+    in->op = WBR_OP_SPLIT;
+    if (!small_axis(e, s, &in->x)) return WBR_EINPUT;
+    b = emit_refs(e, s->out, s->nout, true, s->span);
+    c = s->has_ints ? emit_ints(e, s->ints.v, s->ints.n, part(s, s->ints.span)) : (int64_t)WBR_NONE;
+    break;
+  case WBR_STMT_CONCAT:
+  case WBR_STMT_STACK:
+    in->op = s->kind == WBR_STMT_CONCAT ? WBR_OP_CONCAT : WBR_OP_STACK;
+    if (!small_axis(e, s, &in->x)) return WBR_EINPUT;
+    a = emit_refs(e, s->in, s->nin, false, s->span);
+    b = emit_str(e, s->out[0].text, s->out[0].span);
+    break;
+  case WBR_STMT_UNSTACK:
+    in->op = WBR_OP_UNSTACK;
+    if (!small_axis(e, s, &in->x)) return WBR_EINPUT;
+    b = emit_str(e, s->out[0].text, s->out[0].span);
+    break;
+  case WBR_STMT_SELECT:
+  case WBR_STMT_SLICE: {
+    in->op = s->kind == WBR_STMT_SELECT ? WBR_OP_SELECT : WBR_OP_SLICE;
+    if (!small_axis(e, s, &in->x)) return WBR_EINPUT;
+    b = emit_str(e, s->out[0].text, s->out[0].span);
+    int64_t r[2] = {s->index, s->end};
+    c = emit_ints(e, r, s->kind == WBR_STMT_SELECT ? 1 : 2, part(s, s->index_span));
+    break;
+  }
+  case WBR_STMT_CAST:
+    in->op = WBR_OP_CAST;
+    in->x = (int16_t)s->dtype;
+    break;
+  case WBR_STMT_HINT:
+    in->op = WBR_OP_HINT;
+    if (s->nin < 2)
+      return wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, s->span, NULL,
+                         "internal error: hint without two names");
+    b = emit_pattern(e, &s->in[1]);
+    break;
+  case WBR_STMT_EXPECT:
+    switch (s->expect) {
+    case WBR_EXPECT_SHAPE:
+      in->op = WBR_OP_EXPECT_SHAPE;
+      b = emit_ints(e, s->ints.v, s->ints.n, part(s, s->ints.span));
+      break;
+    case WBR_EXPECT_DTYPE:
+      in->op = WBR_OP_EXPECT_DTYPE;
+      in->x = (int16_t)s->dtype;
+      break;
+    case WBR_EXPECT_COUNT:
+      in->op = WBR_OP_EXPECT_COUNT;
+      if (s->count < 0 || s->count > UINT32_MAX)
+        return wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, part(s, s->count_span), NULL,
+                           "count %lld is out of range (0 to %u)", (long long)s->count,
+                           UINT32_MAX);
+      b = s->count;
+      break;
+    }
+    break;
+  case WBR_STMT_COUNT:
+    return wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, s->span, NULL,
+                       "internal error: unknown statement kind");
+  }
+  if (a < 0 || b < 0 || c < 0) return WBR_EINPUT;
+  in->flags = s->optional ? WBR_INSN_OPTIONAL : 0;
+  in->a = (uint32_t)a;
+  in->b = (uint32_t)b;
+  in->c = (uint32_t)c;
+  return 0;
+}
+
+int wbr_emit(wbr_program **out, wbr_ctx *ctx, const wbr_ast_file *f) {
+  *out = NULL;
+  emitter e = {.ctx = ctx, .f = f};
+  if (wbr_program_new(&e.p) != 0) return wbr_oom(ctx);
+  const char *name = f->name ? f->name : "";
+  if (strlen(name) > WBR_MAX_SOURCE_NAME) name = ""; /* too long to record; not worth failing */
+  if (wbr_program_set_source(e.p, name, wbr_hash(f->src ? f->src : "", f->src ? f->len : 0),
+                             f->version > 0 ? (uint32_t)f->version : 1) != 0) {
+    wbr_program_free(e.p);
+    return wbr_oom(ctx);
+  }
+  int rc = 0;
+  for (size_t i = 0; i < f->nstmts; i++) {
+    const wbr_ast_stmt *s = &f->stmts[i];
+    wbr_insn in = {0};
+    int r = emit_stmt(&e, s, &in);
+    if (r) {
+      rc = r < 0 ? r : WBR_EINPUT;
+      continue; /* report every statement that cannot be emitted */
+    }
+    int line, col;
+    wbr_span_linecol(f, s->span.start, &line, &col);
+    if (wbr_program_add_insn(e.p, in, (uint32_t)line, (uint32_t)col) < 0) {
+      rc = oom_or_limit(&e, s->span, "statements");
+      break;
+    }
+  }
+  wbr_program_finish(e.p);
+  if (rc == 0) {
+    /* Verify silently, then report a failure at its statement: it means the checker accepted
+     * something the bytecode cannot express, which is a bug in weightbridge. */
+    wbr_ctx *quiet;
+    if (wbr_ctx_new(&quiet, NULL, NULL) != 0) {
+      rc = wbr_oom(ctx);
+    } else {
+      int64_t bad = -1;
+      if (wbr_program_verify(e.p, quiet, name, 0, &bad) != 0) {
+        wbr_span at = bad >= 0 && (size_t)bad < f->nstmts ? f->stmts[bad].span : (wbr_span){0, 0};
+        wbr_diag_at(ctx, f, WBR_SEV_ERROR, at,
+                    "this is a bug in weightbridge: please report it with the rule file",
+                    "internal error: the statement compiles to invalid bytecode: %s",
+                    wbr_ctx_last_error(quiet));
+        rc = WBR_EINTERNAL;
+      }
+      wbr_ctx_free(quiet);
+    }
+  }
+  if (rc) {
+    wbr_program_free(e.p);
+    return rc;
+  }
+  *out = e.p;
+  return 0;
+}

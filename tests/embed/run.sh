@@ -1,0 +1,35 @@
+#!/bin/sh
+# tests/embed/run.sh — the runtime needs no compiler: a program built against
+# include/weightbridge.h and ONLY $BUILD/libweightbridge-runtime.a (plus PCRE2, cJSON, zlib, libm)
+# loads a .wbc made by `wbr compile` and prints the same listing as `wbr disasm`. The archive
+# must not mention the parser, the checker or the emitter at all.
+TOP=${TOP:-$(pwd)}
+BUILD=${BUILD:-build}
+WBR=${WBR:-$TOP/build/wbr}
+. "$TOP/tests/lib.sh"
+cd "$TOP" || exit 1
+RT="$BUILD/libweightbridge-runtime.a"
+if [ ! -f "$RT" ]; then fail embed/runtime-archive "$RT is missing"; exit 0; fi
+
+syms=$(nm "$RT" 2>/dev/null | grep -E ' [UTD] (wbr_parse|wbr_parse_partial|wbr_check|wbr_emit|wbr_fmt_ast|wbr_fmt_stmt|wbr_diag_at|wbr_span_linecol|wbr_program_compile|wbr_program_compile_file|wbr_lex_[a-z_]+|wbr_b_[a-z_]+|yy[a-z_]*)$' | sort -u | head -n 5)
+if [ -z "$syms" ]; then pass embed/runtime-has-no-compiler-symbols
+else fail embed/runtime-has-no-compiler-symbols "$(echo "$syms" | tr '\n' ' ')"; fi
+
+if ${CC:-cc} ${WBR_SAN_FLAGS:-} -std=c11 -Wall -Wextra -Werror -Iinclude -o "$T/embed" tests/embed/embed.c \
+     "$RT" -lpcre2-8 -lcjson -lz -lm 2>"$T/cc.err"; then
+  pass embed/links-with-runtime-only
+else
+  fail embed/links-with-runtime-only "$(head -c 600 "$T/cc.err")"
+  exit 0
+fi
+
+cp tests/dis/every_statement.wbr "$T/rules.wbr"
+"$WBR" compile "$T/rules.wbr" -o "$T/rules.wbc" 2>"$T/err" || { fail embed/compile "$(head -c 300 "$T/err")"; exit 0; }
+"$WBR" disasm "$T/rules.wbc" >"$T/want.dis"
+if "$T/embed" "$T/rules.wbc" >"$T/got.dis" 2>"$T/err"; then pass embed/loads-wbc
+else fail embed/loads-wbc "$(head -c 300 "$T/err")"; fi
+same embed/same-listing-as-wbr-disasm "$T/want.dis" "$T/got.dis"
+if grep -q '^flipped.wbc: error: byte .*: checksum mismatch' "$T/err"; then pass embed/rejects-flipped-byte
+else fail embed/rejects-flipped-byte "stderr: $(head -c 300 "$T/err")"; fi
+# The runtime cannot compile source: a .wbr is not bytecode.
+rejects embed/wbr-is-not-bytecode 1 'not a .wbc bytecode file' "$T/embed" "$T/rules.wbr"

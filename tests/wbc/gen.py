@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+"""gen.py DIR — write .wbc files for tests/wbc/run.sh, encoded here independently of the C code
+from the layout in docs/bytecode.md: one valid program (good.wbc) and hostile variants, most
+with a valid checksum so they reach the verifier. Nothing binary is committed; run.sh calls this."""
+import struct
+import sys
+import zlib
+
+OPS = ["rename", "drop", "reshape", "transpose", "permute", "split", "concat", "stack", "unstack",
+       "select", "slice", "cast", "hint", "expect_shape", "expect_dtype", "expect_count"]
+OP = {n: i for i, n in enumerate(OPS)}
+NONE = 0xFFFFFFFF
+
+
+def encode(p, version=1, nsect=7, order=0x04030201, sentinel=b"\r\n\x1a\n", crc=True):
+    s1 = struct.pack("<IQI", p.get("lang", 1), p.get("hash", 0x1122334455667788),
+                     len(p["source"])) + p["source"]
+    s2 = struct.pack("<I", len(p["code"])) + b"".join(
+        struct.pack("<BBhIII", OP[o] if isinstance(o, str) else o, f, x, a, b, c)
+        for (o, f, x, a, b, c) in p["code"])
+    lines = p.get("lines", [(i + 2, 1) for i in range(len(p["code"]))])
+    s3 = struct.pack("<I", len(lines)) + b"".join(struct.pack("<II", l, c) for l, c in lines)
+    s4 = struct.pack("<I", len(p["strings"])) + b"".join(
+        struct.pack("<I", len(s)) + s for s in p["strings"])
+    s5 = struct.pack("<I", len(p["patterns"])) + b"".join(
+        struct.pack("<BBHI", k, f, 0, t) for k, f, t in p["patterns"])
+    s6 = struct.pack("<I", len(p["ints"])) + b"".join(
+        struct.pack("<I", len(l)) + b"".join(struct.pack("<q", v) for v in l) for l in p["ints"])
+    s7 = struct.pack("<I", len(p["refs"])) + b"".join(
+        struct.pack("<I", len(l)) + b"".join(struct.pack("<I", v) for v in l) for l in p["refs"])
+    secs = [s1, s2, s3, s4, s5, s6, s7]
+    off = 24 + 12 * 7
+    table = b""
+    for i, s in enumerate(secs):
+        table += struct.pack("<III", i + 1, off, len(s))
+        off += len(s)
+    body = b"".join(secs)
+    size = 24 + len(table) + len(body) + 4
+    head = b"\x89WBC" + sentinel + struct.pack("<IHHII", order, version, nsect, size, 0)
+    data = head + table + body
+    return data + struct.pack("<I", zlib.crc32(data) if crc else 0)
+
+
+def good():
+    return {
+        "source": b"rules/good.wbr",
+        "strings": [b"*.num_batches_tracked", b"downsample_layers.0.*", b"stem.*",
+                    b"^stages\\.(\\d+)\\.", b"stages.$1.blocks.", b"blocks.{i}.qkv",
+                    b"blocks.{i}.q", b"blocks.{i}.k", b"*"],
+        "patterns": [(0, 0, 0), (0, 0, 1), (1, 1, 3), (0, 0, 5), (0, 0, 8)],
+        "ints": [[-1], [16, -1]],
+        "refs": [[6, 7]],
+        "code": [("drop", 0, 0, 0, 0, 0),
+                 ("rename", 0, 0, 1, 2, 0),
+                 ("rename", 1, 0, 2, 4, 0),
+                 ("split", 0, 0, 3, 0, 1),
+                 ("cast", 0, 3, 4, 0, 0),
+                 ("expect_count", 0, 0, 4, 7, 0)],
+    }
+
+
+def variant(**changes):
+    p = good()
+    for k, v in changes.items():
+        p[k] = v
+    return p
+
+
+def main(d):
+    files = {"good": encode(good())}
+    code = good()["code"]
+
+    def with_insn(i, insn):
+        c = list(code)
+        c[i] = insn
+        return c
+    files["bad_opcode"] = encode(variant(code=with_insn(1, (77, 0, 0, 1, 2, 0))))
+    files["pattern_index"] = encode(variant(code=with_insn(0, ("drop", 0, 0, 9, 0, 0))))
+    files["bad_regex"] = encode(variant(strings=good()["strings"][:3] + [b"^stages\\.((\\d+)\\."]
+                                        + good()["strings"][4:]))
+    files["unbound_capture"] = encode(variant(code=with_insn(2, ("rename", 0, 0, 2, 6, 0))))
+    files["bad_dtype"] = encode(variant(code=with_insn(4, ("cast", 0, 40, 4, 0, 0))))
+    files["bad_flags"] = encode(variant(code=with_insn(0, ("drop", 0x80, 0, 0, 0, 0))))
+    files["huge_count"] = encode(variant(ints=[[-1]] * 1 + [[16, -1]]))  # patched below
+    b = bytearray(files["huge_count"])
+    strings_off = struct.unpack_from("<I", b, 24 + 12 * 3 + 4)[0]
+    struct.pack_into("<I", b, strings_off, 0x7FFFFFFF)
+    struct.pack_into("<I", b, len(b) - 4, zlib.crc32(bytes(b[:-4])))
+    files["huge_count"] = bytes(b)
+    files["sizes_mismatch"] = encode(variant(ints=[[-1], [16, 16, -1]]))
+    files["version2"] = encode(good(), version=2)
+    files["checksum"] = encode(good(), crc=False)
+    files["byte_swapped"] = encode(good(), order=0x01020304)
+    # A text-mode transfer turns CR LF into LF everywhere, the sentinel included.
+    files["crlf_to_lf"] = files["good"].replace(b"\r\n", b"\n")
+    files["truncated"] = files["good"][:-9]
+    files["trailing"] = files["good"] + b"\n"
+    files["not_wbc"] = b"weightbridge 1\ndrop \"x\"\n"
+    files["empty"] = b""
+    for name, data in files.items():
+        with open(f"{d}/{name}.wbc", "wb") as f:
+            f.write(data)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,82 @@
+#!/bin/sh
+# tests/wbc/run.sh — the .wbc format through the command line. gen.py encodes a valid program
+# independently of the C code (from docs/bytecode.md) and hostile variants of it; `wbr disasm`
+# must list the valid one and reject each hostile one with exit 1 and its exact message. Also
+# the usage errors and exit codes of `wbr compile` and `wbr disasm`.
+TOP=${TOP:-$(pwd)}
+WBR=${WBR:-$TOP/build/wbr}
+. "$TOP/tests/lib.sh"
+cd "$T" || exit 1
+
+if ! "$PY" "$TOP/tests/wbc/gen.py" "$T"; then fail wbc/gen "gen.py failed"; exit 0; fi
+
+# The independently encoded file loads and lists as documented.
+"$WBR" disasm good.wbc >good.dis 2>err
+rc=$?
+if [ $rc -eq 0 ] && grep -qF '3     5:1       split              "blocks.{i}.qkv" axis 0 sizes [16, -1] -> "blocks.{i}.q", "blocks.{i}.k"' good.dis &&
+   grep -qF '; source "rules/good.wbr", hash 1122334455667788' good.dis &&
+   grep -qF '2     4:1       rename        opt  /^stages\.(\d+)\./i -> "stages.$1.blocks."' good.dis; then
+  pass wbc/independent_encoding_loads
+else
+  fail wbc/independent_encoding_loads "exit $rc: $(head -c 300 err) $(head -c 600 good.dis)"
+fi
+
+HELP='  help: the file is corrupt or was not written by wbr: recompile it with `wbr compile`'
+# bad NAME 'message' [help]: `wbr disasm NAME.wbc` exits 1, prints nothing on stdout, and its
+# stderr is exactly "NAME.wbc: error: message" and the help line.
+bad() {
+  "$WBR" disasm "$1.wbc" >out 2>err
+  rc=$?
+  printf '%s: error: %s\n%s\n' "$1.wbc" "$2" "${3:-$HELP}" >want
+  if [ $rc -ne 1 ]; then fail "wbc/$1" "exit $rc, wanted 1"
+  elif [ -s out ]; then fail "wbc/$1" "printed a listing for a bad file"
+  else same "wbc/$1" want err; fi
+}
+bad bad_opcode 'byte 158: instruction 1: unknown opcode 77'
+bad pattern_index 'instruction 0 at byte 142 (drop): operand a: pattern index 9 out of range (5 patterns)'
+bad bad_regex 'byte 471: pattern 2: regex /^stages\.((\d+)\./ at offset 17: missing closing parenthesis'
+bad unbound_capture "instruction 2 at byte 174 (rename): operand b: template \"blocks.{i}.q\" at offset 8: capture 'i' is not bound by the pattern"
+bad bad_dtype 'instruction 4 at byte 206 (cast): operand x: dtype 40 out of range (0 to 14)'
+bad bad_flags 'instruction 0 at byte 142 (drop): unknown flag bits 0x80'
+bad huge_count 'byte 290: 2147483647 strings exceed the limit of 1048576'
+bad sizes_mismatch 'instruction 3 at byte 190 (split): operand c: 3 sizes for 2 outputs'
+bad version2 'byte 12: bytecode format version 2 is not supported (this wbr reads version 1)' \
+  '  help: recompile the .wbr with this wbr: `wbr compile RULES.wbr`'
+bad checksum 'byte 546: checksum mismatch (stored 0x00000000, computed 0x83d3a40e): the file is corrupt'
+bad byte_swapped 'byte 8: byte-order mark is 0x01020304, expected 0x04030201: the file was byte-swapped or damaged'
+bad crlf_to_lf "byte 4: the header's sentinel bytes are damaged: the file went through a text-mode transfer (line endings converted)"
+bad truncated 'byte 16: the header gives a size of 550 bytes but the file has 541 (truncated)'
+bad trailing 'byte 16: the header gives a size of 550 bytes but the file has 551 (trailing bytes)'
+bad empty 'byte 0: the file is truncated (0 bytes; a .wbc has at least 112)'
+bad not_wbc 'not a .wbc bytecode file (it does not start with \x89WBC)' \
+  '  help: give a .wbc written by `wbr compile`, or the .wbr itself'
+
+# ---- wbr compile / wbr disasm: usage and input errors ----
+printf 'weightbridge 1\ndrop "*.tmp"\n' >r.wbr
+rejects wbc/compile_no_args 2 'RULES.wbr is missing' "$WBR" compile
+rejects wbc/compile_unknown_flag 2 "unknown option '--fast'" "$WBR" compile r.wbr --fast
+rejects wbc/compile_extra_arg 2 "too many arguments ('s.wbr')" "$WBR" compile r.wbr s.wbr
+rejects wbc/compile_o_without_value 2 '-o needs a file name' "$WBR" compile r.wbr -o
+rejects wbc/compile_not_wbr 2 "'r.txt' is not a .wbr rule file" "$WBR" compile r.txt
+rejects wbc/compile_output_is_input 2 "the output 'r.wbr' would overwrite a rule file" "$WBR" compile r.wbr -o r.wbr
+ln -s r.wbr link.wbc
+rejects wbc/compile_output_links_to_input 2 "the output 'link.wbc' would overwrite a rule file" "$WBR" compile r.wbr -o link.wbc
+rejects wbc/compile_missing_file 1 'nope.wbr: error: cannot open the rule file: No such file or directory' "$WBR" compile nope.wbr
+rejects wbc/disasm_no_args 2 'RULES.wbc or RULES.wbr is missing' "$WBR" disasm
+rejects wbc/disasm_extra_arg 2 "too many arguments ('b.wbc')" "$WBR" disasm good.wbc b.wbc
+rejects wbc/disasm_unknown_flag 2 "unknown option '-v'" "$WBR" disasm -v good.wbc
+rejects wbc/disasm_missing_file 1 'gone.wbc: error: cannot open: No such file or directory' "$WBR" disasm gone.wbc
+
+# Bad rules: diagnostics as file:line:col, exit 1, and no .wbc written (nor a temporary).
+mkdir bad && printf 'weightbridge 1\ndrop "a"\nrename "x.*" -> "y.{j}"\n' >bad/rules.wbr
+rejects wbc/compile_bad_rules 1 'bad/rules.wbr:3:' "$WBR" compile bad/rules.wbr
+if [ "$(ls bad)" = "rules.wbr" ]; then pass wbc/compile_bad_rules_writes_nothing
+else fail wbc/compile_bad_rules_writes_nothing "bad/ holds: $(ls bad | tr '\n' ' ')"; fi
+rejects wbc/disasm_bad_rules 1 'bad/rules.wbr:3:' "$WBR" disasm bad/rules.wbr
+
+# A failure never touches an existing output: bad rules leave the old .wbc as it was.
+ok wbc/compile_ok "$WBR" compile r.wbr -o out.wbc
+cp out.wbc before.wbc
+rejects wbc/compile_bad_rules_to_existing 1 'bad/rules.wbr:3:' "$WBR" compile bad/rules.wbr -o out.wbc
+same wbc/compile_failure_keeps_old_output before.wbc out.wbc
+rejects wbc/compile_unwritable_dir 1 'no/such/dir/out.wbc: error: cannot create a temporary file next to it: No such file or directory' "$WBR" compile r.wbr -o no/such/dir/out.wbc
