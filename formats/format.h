@@ -42,6 +42,13 @@ const wbr_format *wbr_format_for_path(const char *path);
 /* Comma-separated list of supported extensions, for messages. */
 const char *wbr_format_extensions(void);
 
+/* Write the rest of the current tensor, `len` bytes that are also at offset `off` of file `fd`
+ * (the source's descriptor), with copy_file_range: the kernel, or the filesystem by reflink,
+ * moves them without a trip through user space. `bytes` are the same bytes in memory, used when
+ * an in-kernel copy is not possible (another filesystem, a format whose hooks must see the data,
+ * a partial tensor). */
+int wbr_writer_copy(wbr_writer *w, int fd, uint64_t off, const void *bytes, size_t len);
+
 /* Emit raw bytes to the output (formats use this from their hooks). */
 int wbr_writer_emit(wbr_writer *w, const void *bytes, size_t len);
 

@@ -56,6 +56,13 @@ static int write_all(wbr_writer *w, const uint8_t *p, size_t n) {
   return 0;
 }
 
+/* Bytes the caller must give for tensor i: none for formats without data (manifests). */
+static uint64_t tensor_bytes(const wbr_writer *w, size_t i) {
+  return w->fmt->has_data ? w->layout->t[i].nbytes : 0;
+}
+
+static int skip_empty(wbr_writer *w);
+
 static int flush_buf(wbr_writer *w) {
   int rc = write_all(w, w->buf, w->buf_len);
   w->buf_len = 0;
@@ -82,10 +89,6 @@ int wbr_writer_emit(wbr_writer *w, const void *bytes, size_t len) {
   return 0;
 }
 
-/* Bytes the caller must give for tensor i: none for formats without data (manifests). */
-static uint64_t tensor_bytes(const wbr_writer *w, size_t i) {
-  return w->fmt->has_data ? w->layout->t[i].nbytes : 0;
-}
 
 /* Frame the zero-byte tensors at the current position: they receive no write, yet their
  * tensor_begin/tensor_end must run in order. */
@@ -266,6 +269,37 @@ int wbr_writer_open(wbr_writer **out, wbr_ctx *ctx, const char *path, const wbr_
   }
   *out = w;
   return 0;
+}
+
+int wbr_writer_copy(wbr_writer *w, int fd, uint64_t off, const void *bytes, size_t len) {
+  if (!w || fd < 0 || w->failed || w->committed || w->cur >= w->layout->n || w->fmt->tensor_begin ||
+      w->fmt->tensor_end || w->cur_done != 0 || len != tensor_bytes(w, w->cur) || len < w->buf_cap)
+    return wbr_writer_write(w, bytes, len);
+  int rc = flush_buf(w);
+  if (rc) {
+    w->failed = true;
+    return rc;
+  }
+  loff_t in = (loff_t)off;
+  size_t done = 0;
+  while (done < len) {
+    ssize_t k = copy_file_range(fd, &in, w->fd, NULL, len - done, 0);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) {
+      /* Not possible between these files (or the source shrank): write the rest from memory.
+       * The bytes copied so far are in the file already. */
+      if (k < 0 && errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP &&
+          errno != EBADF)
+        return w_errno(w, "cannot write", NULL);
+      rc = write_all(w, (const uint8_t *)bytes + done, len - done);
+      if (rc) return rc;
+      break;
+    }
+    done += (size_t)k;
+  }
+  w->offset += len;
+  w->cur++;
+  return skip_empty(w);
 }
 
 int wbr_writer_write(wbr_writer *w, const void *bytes, size_t len) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "../formats/format.h"
 #include "ops.h"
 #include "plan.h"
 
@@ -99,6 +100,11 @@ static int emit_node(exec *x, const wbr_node *nd, sink s) {
   switch (nd->kind) {
   case WBR_N_SOURCE: {
     const wbr_tensor *t = &x->plan->src->t[nd->src];
+    const wbr_tensorset *src = x->plan->src;
+    /* Straight into the output file: let the kernel copy (copy_file_range) when it can. */
+    if (s.fn == to_writer && src->fd >= 0 && src->map_base)
+      return wbr_writer_copy(s.ud, src->fd, (uint64_t)(t->data - (const uint8_t *)src->map_base), t->data,
+                             (size_t)t->nbytes);
     return s.fn(s.ud, t->data, (size_t)t->nbytes);
   }
   case WBR_N_RESHAPE:

@@ -30,6 +30,7 @@ int wbr_tensorset_new(wbr_tensorset **out, wbr_ctx *ctx) {
   if (!ts) return wbr_oom(ctx);
   ts->ctx = ctx;
   ts->format = "memory";
+  ts->fd = -1;
   wbr_map_init(&ts->index);
   return 0;
 }
@@ -46,6 +47,7 @@ void wbr_tensorset_free(wbr_tensorset *ts) {
   free(ts->meta_key);
   free(ts->meta_val);
   if (ts->map_base) munmap(ts->map_base, ts->map_len);
+  if (ts->fd >= 0) close(ts->fd);
   free(ts->owned);
   free(ts);
 }
@@ -231,7 +233,7 @@ int wbr_tensorset_open(wbr_tensorset **out, wbr_ctx *ctx, const char *path) {
     ts->map_len = len;
     bytes = m;
   }
-  close(fd);
+  ts->fd = fd;
   return read_into(out, ts, fmt, path, bytes, len);
 }
 

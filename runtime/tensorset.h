@@ -28,6 +28,7 @@ struct wbr_tensorset {
   void *map_base;      /* mmap'd file, unmapped on free */
   size_t map_len;
   void *owned;         /* heap bytes owned by the set, freed on free */
+  int fd;              /* the file, kept open for in-kernel copies (copy_file_range); -1 if none */
 };
 
 /* Append a tensor without reporting: returns 0, 1 if the name exists already (nothing added),
