@@ -35,8 +35,10 @@ static int parse_args(job *j, int argc, char **argv, bool want_format, bool want
         (want_format && strcmp(a, "--format") == 0)) {
       if (i + 1 >= argc) return cli_usage(j->cmd, "%s needs a value", a);
       const char *val = argv[++i];
-      if (a[1] == 't' || strcmp(a, "--target") == 0) j->target = val;
-      else if (a[1] == 'o' || strcmp(a, "--output") == 0) j->out = val;
+      bool is_t = a[1] == 't' || strcmp(a, "--target") == 0, is_o = a[1] == 'o' || strcmp(a, "--output") == 0;
+      if ((is_t && j->target) || (is_o && j->out)) return cli_usage(j->cmd, "%s given twice", a);
+      if (is_t) j->target = val;
+      else if (is_o) j->out = val;
       else if (strcmp(val, "text") == 0) j->format = WBR_PLAN_TEXT;
       else if (strcmp(val, "md") == 0) j->format = WBR_PLAN_MD;
       else if (strcmp(val, "json") == 0) j->format = WBR_PLAN_JSON;

@@ -198,9 +198,16 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
   const char *rules = wbr_program_source(plan->prog);
   if (rc == 0) rc = wbr_tensorset_meta_set(layout, "weightbridge.version", WBR_VERSION);
   if (rc == 0) rc = wbr_tensorset_meta_set(layout, "weightbridge.rules_hash", hash);
-  if (rc == 0 && rules && *rules) rc = wbr_tensorset_meta_set(layout, "weightbridge.rules", rules);
+  /* The file name only: a local path would leak into published checkpoints. */
+  const char *base = rules ? strrchr(rules, '/') : NULL;
+  base = base ? base + 1 : rules;
+  if (rc == 0 && base && *base) rc = wbr_tensorset_meta_set(layout, "weightbridge.rules", base);
   wbr_writer *w = NULL;
   if (rc == 0) rc = wbr_writer_open(&w, ctx, path, layout, protect);
+  /* After open, so that naming an input as the output is reported as such first. */
+  if (rc == 0 && !w->fmt->has_data)
+    rc = wbr_fail(ctx, WBR_EINPUT, path, "name the output .safetensors; for a manifest of the result use `wbr inspect OUT --json`",
+                  "a %s holds no tensor data: cannot write the converted weights to it", w->fmt->name);
   exec x = {.ctx = ctx, .plan = plan, .w = w};
   uint64_t done = 0, since_release = 0;
   for (size_t i = 0; i < plan->nout && rc == 0; i++) {

@@ -91,20 +91,26 @@ static bool linearize(const wbr_node *nd, lin *l) {
   }
   /* concat: each input must be one source with the same chain of ops. */
   size_t ops0 = l->nops, chain = 0;
-  for (size_t i = 0; i < nd->nin; i++) {
-    lin part = {.nfrom = 0};
-    if (!linearize(nd->in[i], &part) || part.nfrom != 1) return false;
-    if (i == 0) {
-      chain = part.nops;
-      if (l->nops + chain >= 256) return false;
-      memcpy(l->ops + l->nops, part.ops, chain * sizeof *part.ops);
-      l->nops += chain;
-    } else if (!chain_equal(l, ops0, ops0 + chain, &part, 0, part.nops)) {
-      return false;
+  /* On the heap: a chain of concats nests this deeply. */
+  lin *part = malloc(sizeof *part);
+  if (!part) return false;
+  bool ok = true;
+  for (size_t i = 0; i < nd->nin && ok; i++) {
+    part->nfrom = part->nops = 0;
+    ok = linearize(nd->in[i], part) && part->nfrom == 1;
+    if (ok && i == 0) {
+      chain = part->nops;
+      ok = l->nops + chain < 256;
+      if (ok) memcpy(l->ops + l->nops, part->ops, chain * sizeof *part->ops);
+      l->nops += ok ? chain : 0;
+    } else if (ok) {
+      ok = chain_equal(l, ops0, ops0 + chain, part, 0, part->nops);
     }
-    if (l->nfrom == 4096) return false;
-    l->from[l->nfrom++] = part.from[0];
+    if (ok) ok = l->nfrom < 4096;
+    if (ok) l->from[l->nfrom++] = part->from[0];
   }
+  free(part);
+  if (!ok) return false;
   if (l->nops == 256) return false;
   l->ops[l->nops++] = nd;
   return true;
@@ -178,7 +184,7 @@ static void op_text(wbr_buf *b, const wbr_node *nd) {
       wbr_buf_printf(b, "%s axis %d index %lld -> %s", nd->label ? nd->label : "select", nd->axis,
                      (long long)nd->start, sh);
     else if (nd->label && strcmp(nd->label, "split") == 0)
-      wbr_buf_printf(b, "split axis %d part %lld -> %s", nd->axis, (long long)nd->part + 1, sh);
+      wbr_buf_printf(b, "split axis %d part %lld -> %s", nd->axis, (long long)nd->part, sh);
     else
       wbr_buf_printf(b, "slice axis %d %lld:%lld -> %s", nd->axis, (long long)nd->start,
                      (long long)(nd->start + nd->len), sh);
@@ -193,16 +199,18 @@ static void ops_text(wbr_buf *b, const wbr_node *nd, bool *first) {
   if (nd->kind == WBR_N_SOURCE) return;
   if (nd->kind == WBR_N_CONCAT) {
     /* the parts' own ops, if any, are shown once when they agree */
-    lin l = {.nfrom = 0};
-    if (linearize(nd, &l)) {
-      for (size_t i = 0; i < l.nops; i++) {
-        if (l.ops[i]->kind == WBR_N_RESHAPE && l.ops[i]->label && strcmp(l.ops[i]->label, "stack") == 0) continue;
+    lin *l = calloc(1, sizeof *l);
+    if (l && linearize(nd, l)) {
+      for (size_t i = 0; i < l->nops; i++) {
+        if (l->ops[i]->kind == WBR_N_RESHAPE && l->ops[i]->label && strcmp(l->ops[i]->label, "stack") == 0) continue;
         wbr_buf_puts(b, *first ? "" : ", ");
-        op_text(b, l.ops[i]);
+        op_text(b, l->ops[i]);
         *first = false;
       }
+      free(l);
       return;
     }
+    free(l);
     for (size_t i = 0; i < nd->nin; i++) ops_text(b, nd->in[i], first);
   } else {
     ops_text(b, nd->in[0], first);
@@ -210,6 +218,17 @@ static void ops_text(wbr_buf *b, const wbr_node *nd, bool *first) {
   wbr_buf_puts(b, *first ? "" : ", ");
   op_text(b, nd);
   *first = false;
+}
+
+/* Tensor names come from checkpoints, which may be hostile: control characters are shown as
+ * \xNN so they cannot drive the terminal or break a table. */
+static void put_text(wbr_buf *b, const char *s, bool md) {
+  for (; s && *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c < 0x20 || c == 0x7f) wbr_buf_printf(b, "\\x%02x", c);
+    else if (md && c == '|') wbr_buf_puts(b, "\\|");
+    else wbr_buf_putc(b, (char)c);
+  }
 }
 
 static char *cell_from(const wbr_plan *p, const wbr_value *v) {
@@ -222,7 +241,9 @@ static char *cell_from(const wbr_plan *p, const wbr_value *v) {
     const wbr_tensor *t = &p->src->t[srcs[i]->src];
     char sh[256];
     wbr_shape_str(sh, sizeof sh, t->ndim, t->shape);
-    wbr_buf_printf(&b, "%s%s %s", i ? " + " : "", t->name, sh);
+    wbr_buf_puts(&b, i ? " + " : "");
+    put_text(&b, t->name, false);
+    wbr_buf_printf(&b, " %s", sh);
   }
   return wbr_buf_take(&b);
 }
@@ -248,14 +269,17 @@ static char *cell_rules(const wbr_plan *p, const wbr_value *v) {
   return wbr_buf_take(&b);
 }
 
+/* " text" or " `code`"; a code span holding backticks needs a longer fence (CommonMark). */
+static void md_text(wbr_buf *b, const char *s, bool code) {
+  bool tick = code && s && strchr(s, '`');
+  wbr_buf_puts(b, !code ? " " : tick ? " `` " : " `");
+  put_text(b, s, true);
+  wbr_buf_puts(b, !code ? "" : tick ? " ``" : "`");
+}
+
 static void md_cell(wbr_buf *b, const char *s, bool code) {
-  wbr_buf_puts(b, code ? " `" : " ");
-  for (; s && *s; s++) {
-    if (*s == '|') wbr_buf_puts(b, "\\|");
-    else if (*s == '`' && code) wbr_buf_puts(b, "'");
-    else wbr_buf_putc(b, *s);
-  }
-  wbr_buf_puts(b, code ? "` |" : " |");
+  md_text(b, s, code);
+  wbr_buf_puts(b, " |");
 }
 
 static void render_json(const wbr_plan *p, wbr_buf *b) {
@@ -316,7 +340,7 @@ char *wbr_plan_render(const wbr_plan *p, wbr_plan_format format) {
     return wbr_buf_take(&b);
   }
   size_t n = p->nout;
-  char **cells = calloc(n * 4 + 1, sizeof *cells);
+  char **cells = calloc(n * 5 + 1, sizeof *cells);
   if (!cells) return NULL;
   size_t w[5] = {6, 5, 5, 4, 3};
   for (size_t i = 0; i < n; i++) {
@@ -327,7 +351,11 @@ char *wbr_plan_render(const wbr_plan *p, wbr_plan_format format) {
     cells[4 * i + 1] = cell_from(p, v);
     cells[4 * i + 2] = cell_ops(v);
     cells[4 * i + 3] = cell_rules(p, v);
-    size_t l = strlen(v->name);
+    wbr_buf nb;
+    wbr_buf_init(&nb);
+    put_text(&nb, v->name, false);
+    cells[4 * n + i] = wbr_buf_take(&nb);
+    size_t l = cells[4 * n + i] ? strlen(cells[4 * n + i]) : 0;
     if (l > w[0]) w[0] = l;
     for (int k = 0; k < 4; k++) {
       size_t lk = cells[4 * i + k] ? strlen(cells[4 * i + k]) : 0;
@@ -350,21 +378,27 @@ char *wbr_plan_render(const wbr_plan *p, wbr_plan_format format) {
     }
     if (p->ndropped) {
       wbr_buf_puts(&b, "\nDropped:");
-      for (size_t i = 0; i < p->ndropped; i++)
-        wbr_buf_printf(&b, "%s `%s`", i ? "," : "", p->src->t[p->dropped[i]].name);
+      for (size_t i = 0; i < p->ndropped; i++) {
+        wbr_buf_puts(&b, i ? "," : "");
+        md_text(&b, p->src->t[p->dropped[i]].name, true);
+      }
       wbr_buf_putc(&b, '\n');
     }
   } else {
     int W0 = (int)(w[0] > 60 ? 60 : w[0]), W1 = (int)w[1], W3 = (int)(w[2] > 60 ? 60 : w[2]), W4 = (int)(w[3] > 60 ? 60 : w[3]);
     wbr_buf_printf(&b, "%-*s  %-*s  %-5s  %-*s  %-*s  %s\n", W0, "target", W1, "shape", "dtype", W3, "from", W4, "ops", "rule");
     for (size_t i = 0; i < n; i++)
-      wbr_buf_printf(&b, "%-*s  %-*s  %-5s  %-*s  %-*s  %s\n", W0, p->out[i].name, W1, cells[4 * i] ? cells[4 * i] : "",
+      wbr_buf_printf(&b, "%-*s  %-*s  %-5s  %-*s  %-*s  %s\n", W0, cells[4 * n + i] ? cells[4 * n + i] : "", W1, cells[4 * i] ? cells[4 * i] : "",
                      wbr_dtype_name(p->out[i].node->dtype), W3, cells[4 * i + 1] ? cells[4 * i + 1] : "", W4,
                      cells[4 * i + 2] ? cells[4 * i + 2] : "", cells[4 * i + 3] ? cells[4 * i + 3] : "");
-    for (size_t i = 0; i < p->ndropped; i++) wbr_buf_printf(&b, "dropped: %s\n", p->src->t[p->dropped[i]].name);
+    for (size_t i = 0; i < p->ndropped; i++) {
+      wbr_buf_puts(&b, "dropped: ");
+      put_text(&b, p->src->t[p->dropped[i]].name, false);
+      wbr_buf_putc(&b, '\n');
+    }
     wbr_buf_printf(&b, "%zu tensors, %zu dropped, %zu problem%s\n", n, p->ndropped, p->problems, p->problems == 1 ? "" : "s");
   }
-  for (size_t i = 0; i < n * 4; i++) free(cells[i]);
+  for (size_t i = 0; i < n * 5; i++) free(cells[i]);
   free(cells);
   return wbr_buf_take(&b);
 }

@@ -217,6 +217,23 @@ static void touch(vm *v, wbr_value *val, uint32_t pc) {
   val->insns = l;
 }
 
+/* Add the statements that touched `from` to `to`'s list, keeping program order (a joined
+ * tensor's provenance is every input's). */
+static void merge_insns(vm *v, wbr_value *to, const wbr_value *from) {
+  if (!from->ninsns) return;
+  uint32_t *l = alloc(v, (to->ninsns + from->ninsns) * sizeof *l);
+  if (!l) return;
+  size_t i = 0, j = 0, n = 0;
+  while (i < to->ninsns || j < from->ninsns) {
+    uint32_t x;
+    if (j >= from->ninsns || (i < to->ninsns && to->insns[i] <= from->insns[j])) x = to->insns[i++];
+    else x = from->insns[j++];
+    if (!n || l[n - 1] != x) l[n++] = x;
+  }
+  to->insns = l;
+  to->ninsns = n;
+}
+
 static wbr_node *node_new(vm *v, wbr_node_kind k, const wbr_node *like, uint32_t pc, size_t nin) {
   wbr_node *nd = alloc(v, sizeof *nd);
   if (!nd) return NULL;
@@ -268,6 +285,10 @@ static long find(const vm *v, const char *name) {
 }
 
 /* ---- statement helpers ---- */
+
+static bool is_float(wbr_dtype d) {
+  return d == WBR_F64 || d == WBR_F32 || d == WBR_F16 || d == WBR_BF16 || d == WBR_F8_E4M3 || d == WBR_F8_E5M2;
+}
 
 static int norm_axis(int64_t axis, int ndim) {
   if (axis < 0) axis += ndim;
@@ -466,6 +487,7 @@ static void run_insn(vm *v, uint32_t pc) {
   wbr_template **inputs = NULL; /* concat: templates for inputs 2..n */
   const int64_t *ints = NULL;
   uint32_t nints = 0;
+  size_t cast_floats = 0;
   bool *consumed = calloc(v->ncur ? v->ncur : 1, sizeof *consumed);
   /* Per matched value: outputs to put in its place. */
   wbr_value *outs = NULL;
@@ -587,6 +609,13 @@ static void run_insn(vm *v, uint32_t pc) {
     }
     case WBR_OP_CAST: {
       wbr_dtype to = (wbr_dtype)in->x;
+      /* `cast "*" bf16` means the floating-point weights: integer and bool tensors (step
+       * counters, index buffers) keep their dtype. */
+      if (!is_float(nd->dtype) && is_float(to)) {
+        EMIT(i, val);
+        break;
+      }
+      cast_floats++;
       if (nd->dtype != to) {
         if (!wbr_cast_supported(nd->dtype, to)) {
           stmt_error(v, pc, "casts convert between F64, F32, F16 and BF16",
@@ -642,7 +671,8 @@ static void run_insn(vm *v, uint32_t pc) {
           else known += given[k];
           sizes[k] = given[k];
         }
-        if (infer >= 0 && known <= dim) sizes[infer] = dim - known, known = dim;
+        if (infer >= 0 && known < dim) sizes[infer] = dim - known, known = dim;
+        else if (infer >= 0) known = dim + 1; /* the inferred part would be empty or negative */
         if (known != dim) {
           stmt_error(v, pc, "the sizes must add up to the size of the axis", "cannot split '%s' (shape %s) along axis %d into sizes that add up to %lld",
                      val.name, sh, axis, (long long)known);
@@ -799,6 +829,7 @@ static void run_insn(vm *v, uint32_t pc) {
       o.node = c;
       o.name = expand(v, tpl, val.name, m, 0, true);
       if (!o.name) goto out;
+      for (uint32_t k = 1; k < npats; k++) merge_insns(v, &o, &v->cur[parts[k]]);
       touch(v, &o, pc);
       EMIT(i, o);
       break;
@@ -809,6 +840,16 @@ static void run_insn(vm *v, uint32_t pc) {
       break;
     }
   next_match:;
+  }
+
+  if (in->op == WBR_OP_CAST && cast_floats == 0) {
+    wbr_buf names;
+    wbr_buf_init(&names);
+    for (size_t mi = 0; mi < n && mi < 3; mi++)
+      wbr_buf_printf(&names, "%s'%s' %s", mi ? ", " : "", v->cur[idx[mi]].name, wbr_dtype_name(v->cur[idx[mi]].node->dtype));
+    stmt_error(v, pc, "cast converts floating-point tensors (F64, F32, F16, BF16); integer and bool tensors keep their dtype",
+               "cast matched only tensors that are not floating point: %s%s", names.p ? names.p : "", n > 3 ? ", ..." : "");
+    wbr_buf_free(&names);
   }
 
   /* Build the next working set: unmatched values stay, matched ones are replaced by their
@@ -920,6 +961,8 @@ static void compare_target(vm *v) {
     for (size_t i = 0; i < v->ncur; i++) {
       if (used[i]) continue;
       size_t d = edit_distance(tt->name, v->cur[i].name);
+      size_t tl = strlen(tt->name);
+      if (d > (tl / 2 > 3 ? tl / 2 : 3)) continue; /* too different to be a useful suggestion */
       for (int k = 0; k < 3; k++) {
         if (d < bestd[k]) {
           for (int j = 2; j > k; j--) best[j] = best[j - 1], bestd[j] = bestd[j - 1];
