@@ -40,11 +40,19 @@ struct wbr_node {
   size_t nin;
 };
 
+/* The statements that touched a value, newest first, shared between values (a persistent list:
+ * touching a value costs one node, whatever its history). */
+typedef struct wbr_hist {
+  uint32_t pc;
+  const struct wbr_hist *prev;
+} wbr_hist;
+
 /* One tensor of the working set / the output. */
 typedef struct wbr_value {
   char *name;
   wbr_node *node;
-  uint32_t *insns;      /* instructions that touched it, in order (renames included) */
+  const wbr_hist *hist; /* while the program runs */
+  uint32_t *insns;      /* outputs: instructions that touched it, in order (renames included) */
   size_t ninsns;
 } wbr_value;
 

@@ -219,54 +219,77 @@ void wbr_map_init(wbr_map *m) { memset(m, 0, sizeof *m); }
 
 void wbr_map_free(wbr_map *m) {
   free(m->keys);
+  free(m->hashes);
   free(m->vals);
   wbr_map_init(m);
 }
 
-static size_t map_slot(const wbr_map *m, const char *key) {
+static size_t map_slot(const wbr_map *m, const char *key, uint64_t h) {
   size_t mask = m->cap - 1;
-  size_t i = (size_t)wbr_hash(key, strlen(key)) & mask;
-  while (m->keys[i] && strcmp(m->keys[i], key) != 0) i = (i + 1) & mask;
+  size_t i = (size_t)h & mask;
+  while (m->keys[i] && (m->hashes[i] != h || strcmp(m->keys[i], key) != 0)) i = (i + 1) & mask;
   return i;
 }
 
-static int map_resize(wbr_map *m, size_t cap) {
-  wbr_map n = {.cap = cap, .len = m->len};
-  n.keys = calloc(cap, sizeof *n.keys);
-  n.vals = calloc(cap, sizeof *n.vals);
-  if (!n.keys || !n.vals) {
-    free(n.keys);
-    free(n.vals);
+static int map_alloc(wbr_map *m, size_t cap) {
+  m->keys = calloc(cap, sizeof *m->keys);
+  m->hashes = malloc(cap * sizeof *m->hashes);
+  m->vals = malloc(cap * sizeof *m->vals);
+  if (!m->keys || !m->hashes || !m->vals) {
+    wbr_map_free(m);
     return -1;
   }
+  m->cap = cap;
+  return 0;
+}
+
+static int map_resize(wbr_map *m, size_t cap) {
+  wbr_map n;
+  wbr_map_init(&n);
+  if (map_alloc(&n, cap) < 0) return -1;
+  n.len = m->len;
   for (size_t i = 0; i < m->cap; i++) {
     if (!m->keys[i]) continue;
-    size_t j = map_slot(&n, m->keys[i]);
+    size_t j = map_slot(&n, m->keys[i], m->hashes[i]);
     n.keys[j] = m->keys[i];
+    n.hashes[j] = m->hashes[i];
     n.vals[j] = m->vals[i];
   }
-  free(m->keys);
-  free(m->vals);
+  wbr_map_free(m);
   *m = n;
   return 0;
 }
 
 int wbr_map_put(wbr_map *m, const char *key, size_t val, size_t *old) {
   if ((m->len + 1) * 4 > m->cap * 3 && map_resize(m, m->cap ? m->cap * 2 : 16) < 0) return -1;
-  size_t i = map_slot(m, key);
+  uint64_t h = wbr_hash(key, strlen(key));
+  size_t i = map_slot(m, key, h);
   if (m->keys[i]) {
     if (old) *old = m->vals[i];
     return 1;
   }
   m->keys[i] = key;
+  m->hashes[i] = h;
   m->vals[i] = val;
   m->len++;
   return 0;
 }
 
+int wbr_map_reset(wbr_map *m, size_t n) {
+  size_t cap = 16;
+  while (cap * 3 < (n + 1) * 4) cap *= 2;
+  if (cap <= m->cap) {
+    memset(m->keys, 0, m->cap * sizeof *m->keys);
+    m->len = 0;
+    return 0;
+  }
+  wbr_map_free(m);
+  return map_alloc(m, cap);
+}
+
 int wbr_map_get(const wbr_map *m, const char *key, size_t *val) {
   if (!m->cap) return 0;
-  size_t i = map_slot(m, key);
+  size_t i = map_slot(m, key, wbr_hash(key, strlen(key)));
   if (!m->keys[i]) return 0;
   if (val) *val = m->vals[i];
   return 1;

@@ -58,6 +58,7 @@ char *wbr_strndup(const char *s, size_t n);
 
 typedef struct wbr_map {
   const char **keys;
+  uint64_t *hashes; /* of each key, so probes compare hashes before strings */
   size_t *vals;
   size_t cap; /* power of two, or 0 */
   size_t len;
@@ -68,6 +69,8 @@ void wbr_map_free(wbr_map *m);
 /* Insert key -> val. Returns 0, 1 if key was already present (*old set, nothing changed), or -1
  * when out of memory. `key` must stay alive as long as the map. */
 int wbr_map_put(wbr_map *m, const char *key, size_t val, size_t *old);
+/* Empty the map, keeping (or growing to) room for n keys without rehashing. 0 or -1 (OOM). */
+int wbr_map_reset(wbr_map *m, size_t n);
 /* Returns 1 and sets *val if present, else 0. */
 int wbr_map_get(const wbr_map *m, const char *key, size_t *val);
 uint64_t wbr_hash(const char *s, size_t n);

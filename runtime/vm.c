@@ -57,6 +57,13 @@ typedef struct vm {
   char **src_lines;       /* the .wbr text split in lines, when it can be read (for carets) */
   size_t nsrc_lines;
   char *src_text;
+  /* scratch reused by every statement */
+  wbr_value *spare, *outs;
+  size_t capspare, capouts;
+  size_t *idx, *out_at;
+  size_t capidx, cap_at;
+  bool *consumed;
+  size_t capconsumed;
   /* per statement */
   uint32_t pc;
   wbr_namepat *pat;
@@ -181,9 +188,9 @@ static char *provenance(vm *v, const wbr_value *val) {
   int count = 0;
   wbr_buf_puts(&b, "from ");
   sources_of(v, val->node, &b, &count);
-  if (val->ninsns) {
+  if (val->hist) {
     char w[512];
-    wbr_buf_printf(&b, " by %s", where(v, val->insns[val->ninsns - 1], w, sizeof w));
+    wbr_buf_printf(&b, " by %s", where(v, val->hist->pc, w, sizeof w));
   }
   char *s = wbr_buf_take(&b);
   if (!s) v->oom = true;
@@ -207,31 +214,55 @@ static wbr_value *push(vm *v, wbr_value **arr, size_t *n, size_t *cap, wbr_value
   return &(*arr)[(*n)++];
 }
 
-/* Record that instruction pc touched val (returns a new list; values are copied by value). */
+/* Record that instruction pc touched val. */
 static void touch(vm *v, wbr_value *val, uint32_t pc) {
-  if (val->ninsns && val->insns[val->ninsns - 1] == pc) return;
-  uint32_t *l = alloc(v, (val->ninsns + 1) * sizeof *l);
-  if (!l) return;
-  if (val->ninsns) memcpy(l, val->insns, val->ninsns * sizeof *l);
-  l[val->ninsns++] = pc;
-  val->insns = l;
+  if (val->hist && val->hist->pc == pc) return;
+  wbr_hist *h = alloc(v, sizeof *h);
+  if (!h) return;
+  h->pc = pc;
+  h->prev = val->hist;
+  val->hist = h;
 }
 
-/* Add the statements that touched `from` to `to`'s list, keeping program order (a joined
+static size_t hist_len(const wbr_hist *h) {
+  size_t n = 0;
+  for (; h; h = h->prev) n++;
+  return n;
+}
+
+/* Add the statements that touched `from` to `to`'s history, keeping program order (a joined
  * tensor's provenance is every input's). */
 static void merge_insns(vm *v, wbr_value *to, const wbr_value *from) {
-  if (!from->ninsns) return;
-  uint32_t *l = alloc(v, (to->ninsns + from->ninsns) * sizeof *l);
-  if (!l) return;
-  size_t i = 0, j = 0, n = 0;
-  while (i < to->ninsns || j < from->ninsns) {
-    uint32_t x;
-    if (j >= from->ninsns || (i < to->ninsns && to->insns[i] <= from->insns[j])) x = to->insns[i++];
-    else x = from->insns[j++];
-    if (!n || l[n - 1] != x) l[n++] = x;
+  size_t na = hist_len(to->hist), nb = hist_len(from->hist);
+  if (!nb) return;
+  uint32_t *a = malloc((na + nb) * sizeof *a);
+  if (!a) {
+    v->oom = true;
+    return;
   }
-  to->insns = l;
-  to->ninsns = n;
+  size_t n = 0;
+  for (const wbr_hist *h = to->hist; h; h = h->prev) a[n++] = h->pc;
+  for (const wbr_hist *h = from->hist; h; h = h->prev) a[n++] = h->pc;
+  /* Newest first in both; rebuild oldest first without duplicates. */
+  for (size_t i = 1; i < n; i++)
+    for (size_t k = i; k > 0 && a[k - 1] < a[k]; k--) {
+      uint32_t t = a[k];
+      a[k] = a[k - 1];
+      a[k - 1] = t;
+    }
+  to->hist = NULL;
+  for (size_t i = n; i-- > 0;)
+    if (!to->hist || to->hist->pc != a[i]) touch(v, to, a[i]);
+  free(a);
+}
+
+/* Outputs carry their history as an array, oldest first. */
+static void flatten_hist(vm *v, wbr_value *val) {
+  size_t n = hist_len(val->hist);
+  val->ninsns = n;
+  val->insns = n ? alloc(v, n * sizeof *val->insns) : NULL;
+  if (!val->insns) return;
+  for (const wbr_hist *h = val->hist; h; h = h->prev) val->insns[--n] = h->pc;
 }
 
 static wbr_node *node_new(vm *v, wbr_node_kind k, const wbr_node *like, uint32_t pc, size_t nin) {
@@ -255,8 +286,10 @@ static wbr_node *node_new(vm *v, wbr_node_kind k, const wbr_node *like, uint32_t
 /* After a statement: rebuild the name index; two tensors on one name is an error (the later
  * one is dropped so the run can go on and report more). */
 static void reindex(vm *v, uint32_t pc) {
-  wbr_map_free(&v->index);
-  wbr_map_init(&v->index);
+  if (wbr_map_reset(&v->index, v->ncur) < 0) {
+    v->oom = true;
+    return;
+  }
   size_t w = 0;
   for (size_t i = 0; i < v->ncur; i++) {
     size_t old;
@@ -337,11 +370,11 @@ static char *expand(vm *v, const wbr_template *t, const char *name, const wbr_ma
   return s;
 }
 
-/* Matches of the statement's pattern in the working set; fills idx (malloc'd) and matches. */
-static size_t match_all(vm *v, const wbr_namepat *p, size_t **idx, wbr_match **ms, bool *failed) {
-  size_t n = 0, cap = 0;
-  *idx = NULL;
-  *ms = NULL;
+/* Positions in the working set of the names the statement's pattern matches, into v->idx.
+ * The matches themselves (captures) are recomputed for the matched names only: a wbr_match is
+ * large, and most names do not match. */
+static size_t match_all(vm *v, const wbr_namepat *p, bool *failed) {
+  size_t n = 0;
   for (size_t i = 0; i < v->ncur; i++) {
     wbr_match m;
     wbr_namepat_error err;
@@ -352,20 +385,17 @@ static size_t match_all(vm *v, const wbr_namepat *p, size_t **idx, wbr_match **m
       break;
     }
     if (!r) continue;
-    if (n == cap) {
-      cap = cap ? cap * 2 : 16;
-      size_t *ni = realloc(*idx, cap * sizeof *ni);
-      if (ni) *idx = ni;
-      wbr_match *nm = ni ? realloc(*ms, cap * sizeof *nm) : NULL;
-      if (nm) *ms = nm;
-      if (!ni || !nm) {
+    if (n == v->capidx) {
+      size_t cap = v->capidx ? v->capidx * 2 : 64;
+      size_t *ni = realloc(v->idx, cap * sizeof *ni);
+      if (!ni) {
         v->oom = true;
         break;
       }
+      v->idx = ni;
+      v->capidx = cap;
     }
-    (*idx)[n] = i;
-    (*ms)[n] = m;
-    n++;
+    v->idx[n++] = i;
   }
   return n;
 }
@@ -457,10 +487,9 @@ static void run_insn(vm *v, uint32_t pc) {
   wbr_namepat *p = NULL;
   if (compile_pattern(v, pats[0], &p)) return;
 
-  size_t *idx = NULL;
-  wbr_match *ms = NULL;
   bool failed = false;
-  size_t n = match_all(v, p, &idx, &ms, &failed);
+  size_t n = match_all(v, p, &failed);
+  size_t *idx = v->idx;
   const char *pattext = wbr_program_str(v->prog, wbr_program_pattern(v->prog, pats[0])->text);
   if (failed || v->oom) goto done;
 
@@ -478,8 +507,12 @@ static void run_insn(vm *v, uint32_t pc) {
   }
 
   /* Outputs are collected into a new working set in order. */
-  wbr_value *next = NULL;
-  size_t nnext = 0, capnext = 0;
+  /* The next working set is built in the spare array (kept between statements: big models
+   * would otherwise pay for fresh pages at every statement). */
+  wbr_value *next = v->spare;
+  size_t nnext = 0, capnext = v->capspare;
+  v->spare = NULL;
+  v->capspare = 0;
   uint32_t nt = 0;
   const uint32_t *tpls = NULL;
   wbr_template **tv = NULL;
@@ -488,12 +521,21 @@ static void run_insn(vm *v, uint32_t pc) {
   const int64_t *ints = NULL;
   uint32_t nints = 0;
   size_t cast_floats = 0;
-  bool *consumed = calloc(v->ncur ? v->ncur : 1, sizeof *consumed);
+  bool *consumed = NULL;
+  if (v->capconsumed < v->ncur + 1) {
+    free(v->consumed);
+    v->capconsumed = v->ncur + 1;
+    v->consumed = malloc(v->capconsumed * sizeof *v->consumed);
+  }
+  consumed = v->consumed;
+  if (consumed) memset(consumed, 0, (v->ncur + 1) * sizeof *consumed);
   /* Per matched value: outputs to put in its place. */
-  wbr_value *outs = NULL;
-  size_t nouts = 0, capouts = 0;
-  size_t *out_at = NULL; /* for each output, the working-set index it replaces */
-  size_t cap_at = 0;
+  wbr_value *outs = v->outs;
+  size_t nouts = 0, capouts = v->capouts;
+  size_t *out_at = v->out_at; /* for each output, the working-set index it replaces */
+  size_t cap_at = v->cap_at;
+  v->outs = NULL;
+  v->out_at = NULL;
   if (!consumed) {
     v->oom = true;
     goto out;
@@ -560,7 +602,9 @@ static void run_insn(vm *v, uint32_t pc) {
   for (size_t mi = 0; mi < n; mi++) {
     size_t i = idx[mi];
     wbr_value val = v->cur[i];
-    const wbr_match *m = &ms[mi];
+    wbr_match mstore;
+    const wbr_match *m = &mstore;
+    if (wbr_namepat_match(p, val.name, strlen(val.name), &mstore, NULL) != 1) continue;
     wbr_node *nd = val.node;
     char sh[256];
     switch ((wbr_opcode)in->op) {
@@ -866,19 +910,30 @@ static void run_insn(vm *v, uint32_t pc) {
       /* Unmatched, checked by expect, or matched but failed (reported): it stays as it was. */
       if (!replaced && !consumed[i] && !push(v, &next, &nnext, &capnext, v->cur[i])) goto out;
     }
-    free(v->cur);
+    /* Most statements (reshape, transpose, cast, expect...) keep every name in place: then the
+     * index is still right, and rebuilding it would dominate the run on big models. */
+    bool same_names = nnext == v->ncur;
+    for (size_t k = 0; same_names && k < nnext; k++) same_names = next[k].name == v->cur[k].name;
+    v->spare = v->cur;
+    v->capspare = v->capcur;
     v->cur = next;
     v->ncur = nnext;
     v->capcur = capnext;
     next = NULL;
-    reindex(v, pc);
+    if (!same_names) reindex(v, pc);
   }
 #undef EMIT
 out:
-  free(next);
-  free(outs);
-  free(out_at);
-  free(consumed);
+  if (next) {
+    /* failed midway: keep the array for the next statement */
+    free(v->spare);
+    v->spare = next;
+    v->capspare = capnext;
+  }
+  v->outs = outs;
+  v->capouts = capouts;
+  v->out_at = out_at;
+  v->cap_at = cap_at;
   wbr_template_free(tpl);
   if (tv)
     for (uint32_t k = 0; k < nt; k++) wbr_template_free(tv[k]);
@@ -887,8 +942,6 @@ out:
     for (uint32_t k = 0; k < npats; k++) wbr_template_free(inputs[k]);
   free(inputs);
 done:
-  free(idx);
-  free(ms);
   wbr_namepat_free(p);
 }
 
@@ -1035,7 +1088,13 @@ int wbr_plan_new(wbr_plan **out, wbr_ctx *ctx, const wbr_program *prog, const wb
       v.cur = NULL;
     }
   }
+  for (size_t i = 0; i < plan->nout && !v.oom; i++) flatten_hist(&v, &plan->out[i]);
   free(v.cur);
+  free(v.spare);
+  free(v.outs);
+  free(v.out_at);
+  free(v.idx);
+  free(v.consumed);
   wbr_map_free(&v.index);
   free(v.src_lines);
   free(v.src_text);
