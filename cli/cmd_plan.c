@@ -10,6 +10,7 @@ typedef struct job {
   const char *cmd;
   const char *rules, *src, *target, *out;
   wbr_plan_format format;
+  bool sync;
   wbr_ctx *ctx;
   wbr_program *prog;
   wbr_tensorset *src_set, *target_set;
@@ -43,6 +44,8 @@ static int parse_args(job *j, int argc, char **argv, bool want_format, bool want
       else if (strcmp(val, "md") == 0) j->format = WBR_PLAN_MD;
       else if (strcmp(val, "json") == 0) j->format = WBR_PLAN_JSON;
       else return cli_usage(j->cmd, "--format must be text, md or json (got '%s')", val);
+    } else if (want_out && strcmp(a, "--sync") == 0) {
+      j->sync = true;
     } else if (a[0] == '-' && a[1]) {
       return cli_usage(j->cmd, "unknown option '%s'", a);
     } else if (npos < 2) {
@@ -143,7 +146,7 @@ int cmd_apply(int argc, char **argv) {
     if (!j.target) protect[1] = NULL;
     progress p = {.tty = isatty(2)};
     clock_gettime(CLOCK_MONOTONIC, &p.t0);
-    rc = cli_exit(wbr_plan_apply(j.plan, j.ctx, j.out, protect, show_progress, &p));
+    rc = cli_exit(wbr_plan_apply(j.plan, j.ctx, j.out, protect, j.sync ? WBR_APPLY_SYNC : 0, show_progress, &p));
     if (rc == 0) fprintf(stderr, "wrote %s: %zu tensors\n", j.out, wbr_plan_count(j.plan));
   }
   return finish(&j, rc);

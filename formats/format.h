@@ -33,6 +33,8 @@ struct wbr_writer {
   uint64_t offset;   /* bytes emitted to the file so far (buffered included) */
   size_t cur;        /* tensor whose bytes come next */
   uint64_t cur_done; /* bytes of it received */
+  uint64_t written_back; /* bytes whose writeback to disk has been started */
+  bool durable;      /* sync data and directory at commit (wbr_writer_set_durable) */
   bool started, committed, failed;
   void *state;       /* format-private, freed by the format's finish or by free() */
 };

@@ -163,7 +163,8 @@ WBR_API int wbr_tensorset_write(const wbr_tensorset *ts, wbr_ctx *ctx, const cha
 /* Writes a weight file tensor by tensor without holding it in memory. The names, dtypes, shapes
  * and metadata come from `layout` (its data is not used); the bytes of every tensor follow, in
  * layout order, through wbr_writer_write. Output goes to a temporary file in the destination's
- * directory; wbr_writer_commit checks the byte count, flushes, syncs and renames it into place.
+ * directory; wbr_writer_commit checks the byte count, flushes and renames it into place (and
+ * syncs first if wbr_writer_set_durable was called).
  * wbr_writer_free without a commit removes the temporary file: a failure never leaves a partial
  * output. `protect` is a NULL-terminated list of input paths (may be NULL): opening fails if
  * path names the same file as one of them. */
@@ -173,6 +174,10 @@ WBR_API int wbr_writer_open(wbr_writer **out, wbr_ctx *ctx, const char *path,
                             const wbr_tensorset *layout, const char *const *protect);
 WBR_API int wbr_writer_write(wbr_writer *w, const void *bytes, size_t len);
 WBR_API int wbr_writer_commit(wbr_writer *w);
+/* Make the commit durable: the data and the rename are synced to disk before commit returns,
+ * so OUT survives a power loss too (a kill or an error never leaves a partial OUT either way).
+ * Off by default: on a fast copy, waiting for the disk can take longer than the work. */
+WBR_API void wbr_writer_set_durable(wbr_writer *w, int on);
 WBR_API void wbr_writer_free(wbr_writer *w);
 
 /* ---- Rule programs ---------------------------------------------------------------------------- */
@@ -228,10 +233,13 @@ typedef void (*wbr_progress_fn)(void *userdata, size_t done, size_t total, uint6
                                 uint64_t bytes_total);
 
 /* Execute a plan without problems: read the source's data, write every output tensor in plan
- * order to path through the atomic streaming writer (see wbr_writer; `protect` as there). The
+ * order to path through the atomic streaming writer (see wbr_writer; `protect` as there;
+ * flags: 0 or WBR_APPLY_SYNC). The
  * output's metadata records the rules' hash and the tool version. progress may be NULL. */
+#define WBR_APPLY_SYNC 1u /* flags: make the output durable (see wbr_writer_set_durable) */
 WBR_API int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path,
-                           const char *const *protect, wbr_progress_fn progress, void *userdata);
+                           const char *const *protect, unsigned flags, wbr_progress_fn progress,
+                           void *userdata);
 WBR_API void wbr_plan_free(wbr_plan *plan);
 
 /* Canonical formatting of .wbr source (`wbr fmt`): comments kept, idempotent. On success *out

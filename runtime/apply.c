@@ -13,6 +13,8 @@
 #include "plan.h"
 
 #define SCRATCH (1u << 20)
+/* A permute reading straight from the mapping works in slabs of about this many bytes. */
+#define PERMUTE_CHUNK (8u << 20)
 /* Give mapped source pages back to the OS after this many bytes written, so resident memory
  * does not grow with the model. */
 #define RELEASE_EVERY (64ull << 20)
@@ -22,11 +24,71 @@ typedef struct sink {
   void *ud;
 } sink;
 
+/* Big buffers are kept for the next tensor: a fresh one costs a page fault and a zeroed page
+ * per 4 KiB, which would dominate a transpose-heavy apply. */
+#define POOL 4
+#define BIG (1u << 20)
+
 typedef struct exec {
   wbr_ctx *ctx;
   const wbr_plan *plan;
   wbr_writer *w;
+  uint8_t *buf[POOL];
+  size_t cap[POOL];
+  bool busy[POOL];
 } exec;
+
+static void big_free(uint8_t *p, size_t cap) {
+  if (p) munmap(p, cap);
+}
+
+static uint8_t *big_alloc(size_t n) {
+  void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return NULL;
+  (void)madvise(p, n, MADV_HUGEPAGE); /* fewer faults; a hint only */
+  return p;
+}
+
+/* A buffer of n bytes (contents undefined); give it back with buf_put. */
+static uint8_t *buf_get(exec *x, size_t n) {
+  if (n < BIG) return malloc(n ? n : 1);
+  int best = -1, spare = -1;
+  for (int i = 0; i < POOL; i++) {
+    if (x->busy[i]) continue;
+    if (x->cap[i] >= n && (best < 0 || x->cap[i] < x->cap[best])) best = i;
+    if (spare < 0 || x->cap[i] < x->cap[spare]) spare = i;
+  }
+  if (best < 0 && spare >= 0) {
+    /* Replace the smallest free buffer by one big enough. */
+    big_free(x->buf[spare], x->cap[spare]);
+    x->buf[spare] = big_alloc(n);
+    x->cap[spare] = x->buf[spare] ? n : 0;
+    best = x->buf[spare] ? spare : -1;
+  }
+  if (best < 0) return NULL;
+  x->busy[best] = true;
+  return x->buf[best];
+}
+
+static void buf_put(exec *x, uint8_t *p) {
+  if (!p) return;
+  for (int i = 0; i < POOL; i++)
+    if (x->buf[i] == p) {
+      x->busy[i] = false;
+      return;
+    }
+  free(p);
+}
+
+/* Give back the source's mapped pages under [p, p+n): they were read and are not needed for
+ * this tensor again, so resident memory stays near one buffer, not buffer + source. */
+static void release_source(exec *x, const uint8_t *p, size_t n) {
+  const wbr_tensorset *src = x->plan->src;
+  const uint8_t *base = src->map_base;
+  if (!base || p < base || p + n > base + src->map_len) return;
+  uintptr_t page = 4096, a = ((uintptr_t)p + page - 1) & ~(page - 1), e = ((uintptr_t)p + n) & ~(page - 1);
+  if (e > a) (void)madvise((void *)a, e - a, MADV_DONTNEED);
+}
 
 static int emit_node(exec *x, const wbr_node *nd, sink s);
 
@@ -68,8 +130,8 @@ static int internal(exec *x, const char *what) {
                   "internal error: %s", what);
 }
 
-/* Contiguous bytes of nd: a pointer into the source when no data moves, else a new buffer
- * (*owned set; the caller frees it). */
+/* Contiguous bytes of nd: a pointer into the source when no data moves, else a buffer
+ * (*owned set; the caller gives it back with buf_put). */
 static int materialize(exec *x, const wbr_node *nd, const uint8_t **out, uint8_t **owned) {
   *owned = NULL;
   if (nd->kind == WBR_N_SOURCE) {
@@ -78,13 +140,13 @@ static int materialize(exec *x, const wbr_node *nd, const uint8_t **out, uint8_t
   }
   if (nd->kind == WBR_N_RESHAPE) return materialize(x, nd->in[0], out, owned);
   uint64_t n = node_bytes(nd);
-  membuf m = {.p = malloc(n ? (size_t)n : 1), .cap = (size_t)n};
+  membuf m = {.p = buf_get(x, (size_t)n), .cap = (size_t)n};
   if (!m.p) return wbr_fail(x->ctx, WBR_ENOMEM, NULL, "a tensor that needs a copy must fit in memory",
                             "out of memory allocating %llu bytes", (unsigned long long)n);
   int rc = emit_node(x, nd, (sink){to_memory, &m});
   if (rc == WBR_EINTERNAL || (rc == 0 && m.len != n)) rc = internal(x, "a tensor's bytes do not match its shape");
   if (rc) {
-    free(m.p);
+    buf_put(x, m.p);
     return rc;
   }
   *out = m.p;
@@ -123,7 +185,7 @@ static int emit_node(exec *x, const wbr_node *nd, sink s) {
       rc = wbr_slice_stream(s.fn, s.ud, bytes, wbr_dtype_size(in->dtype), in->ndim, in->shape, nd->axis,
                             nd->start, nd->len);
     if (rc == WBR_EUSAGE) rc = internal(x, "slice rejected by the kernel");
-    free(owned);
+    buf_put(x, owned);
     return rc;
   }
   case WBR_N_PERMUTE: {
@@ -131,13 +193,31 @@ static int emit_node(exec *x, const wbr_node *nd, sink s) {
     rc = materialize(x, in, &bytes, &owned);
     if (rc) return rc;
     uint64_t n = node_bytes(nd);
-    uint8_t *dst = malloc(n ? (size_t)n : 1);
+    size_t es = wbr_dtype_size(in->dtype);
+    uint8_t *dst = buf_get(x, (size_t)n);
     if (!dst) rc = wbr_fail(x->ctx, WBR_ENOMEM, NULL, NULL, "out of memory permuting %llu bytes", (unsigned long long)n);
-    if (rc == 0 && wbr_permute(dst, bytes, wbr_dtype_size(in->dtype), in->ndim, in->shape, nd->perm) != 0)
+    if (rc == 0 && !owned && n > PERMUTE_CHUNK && in->ndim > 0 && in->shape[0] > 1) {
+      /* Straight from the mapping: permute slab by slab along the source's first axis and give
+       * each slab's pages back once it is placed. */
+      int j = 0;
+      while (nd->perm[j] != 0) j++;
+      uint64_t row = n / (uint64_t)in->shape[0];
+      int64_t rows = row >= PERMUTE_CHUNK ? 1 : (int64_t)(PERMUTE_CHUNK / row);
+      int64_t part[WBR_MAX_DIMS];
+      memcpy(part, in->shape, sizeof part);
+      for (int64_t r = 0; r < in->shape[0] && rc == 0; r += rows) {
+        part[0] = in->shape[0] - r < rows ? in->shape[0] - r : rows;
+        const uint8_t *from = bytes + (uint64_t)r * row;
+        if (wbr_permute_put(dst, nd->shape, j, r, from, es, in->ndim, part, nd->perm) != 0)
+          rc = internal(x, "permute rejected by the kernel");
+        release_source(x, from, (size_t)(row * (uint64_t)part[0]));
+      }
+    } else if (rc == 0 && wbr_permute(dst, bytes, es, in->ndim, in->shape, nd->perm) != 0) {
       rc = internal(x, "permute rejected by the kernel");
-    free(owned);
+    }
+    buf_put(x, owned);
     if (rc == 0) rc = s.fn(s.ud, dst, (size_t)n);
-    free(dst);
+    buf_put(x, dst);
     return rc;
   }
   case WBR_N_CONCAT: {
@@ -162,7 +242,7 @@ static int emit_node(exec *x, const wbr_node *nd, sink s) {
     if (rc == 0 && wbr_concat_stream(s.fn, s.ud, wbr_dtype_size(nd->dtype), nd->ndim, nd->shape, nd->axis,
                                      nd->nin, parts, lens) != 0)
       rc = internal(x, "concat rejected by the kernel");
-    for (size_t i = 0; owns && i < nd->nin; i++) free(owns[i]);
+    for (size_t i = 0; owns && i < nd->nin; i++) buf_put(x, owns[i]);
     free(parts);
     free(owns);
     free(lens);
@@ -173,7 +253,7 @@ static int emit_node(exec *x, const wbr_node *nd, sink s) {
 }
 
 int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const char *const *protect,
-                   wbr_progress_fn progress, void *userdata) {
+                   unsigned flags, wbr_progress_fn progress, void *userdata) {
   if (!plan || !path) return WBR_EUSAGE;
   if (plan->problems)
     return wbr_fail(ctx, WBR_EINPUT, path, "fix the problems reported by `wbr check` first",
@@ -204,6 +284,7 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
   if (rc == 0 && base && *base) rc = wbr_tensorset_meta_set(layout, "weightbridge.rules", base);
   wbr_writer *w = NULL;
   if (rc == 0) rc = wbr_writer_open(&w, ctx, path, layout, protect);
+  if (rc == 0) wbr_writer_set_durable(w, (flags & WBR_APPLY_SYNC) != 0);
   /* After open, so that naming an input as the output is reported as such first. */
   if (rc == 0 && !w->fmt->has_data)
     rc = wbr_fail(ctx, WBR_EINPUT, path, "name the output .safetensors; for a manifest of the result use `wbr inspect OUT --json`",
@@ -216,7 +297,7 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
     uint64_t n = node_bytes(v->node);
     done += n;
     since_release += n;
-    if (since_release >= RELEASE_EVERY && plan->src->map_base) {
+    if ((since_release >= RELEASE_EVERY || n >= RELEASE_EVERY / 4) && plan->src->map_base) {
       madvise(plan->src->map_base, plan->src->map_len, MADV_DONTNEED);
       since_release = 0;
     }
@@ -224,6 +305,7 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
   }
   if (rc == 0) rc = wbr_writer_commit(w);
   wbr_writer_free(w);
+  for (int i = 0; i < POOL; i++) big_free(x.buf[i], x.cap[i]);
   wbr_tensorset_free(layout);
   return rc;
 }
