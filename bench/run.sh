@@ -1,0 +1,284 @@
+#!/bin/sh
+# run.sh BUILD — the benchmarks of issue 4 (`make bench`): figures and ratios against baselines
+# measured in the same run, never timed assertions. Exits 0 whatever the figures; non-zero only
+# when a step fails (a build, a command's exit status, or an output that is not what it should be).
+# Scratch files go to BUILD/bench/scratch and are deleted at the end. BENCH_SCALE=small forces the
+# ~90 MiB model (used automatically under 4 GiB free). See bench/RESULTS.md.
+set -u
+BUILD=${1:-build}
+cd "$(dirname "$0")/.." || exit 1
+WBR=$BUILD/wbr
+OUT=$BUILD/bench
+S=$OUT/scratch
+SHM=
+RUNS=3        # best of 3 for the seconds-long applies and copies
+PLAN_RUNS=5   # best of 5 for plan/check
+MIB=1048576
+FAILED=0
+
+cleanup() {
+  rm -rf "$S"
+  if [ -n "$SHM" ]; then rm -rf "$SHM"; fi
+}
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
+
+step_failed() {
+  echo "FAILED: $*"
+  FAILED=$((FAILED + 1))
+}
+hdr() { printf '\n== %s\n' "$*"; }
+# Best wall time, worst peak RSS (KiB) and its anon/file split over a file of plan_bench lines.
+best() { awk 'NR==1 || $1 < t {t = $1} $2 > m {m = $2; a = $3; f = $4} END {printf "%.3f %d %d %d\n", t, m, a, f}' "$1"; }
+mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }       # KiB -> MiB
+div() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+# verdict A OP B: "met" or "MISSED" (a comparison for the reader, not an assertion)
+verdict() { awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN {ok = op == "<=" ? a <= b : op == "<" ? a < b : a >= b; print ok ? "met" : "MISSED"}'; }
+summary() { printf '%-30s %-44s %s\n' "$1" "$2" "$3" >> "$S/summary"; }
+
+[ -x "$WBR" ] || { echo "bench: $WBR is missing: run make BUILD=$BUILD first"; exit 1; }
+rm -rf "$S"
+mkdir -p "$S" || exit 1
+: > "$S/summary"
+
+hdr "machine"
+echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "cpu:     $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), nproc $(nproc)"
+echo "memory:  $(free -g | awk '/^Mem:/ {print $2 " GiB total, " $7 " GiB available"}')"
+echo "disk:    $(df -PT "$OUT" | awk 'NR==2 {print $2 " on " $1 ", " int($5 / 1048576) " GiB free"}')"
+echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine shows up as noise)"
+echo "wbr:     $("$WBR" --version 2>/dev/null || echo "$WBR")"
+
+# ---- drivers ---------------------------------------------------------------------------------
+CFLAGS_B="-O2 -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -D_GNU_SOURCE"
+LIBS="-lpcre2-8 -lcjson -lz -lm"
+PB=$OUT/plan_bench
+# shellcheck disable=SC2086
+if ! cc $CFLAGS_B -Iinclude bench/plan_bench.c "$BUILD/libweightbridge.a" $LIBS -o "$PB"; then
+  echo "FAILED: cannot build bench/plan_bench.c"
+  exit 1
+fi
+
+hdr "kernels (bench/ops_bench.c, in memory; see bench/README.md)"
+if [ -f bench/ops_bench.c ]; then
+  # shellcheck disable=SC2086
+  if cc -std=c11 -O2 -D_GNU_SOURCE -Iinclude -I. bench/ops_bench.c "$BUILD/libweightbridge-runtime.a" $LIBS -o "$OUT/ops_bench"; then
+    "$OUT/ops_bench" || step_failed "ops_bench exited $?"
+  else
+    step_failed "bench/ops_bench.c does not build"
+  fi
+else
+  echo "skipped: bench/ops_bench.c is not there"
+fi
+
+# ---- 1. the model ------------------------------------------------------------------------------
+hdr "1. a LLaMA-like safetensors file (seeded, written tensor by tensor)"
+FREE_KIB=$(df -Pk "$OUT" | awk 'NR==2 {print $4}')
+if [ -n "${BENCH_SCALE:-}" ]; then
+  SCALE=$BENCH_SCALE # full or small, to force a size (small: a quick run of every step)
+  echo "BENCH_SCALE=$SCALE set: using the $SCALE model"
+elif [ "$FREE_KIB" -ge $((4 * 1024 * 1024)) ]; then
+  SCALE=full
+else
+  SCALE=small
+  echo "only $((FREE_KIB / 1024)) MiB free under $OUT (< 4 GiB): using the SMALL model (~90 MiB);"
+  echo "the figures below are then not the >= 1 GiB figures of the issue"
+fi
+T0=$(date +%s)
+if ! /usr/bin/python3 bench/gen_model.py weights "$S" "$SCALE" > "$S/model.env"; then
+  echo "FAILED: bench/gen_model.py weights"
+  exit 1
+fi
+. "$S/model.env"
+M=$S/model.safetensors
+echo "model:   $MODEL_TENSORS tensors, $(div "$MODEL_BYTES" $MIB) MiB ($SCALE; written in $(($(date +%s) - T0)) s):"
+if [ "$SCALE" = full ]; then set -- 512 32000 4096 11008; else set -- 128 8000 1024 2752; fi
+echo "         3 conv kernels [3,3,$1,$1] F32 (HWIO), embeddings [$2,$3] F16, 2 layers of"
+echo "         [$3,$3] x4 and [$4,$3]/[$3,$4] x3 with biases (layer 0 F32, layer 1 F16), norms"
+N=$("$WBR" inspect "$M" | grep -c '^[a-z]')
+[ "$N" -ge "$MODEL_TENSORS" ] || step_failed "wbr inspect lists $N lines for $MODEL_TENSORS tensors"
+echo "runs are warm-cache: the model stays in the page cache (dropping caches needs root on the"
+echo "host); \`sync\` runs before each timed run so earlier writeback does not land in it"
+
+# Timed run: $1 = result file to append to, $2 = output to remove first, rest = command.
+timed() {
+  res=$1 out=$2
+  shift 2
+  rm -f "$out"
+  sync
+  "$PB" run "$S/one" "$@" > "$S/cmd.log" 2>&1
+  read -r _ _ _ _ code < "$S/one"
+  if [ "$code" != 0 ]; then
+    step_failed "$* (exit $code):"
+    sed 's/^/    /' "$S/cmd.log" | head -n 20
+    return 1
+  fi
+  cat "$S/one" >> "$res"
+}
+
+# ---- 2. rename-only apply vs cp ----------------------------------------------------------------
+hdr "2. rename-only apply vs cp of the same file, same directory (best of $RUNS)"
+sed -n '3p' "$S/rename.wbr" | sed 's/^/rules:   /'
+: > "$S/r_cp"
+: > "$S/r_cps"
+: > "$S/r_ren"
+i=0
+while [ $i -lt $RUNS ]; do
+  timed "$S/r_cp" "$S/copy.safetensors" cp "$M" "$S/copy.safetensors"
+  timed "$S/r_cps" "$S/copy.safetensors" sh -c 'cp "$1" "$2" && sync "$2"' sh "$M" "$S/copy.safetensors"
+  timed "$S/r_ren" "$S/renamed.safetensors" "$WBR" apply "$S/rename.wbr" "$M" -o "$S/renamed.safetensors"
+  i=$((i + 1))
+done
+rm -f "$S/copy.safetensors"
+if [ -s "$S/r_ren" ] && [ -s "$S/r_cp" ] && [ -s "$S/r_cps" ]; then
+  best "$S/r_cp" > "$S/r_cp.b"
+  best "$S/r_cps" > "$S/r_cps.b"
+  best "$S/r_ren" > "$S/r_ren.b"
+  read -r T_CP _ < "$S/r_cp.b"
+  read -r T_CPS _ < "$S/r_cps.b"
+  read -r T_REN RSS_REN ANON_REN FILE_REN < "$S/r_ren.b"
+  echo "cp:                    $T_CP s   (all runs: $(cut -d' ' -f1 "$S/r_cp" | tr '\n' ' '))"
+  echo "cp + sync FILE:        $T_CPS s   (all runs: $(cut -d' ' -f1 "$S/r_cps" | tr '\n' ' '))"
+  echo "wbr apply (rename):    $T_REN s   (all runs: $(cut -d' ' -f1 "$S/r_ren" | tr '\n' ' '))"
+  R=$(div "$T_REN" "$T_CP")
+  echo "ratio apply / cp:            ${R}x   (goal <= 1.25x: $(verdict "$R" "<=" 1.25))"
+  summary "rename-only apply / cp" "$T_REN s / $T_CP s = ${R}x (goal <= 1.25x)" "$(verdict "$R" "<=" 1.25)"
+  summary "  (vs cp + sync FILE)" "$T_REN s / $T_CPS s = $(div "$T_REN" "$T_CPS")x" "for reference"
+  echo "ratio apply / (cp + sync):   $(div "$T_REN" "$T_CPS")x   (apply fsyncs before its rename; cp does not)"
+  # The data section must be the source's bytes exactly: compare past both headers.
+  HS=$(od -An -tu8 -N8 "$M" | tr -d ' ')
+  HR=$(od -An -tu8 -N8 "$S/renamed.safetensors" | tr -d ' ')
+  LR=$(($(stat -c %s "$S/renamed.safetensors") - 8 - HR))
+  if [ "$LR" != "$MODEL_DATA" ]; then
+    step_failed "renamed output has $LR data bytes, the source $MODEL_DATA"
+  elif cmp -s -n "$MODEL_DATA" -i "$((8 + HS)):$((8 + HR))" "$M" "$S/renamed.safetensors"; then
+    echo "check:   output data bytes identical to the source's ($MODEL_DATA bytes)"
+  else
+    step_failed "the renamed output's data differs from the source's"
+  fi
+  NM=$("$WBR" inspect "$S/renamed.safetensors" | grep -c '^model\.')
+  [ "$NM" = "$MODEL_TENSORS" ] || step_failed "$NM of $MODEL_TENSORS output names start with 'model.'"
+fi
+rm -f "$S/renamed.safetensors"
+
+# ---- 3. transpose/cast-heavy apply vs memcpy ---------------------------------------------------
+hdr "3. transpose/cast-heavy apply vs memcpy of the same bytes (best of $RUNS)"
+sed -n '3,$p' "$S/heavy.wbr" | sed 's/^/rules:   /'
+: > "$S/r_heavy"
+i=0
+while [ $i -lt $RUNS ]; do
+  timed "$S/r_heavy" "$S/heavy.safetensors" "$WBR" apply "$S/heavy.wbr" "$M" -o "$S/heavy.safetensors"
+  i=$((i + 1))
+done
+# The same with the output on tmpfs: no disk, no writeback (fsync is a no-op there).
+SHM_FREE=$(df -Pk /dev/shm 2> /dev/null | awk 'NR==2 {print $4}')
+: > "$S/r_heavy_shm"
+if [ -n "$SHM_FREE" ] && [ "$SHM_FREE" -ge $((HEAVY_OUT_DATA / 1024 * 2)) ]; then
+  SHM=$(mktemp -d /dev/shm/wbr-bench.XXXXXX)
+  i=0
+  while [ $i -lt $RUNS ]; do
+    timed "$S/r_heavy_shm" "$SHM/heavy.safetensors" "$WBR" apply "$S/heavy.wbr" "$M" -o "$SHM/heavy.safetensors"
+    i=$((i + 1))
+  done
+  rm -rf "$SHM"
+  SHM=
+fi
+if "$PB" memcpy "$MODEL_DATA" 3 > "$S/memcpy"; then
+  read -r T_MC GBS_MC < "$S/memcpy"
+  echo "memcpy $(div "$MODEL_DATA" $MIB) MiB:    $T_MC s = $GBS_MC GB/s (read + written)"
+else
+  step_failed "memcpy baseline"
+  GBS_MC=0
+fi
+MOVED=$((MODEL_DATA + HEAVY_OUT_DATA))
+if [ -s "$S/r_heavy" ]; then
+  best "$S/r_heavy" > "$S/r_heavy.b"
+  read -r T_HV RSS_HV ANON_HV FILE_HV < "$S/r_heavy.b"
+  GBS_HV=$(awk -v b="$MOVED" -v t="$T_HV" 'BEGIN {printf "%.2f", b / t / 1e9}')
+  echo "wbr apply (heavy):     $T_HV s   (all runs: $(cut -d' ' -f1 "$S/r_heavy" | tr '\n' ' '))"
+  echo "  reads $(div "$MODEL_DATA" $MIB) MiB + writes $(div "$HEAVY_OUT_DATA" $MIB) MiB: $GBS_HV GB/s effective"
+  PCT=$(awk -v a="$GBS_HV" -v b="$GBS_MC" 'BEGIN {printf "%.1f", (b > 0 ? 100 * a / b : 0)}')
+  echo "  ratio to memcpy: $PCT%   (goal >= 50%: $(verdict "$PCT" ">=" 50))"
+  summary "heavy apply / memcpy" "$GBS_HV GB/s / $GBS_MC GB/s = $PCT% (goal >= 50%)" "$(verdict "$PCT" ">=" 50)"
+  if [ -n "${T_CP:-}" ]; then
+    GBS_CP=$(awk -v b="$MODEL_BYTES" -v t="$T_CP" 'BEGIN {printf "%.2f", 2 * b / t / 1e9}')
+    echo "  for scale: cp above moved $GBS_CP GB/s (read + written) = $(awk -v a="$GBS_CP" -v b="$GBS_MC" 'BEGIN {printf "%.1f%%", (b > 0 ? 100 * a / b : 0)}') of memcpy,"
+    echo "  the ceiling for any tool that writes a file in this directory"
+  fi
+  if /usr/bin/python3 bench/gen_model.py verify "$M" "$S/heavy.safetensors" > "$S/verify" 2>&1; then
+    sed 's/^/check:   /' "$S/verify"
+  else
+    step_failed "heavy output: $(cat "$S/verify")"
+  fi
+fi
+rm -f "$S/heavy.safetensors"
+if [ -s "$S/r_heavy_shm" ]; then
+  best "$S/r_heavy_shm" > "$S/r_heavy_shm.b"
+  read -r T_HS _ < "$S/r_heavy_shm.b"
+  GBS_HS=$(awk -v b="$MOVED" -v t="$T_HS" 'BEGIN {printf "%.2f", b / t / 1e9}')
+  PCTS=$(awk -v a="$GBS_HS" -v b="$GBS_MC" 'BEGIN {printf "%.1f", (b > 0 ? 100 * a / b : 0)}')
+  echo "wbr apply (heavy), output on tmpfs: $T_HS s = $GBS_HS GB/s = $PCTS% of memcpy   (no disk)"
+  summary "  (output on tmpfs)" "$GBS_HS GB/s = $PCTS% of memcpy" "for reference"
+fi
+
+# ---- 4. peak memory ----------------------------------------------------------------------------
+hdr "4. peak RSS of each apply (goal: <= largest copied tensor + 64 MiB)"
+echo "maxrss is the kernel's peak RSS (wait4); it counts the source's mapped file pages, which are"
+echo "clean page cache; anon/file are the peaks of RssAnon/RssFile sampled every 2 ms"
+printf '%-20s %10s %10s %10s %22s %10s %10s\n' apply "maxrss MiB" "anon MiB" "file MiB" "largest copied MiB" "goal MiB" "margin MiB"
+rss_row() { # name maxrss anon file largest_copy_bytes
+  goal=$(awk -v c="$5" 'BEGIN {printf "%.1f", c / 1048576 + 64}')
+  summary "peak RSS, $1" "$(mib "$2") MiB (anon $(mib "$3")) (goal <= $goal MiB)" \
+    "$(verdict "$(mib "$2")" "<=" "$goal") (anon only: $(verdict "$(mib "$3")" "<=" "$goal"))"
+  printf '%-20s %10s %10s %10s %22s %10s %10s\n' "$1" "$(mib "$2")" "$(mib "$3")" "$(mib "$4")" \
+    "$(div "$5" $MIB)" "$goal" "$(awk -v g="$goal" -v r="$2" 'BEGIN {printf "%+.1f", g - r / 1024}')"
+}
+[ -s "$S/r_ren" ] && rss_row "rename-only" "$RSS_REN" "$ANON_REN" "$FILE_REN" 0
+[ -s "$S/r_heavy" ] && rss_row "transpose/cast" "$RSS_HV" "$ANON_HV" "$FILE_HV" "$HEAVY_LARGEST_COPY"
+echo "(rename-only copies no tensor; the heavy rules' largest copy is $HEAVY_LARGEST_NAME, permuted"
+echo " in memory before its cast streams out; largest tensor in the file: $(div "$LARGEST_TENSOR" $MIB) MiB)"
+echo "margin = goal - maxrss (negative: over the goal)"
+
+# ---- 5. plan/check at scale --------------------------------------------------------------------
+hdr "5. plan and check: 10,000 tensors, 200 statements (best of $PLAN_RUNS)"
+P=$S/plan
+/usr/bin/python3 bench/gen_model.py plan "$P" || step_failed "bench/gen_model.py plan"
+echo "rules:   $(grep -vc '^#\|^weightbridge' "$P/rules.wbr") statements: 40 stage-flattening regex renames, 25 glob/regex"
+echo "         renames with captures, 9 optional drops, 2 transposes, 2 reshapes, 1 permute,"
+echo "         40 casts, 81 expects; source and target manifests of 10,000 tensors"
+if "$WBR" check "$P/rules.wbr" "$P/src.json" -t "$P/target.json" > "$S/check.log" 2>&1; then
+  sed 's/^/check:   /' "$S/check.log"
+else
+  step_failed "wbr check exits non-zero on the plan benchmark:"
+  head -n 20 "$S/check.log"
+fi
+for what in plan check; do
+  : > "$S/r_$what"
+  i=0
+  while [ $i -lt $PLAN_RUNS ]; do
+    "$PB" time "$S/one" "$WBR" "$what" "$P/rules.wbr" "$P/src.json" -t "$P/target.json" > /dev/null 2>&1
+    read -r _ _ _ _ code < "$S/one"
+    [ "$code" = 0 ] || step_failed "wbr $what exits $code"
+    cat "$S/one" >> "$S/r_$what"
+    i=$((i + 1))
+  done
+  best "$S/r_$what" > "$S/r_$what.b"
+  read -r T RSS _ < "$S/r_$what.b"
+  MS=$(awk -v t="$T" 'BEGIN {printf "%.1f", t * 1000}')
+  printf 'wbr %-6s %7.1f ms   peak RSS %s MiB   (goal < 100 ms: %s)\n' "$what" "$MS" "$(mib "$RSS")" "$(verdict "$MS" "<" 100)"
+  summary "wbr $what, 10k tensors x 200" "$MS ms (goal < 100 ms)" "$(verdict "$MS" "<" 100)"
+done
+echo "in-process phases (library calls, best of $PLAN_RUNS each):"
+"$PB" phases "$P/rules.wbr" "$P/src.json" "$P/target.json" "$PLAN_RUNS" || step_failed "plan_bench phases"
+
+hdr "summary"
+cat "$S/summary"
+
+hdr "done"
+echo "load:    $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$FAILED" -gt 0 ]; then
+  echo "$FAILED step(s) FAILED (see above)"
+  exit 1
+fi
+echo "all steps ran; the figures are above (goals are compared, not asserted)"
+exit 0
