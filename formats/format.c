@@ -2,6 +2,7 @@
  * tensor set through the streaming writer. New formats add one line to `formats`. */
 #include "format.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -12,15 +13,40 @@ static const wbr_format *const formats[] = {
 #define NFORMATS (sizeof formats / sizeof formats[0])
 
 const wbr_format *wbr_format_for_path(const char *path) {
-  size_t n = strlen(path);
+  /* The longest matching extension wins: "x.safetensors.index.json" is a sharded checkpoint's
+   * index, not a manifest. */
+  size_t n = strlen(path), best_len = 0;
+  const wbr_format *best = NULL;
   for (size_t i = 0; i < NFORMATS; i++) {
-    size_t e = strlen(formats[i]->ext);
-    if (n > e && strcasecmp(path + n - e, formats[i]->ext) == 0) return formats[i];
+    for (const char *const *e = formats[i]->exts; *e; e++) {
+      size_t l = strlen(*e);
+      if (n > l && l > best_len && strcasecmp(path + n - l, *e) == 0) {
+        best = formats[i];
+        best_len = l;
+      }
+    }
   }
-  return NULL;
+  return best;
 }
 
-const char *wbr_format_extensions(void) { return ".safetensors (weights), .json (manifest)"; }
+void wbr_format_extensions(char *buf, size_t n) {
+  wbr_buf b;
+  wbr_buf_init(&b);
+  for (size_t i = 0; i < NFORMATS; i++) {
+    wbr_buf_puts(&b, i ? ", " : "");
+    for (const char *const *e = formats[i]->exts; *e; e++)
+      wbr_buf_printf(&b, "%s%s", e == formats[i]->exts ? "" : " ", *e);
+    wbr_buf_printf(&b, " (%s)", formats[i]->what);
+  }
+  snprintf(buf, n, "%s", b.p ? b.p : "");
+  wbr_buf_free(&b);
+}
+
+int wbr_format_no_key(wbr_ctx *ctx, const char *path, const char *key) {
+  const wbr_format *fmt = wbr_format_for_path(path);
+  return wbr_fail(ctx, WBR_EINPUT, path, "FILE#KEY selects an entry of a PyTorch checkpoint; drop the '#...'",
+                  "a %s file has no entries to select ('#%s')", fmt ? fmt->name : "?", key);
+}
 
 int wbr_tensorset_write(const wbr_tensorset *ts, wbr_ctx *ctx, const char *path) {
   if (!ts || !path) return WBR_EUSAGE;

@@ -7,12 +7,18 @@
 #include "../runtime/tensorset.h"
 
 typedef struct wbr_format {
-  const char *name; /* "safetensors" */
-  const char *ext;  /* ".safetensors"; matched case-insensitively at the end of the path */
-  bool has_data;    /* false for manifests: the writer takes no tensor bytes */
+  const char *name;        /* "safetensors" */
+  const char *const *exts; /* NULL-terminated: ".safetensors"; matched case-insensitively at the
+                              end of the path, longest first across formats */
+  const char *what;        /* for messages: "weights", "manifest" */
+  bool has_data;           /* false for manifests: the writer takes no tensor bytes */
   /* Fill ts from bytes[0..len). The bytes stay valid as long as ts (they are the mapping or the
-   * set's own copy). `path` is only for diagnostics. Report every problem through ctx. */
-  int (*read)(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const uint8_t *bytes, size_t len);
+   * set's own copy). `path` is only for diagnostics. `key` selects an entry inside a container
+   * (FILE.pt#model) or is NULL; a format without entries refuses a key. Report every problem
+   * through ctx. A format whose tensors live in other files (sharded checkpoints) opens them with
+   * wbr_tensorset_open and keeps them with wbr_ts_adopt. */
+  int (*read)(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char *key,
+              const uint8_t *bytes, size_t len);
   /* Writer hooks; any may be NULL. begin writes the header; tensor_begin/tensor_end frame each
    * tensor's bytes (which the writer copies to the file in between); finish writes trailers. */
   int (*begin)(wbr_writer *w);
@@ -39,10 +45,13 @@ struct wbr_writer {
   void *state;       /* format-private, freed by the format's finish or by free() */
 };
 
+/* Refuse a #key for a format without entries (one shared message). */
+int wbr_format_no_key(wbr_ctx *ctx, const char *path, const char *key);
+
 /* The format for a path, by extension, or NULL (the caller reports). */
 const wbr_format *wbr_format_for_path(const char *path);
-/* Comma-separated list of supported extensions, for messages. */
-const char *wbr_format_extensions(void);
+/* The supported extensions, for messages: ".safetensors (weights), .json (manifest)". */
+void wbr_format_extensions(char *buf, size_t n);
 
 /* Write the rest of the current tensor, `len` bytes that are also at offset `off` of file `fd`
  * (the source's descriptor), with copy_file_range: the kernel, or the filesystem by reflink,

@@ -109,8 +109,9 @@ static int mf_entry(const wbr_json *j, wbr_ctx *ctx, const char *path, wbr_tenso
   }
 }
 
-static int mf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const uint8_t *bytes,
-                   size_t len) {
+static int mf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char *entry,
+                   const uint8_t *bytes, size_t len) {
+  if (entry) return wbr_format_no_key(ctx, path, entry);
   const char *text = (const char *)bytes;
   size_t i = 0;
   while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) i++;
@@ -179,9 +180,12 @@ static int mf_begin(wbr_writer *w) {
   return rc;
 }
 
+static const char *const mf_exts[] = {".json", NULL};
+
 const wbr_format wbr_format_manifest = {
     .name = "manifest",
-    .ext = ".json",
+    .exts = mf_exts,
+    .what = "manifest",
     .has_data = false,
     .read = mf_read,
     .begin = mf_begin,

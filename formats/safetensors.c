@@ -652,8 +652,9 @@ static int st_check_layout(const wbr_tensorset *ts, wbr_ctx *ctx, const char *pa
   return 0;
 }
 
-static int st_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const uint8_t *bytes,
-                   size_t len) {
+static int st_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char *key,
+                   const uint8_t *bytes, size_t len) {
+  if (key) return wbr_format_no_key(ctx, path, key);
   if (len < 8)
     return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
                     "file is %zu bytes: too short for safetensors (it starts with an 8-byte "
@@ -807,9 +808,12 @@ static int st_begin(wbr_writer *w) {
   return rc;
 }
 
+static const char *const st_exts[] = {".safetensors", NULL};
+
 const wbr_format wbr_format_safetensors = {
     .name = "safetensors",
-    .ext = ".safetensors",
+    .exts = st_exts,
+    .what = "weights",
     .has_data = true,
     .read = st_read,
     .begin = st_begin,

@@ -238,9 +238,9 @@ int wbr_writer_open(wbr_writer **out, wbr_ctx *ctx, const char *path, const wbr_
     return wbr_fail(ctx, WBR_EUSAGE, path, NULL, "wbr_writer_open needs a path and a layout");
   const wbr_format *fmt = wbr_format_for_path(path);
   if (!fmt) {
-    char help[256];
-    snprintf(help, sizeof help, "name the output with one of the extensions weightbridge writes: %s",
-             wbr_format_extensions());
+    char exts[384], help[512];
+    wbr_format_extensions(exts, sizeof exts);
+    snprintf(help, sizeof help, "name the output with one of the extensions weightbridge writes: %s", exts);
     return wbr_fail(ctx, WBR_EUSAGE, path, help, "unknown output file type (by extension)");
   }
   struct stat st;

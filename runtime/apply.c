@@ -83,9 +83,7 @@ static void buf_put(exec *x, uint8_t *p) {
 /* Give back the source's mapped pages under [p, p+n): they were read and are not needed for
  * this tensor again, so resident memory stays near one buffer, not buffer + source. */
 static void release_source(exec *x, const uint8_t *p, size_t n) {
-  const wbr_tensorset *src = x->plan->src;
-  const uint8_t *base = src->map_base;
-  if (!base || p < base || p + n > base + src->map_len) return;
+  if (!wbr_ts_in_mapping(x->plan->src, p, n)) return;
   uintptr_t page = 4096, a = ((uintptr_t)p + page - 1) & ~(page - 1), e = ((uintptr_t)p + n) & ~(page - 1);
   if (e > a) (void)madvise((void *)a, e - a, MADV_DONTNEED);
 }
@@ -164,7 +162,7 @@ static int emit_node(exec *x, const wbr_node *nd, sink s) {
     const wbr_tensor *t = &x->plan->src->t[nd->src];
     const wbr_tensorset *src = x->plan->src;
     /* Straight into the output file: let the kernel copy (copy_file_range) when it can. */
-    if (s.fn == to_writer && src->fd >= 0 && src->map_base)
+    if (s.fn == to_writer && wbr_ts_in_mapping(src, t->data, t->nbytes))
       return wbr_writer_copy(s.ud, src->fd, (uint64_t)(t->data - (const uint8_t *)src->map_base), t->data,
                              (size_t)t->nbytes);
     return s.fn(s.ud, t->data, (size_t)t->nbytes);

@@ -48,6 +48,8 @@ void wbr_tensorset_free(wbr_tensorset *ts) {
   free(ts->meta_val);
   if (ts->map_base) munmap(ts->map_base, ts->map_len);
   if (ts->fd >= 0) close(ts->fd);
+  for (size_t i = 0; i < ts->nchildren; i++) wbr_tensorset_free(ts->children[i]);
+  free(ts->children);
   free(ts->owned);
   free(ts);
 }
@@ -77,6 +79,22 @@ int wbr_ts_append(wbr_tensorset *ts, const char *name, size_t name_len, wbr_dtyp
   }
   ts->t[ts->n++] = t;
   return 0;
+}
+
+int wbr_ts_adopt(wbr_tensorset *ts, wbr_tensorset *child) {
+  wbr_tensorset **c = realloc(ts->children, (ts->nchildren + 1) * sizeof *c);
+  if (!c) {
+    wbr_tensorset_free(child);
+    return wbr_oom(ts->ctx);
+  }
+  ts->children = c;
+  c[ts->nchildren++] = child;
+  return 0;
+}
+
+bool wbr_ts_in_mapping(const wbr_tensorset *ts, const uint8_t *p, uint64_t n) {
+  const uint8_t *base = ts->map_base;
+  return base && ts->fd >= 0 && p >= base && n <= ts->map_len && (uint64_t)(p - base) <= ts->map_len - n;
 }
 
 int wbr_tensorset_add(wbr_tensorset *ts, const char *name, wbr_dtype dtype, int ndim,
@@ -173,18 +191,18 @@ int wbr_tensorset_meta_set(wbr_tensorset *ts, const char *key, const char *value
 static const wbr_format *format_or_fail(wbr_ctx *ctx, const char *path) {
   const wbr_format *fmt = wbr_format_for_path(path);
   if (!fmt) {
-    char help[256];
-    snprintf(help, sizeof help, "name the file with one of the extensions weightbridge reads: %s",
-             wbr_format_extensions());
+    char exts[384], help[512];
+    wbr_format_extensions(exts, sizeof exts);
+    snprintf(help, sizeof help, "name the file with one of the extensions weightbridge reads: %s", exts);
     wbr_fail(ctx, WBR_EINPUT, path, help, "unknown file type (by extension)");
   }
   return fmt;
 }
 
 static int read_into(wbr_tensorset **out, wbr_tensorset *ts, const wbr_format *fmt,
-                     const char *path, const uint8_t *bytes, size_t len) {
+                     const char *path, const char *key, const uint8_t *bytes, size_t len) {
   ts->format = fmt->name;
-  int rc = fmt->read(ts, ts->ctx, path, bytes, len);
+  int rc = fmt->read(ts, ts->ctx, path, key, bytes, len);
   if (rc != 0) {
     wbr_tensorset_free(ts);
     *out = NULL;
@@ -195,9 +213,28 @@ static int read_into(wbr_tensorset **out, wbr_tensorset *ts, const wbr_format *f
   return 0;
 }
 
-int wbr_tensorset_open(wbr_tensorset **out, wbr_ctx *ctx, const char *path) {
-  if (!out || !path) return WBR_EUSAGE;
+static int open_file(wbr_tensorset **out, wbr_ctx *ctx, const char *path, const char *key);
+
+int wbr_tensorset_open(wbr_tensorset **out, wbr_ctx *ctx, const char *spec) {
+  if (!out || !spec) return WBR_EUSAGE;
   *out = NULL;
+  /* FILE#KEY selects an entry of a container (a sub-dict of a PyTorch checkpoint): split at the
+   * last '#' when the name before it has a known extension and the whole name is no file. */
+  char *path = wbr_strdup(spec);
+  if (!path) return wbr_oom(ctx);
+  const char *key = NULL;
+  char *hash = strrchr(path, '#');
+  if (hash && access(spec, F_OK) != 0) {
+    *hash = 0;
+    if (wbr_format_for_path(path)) key = hash + 1;
+    else *hash = '#';
+  }
+  int rc = open_file(out, ctx, path, key);
+  free(path);
+  return rc;
+}
+
+static int open_file(wbr_tensorset **out, wbr_ctx *ctx, const char *path, const char *key) {
   const wbr_format *fmt = format_or_fail(ctx, path);
   if (!fmt) return WBR_EINPUT;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -234,7 +271,7 @@ int wbr_tensorset_open(wbr_tensorset **out, wbr_ctx *ctx, const char *path) {
     bytes = m;
   }
   ts->fd = fd;
-  return read_into(out, ts, fmt, path, bytes, len);
+  return read_into(out, ts, fmt, path, key, bytes, len);
 }
 
 int wbr_tensorset_open_memory(wbr_tensorset **out, wbr_ctx *ctx, const char *name,
@@ -254,5 +291,5 @@ int wbr_tensorset_open_memory(wbr_tensorset **out, wbr_ctx *ctx, const char *nam
   }
   if (len) memcpy(ts->owned, bytes, len);
   ((uint8_t *)ts->owned)[len] = 0;
-  return read_into(out, ts, fmt, name, ts->owned, len);
+  return read_into(out, ts, fmt, name, NULL, ts->owned, len);
 }

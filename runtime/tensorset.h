@@ -29,6 +29,8 @@ struct wbr_tensorset {
   size_t map_len;
   void *owned;         /* heap bytes owned by the set, freed on free */
   int fd;              /* the file, kept open for in-kernel copies (copy_file_range); -1 if none */
+  struct wbr_tensorset **children; /* sets whose data this one's tensors point into (shards) */
+  size_t nchildren;
 };
 
 /* Append a tensor without reporting: returns 0, 1 if the name exists already (nothing added),
@@ -36,6 +38,13 @@ struct wbr_tensorset {
  * 64 bits. The name is copied. */
 int wbr_ts_append(wbr_tensorset *ts, const char *name, size_t name_len, wbr_dtype dtype, int ndim,
                   const int64_t *shape, const uint8_t *data);
+
+/* Keep `child` alive as long as ts (its data is referenced by ts's tensors). 0 or WBR_ENOMEM;
+ * on failure child is freed. */
+int wbr_ts_adopt(wbr_tensorset *ts, wbr_tensorset *child);
+
+/* True if [p, p+n) lies in ts's own mapping, so the bytes can be copied from ts->fd. */
+bool wbr_ts_in_mapping(const wbr_tensorset *ts, const uint8_t *p, uint64_t n);
 
 /* Element count of a shape; false on overflow. */
 bool wbr_shape_nelem(int ndim, const int64_t *shape, uint64_t *out);

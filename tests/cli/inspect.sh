@@ -39,3 +39,6 @@ rejects cli/unknown-command 2 "unknown command 'inspekt'" "$WBR" inspekt "$F"
 rejects cli/no-command 2 "usage:" "$WBR"
 ok cli/help "$WBR" --help
 ok cli/version "$WBR" --version
+rejects inspect/key-on-safetensors 1 "a safetensors file has no entries to select ('#model')" "$WBR" inspect "$F#model"
+cp "$F" "$T/with#hash.safetensors"
+ok inspect/hash-in-file-name "$WBR" inspect "$T/with#hash.safetensors"
