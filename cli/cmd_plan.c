@@ -1,6 +1,9 @@
 /* cmd_plan.c — `wbr plan`, `wbr check` and `wbr apply`: load the rules (.wbr compiled in memory,
  * or a .wbc), open the source and target, build the plan, then print it, judge it, or run it. */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -11,6 +14,7 @@ typedef struct job {
   const char *rules, *src, *target, *out;
   wbr_plan_format format;
   bool sync;
+  uint64_t max_shard;
   wbr_ctx *ctx;
   wbr_program *prog;
   wbr_tensorset *src_set, *target_set;
@@ -25,6 +29,27 @@ static bool ends_with(const char *s, const char *suffix) {
 int cli_load_rules(wbr_program **out, wbr_ctx *ctx, const char *path) {
   if (ends_with(path, ".wbc")) return wbr_program_load(out, ctx, path);
   return wbr_program_compile_file(out, ctx, path);
+}
+
+/* "5GB" (10^9, as Hugging Face), "2GiB" (2^30), "500MB", "100KB", or bytes. */
+static int parse_size(const char *s, uint64_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (end == s || errno || *s == '-') return -1;
+  static const struct {
+    const char *unit;
+    uint64_t mul;
+  } units[] = {{"", 1}, {"B", 1}, {"KB", 1000}, {"MB", 1000000}, {"GB", 1000000000},
+               {"KiB", 1024}, {"MiB", 1048576}, {"GiB", 1073741824}};
+  for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+    if (strcasecmp(end, units[i].unit) == 0) {
+      if (v == 0 || v > UINT64_MAX / units[i].mul) return -1;
+      *out = v * units[i].mul;
+      return 0;
+    }
+  }
+  return -1;
 }
 
 static int parse_args(job *j, int argc, char **argv, bool want_format, bool want_out) {
@@ -46,6 +71,10 @@ static int parse_args(job *j, int argc, char **argv, bool want_format, bool want
       else return cli_usage(j->cmd, "--format must be text, md or json (got '%s')", val);
     } else if (want_out && strcmp(a, "--sync") == 0) {
       j->sync = true;
+    } else if (want_out && strcmp(a, "--max-shard-size") == 0) {
+      if (i + 1 >= argc) return cli_usage(j->cmd, "%s needs a value", a);
+      if (parse_size(argv[++i], &j->max_shard) != 0)
+        return cli_usage(j->cmd, "--max-shard-size takes a size like 5GB, 500MB, 2GiB or a byte count (got '%s')", argv[i]);
     } else if (a[0] == '-' && a[1]) {
       return cli_usage(j->cmd, "unknown option '%s'", a);
     } else if (npos < 2) {
@@ -146,7 +175,9 @@ int cmd_apply(int argc, char **argv) {
     if (!j.target) protect[1] = NULL;
     progress p = {.tty = isatty(2)};
     clock_gettime(CLOCK_MONOTONIC, &p.t0);
-    rc = cli_exit(wbr_plan_apply(j.plan, j.ctx, j.out, protect, j.sync ? WBR_APPLY_SYNC : 0, show_progress, &p));
+    wbr_apply_options opts = {.flags = j.sync ? WBR_APPLY_SYNC : 0, .max_shard_bytes = j.max_shard,
+                              .progress = show_progress, .userdata = &p};
+    rc = cli_exit(wbr_plan_apply(j.plan, j.ctx, j.out, protect, &opts));
     if (rc == 0) fprintf(stderr, "wrote %s: %zu tensors\n", j.out, wbr_plan_count(j.plan));
   }
   return finish(&j, rc);

@@ -19,7 +19,7 @@ static const struct command {
     {"fmt", cmd_fmt, "wbr fmt [-w] RULES.wbr", "canonical formatting of a rule file"},
     {"plan", cmd_plan, "wbr plan RULES SRC [-t TARGET] [--format text|md|json]", "mapping table; no tensor data read"},
     {"check", cmd_check, "wbr check RULES SRC -t TARGET", "exit 0 iff RULES map SRC onto TARGET exactly"},
-    {"apply", cmd_apply, "wbr apply RULES SRC [-t TARGET] -o OUT [--sync]", "convert; OUT is written atomically"},
+    {"apply", cmd_apply, "wbr apply RULES SRC [-t TARGET] -o OUT [--sync] [--max-shard-size SIZE]", "convert; OUT is written atomically"},
     {"match", cmd_match, "wbr match SRC TARGET [-o DRAFT.wbr] [--hint A=B]... [--update RULES.wbr] [--explain]",
      "draft rules mapping SRC onto TARGET"},
 };

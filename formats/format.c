@@ -9,6 +9,10 @@
 static const wbr_format *const formats[] = {
     &wbr_format_safetensors,
     &wbr_format_manifest,
+    &wbr_format_gguf,
+    &wbr_format_sharded,
+    &wbr_format_npy,
+    &wbr_format_npz,
 };
 #define NFORMATS (sizeof formats / sizeof formats[0])
 

@@ -25,6 +25,9 @@ typedef struct wbr_format {
   int (*tensor_begin)(wbr_writer *w, size_t i);
   int (*tensor_end)(wbr_writer *w, size_t i);
   int (*finish)(wbr_writer *w);
+  /* Called once by wbr_writer_free, committed or not, before the output file is closed: give
+   * back what the format holds (descriptors, temporary files). w->state is freed after it. */
+  void (*release)(wbr_writer *w);
 } wbr_format;
 
 struct wbr_writer {
@@ -65,5 +68,9 @@ int wbr_writer_emit(wbr_writer *w, const void *bytes, size_t len);
 
 extern const wbr_format wbr_format_safetensors;
 extern const wbr_format wbr_format_manifest;
+extern const wbr_format wbr_format_gguf;
+extern const wbr_format wbr_format_sharded;
+extern const wbr_format wbr_format_npy;
+extern const wbr_format wbr_format_npz;
 
 #endif

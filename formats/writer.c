@@ -446,6 +446,7 @@ void wbr_writer_set_durable(wbr_writer *w, int on) {
 void wbr_writer_free(wbr_writer *w) {
   if (!w) return;
   writer_impl *wi = (writer_impl *)w;
+  if (w->fmt && w->fmt->release) w->fmt->release(w);
   if (w->fd >= 0) close(w->fd); /* an O_TMPFILE file vanishes here */
   if (w->tmp) unlink(w->tmp);
   free(w->tmp);

@@ -178,6 +178,10 @@ WBR_API int wbr_writer_commit(wbr_writer *w);
  * so OUT survives a power loss too (a kill or an error never leaves a partial OUT either way).
  * Off by default: on a fast copy, waiting for the disk can take longer than the work. */
 WBR_API void wbr_writer_set_durable(wbr_writer *w, int on);
+/* For a sharded output (NAME.safetensors.index.json): at most `bytes` of tensor data per shard
+ * (a bigger tensor gets a shard of its own); 0 means the default, 5 GB. Call it right after
+ * wbr_writer_open. No effect on other formats. */
+WBR_API void wbr_writer_set_max_shard(wbr_writer *w, uint64_t bytes);
 WBR_API void wbr_writer_free(wbr_writer *w);
 
 /* ---- Rule programs ---------------------------------------------------------------------------- */
@@ -232,14 +236,22 @@ WBR_API char *wbr_plan_render(const wbr_plan *plan, wbr_plan_format format);
 typedef void (*wbr_progress_fn)(void *userdata, size_t done, size_t total, uint64_t bytes_done,
                                 uint64_t bytes_total);
 
+#define WBR_APPLY_SYNC 1u /* make the output durable (see wbr_writer_set_durable) */
+
+typedef struct wbr_apply_options {
+  unsigned flags;           /* 0 or WBR_APPLY_SYNC */
+  uint64_t max_shard_bytes; /* sharded outputs (NAME.safetensors.index.json): bytes of tensor
+                               data per shard at most; 0 for the default, 5 GB */
+  wbr_progress_fn progress; /* may be NULL */
+  void *userdata;           /* for progress */
+} wbr_apply_options;
+
 /* Execute a plan without problems: read the source's data, write every output tensor in plan
- * order to path through the atomic streaming writer (see wbr_writer; `protect` as there;
- * flags: 0 or WBR_APPLY_SYNC). The
- * output's metadata records the rules' hash and the tool version. progress may be NULL. */
-#define WBR_APPLY_SYNC 1u /* flags: make the output durable (see wbr_writer_set_durable) */
+ * order to path through the atomic streaming writer (see wbr_writer; `protect` as there). The
+ * output's metadata keeps the source's and records the rules' hash and the tool version. opts
+ * may be NULL (defaults). */
 WBR_API int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path,
-                           const char *const *protect, unsigned flags, wbr_progress_fn progress,
-                           void *userdata);
+                           const char *const *protect, const wbr_apply_options *opts);
 WBR_API void wbr_plan_free(wbr_plan *plan);
 
 /* Canonical formatting of .wbr source (`wbr fmt`): comments kept, idempotent. On success *out

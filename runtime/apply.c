@@ -251,7 +251,9 @@ static int emit_node(exec *x, const wbr_node *nd, sink s) {
 }
 
 int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const char *const *protect,
-                   unsigned flags, wbr_progress_fn progress, void *userdata) {
+                   const wbr_apply_options *opts) {
+  static const wbr_apply_options defaults = {0};
+  if (!opts) opts = &defaults;
   if (!plan || !path) return WBR_EUSAGE;
   if (plan->problems)
     return wbr_fail(ctx, WBR_EINPUT, path, "fix the problems reported by `wbr check` first",
@@ -282,7 +284,10 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
   if (rc == 0 && base && *base) rc = wbr_tensorset_meta_set(layout, "weightbridge.rules", base);
   wbr_writer *w = NULL;
   if (rc == 0) rc = wbr_writer_open(&w, ctx, path, layout, protect);
-  if (rc == 0) wbr_writer_set_durable(w, (flags & WBR_APPLY_SYNC) != 0);
+  if (rc == 0) {
+    wbr_writer_set_durable(w, (opts->flags & WBR_APPLY_SYNC) != 0);
+    wbr_writer_set_max_shard(w, opts->max_shard_bytes);
+  }
   /* After open, so that naming an input as the output is reported as such first. */
   if (rc == 0 && !w->fmt->has_data)
     rc = wbr_fail(ctx, WBR_EINPUT, path, "name the output .safetensors; for a manifest of the result use `wbr inspect OUT --json`",
@@ -299,7 +304,7 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
       madvise(plan->src->map_base, plan->src->map_len, MADV_DONTNEED);
       since_release = 0;
     }
-    if (rc == 0 && progress) progress(userdata, i + 1, plan->nout, done, total);
+    if (rc == 0 && opts->progress) opts->progress(opts->userdata, i + 1, plan->nout, done, total);
   }
   if (rc == 0) rc = wbr_writer_commit(w);
   wbr_writer_free(w);

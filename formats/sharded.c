@@ -1,0 +1,610 @@
+/* sharded.c — sharded safetensors checkpoints, as Hugging Face writes them: an index
+ * NAME.safetensors.index.json ({"metadata": {...}, "weight_map": {tensor: shard file}}) beside
+ * shards NAME-0000K-of-0000N.safetensors. Read: every shard is opened and checked against the
+ * weight map. Written: the format's hooks write the shards themselves (the generic writer's own
+ * file becomes the index) and rename them into place only when all are complete. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "sharded.h"
+
+#define INDEX_EXT ".safetensors.index.json"
+#define ST_MAX_HEADER UINT64_C(100000000) /* safetensors readers refuse larger headers */
+
+static const char help_index[] =
+    "a sharded checkpoint's index is {\"metadata\": {...}, \"weight_map\": {\"TENSOR\": "
+    "\"model-00001-of-00002.safetensors\", ...}}";
+static const char help_mismatch[] =
+    "the index does not describe its shards; re-save the checkpoint, or fix \"weight_map\"";
+
+/* ---- Reader ----------------------------------------------------------------------------------- */
+
+static char *dir_of(const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) return wbr_strdup(".");
+  if (slash == path) return wbr_strdup("/");
+  return wbr_strndup(path, (size_t)(slash - path));
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), l = strlen(suffix);
+  return n > l && strcasecmp(s + n - l, suffix) == 0;
+}
+
+typedef struct shard {
+  const char *file; /* the weight map's spelling (borrowed from the JSON tree) */
+  wbr_tensorset *set; /* owned by the index's set once adopted */
+} shard;
+
+static int sh_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char *key,
+                   const uint8_t *bytes, size_t len) {
+  if (key) return wbr_format_no_key(ctx, path, key);
+  wbr_json *j;
+  size_t eoff;
+  char err[160];
+  int rc = wbr_json_parse(&j, (const char *)bytes, len, &eoff, err, sizeof err);
+  if (rc == WBR_ENOMEM) return wbr_oom(ctx);
+  if (rc)
+    return wbr_fail(ctx, rc, path, help_index, "index is not valid JSON: %s at byte %zu", err, eoff);
+  const cJSON *root = wbr_json_root(j), *meta = NULL, *map = NULL;
+  char shown[256], file[256];
+  if (!cJSON_IsObject(root)) {
+    rc = wbr_fail(ctx, WBR_EINPUT, path, help_index, "index is %s, expected an object",
+                  wbr_json_kind(root));
+    goto out;
+  }
+  /* Other top-level keys are ignored, as Hugging Face's loader does. */
+  for (const cJSON *e = root->child; e; e = e->next) {
+    const cJSON **slot = strcmp(e->string, "metadata") == 0     ? &meta
+                         : strcmp(e->string, "weight_map") == 0 ? &map
+                                                                : NULL;
+    if (slot && *slot) {
+      rc = wbr_fail(ctx, WBR_EINPUT, path, help_index, "top-level key \"%s\" appears twice",
+                    e->string);
+      goto out;
+    }
+    if (slot) *slot = e;
+  }
+  if (!map) {
+    rc = wbr_fail(ctx, WBR_EINPUT, path, help_index, "index has no \"weight_map\"");
+    goto out;
+  }
+  if (!cJSON_IsObject(map)) {
+    rc = wbr_fail(ctx, WBR_EINPUT, path, help_index,
+                  "\"weight_map\" is %s, expected an object mapping tensor names to shard files",
+                  wbr_json_kind(map));
+    goto out;
+  }
+  if (meta && !cJSON_IsObject(meta)) {
+    rc = wbr_fail(ctx, WBR_EINPUT, path, help_index, "\"metadata\" is %s, expected an object",
+                  wbr_json_kind(meta));
+    goto out;
+  }
+  /* String metadata is kept; numbers such as "total_size" are Hugging Face's bookkeeping. */
+  for (const cJSON *e = meta ? meta->child : NULL; e && rc == 0; e = e->next)
+    if (cJSON_IsString(e)) rc = wbr_tensorset_meta_set(ts, e->string, e->valuestring);
+  if (rc) goto out;
+
+  /* Validate the weight map; collect the shards in order of first mention. */
+  size_t count = 0;
+  for (const cJSON *e = map->child; e; e = e->next) count++;
+  shard *shards = calloc(count ? count : 1, sizeof *shards);
+  size_t *which = calloc(count ? count : 1, sizeof *which); /* shard of each entry */
+  wbr_map names, files;
+  wbr_map_init(&names);
+  wbr_map_init(&files);
+  char *dir = dir_of(path);
+  size_t nshards = 0, k = 0;
+  if (!shards || !which || !dir) rc = wbr_oom(ctx);
+  for (const cJSON *e = map->child; e && rc == 0; e = e->next, k++) {
+    wbr_json_show(shown, sizeof shown, e->string);
+    if (!e->string[0]) {
+      rc = wbr_fail(ctx, WBR_EINPUT, path, "give every tensor a non-empty name",
+                    "\"weight_map\" has a tensor with an empty name");
+      break;
+    }
+    int r = wbr_map_put(&names, e->string, k, NULL);
+    if (r < 0) {
+      rc = wbr_oom(ctx);
+      break;
+    }
+    if (r == 1) {
+      rc = wbr_fail(ctx, WBR_EINPUT, path, "list every tensor once",
+                    "tensor '%s' appears twice in \"weight_map\"", shown);
+      break;
+    }
+    if (!cJSON_IsString(e)) {
+      rc = wbr_fail(ctx, WBR_EINPUT, path, help_index,
+                    "\"weight_map\": tensor '%s' maps to %s, expected a shard file name", shown,
+                    wbr_json_kind(e));
+      break;
+    }
+    const char *f = e->valuestring;
+    wbr_json_show(file, sizeof file, f);
+    if (!f[0] || strchr(f, '/') || strchr(f, '\\') || strcmp(f, ".") == 0 ||
+        strcmp(f, "..") == 0) {
+      rc = wbr_fail(ctx, WBR_EINPUT, path,
+                    "shards are plain file names in the index's directory (no '/' or '..')",
+                    "\"weight_map\": tensor '%s' maps to '%s', which is not a file name in the "
+                    "index's directory",
+                    shown, file);
+      break;
+    }
+    if (!ends_with(f, ".safetensors")) {
+      rc = wbr_fail(ctx, WBR_EINPUT, path, "shards are .safetensors files",
+                    "\"weight_map\": tensor '%s' maps to '%s', which is not a .safetensors file",
+                    shown, file);
+      break;
+    }
+    size_t si;
+    if (!wbr_map_get(&files, f, &si)) {
+      si = nshards;
+      if (wbr_map_put(&files, f, si, NULL) < 0) {
+        rc = wbr_oom(ctx);
+        break;
+      }
+      shards[nshards++].file = f;
+    }
+    which[k] = si;
+  }
+
+  /* Open every shard; each is checked by the safetensors reader. */
+  wbr_buf sp;
+  wbr_buf_init(&sp);
+  for (size_t s = 0; s < nshards && rc == 0; s++) {
+    sp.len = 0;
+    wbr_buf_printf(&sp, "%s/%s", dir, shards[s].file);
+    if (sp.oom) {
+      rc = wbr_oom(ctx);
+      break;
+    }
+    struct stat sb;
+    if (stat(sp.p, &sb) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
+      wbr_json_show(file, sizeof file, shards[s].file);
+      rc = wbr_fail(ctx, WBR_EINPUT, path,
+                    "every shard must be in the index's directory; download or copy the missing "
+                    "ones",
+                    "shard '%s' named in \"weight_map\" does not exist", file);
+      break;
+    }
+    rc = wbr_tensorset_open(&shards[s].set, ctx, sp.p);
+    if (rc) break;
+    rc = wbr_ts_adopt(ts, shards[s].set); /* frees the shard on failure */
+    if (rc) break;
+  }
+  wbr_buf_free(&sp);
+
+  /* Tensors in weight-map order, from their shards. */
+  k = 0;
+  for (const cJSON *e = map->child; e && rc == 0; e = e->next, k++) {
+    const shard *s = &shards[which[k]];
+    long at = wbr_tensorset_find(s->set, e->string);
+    wbr_json_show(shown, sizeof shown, e->string);
+    wbr_json_show(file, sizeof file, s->file);
+    if (at < 0) {
+      rc = wbr_fail(ctx, WBR_EINPUT, path, help_mismatch,
+                    "\"weight_map\" puts tensor '%s' in '%s', which has no such tensor", shown,
+                    file);
+      break;
+    }
+    const wbr_tensor *t = &s->set->t[at];
+    if (wbr_ts_append(ts, t->name, strlen(t->name), t->dtype, t->ndim, t->shape, t->data) != 0)
+      rc = wbr_oom(ctx); /* names are unique and shapes valid: only memory can fail */
+  }
+  /* Every shard tensor must be in the map, assigned to that shard. */
+  for (size_t s = 0; s < nshards && rc == 0; s++) {
+    const wbr_tensorset *c = shards[s].set;
+    wbr_json_show(file, sizeof file, shards[s].file);
+    for (size_t i = 0; i < c->n && rc == 0; i++) {
+      size_t at;
+      wbr_json_show(shown, sizeof shown, c->t[i].name);
+      if (!wbr_map_get(&names, c->t[i].name, &at)) {
+        rc = wbr_fail(ctx, WBR_EINPUT, path, help_mismatch,
+                      "shard '%s' holds tensor '%s', which \"weight_map\" does not list", file,
+                      shown);
+      } else if (which[at] != s) {
+        char other[256];
+        wbr_json_show(other, sizeof other, shards[which[at]].file);
+        rc = wbr_fail(ctx, WBR_EINPUT, path, help_mismatch,
+                      "shard '%s' holds tensor '%s', which \"weight_map\" puts in '%s'", file,
+                      shown, other);
+      }
+    }
+    /* Shard metadata fills in what the index does not say (first shard wins). */
+    for (size_t i = 0; i < c->nmeta && rc == 0; i++) {
+      bool have = false;
+      for (size_t m = 0; m < ts->nmeta && !have; m++)
+        have = strcmp(ts->meta_key[m], c->meta_key[i]) == 0;
+      if (!have) rc = wbr_tensorset_meta_set(ts, c->meta_key[i], c->meta_val[i]);
+    }
+  }
+  free(shards);
+  free(which);
+  free(dir);
+  wbr_map_free(&names);
+  wbr_map_free(&files);
+out:
+  wbr_json_free(j);
+  return rc;
+}
+
+/* ---- Writer ----------------------------------------------------------------------------------- */
+
+/* The generic writer's own file (w->fd) receives the index, in finish. The shards are written
+ * by swapping w->fd to each shard's file while its tensors stream: the writer's buffered bytes
+ * are flushed to the file they belong to before every swap. Shard files are nameless
+ * (O_TMPFILE) until every shard is complete, then linked under hidden names and renamed into
+ * place, the index last (by the generic commit). The state is one allocation (names included),
+ * because the generic writer releases an abandoned format's state with a plain free(). */
+typedef struct sh_shard {
+  int fd;
+  char *tmp;   /* hidden name buffer; tmp[0] != 0 once the file has that name */
+  char *final; /* DIR/NAME-0000K-of-0000N.safetensors */
+  const char *base; /* the final name's last part, inside `final` */
+  size_t first, end; /* tensors [first, end) */
+  uint64_t bytes;
+} sh_shard;
+
+typedef struct sh_state {
+  uint64_t max;
+  bool planned;
+  int index_fd;  /* the generic writer's file while w->fd points at a shard */
+  sh_shard *shards;
+  size_t nshards;
+  size_t *shard_of; /* per tensor */
+  long cur;         /* open shard, or -1 */
+  char *dir, *prefix;
+  size_t name_cap;  /* bytes of each shard's final and tmp buffers */
+} sh_state;
+
+static int sh_errno(wbr_writer *w, const char *file, const char *what) {
+  int e = errno;
+  const char *help = e == ENOSPC || e == EDQUOT
+                         ? "free some space (or choose another directory); no shard was renamed "
+                           "into place"
+                         : "check the output directory (permissions, space, file system); no "
+                           "shard was renamed into place";
+  return wbr_fail(w->ctx, WBR_EIO, file, help, "%s: %s", what, strerror(e));
+}
+
+static int write_fd(wbr_writer *w, int fd, const char *file, const void *p, size_t n) {
+  const uint8_t *b = p;
+  while (n) {
+    ssize_t k = write(fd, b, n > (1u << 30) ? (1u << 30) : n);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) {
+      if (k == 0) errno = EIO;
+      w->failed = true;
+      return sh_errno(w, file, "cannot write");
+    }
+    b += k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
+
+/* Move the writer's buffered bytes to the file w->fd now refers to. */
+static int sh_flush(wbr_writer *w, const char *file) {
+  int rc = write_fd(w, w->fd, file, w->buf, w->buf_len);
+  w->buf_len = 0;
+  return rc;
+}
+
+static void sh_free_state(sh_state *st) {
+  for (size_t i = 0; i < st->nshards; i++) {
+    if (st->shards[i].fd >= 0) close(st->shards[i].fd);
+    st->shards[i].fd = -1;
+    if (st->shards[i].tmp[0]) unlink(st->shards[i].tmp);
+    st->shards[i].tmp[0] = 0;
+  }
+  st->nshards = 0;
+  st->cur = -1;
+}
+
+/* Greedy, in layout order, as Hugging Face does: a shard takes tensors while its data stays
+ * within the maximum; a tensor larger than the maximum gets a shard of its own. */
+static int sh_plan(wbr_writer *w, sh_state *st) {
+  const wbr_tensorset *ts = w->layout;
+  st->planned = true;
+  size_t n = 0;
+  for (size_t i = 0; i < ts->n; i++) {
+    uint64_t b = ts->t[i].nbytes, cur = n ? st->shards[n - 1].bytes : 0, sum;
+    bool fits = wbr_add_u64(cur, b, &sum) && sum <= st->max;
+    if (n == 0 || (cur > 0 && b > 0 && !fits)) {
+      st->shards[n].first = i;
+      n++;
+    }
+    st->shards[n - 1].bytes += b; /* cannot overflow: a sum past 2^64 started a new shard */
+    st->shards[n - 1].end = i + 1;
+    st->shard_of[i] = n - 1;
+  }
+  st->nshards = n;
+  for (size_t k = 0; k < n; k++) {
+    snprintf(st->shards[k].final, st->name_cap, "%s/%s-%05zu-of-%05zu.safetensors", st->dir,
+             st->prefix, k + 1, n);
+    st->shards[k].base = st->shards[k].final + strlen(st->dir) + 1;
+  }
+  return 0;
+}
+
+static bool utf8_ok(const char *s) { return wbr_utf8_valid((const uint8_t *)s, strlen(s), NULL); }
+
+/* The shard's safetensors header: metadata, then its tensors with contiguous offsets, padded
+ * with spaces to a multiple of 8 (the layout the safetensors writer produces). */
+static int sh_header(wbr_writer *w, const sh_shard *s, wbr_buf *b) {
+  const wbr_tensorset *ts = w->layout;
+  wbr_buf_putc(b, '{');
+  if (ts->nmeta) {
+    wbr_buf_puts(b, "\"__metadata__\":{");
+    for (size_t i = 0; i < ts->nmeta; i++) {
+      if (i) wbr_buf_putc(b, ',');
+      wbr_buf_json_str(b, ts->meta_key[i]);
+      wbr_buf_putc(b, ':');
+      wbr_buf_json_str(b, ts->meta_val[i]);
+    }
+    wbr_buf_putc(b, '}');
+  }
+  uint64_t off = 0;
+  for (size_t i = s->first; i < s->end; i++) {
+    const wbr_tensor *t = &ts->t[i];
+    if (b->len > 1) wbr_buf_putc(b, ',');
+    wbr_buf_json_str(b, t->name);
+    wbr_buf_printf(b, ":{\"dtype\":\"%s\",\"shape\":[", wbr_dtype_name(t->dtype));
+    for (int d = 0; d < t->ndim; d++)
+      wbr_buf_printf(b, "%s%lld", d ? "," : "", (long long)t->shape[d]);
+    wbr_buf_printf(b, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
+                   (unsigned long long)(off + t->nbytes));
+    off += t->nbytes;
+  }
+  wbr_buf_putc(b, '}');
+  while (b->len % 8) wbr_buf_putc(b, ' ');
+  if (b->oom) return wbr_oom(w->ctx);
+  if (b->len > ST_MAX_HEADER)
+    return wbr_fail(w->ctx, WBR_EINPUT, s->final, "use a larger --max-shard-size or fewer tensors",
+                    "the shard's safetensors header would be %zu bytes, over the %llu-byte limit",
+                    b->len, (unsigned long long)ST_MAX_HEADER);
+  return 0;
+}
+
+/* A fresh hidden name beside the shard, DIR/.BASE.XXXXXX.tmp, into s->tmp. */
+static void hidden_name(const sh_state *st, sh_shard *s, unsigned salt) {
+  static const char digits[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  uint64_t x = (uint64_t)now.tv_nsec ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)s ^
+               ((uint64_t)salt * 0x9E3779B97F4A7C15ull);
+  char suffix[7];
+  for (int i = 0; i < 6; i++) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    suffix[i] = digits[(x >> 33) % 36];
+  }
+  suffix[6] = 0;
+  snprintf(s->tmp, st->name_cap, "%s/.%s.%s.tmp", st->dir, s->base, suffix);
+}
+
+/* Create shard k's file: nameless if the filesystem allows, else under a hidden name. */
+static int sh_create(wbr_writer *w, sh_state *st, sh_shard *s) {
+#ifdef O_TMPFILE
+  if (access("/proc/self/fd", X_OK) == 0) {
+    s->fd = open(st->dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+    if (s->fd >= 0) return 0;
+  }
+#endif
+  for (unsigned salt = 0; salt < 100; salt++) {
+    hidden_name(st, s, salt);
+    s->fd = open(s->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (s->fd >= 0) return 0;
+    if (errno != EEXIST) break;
+  }
+  s->tmp[0] = 0;
+  w->failed = true;
+  return sh_errno(w, s->final, "cannot create the shard");
+}
+
+/* Make shard k the destination of the writer's bytes, finishing the shards before it. */
+static int sh_switch(wbr_writer *w, sh_state *st, size_t k) {
+  int rc = 0;
+  while (rc == 0 && st->cur < (long)k) {
+    if (st->cur >= 0) rc = sh_flush(w, st->shards[st->cur].final);
+    if (rc) return rc;
+    sh_shard *s = &st->shards[++st->cur];
+    rc = sh_create(w, st, s);
+    if (rc) return rc;
+    w->fd = s->fd;
+    wbr_buf b;
+    wbr_buf_init(&b);
+    rc = sh_header(w, s, &b);
+    if (rc == 0) {
+      uint8_t len8[8];
+      for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)b.len >> (8 * i));
+      rc = wbr_writer_emit(w, len8, 8);
+      if (rc == 0) rc = wbr_writer_emit(w, b.p, b.len);
+    }
+    wbr_buf_free(&b);
+  }
+  return rc;
+}
+
+/* Put the generic writer back on its own file (the index) and release the shards: the writer
+ * closes w->fd itself, and a failed output must leave no shard behind. */
+static void sh_restore(wbr_writer *w, sh_state *st) {
+  if (st->index_fd >= 0) w->fd = st->index_fd;
+  sh_free_state(st);
+}
+
+static int sh_begin(wbr_writer *w) {
+  struct stat sb;
+  if (fstat(w->fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+    return wbr_fail(w->ctx, WBR_EUSAGE, w->path, "give a file path in a directory for the shards",
+                    "a sharded checkpoint's index must be a regular file");
+  const char *slash = strrchr(w->path, '/');
+  const char *base = slash ? slash + 1 : w->path;
+  char *dir = dir_of(w->path);
+  if (!dir) return wbr_oom(w->ctx);
+  size_t n = w->layout->n ? w->layout->n : 1, dl = strlen(dir), pl = strlen(base) - strlen(INDEX_EXT);
+  size_t name_cap = dl + pl + 64; /* "/." + NAME + "-00001-of-00001.safetensors.XXXXXX.tmp" */
+  size_t size = sizeof(sh_state) + n * sizeof(sh_shard) + n * sizeof(size_t) + 2 * n * name_cap +
+                dl + pl + 2;
+  sh_state *st = calloc(1, size);
+  if (!st) {
+    free(dir);
+    return wbr_oom(w->ctx);
+  }
+  st->shards = (sh_shard *)(st + 1);
+  st->shard_of = (size_t *)(st->shards + n);
+  char *c = (char *)(st->shard_of + n);
+  for (size_t i = 0; i < n; i++) {
+    st->shards[i].fd = -1;
+    st->shards[i].final = c;
+    st->shards[i].tmp = c + name_cap;
+    c += 2 * name_cap;
+  }
+  st->dir = c;
+  memcpy(st->dir, dir, dl + 1);
+  st->prefix = c + dl + 1;
+  memcpy(st->prefix, base, pl);
+  st->prefix[pl] = 0;
+  free(dir);
+  st->name_cap = name_cap;
+  st->max = WBR_SHARD_DEFAULT_MAX;
+  st->cur = -1;
+  st->index_fd = w->fd;
+  w->state = st;
+  for (size_t i = 0; i < w->layout->nmeta; i++) {
+    if (!utf8_ok(w->layout->meta_key[i]) || !utf8_ok(w->layout->meta_val[i])) {
+      char shown[256];
+      wbr_json_show(shown, sizeof shown, w->layout->meta_key[i]);
+      return wbr_fail(w->ctx, WBR_EINPUT, w->path, "safetensors headers are UTF-8 JSON",
+                      "cannot write metadata '%s': it is not valid UTF-8", shown);
+    }
+  }
+  for (size_t i = 0; i < w->layout->n; i++) {
+    const char *name = w->layout->t[i].name;
+    if (!name[0] || strcmp(name, "__metadata__") == 0 || !utf8_ok(name)) {
+      char shown[256];
+      wbr_json_show(shown, sizeof shown, name);
+      return wbr_fail(w->ctx, WBR_EINPUT, w->path, "rename the tensor",
+                      "cannot write a tensor named '%s' to safetensors", shown);
+    }
+  }
+  return 0;
+}
+
+void wbr_writer_set_max_shard(wbr_writer *w, uint64_t bytes) {
+  if (!w || w->fmt != &wbr_format_sharded || !w->state || bytes == 0) return;
+  sh_state *st = w->state;
+  if (!st->planned) st->max = bytes;
+}
+
+static int sh_tensor_begin(wbr_writer *w, size_t i) {
+  sh_state *st = w->state;
+  /* Zero-byte tensors at the start are framed while the writer opens, before the maximum can be
+   * set: they need nothing written, so the plan waits for the first tensor with bytes. */
+  if (!st->planned && w->layout->t[i].nbytes == 0) return 0;
+  int rc = st->planned ? 0 : sh_plan(w, st);
+  if (rc == 0) rc = sh_switch(w, st, st->shard_of[i]);
+  if (rc) sh_restore(w, st);
+  return rc;
+}
+
+static int sh_finish(wbr_writer *w) {
+  sh_state *st = w->state;
+  const wbr_tensorset *ts = w->layout;
+  int rc = st->planned ? 0 : sh_plan(w, st);
+  if (rc == 0 && st->nshards) rc = sh_switch(w, st, st->nshards - 1);
+  if (rc == 0 && st->cur >= 0) rc = sh_flush(w, st->shards[st->cur].final);
+  if (rc) {
+    sh_restore(w, st);
+    return rc;
+  }
+  w->fd = st->index_fd;
+
+  /* The index, in layout order. */
+  uint64_t total = 0;
+  for (size_t i = 0; i < ts->n; i++) total += ts->t[i].nbytes;
+  wbr_buf b;
+  wbr_buf_init(&b);
+  wbr_buf_printf(&b, "{\n  \"metadata\": {\n    \"total_size\": %llu", (unsigned long long)total);
+  for (size_t i = 0; i < ts->nmeta; i++) {
+    if (strcmp(ts->meta_key[i], "total_size") == 0) continue;
+    wbr_buf_puts(&b, ",\n    ");
+    wbr_buf_json_str(&b, ts->meta_key[i]);
+    wbr_buf_puts(&b, ": ");
+    wbr_buf_json_str(&b, ts->meta_val[i]);
+  }
+  wbr_buf_puts(&b, "\n  },\n  \"weight_map\": {");
+  for (size_t i = 0; i < ts->n; i++) {
+    wbr_buf_puts(&b, i ? ",\n    " : "\n    ");
+    wbr_buf_json_str(&b, ts->t[i].name);
+    wbr_buf_puts(&b, ": ");
+    wbr_buf_json_str(&b, st->shards[st->shard_of[i]].base);
+  }
+  wbr_buf_puts(&b, ts->n ? "\n  }\n}\n" : "}\n}\n");
+  rc = b.oom ? wbr_oom(w->ctx) : wbr_writer_emit(w, b.p, b.len);
+  wbr_buf_free(&b);
+
+  /* Every shard is complete: make them durable if asked, name them, then rename them all. */
+  for (size_t k = 0; k < st->nshards && rc == 0; k++) {
+    sh_shard *s = &st->shards[k];
+    if (w->durable && fsync(s->fd) != 0 && errno != EINVAL && errno != EROFS)
+      rc = sh_errno(w, s->final, "cannot sync the shard to disk");
+    if (rc == 0 && !s->tmp[0]) {
+      char proc[64];
+      snprintf(proc, sizeof proc, "/proc/self/fd/%d", s->fd);
+      bool linked = false;
+      for (unsigned salt = 0; salt < 100 && !linked; salt++) {
+        hidden_name(st, s, salt + 1000);
+        linked = linkat(AT_FDCWD, proc, AT_FDCWD, s->tmp, AT_SYMLINK_FOLLOW) == 0;
+        if (!linked && errno != EEXIST) break;
+      }
+      if (!linked) {
+        s->tmp[0] = 0;
+        rc = sh_errno(w, s->final, "cannot name the shard file");
+      }
+    }
+    if (rc == 0) {
+      int fd = s->fd;
+      s->fd = -1;
+      if (close(fd) != 0) rc = sh_errno(w, s->final, "cannot write the shard (on close)");
+    }
+  }
+  for (size_t k = 0; k < st->nshards && rc == 0; k++) {
+    sh_shard *s = &st->shards[k];
+    if (rename(s->tmp, s->final) != 0) {
+      rc = sh_errno(w, s->final, "cannot rename the shard into place");
+      break;
+    }
+    s->tmp[0] = 0;
+  }
+  if (rc) w->failed = true;
+  sh_free_state(st);
+  return rc;
+}
+
+/* A writer given up before finish: close and remove the shards written so far. */
+static void sh_release(wbr_writer *w) {
+  sh_state *st = w->state;
+  if (st && st->nshards) sh_restore(w, st);
+}
+
+static const char *const sh_exts[] = {INDEX_EXT, NULL};
+
+const wbr_format wbr_format_sharded = {
+    .name = "sharded safetensors",
+    .exts = sh_exts,
+    .what = "sharded weights index",
+    .has_data = true,
+    .read = sh_read,
+    .begin = sh_begin,
+    .tensor_begin = sh_tensor_begin,
+    .finish = sh_finish,
+    .release = sh_release,
+};

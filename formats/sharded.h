@@ -1,0 +1,14 @@
+/* sharded.h — settings of the sharded safetensors writer (formats/sharded.c): an output named
+ * NAME.safetensors.index.json is written as shards NAME-0000K-of-0000N.safetensors of at most a
+ * maximum size each, plus the index. */
+#ifndef WBR_SHARDED_H
+#define WBR_SHARDED_H
+
+#include "format.h"
+
+/* Default maximum shard size: 5 GB (5 * 10^9 bytes), as Hugging Face's save_pretrained. */
+#define WBR_SHARD_DEFAULT_MAX UINT64_C(5000000000)
+
+/* wbr_writer_set_max_shard (weightbridge.h) sets the maximum per shard. */
+
+#endif

@@ -1,0 +1,5 @@
+#!/bin/sh
+# tests/sharded/run.sh — sharded safetensors checkpoints (index + shards) as source and output,
+# checked against Python readers and writers that follow Hugging Face's layout; bad inputs.
+. "$TOP/tests/lib.sh"
+"$PY" "$TOP/tests/sharded/check.py" "$T" || fail sharded/script "check.py exited $?"
