@@ -9,6 +9,7 @@
 static const wbr_format *const formats[] = {
     &wbr_format_safetensors,
     &wbr_format_manifest,
+    &wbr_format_torch,
     &wbr_format_gguf,
     &wbr_format_sharded,
     &wbr_format_npy,

@@ -68,6 +68,7 @@ int wbr_writer_emit(wbr_writer *w, const void *bytes, size_t len);
 
 extern const wbr_format wbr_format_safetensors;
 extern const wbr_format wbr_format_manifest;
+extern const wbr_format wbr_format_torch;
 extern const wbr_format wbr_format_gguf;
 extern const wbr_format wbr_format_sharded;
 extern const wbr_format wbr_format_npy;
