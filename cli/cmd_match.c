@@ -1,8 +1,139 @@
-/* cmd_match.c — `wbr match`: placeholder until the matcher lands (issue 5). */
+/* cmd_match.c — `wbr match SRC TARGET [-o DRAFT.wbr] [--hint A=B]... [--update RULES.wbr]
+ * [--explain]`: draft a rule file mapping SRC onto TARGET. The draft goes to -o (written
+ * atomically) or stdout; --explain prints the evidence of every pairing to stderr. Exit 0 for a
+ * complete, proven draft; 3 when it is incomplete or ambiguous (the draft says where); 1 bad
+ * input; 2 usage. Uses matcher/match.h (not yet in the public header). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../matcher/match.h"
 #include "cli.h"
 
+static int write_atomic(const char *path, const char *text) {
+  size_t len = strlen(text), n = strlen(path) + 32;
+  char *tmp = malloc(n);
+  if (!tmp) {
+    fprintf(stderr, "%s: error: out of memory\n", path);
+    return EXIT_INPUT;
+  }
+  snprintf(tmp, n, "%s.match-XXXXXX", path);
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    fprintf(stderr, "%s: error: cannot create a temporary file next to it: %s\n", path, strerror(errno));
+    free(tmp);
+    return EXIT_INPUT;
+  }
+  (void)fchmod(fd, 0644);
+  FILE *f = fdopen(fd, "wb");
+  bool ok = f && fwrite(text, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
+  int e = errno;
+  if (f) ok = (fclose(f) == 0) && ok;
+  else close(fd);
+  if (!ok || rename(tmp, path) != 0) {
+    if (ok) e = errno;
+    fprintf(stderr, "%s: error: cannot write the draft: %s\n", path, strerror(e));
+    unlink(tmp);
+    free(tmp);
+    return EXIT_INPUT;
+  }
+  free(tmp);
+  return EXIT_OK;
+}
+
 int cmd_match(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  return cli_usage("match", "not available yet in this build");
+  const char *pos[2] = {0}, *out = NULL, *update = NULL;
+  int npos = 0;
+  bool explain = false;
+  const char **hints = calloc((size_t)argc + 1, sizeof *hints);
+  size_t nhints = 0;
+  if (!hints) {
+    fputs("wbr match: out of memory\n", stderr);
+    return EXIT_INPUT;
+  }
+  int code = EXIT_OK;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (cli_is(a, "-o", "--output") || cli_is(a, "--hint", NULL) || cli_is(a, "--update", NULL)) {
+      if (i + 1 >= argc) {
+        code = cli_usage("match", "%s needs a value", a);
+        goto done;
+      }
+      const char *v = argv[++i];
+      if (a[1] == 'o' || !strcmp(a, "--output")) out = v;
+      else if (!strcmp(a, "--update")) update = v;
+      else if (!strchr(v, '=') || v[0] == '=' || !strchr(v, '=')[1]) {
+        code = cli_usage("match", "--hint wants SOURCE=TARGET (got '%s')", v);
+        goto done;
+      } else hints[nhints++] = v;
+    } else if (!strcmp(a, "--explain")) {
+      explain = true;
+    } else if (cli_is(a, "-h", "--help")) {
+      printf("usage: wbr match SRC TARGET [-o DRAFT.wbr] [--hint A=B]... [--update RULES.wbr] [--explain]\n"
+             "  drafts rules mapping SRC onto TARGET; exit 0 complete, 3 incomplete or ambiguous\n"
+             "  --hint A=B      pin source A to target B (globs with matching {captures} allowed)\n"
+             "  --update RULES  keep RULES and draft only what they leave unmapped\n"
+             "  --explain       print the evidence for each pairing to stderr\n");
+      goto done;
+    } else if (a[0] == '-' && a[1]) {
+      code = cli_usage("match", "unknown option '%s'", a);
+      goto done;
+    } else if (npos < 2) {
+      pos[npos++] = a;
+    } else {
+      code = cli_usage("match", "too many arguments ('%s')", a);
+      goto done;
+    }
+  }
+  if (npos < 2) {
+    code = cli_usage("match", npos ? "TARGET is missing" : "SRC and TARGET are missing");
+    goto done;
+  }
+  wbr_ctx *ctx = cli_ctx();
+  wbr_tensorset *src = NULL, *tgt = NULL;
+  char *upd = NULL;
+  size_t upd_len = 0;
+  int rc = wbr_tensorset_open(&src, ctx, pos[0]);
+  if (!rc) rc = wbr_tensorset_open(&tgt, ctx, pos[1]);
+  if (!rc && update) {
+    upd = cli_read_file(update, &upd_len);
+    if (!upd) rc = WBR_EINPUT;
+  }
+  wbr_match_result res;
+  memset(&res, 0, sizeof res);
+  if (!rc) {
+    wbr_match_opts o = {.src_label = pos[0], .target_label = pos[1], .hints = hints, .nhints = nhints,
+                        .update_name = update, .update_src = upd, .update_len = upd_len, .explain = explain};
+    rc = wbr_match_run(&res, ctx, src, tgt, &o);
+  }
+  if (rc) {
+    code = cli_exit(rc);
+  } else {
+    if (explain && res.explain) fputs(res.explain, stderr);
+    if (out) code = write_atomic(out, res.draft);
+    else if (fputs(res.draft, stdout) < 0 || fflush(stdout) != 0) {
+      fprintf(stderr, "wbr match: error writing the draft: %s\n", strerror(errno));
+      code = EXIT_INPUT;
+    }
+    if (code == EXIT_OK) {
+      fprintf(stderr, "%s: %zu of %zu targets paired, %zu statements%s\n", out ? out : "draft", res.npaired,
+              res.ntargets, res.nstmts,
+              res.complete ? ", proven" : "");
+      if (!res.complete) {
+        fprintf(stderr, "draft incomplete: %zu ambiguous, %zu without a candidate; see the UNRESOLVED comments%s\n",
+                res.nambiguous, res.nunmatched, res.nambiguous + res.nunmatched ? "" : " (the draft did not pass its proof)");
+        code = EXIT_INCOMPLETE;
+      }
+    }
+  }
+  wbr_match_result_free(&res);
+  free(upd);
+  wbr_tensorset_free(tgt);
+  wbr_tensorset_free(src);
+  wbr_ctx_free(ctx);
+done:
+  free(hints);
+  return code;
 }

@@ -1,0 +1,653 @@
+/* draft.c — the matcher's driver: load both sides (for --update, what the user's rules leave
+ * over), pair, induce rules, print them as an AST with the `wbr fmt` printer, and prove the
+ * draft by compiling and planning it: every target must come from exactly the sources and
+ * operations the pairing chose. A generalisation that breaks the proof falls back to literal
+ * statements. Also writes the evidence (--explain) and the unresolved groups. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../compiler/frontend.h"
+#include "../runtime/plan.h"
+#include "mint.h"
+
+/* ---- quiet context: collects what the proof's compile/plan report ----------------------------- */
+
+static void collect(void *ud, const wbr_diag *d) {
+  wbr_buf *b = ud;
+  if (b->len > 4000) return;
+  char *s = wbr_diag_format(d);
+  if (s) wbr_buf_puts(b, s);
+  wbr_free(s);
+}
+
+/* ---- AST ------------------------------------------------------------------------------------- */
+
+static wbr_ast_comment *comment(wbr_ast_file *f, const char *text) {
+  wbr_ast_comment *c = wbr_ast_alloc(f, sizeof *c);
+  if (!c) return NULL;
+  size_t n = strlen(text) + 3;
+  char *t = wbr_ast_alloc(f, n);
+  if (!t) return NULL;
+  snprintf(t, n, "# %s", text);
+  c->text = t;
+  return c;
+}
+
+static int add_comments(wbr_ast_file *f, wbr_ast_comment **v, size_t *n, const char *const *lines, size_t k,
+                        bool blank_first) {
+  *v = wbr_ast_alloc(f, (k ? k : 1) * sizeof **v);
+  if (!*v) return -1;
+  for (size_t i = 0; i < k; i++) {
+    wbr_ast_comment *c = comment(f, lines[i]);
+    if (!c) return -1;
+    (*v)[i] = *c;
+    (*v)[i].blank_before = i == 0 && blank_first;
+  }
+  *n = k;
+  return 0;
+}
+
+static wbr_ast_pat *pats(wbr_ast_file *f, char *const *txt, size_t n) {
+  wbr_ast_pat *p = wbr_ast_alloc(f, (n ? n : 1) * sizeof *p);
+  if (!p) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    p[i].kind = WBR_PAT_GLOB;
+    p[i].text = wbr_ast_strdup(f, txt[i]);
+    if (!p[i].text) return NULL;
+  }
+  return p;
+}
+
+static int stmt_to_ast(wbr_ast_file *f, const mstmt *m) {
+  wbr_ast_stmt *s = wbr_ast_add_stmt(f, (wbr_stmt_kind)m->kind);
+  if (!s) return -1;
+  s->in = pats(f, m->in, m->nin);
+  s->nin = m->nin;
+  if (!s->in) return -1;
+  if (m->nout) {
+    s->out = pats(f, m->out, m->nout);
+    s->nout = m->nout;
+    if (!s->out) return -1;
+  }
+  if (m->kind == WBR_STMT_RESHAPE || m->kind == WBR_STMT_PERMUTE) {
+    s->ints.v = wbr_ast_alloc(f, (m->nints ? m->nints : 1) * sizeof(int64_t));
+    s->ints.spans = wbr_ast_alloc(f, (m->nints ? m->nints : 1) * sizeof(wbr_span));
+    if (!s->ints.v || !s->ints.spans) return -1;
+    memcpy(s->ints.v, m->ints, m->nints * sizeof(int64_t));
+    s->ints.n = m->nints;
+    s->has_ints = true;
+  }
+  if (m->kind == WBR_STMT_CAST) s->dtype = (wbr_dtype)m->ints[0];
+  if (m->has_axis) {
+    s->has_axis = true;
+    s->axis = m->axis;
+  }
+  s->blank_before = m->blank_before;
+  if (m->comment) {
+    s->trail = comment(f, m->comment);
+    if (!s->trail) return -1;
+  }
+  if (m->lead) {
+    const char *l[1] = {m->lead};
+    if (add_comments(f, &s->lead, &s->nlead, l, 1, false)) return -1;
+  }
+  return 0;
+}
+
+/* ---- comments on statements ------------------------------------------------------------------- */
+
+static const char *ev_name(int ev) {
+  switch (ev) {
+  case EV_HINT: return "hint";
+  case EV_KEY: return "same name";
+  case EV_SHAPE: return "unique shape";
+  case EV_SIBLING: return "sibling of a paired tensor";
+  case EV_ORDER: return "definition order";
+  case EV_NAME: return "best name match";
+  case EV_FUSED: return "q/k/v parts";
+  case EV_UPDATE: return "--update rules";
+  default: return "?";
+  }
+}
+
+static void shape_str(char *b, size_t n, const mtensor *t) { wbr_shape_str(b, n, t->ndim, t->shape); }
+
+/* Short notes on layout statements: what changes and why it is believed. */
+static void annotate(matcher *m, mrules *r) {
+  bool first_of_kind[WBR_STMT_COUNT] = {0};
+  int prev = -1;
+  for (size_t i = 0; i < r->n; i++) {
+    mstmt *s = &r->v[i];
+    char buf[200];
+    buf[0] = 0;
+    if (s->kind != prev && i > 0) s->blank_before = true;
+    prev = s->kind;
+    switch (s->kind) {
+    case WBR_STMT_DROP:
+      if (!first_of_kind[s->kind]) snprintf(buf, sizeof buf, "not in the target");
+      break;
+    case WBR_STMT_TRANSPOSE: {
+      /* find a member to describe */
+      bool square = false, flax = false;
+      for (size_t p = 0; p < m->npairs; p++) {
+        mpair *pr = &m->pairs[p];
+        if (pr->ns && pr->square_t) square = true;
+        if (pr->ns && m->S.t[pr->s[0]].kernel && pr->lay.rel == REL_TRANSPOSE) flax = true;
+      }
+      if (flax && !first_of_kind[s->kind]) snprintf(buf, sizeof buf, "Flax/TF kernel [in, out] -> [out, in]");
+      else if (square && !first_of_kind[s->kind])
+        snprintf(buf, sizeof buf, "[in, out] -> [out, in]; square ones follow the other 2-D weights of their layer");
+      else if (!first_of_kind[s->kind]) snprintf(buf, sizeof buf, "2-D weights stored [in, out] -> [out, in]");
+      break;
+    }
+    case WBR_STMT_PERMUTE:
+      if (s->nints == 4 && s->ints[0] == 3 && s->ints[1] == 2) snprintf(buf, sizeof buf, "conv kernel HWIO -> OIHW");
+      else if (s->nints == 4 && s->ints[0] == 2 && s->ints[1] == 3) snprintf(buf, sizeof buf, "conv kernel OIHW -> HWIO");
+      break;
+    case WBR_STMT_RESHAPE:
+      if (s->nints == 1 && s->ints[0] == -1) snprintf(buf, sizeof buf, "flatten (e.g. [C, 1, 1] -> [C])");
+      break;
+    case WBR_STMT_CONCAT:
+      snprintf(buf, sizeof buf, "fused in q, k, v order (the names say q/k/v): check the order");
+      break;
+    case WBR_STMT_SPLIT:
+      snprintf(buf, sizeof buf, "cut into q, k, v in that order: check the order");
+      break;
+    default:
+      break;
+    }
+    if (s->kind < WBR_STMT_COUNT) first_of_kind[s->kind] = true;
+    if (buf[0]) s->comment = wbr_strdup(buf);
+  }
+}
+
+/* ---- proof ----------------------------------------------------------------------------------- */
+
+typedef struct step {
+  int kind; /* MOP_RESHAPE, MOP_PERMUTE, or 3 = slice, 4 = cast */
+  const wbr_node *node;
+} step;
+
+/* Unary chain under nd, bottom-up into v; returns the node where it stops. */
+static const wbr_node *chain(const wbr_node *nd, step *v, int *n, int max) {
+  step tmp[16];
+  int k = 0;
+  while (nd && k < 16) {
+    if (nd->kind == WBR_N_RESHAPE) tmp[k++] = (step){MOP_RESHAPE, nd};
+    else if (nd->kind == WBR_N_PERMUTE) tmp[k++] = (step){MOP_PERMUTE, nd};
+    else if (nd->kind == WBR_N_SLICE) tmp[k++] = (step){3, nd};
+    else if (nd->kind == WBR_N_CAST) tmp[k++] = (step){4, nd};
+    else break;
+    nd = nd->nin ? nd->in[0] : NULL;
+  }
+  *n = 0;
+  for (int i = k - 1; i >= 0 && *n < max; i--) v[(*n)++] = tmp[i];
+  return nd;
+}
+
+static bool ops_match(const step *v, int n, const mlayout *lay) {
+  int j = 0;
+  for (int i = 0; i < n; i++) {
+    if (v[i].kind == 4) continue; /* casts are checked by dtype */
+    if (j >= lay->nops || v[i].kind != lay->op[j].kind) return false;
+    const mop *o = &lay->op[j++];
+    const wbr_node *nd = v[i].node;
+    if (o->kind == MOP_RESHAPE) {
+      if (nd->ndim != o->n) return false;
+      for (int d = 0; d < o->n; d++)
+        if (nd->shape[d] != o->v[d]) return false;
+    } else {
+      for (int d = 0; d < o->n; d++)
+        if (nd->perm[d] != o->v[d]) return false;
+    }
+  }
+  return j == lay->nops;
+}
+
+/* Does the plan reproduce target t's pair exactly? */
+static bool check_output(const matcher *m, const wbr_value *val, const mpair *p) {
+  step v[16];
+  int n;
+  const wbr_node *top = chain(val->node, v, &n, 16);
+  if (!top) return false;
+  if (p->ns > 1) {
+    /* casts above the concat are allowed; nothing else */
+    for (int i = 0; i < n; i++)
+      if (v[i].kind != 4) return false;
+    if (top->kind != WBR_N_CONCAT || top->nin != p->ns || top->axis != 0) return false;
+    for (size_t k = 0; k < top->nin; k++) {
+      step w[16];
+      int nw;
+      const wbr_node *leaf = chain(top->in[k], w, &nw, 16);
+      if (!leaf || leaf->kind != WBR_N_SOURCE || leaf->src != p->s[k] || !ops_match(w, nw, &p->lay)) return false;
+    }
+    return true;
+  }
+  if (top->kind != WBR_N_SOURCE || top->src != p->s[0]) return false;
+  if (p->split_k) {
+    if (n < 1 || v[0].kind != 3) return false;
+    const wbr_node *sl = v[0].node;
+    int64_t part = m->S.t[p->s[0]].shape[0] / p->split_k;
+    if (sl->axis != 0 || sl->start != part * p->split_i || sl->len != part || sl->drop_axis) return false;
+    return ops_match(v + 1, n - 1, &p->lay);
+  }
+  return ops_match(v, n, &p->lay);
+}
+
+/* Compile and plan `text`; true when the plan has no problems and every paired target comes out
+ * exactly as paired. `why` receives the first reason otherwise. */
+static bool prove(const matcher *m, const char *text, const wbr_tensorset *src, const wbr_tensorset *tgt,
+                  wbr_buf *why) {
+  wbr_ctx *q = NULL;
+  wbr_buf diag;
+  wbr_buf_init(&diag);
+  if (wbr_ctx_new(&q, collect, &diag)) return false;
+  wbr_program *prog = NULL;
+  wbr_plan *plan = NULL;
+  bool ok = false;
+  if (wbr_program_compile(&prog, q, "draft.wbr", text, strlen(text)) != 0) goto out;
+  if (wbr_plan_new(&plan, q, prog, src, tgt) != 0) goto out;
+  if (plan->problems) goto out;
+  if (plan->nout != m->T.n) goto out;
+  ok = true;
+  for (size_t i = 0; i < plan->nout && ok; i++) {
+    const mtensor *t = &m->T.t[i];
+    if (strcmp(plan->out[i].name, t->name) != 0) ok = false;
+    else if (t->pair >= 0 && !check_output(m, &plan->out[i], &m->pairs[t->pair])) {
+      ok = false;
+      wbr_buf_printf(&diag, "proof: %s does not come out as paired\n", t->name);
+    }
+  }
+out:
+  if (why && diag.len) wbr_buf_put(why, diag.p, diag.len);
+  wbr_buf_free(&diag);
+  wbr_plan_free(plan);
+  wbr_program_free(prog);
+  wbr_ctx_free(q);
+  return ok;
+}
+
+/* ---- the draft text ----------------------------------------------------------------------------- */
+
+static char *render(matcher *m, const mrules *r, const wbr_match_opts *o, bool header) {
+  wbr_ast_file *f = wbr_ast_new("draft.wbr");
+  if (!f) return NULL;
+  char *text = NULL;
+  char l0[512], l1[512], l2[512], l3[512];
+  const char *lines[6];
+  size_t nl = 0;
+  size_t paired = 0, fused = 0;
+  for (size_t t = 0; t < m->T.n; t++)
+    if (m->T.t[t].pair >= 0) paired++;
+  for (size_t p = 0; p < m->npairs; p++)
+    if (m->pairs[p].ns > 1 || m->pairs[p].split_k) fused++;
+  size_t dropped = 0;
+  for (size_t i = 0; i < r->n; i++)
+    if (r->v[i].kind == WBR_STMT_DROP) dropped += r->v[i].nmembers;
+  snprintf(l0, sizeof l0, "Drafted by `wbr match` from %s to %s.", o && o->src_label ? o->src_label : "the source",
+           o && o->target_label ? o->target_label : "the target");
+  snprintf(l1, sizeof l1, "%zu target tensors, %zu paired, %zu undecided; %zu source tensors, %zu dropped.", m->T.n,
+           paired, m->T.n - paired, m->S.n, dropped);
+  wbr_buf ev;
+  wbr_buf_init(&ev);
+  wbr_buf_puts(&ev, "Evidence:");
+  bool any = false;
+  for (int e = 0; e < EV_COUNT; e++)
+    if (m->ev_count[e]) {
+      wbr_buf_printf(&ev, "%s %zu %s", any ? "," : "", m->ev_count[e], ev_name(e));
+      any = true;
+    }
+  if (!any) wbr_buf_puts(&ev, " none");
+  wbr_buf_putc(&ev, '.');
+  snprintf(l2, sizeof l2, "%s", ev.p ? ev.p : "");
+  wbr_buf_free(&ev);
+  lines[nl++] = l0;
+  lines[nl++] = l1;
+  lines[nl++] = l2;
+  if (m->nunres) {
+    snprintf(l3, sizeof l3, "INCOMPLETE: %zu target tensors are undecided; see the end of the file.", m->nunres);
+    lines[nl++] = l3;
+  }
+  if (header && add_comments(f, &f->head, &f->nhead, lines, nl, false)) goto out;
+  for (size_t i = 0; i < r->n; i++)
+    if (stmt_to_ast(f, &r->v[i])) goto out;
+  /* unresolved groups in the tail */
+  if (m->nunres) {
+    size_t cap = m->nunres * 7 + 4, k = 0;
+    char **tl = calloc(cap, sizeof *tl);
+    if (!tl) goto out;
+    tl[k++] = wbr_strdup("UNRESOLVED: no rule was drafted for these targets. Settle each with a hint,");
+    tl[k++] = wbr_strdup("either `hint \"SOURCE\" = \"TARGET\"` in a rule file given to --update or --hint SOURCE=TARGET.");
+    for (size_t u = 0; u < m->nunres && k + 7 <= cap; u++) {
+      munres *un = &m->unres[u];
+      char sb[96], buf[1024];
+      shape_str(sb, sizeof sb, &m->T.t[un->t]);
+      snprintf(buf, sizeof buf, "target \"%s\" %s: %s", m->T.t[un->t].name, sb, un->why);
+      tl[k++] = wbr_strdup(buf);
+      for (int c = 0; c < un->ncand; c++) {
+        shape_str(sb, sizeof sb, &m->S.t[un->cand[c]]);
+        snprintf(buf, sizeof buf, "  candidate \"%s\" %s", m->S.t[un->cand[c]].name, sb);
+        tl[k++] = wbr_strdup(buf);
+      }
+      if (un->ncand) {
+        snprintf(buf, sizeof buf, "  e.g. hint \"%s\" = \"%s\"", m->S.t[un->cand[0]].name, m->T.t[un->t].name);
+        tl[k++] = wbr_strdup(buf);
+      }
+    }
+    bool bad = false;
+    for (size_t i = 0; i < k; i++) bad |= !tl[i];
+    int rc = bad ? -1 : add_comments(f, &f->tail, &f->ntail, (const char *const *)tl, k, true);
+    for (size_t i = 0; i < k; i++) free(tl[i]);
+    free(tl);
+    if (rc) goto out;
+  }
+  wbr_buf b;
+  wbr_buf_init(&b);
+  wbr_fmt_ast(f, &b);
+  text = wbr_buf_take(&b);
+out:
+  wbr_ast_free(f);
+  return text;
+}
+
+static void explain(matcher *m) {
+  wbr_buf *b = &m->explain;
+  for (size_t t = 0; t < m->T.n; t++) {
+    const mtensor *x = &m->T.t[t];
+    char sb[96];
+    shape_str(sb, sizeof sb, x);
+    if (m->tgt_done_by_update && m->tgt_done_by_update[t]) {
+      wbr_buf_printf(b, "%s %s <- (produced by the --update rules)\n", x->name, sb);
+      continue;
+    }
+    if (x->pair < 0) continue;
+    const mpair *p = &m->pairs[x->pair];
+    wbr_buf_printf(b, "%s %s <- ", x->name, sb);
+    for (int i = 0; i < p->ns; i++) {
+      char ss[96];
+      shape_str(ss, sizeof ss, &m->S.t[p->s[i]]);
+      wbr_buf_printf(b, "%s%s %s", i ? " + " : "", m->S.t[p->s[i]].name, ss);
+    }
+    if (p->split_k) wbr_buf_printf(b, " part %d/%d", p->split_i + 1, p->split_k);
+    static const char *const rels[] = {"", "reshape", "transpose", "permute", "reshape+transpose"};
+    if (p->lay.rel && p->lay.rel < 5) wbr_buf_printf(b, " [%s]", rels[p->lay.rel]);
+    wbr_buf_printf(b, "  -- %s: %s\n", ev_name(p->ev), p->why);
+  }
+  for (size_t u = 0; u < m->nunres; u++) {
+    const munres *un = &m->unres[u];
+    wbr_buf_printf(b, "%s <- UNDECIDED: %s", m->T.t[un->t].name, un->why);
+    for (int c = 0; c < un->ncand; c++) wbr_buf_printf(b, "%s%s", c ? ", " : "; candidates ", m->S.t[un->cand[c]].name);
+    wbr_buf_putc(b, '\n');
+  }
+}
+
+/* ---- --update: what the user's rules leave over -------------------------------------------------- */
+
+typedef struct upd {
+  wbr_program *prog;
+  wbr_plan *plan;
+  wbr_tensorset *left;   /* tensors the rules leave that are not finished targets */
+  wbr_tensorset *todo;   /* targets the rules do not produce */
+  char **hints;
+  size_t nhints;
+  char *canon;           /* the user's file, canonically formatted */
+} upd;
+
+static void upd_free(upd *u) {
+  wbr_plan_free(u->plan);
+  wbr_program_free(u->prog);
+  wbr_tensorset_free(u->left);
+  wbr_tensorset_free(u->todo);
+  for (size_t i = 0; i < u->nhints; i++) free(u->hints[i]);
+  free(u->hints);
+  wbr_free(u->canon);
+}
+
+static int upd_load(upd *u, wbr_ctx *ctx, const wbr_tensorset *src, const wbr_tensorset *tgt,
+                    const wbr_match_opts *o) {
+  int rc = wbr_program_compile(&u->prog, ctx, o->update_name, o->update_src, o->update_len);
+  if (rc) return rc;
+  rc = wbr_rules_format(&u->canon, ctx, o->update_name, o->update_src, o->update_len);
+  if (rc) return rc;
+  /* hints: parsed again for their two names */
+  wbr_ast_file *f = NULL;
+  rc = wbr_parse(&f, ctx, o->update_name, o->update_src, o->update_len);
+  if (rc) return rc;
+  for (size_t i = 0; i < f->nstmts; i++) {
+    wbr_ast_stmt *s = &f->stmts[i];
+    if (s->kind != WBR_STMT_HINT || s->nin != 2) continue;
+    char **nh = realloc(u->hints, (u->nhints + 1) * sizeof *nh);
+    if (!nh) {
+      wbr_ast_free(f);
+      return wbr_oom(ctx);
+    }
+    u->hints = nh;
+    size_t n = strlen(s->in[0].text) + strlen(s->in[1].text) + 2;
+    u->hints[u->nhints] = malloc(n);
+    if (!u->hints[u->nhints]) {
+      wbr_ast_free(f);
+      return wbr_oom(ctx);
+    }
+    snprintf(u->hints[u->nhints++], n, "%s=%s", s->in[0].text, s->in[1].text);
+  }
+  wbr_ast_free(f);
+  rc = wbr_plan_new(&u->plan, ctx, u->prog, src, NULL);
+  if (rc) return rc;
+  if (u->plan->problems)
+    return wbr_fail(ctx, WBR_EINPUT, o->update_name, "fix the rules so that `wbr plan` runs without errors, then retry",
+                    "the rules given to --update do not run over the source");
+  rc = wbr_tensorset_new(&u->left, ctx);
+  if (!rc) rc = wbr_tensorset_new(&u->todo, ctx);
+  if (rc) return rc;
+  size_t nt = wbr_tensorset_count(tgt);
+  bool *done = calloc(nt + 1, sizeof *done);
+  if (!done) return wbr_oom(ctx);
+  for (size_t i = 0; i < u->plan->nout && !rc; i++) {
+    const wbr_value *v = &u->plan->out[i];
+    long t = wbr_tensorset_find(tgt, v->name);
+    if (t >= 0) {
+      wbr_tensor_info ti;
+      wbr_tensorset_get(tgt, (size_t)t, &ti);
+      bool same = ti.ndim == v->node->ndim && ti.dtype == v->node->dtype;
+      for (int d = 0; same && d < ti.ndim; d++) same = ti.shape[d] == v->node->shape[d];
+      if (same) {
+        done[t] = true;
+        continue;
+      }
+    }
+    rc = wbr_tensorset_add(u->left, v->name, v->node->dtype, v->node->ndim, v->node->shape, NULL);
+  }
+  for (size_t t = 0; t < nt && !rc; t++) {
+    if (done[t]) continue;
+    wbr_tensor_info ti;
+    wbr_tensorset_get(tgt, t, &ti);
+    rc = wbr_tensorset_add(u->todo, ti.name, ti.dtype, ti.ndim, ti.shape, NULL);
+  }
+  free(done);
+  return rc;
+}
+
+/* ---- driver ------------------------------------------------------------------------------------ */
+
+void wbr_match_result_free(wbr_match_result *r) {
+  if (!r) return;
+  free(r->draft);
+  free(r->explain);
+  memset(r, 0, sizeof *r);
+}
+
+static void matcher_free(matcher *m) {
+  m_side_free(&m->S);
+  m_side_free(&m->T);
+  mi_free(&m->in);
+  free(m->idf);
+  free(m->isrole);
+  free(m->pairs);
+  free(m->unres);
+  wbr_buf_free(&m->explain);
+}
+
+/* Draft rules mapping s onto t (both already loaded); fills text and the verdict. */
+static int draft_for(wbr_ctx *ctx, const wbr_tensorset *s, const wbr_tensorset *t, const char *const *hints,
+                     size_t nhints, const wbr_match_opts *o, bool header, wbr_match_result *res, char **text,
+                     wbr_buf *expl) {
+  matcher m;
+  memset(&m, 0, sizeof m);
+  m.ctx = ctx;
+  mi_init(&m.in);
+  wbr_buf_init(&m.explain);
+  int rc = m_side_load(&m, &m.S, s);
+  if (!rc) rc = m_side_load(&m, &m.T, t);
+  if (!rc) {
+    m_analyse_both(&m);
+    if (m.oom) rc = wbr_oom(ctx);
+  }
+  if (!rc) rc = m_pair_all(&m, hints, nhints);
+  mrules rules = {0};
+  bool proven = false;
+  wbr_buf why;
+  wbr_buf_init(&why);
+  for (int attempt = 0; attempt < 2 && !rc; attempt++) {
+    mrules_free(&rules);
+    rc = m_induce(&m, &rules, NULL, attempt == 1);
+    if (rc) {
+      rc = wbr_oom(ctx);
+      break;
+    }
+    annotate(&m, &rules);
+    free(*text);
+    *text = render(&m, &rules, o, header);
+    if (!*text) {
+      rc = wbr_oom(ctx);
+      break;
+    }
+    if (m.nunres) break; /* an incomplete draft cannot be proven; it is written as is */
+    why.len = 0;
+    if (prove(&m, *text, s, t, &why)) {
+      proven = true;
+      break;
+    }
+  }
+  if (!rc) {
+    res->ntargets += m.T.n;
+    for (size_t i = 0; i < m.T.n; i++) res->npaired += m.T.t[i].pair >= 0;
+    for (size_t u = 0; u < m.nunres; u++) {
+      if (m.unres[u].ncand) res->nambiguous++;
+      else res->nunmatched++;
+    }
+    res->nstmts += rules.n;
+    res->complete = proven && m.nunres == 0;
+    if (expl) {
+      explain(&m);
+      if (!proven && !m.nunres) {
+        wbr_buf_puts(&m.explain, "the draft could not be proven:\n");
+        if (why.len) wbr_buf_put(&m.explain, why.p, why.len);
+      }
+      if (m.explain.len) wbr_buf_put(expl, m.explain.p, m.explain.len);
+    }
+  }
+  wbr_buf_free(&why);
+  mrules_free(&rules);
+  matcher_free(&m);
+  return rc;
+}
+
+int wbr_match_run(wbr_match_result *res, wbr_ctx *ctx, const wbr_tensorset *src, const wbr_tensorset *target,
+                  const wbr_match_opts *o) {
+  if (!res || !src || !target) return wbr_fail(ctx, WBR_EUSAGE, NULL, NULL, "wbr_match_run: NULL argument");
+  memset(res, 0, sizeof *res);
+  wbr_match_opts none = {0};
+  if (!o) o = &none;
+  wbr_buf expl;
+  wbr_buf_init(&expl);
+  char *text = NULL;
+  int rc;
+  if (!o->update_src) {
+    rc = draft_for(ctx, src, target, o->hints, o->nhints, o, true, res, &text, o->explain ? &expl : NULL);
+    if (!rc) res->draft = text, text = NULL;
+  } else {
+    upd u = {0};
+    rc = upd_load(&u, ctx, src, target, o);
+    const char **hints = NULL;
+    size_t nh = 0;
+    if (!rc) {
+      hints = calloc(o->nhints + u.nhints + 1, sizeof *hints);
+      if (!hints) rc = wbr_oom(ctx);
+      for (size_t i = 0; hints && i < o->nhints; i++) hints[nh++] = o->hints[i];
+      for (size_t i = 0; hints && i < u.nhints; i++) hints[nh++] = u.hints[i];
+    }
+    if (!rc && wbr_tensorset_count(u.todo) == 0) {
+      /* the rules already produce every target: keep them as they are */
+      res->draft = wbr_strdup(u.canon);
+      res->ntargets = wbr_tensorset_count(target);
+      res->npaired = res->ntargets;
+      wbr_ctx *q = NULL;
+      wbr_buf d;
+      wbr_buf_init(&d);
+      if (!wbr_ctx_new(&q, collect, &d)) {
+        wbr_plan *pl = NULL;
+        res->complete = wbr_plan_new(&pl, q, u.prog, src, target) == 0 && pl->problems == 0;
+        wbr_plan_free(pl);
+        wbr_ctx_free(q);
+      }
+      wbr_buf_free(&d);
+      if (!res->draft) rc = wbr_oom(ctx);
+    } else if (!rc) {
+      rc = draft_for(ctx, u.left, u.todo, hints, nh, o, false, res, &text, o->explain ? &expl : NULL);
+      if (!rc) {
+        /* the user's file, then the drafted statements (without their header line) */
+        const char *body = strchr(text, '\n');
+        const char *hdr = strstr(text, "weightbridge 1\n");
+        body = hdr ? hdr + strlen("weightbridge 1\n") : (body ? body + 1 : text);
+        wbr_buf all;
+        wbr_buf_init(&all);
+        wbr_buf_puts(&all, u.canon);
+        wbr_buf_printf(&all, "\n# Drafted by `wbr match --update` for the %zu targets these rules leave unmapped.\n",
+                       wbr_tensorset_count(u.todo));
+        wbr_buf_puts(&all, body);
+        wbr_buf_putc(&all, 0);
+        char *joined = wbr_buf_take(&all);
+        char *canon = NULL;
+        wbr_ctx *q = NULL;
+        wbr_buf d;
+        wbr_buf_init(&d);
+        if (joined && !wbr_ctx_new(&q, collect, &d)) {
+          if (wbr_rules_format(&canon, q, "draft.wbr", joined, strlen(joined)) == 0) {
+            res->draft = wbr_strdup(canon);
+            /* the whole file must map the real source onto the real target */
+            if (res->complete) {
+              wbr_program *pg = NULL;
+              wbr_plan *pl = NULL;
+              res->complete = wbr_program_compile(&pg, q, "draft.wbr", canon, strlen(canon)) == 0 &&
+                              wbr_plan_new(&pl, q, pg, src, target) == 0 && pl->problems == 0;
+              wbr_plan_free(pl);
+              wbr_program_free(pg);
+            }
+          } else {
+            res->draft = joined, joined = NULL;
+            res->complete = false;
+          }
+          wbr_ctx_free(q);
+        }
+        wbr_free(canon);
+        free(joined);
+        wbr_buf_free(&d);
+        if (!res->draft) rc = wbr_oom(ctx);
+        res->ntargets = wbr_tensorset_count(target);
+        res->npaired += res->ntargets - wbr_tensorset_count(u.todo);
+      }
+    }
+    free(hints);
+    upd_free(&u);
+  }
+  free(text);
+  if (!rc && o->explain) {
+    wbr_buf_putc(&expl, 0);
+    res->explain = wbr_buf_take(&expl);
+  }
+  wbr_buf_free(&expl);
+  if (rc) wbr_match_result_free(res);
+  return rc;
+}

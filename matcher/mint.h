@@ -1,0 +1,197 @@
+/* mint.h — the matcher's internal types, shared by its files: analysed names (tokens.c), layout
+ * relations and the pairing phases (pair.c), rule induction and the name simulator (induce.c),
+ * and the draft, its proof and the evidence text (draft.c). */
+#ifndef WBR_MINT_H
+#define WBR_MINT_H
+
+#include "../runtime/tensorset.h"
+#include "../runtime/util.h"
+#include "match.h"
+
+#define M_MAXNUM 16  /* numbers kept per name */
+#define M_MAXPARTS 4 /* parts of a fused tensor */
+#define M_MAXANC 8   /* ancestor scopes kept per name */
+
+/* ---- interned strings ------------------------------------------------------------------------ */
+
+typedef struct mintern {
+  wbr_map map;
+  char **s;
+  size_t n, cap;
+  bool oom;
+} mintern;
+
+void mi_init(mintern *in);
+void mi_free(mintern *in);
+/* Id of s[0..len) (added if new); UINT32_MAX when out of memory. */
+uint32_t mi_id(mintern *in, const char *s, size_t len);
+static inline const char *mi_str(const mintern *in, uint32_t id) { return in->s[id]; }
+
+/* ---- analysed tensors ------------------------------------------------------------------------ */
+
+/* The role of the last word of a name, for agreement checks (weight vs bias never pair). */
+enum { ROLE_OTHER = 0, ROLE_WEIGHT, ROLE_BIAS, ROLE_MEAN, ROLE_VAR, ROLE_COUNT };
+
+typedef struct mtensor {
+  const char *name;
+  size_t len;
+  wbr_dtype dtype;
+  int ndim;
+  int64_t shape[WBR_MAX_DIMS];
+  uint64_t nelem;
+  uint32_t w0, nw;           /* canonical words (no numbers): side->words[w0 .. w0+nw) */
+  int64_t num[M_MAXNUM];     /* numbers in order of appearance */
+  uint8_t rank[M_MAXNUM];    /* rank of each number among its family's values */
+  uint8_t informative[M_MAXNUM]; /* the family has several values at that position */
+  uint16_t famn[M_MAXNUM];   /* how many values the family has */
+  uint8_t nnum;
+  uint32_t key;              /* canonical key: words and numbers */
+  uint32_t parent;           /* raw name up to its last separator ("" at top level) */
+  uint16_t anc_len[M_MAXANC]; /* lengths of the ancestor prefixes, nearest first */
+  uint32_t anc[M_MAXANC];    /* their interned ids */
+  uint8_t nanc;
+  uint32_t leafkey;          /* canonical words of the last component */
+  uint8_t role;              /* ROLE_* of the last word */
+  bool kernel;               /* last word is literally "kernel" (Flax/TF layout) */
+  bool fused;                /* words say it holds several projections (qkv, in_proj) */
+  int8_t part;               /* 0,1,2 when its words say q, k or v; -1 otherwise */
+  uint32_t partkey;          /* canonical key without the q/k/v word (for grouping parts) */
+  int32_t pair;              /* index into matcher.pairs, or -1 */
+} mtensor;
+
+typedef struct mside {
+  mtensor *t;
+  size_t n;
+  uint32_t *words;
+  size_t nwords, wcap;
+} mside;
+
+/* ---- layouts: how a source tensor becomes its target ------------------------------------------- */
+
+enum { MOP_RESHAPE = 1, MOP_PERMUTE = 2 };
+
+typedef struct mop {
+  uint8_t kind;
+  uint8_t n;
+  int64_t v[WBR_MAX_DIMS]; /* reshape: the resulting shape; permute: the axes */
+} mop;
+
+/* Relation kinds, simplest first. */
+enum { REL_ID = 0, REL_RESHAPE, REL_TRANSPOSE, REL_PERMUTE, REL_RESHAPE_T, REL_NONE = 99 };
+/* Layout conventions read from names. */
+enum { CONV_NONE = 0, CONV_FLAX_TO_TORCH, CONV_TORCH_TO_FLAX };
+
+typedef struct mlayout {
+  uint8_t rel;
+  uint8_t nops;
+  mop op[3];
+} mlayout;
+
+/* Find how shape a becomes shape b under a naming convention; returns the relation (REL_*) and
+ * fills *out, or REL_NONE. */
+int rel_find(mlayout *out, const int64_t *a, int na, const int64_t *b, int nb, int conv);
+
+/* ---- pairs ------------------------------------------------------------------------------------ */
+
+enum {
+  EV_HINT = 0, /* pinned by a hint */
+  EV_KEY,      /* same name after normalisation */
+  EV_SHAPE,    /* the only tensors of their shape, and the names agree */
+  EV_SIBLING,  /* same leaf under parents already paired */
+  EV_ORDER,    /* continues a run of pairs in definition order */
+  EV_NAME,     /* clearly the best name match on both sides */
+  EV_FUSED,    /* parts of a fused tensor (q, k, v) */
+  EV_UPDATE,   /* produced by the rules given with --update */
+  EV_COUNT
+};
+
+typedef struct mpair {
+  uint32_t t;
+  uint32_t s[M_MAXPARTS]; /* sources; several = concat along axis 0 in this order */
+  uint8_t ns;
+  uint8_t split_k, split_i; /* split_k > 1: s[0] is cut into split_k parts on axis 0; this is part split_i */
+  mlayout lay;              /* applied to each part (concat) or to the split part */
+  uint8_t ev;
+  bool square_t;            /* a square 2-D pair transposed by convention */
+  char why[120];
+} mpair;
+
+typedef struct munres {
+  uint32_t t;
+  uint32_t cand[4];
+  uint8_t ncand;
+  char why[160];
+} munres;
+
+typedef struct matcher {
+  wbr_ctx *ctx;
+  mintern in;
+  mside S, T;
+  float *idf; /* per word id */
+  bool *isrole; /* per word id: weight, bias, mean, var */
+  size_t nidf;
+  mpair *pairs;
+  size_t npairs, pcap;
+  munres *unres;
+  size_t nunres, ucap;
+  bool *src_used_by_update; /* sources the --update rules consume (not for matching) */
+  bool *tgt_done_by_update; /* targets the --update rules produce */
+  bool oom;
+  wbr_buf explain;
+  bool want_explain;
+  size_t ev_count[EV_COUNT];
+} matcher;
+
+/* tokens.c */
+void m_analyse_both(matcher *m);
+int m_side_load(matcher *m, mside *side, const wbr_tensorset *ts);
+void m_side_free(mside *side);
+void m_ranks(matcher *m, mside *side);
+void m_idf(matcher *m);
+/* Word similarity of two tensors in [0, 1] (idf-weighted Dice over canonical words). */
+float m_wsim(const matcher *m, const mtensor *a, const mtensor *b);
+/* The same over content words only (weight, bias, mean, var left out). */
+float m_csim(const matcher *m, const mtensor *a, const mtensor *b);
+/* Number evidence in [-1, 1]: agreement of informative index ranks, left to right. */
+float m_nsim(const mtensor *a, const mtensor *b);
+const char *m_word(const matcher *m, uint32_t id);
+int m_word_id(matcher *m, const char *w);
+/* Split raw names into digit runs: positions of numbers (start, end) in name; returns count. */
+int m_digit_runs(const char *name, size_t len, size_t *starts, size_t *ends, int max);
+
+/* pair.c */
+int m_pair_all(matcher *m, const char *const *hints, size_t nhints);
+int m_layout_for(const matcher *m, const mtensor *s, const mtensor *t, mlayout *out);
+mpair *m_add_pair(matcher *m, uint32_t t, const uint32_t *s, int ns, const mlayout *lay, int ev,
+                  const char *fmt, ...) WBR_PRINTF(7, 8);
+
+/* induce.c: rule statements before they become an AST */
+typedef struct mstmt {
+  int kind;           /* wbr_stmt_kind */
+  char *in[M_MAXPARTS];
+  size_t nin;
+  char *out[M_MAXPARTS];
+  size_t nout;
+  int64_t ints[WBR_MAX_DIMS];
+  size_t nints;
+  int64_t axis;
+  bool has_axis;
+  char *comment;      /* trailing comment, or NULL */
+  char *lead;         /* comment line above, or NULL */
+  bool blank_before;
+  uint32_t *members;  /* which items it is meant to act on (see induce.c) */
+  size_t nmembers;
+} mstmt;
+
+typedef struct mrules {
+  mstmt *v;
+  size_t n, cap;
+} mrules;
+
+void mrules_free(mrules *r);
+/* Build the rule statements for the pairs of m (drops, renames, fusions, layouts, casts).
+ * all_literal: one literal statement per tensor (the proof's fallback). literal_src is
+ * reserved for a finer fallback (per source) and may be NULL. */
+int m_induce(matcher *m, mrules *out, const bool *literal_src, bool all_literal);
+
+#endif

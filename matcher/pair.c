@@ -1,0 +1,1271 @@
+/* pair.c — pairing every target tensor with its source(s). Candidates come from shapes (same
+ * element count, then a known layout relation: identity, reshape, 2-D transpose, HWIO<->OIHW,
+ * [C,H,D]<->[H*D,C], q/k/v parts of a fused tensor). Evidence is applied in rounds, most
+ * reliable first: hints, equal normalised names, unique shapes, siblings of paired parents, runs
+ * in definition order, clear name winners, fused parts. A pair is only taken when nothing else
+ * is as good; what stays undecided is reported, never guessed. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../runtime/namepat.h"
+#include "mint.h"
+
+/* ---- layout relations ------------------------------------------------------------------------ */
+
+static void set_reshape(mop *o, const int64_t *b, int nb) {
+  o->kind = MOP_RESHAPE;
+  o->n = (uint8_t)nb;
+  for (int i = 0; i < nb; i++) o->v[i] = b[i];
+}
+
+static void set_perm(mop *o, const int *perm, int n) {
+  o->kind = MOP_PERMUTE;
+  o->n = (uint8_t)n;
+  for (int i = 0; i < n; i++) o->v[i] = perm[i];
+}
+
+static bool same_shape(const int64_t *a, int na, const int64_t *b, int nb) {
+  if (na != nb) return false;
+  for (int i = 0; i < na; i++)
+    if (a[i] != b[i]) return false;
+  return true;
+}
+
+/* True if b is a plain regrouping of a: ones added or removed, neighbouring axes merged or cut,
+ * each group one-to-many or many-to-one (no reshapes that mix axes). */
+static bool regroups(const int64_t *a0, int na0, const int64_t *b0, int nb0) {
+  int64_t a[WBR_MAX_DIMS], b[WBR_MAX_DIMS];
+  int na = 0, nb = 0;
+  for (int i = 0; i < na0; i++)
+    if (a0[i] != 1) a[na++] = a0[i];
+  for (int i = 0; i < nb0; i++)
+    if (b0[i] != 1) b[nb++] = b0[i];
+  int i = 0, j = 0;
+  while (i < na && j < nb) {
+    if (a[i] == b[j]) {
+      i++;
+      j++;
+    } else if (a[i] < b[j]) {
+      int64_t p = a[i++];
+      while (i < na && p < b[j]) p *= a[i++];
+      if (p != b[j++]) return false;
+    } else {
+      int64_t p = b[j++];
+      while (j < nb && p < a[i]) p *= b[j++];
+      if (p != a[i++]) return false;
+    }
+  }
+  return i == na && j == nb;
+}
+
+static int64_t prod(const int64_t *a, int from, int to) {
+  int64_t p = 1;
+  for (int i = from; i < to; i++) p *= a[i];
+  return p;
+}
+
+static const int T2[2] = {1, 0};
+static const int HWIO_OIHW[4] = {3, 2, 0, 1};
+static const int OIHW_HWIO[4] = {2, 3, 1, 0};
+
+static bool try_perm(mlayout *out, const int64_t *a, int na, const int64_t *b, int nb, const int *perm,
+                     int n, int rel) {
+  if (na != n || nb != n) return false;
+  for (int i = 0; i < n; i++)
+    if (b[i] != a[perm[i]]) return false;
+  out->rel = (uint8_t)rel;
+  out->nops = 1;
+  set_perm(&out->op[0], perm, n);
+  return true;
+}
+
+/* [..in.., ..out..] (k-D, Flax DenseGeneral) -> [out, in] (2-D): reshape to [in, out], transpose. */
+static bool try_reshape_t(mlayout *out, const int64_t *a, int na, const int64_t *b, int nb) {
+  if (nb != 2 || na < 3) return false;
+  for (int p = 1; p < na; p++)
+    if (prod(a, 0, p) == b[1] && prod(a, p, na) == b[0]) {
+      int64_t mid[2] = {b[1], b[0]};
+      out->rel = REL_RESHAPE_T;
+      out->nops = 2;
+      set_reshape(&out->op[0], mid, 2);
+      set_perm(&out->op[1], T2, 2);
+      return true;
+    }
+  return false;
+}
+
+/* [out, in] (2-D) -> k-D Flax kernel: transpose, then regroup. */
+static bool try_t_reshape(mlayout *out, const int64_t *a, int na, const int64_t *b, int nb) {
+  if (na != 2 || nb < 3) return false;
+  int64_t ta[2] = {a[1], a[0]};
+  for (int p = 1; p < nb; p++)
+    if (prod(b, 0, p) == ta[0] && prod(b, p, nb) == ta[1]) {
+      out->rel = REL_RESHAPE_T;
+      out->nops = 2;
+      set_perm(&out->op[0], T2, 2);
+      set_reshape(&out->op[1], b, nb);
+      return true;
+    }
+  return false;
+}
+
+int rel_find(mlayout *out, const int64_t *a, int na, const int64_t *b, int nb, int conv) {
+  memset(out, 0, sizeof *out);
+  if (prod(a, 0, na) != prod(b, 0, nb)) return out->rel = REL_NONE;
+  if (conv == CONV_FLAX_TO_TORCH) {
+    if (try_perm(out, a, na, b, nb, T2, 2, REL_TRANSPOSE)) return out->rel;
+    if (try_perm(out, a, na, b, nb, HWIO_OIHW, 4, REL_PERMUTE)) return out->rel;
+    if (try_reshape_t(out, a, na, b, nb)) return out->rel;
+  } else if (conv == CONV_TORCH_TO_FLAX) {
+    if (try_perm(out, a, na, b, nb, T2, 2, REL_TRANSPOSE)) return out->rel;
+    if (try_perm(out, a, na, b, nb, OIHW_HWIO, 4, REL_PERMUTE)) return out->rel;
+    if (try_t_reshape(out, a, na, b, nb)) return out->rel;
+  }
+  /* A Flax/TF kernel and a PyTorch weight of 2 or more axes are never related by a plain
+   * reshape: if the convention's layout change does not fit, they do not correspond. */
+  if (conv != CONV_NONE && na >= 2 && nb >= 2) {
+    memset(out, 0, sizeof *out);
+    return out->rel = REL_NONE;
+  }
+  if (same_shape(a, na, b, nb)) return out->rel = REL_ID;
+  if (regroups(a, na, b, nb)) {
+    out->rel = REL_RESHAPE;
+    out->nops = 1;
+    set_reshape(&out->op[0], b, nb);
+    return out->rel;
+  }
+  if (try_perm(out, a, na, b, nb, T2, 2, REL_TRANSPOSE)) return out->rel;
+  if (try_perm(out, a, na, b, nb, HWIO_OIHW, 4, REL_PERMUTE)) return out->rel;
+  if (try_perm(out, a, na, b, nb, OIHW_HWIO, 4, REL_PERMUTE)) return out->rel;
+  if (try_reshape_t(out, a, na, b, nb)) return out->rel;
+  if (try_t_reshape(out, a, na, b, nb)) return out->rel;
+  memset(out, 0, sizeof *out);
+  return out->rel = REL_NONE;
+}
+
+static bool is_float(wbr_dtype d) { return d == WBR_F64 || d == WBR_F32 || d == WBR_F16 || d == WBR_BF16; }
+
+static bool dtype_ok(wbr_dtype a, wbr_dtype b) { return a == b || (is_float(a) && is_float(b)); }
+
+static int conv_of(const mtensor *s, const mtensor *t) {
+  if (s->kernel && !t->kernel && t->role == ROLE_WEIGHT) return CONV_FLAX_TO_TORCH;
+  if (!s->kernel && t->kernel && s->role == ROLE_WEIGHT) return CONV_TORCH_TO_FLAX;
+  return CONV_NONE;
+}
+
+int m_layout_for(const matcher *m, const mtensor *s, const mtensor *t, mlayout *out) {
+  (void)m;
+  if (!dtype_ok(s->dtype, t->dtype)) {
+    memset(out, 0, sizeof *out);
+    return out->rel = REL_NONE;
+  }
+  return rel_find(out, s->shape, s->ndim, t->shape, t->ndim, conv_of(s, t));
+}
+
+/* ---- pairs ------------------------------------------------------------------------------------ */
+
+mpair *m_add_pair(matcher *m, uint32_t t, const uint32_t *s, int ns, const mlayout *lay, int ev,
+                  const char *fmt, ...) {
+  if (m->npairs == m->pcap) {
+    size_t nc = m->pcap ? m->pcap * 2 : 256;
+    mpair *np = realloc(m->pairs, nc * sizeof *np);
+    if (!np) {
+      m->oom = true;
+      return NULL;
+    }
+    m->pairs = np;
+    m->pcap = nc;
+  }
+  mpair *p = &m->pairs[m->npairs];
+  memset(p, 0, sizeof *p);
+  p->t = t;
+  p->ns = (uint8_t)ns;
+  for (int i = 0; i < ns; i++) p->s[i] = s[i];
+  if (lay) p->lay = *lay;
+  p->ev = (uint8_t)ev;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(p->why, sizeof p->why, fmt, ap);
+  va_end(ap);
+  m->T.t[t].pair = (int32_t)m->npairs;
+  for (int i = 0; i < ns; i++) m->S.t[s[i]].pair = (int32_t)m->npairs;
+  m->ev_count[ev]++;
+  return &m->pairs[m->npairs++];
+}
+
+/* ---- the pairing state ------------------------------------------------------------------------ */
+
+#define PM_UNSET UINT32_MAX
+#define PM_CONFLICT (UINT32_MAX - 1)
+
+typedef struct pstate {
+  matcher *m;
+  uint32_t *by_nelem_s, *by_nelem_t; /* indices sorted by element count */
+  uint32_t *pmap;                    /* source parent id -> target parent id */
+  uint32_t *pmap_t;                  /* target parent id -> source parent id */
+  size_t nids;
+  size_t progress;
+  /* images of scopes: for an ancestor id, the longest common prefix of the names paired with
+   * the tensors under it (a name index on the other side and a length) */
+  uint32_t *img_s_idx, *img_s_len; /* source ancestor -> target name prefix */
+  uint32_t *img_t_idx, *img_t_len; /* target ancestor -> source name prefix */
+  bool *square_conflict;           /* per target: square 2-D weight, layer-mates disagree */
+  /* free tensors per exact shape (recounted each round; an overestimate only makes the
+   * uniqueness tests more cautious) */
+  uint64_t *sh_key;
+  uint32_t *sh_cnt_s, *sh_cnt_t;
+  size_t sh_cap;
+} pstate;
+
+static mtensor *S(pstate *ps, uint32_t i) { return &ps->m->S.t[i]; }
+static mtensor *T(pstate *ps, uint32_t i) { return &ps->m->T.t[i]; }
+static bool s_free(pstate *ps, uint32_t i) {
+  return ps->m->S.t[i].pair < 0 && !(ps->m->src_used_by_update && ps->m->src_used_by_update[i]);
+}
+static bool t_free(pstate *ps, uint32_t i) {
+  return ps->m->T.t[i].pair < 0 && !(ps->m->tgt_done_by_update && ps->m->tgt_done_by_update[i]);
+}
+
+static int cmp_nelem(const void *a, const void *b, void *ud) {
+  const mside *side = ud;
+  uint64_t x = side->t[*(const uint32_t *)a].nelem, y = side->t[*(const uint32_t *)b].nelem;
+  if (x != y) return x < y ? -1 : 1;
+  return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
+/* Range [lo, hi) of `idx` (sorted by nelem over side) with element count n. */
+static void nelem_range(const mside *side, const uint32_t *idx, size_t cnt, uint64_t n, size_t *lo,
+                        size_t *hi) {
+  size_t a = 0, b = cnt;
+  while (a < b) {
+    size_t mid = (a + b) / 2;
+    if (side->t[idx[mid]].nelem < n) a = mid + 1;
+    else b = mid;
+  }
+  *lo = a;
+  b = cnt;
+  while (a < b) {
+    size_t mid = (a + b) / 2;
+    if (side->t[idx[mid]].nelem <= n) a = mid + 1;
+    else b = mid;
+  }
+  *hi = a;
+}
+
+static uint64_t shape_hash(const mtensor *x) {
+  uint64_t h = 1469598103934665603ull ^ (uint64_t)x->ndim;
+  for (int d = 0; d < x->ndim; d++) h = (h ^ (uint64_t)x->shape[d]) * 1099511628211ull;
+  return h | 1; /* never 0: 0 marks an empty slot */
+}
+
+static size_t sh_slot(const pstate *ps, uint64_t h) {
+  size_t i = (size_t)(h ^ (h >> 29)) & (ps->sh_cap - 1);
+  while (ps->sh_key[i] && ps->sh_key[i] != h) i = (i + 1) & (ps->sh_cap - 1);
+  return i;
+}
+
+static void shapes_recount(pstate *ps) {
+  matcher *m = ps->m;
+  memset(ps->sh_key, 0, ps->sh_cap * sizeof *ps->sh_key);
+  memset(ps->sh_cnt_s, 0, ps->sh_cap * sizeof *ps->sh_cnt_s);
+  memset(ps->sh_cnt_t, 0, ps->sh_cap * sizeof *ps->sh_cnt_t);
+  for (int side = 0; side < 2; side++) {
+    const mside *sd = side ? &m->T : &m->S;
+    for (uint32_t i = 0; i < sd->n; i++) {
+      bool fr = side ? ps->m->T.t[i].pair < 0 : ps->m->S.t[i].pair < 0;
+      if (!fr) continue;
+      uint64_t h = shape_hash(&sd->t[i]);
+      size_t k = sh_slot(ps, h);
+      ps->sh_key[k] = h;
+      if (side) ps->sh_cnt_t[k]++;
+      else ps->sh_cnt_s[k]++;
+    }
+  }
+}
+
+static uint32_t free_same_shape(const pstate *ps, const mtensor *x, bool sources) {
+  size_t k = sh_slot(ps, shape_hash(x));
+  return sources ? ps->sh_cnt_s[k] : ps->sh_cnt_t[k];
+}
+
+static bool roles_conflict(const mtensor *a, const mtensor *b) {
+  return a->role != ROLE_OTHER && b->role != ROLE_OTHER && a->role != b->role;
+}
+
+static void record_parents(pstate *ps, uint32_t s, uint32_t t) {
+  uint32_t a = S(ps, s)->parent, b = T(ps, t)->parent;
+  if (a >= ps->nids || b >= ps->nids) return;
+  if (ps->pmap[a] == PM_UNSET) ps->pmap[a] = b;
+  else if (ps->pmap[a] != b) ps->pmap[a] = PM_CONFLICT;
+  if (ps->pmap_t[b] == PM_UNSET) ps->pmap_t[b] = a;
+  else if (ps->pmap_t[b] != a) ps->pmap_t[b] = PM_CONFLICT;
+}
+
+/* Shrink the common prefix of ancestor images with a new partner name. */
+static void img_update(pstate *ps, bool src_side, const mtensor *x, uint32_t other_i, const mtensor *o) {
+  uint32_t *idx = src_side ? ps->img_s_idx : ps->img_t_idx, *len = src_side ? ps->img_s_len : ps->img_t_len;
+  const mside *os = src_side ? &ps->m->T : &ps->m->S;
+  for (int k = 0; k < x->nanc; k++) {
+    uint32_t a = x->anc[k];
+    if (a >= ps->nids) continue;
+    if (idx[a] == UINT32_MAX) {
+      idx[a] = other_i;
+      len[a] = (uint32_t)o->len;
+      continue;
+    }
+    const char *p = os->t[idx[a]].name;
+    uint32_t l = 0;
+    while (l < len[a] && l < o->len && p[l] == o->name[l]) l++;
+    len[a] = l;
+  }
+}
+
+static mpair *take(pstate *ps, uint32_t t, uint32_t s, const mlayout *lay, int ev, const char *why) {
+  mpair *p = m_add_pair(ps->m, t, &s, 1, lay, ev, "%s", why);
+  if (p) {
+    record_parents(ps, s, t);
+    img_update(ps, true, S(ps, s), t, T(ps, t));
+    img_update(ps, false, T(ps, t), s, S(ps, s));
+    ps->progress++;
+  }
+  return p;
+}
+
+static bool sepc(char c) { return c == '.' || c == '/' || c == ':'; }
+
+/* How much of `img` (cut back to whole segments) the name shares, as a fraction of its segments. */
+static float prefix_share(const char *img, uint32_t len, const mtensor *x) {
+  while (len > 0 && !sepc(img[len - 1])) len--;
+  if (len == 0) return -1; /* no information */
+  uint32_t segs = 0, common = 0, i = 0;
+  for (uint32_t k = 0; k < len; k++) segs += sepc(img[k]);
+  for (; i < len && i < x->len && img[i] == x->name[i]; i++)
+    if (sepc(img[i])) common++;
+  return segs ? (float)common / (float)segs : -1;
+}
+
+/* Structural evidence in [0, 1]: the nearest scope of s that already has pairs maps to a
+ * prefix of the other side; how much of it t shares (and the same from t's side). */
+static float near_scope(pstate *ps, const mtensor *s, const mtensor *t) {
+  float tot = 0;
+  int n = 0;
+  for (int k = 0; k < s->nanc; k++) {
+    uint32_t a = s->anc[k];
+    if (a >= ps->nids || ps->img_s_idx[a] == UINT32_MAX) continue;
+    float f = prefix_share(ps->m->T.t[ps->img_s_idx[a]].name, ps->img_s_len[a], t);
+    if (f >= 0) tot += f, n++;
+    break;
+  }
+  for (int k = 0; k < t->nanc; k++) {
+    uint32_t a = t->anc[k];
+    if (a >= ps->nids || ps->img_t_idx[a] == UINT32_MAX) continue;
+    float f = prefix_share(ps->m->S.t[ps->img_t_idx[a]].name, ps->img_t_len[a], s);
+    if (f >= 0) tot += f, n++;
+    break;
+  }
+  return n ? tot / (float)n : 0;
+}
+
+/* Scope evidence: +1 if the parents are known to correspond, -1 if they are known not to. */
+static float scope_of(pstate *ps, const mtensor *s, const mtensor *t) {
+  if (s->parent >= ps->nids || t->parent >= ps->nids) return 0;
+  uint32_t a = ps->pmap[s->parent], b = ps->pmap_t[t->parent];
+  if (a == t->parent && b == s->parent) return 1.0f;
+  if ((a != PM_UNSET && a != PM_CONFLICT && a != t->parent) ||
+      (b != PM_UNSET && b != PM_CONFLICT && b != s->parent))
+    return -1.0f;
+  return 0;
+}
+
+static float score(pstate *ps, const mtensor *s, const mtensor *t, const mlayout *lay) {
+  float sc = m_csim(ps->m, s, t) + 0.25f * m_nsim(s, t) + 0.5f * scope_of(ps, s, t) + near_scope(ps, s, t);
+  if (roles_conflict(s, t)) sc -= 2.0f;
+  else if (s->role != ROLE_OTHER && s->role == t->role) sc += 0.3f;
+  if (lay->rel != REL_ID) sc -= 0.02f * (float)lay->rel;
+  return sc;
+}
+
+/* ---- hints ------------------------------------------------------------------------------------ */
+
+static bool captures_agree(const wbr_namepat *pa, const char *na, const wbr_match *ma,
+                           const wbr_namepat *pb, const char *nb, const wbr_match *mb) {
+  for (uint32_t g = 1; g < ma->ngroups && g < 64; g++) {
+    const char *name = wbr_namepat_group_name(pa, g);
+    uint32_t h = 0;
+    if (name) h = wbr_namepat_group_of(pb, name, strlen(name));
+    else h = g < mb->ngroups ? g : 0; /* stars by position */
+    if (!h || h >= mb->ngroups) continue;
+    size_t as = ma->group[2 * g], ae = ma->group[2 * g + 1], bs = mb->group[2 * h], be = mb->group[2 * h + 1];
+    if (as == SIZE_MAX || bs == SIZE_MAX) continue;
+    if (ae - as != be - bs || memcmp(na + as, nb + bs, ae - as) != 0) return false;
+  }
+  return true;
+}
+
+static int apply_hint(pstate *ps, const char *hint, const char *where) {
+  matcher *m = ps->m;
+  const char *eq = strstr(hint, "=");
+  if (!eq || eq == hint || !eq[1])
+    return wbr_fail(m->ctx, WBR_EUSAGE, where, "write it as SOURCE_NAME=TARGET_NAME (globs allowed)",
+                    "hint '%s' has no '='", hint);
+  char *a = wbr_strndup(hint, (size_t)(eq - hint)), *b = wbr_strdup(eq + 1);
+  wbr_namepat *pa = NULL, *pb = NULL;
+  wbr_namepat_error err;
+  int rc = 0;
+  if (!a || !b) {
+    rc = wbr_oom(m->ctx);
+    goto done;
+  }
+  if (wbr_namepat_new(&pa, WBR_NAMEPAT_GLOB, a, "", &err) || wbr_namepat_new(&pb, WBR_NAMEPAT_GLOB, b, "", &err)) {
+    rc = wbr_fail(m->ctx, WBR_EINPUT, where, "hints are two globs: \"*\" and {captures} as in rule patterns",
+                  "hint '%s': %s", hint, err.msg);
+    goto done;
+  }
+  size_t pinned = 0, matched_a = 0;
+  for (uint32_t s = 0; s < m->S.n; s++) {
+    wbr_match ma, mb;
+    if (wbr_namepat_match(pa, S(ps, s)->name, S(ps, s)->len, &ma, &err) != 1) continue;
+    matched_a++;
+    if (!s_free(ps, s)) continue;
+    long found = -1;
+    int count = 0;
+    for (uint32_t t = 0; t < m->T.n; t++) {
+      if (!t_free(ps, t)) continue;
+      if (wbr_namepat_match(pb, T(ps, t)->name, T(ps, t)->len, &mb, &err) != 1) continue;
+      if (!captures_agree(pa, S(ps, s)->name, &ma, pb, T(ps, t)->name, &mb)) continue;
+      found = t;
+      count++;
+    }
+    if (count != 1) continue;
+    mlayout lay;
+    if (m_layout_for(m, S(ps, s), T(ps, (uint32_t)found), &lay) == REL_NONE) {
+      char sa[96], sb[96];
+      wbr_shape_str(sa, sizeof sa, S(ps, s)->ndim, S(ps, s)->shape);
+      wbr_shape_str(sb, sizeof sb, T(ps, (uint32_t)found)->ndim, T(ps, (uint32_t)found)->shape);
+      rc = wbr_fail(m->ctx, WBR_EINPUT, where, "check the hint; the shapes must be related by a layout change",
+                    "hint '%s' pairs '%s' %s with '%s' %s, whose shapes do not correspond", hint,
+                    S(ps, s)->name, sa, T(ps, (uint32_t)found)->name, sb);
+      goto done;
+    }
+    take(ps, (uint32_t)found, s, &lay, EV_HINT, "hint");
+    pinned++;
+  }
+  if (matched_a == 0)
+    rc = wbr_fail(m->ctx, WBR_EINPUT, where, "the left side of a hint is a source tensor name (run 'wbr inspect SRC')",
+                  "hint '%s': '%s' matches no source tensor", hint, a);
+  else if (pinned == 0)
+    rc = wbr_fail(m->ctx, WBR_EINPUT, where, "the right side must match exactly one free target per source, with the same captures",
+                  "hint '%s' pins no pair", hint);
+done:
+  wbr_namepat_free(pa);
+  wbr_namepat_free(pb);
+  free(a);
+  free(b);
+  return rc;
+}
+
+/* ---- phases ----------------------------------------------------------------------------------- */
+
+/* Equal canonical keys, unique on both sides. */
+static void phase_key(pstate *ps) {
+  matcher *m = ps->m;
+  size_t n = ps->nids;
+  uint32_t *src_of = malloc(n * sizeof *src_of), *cnt_t = calloc(n, sizeof *cnt_t);
+  if (!src_of || !cnt_t) {
+    m->oom = true;
+    free(src_of);
+    free(cnt_t);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) src_of[i] = PM_UNSET;
+  for (uint32_t s = 0; s < m->S.n; s++) {
+    if (!s_free(ps, s)) continue;
+    uint32_t k = S(ps, s)->key;
+    src_of[k] = src_of[k] == PM_UNSET ? s : PM_CONFLICT;
+  }
+  for (uint32_t t = 0; t < m->T.n; t++)
+    if (t_free(ps, t)) cnt_t[T(ps, t)->key]++;
+  for (uint32_t t = 0; t < m->T.n; t++) {
+    if (!t_free(ps, t)) continue;
+    uint32_t k = T(ps, t)->key, s = src_of[k];
+    if (s >= PM_CONFLICT || cnt_t[k] != 1) continue;
+    mlayout lay;
+    if (m_layout_for(m, S(ps, s), T(ps, t), &lay) == REL_NONE) continue;
+    take(ps, t, s, &lay, EV_KEY, "same name after normalisation");
+  }
+  free(src_of);
+  free(cnt_t);
+}
+
+/* Count compatible free sources of t (up to 2); the last one found in *one. */
+static int count_src(pstate *ps, uint32_t t, uint32_t *one, mlayout *lay) {
+  if (free_same_shape(ps, T(ps, t), true) >= 2) return 2;
+  size_t lo, hi;
+  nelem_range(&ps->m->S, ps->by_nelem_s, ps->m->S.n, T(ps, t)->nelem, &lo, &hi);
+  int c = 0;
+  for (size_t i = lo; i < hi && c < 2; i++) {
+    uint32_t s = ps->by_nelem_s[i];
+    mlayout l;
+    if (!s_free(ps, s) || m_layout_for(ps->m, S(ps, s), T(ps, t), &l) == REL_NONE) continue;
+    c++;
+    *one = s;
+    *lay = l;
+  }
+  return c;
+}
+
+static int count_tgt(pstate *ps, uint32_t s, uint32_t *one) {
+  if (free_same_shape(ps, S(ps, s), false) >= 2) return 2;
+  size_t lo, hi;
+  nelem_range(&ps->m->T, ps->by_nelem_t, ps->m->T.n, S(ps, s)->nelem, &lo, &hi);
+  int c = 0;
+  for (size_t i = lo; i < hi && c < 2; i++) {
+    uint32_t t = ps->by_nelem_t[i];
+    mlayout l;
+    if (!t_free(ps, t) || m_layout_for(ps->m, S(ps, s), T(ps, t), &l) == REL_NONE) continue;
+    c++;
+    *one = t;
+  }
+  return c;
+}
+
+/* The only tensors of their shape class, with names that share something. */
+static void phase_shape(pstate *ps) {
+  matcher *m = ps->m;
+  for (uint32_t t = 0; t < m->T.n; t++) {
+    if (!t_free(ps, t)) continue;
+    uint32_t s = 0, back = 0;
+    mlayout lay;
+    if (count_src(ps, t, &s, &lay) != 1) continue;
+    if (count_tgt(ps, s, &back) != 1 || back != t) continue;
+    if (roles_conflict(S(ps, s), T(ps, t))) continue;
+    float w = m_wsim(m, S(ps, s), T(ps, t));
+    if (w <= 0 && scope_of(ps, S(ps, s), T(ps, t)) <= 0 && near_scope(ps, S(ps, s), T(ps, t)) < 0.5f) continue;
+    take(ps, t, s, &lay, EV_SHAPE, "the only tensors of this shape on both sides");
+  }
+}
+
+/* Sort helper: indices by parent id. */
+static int cmp_parent(const void *a, const void *b, void *ud) {
+  const mside *side = ud;
+  uint32_t x = side->t[*(const uint32_t *)a].parent, y = side->t[*(const uint32_t *)b].parent;
+  if (x != y) return x < y ? -1 : 1;
+  return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
+static void parent_range(const mside *side, const uint32_t *idx, size_t n, uint32_t parent, size_t *lo, size_t *hi) {
+  size_t a = 0, b = n;
+  while (a < b) {
+    size_t mid = (a + b) / 2;
+    if (side->t[idx[mid]].parent < parent) a = mid + 1;
+    else b = mid;
+  }
+  *lo = a;
+  while (a < n && side->t[idx[a]].parent == parent) a++;
+  *hi = a;
+}
+
+/* Same leaf under parents that correspond (all their paired children agree). */
+static void phase_sibling(pstate *ps) {
+  matcher *m = ps->m;
+  uint32_t *bs = malloc((m->S.n + 1) * sizeof *bs), *bt = malloc((m->T.n + 1) * sizeof *bt);
+  if (!bs || !bt) {
+    m->oom = true;
+    free(bs);
+    free(bt);
+    return;
+  }
+  for (uint32_t i = 0; i < m->S.n; i++) bs[i] = i;
+  for (uint32_t i = 0; i < m->T.n; i++) bt[i] = i;
+  qsort_r(bs, m->S.n, sizeof *bs, cmp_parent, &m->S);
+  qsort_r(bt, m->T.n, sizeof *bt, cmp_parent, &m->T);
+  for (size_t pi = 0; pi < m->npairs; pi++) {
+    mpair *p = &m->pairs[pi];
+    if (p->ns != 1 || p->split_k) continue;
+    uint32_t a = S(ps, p->s[0])->parent, b = T(ps, p->t)->parent;
+    if (a >= ps->nids || b >= ps->nids || ps->pmap[a] != b || ps->pmap_t[b] != a) continue;
+    size_t slo, shi, tlo, thi;
+    parent_range(&m->S, bs, m->S.n, a, &slo, &shi);
+    parent_range(&m->T, bt, m->T.n, b, &tlo, &thi);
+    for (size_t i = slo; i < shi; i++) {
+      uint32_t s = bs[i];
+      if (!s_free(ps, s)) continue;
+      int c = 0;
+      uint32_t hit = 0;
+      mlayout lay = {0}, l;
+      for (size_t j = tlo; j < thi; j++) {
+        uint32_t t = bt[j];
+        if (!t_free(ps, t) || T(ps, t)->leafkey != S(ps, s)->leafkey) continue;
+        if (m_layout_for(m, S(ps, s), T(ps, t), &l) == REL_NONE) continue;
+        c++;
+        hit = t;
+        lay = l;
+      }
+      if (c != 1) continue;
+      int back = 0;
+      for (size_t k = slo; k < shi; k++) {
+        uint32_t s2 = bs[k];
+        if (s_free(ps, s2) && S(ps, s2)->leafkey == T(ps, hit)->leafkey &&
+            m_layout_for(m, S(ps, s2), T(ps, hit), &l) != REL_NONE)
+          back++;
+      }
+      if (back != 1) continue;
+      char why[120];
+      snprintf(why, sizeof why, "same leaf as its sibling %s", S(ps, p->s[0])->name);
+      take(ps, hit, s, &lay, EV_SIBLING, why);
+    }
+  }
+  free(bs);
+  free(bt);
+}
+
+/* Is there strong name evidence against (s, t)? Order decides when names disagree, but not
+ * against a competitor under already paired parents, with the same normalised name, or with a
+ * much better name. */
+static bool strong_against(pstate *ps, const mtensor *a, const mtensor *b, float w0, float sc0, const mtensor *s2,
+                           const mtensor *t2) {
+  (void)a;
+  (void)b;
+  const mtensor *x = s2 ? s2 : a, *y = t2 ? t2 : b;
+  if (scope_of(ps, x, y) > 0 && sc0 < 1.0f) return true;
+  if (x->key == y->key) return true;
+  return m_wsim(ps->m, x, y) >= w0 + 0.5f;
+}
+
+/* In a big bucket only the neighbourhood (by position) of x is looked at: the bucket is
+ * sorted by position, so it is a binary search. */
+static void window(const uint32_t *idx, size_t *lo, size_t *hi, uint32_t x) {
+  if (*hi - *lo <= 512) return;
+  uint32_t from = x > 64 ? x - 64 : 0, to = x + 64;
+  size_t a = *lo, b = *hi;
+  while (a < b) {
+    size_t mid = (a + b) / 2;
+    if (idx[mid] < from) a = mid + 1;
+    else b = mid;
+  }
+  size_t c = a;
+  b = *hi;
+  while (c < b) {
+    size_t mid = (c + b) / 2;
+    if (idx[mid] <= to) c = mid + 1;
+    else b = mid;
+  }
+  *lo = a;
+  *hi = c;
+}
+
+static bool contradicted(pstate *ps, uint32_t s, uint32_t t) {
+  matcher *m = ps->m;
+  float w0 = m_wsim(m, S(ps, s), T(ps, t)), sc0 = scope_of(ps, S(ps, s), T(ps, t));
+  float ns0 = near_scope(ps, S(ps, s), T(ps, t));
+  if (S(ps, s)->key == T(ps, t)->key || sc0 > 0) return false;
+  size_t lo, hi;
+  nelem_range(&m->S, ps->by_nelem_s, m->S.n, T(ps, t)->nelem, &lo, &hi);
+  window(ps->by_nelem_s, &lo, &hi, s);
+  for (size_t i = lo; i < hi; i++) {
+    uint32_t s2 = ps->by_nelem_s[i];
+    if (s2 == s || !s_free(ps, s2)) continue;
+    mlayout l;
+    if (m_layout_for(m, S(ps, s2), T(ps, t), &l) == REL_NONE) continue;
+    if (strong_against(ps, S(ps, s), T(ps, t), w0, sc0, S(ps, s2), NULL)) return true;
+    if (near_scope(ps, S(ps, s2), T(ps, t)) > ns0 + 0.01f) return true;
+  }
+  nelem_range(&m->T, ps->by_nelem_t, m->T.n, S(ps, s)->nelem, &lo, &hi);
+  window(ps->by_nelem_t, &lo, &hi, t);
+  for (size_t i = lo; i < hi; i++) {
+    uint32_t t2 = ps->by_nelem_t[i];
+    if (t2 == t || !t_free(ps, t2)) continue;
+    mlayout l;
+    if (m_layout_for(m, S(ps, s), T(ps, t2), &l) == REL_NONE) continue;
+    if (strong_against(ps, S(ps, s), T(ps, t), w0, sc0, NULL, T(ps, t2))) return true;
+    if (near_scope(ps, S(ps, s), T(ps, t2)) > ns0 + 0.01f) return true;
+  }
+  return false;
+}
+
+/* Extend runs of single pairs in definition order, both ways: the next source and the next
+ * target must both be free, or be paired with each other (then the run steps over them). */
+static void phase_order(pstate *ps) {
+  matcher *m = ps->m;
+  size_t np = m->npairs;
+  /* a pair walked over by another pair's run is not walked from again (keeps rounds linear) */
+  uint8_t *covered = calloc(np + 1, 1);
+  if (!covered) {
+    m->oom = true;
+    return;
+  }
+  for (size_t pi = 0; pi < np; pi++) {
+    for (int dir = -1; dir <= 1; dir += 2) {
+      mpair *p = &m->pairs[pi];
+      if (p->ns != 1 || p->split_k || (covered[pi] & (dir < 0 ? 1 : 2))) continue;
+      long s = p->s[0], t = p->t;
+      char anchor[120];
+      snprintf(anchor, sizeof anchor, "continues the run in definition order from %s", S(ps, (uint32_t)s)->name);
+      for (;;) {
+        long s2 = s + dir, t2 = t + dir;
+        if (s2 < 0 || t2 < 0 || (size_t)s2 >= m->S.n || (size_t)t2 >= m->T.n) break;
+        mtensor *a = S(ps, (uint32_t)s2), *b = T(ps, (uint32_t)t2);
+        if (a->pair >= 0 && a->pair == b->pair && m->pairs[a->pair].ns == 1 && !m->pairs[a->pair].split_k) {
+          if ((size_t)a->pair < np) covered[a->pair] |= dir < 0 ? 1 : 2;
+          s = s2;
+          t = t2;
+          continue;
+        }
+        /* a tensor that nothing on the other side could ever match (a counter the target does
+         * not have) is stepped over; not a q/k/v part or a fused tensor, which fusion may take */
+        uint32_t dummy;
+        mlayout dl;
+        const mtensor *a0 = S(ps, (uint32_t)s2), *b0 = T(ps, (uint32_t)t2);
+        if (s_free(ps, (uint32_t)s2) && a0->part < 0 && !a0->fused && free_same_shape(ps, a0, false) == 0 &&
+            count_tgt(ps, (uint32_t)s2, &dummy) == 0) {
+          s = s2;
+          continue;
+        }
+        if (t_free(ps, (uint32_t)t2) && b0->part < 0 && !b0->fused && free_same_shape(ps, b0, true) == 0 &&
+            count_src(ps, (uint32_t)t2, &dummy, &dl) == 0) {
+          t = t2;
+          continue;
+        }
+        if (!s_free(ps, (uint32_t)s2) || !t_free(ps, (uint32_t)t2)) break;
+        mlayout lay;
+        if (m_layout_for(m, a, b, &lay) == REL_NONE || roles_conflict(a, b)) break;
+        /* order alone is not enough: the names must agree on something */
+        bool support = (a->role != ROLE_OTHER && a->role == b->role) || m_csim(m, a, b) > 0 ||
+                       near_scope(ps, a, b) >= 0.5f;
+        if (!support) break;
+        if (scope_of(ps, a, b) < 0 || contradicted(ps, (uint32_t)s2, (uint32_t)t2)) break;
+        take(ps, (uint32_t)t2, (uint32_t)s2, &lay, EV_ORDER, anchor);
+        s = s2;
+        t = t2;
+      }
+    }
+  }
+  free(covered);
+}
+
+/* Do the names of a set differ in exactly one number (same text otherwise)? Returns the
+ * position of that number among the digit runs, or -1; values go to vals. */
+static int one_index(const mside *side, const uint32_t *idx, size_t n, int64_t *vals) {
+  if (n < 2) return -1;
+  const mtensor *a = &side->t[idx[0]];
+  int pos = -1;
+  for (size_t k = 1; k < n; k++) {
+    const mtensor *b = &side->t[idx[k]];
+    if (b->nnum != a->nnum) return -1;
+    /* same text around the numbers */
+    size_t i = 0, j = 0;
+    int run = 0, diff = -1;
+    while (i < a->len && j < b->len) {
+      bool da = a->name[i] >= '0' && a->name[i] <= '9', db = b->name[j] >= '0' && b->name[j] <= '9';
+      if (da != db) return -1;
+      if (!da) {
+        if (a->name[i] != b->name[j]) return -1;
+        i++, j++;
+        continue;
+      }
+      size_t i2 = i, j2 = j;
+      while (i2 < a->len && a->name[i2] >= '0' && a->name[i2] <= '9') i2++;
+      while (j2 < b->len && b->name[j2] >= '0' && b->name[j2] <= '9') j2++;
+      if (i2 - i != j2 - j || memcmp(a->name + i, b->name + j, i2 - i) != 0) {
+        if (diff >= 0) return -1;
+        diff = run;
+      }
+      run++;
+      i = i2, j = j2;
+    }
+    if (i != a->len || j != b->len || diff < 0) return -1;
+    if (pos >= 0 && diff != pos) return -1;
+    pos = diff;
+  }
+  if (pos < 0 || pos >= M_MAXNUM) return -1;
+  for (size_t k = 0; k < n; k++) {
+    vals[k] = side->t[idx[k]].num[pos];
+    for (size_t q = 0; q < k; q++)
+      if (vals[q] == vals[k]) return -1;
+  }
+  return pos;
+}
+
+static void sort_by_val(uint32_t *idx, int64_t *vals, size_t n) {
+  for (size_t i = 1; i < n; i++)
+    for (size_t j = i; j > 0 && vals[j - 1] > vals[j]; j--) {
+      int64_t v = vals[j];
+      vals[j] = vals[j - 1];
+      vals[j - 1] = v;
+      uint32_t x = idx[j];
+      idx[j] = idx[j - 1];
+      idx[j - 1] = x;
+    }
+}
+
+/* Mutual best name match with a clear margin, within each element-count bucket. The match must
+ * rest on more than role words (weight, bias): shared content words or paired scopes. Where
+ * a group of sources and a group of targets tie exactly and each group is one name with one
+ * varying index, the indices are taken to correspond in order. */
+static void phase_name(pstate *ps) {
+  matcher *m = ps->m;
+  uint32_t *ft = malloc((m->T.n + 1) * sizeof *ft), *fs = malloc((m->S.n + 1) * sizeof *fs);
+  if (!ft || !fs) {
+    m->oom = true;
+    free(ft);
+    free(fs);
+    return;
+  }
+  size_t i = 0;
+  while (i < m->T.n) {
+    uint64_t ne = T(ps, ps->by_nelem_t[i])->nelem;
+    size_t tlo = i, thi = i;
+    while (thi < m->T.n && T(ps, ps->by_nelem_t[thi])->nelem == ne) thi++;
+    i = thi;
+    size_t slo, shi;
+    nelem_range(&m->S, ps->by_nelem_s, m->S.n, ne, &slo, &shi);
+    if (slo == shi) continue;
+    /* only the free tensors of the bucket take part */
+    size_t nt = 0, ns = 0;
+    for (size_t k = tlo; k < thi; k++)
+      if (t_free(ps, ps->by_nelem_t[k])) ft[nt++] = ps->by_nelem_t[k];
+    for (size_t k = slo; k < shi; k++)
+      if (s_free(ps, ps->by_nelem_s[k])) fs[ns++] = ps->by_nelem_s[k];
+    if (!nt || !ns || nt * ns > 4000000) continue; /* nothing to do, or too big to score pairwise */
+    float *sc = malloc(nt * ns * sizeof(float));
+    float *bt_sc = malloc(nt * 2 * sizeof(float)), *bs_sc = malloc(ns * 2 * sizeof(float));
+    uint32_t *bt_s = malloc(nt * sizeof(uint32_t)), *bs_t = malloc(ns * sizeof(uint32_t));
+    bool *done = calloc(nt, sizeof(bool));
+    if (!sc || !bt_sc || !bs_sc || !bt_s || !bs_t || !done) {
+      m->oom = true;
+      free(sc), free(bt_sc), free(bs_sc), free(bt_s), free(bs_t), free(done);
+      free(ft), free(fs);
+      return;
+    }
+    for (size_t k = 0; k < nt; k++) bt_sc[2 * k] = bt_sc[2 * k + 1] = -1e9f, bt_s[k] = UINT32_MAX;
+    for (size_t k = 0; k < ns; k++) bs_sc[2 * k] = bs_sc[2 * k + 1] = -1e9f, bs_t[k] = UINT32_MAX;
+    for (size_t a = 0; a < nt; a++) {
+      uint32_t t = ft[a];
+      bool tf = t_free(ps, t);
+      for (size_t b = 0; b < ns; b++) {
+        uint32_t s = fs[b];
+        float v = -1e9f;
+        mlayout l;
+        if (tf && s_free(ps, s) && m_layout_for(m, S(ps, s), T(ps, t), &l) != REL_NONE)
+          v = score(ps, S(ps, s), T(ps, t), &l);
+        sc[a * ns + b] = v;
+        if (v <= -1e8f) continue;
+        if (v > bt_sc[2 * a]) {
+          bt_sc[2 * a + 1] = bt_sc[2 * a];
+          bt_sc[2 * a] = v;
+          bt_s[a] = (uint32_t)b;
+        } else if (v > bt_sc[2 * a + 1]) {
+          bt_sc[2 * a + 1] = v;
+        }
+        if (v > bs_sc[2 * b]) {
+          bs_sc[2 * b + 1] = bs_sc[2 * b];
+          bs_sc[2 * b] = v;
+          bs_t[b] = (uint32_t)a;
+        } else if (v > bs_sc[2 * b + 1]) {
+          bs_sc[2 * b + 1] = v;
+        }
+      }
+    }
+    for (size_t a = 0; a < nt; a++) {
+      uint32_t b = bt_s[a];
+      if (b == UINT32_MAX || bs_t[b] != a) continue;
+      float best = bt_sc[2 * a];
+      if (best < 0.2f || best - bt_sc[2 * a + 1] < 0.15f || best - bs_sc[2 * b + 1] < 0.15f) continue;
+      uint32_t t = ft[a], s = fs[b];
+      if (roles_conflict(S(ps, s), T(ps, t))) continue;
+      if (m_csim(m, S(ps, s), T(ps, t)) <= 0 && near_scope(ps, S(ps, s), T(ps, t)) <= 0 &&
+          scope_of(ps, S(ps, s), T(ps, t)) <= 0)
+        continue;
+      mlayout l;
+      m_layout_for(m, S(ps, s), T(ps, t), &l);
+      char why[120];
+      snprintf(why, sizeof why, "best name match on both sides (score %.2f, next %.2f)", best,
+               bt_sc[2 * a + 1] > bs_sc[2 * b + 1] ? bt_sc[2 * a + 1] : bs_sc[2 * b + 1]);
+      take(ps, t, s, &l, EV_NAME, why);
+      done[a] = true;
+    }
+    /* indexed families that tie */
+    uint32_t *cs = malloc(ns * sizeof *cs), *ct = malloc(nt * sizeof *ct);
+    int64_t *vs = malloc(ns * sizeof *vs), *vt = malloc(nt * sizeof *vt);
+    if (!cs || !ct || !vs || !vt) m->oom = true;
+    for (size_t a = 0; a < nt && cs && ct && vs && vt; a++) {
+      uint32_t t = ft[a];
+      if (done[a] || !t_free(ps, t) || bt_s[a] == UINT32_MAX) continue;
+      float best = bt_sc[2 * a];
+      if (best < 0.2f || best - bt_sc[2 * a + 1] >= 0.15f) continue;
+      size_t nc = 0;
+      for (size_t b = 0; b < ns; b++)
+        if (sc[a * ns + b] >= best - 0.01f) cs[nc++] = (uint32_t)b;
+      if (nc < 2) continue;
+      /* if any candidate scores in the margin below the tie, the group is not clean */
+      bool clean = true;
+      for (size_t b = 0; b < ns && clean; b++)
+        if (sc[a * ns + b] < best - 0.01f && sc[a * ns + b] > best - 0.15f) clean = false;
+      if (!clean) continue;
+      /* targets with the same tie set */
+      size_t nd = 0;
+      for (size_t a2 = 0; a2 < nt; a2++) {
+        if (done[a2] || !t_free(ps, ft[a2])) continue;
+        float b2 = bt_sc[2 * a2];
+        bool same = fabsf(b2 - best) < 0.005f;
+        for (size_t b = 0; b < ns && same; b++) {
+          bool in = sc[a2 * ns + b] >= b2 - 0.01f, in0 = sc[a * ns + b] >= best - 0.01f;
+          if (in != in0) same = false;
+          else if (!in && sc[a2 * ns + b] > b2 - 0.15f) same = false;
+        }
+        if (same) ct[nd++] = (uint32_t)a2;
+      }
+      if (nd != nc) continue;
+      uint32_t src[64], tgt[64];
+      if (nc > 64) continue;
+      for (size_t k = 0; k < nc; k++) src[k] = fs[cs[k]], tgt[k] = ft[ct[k]];
+      int ps_pos = one_index(&m->S, src, nc, vs), pt_pos = one_index(&m->T, tgt, nc, vt);
+      if (ps_pos < 0 || pt_pos < 0) continue;
+      /* some evidence beyond shapes must hold for the group */
+      if (m_csim(m, S(ps, src[0]), T(ps, tgt[0])) <= 0 && near_scope(ps, S(ps, src[0]), T(ps, tgt[0])) <= 0) continue;
+      bool conflict = false;
+      for (size_t k = 0; k < nc; k++) conflict |= roles_conflict(S(ps, src[k]), T(ps, tgt[k]));
+      if (conflict) continue;
+      sort_by_val(src, vs, nc);
+      sort_by_val(tgt, vt, nc);
+      for (size_t k = 0; k < nc; k++) {
+        mlayout l;
+        if (m_layout_for(m, S(ps, src[k]), T(ps, tgt[k]), &l) == REL_NONE) continue;
+        char why[120];
+        snprintf(why, sizeof why, "names tie and one index varies on each side: number %zu of %zu on both",
+                 k + 1, nc);
+        take(ps, tgt[k], src[k], &l, EV_NAME, why);
+      }
+      for (size_t k = 0; k < nd; k++) done[ct[k]] = true;
+    }
+    free(cs), free(ct), free(vs), free(vt);
+    free(sc), free(bt_sc), free(bs_sc), free(bt_s), free(bs_t), free(done);
+  }
+  free(ft);
+  free(fs);
+}
+
+/* A group of q, k, v parts: free tensors sharing a key without the q/k/v word. */
+typedef struct qkvgroup {
+  uint32_t idx[3];
+  uint32_t key;
+} qkvgroup;
+
+static size_t find_groups(pstate *ps, mside *side, bool src, qkvgroup **out) {
+  matcher *m = ps->m;
+  size_t n = 0, cap = 0;
+  qkvgroup *g = NULL;
+  uint32_t *slot = malloc(ps->nids * sizeof *slot);
+  if (!slot) {
+    m->oom = true;
+    return 0;
+  }
+  for (size_t i = 0; i < ps->nids; i++) slot[i] = PM_UNSET;
+  for (uint32_t i = 0; i < side->n; i++) {
+    mtensor *x = &side->t[i];
+    if (x->part < 0 || (src ? !s_free(ps, i) : !t_free(ps, i))) continue;
+    uint32_t k = x->partkey;
+    if (slot[k] == PM_UNSET) {
+      if (n == cap) {
+        cap = cap ? cap * 2 : 64;
+        qkvgroup *ng = realloc(g, cap * sizeof *ng);
+        if (!ng) {
+          m->oom = true;
+          break;
+        }
+        g = ng;
+      }
+      slot[k] = (uint32_t)n;
+      g[n].key = k;
+      g[n].idx[0] = g[n].idx[1] = g[n].idx[2] = PM_UNSET;
+      n++;
+    }
+    if (slot[k] == PM_CONFLICT) continue;
+    qkvgroup *gr = &g[slot[k]];
+    if (gr->idx[x->part] != PM_UNSET) {
+      gr->idx[0] = PM_CONFLICT; /* two q's: not a clean group */
+      continue;
+    }
+    gr->idx[x->part] = i;
+  }
+  /* keep complete groups of identical shapes */
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    qkvgroup *gr = &g[i];
+    if (gr->idx[0] >= PM_CONFLICT || gr->idx[1] == PM_UNSET || gr->idx[2] == PM_UNSET) continue;
+    mtensor *a = &side->t[gr->idx[0]], *b = &side->t[gr->idx[1]], *c = &side->t[gr->idx[2]];
+    if (!same_shape(a->shape, a->ndim, b->shape, b->ndim) || !same_shape(a->shape, a->ndim, c->shape, c->ndim))
+      continue;
+    g[k++] = *gr;
+  }
+  free(slot);
+  *out = g;
+  return k;
+}
+
+/* One part's shape of a tensor cut into k along axis 0. */
+static bool part_shape(const mtensor *x, int k, int64_t *out) {
+  if (x->ndim < 1 || x->shape[0] % k) return false;
+  for (int d = 0; d < x->ndim; d++) out[d] = x->shape[d];
+  out[0] /= k;
+  return true;
+}
+
+/* Fused tensors: a target `qkv` made of three free q/k/v sources (concat), or a fused source
+ * cut into three free q/k/v targets (split). Taken when the group is the clear best match. */
+static void phase_fused(pstate *ps) {
+  matcher *m = ps->m;
+  qkvgroup *gs = NULL, *gt = NULL;
+  size_t ngs = find_groups(ps, &m->S, true, &gs), ngt = find_groups(ps, &m->T, false, &gt);
+  /* concat */
+  for (uint32_t t = 0; t < m->T.n && ngs; t++) {
+    mtensor *x = T(ps, t);
+    if (!t_free(ps, t) || !x->fused) continue;
+    int64_t ps_shape[WBR_MAX_DIMS];
+    if (!part_shape(x, 3, ps_shape)) continue;
+    float best = -1e9f, second = -1e9f;
+    size_t bi = 0;
+    mlayout bl = {0};
+    for (size_t g = 0; g < ngs; g++) {
+      mtensor *q = S(ps, gs[g].idx[0]);
+      if (!s_free(ps, gs[g].idx[0]) || !s_free(ps, gs[g].idx[1]) || !s_free(ps, gs[g].idx[2])) continue;
+      if (roles_conflict(q, x) || !dtype_ok(q->dtype, x->dtype)) continue;
+      mlayout l;
+      if (rel_find(&l, q->shape, q->ndim, ps_shape, x->ndim, conv_of(q, x)) == REL_NONE) continue;
+      float sc = m_wsim(m, q, x) + 0.5f * m_nsim(q, x);
+      if (sc > best) {
+        second = best;
+        best = sc;
+        bi = g;
+        bl = l;
+      } else if (sc > second) {
+        second = sc;
+      }
+    }
+    if (best < 0.2f || best - second < 0.15f) continue;
+    /* mutual: no other fused target prefers this group as much */
+    bool clash = false;
+    for (uint32_t t2 = 0; t2 < m->T.n && !clash; t2++) {
+      mtensor *y = T(ps, t2);
+      if (t2 == t || !t_free(ps, t2) || !y->fused || y->nelem != x->nelem) continue;
+      mtensor *q = S(ps, gs[bi].idx[0]);
+      if (m_wsim(m, q, y) + 0.5f * m_nsim(q, y) > best - 0.15f) clash = true;
+    }
+    if (clash) continue;
+    mpair *p = m_add_pair(m, t, gs[bi].idx, 3, &bl, EV_FUSED, "q, k and v parts joined in that order (names say q/k/v)");
+    if (p) ps->progress++;
+  }
+  /* split */
+  for (uint32_t s = 0; s < m->S.n && ngt; s++) {
+    mtensor *x = S(ps, s);
+    if (!s_free(ps, s) || !x->fused) continue;
+    int64_t part[WBR_MAX_DIMS];
+    if (!part_shape(x, 3, part)) continue;
+    float best = -1e9f, second = -1e9f;
+    size_t bi = 0;
+    mlayout bl = {0};
+    for (size_t g = 0; g < ngt; g++) {
+      mtensor *q = T(ps, gt[g].idx[0]);
+      if (!t_free(ps, gt[g].idx[0]) || !t_free(ps, gt[g].idx[1]) || !t_free(ps, gt[g].idx[2])) continue;
+      if (roles_conflict(q, x) || !dtype_ok(q->dtype, x->dtype)) continue;
+      mlayout l;
+      if (rel_find(&l, part, x->ndim, q->shape, q->ndim, conv_of(x, q)) == REL_NONE) continue;
+      float sc = m_wsim(m, x, q) + 0.5f * m_nsim(x, q);
+      if (sc > best) {
+        second = best;
+        best = sc;
+        bi = g;
+        bl = l;
+      } else if (sc > second) {
+        second = sc;
+      }
+    }
+    if (best < 0.2f || best - second < 0.15f) continue;
+    for (int i = 0; i < 3; i++) {
+      mpair *p = m_add_pair(m, gt[bi].idx[i], &s, 1, &bl, EV_FUSED,
+                            "part %d of 3 of the fused source (q, k, v order; names say q/k/v)", i + 1);
+      if (!p) break;
+      p->split_k = 3;
+      p->split_i = (uint8_t)i;
+      ps->progress++;
+    }
+  }
+  free(gs);
+  free(gt);
+}
+
+/* Square 2-D weights give no shape evidence for a transpose: follow the other 2-D weights of
+ * the same layer (the name up to its first number). If they disagree, it is left ambiguous. */
+static size_t layer_scope_len(const mtensor *x) {
+  for (size_t i = 0; i < x->len; i++)
+    if (x->name[i] >= '0' && x->name[i] <= '9') {
+      while (i < x->len && x->name[i] >= '0' && x->name[i] <= '9') i++;
+      return i;
+    }
+  size_t p = x->len;
+  while (p > 0 && x->name[p - 1] != '.' && x->name[p - 1] != '/') p--;
+  return p;
+}
+
+static void fix_square(pstate *ps) {
+  matcher *m = ps->m;
+  for (size_t pi = 0; pi < m->npairs; pi++) {
+    mpair *p = &m->pairs[pi];
+    mtensor *s = S(ps, p->s[0]), *t = T(ps, p->t);
+    if (p->ns != 1 || p->split_k || p->lay.rel != REL_ID || t->ndim != 2 || t->shape[0] != t->shape[1] ||
+        t->shape[0] == 1 || p->ev == EV_HINT)
+      continue;
+    size_t L = layer_scope_len(s);
+    size_t tr = 0, id = 0;
+    for (size_t qi = 0; qi < m->npairs; qi++) {
+      mpair *q = &m->pairs[qi];
+      mtensor *s2 = S(ps, q->s[0]), *t2 = T(ps, q->t);
+      if (qi == pi || q->ns != 1 || q->split_k || t2->ndim != 2 || t2->shape[0] == t2->shape[1]) continue;
+      if (s2->len < L || memcmp(s2->name, s->name, L) != 0) continue;
+      if (q->lay.rel == REL_TRANSPOSE) tr++;
+      else if (q->lay.rel == REL_ID) id++;
+    }
+    if (tr && !id) {
+      p->lay.rel = REL_TRANSPOSE;
+      p->lay.nops = 1;
+      set_perm(&p->lay.op[0], T2, 2);
+      p->square_t = true;
+      snprintf(p->why + strlen(p->why), sizeof p->why - strlen(p->why),
+               "; square: transposed like the %zu other 2-D weights of %.*s", tr, (int)L, s->name);
+    } else if (tr && id) {
+      /* undecidable: unpair it and report */
+      m->T.t[p->t].pair = -1;
+      m->S.t[p->s[0]].pair = -1;
+      p->ns = 0;
+      if (ps->square_conflict) ps->square_conflict[p->t] = true;
+    }
+  }
+}
+
+/* Undecided targets: their candidates, for the draft's comments and the verdict. */
+static void collect_unresolved(pstate *ps) {
+  matcher *m = ps->m;
+  for (uint32_t t = 0; t < m->T.n; t++) {
+    if (!t_free(ps, t)) continue;
+    if (m->nunres == m->ucap) {
+      size_t nc = m->ucap ? m->ucap * 2 : 64;
+      munres *nu = realloc(m->unres, nc * sizeof *nu);
+      if (!nu) {
+        m->oom = true;
+        return;
+      }
+      m->unres = nu;
+      m->ucap = nc;
+    }
+    munres *u = &m->unres[m->nunres++];
+    memset(u, 0, sizeof *u);
+    u->t = t;
+    size_t lo, hi;
+    nelem_range(&m->S, ps->by_nelem_s, m->S.n, T(ps, t)->nelem, &lo, &hi);
+    float sc[4] = {0};
+    size_t total = 0;
+    for (size_t i = lo; i < hi; i++) {
+      uint32_t s = ps->by_nelem_s[i];
+      mlayout l;
+      if (!s_free(ps, s) || m_layout_for(m, S(ps, s), T(ps, t), &l) == REL_NONE) continue;
+      total++;
+      float v = score(ps, S(ps, s), T(ps, t), &l);
+      /* keep the four best */
+      int at = u->ncand < 4 ? u->ncand : 4;
+      while (at > 0 && sc[at - 1] < v) at--;
+      if (at < 4) {
+        for (int k = (u->ncand < 4 ? u->ncand : 3); k > at; k--) {
+          u->cand[k] = u->cand[k - 1];
+          sc[k] = sc[k - 1];
+        }
+        u->cand[at] = s;
+        sc[at] = v;
+        if (u->ncand < 4) u->ncand++;
+      }
+    }
+    if (ps->square_conflict && ps->square_conflict[t])
+      snprintf(u->why, sizeof u->why,
+               "square 2-D weight: the other 2-D weights of its layer disagree about a transpose");
+    else if (total == 0)
+      snprintf(u->why, sizeof u->why, "no free source tensor has a shape that fits");
+    else if (total == 1)
+      snprintf(u->why, sizeof u->why, "one source fits by shape, but the names give no evidence");
+    else
+      snprintf(u->why, sizeof u->why, "%zu free sources fit by shape; names and order do not decide", total);
+  }
+}
+
+/* A side listed in byte order (as safetensors writers store it) carries no definition order. */
+static bool sorted_side(const mside *side) {
+  if (side->n < 4) return false;
+  for (size_t i = 1; i < side->n; i++)
+    if (strcmp(side->t[i - 1].name, side->t[i].name) > 0) return false;
+  return true;
+}
+
+int m_pair_all(matcher *m, const char *const *hints, size_t nhints) {
+  pstate ps = {.m = m};
+  ps.nids = m->in.n;
+  ps.by_nelem_s = malloc((m->S.n + 1) * sizeof(uint32_t));
+  ps.by_nelem_t = malloc((m->T.n + 1) * sizeof(uint32_t));
+  ps.pmap = malloc((ps.nids + 1) * sizeof(uint32_t));
+  ps.pmap_t = malloc((ps.nids + 1) * sizeof(uint32_t));
+  ps.img_s_idx = malloc((ps.nids + 1) * sizeof(uint32_t));
+  ps.img_s_len = malloc((ps.nids + 1) * sizeof(uint32_t));
+  ps.img_t_idx = malloc((ps.nids + 1) * sizeof(uint32_t));
+  ps.img_t_len = malloc((ps.nids + 1) * sizeof(uint32_t));
+  ps.square_conflict = calloc(m->T.n + 1, sizeof(bool));
+  ps.sh_cap = 1024;
+  while (ps.sh_cap < 2 * (m->S.n + m->T.n)) ps.sh_cap *= 2;
+  ps.sh_key = malloc(ps.sh_cap * sizeof *ps.sh_key);
+  ps.sh_cnt_s = malloc(ps.sh_cap * sizeof *ps.sh_cnt_s);
+  ps.sh_cnt_t = malloc(ps.sh_cap * sizeof *ps.sh_cnt_t);
+  int rc = 0;
+  if (!ps.by_nelem_s || !ps.by_nelem_t || !ps.pmap || !ps.pmap_t || !ps.img_s_idx || !ps.img_s_len ||
+      !ps.img_t_idx || !ps.img_t_len || !ps.square_conflict || !ps.sh_key || !ps.sh_cnt_s || !ps.sh_cnt_t) {
+    rc = wbr_oom(m->ctx);
+    goto done;
+  }
+  for (size_t i = 0; i < ps.nids; i++) ps.pmap[i] = ps.pmap_t[i] = ps.img_s_idx[i] = ps.img_t_idx[i] = PM_UNSET;
+  for (uint32_t i = 0; i < m->S.n; i++) ps.by_nelem_s[i] = i;
+  for (uint32_t i = 0; i < m->T.n; i++) ps.by_nelem_t[i] = i;
+  qsort_r(ps.by_nelem_s, m->S.n, sizeof(uint32_t), cmp_nelem, &m->S);
+  qsort_r(ps.by_nelem_t, m->T.n, sizeof(uint32_t), cmp_nelem, &m->T);
+
+  for (size_t i = 0; i < nhints && rc == 0; i++) rc = apply_hint(&ps, hints[i], "--hint");
+  if (rc) goto done;
+  phase_key(&ps);
+  bool use_order = !sorted_side(&m->S) && !sorted_side(&m->T);
+  for (int round = 0; round < 64 && !m->oom; round++) {
+    ps.progress = 0;
+    shapes_recount(&ps);
+    phase_shape(&ps);
+    phase_sibling(&ps);
+    if (use_order) phase_order(&ps);
+    if (ps.progress) continue;
+    phase_name(&ps);
+    if (ps.progress) continue;
+    phase_fused(&ps);
+    if (!ps.progress) break;
+  }
+  fix_square(&ps);
+  collect_unresolved(&ps);
+  if (m->oom) rc = wbr_oom(m->ctx);
+done:
+  free(ps.by_nelem_s);
+  free(ps.by_nelem_t);
+  free(ps.pmap);
+  free(ps.pmap_t);
+  free(ps.img_s_idx);
+  free(ps.img_s_len);
+  free(ps.img_t_idx);
+  free(ps.img_t_len);
+  free(ps.square_conflict);
+  free(ps.sh_key);
+  free(ps.sh_cnt_s);
+  free(ps.sh_cnt_t);
+  return rc;
+}

@@ -1,0 +1,98 @@
+# run.sh — `wbr match`: the five real pairs (sources in definition order and in sorted,
+# safetensors-like order) must give proven drafts that reproduce truth.json with real values and
+# are no longer than the hand-written rules; the synthetic corpus (tests/match/corpus.py) must
+# never be wrong and must flag every deliberate ambiguity; hints, --update, --explain, output
+# handling and exit codes.
+. tests/lib.sh
+
+# Statements of a rule file: non-blank lines that are not comments, minus the header.
+nstmts() { grep -v '^[[:space:]]*#' "$1" | grep -v '^[[:space:]]*$' | grep -v '^weightbridge ' | grep -cv '^expect '; }
+
+for d in tests/fixtures/*/; do
+  pair=$(basename "$d")
+  $PY -c "
+import json, sys
+a = json.load(open('$d/a.json'))
+json.dump({'tensors': dict(sorted(a['tensors'].items()))}, open('$T/$pair.sorted.json', 'w'))"
+  for order in def sorted; do
+    if [ $order = def ]; then A=$d/a.json; else A=$T/$pair.sorted.json; fi
+    id=match/fixtures/$pair/$order
+    if ! $WBR match "$A" "$d/b.json" -o "$T/$pair.$order.wbr" 2>"$T/err"; then
+      fail "$id/exit" "wbr match exited $? — $(tail -n 3 "$T/err" | tr '\n' ' ')"
+      continue
+    fi
+    pass "$id/exit"
+    ok "$id/check" $WBR check "$T/$pair.$order.wbr" "$A" -t "$d/b.json"
+    ok "$id/fmt-canonical" $WBR fmt --check "$T/$pair.$order.wbr"
+    # the draft against truth.json, with real data (the fixture test's own checker)
+    mkdir -p "$T/w"
+    $PY tests/fixtures/check_pair.py "$WBR" "$T/$pair.$order.wbr" "$d" "$T/w" | sed "s#fixtures/$pair/#$id/truth-#"
+    n=$(nstmts "$T/$pair.$order.wbr")
+    ref=$(nstmts "rules/$pair.wbr")
+    if [ "$n" -le "$ref" ]; then pass "$id/short"; else fail "$id/short" "$n statements, the hand-written rules have $ref"; fi
+  done
+done
+
+# ---- the synthetic corpus ----
+mkdir -p "$T/corpus"
+$PY tests/match/corpus.py "$WBR" "$T/corpus" || true
+
+# ---- output, exit codes, explain ----
+P=tests/fixtures/vit_tv_to_timm
+$WBR match $P/a.json $P/b.json >"$T/stdout.wbr" 2>/dev/null
+$WBR match $P/a.json $P/b.json -o "$T/file.wbr" 2>/dev/null
+same match/cli/stdout-equals-file "$T/stdout.wbr" "$T/file.wbr"
+if ls "$T"/file.wbr.match-* >/dev/null 2>&1; then fail match/cli/no-temp-left "temporary file left behind"; else pass match/cli/no-temp-left; fi
+$WBR match $P/a.json $P/b.json --explain >/dev/null 2>"$T/explain"
+if grep -q '^blocks.0.norm1.weight \[48\] <- encoder.layers.encoder_layer_0.ln_1.weight \[48\]  -- ' "$T/explain"; then
+  pass match/cli/explain; else fail match/cli/explain "no evidence line for blocks.0.norm1.weight: $(head -c 300 "$T/explain")"; fi
+if grep -q '^# Drafted by `wbr match` from' "$T/file.wbr" && grep -q '^# Evidence:' "$T/file.wbr"; then
+  pass match/cli/header; else fail match/cli/header "draft lacks the header comment"; fi
+rejects match/cli/usage-none 2 "SRC and TARGET are missing" $WBR match
+rejects match/cli/usage-option 2 "unknown option '--bogus'" $WBR match $P/a.json $P/b.json --bogus
+rejects match/cli/usage-hint 2 "--hint wants SOURCE=TARGET" $WBR match $P/a.json $P/b.json --hint nothing
+rejects match/cli/bad-input 1 "nope.json" $WBR match $T/nope.json $P/b.json
+rejects match/cli/hint-unknown 1 "matches no source tensor" $WBR match $P/a.json $P/b.json --hint "no.such=cls_token"
+
+# ---- a deliberate ambiguity: exit 3, spelled out; settled by hints or by --update ----
+C=$T/corpus/ambig_twins
+$WBR match $C/a.json $C/b.json -o "$T/twins.wbr" 2>"$T/err"
+rc=$?
+if [ $rc -eq 3 ] && grep -q '^# UNRESOLVED' "$T/twins.wbr" && grep -q 'e.g. hint "aux.' "$T/twins.wbr"; then
+  pass match/ambiguous/exit3-spelled-out; else fail match/ambiguous/exit3-spelled-out "exit $rc; $(grep -c UNRESOLVED "$T/twins.wbr") UNRESOLVED lines"; fi
+if grep -q 'extra.left.weight\|extra.right.weight' "$T/twins.wbr" && ! grep -v '^#' "$T/twins.wbr" | grep -q 'extra\.'; then
+  pass match/ambiguous/no-rule-for-undecided; else fail match/ambiguous/no-rule-for-undecided "a statement names an undecided target"; fi
+ok match/hint/cli $WBR match $C/a.json $C/b.json -o "$T/hinted.wbr" --hint aux.alpha.weight=extra.left.weight --hint aux.beta.weight=extra.right.weight
+ok match/hint/check $WBR check "$T/hinted.wbr" $C/a.json -t $C/b.json
+$WBR plan "$T/hinted.wbr" $C/a.json -t $C/b.json --format json >"$T/plan.json" 2>/dev/null
+if $PY -c "
+import json, sys
+rows = {r['name']: r for r in json.load(open('$T/plan.json'))['tensors']}
+sys.exit(0 if rows['extra.left.weight']['from'] == ['aux.alpha.weight'] and rows['extra.right.weight']['from'] == ['aux.beta.weight'] else 1)"; then
+  pass match/hint/pairs-as-pinned; else fail match/hint/pairs-as-pinned "hinted pairs not honoured"; fi
+# --update: the user's statements, hints and comments stay; only the rest is drafted
+cat >"$T/mine.wbr" <<'EOF'
+weightbridge 1
+# my own notes
+hint "aux.alpha.weight" = "extra.left.weight"
+hint "aux.beta.weight" = "extra.right.weight"
+drop "fc.{p}"  # not wanted
+EOF
+$PY - "$C/b.json" <<'EOF'
+import json, sys
+b = json.load(open(sys.argv[1]))
+for k in ("head.fc.weight", "head.fc.bias"):
+    b["tensors"].pop(k, None)
+json.dump(b, open(sys.argv[1] + ".nohead.json", "w"))
+EOF
+ok match/update/exit0 $WBR match $C/a.json $C/b.json.nohead.json --update "$T/mine.wbr" -o "$T/updated.wbr"
+if head -n 5 "$T/updated.wbr" | grep -q '^# my own notes' && grep -q '^drop "fc.{p}"  # not wanted' "$T/updated.wbr" &&
+   grep -q '^hint "aux.alpha.weight" = "extra.left.weight"' "$T/updated.wbr"; then
+  pass match/update/keeps-user-lines; else fail match/update/keeps-user-lines "$(head -n 8 "$T/updated.wbr" | tr '\n' '|')"; fi
+if [ "$(grep -c '^drop "fc' "$T/updated.wbr")" -eq 1 ]; then pass match/update/no-duplicate; else fail match/update/no-duplicate "fc dropped twice"; fi
+ok match/update/check $WBR check "$T/updated.wbr" $C/a.json -t $C/b.json.nohead.json
+# --update on rules that already map everything: kept as they are, exit 0
+$WBR match $P/a.json $P/b.json -o "$T/full.wbr" 2>/dev/null
+ok match/update/complete-kept $WBR match $P/a.json $P/b.json --update "$T/full.wbr" -o "$T/full2.wbr"
+same match/update/complete-identical "$T/full.wbr" "$T/full2.wbr"
+rejects match/update/bad-rules 1 "error" $WBR match $P/a.json $P/b.json --update $T/nope.wbr

@@ -1,0 +1,120 @@
+/* test_match.c — the matcher's pieces: layout relations between shapes (with and without the
+ * Flax convention), digit runs, and wbr_match_run end to end on in-memory tensor sets: a
+ * complete proven draft, and a deliberate ambiguity that must not be guessed. */
+#include "../../matcher/mint.h"
+#include "harness.h"
+
+static int rel(const int64_t *a, int na, const int64_t *b, int nb, int conv, mlayout *l) {
+  return rel_find(l, a, na, b, nb, conv);
+}
+
+TEST(match_rel_identity_reshape_transpose) {
+  mlayout l;
+  int64_t a[] = {16, 1, 1}, b[] = {16};
+  CHECK_INT(rel(a, 3, b, 1, CONV_NONE, &l), REL_RESHAPE);
+  CHECK_INT(l.nops, 1);
+  CHECK_INT(l.op[0].kind, MOP_RESHAPE);
+  int64_t c[] = {32, 96}, d[] = {96, 32};
+  CHECK_INT(rel(c, 2, d, 2, CONV_NONE, &l), REL_TRANSPOSE);
+  CHECK_INT(l.op[0].v[0], 1);
+  CHECK_INT(rel(c, 2, c, 2, CONV_NONE, &l), REL_ID);
+  int64_t e[] = {6, 4}, f[] = {4, 6, 1};
+  /* transpose, then a unit axis added */
+  CHECK_INT(rel(e, 2, f, 3, CONV_NONE, &l), REL_RESHAPE_T);
+  int64_t e2[] = {6, 4}, f2[] = {3, 8};
+  CHECK_INT(rel(e2, 2, f2, 2, CONV_NONE, &l), REL_NONE);
+  int64_t g[] = {2, 12}, h[] = {3, 8};
+  CHECK_INT(rel(g, 2, h, 2, CONV_NONE, &l), REL_NONE); /* mixes axes */
+}
+
+TEST(match_rel_flax) {
+  mlayout l;
+  int64_t q[] = {48, 3, 16}, w[] = {48, 48};
+  /* without a convention this is a plain regrouping; a Flax kernel is reshaped and transposed */
+  CHECK_INT(rel(q, 3, w, 2, CONV_NONE, &l), REL_RESHAPE);
+  CHECK_INT(rel(q, 3, w, 2, CONV_FLAX_TO_TORCH, &l), REL_RESHAPE_T);
+  CHECK_INT(l.nops, 2);
+  CHECK_INT(l.op[0].v[0], 48);
+  CHECK_INT(l.op[1].kind, MOP_PERMUTE);
+  int64_t hwio[] = {3, 3, 8, 32}, oihw[] = {32, 8, 3, 3};
+  CHECK_INT(rel(hwio, 4, oihw, 4, CONV_FLAX_TO_TORCH, &l), REL_PERMUTE);
+  CHECK_INT(l.op[0].v[0], 3);
+  CHECK_INT(l.op[0].v[1], 2);
+  CHECK_INT(rel(oihw, 4, hwio, 4, CONV_TORCH_TO_FLAX, &l), REL_PERMUTE);
+  CHECK_INT(l.op[0].v[0], 2);
+  /* a square 2-D kernel is transposed under the convention */
+  int64_t sq[] = {8, 8};
+  CHECK_INT(rel(sq, 2, sq, 2, CONV_FLAX_TO_TORCH, &l), REL_TRANSPOSE);
+  /* a 1x1 conv kernel never pairs with a weight by a plain reshape under the convention */
+  int64_t k11[] = {1, 1, 64, 16}, w11[] = {64, 16, 1, 1};
+  CHECK_INT(rel(k11, 4, w11, 4, CONV_FLAX_TO_TORCH, &l), REL_NONE);
+}
+
+TEST(match_digit_runs) {
+  size_t st[8], en[8];
+  CHECK_INT(m_digit_runs("layer12.0.conv3", 15, st, en, 8), 3);
+  CHECK_INT(st[0], 5);
+  CHECK_INT(en[0], 7);
+  CHECK_INT(st[2], 14);
+  CHECK_INT(m_digit_runs("weight", 6, st, en, 8), 0);
+}
+
+static wbr_tensorset *set(wbr_ctx *ctx, const char *const *names, const int64_t (*shapes)[2], const int *nd, int n) {
+  wbr_tensorset *ts = NULL;
+  if (wbr_tensorset_new(&ts, ctx)) return NULL;
+  for (int i = 0; i < n; i++) wbr_tensorset_add(ts, names[i], WBR_F32, nd[i], shapes[i], NULL);
+  return ts;
+}
+
+TEST(match_run_complete) {
+  wbr_ctx *ctx = NULL;
+  CHECK_INT(wbr_ctx_new(&ctx, NULL, NULL), 0);
+  const char *sn[] = {"encoder.layer_0.fc.weight", "encoder.layer_0.fc.bias", "encoder.layer_0.bn.num_batches_tracked",
+                      "encoder.layer_1.fc.weight", "encoder.layer_1.fc.bias", "encoder.layer_1.bn.num_batches_tracked"};
+  const char *tn[] = {"blocks.0.fc.weight", "blocks.0.fc.bias", "blocks.1.fc.weight", "blocks.1.fc.bias"};
+  const int64_t ss[][2] = {{8, 4}, {8}, {0}, {8, 4}, {8}, {0}};
+  const int snd[] = {2, 1, 0, 2, 1, 0};
+  const int64_t ts_[][2] = {{4, 8}, {8}, {4, 8}, {8}};
+  const int tnd[] = {2, 1, 2, 1};
+  wbr_tensorset *s = set(ctx, sn, ss, snd, 6), *t = set(ctx, tn, ts_, tnd, 4);
+  wbr_match_result r;
+  CHECK_INT(wbr_match_run(&r, ctx, s, t, NULL), 0);
+  CHECK(r.complete);
+  CHECK_INT(r.npaired, 4);
+  CHECK_CONTAINS(r.draft, "drop \"*.num_batches_tracked\"");
+  CHECK_CONTAINS(r.draft, "rename \"encoder.layer_{i}.fc.*\" -> \"blocks.{i}.fc.*\"");
+  /* [8, 4] -> [4, 8]: a transpose, one statement for both layers */
+  CHECK_CONTAINS(r.draft, "transpose \"blocks.{i}.fc.weight\"");
+  wbr_match_result_free(&r);
+  wbr_tensorset_free(s);
+  wbr_tensorset_free(t);
+  wbr_ctx_free(ctx);
+}
+
+TEST(match_run_ambiguous) {
+  wbr_ctx *ctx = NULL;
+  CHECK_INT(wbr_ctx_new(&ctx, NULL, NULL), 0);
+  const char *sn[] = {"aux.alpha.weight", "aux.beta.weight"};
+  const char *tn[] = {"extra.right.kernel_x", "extra.left.kernel_x"};
+  const int64_t sh[][2] = {{24, 24}, {24, 24}};
+  const int nd[] = {2, 2};
+  wbr_tensorset *s = set(ctx, sn, sh, nd, 2), *t = set(ctx, tn, sh, nd, 2);
+  wbr_match_result r;
+  CHECK_INT(wbr_match_run(&r, ctx, s, t, NULL), 0);
+  CHECK(!r.complete);
+  CHECK_INT(r.npaired, 0);
+  CHECK_INT(r.nambiguous, 2);
+  CHECK_CONTAINS(r.draft, "# UNRESOLVED");
+  CHECK_CONTAINS(r.draft, "target \"extra.left.kernel_x\" [24, 24]");
+  /* a hint settles it */
+  const char *hints[] = {"aux.alpha.weight=extra.left.kernel_x", "aux.beta.weight=extra.right.kernel_x"};
+  wbr_match_opts o = {.hints = hints, .nhints = 2};
+  wbr_match_result_free(&r);
+  CHECK_INT(wbr_match_run(&r, ctx, s, t, &o), 0);
+  CHECK(r.complete);
+  CHECK_CONTAINS(r.draft, "rename \"aux.alpha.weight\" -> \"extra.left.kernel_x\"");
+  wbr_match_result_free(&r);
+  wbr_tensorset_free(s);
+  wbr_tensorset_free(t);
+  wbr_ctx_free(ctx);
+}
