@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../matcher/match.h"
 #include "cli.h"
 
 static int write_atomic(const char *path, const char *text) {
