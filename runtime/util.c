@@ -275,6 +275,28 @@ int wbr_map_put(wbr_map *m, const char *key, size_t val, size_t *old) {
   return 0;
 }
 
+int wbr_map_del(wbr_map *m, const char *key) {
+  if (!m->cap) return 0;
+  size_t mask = m->cap - 1, i = map_slot(m, key, wbr_hash(key, strlen(key)));
+  if (!m->keys[i]) return 0;
+  /* Backward-shift deletion: move later entries of the probe run into the hole when their home
+   * slot allows it, so lookups never need tombstones. */
+  for (size_t j = i;;) {
+    j = (j + 1) & mask;
+    if (!m->keys[j]) break;
+    size_t home = (size_t)m->hashes[j] & mask;
+    bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+    if (stays) continue;
+    m->keys[i] = m->keys[j];
+    m->hashes[i] = m->hashes[j];
+    m->vals[i] = m->vals[j];
+    i = j;
+  }
+  m->keys[i] = NULL;
+  m->len--;
+  return 1;
+}
+
 int wbr_map_reset(wbr_map *m, size_t n) {
   size_t cap = 16;
   while (cap * 3 < (n + 1) * 4) cap *= 2;

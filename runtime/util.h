@@ -69,6 +69,8 @@ void wbr_map_free(wbr_map *m);
 /* Insert key -> val. Returns 0, 1 if key was already present (*old set, nothing changed), or -1
  * when out of memory. `key` must stay alive as long as the map. */
 int wbr_map_put(wbr_map *m, const char *key, size_t val, size_t *old);
+/* Remove key; returns 1 if it was there, else 0. */
+int wbr_map_del(wbr_map *m, const char *key);
 /* Empty the map, keeping (or growing to) room for n keys without rehashing. 0 or -1 (OOM). */
 int wbr_map_reset(wbr_map *m, size_t n);
 /* Returns 1 and sets *val if present, else 0. */

@@ -312,6 +312,20 @@ static void reindex(vm *v, uint32_t pc) {
   v->ncur = w;
 }
 
+/* Update the index after a statement that kept every position (v->spare holds the previous
+ * working set). False if a new name clashes: the caller rebuilds and reports. */
+static bool reindex_renamed(vm *v) {
+  for (size_t k = 0; k < v->ncur; k++)
+    if (v->cur[k].name != v->spare[k].name) wbr_map_del(&v->index, v->spare[k].name);
+  for (size_t k = 0; k < v->ncur; k++) {
+    if (v->cur[k].name == v->spare[k].name) continue;
+    int r = wbr_map_put(&v->index, v->cur[k].name, k, NULL);
+    if (r < 0) v->oom = true;
+    if (r != 0) return false;
+  }
+  return true;
+}
+
 static long find(const vm *v, const char *name) {
   size_t i;
   return wbr_map_get(&v->index, name, &i) ? (long)i : -1;
@@ -912,7 +926,7 @@ static void run_insn(vm *v, uint32_t pc) {
     }
     /* Most statements (reshape, transpose, cast, expect...) keep every name in place: then the
      * index is still right, and rebuilding it would dominate the run on big models. */
-    bool same_names = nnext == v->ncur;
+    bool same_len = nnext == v->ncur, same_names = same_len;
     for (size_t k = 0; same_names && k < nnext; k++) same_names = next[k].name == v->cur[k].name;
     v->spare = v->cur;
     v->capspare = v->capcur;
@@ -920,7 +934,9 @@ static void run_insn(vm *v, uint32_t pc) {
     v->ncur = nnext;
     v->capcur = capnext;
     next = NULL;
-    if (!same_names) reindex(v, pc);
+    /* Renames keep every position: update only the renamed entries (a clash falls back to the
+     * full rebuild, which reports it). */
+    if (!same_names && !(same_len && reindex_renamed(v))) reindex(v, pc);
   }
 #undef EMIT
 out:

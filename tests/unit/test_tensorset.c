@@ -140,3 +140,24 @@ TEST(diag_format_has_position_caret_and_help) {
   free(text);
   wbr_ctx_free(ctx);
 }
+
+TEST(map_delete_keeps_every_other_key_findable) {
+  /* Backward-shift deletion must never lose a key further down a probe run. */
+  wbr_map m;
+  wbr_map_init(&m);
+  static char keys[3000][16];
+  for (int i = 0; i < 3000; i++) {
+    snprintf(keys[i], sizeof keys[i], "t%d", i);
+    CHECK_INT(wbr_map_put(&m, keys[i], (size_t)i, NULL), 0);
+  }
+  for (int i = 0; i < 3000; i += 3) CHECK_INT(wbr_map_del(&m, keys[i]), 1);
+  CHECK_INT(wbr_map_del(&m, keys[0]), 0);
+  CHECK_INT(m.len, 2000);
+  for (int i = 0; i < 3000; i++) {
+    size_t v = 0;
+    int found = wbr_map_get(&m, keys[i], &v);
+    if (i % 3 == 0) CHECK(!found);
+    else CHECK(found && v == (size_t)i);
+  }
+  wbr_map_free(&m);
+}
