@@ -6,10 +6,13 @@
 
 #include "cli.h"
 
+/* A quantized tensor is shown with its type and logical shape (its bytes are U8 [nbytes]). */
 static int shape_text(char *buf, size_t n, const wbr_tensor_info *t) {
+  int nd = t->quantized ? t->quant_ndim : t->ndim;
+  const int64_t *sh = t->quantized ? t->quant_shape : t->shape;
   int k = snprintf(buf, n, "[");
-  for (int d = 0; d < t->ndim && (size_t)k < n; d++)
-    k += snprintf(buf + k, n - (size_t)k, "%s%" PRId64, d ? ", " : "", t->shape[d]);
+  for (int d = 0; d < nd && (size_t)k < n; d++)
+    k += snprintf(buf + k, n - (size_t)k, "%s%" PRId64, d ? ", " : "", sh[d]);
   if ((size_t)k < n) k += snprintf(buf + k, n - (size_t)k, "]");
   return k;
 }
@@ -26,7 +29,10 @@ static void print_table(const char *path, const wbr_tensorset *ts) {
     if (l > wname) wname = l;
     int k = shape_text(shape, sizeof shape, &t);
     if (k > wshape) wshape = k;
-    params += t.nelem;
+    uint64_t ne = t.nelem;
+    if (t.quantized)
+      for (int d = 0; d < t.quant_ndim; d++) ne = d ? ne * (uint64_t)t.quant_shape[d] : (uint64_t)t.quant_shape[0];
+    params += ne;
     bytes += t.nbytes;
   }
   if (wname > 80) wname = 80;
@@ -37,7 +43,7 @@ static void print_table(const char *path, const wbr_tensorset *ts) {
     wbr_tensor_info t;
     wbr_tensorset_get(ts, i, &t);
     shape_text(shape, sizeof shape, &t);
-    printf("%-*s  %-7s  %-*s  %12" PRIu64 "\n", wname, t.name, wbr_dtype_name(t.dtype), wshape,
+    printf("%-*s  %-7s  %-*s  %12" PRIu64 "\n", wname, t.name, t.quantized ? t.quantized : wbr_dtype_name(t.dtype), wshape,
            shape, t.nbytes);
   }
   size_t nm = wbr_tensorset_meta_count(ts);

@@ -19,10 +19,6 @@
 #define TYPES_KEY "gguf.types"
 
 static const char help_corrupt[] = "the file is truncated, corrupt, or not a GGUF file";
-static const char help_quant[] =
-    "weightbridge maps unquantized GGUF tensors only (F32 F16 BF16 F64 I8 I16 I32 I64); convert "
-    "the original checkpoint, or an F16/F32 GGUF (llama.cpp's convert_hf_to_gguf.py --outtype "
-    "f16), and quantize after mapping";
 
 /* ---- ggml tensor types ------------------------------------------------------------------------ */
 
@@ -416,8 +412,34 @@ static int gguf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const ch
       rc = wbr_fail(ctx, WBR_EINPUT, path, help_corrupt, "%s has unknown tensor type %llu",
                     where, (unsigned long long)t);
     } else if (ggml_types[t].dtype < 0) {
-      rc = wbr_fail(ctx, WBR_EINPUT, path, help_quant, "%s is quantized (%s)", where,
-                    ggml_types[t].name);
+      /* Quantized: carried as opaque blocks (U8 [nbytes]) with its type and logical shape, so
+       * rules can rename or drop it and a GGUF output writes it back unchanged. */
+      uint64_t nelem = 1;
+      bool ok = true;
+      for (uint64_t d = 0; d < nd && ok; d++) ok = wbr_mul_u64(nelem, dims[d], &nelem);
+      uint64_t blocks = nelem / ggml_types[t].block, nbytes = 0;
+      if (!ok || nelem % ggml_types[t].block || (nd && dims[0] % ggml_types[t].block) ||
+          !wbr_mul_u64(blocks, ggml_types[t].size, &nbytes) || nbytes > (UINT64_C(1) << 53)) {
+        rc = wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+                      "%s is %s, whose rows must be whole blocks of %u values, but ne[0] is %llu",
+                      where, ggml_types[t].name, ggml_types[t].block,
+                      (unsigned long long)(nd ? dims[0] : 1));
+      } else {
+        int64_t flat = (int64_t)nbytes;
+        int ar = wbr_ts_append(ts, name, strlen(name), WBR_U8, 1, &flat, NULL);
+        if (ar == 1)
+          rc = wbr_fail(ctx, WBR_EINPUT, path, "tensor names must be unique", "%s appears twice", where);
+        else if (ar != 0)
+          rc = wbr_oom(ctx);
+        else {
+          wbr_tensor *q = &ts->t[ts->n - 1];
+          q->quant = (uint32_t)t + 1;
+          q->quant_name = ggml_types[t].name;
+          q->qndim = (int)nd;
+          for (uint64_t d = 0; d < nd; d++) q->qshape[d] = (int64_t)dims[nd - 1 - d];
+        }
+      }
+      offs[i] = off;
     } else {
       int64_t shape[GGUF_MAX_DIMS];
       for (uint64_t d = 0; d < nd; d++) shape[d] = (int64_t)dims[nd - 1 - d];
@@ -774,7 +796,9 @@ static int gw_begin(wbr_writer *w) {
   for (size_t i = 0; i < ts->n && rc == 0; i++) {
     const wbr_tensor *t = &ts->t[i];
     wbr_json_show(shown, sizeof shown, t->name);
-    int gt = ggml_type_of(t->dtype);
+    int gt = t->quant ? (int)t->quant - 1 : ggml_type_of(t->dtype);
+    int ndim = t->quant ? t->qndim : t->ndim;
+    const int64_t *shape = t->quant ? t->qshape : t->shape;
     size_t nl = strlen(t->name);
     if (gt < 0)
       rc = wbr_fail(w->ctx, WBR_EINPUT, w->path,
@@ -793,8 +817,8 @@ static int gw_begin(wbr_writer *w) {
                     "cannot write tensor '%s' to GGUF: its name is not UTF-8", shown);
     if (rc) break;
     put_str(&infos, t->name, nl);
-    put_le(&infos, (uint64_t)t->ndim, 4);
-    for (int d = t->ndim - 1; d >= 0; d--) put_le(&infos, (uint64_t)t->shape[d], 8);
+    put_le(&infos, (uint64_t)ndim, 4);
+    for (int d = ndim - 1; d >= 0; d--) put_le(&infos, (uint64_t)shape[d], 8);
     put_le(&infos, (uint64_t)gt, 4);
     put_le(&infos, off, 8);
     off += align_up(t->nbytes, alignment);
@@ -846,6 +870,7 @@ const wbr_format wbr_format_gguf = {
     .exts = gguf_exts,
     .what = "weights",
     .has_data = true,
+    .quant_ok = true,
     .read = gguf_read,
     .begin = gw_begin,
     .tensor_end = gw_tensor_end,

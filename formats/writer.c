@@ -243,6 +243,11 @@ int wbr_writer_open(wbr_writer **out, wbr_ctx *ctx, const char *path, const wbr_
     snprintf(help, sizeof help, "name the output with one of the extensions weightbridge writes: %s", exts);
     return wbr_fail(ctx, WBR_EUSAGE, path, help, "unknown output file type (by extension)");
   }
+  for (size_t i = 0; i < layout->n && !fmt->quant_ok; i++)
+    if (layout->t[i].quant)
+      return wbr_fail(ctx, WBR_EINPUT, path, "write a .gguf, or drop the quantized tensors in the rules",
+                      "tensor '%s' is quantized (%s): a %s file cannot hold it", layout->t[i].name,
+                      layout->t[i].quant_name, fmt->name);
   struct stat st;
   bool exists = stat(path, &st) == 0;
   if (exists && S_ISDIR(st.st_mode))

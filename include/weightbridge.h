@@ -119,6 +119,12 @@ typedef struct wbr_tensor_info {
   uint64_t nelem;       /* product of shape (1 for a scalar) */
   uint64_t nbytes;      /* nelem * dtype size */
   const void *data;     /* nbytes bytes, or NULL when the set has no data */
+  /* A quantized tensor carried as opaque blocks (GGUF Q4_K, Q8_0, ...): dtype is U8, shape is
+   * [nbytes]; quantized names the type and quant_shape is the logical shape. NULL otherwise.
+   * Rules may rename or drop it; anything that needs its values is refused. */
+  const char *quantized;
+  int quant_ndim;
+  const int64_t *quant_shape;
 } wbr_tensor_info;
 
 /* Open a weight file or manifest; the format is chosen by the file name's extension

@@ -145,6 +145,19 @@ static void sources_list(const wbr_plan *p, const wbr_node *nd, const wbr_node *
   for (size_t i = 0; i < nd->nin; i++) sources_list(p, nd->in[i], out, n, cap);
 }
 
+/* The source tensor of an output that is an opaque quantized tensor passed through, or NULL. */
+static const wbr_tensor *quant_src(const wbr_plan *p, const wbr_value *v) {
+  if (v->node->kind != WBR_N_SOURCE) return NULL;
+  const wbr_tensor *t = &p->src->t[v->node->src];
+  return t->quant ? t : NULL;
+}
+
+/* The dtype column: the quantized type for quantized tensors. */
+static const char *dtype_cell(const wbr_plan *p, const wbr_value *v) {
+  const wbr_tensor *q = quant_src(p, v);
+  return q ? q->quant_name : wbr_dtype_name(v->node->dtype);
+}
+
 static void shape_json(wbr_buf *b, int ndim, const int64_t *shape) {
   wbr_buf_putc(b, '[');
   for (int i = 0; i < ndim; i++) wbr_buf_printf(b, "%s%lld", i ? ", " : "", (long long)shape[i]);
@@ -293,7 +306,15 @@ static void render_json(const wbr_plan *p, wbr_buf *b) {
     wbr_buf_json_str(b, v->name);
     wbr_buf_puts(b, ", \"shape\": ");
     shape_json(b, v->node->ndim, v->node->shape);
-    wbr_buf_printf(b, ", \"dtype\": \"%s\", \"from\": [", wbr_dtype_name(v->node->dtype));
+    wbr_buf_printf(b, ", \"dtype\": \"%s\", ", wbr_dtype_name(v->node->dtype));
+    const wbr_tensor *q = quant_src(p, v);
+    if (q) {
+      /* Opaque quantized blocks: shape and dtype above are its bytes. */
+      wbr_buf_printf(b, "\"quantized\": \"%s\", \"quant_shape\": ", q->quant_name);
+      shape_json(b, q->qndim, q->qshape);
+      wbr_buf_puts(b, ", ");
+    }
+    wbr_buf_puts(b, "\"from\": [");
     lin *l = calloc(1, sizeof *l);
     bool linear = l && linearize(v->node, l);
     const wbr_node *srcs[4096];
@@ -346,7 +367,9 @@ char *wbr_plan_render(const wbr_plan *p, wbr_plan_format format) {
   for (size_t i = 0; i < n; i++) {
     const wbr_value *v = &p->out[i];
     char sh[256];
-    wbr_shape_str(sh, sizeof sh, v->node->ndim, v->node->shape);
+    const wbr_tensor *q = quant_src(p, v);
+    if (q) wbr_shape_str(sh, sizeof sh, q->qndim, q->qshape);
+    else wbr_shape_str(sh, sizeof sh, v->node->ndim, v->node->shape);
     cells[4 * i] = wbr_strdup(sh);
     cells[4 * i + 1] = cell_from(p, v);
     cells[4 * i + 2] = cell_ops(v);
@@ -370,7 +393,7 @@ char *wbr_plan_render(const wbr_plan *p, wbr_plan_format format) {
       wbr_buf_puts(&b, "|");
       md_cell(&b, p->out[i].name, true);
       md_cell(&b, cells[4 * i], false);
-      md_cell(&b, wbr_dtype_name(p->out[i].node->dtype), false);
+      md_cell(&b, dtype_cell(p, &p->out[i]), false);
       md_cell(&b, cells[4 * i + 1], true);
       md_cell(&b, cells[4 * i + 2], false);
       md_cell(&b, cells[4 * i + 3], false);
@@ -386,10 +409,10 @@ char *wbr_plan_render(const wbr_plan *p, wbr_plan_format format) {
     }
   } else {
     int W0 = (int)(w[0] > 60 ? 60 : w[0]), W1 = (int)w[1], W3 = (int)(w[2] > 60 ? 60 : w[2]), W4 = (int)(w[3] > 60 ? 60 : w[3]);
-    wbr_buf_printf(&b, "%-*s  %-*s  %-5s  %-*s  %-*s  %s\n", W0, "target", W1, "shape", "dtype", W3, "from", W4, "ops", "rule");
+    wbr_buf_printf(&b, "%-*s  %-*s  %-7s  %-*s  %-*s  %s\n", W0, "target", W1, "shape", "dtype", W3, "from", W4, "ops", "rule");
     for (size_t i = 0; i < n; i++)
-      wbr_buf_printf(&b, "%-*s  %-*s  %-5s  %-*s  %-*s  %s\n", W0, cells[4 * n + i] ? cells[4 * n + i] : "", W1, cells[4 * i] ? cells[4 * i] : "",
-                     wbr_dtype_name(p->out[i].node->dtype), W3, cells[4 * i + 1] ? cells[4 * i + 1] : "", W4,
+      wbr_buf_printf(&b, "%-*s  %-*s  %-7s  %-*s  %-*s  %s\n", W0, cells[4 * n + i] ? cells[4 * n + i] : "", W1, cells[4 * i] ? cells[4 * i] : "",
+                     dtype_cell(p, &p->out[i]), W3, cells[4 * i + 1] ? cells[4 * i + 1] : "", W4,
                      cells[4 * i + 2] ? cells[4 * i + 2] : "", cells[4 * i + 3] ? cells[4 * i + 3] : "");
     for (size_t i = 0; i < p->ndropped; i++) {
       wbr_buf_puts(&b, "dropped: ");

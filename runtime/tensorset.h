@@ -14,6 +14,12 @@ typedef struct wbr_tensor {
   uint64_t nelem;
   uint64_t nbytes;
   const uint8_t *data; /* NULL when the set has no data */
+  /* An opaque quantized tensor (a GGUF Q4_K...): held as U8 bytes [nbytes]; its format-specific
+   * type code (0: none), the type's name, and its logical shape. Only rename and drop apply. */
+  uint32_t quant;
+  const char *quant_name;
+  int qndim;
+  int64_t qshape[WBR_MAX_DIMS];
 } wbr_tensor;
 
 struct wbr_tensorset {

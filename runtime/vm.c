@@ -333,6 +333,13 @@ static long find(const vm *v, const char *name) {
 
 /* ---- statement helpers ---- */
 
+/* The quantized type of a value that is an opaque quantized source tensor, or NULL. */
+static const char *quantized(const vm *v, const wbr_node *nd) {
+  if (nd->kind != WBR_N_SOURCE) return NULL;
+  const wbr_tensor *t = &v->plan->src->t[nd->src];
+  return t->quant ? t->quant_name : NULL;
+}
+
 static bool is_float(wbr_dtype d) {
   return d == WBR_F64 || d == WBR_F32 || d == WBR_F16 || d == WBR_BF16 || d == WBR_F8_E4M3 || d == WBR_F8_E5M2;
 }
@@ -619,6 +626,12 @@ static void run_insn(vm *v, uint32_t pc) {
     wbr_match mstore;
     const wbr_match *m = &mstore;
     if (wbr_namepat_match(p, val.name, strlen(val.name), &mstore, NULL) != 1) continue;
+    if (in->op != WBR_OP_RENAME && in->op != WBR_OP_DROP && quantized(v, val.node)) {
+      stmt_error(v, pc, "rules can rename or drop a quantized tensor; to change it, dequantize it with the tool that made it",
+                 "'%s' is quantized (%s): %s needs its values", val.name, quantized(v, val.node), op_name(in));
+      cast_floats++; /* reported: no second complaint from cast */
+      continue;
+    }
     wbr_node *nd = val.node;
     char sh[256];
     switch ((wbr_opcode)in->op) {
@@ -851,6 +864,12 @@ static void run_insn(vm *v, uint32_t pc) {
       }
       for (uint32_t k = 0; k < npats && !bad; k++) {
         const wbr_node *pn = v->cur[parts[k]].node;
+        if (quantized(v, pn)) {
+          stmt_error(v, pc, "rules can rename or drop a quantized tensor; to change it, dequantize it with the tool that made it",
+                     "'%s' is quantized (%s): %s needs its values", v->cur[parts[k]].name, quantized(v, pn), c->label);
+          bad = true;
+          break;
+        }
         char psh[256];
         wbr_shape_str(psh, sizeof psh, pn->ndim, pn->shape);
         bool same = pn->ndim == nd->ndim && pn->dtype == nd->dtype;
@@ -1005,6 +1024,13 @@ static void compare_target(vm *v) {
       const wbr_node *nd = val->node;
       bool same = nd->ndim == tt->ndim && nd->dtype == tt->dtype &&
                   memcmp(nd->shape, tt->shape, (size_t)nd->ndim * sizeof *nd->shape) == 0;
+      const wbr_tensor *st = nd->kind == WBR_N_SOURCE ? &v->plan->src->t[nd->src] : NULL;
+      if (same && st && st->quant && tt->quant && st->quant != tt->quant) {
+        if (wrong++ < MAX_REPORTS)
+          plan_error(v, "the target was quantized differently: convert from a checkpoint of the same quantization",
+                     "tensor '%s' is %s but the target's is %s", tt->name, st->quant_name, tt->quant_name);
+        same = true; /* reported */
+      }
       if (!same && wrong++ < MAX_REPORTS) {
         char a[256], b[256];
         wbr_shape_str(a, sizeof a, nd->ndim, nd->shape);

@@ -5,6 +5,7 @@ reversed to outermost-first shapes), GGUF -> GGUF and GGUF -> safetensors -> GGU
 value's type, quantized tensors are refused clearly, and the bad-input table."""
 import json
 import os
+import re
 import struct
 import sys
 
@@ -161,11 +162,47 @@ with open(p("long.wbr"), "w") as f:
 r = wbr("apply", p("long.wbr"), p("plain.safetensors"), "-o", p("long.gguf"))
 check_rejects("gguf/write-long-name-refused", r, "its name is 64 bytes")
 
-# Quantized tensors: refused with the type named.
-q = [("tok_embd.weight", "F32", [2, 2], b"\0" * 16), ("blk.0.attn_q.weight", "Q4_K", [1, 256], b"\0" * 144)]
-ggufpy.write(p("q4.gguf"), [], q)
+# Quantized tensors pass through as opaque blocks: rename and drop work, anything that needs their
+# values is refused at plan time, and only a GGUF output can hold them.
+qrng = np.random.default_rng(5)
+q4k = qrng.integers(0, 256, 144 * 2, dtype=np.uint8).tobytes()  # [2, 256] Q4_K: 2 blocks
+q80 = qrng.integers(0, 256, 34 * 4, dtype=np.uint8).tobytes()   # [4, 32] Q8_0: 4 blocks
+q = [("tok_embd.weight", "F32", [2, 2], np.arange(4, dtype="<f4").tobytes()),
+     ("blk.0.attn_q.weight", "Q4_K", [2, 256], q4k), ("blk.0.ffn_up.weight", "Q8_0", [4, 32], q80)]
+ggufpy.write(p("q4.gguf"), [("general.architecture", "str", "llama")], q)
 r = wbr("inspect", p("q4.gguf"))
-check_rejects("gguf/quantized-refused", r, "tensor 'blk.0.attn_q.weight' is quantized (Q4_K)")
+result("gguf/quantized-inspect", r.returncode == 0 and re.search(r"blk\.0\.attn_q\.weight +Q4_K +\[2, 256\] +288", r.stdout)
+       is not None and "644 parameters" in r.stdout, r.stdout + r.stderr[-300:])
+with open(p("q.wbr"), "w") as f:
+    f.write('weightbridge 1\nrename "blk.{i}.*" -> "layers.{i}.*"\n')
+r = wbr("apply", p("q.wbr"), p("q4.gguf"), "-o", p("q4-renamed.gguf"))
+if check_ok("gguf/quantized-rename", r):
+    kv, ts = ggufpy.read(p("q4-renamed.gguf"))
+    got = [(n, tn, sh, bytes(v) if isinstance(v, bytes) else v.tobytes()) for n, tn, sh, v in ts]
+    want = [("tok_embd.weight", "F32", [2, 2], q[0][3]), ("layers.0.attn_q.weight", "Q4_K", [2, 256], q4k),
+            ("layers.0.ffn_up.weight", "Q8_0", [4, 32], q80)]
+    result("gguf/quantized-rename-blocks-kept", got == want, str([(n, tn, sh) for n, tn, sh, _ in got]))
+    r = wbr("check", p("q.wbr"), p("q4.gguf"), "-t", p("q4-renamed.gguf"))
+    result("gguf/quantized-check-against-gguf", r.returncode == 0, r.stderr[-300:])
+with open(p("qbad.wbr"), "w") as f:
+    f.write('weightbridge 1\ntranspose "blk.0.ffn_up.weight"\n')
+r = wbr("plan", p("qbad.wbr"), p("q4.gguf"))
+check_rejects("gguf/quantized-op-refused", r, "'blk.0.ffn_up.weight' is quantized (Q8_0): transpose needs its values")
+with open(p("qcast.wbr"), "w") as f:
+    f.write('weightbridge 1\ncast "blk.0.attn_q.weight" f16\n')
+r = wbr("plan", p("qcast.wbr"), p("q4.gguf"))
+check_rejects("gguf/quantized-cast-refused", r, "is quantized (Q4_K): cast needs its values")
+r = wbr("apply", p("q.wbr"), p("q4.gguf"), "-o", p("q4.safetensors"))
+check_rejects("gguf/quantized-to-safetensors-refused", r, "is quantized (Q4_K): a safetensors file cannot hold it")
+result("gguf/quantized-to-safetensors-nothing-written", not os.path.exists(p("q4.safetensors")), "output exists")
+with open(p("qdrop.wbr"), "w") as f:
+    f.write('weightbridge 1\ndrop "blk.*"\n')
+r = wbr("apply", p("qdrop.wbr"), p("q4.gguf"), "-o", p("q4-dropped.safetensors"))
+check_ok("gguf/quantized-dropped-to-safetensors", r)
+q5 = [("w", "Q8_0", [2, 30], b"\0" * 68)]
+ggufpy.write(p("qrow.gguf"), [], q5)
+r = wbr("inspect", p("qrow.gguf"))
+check_rejects("gguf/quantized-partial-block", r, "tensor 'w' is Q8_0, whose rows must be whole blocks of 32 values, but ne[0] is 30")
 
 
 # ---- bad inputs --------------------------------------------------------------------------------
@@ -234,7 +271,8 @@ rows = [
      "tensor 'w': shape [1099511627776, 1099511627776] of F32 needs more bytes than fit in 64 bits"),
     ("gguf-tensor-type", G, hdr(1, 0) + tinfo("w", [2], 4, 0), "tensor 'w' has unknown tensor type 4"),
     ("gguf-tensor-type-huge", G, hdr(1, 0) + tinfo("w", [2], 1000, 0), "tensor 'w' has unknown tensor type 1000"),
-    ("gguf-quantized", G, hdr(1, 0) + tinfo("w", [32], 8, 0), "tensor 'w' is quantized (Q8_0)"),
+    ("gguf-quantized-truncated", G, hdr(1, 0) + tinfo("w", [32], 8, 0),
+     "tensor 'w': 34 bytes at data offset 0 run past the end of the file"),
     ("gguf-dup-tensor", G, pad(hdr(2, 0) + w1 + tinfo("w", [2], 0, 32)) + b"\0" * 64, "tensor 'w' appears twice"),
     ("gguf-offset", G, pad(hdr(1, 0) + tinfo("w", [2], 0, 32)) + b"\0" * 64, "tensor 'w' has data offset 32, expected 0"),
     ("gguf-offset-order", G, pad(hdr(2, 0) + tinfo("a", [2], 0, 32) + tinfo("b", [2], 0, 0)) + b"\0" * 64,

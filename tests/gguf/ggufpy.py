@@ -17,6 +17,9 @@ GT = {"F32": 0, "F16": 1, "Q4_0": 2, "Q8_0": 8, "Q4_K": 12, "I8": 24, "I16": 25,
 GT_NAME = {v: k for k, v in GT.items()}
 NP = {"F32": "<f4", "F16": "<f2", "I8": "i1", "I16": "<i2", "I32": "<i4", "I64": "<i8", "F64": "<f8",
       "BF16": "<u2"}
+# Quantized types (ggml's block layouts): values per block, bytes per block. read() returns
+# their raw bytes.
+QB = {"Q4_0": (32, 18), "Q8_0": (32, 34), "Q4_K": (256, 144)}
 
 
 def s(b):
@@ -122,9 +125,13 @@ def read(path):
     expect = 0
     for name, tn, shape, off in infos:
         assert off == expect and off % align == 0, (name, off, expect)
-        n = int(np.prod(shape, dtype=np.int64)) * np.dtype(NP[tn]).itemsize
+        if tn in QB:
+            per, size = QB[tn]
+            n = int(np.prod(shape, dtype=np.int64)) // per * size
+        else:
+            n = int(np.prod(shape, dtype=np.int64)) * np.dtype(NP[tn]).itemsize
         raw = b[start + off:start + off + n]
         assert len(raw) == n, "tensor past end"
-        tensors.append((name, tn, shape, np.frombuffer(raw, NP[tn]).reshape(shape)))
+        tensors.append((name, tn, shape, raw if tn in QB else np.frombuffer(raw, NP[tn]).reshape(shape)))
         expect += n + pad(n, align)
     return kv, tensors
