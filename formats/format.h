@@ -24,6 +24,9 @@ typedef struct wbr_format {
    * tensor's bytes (which the writer copies to the file in between); finish writes trailers. */
   int (*begin)(wbr_writer *w);
   int (*tensor_begin)(wbr_writer *w, size_t i);
+  /* Sees every chunk of tensor i's bytes, in order, before the writer copies it to the file
+   * (for checksums). */
+  int (*tensor_data)(wbr_writer *w, size_t i, const void *bytes, size_t len);
   int (*tensor_end)(wbr_writer *w, size_t i);
   int (*finish)(wbr_writer *w);
   /* Called once by wbr_writer_free, committed or not, before the output file is closed: give

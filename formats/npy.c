@@ -425,12 +425,9 @@ typedef struct npz_entry {
 } npz_entry;
 
 typedef struct npz_state {
-  int rfd; /* the output, opened for reading */
   npz_entry *e;
-  uint8_t *scratch;
 } npz_state;
 
-#define SCRATCH (1u << 20)
 #define DOS_DATE 0x0021 /* 1980-01-01: a fixed time keeps outputs reproducible */
 
 static void put16(wbr_buf *b, unsigned v) {
@@ -522,33 +519,28 @@ static int npz_begin(wbr_writer *w) {
       return wbr_fail(w->ctx, WBR_EINTERNAL, w->path, NULL, "tensor '%s': .npy header too long",
                       shown);
   }
-  struct stat sb;
-  if (fstat(w->fd, &sb) != 0 || !S_ISREG(sb.st_mode))
-    return wbr_fail(w->ctx, WBR_EUSAGE, w->path, "write the .npz to a regular file",
-                    "an .npz output must be a regular file (its checksums are read back from it)");
   /* One allocation: an abandoned writer releases the state with a plain free(). */
   size_t n = ts->n ? ts->n : 1;
-  npz_state *st = calloc(1, sizeof *st + n * sizeof(npz_entry) + SCRATCH);
+  npz_state *st = calloc(1, sizeof *st + n * sizeof(npz_entry));
   if (!st) return wbr_oom(w->ctx);
   w->state = st;
-  st->rfd = -1;
   st->e = (npz_entry *)(st + 1);
-  st->scratch = (uint8_t *)(st->e + n);
-  char proc[64];
-  snprintf(proc, sizeof proc, "/proc/self/fd/%d", w->fd);
-  st->rfd = open(proc, O_RDONLY | O_CLOEXEC);
-  if (st->rfd < 0)
-    return wbr_fail_errno(w->ctx, w->path, "cannot reopen the output to compute its checksums");
   return 0;
 }
 
-static void npz_release(npz_state *st) {
-  if (st->rfd >= 0) close(st->rfd);
-  st->rfd = -1;
-}
-
-static void npz_release_hook(wbr_writer *w) {
-  if (w->state) npz_release(w->state);
+/* The entry's CRC-32 grows as the tensor's bytes pass to the file. */
+static int npz_tensor_data(wbr_writer *w, size_t i, const void *bytes, size_t len) {
+  npz_state *st = w->state;
+  npz_entry *e = &st->e[i];
+  /* zlib's crc32 takes an unsigned int length: feed big chunks in pieces. */
+  const uint8_t *p = bytes;
+  while (len) {
+    size_t k = len > (1u << 30) ? (1u << 30) : len;
+    e->crc = (uint32_t)crc32(e->crc, p, (uInt)k);
+    p += k;
+    len -= k;
+  }
+  return 0;
 }
 
 static int npz_tensor_begin(wbr_writer *w, size_t i) {
@@ -590,45 +582,12 @@ static int npz_tensor_begin(wbr_writer *w, size_t i) {
   e->data = w->offset;
   wbr_buf_free(&lh);
   wbr_buf_free(&b);
-  if (rc) npz_release(st);
   return rc;
 }
 
 static int npz_tensor_end(wbr_writer *w, size_t i) {
   npz_state *st = w->state;
   npz_entry *e = &st->e[i];
-  uint64_t n = w->layout->t[i].nbytes;
-  int rc = 0;
-  if (n) {
-    /* Everything up to here must be in the file to be read back. */
-    const uint8_t *p = w->buf;
-    size_t left = w->buf_len;
-    while (left) {
-      ssize_t k = write(w->fd, p, left);
-      if (k < 0 && errno == EINTR) continue;
-      if (k <= 0) {
-        if (k == 0) errno = EIO;
-        rc = wbr_fail_errno(w->ctx, w->path, "cannot write");
-        break;
-      }
-      p += k;
-      left -= (size_t)k;
-    }
-    w->buf_len = 0;
-    uint64_t off = e->data, end = e->data + n;
-    while (rc == 0 && off < end) {
-      size_t want = end - off < SCRATCH ? (size_t)(end - off) : SCRATCH;
-      ssize_t k = pread(st->rfd, st->scratch, want, (off_t)off);
-      if (k < 0 && errno == EINTR) continue;
-      if (k <= 0) {
-        if (k == 0) errno = EIO;
-        rc = wbr_fail_errno(w->ctx, w->path, "cannot read the output back for its checksum");
-        break;
-      }
-      e->crc = (uint32_t)crc32(e->crc, st->scratch, (uInt)k);
-      off += (uint64_t)k;
-    }
-  }
   wbr_buf d;
   wbr_buf_init(&d);
   put32(&d, 0x08074b50);
@@ -640,12 +599,9 @@ static int npz_tensor_end(wbr_writer *w, size_t i) {
     put32(&d, (uint32_t)e->size);
     put32(&d, (uint32_t)e->size);
   }
-  if (rc == 0) rc = d.oom ? wbr_oom(w->ctx) : wbr_writer_emit(w, d.p, d.len);
+  int rc = d.oom ? wbr_oom(w->ctx) : wbr_writer_emit(w, d.p, d.len);
   wbr_buf_free(&d);
-  if (rc) {
-    w->failed = true;
-    npz_release(st);
-  }
+  if (rc) w->failed = true;
   return rc;
 }
 
@@ -716,7 +672,6 @@ static int npz_finish(wbr_writer *w) {
   put16(&b, 0);
   int rc = b.oom ? wbr_oom(w->ctx) : wbr_writer_emit(w, b.p, b.len);
   wbr_buf_free(&b);
-  npz_release(st);
   return rc;
 }
 
@@ -766,7 +721,7 @@ const wbr_format wbr_format_npz = {
     .read = npz_read,
     .begin = npz_begin,
     .tensor_begin = npz_tensor_begin,
+    .tensor_data = npz_tensor_data,
     .tensor_end = npz_tensor_end,
     .finish = npz_finish,
-    .release = npz_release_hook,
 };

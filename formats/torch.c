@@ -473,24 +473,20 @@ static int torch_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const c
 /* ---- Writing -------------------------------------------------------------------------------- */
 
 /* Writer state. The zip writer keeps the central directory; tensor bytes go to the file through
- * the generic writer untouched, so their CRC-32 is computed afterwards from what was written. */
+ * the generic writer untouched, and their CRC-32 is computed as they pass (tensor_data). */
 typedef struct torch_w {
   wbr_zipw *zip;
   char *prefix;
   uint64_t tensor_start;
-  uint8_t *scratch;
-  int rfd; /* the output opened again for reading (the writer's descriptor is write-only) */
+  uint32_t crc; /* of the current tensor's bytes so far */
 } torch_w;
 
-#define SCRATCH (4u << 20)
 
 static void tw_free(wbr_writer *w) {
   torch_w *s = w->state;
   if (!s) return;
   wbr_zipw_free(s->zip);
-  if (s->rfd >= 0) close(s->rfd);
   free(s->prefix);
-  free(s->scratch);
   free(s);
   w->state = NULL;
 }
@@ -595,11 +591,6 @@ static int torch_begin(wbr_writer *w) {
   torch_w *s = calloc(1, sizeof *s);
   if (!s) return wbr_oom(w->ctx);
   w->state = s;
-  /* Through /proc, since an O_TMPFILE file has no name yet; its write-only descriptor cannot be
-   * read. */
-  char proc[64];
-  snprintf(proc, sizeof proc, "/proc/self/fd/%d", w->fd);
-  s->rfd = open(proc, O_RDONLY | O_CLOEXEC);
   s->prefix = archive_name(w->path);
   if (!s->prefix) return wbr_oom(w->ctx);
   int rc = wbr_zipw_new(&s->zip, w->ctx, w->path, emit_cb, w, w->offset);
@@ -630,38 +621,22 @@ static int torch_tensor_begin(wbr_writer *w, size_t i) {
                  : wbr_zipw_begin(s->zip, n.p, w->layout->t[i].nbytes, WBR_ZIP_STORED, 64);
   wbr_buf_free(&n);
   s->tensor_start = w->offset;
+  s->crc = 0;
   if (rc) tw_free(w);
   return rc;
 }
 
-/* CRC-32 of the output bytes [start, w->offset): those still in the writer's buffer are read
- * there, the rest back from the file (recently written, so from the page cache). */
-static int output_crc(wbr_writer *w, torch_w *s, uint64_t start, uint32_t *crc) {
-  uint64_t end = w->offset, on_disk = w->offset - w->buf_len;
-  uint32_t c = 0;
-  uint64_t pos = start;
-  while (pos < end && pos < on_disk) {
-    if (!s->scratch && !(s->scratch = malloc(SCRATCH))) return wbr_oom(w->ctx);
-    uint64_t want = on_disk - pos < SCRATCH ? on_disk - pos : SCRATCH;
-    ssize_t k = pread(s->rfd >= 0 ? s->rfd : w->fd, s->scratch, (size_t)want, (off_t)pos);
-    if (k <= 0)
-      return wbr_fail(w->ctx, WBR_EIO, w->path,
-                      "write PyTorch checkpoints to a regular file",
-                      "cannot read back the output to compute its CRC-32");
-    c = wbr_zip_crc32(c, s->scratch, (size_t)k);
-    pos += (uint64_t)k;
-  }
-  if (pos < end) c = wbr_zip_crc32(c, w->buf + (pos - on_disk), (size_t)(end - pos));
-  *crc = c;
+static int torch_tensor_data(wbr_writer *w, size_t i, const void *bytes, size_t len) {
+  torch_w *s = w->state;
+  (void)i;
+  s->crc = wbr_zip_crc32(s->crc, bytes, len);
   return 0;
 }
 
 static int torch_tensor_end(wbr_writer *w, size_t i) {
   torch_w *s = w->state;
-  uint32_t crc = 0;
   (void)i;
-  int rc = output_crc(w, s, s->tensor_start, &crc);
-  if (!rc) rc = wbr_zipw_data_external(s->zip, w->offset - s->tensor_start, crc);
+  int rc = wbr_zipw_data_external(s->zip, w->offset - s->tensor_start, s->crc);
   if (!rc) rc = wbr_zipw_end(s->zip);
   if (rc) tw_free(w);
   return rc;
@@ -689,6 +664,7 @@ const wbr_format wbr_format_torch = {
     .read = torch_read,
     .begin = torch_begin,
     .tensor_begin = torch_tensor_begin,
+    .tensor_data = torch_tensor_data,
     .tensor_end = torch_tensor_end,
     .finish = torch_finish,
     .release = tw_free, /* also on an abandoned write */

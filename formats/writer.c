@@ -296,7 +296,7 @@ int wbr_writer_open(wbr_writer **out, wbr_ctx *ctx, const char *path, const wbr_
 
 int wbr_writer_copy(wbr_writer *w, int fd, uint64_t off, const void *bytes, size_t len) {
   if (!w || fd < 0 || w->failed || w->committed || w->cur >= w->layout->n || w->fmt->tensor_begin ||
-      w->fmt->tensor_end || w->cur_done != 0 || len != tensor_bytes(w, w->cur) || len < w->buf_cap)
+      w->fmt->tensor_end || w->fmt->tensor_data || w->cur_done != 0 || len != tensor_bytes(w, w->cur) || len < w->buf_cap)
     return wbr_writer_write(w, bytes, len);
   int rc = flush_buf(w);
   if (rc) {
@@ -349,6 +349,7 @@ int wbr_writer_write(wbr_writer *w, const void *bytes, size_t len) {
     size_t n = len < need ? len : (size_t)need;
     int rc = 0;
     if (w->cur_done == 0 && w->fmt->tensor_begin) rc = w->fmt->tensor_begin(w, w->cur);
+    if (!rc && w->fmt->tensor_data) rc = w->fmt->tensor_data(w, w->cur, p, n);
     if (!rc) rc = wbr_writer_emit(w, p, n);
     if (rc) {
       w->failed = true;
