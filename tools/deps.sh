@@ -14,5 +14,5 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends $missing >/dev/null || {
+apt-get update -qq >/dev/null && apt-get install -y -qq $missing >/dev/null || {
   echo "deps: apt-get install failed for:$missing" >&2; exit 1; }
