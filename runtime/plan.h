@@ -50,6 +50,7 @@ typedef struct wbr_hist {
 /* One tensor of the working set / the output. */
 typedef struct wbr_value {
   char *name;
+  size_t len;           /* strlen(name), kept: names are matched against every statement */
   wbr_node *node;
   const wbr_hist *hist; /* while the program runs */
   uint32_t *insns;      /* outputs: instructions that touched it, in order (renames included) */

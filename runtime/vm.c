@@ -381,10 +381,11 @@ static int compile_template(vm *v, const wbr_namepat *p, uint32_t str, bool inde
 
 /* Build a name from template t for a match of `name`. Returns an arena string or NULL. */
 static char *expand(vm *v, const wbr_template *t, const char *name, const wbr_match *m, long index,
-                    bool whole) {
+                    bool whole, size_t *len) {
   wbr_buf b;
   wbr_buf_init(&b);
   wbr_template_expand(t, name, m, index, whole, &b);
+  *len = b.len;
   char *s = b.oom ? NULL : adup(v, b.p ? b.p : "", b.len);
   if (b.oom) v->oom = true;
   wbr_buf_free(&b);
@@ -399,7 +400,7 @@ static size_t match_all(vm *v, const wbr_namepat *p, bool *failed) {
   for (size_t i = 0; i < v->ncur; i++) {
     wbr_match m;
     wbr_namepat_error err;
-    int r = wbr_namepat_match(p, v->cur[i].name, strlen(v->cur[i].name), &m, &err);
+    int r = wbr_namepat_match(p, v->cur[i].name, v->cur[i].len, &m, &err);
     if (r < 0) {
       stmt_error(v, v->pc, "simplify the regex", "on '%s': %s", v->cur[i].name, err.msg);
       *failed = true;
@@ -625,7 +626,7 @@ static void run_insn(vm *v, uint32_t pc) {
     wbr_value val = v->cur[i];
     wbr_match mstore;
     const wbr_match *m = &mstore;
-    if (wbr_namepat_match(p, val.name, strlen(val.name), &mstore, NULL) != 1) continue;
+    if (wbr_namepat_match(p, val.name, val.len, &mstore, NULL) != 1) continue;
     if (in->op != WBR_OP_RENAME && in->op != WBR_OP_DROP && quantized(v, val.node)) {
       stmt_error(v, pc, "rules can rename or drop a quantized tensor; to change it, dequantize it with the tool that made it",
                  "'%s' is quantized (%s): %s needs its values", val.name, quantized(v, val.node), op_name(in));
@@ -636,8 +637,10 @@ static void run_insn(vm *v, uint32_t pc) {
     char sh[256];
     switch ((wbr_opcode)in->op) {
     case WBR_OP_RENAME: {
-      char *name = expand(v, tpl, val.name, m, 0, p && wbr_namepat_get_kind(p) == WBR_NAMEPAT_GLOB);
+      size_t nlen;
+      char *name = expand(v, tpl, val.name, m, 0, p && wbr_namepat_get_kind(p) == WBR_NAMEPAT_GLOB, &nlen);
       if (!name) goto out;
+      val.len = nlen;
       val.name = name;
       touch(v, &val, pc);
       EMIT(i, val);
@@ -769,7 +772,7 @@ static void run_insn(vm *v, uint32_t pc) {
         start += sizes[k];
         wbr_value o = val;
         o.node = s;
-        o.name = expand(v, tv[k], val.name, m, 0, true);
+        o.name = expand(v, tv[k], val.name, m, 0, true, &o.len);
         if (!o.name) goto out;
         touch(v, &o, pc);
         EMIT(i, o);
@@ -790,7 +793,7 @@ static void run_insn(vm *v, uint32_t pc) {
         s->part = k;
         wbr_value o = val;
         o.node = s;
-        o.name = expand(v, tpl, val.name, m, (long)k, true);
+        o.name = expand(v, tpl, val.name, m, (long)k, true, &o.len);
         if (!o.name) goto out;
         touch(v, &o, pc);
         EMIT(i, o);
@@ -823,7 +826,7 @@ static void run_insn(vm *v, uint32_t pc) {
       if (!s) goto out;
       val.node = s;
       if (tpl) {
-        val.name = expand(v, tpl, val.name, m, 0, true);
+        val.name = expand(v, tpl, val.name, m, 0, true, &val.len);
         if (!val.name) goto out;
       }
       touch(v, &val, pc);
@@ -850,7 +853,8 @@ static void run_insn(vm *v, uint32_t pc) {
       long parts[4096];
       parts[0] = (long)i;
       for (uint32_t k = 1; k < npats && k < 4096 && !bad; k++) {
-        char *nm = expand(v, inputs[k], val.name, m, 0, true);
+        size_t nmlen;
+        char *nm = expand(v, inputs[k], val.name, m, 0, true, &nmlen);
         if (!nm) goto out;
         parts[k] = find(v, nm);
         if (parts[k] < 0) {
@@ -904,7 +908,7 @@ static void run_insn(vm *v, uint32_t pc) {
       c->axis = axis;
       wbr_value o = val;
       o.node = c;
-      o.name = expand(v, tpl, val.name, m, 0, true);
+      o.name = expand(v, tpl, val.name, m, 0, true, &o.len);
       if (!o.name) goto out;
       for (uint32_t k = 1; k < npats; k++) merge_insns(v, &o, &v->cur[parts[k]]);
       touch(v, &o, pc);
@@ -1116,7 +1120,7 @@ int wbr_plan_new(wbr_plan **out, wbr_ctx *ctx, const wbr_program *prog, const wb
     nd->dtype = t->dtype;
     nd->ndim = t->ndim;
     memcpy(nd->shape, t->shape, sizeof nd->shape);
-    wbr_value val = {.name = t->name, .node = nd};
+    wbr_value val = {.name = t->name, .len = strlen(t->name), .node = nd};
     push(&v, &v.cur, &v.ncur, &v.capcur, val);
   }
   if (!v.oom) reindex(&v, 0);
