@@ -14,3 +14,12 @@ if command -v strace >/dev/null 2>&1 && [ -z "${WBR_SANITIZED:-}" ]; then
 fi
 rejects apply/sync-not-for-plan 2 "unknown option '--sync'" "$WBR" plan "$R" "$T/gpt2_tiny.safetensors" --sync
 rejects apply/missing-o 2 "-o OUT is required" "$WBR" apply "$R" "$T/gpt2_tiny.safetensors"
+# Progress goes to stderr only when it is a terminal (script(1) gives the command one).
+if command -v script >/dev/null 2>&1; then
+  script -qec "'$WBR' apply '$R' '$T/gpt2_tiny.safetensors' -o '$T/e.safetensors'" /dev/null </dev/null >"$T/tty.out" 2>&1
+  grep -q "28/28 tensors" "$T/tty.out" && grep -q "MiB/s" "$T/tty.out" && pass apply/progress-on-a-terminal \
+    || fail apply/progress-on-a-terminal "no progress line: $(head -c 300 "$T/tty.out" | tr -d '\r')"
+  "$WBR" apply "$R" "$T/gpt2_tiny.safetensors" -o "$T/f.safetensors" 2>"$T/notty.err"
+  grep -q "MiB/s" "$T/notty.err" && fail apply/no-progress-when-piped "progress printed to a non-terminal" \
+    || pass apply/no-progress-when-piped
+fi
