@@ -19,6 +19,9 @@ int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(print
 int cli_exit(int rc);
 /* True if arg is exactly one of the given option spellings. */
 bool cli_is(const char *arg, const char *a, const char *b);
+/* Write text to path atomically: a temporary file beside it, synced, renamed over it (an existing
+ * file keeps its permission bits, a new one gets 0644). Reports on stderr; returns an exit code. */
+int cli_write_atomic(const char *path, const char *text, size_t len);
 /* Read a whole file into a NUL-terminated heap buffer (caller frees); reports and returns NULL. */
 char *cli_read_file(const char *path, size_t *len);
 

@@ -10,39 +10,6 @@
 
 #include "cli.h"
 
-/* Write text next to path, then rename it over path, keeping path's permission bits. */
-static int write_atomic(const char *path, const char *text, size_t len) {
-  size_t n = strlen(path) + 32;
-  char *tmp = malloc(n);
-  if (!tmp) {
-    fprintf(stderr, "%s: error: out of memory\n", path);
-    return EXIT_INPUT;
-  }
-  snprintf(tmp, n, "%s.fmt-XXXXXX", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    fprintf(stderr, "%s: error: cannot create a temporary file: %s\n", path, strerror(errno));
-    free(tmp);
-    return EXIT_INPUT;
-  }
-  struct stat st;
-  if (stat(path, &st) == 0) (void)fchmod(fd, st.st_mode & 07777);
-  FILE *f = fdopen(fd, "wb");
-  bool ok = f && fwrite(text, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
-  int e = errno;
-  if (f) ok = (fclose(f) == 0) && ok;
-  else close(fd);
-  if (!ok || rename(tmp, path) != 0) {
-    if (ok) e = errno;
-    fprintf(stderr, "%s: error: cannot write: %s\n", path, strerror(e));
-    unlink(tmp);
-    free(tmp);
-    return EXIT_INPUT;
-  }
-  free(tmp);
-  return EXIT_OK;
-}
-
 int cmd_fmt(int argc, char **argv) {
   bool write = false, check = false;
   const char *path = NULL;
@@ -77,7 +44,7 @@ int cmd_fmt(int argc, char **argv) {
         code = EXIT_INPUT;
       }
     } else if (write) {
-      if (!same) code = write_atomic(path, out, olen);
+      if (!same) code = cli_write_atomic(path, out, olen);
     } else if (fwrite(out, 1, olen, stdout) != olen || fflush(stdout) != 0) {
       fprintf(stderr, "wbr fmt: error writing the output: %s\n", strerror(errno));
       code = EXIT_INPUT;

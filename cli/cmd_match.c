@@ -2,7 +2,7 @@
  * [--explain]`: draft a rule file mapping SRC onto TARGET. The draft goes to -o (written
  * atomically) or stdout; --explain prints the evidence of every pairing to stderr. Exit 0 for a
  * complete, proven draft; 3 when it is incomplete or ambiguous (the draft says where); 1 bad
- * input; 2 usage. Uses matcher/match.h (not yet in the public header). */
+ * input; 2 usage. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,37 +10,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-
-static int write_atomic(const char *path, const char *text) {
-  size_t len = strlen(text), n = strlen(path) + 32;
-  char *tmp = malloc(n);
-  if (!tmp) {
-    fprintf(stderr, "%s: error: out of memory\n", path);
-    return EXIT_INPUT;
-  }
-  snprintf(tmp, n, "%s.match-XXXXXX", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    fprintf(stderr, "%s: error: cannot create a temporary file next to it: %s\n", path, strerror(errno));
-    free(tmp);
-    return EXIT_INPUT;
-  }
-  (void)fchmod(fd, 0644);
-  FILE *f = fdopen(fd, "wb");
-  bool ok = f && fwrite(text, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
-  int e = errno;
-  if (f) ok = (fclose(f) == 0) && ok;
-  else close(fd);
-  if (!ok || rename(tmp, path) != 0) {
-    if (ok) e = errno;
-    fprintf(stderr, "%s: error: cannot write the draft: %s\n", path, strerror(e));
-    unlink(tmp);
-    free(tmp);
-    return EXIT_INPUT;
-  }
-  free(tmp);
-  return EXIT_OK;
-}
 
 int cmd_match(int argc, char **argv) {
   const char *pos[2] = {0}, *out = NULL, *update = NULL;
@@ -111,7 +80,7 @@ int cmd_match(int argc, char **argv) {
     code = cli_exit(rc);
   } else {
     if (explain && res.explain) fputs(res.explain, stderr);
-    if (out) code = write_atomic(out, res.draft);
+    if (out) code = cli_write_atomic(out, res.draft, strlen(res.draft));
     else if (fputs(res.draft, stdout) < 0 || fflush(stdout) != 0) {
       fprintf(stderr, "wbr match: error writing the draft: %s\n", strerror(errno));
       code = EXIT_INPUT;

@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -96,6 +98,38 @@ char *cli_read_file(const char *path, size_t *len) {
     if (len) *len = n;
   }
   return buf;
+}
+
+int cli_write_atomic(const char *path, const char *text, size_t len) {
+  size_t n = strlen(path) + 32;
+  char *tmp = malloc(n);
+  if (!tmp) {
+    fprintf(stderr, "%s: error: out of memory\n", path);
+    return EXIT_INPUT;
+  }
+  snprintf(tmp, n, "%s.wbr-XXXXXX", path);
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    fprintf(stderr, "%s: error: cannot create a temporary file: %s\n", path, strerror(errno));
+    free(tmp);
+    return EXIT_INPUT;
+  }
+  struct stat st;
+  (void)fchmod(fd, stat(path, &st) == 0 ? st.st_mode & 07777 : 0644);
+  FILE *f = fdopen(fd, "wb");
+  bool ok = f && fwrite(text, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
+  int e = errno;
+  if (f) ok = (fclose(f) == 0) && ok;
+  else close(fd);
+  if (!ok || rename(tmp, path) != 0) {
+    if (ok) e = errno;
+    fprintf(stderr, "%s: error: cannot write: %s\n", path, strerror(e));
+    unlink(tmp);
+    free(tmp);
+    return EXIT_INPUT;
+  }
+  free(tmp);
+  return EXIT_OK;
 }
 
 static void usage_all(FILE *to) {
