@@ -2,6 +2,7 @@
 #include "harness.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -34,6 +35,31 @@ void test_failed(const char *file, int line, const char *fmt, ...) {
 }
 
 const char *test_tmpdir(void) { return tmpdir; }
+
+const char *test_path(const char *name) {
+  static char buf[8][512];
+  static int k;
+  char *p = buf[k++ & 7];
+  snprintf(p, sizeof buf[0], "%s/%s", tmpdir, name);
+  return p;
+}
+
+unsigned char *test_slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  unsigned char *p = n >= 0 ? malloc((size_t)n + 1) : NULL;
+  if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
+    free(p);
+    p = NULL;
+  }
+  fclose(f);
+  if (p) p[n] = 0;
+  *len = n >= 0 ? (size_t)n : 0;
+  return p;
+}
 
 int main(int argc, char **argv) {
   int failed = 0;

@@ -13,6 +13,10 @@ void test_register(const char *name, test_fn fn);
 void test_failed(const char *file, int line, const char *fmt, ...);
 /* A fresh scratch directory for this test (removed after the run). */
 const char *test_tmpdir(void);
+/* test_tmpdir()/name; the result stays valid for the next 7 calls. */
+const char *test_path(const char *name);
+/* A whole file in a malloc'd, NUL-terminated buffer, its size in *len; NULL if unreadable. */
+unsigned char *test_slurp(const char *path, size_t *len);
 
 #define TEST(name)                                                                       \
   static void test_##name(void);                                                         \

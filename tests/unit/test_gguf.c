@@ -6,30 +6,6 @@
 #include "harness.h"
 #include "weightbridge.h"
 
-static char *gg_path(const char *name) {
-  static char buf[2][512];
-  static int k;
-  char *p = buf[k++ & 1];
-  snprintf(p, 512, "%s/%s", test_tmpdir(), name);
-  return p;
-}
-
-static unsigned char *gg_slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *p = malloc((size_t)n + 1);
-  if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-    free(p);
-    p = NULL;
-  }
-  fclose(f);
-  *len = (size_t)n;
-  return p;
-}
-
 static uint64_t gg_le(const unsigned char *p, int n) {
   uint64_t v = 0;
   for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
@@ -52,10 +28,10 @@ TEST(gguf_write_read_back) {
   wbr_tensorset_meta_set(ts, "toks", "[\"a\", \"\\u00e9\\n\", \"\\ud83d\\ude00\"]");
   wbr_tensorset_meta_set(ts, "general.alignment", "64");
   wbr_tensorset_meta_set(ts, "gguf.types", "{\"n\": \"u32\", \"toks\": \"[str]\"}");
-  CHECK_INT(wbr_tensorset_write(ts, ctx, gg_path("a.gguf")), 0);
+  CHECK_INT(wbr_tensorset_write(ts, ctx, test_path("a.gguf")), 0);
 
   size_t len;
-  unsigned char *b = gg_slurp(gg_path("a.gguf"), &len);
+  unsigned char *b = test_slurp(test_path("a.gguf"), &len);
   CHECK(b && len > 24 && memcmp(b, "GGUF", 4) == 0);
   if (b) {
     CHECK_INT(gg_le(b + 4, 4), 3);
@@ -69,7 +45,7 @@ TEST(gguf_write_read_back) {
   free(b);
 
   wbr_tensorset *back;
-  CHECK_INT(wbr_tensorset_open(&back, ctx, gg_path("a.gguf")), 0);
+  CHECK_INT(wbr_tensorset_open(&back, ctx, test_path("a.gguf")), 0);
   if (back) {
     wbr_tensor_info t;
     wbr_tensorset_get(back, 0, &t);
@@ -103,7 +79,7 @@ static void gg_expect_write_error(const char *types, const char *key, const char
   wbr_tensorset_new(&ts, ctx);
   wbr_tensorset_meta_set(ts, key, val);
   if (types) wbr_tensorset_meta_set(ts, "gguf.types", types);
-  CHECK(wbr_tensorset_write(ts, ctx, gg_path("bad.gguf")) < 0);
+  CHECK(wbr_tensorset_write(ts, ctx, test_path("bad.gguf")) < 0);
   CHECK_CONTAINS(wbr_ctx_last_error(ctx), want);
   wbr_tensorset_free(ts);
   wbr_ctx_free(ctx);
@@ -136,9 +112,9 @@ TEST(gguf_every_truncation_refused) {
   wbr_tensorset_add(ts, "w", WBR_F16, 2, s, h);
   wbr_tensorset_meta_set(ts, "a", "[[1,2],[3]]");
   wbr_tensorset_meta_set(ts, "gguf.types", "{\"a\": \"[[i8]]\"}");
-  CHECK_INT(wbr_tensorset_write(ts, ctx, gg_path("t.gguf")), 0);
+  CHECK_INT(wbr_tensorset_write(ts, ctx, test_path("t.gguf")), 0);
   size_t len;
-  unsigned char *b = gg_slurp(gg_path("t.gguf"), &len);
+  unsigned char *b = test_slurp(test_path("t.gguf"), &len);
   int bad = 0;
   /* The data ends 12 bytes into the last 32-byte block: shorter files lose tensor bytes. */
   for (size_t n = 0; b && n < len - 20; n++) {

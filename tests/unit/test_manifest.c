@@ -22,30 +22,6 @@ static void m_on_diag(void *ud, const wbr_diag *d) {
   snprintf(g->src, sizeof g->src, "%s", d->source_line ? d->source_line : "");
 }
 
-static char *m_path(const char *name) {
-  static char buf[4][512];
-  static int k;
-  char *p = buf[k++ & 3];
-  snprintf(p, 512, "%s/%s", test_tmpdir(), name);
-  return p;
-}
-
-static char *m_slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *p = malloc((size_t)n + 1);
-  if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-    free(p);
-    return NULL;
-  }
-  fclose(f);
-  p[n] = 0;
-  return p;
-}
-
 static wbr_tensorset *m_set(wbr_ctx *ctx) {
   wbr_tensorset *ts;
   wbr_tensorset_new(&ts, ctx);
@@ -77,9 +53,10 @@ TEST(mf_roundtrip_exact_text) {
   wbr_ctx *ctx;
   wbr_ctx_new(&ctx, NULL, NULL);
   wbr_tensorset *ts = m_set(ctx), *back = NULL;
-  const char *path = m_path("m.json");
+  const char *path = test_path("m.json");
   CHECK_INT(wbr_tensorset_write(ts, ctx, path), 0);
-  char *text = m_slurp(path);
+  size_t text_len;
+  char *text = (char *)test_slurp(path, &text_len);
   CHECK_STR(text, "{\"tensors\": {\n"
                   "  \"blocks.0.attn.qkv.weight\": {\"shape\": [144, 48], \"dtype\": \"F32\"},\n"
                   "  \"patch_embed.proj.weight\": {\"shape\": [96, 3, 4, 4], \"dtype\": \"BF16\"},\n"
@@ -115,14 +92,14 @@ TEST(mf_from_safetensors) {
     snprintf(name, sizeof name, "z%02d.w", 19 - i);
     wbr_tensorset_add(ts, name, WBR_F32, 2, shape, v);
   }
-  const char *sp = m_path("w.safetensors"), *mp = m_path("w.json");
+  const char *sp = test_path("w.safetensors"), *mp = test_path("w.json");
   CHECK_INT(wbr_tensorset_write(ts, ctx, sp), 0);
   CHECK_INT(wbr_tensorset_open(&st, ctx, sp), 0);
   if (st) CHECK_INT(wbr_tensorset_write(st, ctx, mp), 0);
   CHECK_INT(wbr_tensorset_open(&mf, ctx, mp), 0);
   if (mf) m_same(ts, mf);
   /* A manifest cannot be written as a weight file. */
-  if (mf) CHECK_INT(wbr_tensorset_write(mf, ctx, m_path("no.safetensors")), WBR_EINPUT);
+  if (mf) CHECK_INT(wbr_tensorset_write(mf, ctx, test_path("no.safetensors")), WBR_EINPUT);
   wbr_tensorset_free(mf);
   wbr_tensorset_free(st);
   wbr_tensorset_free(ts);

@@ -6,14 +6,6 @@
 #include "harness.h"
 #include "weightbridge.h"
 
-static char *np_path(const char *name) {
-  static char buf[2][512];
-  static int k;
-  char *p = buf[k++ & 1];
-  snprintf(p, 512, "%s/%s", test_tmpdir(), name);
-  return p;
-}
-
 /* An .npy file: header dict padded to 64, then the data. */
 static size_t np_make(unsigned char *out, const char *dict, const void *data, size_t n) {
   size_t hl = strlen(dict);
@@ -72,9 +64,9 @@ TEST(npz_write_read_back_and_truncations) {
   wbr_tensorset_add(ts, "\xc3\xa9", WBR_U8, 1, s3, u);
   wbr_tensorset_add(ts, "empty", WBR_F32, 1, s0, NULL);
   wbr_tensorset_add(ts, "scalar", WBR_F64, 0, NULL, d + 5);
-  CHECK_INT(wbr_tensorset_write(ts, ctx, np_path("o.npz")), 0);
+  CHECK_INT(wbr_tensorset_write(ts, ctx, test_path("o.npz")), 0);
   wbr_tensorset *back;
-  CHECK_INT(wbr_tensorset_open(&back, ctx, np_path("o.npz")), 0);
+  CHECK_INT(wbr_tensorset_open(&back, ctx, test_path("o.npz")), 0);
   if (back) {
     CHECK_INT(wbr_tensorset_count(back), 4);
     for (size_t i = 0; i < 4 && i < wbr_tensorset_count(back); i++) {
@@ -88,7 +80,7 @@ TEST(npz_write_read_back_and_truncations) {
   }
   wbr_tensorset_free(back);
 
-  FILE *f = fopen(np_path("o.npz"), "rb");
+  FILE *f = fopen(test_path("o.npz"), "rb");
   unsigned char buf[4096];
   size_t len = f ? fread(buf, 1, sizeof buf, f) : 0;
   if (f) fclose(f);
@@ -112,10 +104,10 @@ TEST(npz_refuses_bf16_and_npy_several) {
   static uint16_t h[2];
   int64_t s2[] = {2};
   wbr_tensorset_add(ts, "w", WBR_BF16, 1, s2, h);
-  CHECK(wbr_tensorset_write(ts, ctx, np_path("b.npz")) < 0);
+  CHECK(wbr_tensorset_write(ts, ctx, test_path("b.npz")) < 0);
   CHECK_STR(wbr_ctx_last_error(ctx), "cannot write tensor 'w' to .npz: it is BF16");
   wbr_tensorset_add(ts, "v", WBR_F16, 1, s2, h);
-  CHECK(wbr_tensorset_write(ts, ctx, np_path("b.npy")) < 0);
+  CHECK(wbr_tensorset_write(ts, ctx, test_path("b.npy")) < 0);
   CHECK_STR(wbr_ctx_last_error(ctx), "an .npy file holds one array, the output has 2 tensors");
   wbr_tensorset_free(ts);
   wbr_ctx_free(ctx);

@@ -22,30 +22,6 @@ static void on_diag(void *ud, const wbr_diag *d) {
   snprintf(g->file, sizeof g->file, "%s", d->file ? d->file : "");
 }
 
-static char *path_in_tmp(const char *name) {
-  static char buf[4][512];
-  static int k;
-  char *p = buf[k++ & 3];
-  snprintf(p, 512, "%s/%s", test_tmpdir(), name);
-  return p;
-}
-
-static unsigned char *read_all(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *p = malloc((size_t)n + 1);
-  if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-    free(p);
-    p = NULL;
-  }
-  fclose(f);
-  *len = (size_t)n;
-  return p;
-}
-
 /* Compare two sets completely: names, order, dtypes, shapes, bytes, metadata. */
 static void check_same(const wbr_tensorset *a, const wbr_tensorset *b, int data) {
   CHECK_INT(wbr_tensorset_count(b), wbr_tensorset_count(a));
@@ -108,7 +84,7 @@ TEST(st_roundtrip_all_dtypes) {
   }
   CHECK_INT(wbr_tensorset_meta_set(ts, "format", "pt"), 0);
   CHECK_INT(wbr_tensorset_meta_set(ts, "note", "quotes \" and \\ and \n newline, ünïcode"), 0);
-  const char *path = path_in_tmp("all.safetensors");
+  const char *path = test_path("all.safetensors");
   CHECK_INT(wbr_tensorset_write(ts, ctx, path), 0);
   wbr_tensorset *back = NULL;
   CHECK_INT(wbr_tensorset_open(&back, ctx, path), 0);
@@ -119,7 +95,7 @@ TEST(st_roundtrip_all_dtypes) {
   }
   /* Reading the same bytes from memory gives the same set. */
   size_t len;
-  unsigned char *bytes = read_all(path, &len);
+  unsigned char *bytes = test_slurp(path, &len);
   wbr_tensorset *mem = NULL;
   CHECK(bytes != NULL);
   CHECK_INT(wbr_tensorset_open_memory(&mem, ctx, "x.safetensors", bytes, len), 0);
@@ -145,10 +121,10 @@ TEST(st_writer_exact_bytes) {
   wbr_tensorset_add(ts, "zb", WBR_F32, 1, s2, zb);
   wbr_tensorset_add(ts, "a", WBR_U8, 2, s3, a);
   wbr_tensorset_meta_set(ts, "format", "pt");
-  const char *path = path_in_tmp("exact.safetensors");
+  const char *path = test_path("exact.safetensors");
   CHECK_INT(wbr_tensorset_write(ts, ctx, path), 0);
   size_t len;
-  unsigned char *got = read_all(path, &len);
+  unsigned char *got = test_slurp(path, &len);
   const char *hdr = "{\"__metadata__\":{\"format\":\"pt\"},"
                     "\"zb\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
                     "\"a\":{\"dtype\":\"U8\",\"shape\":[3,1],\"data_offsets\":[8,11]}}";
@@ -174,13 +150,13 @@ TEST(st_empty_set) {
   wbr_ctx_new(&ctx, NULL, NULL);
   wbr_tensorset *ts, *back = NULL;
   wbr_tensorset_new(&ts, ctx);
-  const char *path = path_in_tmp("empty.safetensors");
+  const char *path = test_path("empty.safetensors");
   wbr_writer *w = NULL;
   CHECK_INT(wbr_writer_open(&w, ctx, path, ts, NULL), 0);
   CHECK_INT(wbr_writer_commit(w), 0);
   wbr_writer_free(w);
   size_t len;
-  unsigned char *got = read_all(path, &len);
+  unsigned char *got = test_slurp(path, &len);
   CHECK_INT(len, 16);
   if (got && len == 16) CHECK(memcmp(got, "\x08\0\0\0\0\0\0\0{}      ", 16) == 0);
   free(got);
@@ -242,7 +218,7 @@ TEST(st_many_tensors) {
     int64_t one[1] = {1};
     wbr_tensorset_add(ts, name, WBR_BF16, 1, one, &vals[i]);
   }
-  const char *path = path_in_tmp("many.safetensors");
+  const char *path = test_path("many.safetensors");
   CHECK_INT(wbr_tensorset_write(ts, ctx, path), 0);
   CHECK_INT(wbr_tensorset_open(&back, ctx, path), 0);
   if (back) check_same(ts, back, 1);
@@ -299,7 +275,7 @@ TEST(st_writer_refuses_reserved_name) {
   uint8_t b = 1;
   int64_t none[1] = {0};
   wbr_tensorset_add(ts, "__metadata__", WBR_U8, 0, none, &b);
-  const char *path = path_in_tmp("r.safetensors");
+  const char *path = test_path("r.safetensors");
   CHECK_INT(wbr_tensorset_write(ts, ctx, path), WBR_EINPUT);
   CHECK_STR(g.last, "cannot write a tensor named '__metadata__' to safetensors");
   CHECK_INT(g.n, 1);

@@ -8,14 +8,6 @@
 #include "harness.h"
 #include "weightbridge.h"
 
-static char *sh_path(const char *name) {
-  static char buf[4][512];
-  static int k;
-  char *p = buf[k++ & 3];
-  snprintf(p, 512, "%s/%s", test_tmpdir(), name);
-  return p;
-}
-
 static int sh_entries(const char *dir) {
   DIR *d = opendir(dir);
   int c = 0;
@@ -84,21 +76,21 @@ TEST(sharded_split_greedy) {
   wbr_ctx *ctx;
   wbr_ctx_new(&ctx, NULL, NULL);
   wbr_tensorset *ts = sh_set(ctx, false);
-  CHECK_INT(sh_write(ctx, sh_path("ck.safetensors.index.json"), ts, 100), 0);
+  CHECK_INT(sh_write(ctx, test_path("ck.safetensors.index.json"), ts, 100), 0);
   /* a+b = 80; c (120) alone, and the empty d joins it; e would pass 100 with c. */
   CHECK_INT(sh_entries(test_tmpdir()), 4);
   wbr_tensorset *s;
-  CHECK_INT(wbr_tensorset_open(&s, ctx, sh_path("ck-00001-of-00003.safetensors")), 0);
+  CHECK_INT(wbr_tensorset_open(&s, ctx, test_path("ck-00001-of-00003.safetensors")), 0);
   CHECK_INT(wbr_tensorset_count(s), 2);
   wbr_tensorset_free(s);
-  CHECK_INT(wbr_tensorset_open(&s, ctx, sh_path("ck-00002-of-00003.safetensors")), 0);
+  CHECK_INT(wbr_tensorset_open(&s, ctx, test_path("ck-00002-of-00003.safetensors")), 0);
   CHECK_INT(wbr_tensorset_count(s), 2);
   CHECK_INT(wbr_tensorset_meta_count(s), 1);
   wbr_tensorset_free(s);
-  CHECK_INT(wbr_tensorset_open(&s, ctx, sh_path("ck-00003-of-00003.safetensors")), 0);
+  CHECK_INT(wbr_tensorset_open(&s, ctx, test_path("ck-00003-of-00003.safetensors")), 0);
   CHECK_INT(wbr_tensorset_count(s), 1);
   wbr_tensorset_free(s);
-  sh_check_back(ctx, sh_path("ck.safetensors.index.json"), ts);
+  sh_check_back(ctx, test_path("ck.safetensors.index.json"), ts);
   wbr_tensorset_free(ts);
   wbr_ctx_free(ctx);
 }
@@ -108,12 +100,12 @@ TEST(sharded_leading_empty_and_default_max) {
   wbr_ctx_new(&ctx, NULL, NULL);
   wbr_tensorset *ts = sh_set(ctx, true);
   /* The maximum is set after wbr_writer_open framed the leading empty tensor: still honoured. */
-  CHECK_INT(sh_write(ctx, sh_path("x.safetensors.index.json"), ts, 100), 0);
+  CHECK_INT(sh_write(ctx, test_path("x.safetensors.index.json"), ts, 100), 0);
   CHECK_INT(sh_entries(test_tmpdir()), 4);
-  sh_check_back(ctx, sh_path("x.safetensors.index.json"), ts);
-  CHECK_INT(wbr_tensorset_write(ts, ctx, sh_path("d.safetensors.index.json")), 0);
+  sh_check_back(ctx, test_path("x.safetensors.index.json"), ts);
+  CHECK_INT(wbr_tensorset_write(ts, ctx, test_path("d.safetensors.index.json")), 0);
   CHECK_INT(sh_entries(test_tmpdir()), 6); /* one more shard and index at 5 GB */
-  sh_check_back(ctx, sh_path("d.safetensors.index.json"), ts);
+  sh_check_back(ctx, test_path("d.safetensors.index.json"), ts);
   wbr_tensorset_free(ts);
   wbr_ctx_free(ctx);
 }
@@ -123,7 +115,7 @@ TEST(sharded_abandoned_leaves_nothing) {
   wbr_ctx_new(&ctx, NULL, NULL);
   wbr_tensorset *ts = sh_set(ctx, false);
   wbr_writer *w;
-  CHECK_INT(wbr_writer_open(&w, ctx, sh_path("gone.safetensors.index.json"), ts, NULL), 0);
+  CHECK_INT(wbr_writer_open(&w, ctx, test_path("gone.safetensors.index.json"), ts, NULL), 0);
   wbr_writer_set_max_shard(w, 50);
   CHECK_INT(wbr_writer_write(w, sh_data, 80), 0); /* a and b: two shards begun */
   CHECK_INT(wbr_writer_write(w, sh_data, 12), 0);
@@ -138,9 +130,9 @@ TEST(sharded_empty_set) {
   wbr_ctx_new(&ctx, NULL, NULL);
   wbr_tensorset *ts;
   wbr_tensorset_new(&ts, ctx);
-  CHECK_INT(wbr_tensorset_write(ts, ctx, sh_path("e.safetensors.index.json")), 0);
+  CHECK_INT(wbr_tensorset_write(ts, ctx, test_path("e.safetensors.index.json")), 0);
   CHECK_INT(sh_entries(test_tmpdir()), 1);
-  sh_check_back(ctx, sh_path("e.safetensors.index.json"), ts);
+  sh_check_back(ctx, test_path("e.safetensors.index.json"), ts);
   wbr_tensorset_free(ts);
   wbr_ctx_free(ctx);
 }
@@ -150,7 +142,7 @@ TEST(sharded_max_only_for_index_outputs) {
   wbr_ctx_new(&ctx, NULL, NULL);
   wbr_tensorset *ts = sh_set(ctx, false);
   wbr_writer *w;
-  CHECK_INT(wbr_writer_open(&w, ctx, sh_path("plain.safetensors"), ts, NULL), 0);
+  CHECK_INT(wbr_writer_open(&w, ctx, test_path("plain.safetensors"), ts, NULL), 0);
   wbr_writer_set_max_shard(w, 10); /* no effect on another format */
   wbr_writer_set_max_shard(NULL, 10);
   wbr_writer_free(w);

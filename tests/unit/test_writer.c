@@ -24,14 +24,6 @@ static void w_on_diag(void *ud, const wbr_diag *d) {
   snprintf(g->last, sizeof g->last, "%s", d->message);
 }
 
-static char *tmp_path(const char *name) {
-  static char buf[4][512];
-  static int k;
-  char *p = buf[k++ & 3];
-  snprintf(p, 512, "%s/%s", test_tmpdir(), name);
-  return p;
-}
-
 /* Entries in dir (hidden ones included), "." and ".." excepted. */
 static int dir_entries(const char *dir, char *first, size_t n) {
   DIR *d = opendir(dir);
@@ -44,22 +36,6 @@ static int dir_entries(const char *dir, char *first, size_t n) {
   }
   closedir(d);
   return c;
-}
-
-static unsigned char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *p = malloc((size_t)n + 1);
-  if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-    free(p);
-    p = NULL;
-  }
-  fclose(f);
-  *len = (size_t)n;
-  return p;
 }
 
 static void put_file(const char *path, const char *text) {
@@ -103,7 +79,7 @@ TEST(writer_chunked_equals_whole) {
   wbr_ctx *ctx;
   wbr_ctx_new(&ctx, NULL, NULL);
   wbr_tensorset *ts = layout(ctx);
-  const char *whole = tmp_path("whole.safetensors"), *chunked = tmp_path("chunked.safetensors");
+  const char *whole = test_path("whole.safetensors"), *chunked = test_path("chunked.safetensors");
   CHECK_INT(wbr_tensorset_write(ts, ctx, whole), 0);
   size_t total = sizeof small_a + BIG + sizeof small_b;
   uint8_t *all = malloc(total);
@@ -120,7 +96,7 @@ TEST(writer_chunked_equals_whole) {
     CHECK_INT(wbr_writer_commit(w), 0);
     wbr_writer_free(w);
     size_t l1, l2;
-    unsigned char *x = slurp(whole, &l1), *y = slurp(chunked, &l2);
+    unsigned char *x = test_slurp(whole, &l1), *y = test_slurp(chunked, &l2);
     CHECK(x && y && l1 == l2 && memcmp(x, y, l1) == 0);
     free(x);
     free(y);
@@ -148,7 +124,7 @@ TEST(writer_too_few_bytes_leaves_nothing) {
   wbr_ctx *ctx;
   wbr_ctx_new(&ctx, w_on_diag, &g);
   wbr_tensorset *ts = layout(ctx);
-  const char *out = tmp_path("out.safetensors");
+  const char *out = test_path("out.safetensors");
   wbr_writer *w = NULL;
   CHECK_INT(wbr_writer_open(&w, ctx, out, ts, NULL), 0);
   CHECK_INT(wbr_writer_write(w, small_a, sizeof small_a), 0);
@@ -167,7 +143,7 @@ TEST(writer_too_many_bytes) {
   wbr_ctx *ctx;
   wbr_ctx_new(&ctx, w_on_diag, &g);
   wbr_tensorset *ts = layout(ctx);
-  const char *out = tmp_path("out.safetensors");
+  const char *out = test_path("out.safetensors");
   wbr_writer *w = NULL;
   CHECK_INT(wbr_writer_open(&w, ctx, out, ts, NULL), 0);
   int rc = 0;
@@ -190,17 +166,17 @@ TEST(writer_replaces_only_on_commit) {
   wbr_ctx *ctx;
   wbr_ctx_new(&ctx, NULL, NULL);
   wbr_tensorset *ts = layout(ctx);
-  const char *out = tmp_path("out.safetensors");
+  const char *out = test_path("out.safetensors");
   put_file(out, "old contents");
   wbr_writer *w = NULL;
   CHECK_INT(wbr_writer_open(&w, ctx, out, ts, NULL), 0);
   CHECK_INT(wbr_writer_write(w, small_a, sizeof small_a), 0);
   size_t len;
-  unsigned char *p = slurp(out, &len);
+  unsigned char *p = test_slurp(out, &len);
   CHECK(p && len == 12 && memcmp(p, "old contents", 12) == 0);
   free(p);
   wbr_writer_free(w);
-  p = slurp(out, &len);
+  p = test_slurp(out, &len);
   CHECK(p && len == 12 && memcmp(p, "old contents", 12) == 0);
   free(p);
   CHECK_INT(dir_entries(test_tmpdir(), NULL, 0), 1);
@@ -217,7 +193,7 @@ TEST(writer_replaces_only_on_commit) {
 /* A process killed mid-write leaves no output (and, where the filesystem has O_TMPFILE, no
  * temporary file either). */
 TEST(writer_killed_leaves_nothing) {
-  const char *out = tmp_path("killed.safetensors");
+  const char *out = test_path("killed.safetensors");
   pid_t pid = fork();
   if (pid == 0) {
     wbr_ctx *ctx;
@@ -259,7 +235,7 @@ TEST(writer_mode_follows_umask) {
   wbr_ctx_new(&ctx, NULL, NULL);
   wbr_tensorset *ts = layout(ctx);
   mode_t old = umask(022);
-  const char *a = tmp_path("a.safetensors"), *b = tmp_path("b.json");
+  const char *a = test_path("a.safetensors"), *b = test_path("b.json");
   CHECK_INT(wbr_tensorset_write(ts, ctx, a), 0);
   CHECK_INT(mode_of(a), 0644);
   umask(077);
@@ -275,8 +251,8 @@ TEST(writer_protect) {
   wbr_ctx *ctx;
   wbr_ctx_new(&ctx, w_on_diag, &g);
   wbr_tensorset *ts = layout(ctx);
-  const char *in = tmp_path("in.safetensors"), *hard = tmp_path("hard.safetensors"),
-             *sym = tmp_path("sym.safetensors");
+  const char *in = test_path("in.safetensors"), *hard = test_path("hard.safetensors"),
+             *sym = test_path("sym.safetensors");
   CHECK_INT(wbr_tensorset_write(ts, ctx, in), 0);
   CHECK_INT(link(in, hard), 0);
   CHECK_INT(symlink(in, sym), 0);
@@ -294,10 +270,10 @@ TEST(writer_protect) {
   }
   /* A different file is fine, and so is a destination that does not exist yet. */
   wbr_writer *w = NULL;
-  CHECK_INT(wbr_writer_open(&w, ctx, tmp_path("new.safetensors"), ts, protect), 0);
+  CHECK_INT(wbr_writer_open(&w, ctx, test_path("new.safetensors"), ts, protect), 0);
   wbr_writer_free(w);
   size_t len;
-  unsigned char *p = slurp(in, &len);
+  unsigned char *p = test_slurp(in, &len);
   CHECK(p && len > 8);
   free(p);
   wbr_tensorset_free(ts);
@@ -316,24 +292,24 @@ TEST(writer_bad_destinations) {
            test_tmpdir());
   CHECK_STR(g.last, want);
 
-  const char *file = tmp_path("plain");
+  const char *file = test_path("plain");
   put_file(file, "x");
   snprintf(missing, sizeof missing, "%s/out.safetensors", file);
   CHECK_INT(wbr_tensorset_write(ts, ctx, missing), WBR_EIO);
   snprintf(want, sizeof want, "cannot write the output: '%s' is not a directory", file);
   CHECK_STR(g.last, want);
 
-  const char *dir = tmp_path("d.safetensors");
+  const char *dir = test_path("d.safetensors");
   mkdir(dir, 0755);
   CHECK_INT(wbr_tensorset_write(ts, ctx, dir), WBR_EUSAGE);
   CHECK_STR(g.last, "the output is a directory");
 
-  CHECK_INT(wbr_tensorset_write(ts, ctx, tmp_path("x.weights")), WBR_EUSAGE);
+  CHECK_INT(wbr_tensorset_write(ts, ctx, test_path("x.weights")), WBR_EUSAGE);
   CHECK_STR(g.last, "unknown output file type (by extension)");
   CHECK_INT(g.n, 4);
 
   if (geteuid() != 0) { /* root may write anywhere */
-    const char *ro = tmp_path("ro");
+    const char *ro = test_path("ro");
     mkdir(ro, 0555);
     snprintf(missing, sizeof missing, "%s/out.safetensors", ro);
     CHECK_INT(wbr_tensorset_write(ts, ctx, missing), WBR_EIO);
@@ -350,7 +326,7 @@ TEST(writer_dev_null) {
   wbr_tensorset *ts = layout(ctx);
   if (access("/dev/null", W_OK) == 0) {
     /* /dev/null has no extension; a symlink gives it one. */
-    const char *link_path = tmp_path("null.safetensors");
+    const char *link_path = test_path("null.safetensors");
     CHECK_INT(symlink("/dev/null", link_path), 0);
     CHECK_INT(wbr_tensorset_write(ts, ctx, link_path), 0);
     struct stat st;
@@ -367,7 +343,7 @@ TEST(writer_manifest_takes_no_bytes) {
   wbr_ctx_new(&ctx, w_on_diag, &g);
   wbr_tensorset *ts = layout(ctx);
   wbr_writer *w = NULL;
-  CHECK_INT(wbr_writer_open(&w, ctx, tmp_path("m.json"), ts, NULL), 0);
+  CHECK_INT(wbr_writer_open(&w, ctx, test_path("m.json"), ts, NULL), 0);
   CHECK_INT(wbr_writer_write(w, small_a, 0), 0);
   CHECK_INT(wbr_writer_write(w, small_a, 4), WBR_EUSAGE);
   CHECK_STR(g.last, "a manifest file takes no tensor bytes (got 4)");
@@ -386,7 +362,7 @@ TEST(writer_commit_twice) {
   int64_t s[1] = {0};
   wbr_tensorset_add(ts, "z", WBR_F32, 1, s, NULL);
   wbr_writer *w = NULL;
-  const char *out = tmp_path("z.safetensors");
+  const char *out = test_path("z.safetensors");
   CHECK_INT(wbr_writer_open(&w, ctx, out, ts, NULL), 0);
   CHECK_INT(wbr_writer_commit(w), 0);
   CHECK_INT(wbr_writer_commit(w), WBR_EUSAGE);
