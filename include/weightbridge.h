@@ -191,6 +191,26 @@ WBR_API void wbr_writer_set_durable(wbr_writer *w, int on);
 WBR_API void wbr_writer_set_max_shard(wbr_writer *w, uint64_t bytes);
 WBR_API void wbr_writer_free(wbr_writer *w);
 
+/* ---- Outputs ------------------------------------------------------------------------------- */
+
+/* Every output the library writes (wbr_writer and wbr_tensorset_write, wbr_plan_apply, the
+ * shards of a sharded output, wbr_program_save, wbr_write_file) goes through one writer:
+ * - a regular or new file is written to a temporary file in its directory and renamed into
+ *   place at the end: OUT is the old file or the whole new one, never a partial one;
+ * - an existing file that is not regular (a device such as /dev/null, a FIFO, /dev/stdout) is
+ *   written in place and never replaced;
+ * - a symbolic link is written through: its target is replaced, the link stays a link (a
+ *   dangling link creates its target);
+ * - a new file gets 0666 & ~umask, a replaced file keeps its permission bits;
+ * - an output that is the same file (device and inode) as an input is refused with WBR_EUSAGE.
+ * The temporary file has no name (O_TMPFILE) where the filesystem allows; elsewhere it is a
+ * hidden DIR/.OUT.XXXXXX.tmp, which wbr_remove_temporaries deletes. */
+
+/* Remove every named temporary file the library is writing. Async-signal-safe: meant for a
+ * program's SIGINT/SIGTERM/SIGHUP handler, which then re-raises the signal (the library
+ * installs no handlers itself). Outputs in progress fail afterwards; none is left partial. */
+WBR_API void wbr_remove_temporaries(void);
+
 /* ---- Rule programs ---------------------------------------------------------------------------- */
 
 /* A compiled rule program: the bytecode of one .wbr file, verified. */
