@@ -390,7 +390,8 @@ typedef struct upd {
   wbr_plan *plan;
   wbr_tensorset *left;   /* tensors the rules leave that are not finished targets */
   wbr_tensorset *todo;   /* targets the rules do not produce */
-  char **hints;
+  wbr_ast_file *ast;     /* the user's file parsed again, for its hint statements */
+  mhint *hints;          /* they point into ast */
   size_t nhints;
   char *canon;           /* the user's file, canonically formatted */
 } upd;
@@ -400,8 +401,8 @@ static void upd_free(upd *u) {
   wbr_program_free(u->prog);
   wbr_tensorset_free(u->left);
   wbr_tensorset_free(u->todo);
-  for (size_t i = 0; i < u->nhints; i++) free(u->hints[i]);
   free(u->hints);
+  wbr_ast_free(u->ast);
   wbr_free(u->canon);
 }
 
@@ -411,28 +412,17 @@ static int upd_load(upd *u, wbr_ctx *ctx, const wbr_tensorset *src, const wbr_te
   if (rc) return rc;
   rc = wbr_rules_format(&u->canon, ctx, o->update_name, o->update_src, o->update_len);
   if (rc) return rc;
-  /* hints: parsed again for their two names */
-  wbr_ast_file *f = NULL;
-  rc = wbr_parse(&f, ctx, o->update_name, o->update_src, o->update_len);
+  /* hints: parsed again for their two names and where they are */
+  rc = wbr_parse(&u->ast, ctx, o->update_name, o->update_src, o->update_len);
   if (rc) return rc;
-  for (size_t i = 0; i < f->nstmts; i++) {
-    wbr_ast_stmt *s = &f->stmts[i];
+  u->hints = calloc(u->ast->nstmts + 1, sizeof *u->hints);
+  if (!u->hints) return wbr_oom(ctx);
+  for (size_t i = 0; i < u->ast->nstmts; i++) {
+    const wbr_ast_stmt *s = &u->ast->stmts[i];
     if (s->kind != WBR_STMT_HINT || s->nin != 2) continue;
-    char **nh = realloc(u->hints, (u->nhints + 1) * sizeof *nh);
-    if (!nh) {
-      wbr_ast_free(f);
-      return wbr_oom(ctx);
-    }
-    u->hints = nh;
-    size_t n = strlen(s->in[0].text) + strlen(s->in[1].text) + 2;
-    u->hints[u->nhints] = malloc(n);
-    if (!u->hints[u->nhints]) {
-      wbr_ast_free(f);
-      return wbr_oom(ctx);
-    }
-    snprintf(u->hints[u->nhints++], n, "%s=%s", s->in[0].text, s->in[1].text);
+    u->hints[u->nhints++] = (mhint){.src = s->in[0].text, .tgt = s->in[1].text, .file = u->ast,
+                                    .start = s->span.start, .end = s->span.end};
   }
-  wbr_ast_free(f);
   rc = wbr_plan_new(&u->plan, ctx, u->prog, src, NULL);
   if (rc) return rc;
   if (u->plan->problems)
@@ -490,7 +480,7 @@ static void matcher_free(matcher *m) {
 }
 
 /* Draft rules mapping s onto t (both already loaded); fills text and the verdict. */
-static int draft_for(wbr_ctx *ctx, const wbr_tensorset *s, const wbr_tensorset *t, const char *const *hints,
+static int draft_for(wbr_ctx *ctx, const wbr_tensorset *s, const wbr_tensorset *t, const mhint *hints,
                      size_t nhints, const wbr_match_opts *o, bool header, wbr_match_result *res, char **text,
                      wbr_buf *expl) {
   matcher m;
@@ -554,6 +544,27 @@ static int draft_for(wbr_ctx *ctx, const wbr_tensorset *s, const wbr_tensorset *
   return rc;
 }
 
+/* The --hint options as hints: SOURCE=TARGET, cut at the first '='. *out holds n + extra slots. */
+static int cli_hints(mhint **out, wbr_ctx *ctx, const wbr_match_opts *o, size_t extra) {
+  *out = calloc(o->nhints + extra + 1, sizeof **out);
+  if (!*out) return wbr_oom(ctx);
+  for (size_t i = 0; i < o->nhints; i++) {
+    const char *h = o->hints[i], *eq = strchr(h, '=');
+    if (!eq || eq == h || !eq[1])
+      return wbr_fail(ctx, WBR_EUSAGE, "--hint", "write it as SOURCE_NAME=TARGET_NAME (globs allowed)",
+                      "hint '%s' has no '='", h);
+    char *a = wbr_strndup(h, (size_t)(eq - h));
+    if (!a) return wbr_oom(ctx);
+    (*out)[i] = (mhint){.src = a, .tgt = eq + 1};
+  }
+  return 0;
+}
+
+static void cli_hints_free(mhint *h, size_t n) {
+  for (size_t i = 0; h && i < n; i++) free((char *)h[i].src);
+  free(h);
+}
+
 int wbr_match_run(wbr_match_result *res, wbr_ctx *ctx, const wbr_tensorset *src, const wbr_tensorset *target,
                   const wbr_match_opts *o) {
   if (!res || !src || !target) return wbr_fail(ctx, WBR_EUSAGE, NULL, NULL, "wbr_match_run: NULL argument");
@@ -563,21 +574,18 @@ int wbr_match_run(wbr_match_result *res, wbr_ctx *ctx, const wbr_tensorset *src,
   wbr_buf expl;
   wbr_buf_init(&expl);
   char *text = NULL;
+  mhint *hints = NULL;
   int rc;
   if (!o->update_src) {
-    rc = draft_for(ctx, src, target, o->hints, o->nhints, o, true, res, &text, o->explain ? &expl : NULL);
+    rc = cli_hints(&hints, ctx, o, 0);
+    if (!rc) rc = draft_for(ctx, src, target, hints, o->nhints, o, true, res, &text, o->explain ? &expl : NULL);
     if (!rc) res->draft = text, text = NULL;
   } else {
     upd u = {0};
     rc = upd_load(&u, ctx, src, target, o);
-    const char **hints = NULL;
-    size_t nh = 0;
-    if (!rc) {
-      hints = calloc(o->nhints + u.nhints + 1, sizeof *hints);
-      if (!hints) rc = wbr_oom(ctx);
-      for (size_t i = 0; hints && i < o->nhints; i++) hints[nh++] = o->hints[i];
-      for (size_t i = 0; hints && i < u.nhints; i++) hints[nh++] = u.hints[i];
-    }
+    size_t nh = o->nhints;
+    if (!rc) rc = cli_hints(&hints, ctx, o, u.nhints);
+    for (size_t i = 0; !rc && i < u.nhints; i++) hints[nh++] = u.hints[i];
     if (!rc && wbr_tensorset_count(u.todo) == 0) {
       /* the rules already produce every target: keep them as they are */
       res->draft = wbr_strdup(u.canon);
@@ -639,9 +647,9 @@ int wbr_match_run(wbr_match_result *res, wbr_ctx *ctx, const wbr_tensorset *src,
         res->npaired += res->ntargets - wbr_tensorset_count(u.todo);
       }
     }
-    free(hints);
     upd_free(&u);
   }
+  cli_hints_free(hints, o->nhints);
   free(text);
   if (!rc && o->explain) {
     wbr_buf_putc(&expl, 0);

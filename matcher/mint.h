@@ -159,8 +159,16 @@ int m_word_id(matcher *m, const char *w);
 /* Split raw names into digit runs: positions of numbers (start, end) in name; returns count. */
 int m_digit_runs(const char *name, size_t len, size_t *starts, size_t *ends, int max);
 
+/* A hint: two globs that pin pairs. From --hint (file NULL) or from a `hint` statement of an
+ * --update file (file and span locate it, for file:line:col diagnostics). */
+typedef struct mhint {
+  const char *src, *tgt;
+  const struct wbr_ast_file *file;
+  uint32_t start, end; /* the statement's byte span in file */
+} mhint;
+
 /* pair.c */
-int m_pair_all(matcher *m, const char *const *hints, size_t nhints);
+int m_pair_all(matcher *m, const mhint *hints, size_t nhints);
 int m_layout_for(const matcher *m, const mtensor *s, const mtensor *t, mlayout *out);
 mpair *m_add_pair(matcher *m, uint32_t t, const uint32_t *s, int ns, const mlayout *lay, int ev,
                   const char *fmt, ...) WBR_PRINTF(7, 8);

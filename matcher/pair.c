@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../compiler/frontend.h"
 #include "../runtime/namepat.h"
 #include "mint.h"
 
@@ -324,6 +325,7 @@ static void img_update(pstate *ps, bool src_side, const mtensor *x, uint32_t oth
 }
 
 static mpair *take(pstate *ps, uint32_t t, uint32_t s, const mlayout *lay, int ev, const char *why) {
+  if (!s_free(ps, s) || !t_free(ps, t)) return NULL; /* a tensor is paired once, or the draft lies */
   mpair *p = m_add_pair(ps->m, t, &s, 1, lay, ev, "%s", why);
   if (p) {
     record_parents(ps, s, t);
@@ -390,14 +392,24 @@ static float score(pstate *ps, const mtensor *s, const mtensor *t, const mlayout
 
 /* ---- hints ------------------------------------------------------------------------------------ */
 
+/* Do the captures of a source match (pa, ma over na) and a target match (pb, mb over nb)
+ * agree? A named capture must capture the same text as the capture of that name on the other
+ * side; the k-th unnamed one (a `*`) the same text as the other side's k-th `*`. Groups are
+ * numbered 1..ngroups. */
 static bool captures_agree(const wbr_namepat *pa, const char *na, const wbr_match *ma,
                            const wbr_namepat *pb, const char *nb, const wbr_match *mb) {
-  for (uint32_t g = 1; g < ma->ngroups && g < 64; g++) {
+  uint32_t star_a = 0;
+  for (uint32_t g = 1; g <= ma->ngroups && g < 64; g++) {
     const char *name = wbr_namepat_group_name(pa, g);
     uint32_t h = 0;
-    if (name) h = wbr_namepat_group_of(pb, name, strlen(name));
-    else h = g < mb->ngroups ? g : 0; /* stars by position */
-    if (!h || h >= mb->ngroups) continue;
+    if (name) {
+      h = wbr_namepat_group_of(pb, name, strlen(name));
+    } else {
+      star_a++;
+      for (uint32_t k = 1, seen = 0; k <= mb->ngroups && k < 64 && !h; k++)
+        if (!wbr_namepat_group_name(pb, k) && ++seen == star_a) h = k;
+    }
+    if (!h || h > mb->ngroups || h >= 64) continue;
     size_t as = ma->group[2 * g], ae = ma->group[2 * g + 1], bs = mb->group[2 * h], be = mb->group[2 * h + 1];
     if (as == SIZE_MAX || bs == SIZE_MAX) continue;
     if (ae - as != be - bs || memcmp(na + as, nb + bs, ae - as) != 0) return false;
@@ -405,23 +417,29 @@ static bool captures_agree(const wbr_namepat *pa, const char *na, const wbr_matc
   return true;
 }
 
-static int apply_hint(pstate *ps, const char *hint, const char *where) {
+/* Report a bad hint where it was given: at its statement in the --update file, or as --hint. */
+static int hint_fail(matcher *m, const mhint *h, const char *help, const char *fmt, ...) WBR_PRINTF(4, 5);
+static int hint_fail(matcher *m, const mhint *h, const char *help, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (h->file) return wbr_diag_at(m->ctx, h->file, WBR_SEV_ERROR, (wbr_span){h->start, h->end}, help, "%s", msg);
+  return wbr_fail(m->ctx, WBR_EINPUT, "--hint", help, "%s", msg);
+}
+
+static int apply_hint(pstate *ps, const mhint *h) {
   matcher *m = ps->m;
-  const char *eq = strstr(hint, "=");
-  if (!eq || eq == hint || !eq[1])
-    return wbr_fail(m->ctx, WBR_EUSAGE, where, "write it as SOURCE_NAME=TARGET_NAME (globs allowed)",
-                    "hint '%s' has no '='", hint);
-  char *a = wbr_strndup(hint, (size_t)(eq - hint)), *b = wbr_strdup(eq + 1);
   wbr_namepat *pa = NULL, *pb = NULL;
   wbr_namepat_error err;
   int rc = 0;
-  if (!a || !b) {
-    rc = wbr_oom(m->ctx);
-    goto done;
-  }
-  if (wbr_namepat_new(&pa, WBR_NAMEPAT_GLOB, a, "", &err) || wbr_namepat_new(&pb, WBR_NAMEPAT_GLOB, b, "", &err)) {
-    rc = wbr_fail(m->ctx, WBR_EINPUT, where, "hints are two globs: \"*\" and {captures} as in rule patterns",
-                  "hint '%s': %s", hint, err.msg);
+  char label[600];
+  snprintf(label, sizeof label, h->file ? "\"%s\" = \"%s\"" : "'%s=%s'", h->src, h->tgt);
+  if (wbr_namepat_new(&pa, WBR_NAMEPAT_GLOB, h->src, "", &err) ||
+      wbr_namepat_new(&pb, WBR_NAMEPAT_GLOB, h->tgt, "", &err)) {
+    rc = hint_fail(m, h, "hints are two globs: \"*\" and {captures} as in rule patterns", "hint %s: %s", label,
+                   err.msg);
     goto done;
   }
   size_t pinned = 0, matched_a = 0;
@@ -445,25 +463,23 @@ static int apply_hint(pstate *ps, const char *hint, const char *where) {
       char sa[96], sb[96];
       wbr_shape_str(sa, sizeof sa, S(ps, s)->ndim, S(ps, s)->shape);
       wbr_shape_str(sb, sizeof sb, T(ps, (uint32_t)found)->ndim, T(ps, (uint32_t)found)->shape);
-      rc = wbr_fail(m->ctx, WBR_EINPUT, where, "check the hint; the shapes must be related by a layout change",
-                    "hint '%s' pairs '%s' %s with '%s' %s, whose shapes do not correspond", hint,
-                    S(ps, s)->name, sa, T(ps, (uint32_t)found)->name, sb);
+      rc = hint_fail(m, h, "check the hint; the shapes must be related by a layout change",
+                     "hint %s pairs '%s' %s with '%s' %s, whose shapes do not correspond", label, S(ps, s)->name, sa,
+                     T(ps, (uint32_t)found)->name, sb);
       goto done;
     }
     take(ps, (uint32_t)found, s, &lay, EV_HINT, "hint");
     pinned++;
   }
   if (matched_a == 0)
-    rc = wbr_fail(m->ctx, WBR_EINPUT, where, "the left side of a hint is a source tensor name (run 'wbr inspect SRC')",
-                  "hint '%s': '%s' matches no source tensor", hint, a);
+    rc = hint_fail(m, h, "the left side of a hint is a source tensor name (run 'wbr inspect SRC')",
+                   "hint %s: '%s' matches no source tensor", label, h->src);
   else if (pinned == 0)
-    rc = wbr_fail(m->ctx, WBR_EINPUT, where, "the right side must match exactly one free target per source, with the same captures",
-                  "hint '%s' pins no pair", hint);
+    rc = hint_fail(m, h, "the right side must match exactly one free target per source, with the same captures",
+                   "hint %s pins no pair", label);
 done:
   wbr_namepat_free(pa);
   wbr_namepat_free(pb);
-  free(a);
-  free(b);
   return rc;
 }
 
@@ -801,6 +817,27 @@ static void sort_by_val(uint32_t *idx, int64_t *vals, size_t n) {
     }
 }
 
+/* Strike out of a bucket's score matrix (nt x ns) the sources that are no longer free;
+ * gone[b] marks a column already struck. */
+static void forget_taken(pstate *ps, float *sc, bool *gone, size_t nt, size_t ns, const uint32_t *fs) {
+  for (size_t b = 0; b < ns; b++) {
+    if (gone[b] || s_free(ps, fs[b])) continue;
+    for (size_t a = 0; a < nt; a++) sc[a * ns + b] = -1e9f;
+    gone[b] = true;
+  }
+}
+
+/* The best and second best score of one row; false if the row has no candidate. */
+static bool row_best(const float *row, size_t ns, float *best, float *second) {
+  *best = *second = -1e9f;
+  for (size_t b = 0; b < ns; b++) {
+    if (row[b] <= -1e8f) continue;
+    if (row[b] > *best) *second = *best, *best = row[b];
+    else if (row[b] > *second) *second = row[b];
+  }
+  return *best > -1e8f;
+}
+
 /* Mutual best name match with a clear margin, within each element-count bucket. The match must
  * rest on more than role words (weight, bias): shared content words or paired scopes. Where
  * a group of sources and a group of targets tie exactly and each group is one name with one
@@ -887,15 +924,20 @@ static void phase_name(pstate *ps) {
       take(ps, t, s, &l, EV_NAME, why);
       done[a] = true;
     }
-    /* indexed families that tie */
+    /* indexed families that tie; the scores were computed before the pairs above were taken,
+     * so the sources those (and every tie group below) take are struck out first: a source is
+     * never paired twice */
     uint32_t *cs = malloc(ns * sizeof *cs), *ct = malloc(nt * sizeof *ct);
     int64_t *vs = malloc(ns * sizeof *vs), *vt = malloc(nt * sizeof *vt);
-    if (!cs || !ct || !vs || !vt) m->oom = true;
-    for (size_t a = 0; a < nt && cs && ct && vs && vt; a++) {
+    bool *gone = calloc(ns, sizeof *gone);
+    if (!cs || !ct || !vs || !vt || !gone) m->oom = true;
+    else forget_taken(ps, sc, gone, nt, ns, fs);
+    for (size_t a = 0; a < nt && cs && ct && vs && vt && gone; a++) {
       uint32_t t = ft[a];
-      if (done[a] || !t_free(ps, t) || bt_s[a] == UINT32_MAX) continue;
-      float best = bt_sc[2 * a];
-      if (best < 0.2f || best - bt_sc[2 * a + 1] >= 0.15f) continue;
+      if (done[a] || !t_free(ps, t)) continue;
+      float best, second;
+      if (!row_best(sc + a * ns, ns, &best, &second)) continue;
+      if (best < 0.2f || best - second >= 0.15f) continue;
       size_t nc = 0;
       for (size_t b = 0; b < ns; b++)
         if (sc[a * ns + b] >= best - 0.01f) cs[nc++] = (uint32_t)b;
@@ -909,7 +951,8 @@ static void phase_name(pstate *ps) {
       size_t nd = 0;
       for (size_t a2 = 0; a2 < nt; a2++) {
         if (done[a2] || !t_free(ps, ft[a2])) continue;
-        float b2 = bt_sc[2 * a2];
+        float b2 = -1e9f, s2;
+        if (!row_best(sc + a2 * ns, ns, &b2, &s2)) continue;
         bool same = fabsf(b2 - best) < 0.005f;
         for (size_t b = 0; b < ns && same; b++) {
           bool in = sc[a2 * ns + b] >= b2 - 0.01f, in0 = sc[a * ns + b] >= best - 0.01f;
@@ -940,8 +983,9 @@ static void phase_name(pstate *ps) {
         take(ps, tgt[k], src[k], &l, EV_NAME, why);
       }
       for (size_t k = 0; k < nd; k++) done[ct[k]] = true;
+      forget_taken(ps, sc, gone, nt, ns, fs);
     }
-    free(cs), free(ct), free(vs), free(vt);
+    free(cs), free(ct), free(vs), free(vt), free(gone);
     free(sc), free(bt_sc), free(bs_sc), free(bt_s), free(bs_t), free(done);
   }
   free(ft);
@@ -1206,7 +1250,7 @@ static bool sorted_side(const mside *side) {
   return true;
 }
 
-int m_pair_all(matcher *m, const char *const *hints, size_t nhints) {
+int m_pair_all(matcher *m, const mhint *hints, size_t nhints) {
   pstate ps = {.m = m};
   ps.nids = m->in.n;
   ps.by_nelem_s = malloc((m->S.n + 1) * sizeof(uint32_t));
@@ -1235,7 +1279,7 @@ int m_pair_all(matcher *m, const char *const *hints, size_t nhints) {
   qsort_r(ps.by_nelem_s, m->S.n, sizeof(uint32_t), cmp_nelem, &m->S);
   qsort_r(ps.by_nelem_t, m->T.n, sizeof(uint32_t), cmp_nelem, &m->T);
 
-  for (size_t i = 0; i < nhints && rc == 0; i++) rc = apply_hint(&ps, hints[i], "--hint");
+  for (size_t i = 0; i < nhints && rc == 0; i++) rc = apply_hint(&ps, &hints[i]);
   if (rc) goto done;
   phase_key(&ps);
   bool use_order = !sorted_side(&m->S) && !sorted_side(&m->T);
