@@ -1,0 +1,245 @@
+#!/usr/bin/python3
+"""run.py — runs `wbr match` on every corpus case (cases.py) with the source as .safetensors
+(byte order) and as .pt (definition order), applies exit-0 drafts to real data and compares every
+target's values with the truth; for exit-3 drafts checks every pair the draft decided (its plan,
+replayed on the same data). Classes: right, refused, SILENT WRONG, wrong-but-flagged, crash.
+
+usage: run.py [--only REGEX] [--update-known] [--jobs N] [--work DIR] [--keep]
+env:   WBR (the binary), BUILD (where corpus-report.txt goes), WBR_SANITIZED (every 5th case)
+Prints `PASS: corpus/<case>/<fmt>` for a correct behaviour, `KNOWN: ...` for a failure listed in
+known_failures.txt, `FAIL: ...` otherwise (a new failure, or a listed one that now passes)."""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "fixtures"))
+sys.path.insert(0, HERE)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402  (imported once: it is slow to import)
+
+import cases  # noqa: E402
+from check_pair import NP, read_safetensors, replay, write_safetensors  # noqa: E402
+
+KNOWN = os.path.join(HERE, "known_failures.txt")
+TAG = {np.dtype(v): k for k, v in NP.items()}
+CLASSES = ["right", "refused", "silent-wrong", "wrong-flagged", "crash"]
+
+
+def write_inputs(c, d):
+    os.makedirs(d, exist_ok=True)
+    write_safetensors(os.path.join(d, "src.safetensors"), OrderedDict(sorted(c.src.items())))
+    torch.save(OrderedDict((n, torch.from_numpy(np.array(v))) for n, v in c.src.items()), os.path.join(d, "src.pt"))
+    man = {"tensors": OrderedDict((n, {"shape": list(v.shape), "dtype": TAG[v.dtype]}) for n, v in c.tgt.items())}
+    with open(os.path.join(d, "target.json"), "w") as f:
+        json.dump(man, f)
+    with open(os.path.join(d, "truth.json"), "w") as f:
+        json.dump(c.truth(), f, indent=1)
+
+
+def run(cmd):
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        return "timeout", "", ""
+
+
+def tail(text, n=200):
+    return " ".join(text.strip().split())[-n:]
+
+
+def evaluate(node, src):
+    """A plan row's `expr` tree: {"source": NAME} leaves, {"op": ..., "inputs": [...]} nodes."""
+    if "source" in node:
+        return src[node["source"]]
+    op = {k: v for k, v in node.items() if k != "inputs"}
+    return replay([evaluate(x, src) for x in node["inputs"]], [op])
+
+
+def row_value(row, src):
+    if "expr" in row:
+        return evaluate(row["expr"], src)
+    return replay([src[s] for s in row["from"]], row.get("ops", []))
+
+
+def same(got, want):
+    return got.dtype == want.dtype and got.shape == want.shape and got.tobytes() == want.tobytes()
+
+
+def check_exit0(c, wbr, draft, srcp, tgtp, out):
+    rc, _, err = run([wbr, "apply", draft, srcp, "-t", tgtp, "-o", out])
+    if rc != 0:
+        return ("crash" if not isinstance(rc, int) or rc < 0 or rc >= 128 else "silent-wrong"), f"apply exit {rc}: {tail(err)}"
+    got = read_safetensors(out)
+    bad = [t for t, want in c.tgt.items() if t not in got or not same(got[t], want)]
+    extra = [t for t in got if t not in c.tgt]
+    if c.must == "refuse":
+        return "silent-wrong", f"exit 0 but must refuse ({c.why})" + (f"; wrong values: {', '.join(bad[:3])}" if bad else "")
+    if bad or extra:
+        return "silent-wrong", f"exit 0, {len(bad)} wrong target(s): {', '.join(bad[:3])}" + (f"; extra {extra[:2]}" if extra else "")
+    return "right", ""
+
+
+def check_exit3(c, wbr, draft, srcp, tgtp):
+    if not os.path.exists(draft):
+        return "crash", "exit 3 without a draft"
+    rc, out, err = run([wbr, "plan", draft, srcp, "-t", tgtp, "--format", "json"])
+    try:
+        rows = json.loads(out)["tensors"]
+    except (ValueError, KeyError):
+        return "crash", f"plan of the exit-3 draft gave no JSON (exit {rc}): {tail(err)}"
+    bad = []
+    for row in rows:
+        t = row.get("name")
+        if t not in c.tgt:
+            continue
+        try:
+            got = np.asarray(row_value(row, c.src)).astype(NP[row["dtype"]])
+        except Exception as e:  # an op this checker cannot replay counts against the draft
+            bad.append(f"{t} (unreplayable: {type(e).__name__})")
+            continue
+        if not same(got, c.tgt[t]):
+            bad.append(f"{t} <- {row.get('from')}")
+    if bad:
+        return "wrong-flagged", f"exit 3, {len(bad)} decided pair(s) wrong: {'; '.join(bad[:3])}"
+    return "refused", ""
+
+
+def run_case(c, fmt, wbr, work):
+    d = os.path.join(work, c.id)
+    srcp, tgtp = os.path.join(d, "src." + fmt), os.path.join(d, "target.json")
+    draft = os.path.join(d, f"draft-{fmt}.wbr")
+    rc, _, err = run([wbr, "match", srcp, tgtp, "-o", draft])
+    if rc == 0:
+        return check_exit0(c, wbr, draft, srcp, tgtp, os.path.join(d, f"out-{fmt}.safetensors"))
+    if rc == 3:
+        cls, why = check_exit3(c, wbr, draft, srcp, tgtp)
+        return cls, why or "exit 3: " + tail(err.strip().splitlines()[-1] if err.strip() else "")
+    return "crash", f"match exit {rc}: {tail(err)}"
+
+
+def passes(c, cls):
+    return cls == ("right" if c.must == "map" else "refused")
+
+
+def load_known():
+    known = OrderedDict()
+    if os.path.exists(KNOWN):
+        for line in open(KNOWN):
+            line = line.split("#", 1)[0].strip()
+            if line:
+                cid, cls = line.split()
+                known[cid] = cls
+    return known
+
+
+def save_known(known):
+    with open(KNOWN, "w") as f:
+        f.write("# Corpus runs that fail today: `corpus/<case>/<fmt> <class>`, one a line (tests/corpus/README.md).\n"
+                "# Rewritten by `python3 tests/corpus/run.py --update-known`; the list should only shrink.\n")
+        for cid in sorted(known):
+            f.write(f"{cid} {known[cid]}\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", help="a regular expression searched in corpus/<case>/<fmt>")
+    ap.add_argument("--update-known", action="store_true")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--work")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = ap.parse_args()
+    wbr = os.environ.get("WBR") or os.path.join(os.environ.get("BUILD", "build"), "wbr")
+    wbr = os.path.abspath(wbr)
+    t0 = time.time()
+    all_cases = cases.all_cases()
+    if os.environ.get("WBR_SANITIZED"):
+        all_cases = all_cases[::5]  # a deterministic fifth under ASan/UBSan
+    runs = [(c, fmt) for c in all_cases for fmt in ("safetensors", "pt")]
+    rid = lambda c, fmt: f"corpus/{c.id}/{'st' if fmt == 'safetensors' else 'pt'}"  # noqa: E731
+    if args.only:
+        runs = [r for r in runs if re.search(args.only, rid(*r))]
+    work = args.work or tempfile.mkdtemp(prefix="wbr-corpus-")
+    needed = OrderedDict((id(c), c) for c, _ in runs)
+
+    def one(r):
+        c, fmt = r
+        try:
+            return run_case(c, fmt, wbr, work)
+        except Exception as e:  # the checker itself failed: say so, do not hide it
+            return "crash", f"harness: {type(e).__name__}: {e}"
+
+    def prepare(c):
+        write_inputs(c, os.path.join(work, c.id))
+    with ThreadPoolExecutor(max_workers=args.jobs) as ex:
+        list(ex.map(prepare, needed.values()))
+        results = list(ex.map(one, runs))
+    known = load_known()
+    lines, counts, fails = [], Counter(), 0
+    per_family, per_perturb = {}, {}
+    new_known = OrderedDict((k, v) for k, v in known.items())
+    for (c, fmt), (cls, why) in zip(runs, results):
+        i = rid(c, fmt)
+        counts[cls] += 1
+        if cls == "refused" and c.must == "map":
+            counts["refused-mappable"] += 1
+        per_family.setdefault(c.family, Counter())[cls] += 1
+        per_perturb.setdefault(c.perturb, Counter())[cls] += 1
+        ok = passes(c, cls)
+        new_known.pop(i, None)
+        if not ok:
+            new_known[i] = cls
+        if ok and i not in known:
+            lines.append(f"PASS: {i}")
+        elif ok:
+            lines.append(f"FAIL: {i}: listed in known_failures.txt as {known[i]} but now behaves correctly: remove it from known_failures.txt")
+        elif known.get(i) == cls:
+            lines.append(f"KNOWN: {i}: {cls}: {why}")
+        elif i in known:
+            lines.append(f"FAIL: {i}: {cls} (known_failures.txt says {known[i]}): {why}")
+        else:
+            lines.append(f"FAIL: {i}: {cls} (must {c.must}): {why}")
+        fails += lines[-1].startswith("FAIL: ")
+    print("\n".join(lines))
+    summary = summarize(counts, len(runs), len({id(c) for c, _ in runs}), time.time() - t0)
+    table = [f"  {k:10s} " + fmt_counts(v) for k, v in sorted(per_family.items())]
+    table += [f"  {k:18s} " + fmt_counts(v) for k, v in per_perturb.items()]
+    print(summary)
+    report = os.path.join(os.environ.get("BUILD", "build"), "corpus-report.txt")
+    try:
+        with open(report, "w") as f:
+            f.write("\n".join(lines + [summary, "per family:"] + table[:len(per_family)] +
+                              ["per perturbation:"] + table[len(per_family):]) + "\n")
+        print(f"corpus: report in {report}")
+    except OSError as e:
+        print(f"corpus: cannot write {report}: {e}")
+    if args.update_known:
+        save_known(new_known)
+        print(f"corpus: {KNOWN} rewritten ({len(new_known)} entries)")
+    if not args.keep and not args.work:
+        shutil.rmtree(work, ignore_errors=True)
+    sys.exit(1 if fails and not args.update_known else 0)
+
+
+def fmt_counts(cnt):
+    return ", ".join(f"{k} {cnt[k]}" for k in CLASSES)
+
+
+def summarize(counts, nruns, ncases, secs):
+    return (f"corpus: {ncases} cases, {nruns} runs: right {counts['right']}, refused {counts['refused']} "
+            f"({counts['refused-mappable']} of them mappable), SILENT WRONG {counts['silent-wrong']}, "
+            f"wrong-but-flagged {counts['wrong-flagged']}, crashes {counts['crash']} ({secs:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
