@@ -12,8 +12,6 @@
 #include <string.h>
 
 #define MAX_GROUPS 63
-#define MATCH_LIMIT 1000000u
-#define DEPTH_LIMIT 10000u
 
 struct wbr_namepat {
   wbr_namepat_kind kind;
@@ -28,6 +26,7 @@ struct wbr_namepat {
   char *literal;                       /* glob without wildcards: the name itself */
   char *prefix, *suffix;               /* glob: literal text before the first and after the last wildcard */
   size_t prefix_len, suffix_len;
+  uint64_t *budget;                    /* steps left for costly matches, or NULL */
 };
 
 static int perr(wbr_namepat_error *err, size_t off, const char *fmt, ...) WBR_PRINTF(3, 4);
@@ -207,8 +206,8 @@ int wbr_namepat_new(wbr_namepat **out, wbr_namepat_kind kind, const char *text, 
     if (!p->md || !p->mctx) rc = WBR_ENOMEM;
   }
   if (rc == 0) {
-    pcre2_set_match_limit(p->mctx, MATCH_LIMIT);
-    pcre2_set_depth_limit(p->mctx, DEPTH_LIMIT);
+    pcre2_set_match_limit(p->mctx, WBR_MATCH_STEPS);
+    pcre2_set_depth_limit(p->mctx, WBR_MATCH_DEPTH);
     p->jit = pcre2_jit_compile(p->code, PCRE2_JIT_COMPLETE) == 0;
   }
   wbr_buf_free(&re);
@@ -248,6 +247,30 @@ uint32_t wbr_namepat_group_of(const wbr_namepat *p, const char *name, size_t len
   return 0;
 }
 
+void wbr_namepat_set_budget(wbr_namepat *p, uint64_t *steps_left) { p->budget = steps_left; }
+
+static int run_pcre2(const wbr_namepat *p, const char *name, size_t len, uint32_t steps) {
+  pcre2_set_match_limit(p->mctx, steps);
+  return p->jit ? pcre2_jit_match(p->code, (PCRE2_SPTR)name, len, 0, 0, p->md, p->mctx)
+                : pcre2_match(p->code, (PCRE2_SPTR)name, len, 0, 0, p->md, p->mctx);
+}
+
+#define BUDGET_SPENT (-100000) /* not a PCRE2 error code */
+
+/* Cheap first; a costly match is retried with 10x the steps, each retry paid from the budget
+ * before it runs, so what costly matching spends never exceeds the budget. */
+static int match_budgeted(const wbr_namepat *p, const char *name, size_t len) {
+  uint32_t steps = WBR_MATCH_CHEAP;
+  int r = run_pcre2(p, name, len, steps);
+  while (r == PCRE2_ERROR_MATCHLIMIT && steps < WBR_MATCH_STEPS) {
+    steps = steps * 10 < WBR_MATCH_STEPS ? steps * 10 : WBR_MATCH_STEPS;
+    if (*p->budget < steps) return BUDGET_SPENT;
+    *p->budget -= steps;
+    r = run_pcre2(p, name, len, steps);
+  }
+  return r;
+}
+
 int wbr_namepat_match(const wbr_namepat *p, const char *name, size_t len, wbr_match *m,
                       wbr_namepat_error *err) {
   if (p->kind == WBR_NAMEPAT_GLOB) {
@@ -258,8 +281,10 @@ int wbr_namepat_match(const wbr_namepat *p, const char *name, size_t len, wbr_ma
       return 0;
     }
   }
-  int r = p->jit ? pcre2_jit_match(p->code, (PCRE2_SPTR)name, len, 0, 0, p->md, p->mctx)
-                 : pcre2_match(p->code, (PCRE2_SPTR)name, len, 0, 0, p->md, p->mctx);
+  int r = p->budget ? match_budgeted(p, name, len) : run_pcre2(p, name, len, WBR_MATCH_STEPS);
+  if (r == BUDGET_SPENT)
+    return perr(err, 0, "matching stopped: this run's budget of %llu steps for costly matches is spent "
+                "(simplify the pattern)", (unsigned long long)WBR_MATCH_BUDGET);
   if (r == PCRE2_ERROR_NOMATCH) return 0;
   if (r < 0) {
     PCRE2_UCHAR msg[200];

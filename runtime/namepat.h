@@ -47,8 +47,23 @@ typedef struct wbr_match {
   size_t group[2 * 64]; /* up to 63 groups; more are refused at compile time */
 } wbr_match;
 
+/* Limits on the work of matching (docs/language.md, "Limits"). One match may take at most
+ * WBR_MATCH_STEPS PCRE2 steps (and nest WBR_MATCH_DEPTH deep). A match is first tried with
+ * WBR_MATCH_CHEAP steps, which every ordinary pattern needs at most; a costlier one is retried
+ * with ten times more steps at a time, and each retry is charged its step limit to the budget
+ * set with wbr_namepat_set_budget, so a run's costly matching is bounded as a whole, not only
+ * per name. */
+#define WBR_MATCH_STEPS 1000000u
+#define WBR_MATCH_DEPTH 10000u
+#define WBR_MATCH_CHEAP 1000u
+#define WBR_MATCH_BUDGET 100000000ull /* steps of costly matching in one plan run */
+
+/* Charge p's costly matches to *steps_left (shared by every pattern of one run); NULL: no
+ * budget, every match may take WBR_MATCH_STEPS. *steps_left must outlive p's matches. */
+void wbr_namepat_set_budget(wbr_namepat *p, uint64_t *steps_left);
+
 /* Match name against p: 1 if it matches (m filled), 0 if not, WBR_EINPUT if PCRE2's match or
- * depth limit was hit (a pathological regex), with a message in err. */
+ * depth limit was hit (a pathological regex) or the budget is spent, with a message in err. */
 int wbr_namepat_match(const wbr_namepat *p, const char *name, size_t len, wbr_match *m,
                       wbr_namepat_error *err);
 

@@ -8,6 +8,12 @@
 #include "program.h"
 #include "tensorset.h"
 
+/* Limits of one run (docs/language.md, "Limits"): a split or unstack cuts one tensor into at
+ * most WBR_MAX_PARTS tensors, and the working set never holds more than WBR_MAX_TENSORS (the
+ * source included), so a small input cannot make a plan of unbounded size. */
+#define WBR_MAX_PARTS 65536u
+#define WBR_MAX_TENSORS 1000000u
+
 typedef enum wbr_node_kind {
   WBR_N_SOURCE,  /* a source tensor */
   WBR_N_RESHAPE, /* same bytes, new shape */

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checked.h"
+#include "io.h"
 #include "namepat.h"
 #include "ops.h"
 #include "plan.h"
@@ -64,6 +66,8 @@ typedef struct vm {
   size_t capidx, cap_at;
   bool *consumed;
   size_t capconsumed;
+  uint64_t match_budget;  /* steps left for costly pattern matches (namepat.h) */
+  bool stop;              /* a limit was hit: the rest of the program does not run */
   /* per statement */
   uint32_t pc;
   wbr_namepat *pat;
@@ -82,23 +86,21 @@ static char *adup(vm *v, const char *s, size_t n) {
   return p;
 }
 
-/* Load the rule file's text for source lines in diagnostics, if it is there and unchanged. */
+/* Load the rule file's text for source lines in diagnostics, if it is there and unchanged. The
+ * path comes from the program (maybe an untrusted .wbc): only a regular file is read (a FIFO or
+ * /dev/stdin must not block the run), silently, and only if its hash is the one the program
+ * records; anything else just means no source lines are shown. */
 static void load_source(vm *v) {
   const char *path = wbr_program_source(v->prog);
   if (!path || !*path) return;
-  FILE *f = fopen(path, "rb");
-  if (!f) return;
-  wbr_buf b;
-  wbr_buf_init(&b);
-  char tmp[8192];
-  size_t n;
-  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0 && b.len < (16u << 20)) wbr_buf_put(&b, tmp, n);
-  fclose(f);
-  if (b.oom || !b.p || wbr_hash(b.p, b.len) != wbr_program_hash(v->prog)) {
-    wbr_buf_free(&b);
+  char *text = NULL;
+  size_t len = 0;
+  if (wbr_io_read_file(NULL, path, NULL, 16u << 20, &text, &len) != 0) return;
+  if (wbr_hash(text, len) != wbr_program_hash(v->prog)) {
+    free(text);
     return;
   }
-  v->src_text = wbr_buf_take(&b);
+  v->src_text = text;
   size_t lines = 1;
   for (char *p = v->src_text; *p; p++) lines += *p == '\n';
   v->src_lines = calloc(lines, sizeof *v->src_lines);
@@ -351,6 +353,33 @@ static int norm_axis(int64_t axis, int ndim) {
 
 static void shape_str(char *buf, size_t n, const wbr_node *nd) { wbr_shape_str(buf, n, nd->ndim, nd->shape); }
 
+/* Every tensor a statement makes must have a size in bytes that fits in int64, so that no
+ * later computation on it (element counts, strides, offsets in apply) can overflow. Reports and
+ * returns true if nd does not. */
+static bool too_big(vm *v, const wbr_node *nd, const char *name) {
+  int64_t nelem, nbytes;
+  if (wbr_dims_product_i64(nd->ndim, nd->shape, &nelem) &&
+      wbr_mul_i64(nelem, (int64_t)wbr_dtype_size(nd->dtype), &nbytes))
+    return false;
+  char sh[256];
+  shape_str(sh, sizeof sh, nd);
+  stmt_error(v, v->pc, "no tensor can hold more than 2^63-1 bytes: check the sizes in the statement",
+             "the result for '%s' would have shape %s %s: more than 2^63-1 bytes, larger than any tensor can be", name, sh,
+             wbr_dtype_name(nd->dtype));
+  return true;
+}
+
+/* A statement may not grow the working set past WBR_MAX_TENSORS (a bigger source is not refused,
+ * but may not grow): reports and stops the run. n is what the statement would make. */
+static bool too_many(vm *v, uint64_t n) {
+  if (n <= WBR_MAX_TENSORS || n <= v->ncur) return false;
+  stmt_error(v, v->pc, "check the statement's pattern and axis, and the shapes with `wbr inspect`",
+             "this statement would make %llu tensors or more; a plan holds at most %u",
+             (unsigned long long)n, WBR_MAX_TENSORS);
+  v->stop = true;
+  return true;
+}
+
 static const char *op_name(const wbr_insn *in) {
   const wbr_opinfo *oi = wbr_opinfo_get(in->op);
   return oi ? oi->name : "?";
@@ -368,6 +397,7 @@ static int compile_pattern(vm *v, uint32_t pat_index, wbr_namepat **out) {
                            wbr_program_str(v->prog, pp->text), letters, &err);
   if (rc == WBR_ENOMEM) v->oom = true;
   else if (rc) stmt_error(v, v->pc, NULL, "pattern: %s", err.msg);
+  else wbr_namepat_set_budget(*out, &v->match_budget);
   return rc;
 }
 
@@ -424,6 +454,20 @@ static size_t match_all(vm *v, const wbr_namepat *p, bool *failed) {
 
 /* ---- the statements ---- */
 
+/* How many tensors the next working set would hold if split/unstack (pc's op) cut every matched
+ * tensor: known before any is made, so an explosion is refused without building it. Tensors
+ * that cannot be cut (a bad axis, too many parts) count 1: they are reported one by one. */
+static uint64_t planned_size(const vm *v, const wbr_insn *in, size_t n, uint32_t nparts) {
+  uint64_t total = v->ncur - n;
+  for (size_t mi = 0; mi < n; mi++) {
+    const wbr_node *nd = v->cur[v->idx[mi]].node;
+    int axis = norm_axis(in->x, nd->ndim);
+    uint64_t parts = in->op == WBR_OP_SPLIT ? nparts : axis >= 0 ? (uint64_t)nd->shape[axis] : 1;
+    total += parts <= WBR_MAX_PARTS ? parts : 1;
+  }
+  return total;
+}
+
 /* Shape change of one value; returns the new node or NULL after reporting. */
 static wbr_node *do_reshape(vm *v, wbr_node *in, const int64_t *dims, uint32_t n, const char *name) {
   int64_t shape[WBR_MAX_DIMS];
@@ -446,7 +490,7 @@ static wbr_node *do_reshape(vm *v, wbr_node *in, const int64_t *dims, uint32_t n
   nd->in[0] = in;
   nd->ndim = (int)n;
   memcpy(nd->shape, shape, n * sizeof *shape);
-  return nd;
+  return too_big(v, nd, name) ? NULL : nd;
 bad:;
   char a[256], b[256];
   shape_str(a, sizeof a, in);
@@ -521,6 +565,11 @@ static void run_insn(vm *v, uint32_t pc) {
                  "expected %u tensor%s matching \"%s\", found %zu", in->b, in->b == 1 ? "" : "s", pattext, n);
     goto done;
   }
+  if (in->op == WBR_OP_SPLIT || in->op == WBR_OP_UNSTACK) {
+    uint32_t nparts = 0;
+    if (in->op == WBR_OP_SPLIT) wbr_program_refs(v->prog, in->b, &nparts);
+    if (too_many(v, planned_size(v, in, n, nparts))) goto done;
+  }
   if (n == 0) {
     if (!optional)
       stmt_error(v, pc, "check the pattern against `wbr inspect` of the source; write 'optional' before the statement if it may match nothing",
@@ -565,6 +614,7 @@ static void run_insn(vm *v, uint32_t pc) {
 
 #define EMIT(pos, value)                                                       \
   do {                                                                          \
+    if (too_many(v, (uint64_t)nouts + 1)) goto out;                             \
     if (nouts == cap_at) {                                                      \
       cap_at = cap_at ? cap_at * 2 : 16;                                        \
       size_t *na = realloc(out_at, cap_at * sizeof *na);                        \
@@ -740,14 +790,26 @@ static void run_insn(vm *v, uint32_t pc) {
       if (given) {
         int64_t known = 0;
         int infer = -1;
+        bool over = false; /* the sizes add up past INT64_MAX: certainly not the axis */
         for (uint32_t k = 0; k < ngiven; k++) {
           if (given[k] == -1) infer = (int)k;
-          else known += given[k];
+          else over = over || !wbr_add_i64(known, given[k], &known);
           sizes[k] = given[k];
         }
+        if (over) {
+          stmt_error(v, pc, "the sizes must add up to the size of the axis", "cannot split '%s' (shape %s) along axis %d into sizes that add up to more than %lld",
+                     val.name, sh, axis, (long long)INT64_MAX);
+          goto next_match;
+        }
+        bool empty_infer = infer >= 0 && known >= dim; /* the inferred part would be empty or negative */
         if (infer >= 0 && known < dim) sizes[infer] = dim - known, known = dim;
-        else if (infer >= 0) known = dim + 1; /* the inferred part would be empty or negative */
-        if (known != dim) {
+        if (empty_infer && known == dim) {
+          stmt_error(v, pc, "every part has a size of at least 1: drop the -1 part, or make the other sizes smaller",
+                     "cannot split '%s' (shape %s) along axis %d: the sizes add up to %lld, which leaves nothing for the -1 part",
+                     val.name, sh, axis, (long long)known);
+          goto next_match;
+        }
+        if (empty_infer || known != dim) {
           stmt_error(v, pc, "the sizes must add up to the size of the axis", "cannot split '%s' (shape %s) along axis %d into sizes that add up to %lld",
                      val.name, sh, axis, (long long)known);
           goto next_match;
@@ -786,6 +848,13 @@ static void run_insn(vm *v, uint32_t pc) {
         stmt_error(v, pc, "axes count from 0 (or from -1 for the last)", "unstack axis %d is out of range for '%s' with shape %s", in->x, val.name, sh);
         goto next_match;
       }
+      if (nd->shape[axis] > WBR_MAX_PARTS) {
+        stmt_error(v, pc, "unstack makes one tensor per index: check the axis, or the shape with `wbr inspect`",
+                   "unstack of '%s' (shape %s) along axis %d would make %lld tensors; one tensor can be cut into at most %u",
+                   val.name, sh, axis, (long long)nd->shape[axis], WBR_MAX_PARTS);
+        goto next_match;
+      }
+      if (too_many(v, (uint64_t)nouts + (uint64_t)nd->shape[axis])) goto out;
       consumed[i] = true;
       for (int64_t k = 0; k < nd->shape[axis]; k++) {
         wbr_node *s = slice_node(v, nd, axis, k, 1, true, "unstack");
@@ -811,8 +880,9 @@ static void run_insn(vm *v, uint32_t pc) {
       }
       int64_t dim = nd->shape[axis], s0, e0;
       if (in->op == WBR_OP_SELECT) {
+        /* dim >= 0, so neither sum overflows; s0 < dim is checked before s0 + 1 */
         s0 = ints[0] < 0 ? ints[0] + dim : ints[0];
-        e0 = s0 + 1;
+        e0 = s0 >= 0 && s0 < dim ? s0 + 1 : s0;
       } else {
         s0 = ints[0] < 0 ? ints[0] + dim : ints[0];
         e0 = ints[1] < 0 ? ints[1] + dim : ints[1];
@@ -899,13 +969,20 @@ static void run_insn(vm *v, uint32_t pc) {
           pn = r;
         }
         c->in[k] = pn;
-        total += pn->shape[axis];
-        consumed[parts[k]] = true;
+        bad = bad || !wbr_add_i64(total, pn->shape[axis], &total);
+      }
+      if (bad) {
+        stmt_error(v, pc, "no tensor can hold more than 2^63-1 elements: check the inputs with `wbr inspect`",
+                   "cannot %s '%s' %s: the joined axis would be longer than %lld", c->label, val.name, sh,
+                   (long long)INT64_MAX);
+        goto next_match;
       }
       c->ndim = c->in[0]->ndim;
       memcpy(c->shape, c->in[0]->shape, sizeof c->shape);
       c->shape[axis] = total;
       c->axis = axis;
+      if (too_big(v, c, val.name)) goto next_match;
+      for (uint32_t k = 0; k < npats; k++) consumed[parts[k]] = true;
       wbr_value o = val;
       o.node = c;
       o.name = expand(v, tpl, val.name, m, 0, true, &o.len);
@@ -947,6 +1024,7 @@ static void run_insn(vm *v, uint32_t pc) {
       /* Unmatched, checked by expect, or matched but failed (reported): it stays as it was. */
       if (!replaced && !consumed[i] && !push(v, &next, &nnext, &capnext, v->cur[i])) goto out;
     }
+    if (too_many(v, nnext)) goto out;
     /* Most statements (reshape, transpose, cast, expect...) keep every name in place: then the
      * index is still right, and rebuilding it would dominate the run on big models. */
     bool same_len = nnext == v->ncur, same_names = same_len;
@@ -1124,9 +1202,10 @@ int wbr_plan_new(wbr_plan **out, wbr_ctx *ctx, const wbr_program *prog, const wb
     push(&v, &v.cur, &v.ncur, &v.capcur, val);
   }
   if (!v.oom) reindex(&v, 0);
-  for (uint32_t pc = 0; pc < wbr_program_ninsns(prog) && !v.oom; pc++) run_insn(&v, pc);
+  v.match_budget = WBR_MATCH_BUDGET;
+  for (uint32_t pc = 0; pc < wbr_program_ninsns(prog) && !v.oom && !v.stop; pc++) run_insn(&v, pc);
   if (!v.oom) {
-    if (target) {
+    if (target && !v.stop) {
       compare_target(&v);
     } else {
       plan->out = v.cur;

@@ -291,10 +291,73 @@ def deep_chain():
         report(cid, e)
 
 
+def extreme_sizes():
+    """Property (issue 9, item 6): for generated statements with extreme sizes, indices and
+    ranges on a small real file, `wbr plan` saying no problems implies `wbr apply` writes every
+    planned tensor; no run may crash, trip a sanitizer or report an internal error."""
+    import random
+    r = random.Random(9)
+    ext = [0, 1, 2, 3, 4, 5, 6, 11, 12, 13, -1, -2, -5, -12, -13, 2 ** 31, 2 ** 32, 2 ** 53, 2 ** 62,
+           2 ** 63 - 2, 2 ** 63 - 1, -(2 ** 63 - 1), -(2 ** 62)]
+    names = [n for n, _, _ in SRC]
+    d = os.path.join(TMP, "extreme")
+    os.makedirs(d, exist_ok=True)
+    st.write(os.path.join(d, "src.safetensors"), [random_tensor(n, sh, dt) for n, sh, dt in SRC])
+
+    def stmt():
+        n, ax, e = '"%s"' % r.choice(names), r.choice([-3, -2, -1, 0, 1, 2]), lambda: r.choice(ext)
+        k = r.choice([2, 3])
+        outs = ", ".join('"p%d"' % i for i in range(k))
+        return r.choice([
+            lambda: "split %s axis %d sizes [%s] -> %s" % (n, ax, ", ".join(str(e()) for _ in range(k)), outs),
+            lambda: "split %s axis %d sizes [%s, -1] -> %s" % (n, ax, ", ".join(str(e()) for _ in range(k - 1)), outs),
+            lambda: "split %s axis %d -> %s" % (n, ax, outs),
+            lambda: 'select %s axis %d index %d -> "s"' % (n, ax, e()),
+            lambda: 'slice %s axis %d range %d:%d -> "s"' % (n, ax, e(), e()),
+            lambda: "reshape %s [%s]" % (n, ", ".join(str(e()) for _ in range(r.choice([1, 2, 3])))),
+            lambda: 'unstack %s axis %d -> "u.{#}"' % (n, ax),
+            lambda: 'concat %s, "%s" axis %d -> "c"' % (n, r.choice(names), ax),
+            lambda: 'stack %s, "%s" axis %d -> "c"' % (n, r.choice(names), ax),
+        ])()
+
+    bad = []
+    cases = 150
+    for i in range(cases):
+        rules = "weightbridge 1\n" + "".join(stmt() + "\n" for _ in range(r.choice([1, 2])))
+        with open(os.path.join(d, "rules.wbr"), "w") as f:
+            f.write(rules)
+        out = os.path.join(d, "out.safetensors")
+        if os.path.exists(out):
+            os.remove(out)
+        try:
+            rc, jtext, err = run(["plan", "rules.wbr", "src.safetensors", "--format", "json"], d)
+            if "internal error" in err or "this is a bug" in err:
+                bad.append("plan: %r: %s" % (rules, err[:200]))
+                continue
+            if rc != 0:
+                continue
+            arc, _, aerr = run(["apply", "rules.wbr", "src.safetensors", "-o", "out.safetensors"], d)
+            planned = [t["name"] for t in json.loads(jtext)["tensors"]]
+            if arc != 0:
+                bad.append("plan ok, apply exit %d: %r: %s" % (arc, rules, aerr[:200]))
+            elif [t.name for t in st.read(out)[0]] != planned:
+                bad.append("apply wrote other tensors than planned: %r" % rules)
+        except Crash as e:
+            bad.append("%r: %s" % (rules, e))
+    report("plan/extreme-sizes-plan-ok-implies-apply-ok", "; ".join(bad[:3]) if bad else None)
+
+
 # ---- 3: the bad-input table ----
 
 SRC = [("enc.0.w", (4, 6), "F32"), ("enc.1.w", (4, 6), "F32"), ("enc.0.b", (6,), "F32"), ("qkv", (12, 4), "F32"),
        ("vec", (5,), "F32"), ("ids", (3,), "I64"), ("bn.num_batches_tracked", (), "I64")]
+
+
+# Extreme but legal manifest shapes (every dim <= 2^53, every size in bytes < 2^64).
+HUGE = {"big": {"shape": [2 ** 30, 2 ** 31], "dtype": "F32"},  # 2^63 bytes: more than int64 holds
+        "h1": {"shape": [2 ** 31, 2 ** 31], "dtype": "U8"}, "h2": {"shape": [2 ** 31, 2 ** 31], "dtype": "U8"},
+        "z": {"shape": [10 ** 9, 0], "dtype": "F32"}}
+HUGE.update({"u%02d" % i: {"shape": [60000, 0], "dtype": "F32"} for i in range(17)})
 
 
 def target_from(spec):
@@ -356,6 +419,10 @@ def bad_table():
             json.dump({"tensors": {n: {"shape": list(s), "dtype": dt} for n, s, dt in SRC}}, f)
         with open(os.path.join(d, "patho.json"), "w") as f:
             json.dump({"tensors": {"a" * 60 + "b": {"shape": [1], "dtype": "F32"}}}, f)
+        with open(os.path.join(d, "huge.json"), "w") as f:
+            json.dump({"tensors": HUGE}, f)
+        with open(os.path.join(d, "ra.json"), "w") as f:
+            json.dump({"tensors": {"a" * 18 + "c.%d" % i: {"shape": [1], "dtype": "F32"} for i in range(400)}}, f)
         with open(os.path.join(d, "rules.wbr"), "w") as f:
             f.write("weightbridge 1\n")
             if rules != "-":
@@ -392,7 +459,7 @@ def main():
     names = sorted(f[:-4] for f in os.listdir(HERE) if f.endswith(".wbr"))
     for n in names:
         golden(n)
-    for fn in (data_vs_manifest, concat_provenance, write_fails, deep_chain, bad_table):
+    for fn in (data_vs_manifest, concat_provenance, write_fails, deep_chain, extreme_sizes, bad_table):
         try:
             fn()
         except Exception as e:  # a bug in this script must show as a failure
