@@ -119,7 +119,8 @@ VIT_S = {"tv": (M.vit_tv, r"^encoder\.layers\.encoder_layer_(\d+)\."),
          "beit": (M.vit_beit, r"^blocks\.(\d+)\."),
          "hf": (M.vit_hf, r"^vit\.encoder\.layer\.(\d+)\."),
          "flax": (M.vit_flax, r"^Transformer/encoderblock_(\d+)/"),
-         "flaxscan": (M.vit_flax_scanned, None)}
+         "flaxscan": (M.vit_flax_scanned, None),
+         "hfflax": (M.vit_hf_flax, r"^vit/encoder/layer/(\d+)/")}
 GPT_S = {"hf": (M.gpt2_hf, r"^h\.(\d+)\."),
          "nanogpt": (M.gpt2_nanogpt, r"^transformer\.h\.(\d+)\."),
          "neo": (M.gpt2_neo, r"^transformer\.h\.(\d+)\."),
@@ -134,10 +135,12 @@ MOE_S = {"mixtral": (M.moe_hf, r"^model\.layers\.(\d+)\."),
          "qwenfused": (M.moe_qwen_fused, r"^model\.layers\.(\d+)\.")}
 
 
-def _pair(family, schemes, model_fn, a, b, must="map", why="", tag=""):
+def _pair(family, schemes, model_fn, a, b, must="map", why="", tag="", only=None):
+    """A synthetic base pair's builder; `only` limits the perturbations (for the slow, large ones)."""
     def build():
         (sa, ra), (sb, rb) = schemes[a], schemes[b]
         return synthetic(family, f"{a}-{b}{tag}", model_fn(), sa, sb, ra, rb, must, why)
+    build.only = only
     return build
 
 
@@ -146,17 +149,21 @@ ROPE = "q/k rotary convention differs (Meta interleaved vs HF half split)"
 
 def bases():
     """Every base pair as a builder (built lazily: fixture values are a few MB)."""
-    out = [lambda p=p: fixture(p) for p in sorted(FIXTURE_BLOCKS)]
+    out = [lambda p=p: fixture(p) for p in sorted(FIXTURE_BLOCKS)]  # noqa: E731
     R = M.resnet
     out += [_pair("resnet", RES_S, R, a, b) for a, b in
             (("tv", "tv"), ("tv", "timm"), ("tv", "flaxwords"), ("tv", "keras"), ("keras", "timm"), ("flaxwords", "timm"),
              ("tv", "detr"), ("timm", "flaxwords"))]
     out.append(_pair("resnet", RES_S, R, "timm", "tv", "refuse", "the target's num_batches_tracked have no source"))
+    # a ResNet-152-like stage of 70 identical blocks (tiny widths): no cap may turn it into a refusal
+    out.append(_pair("resnet", RES_S, lambda: M.resnet(stages=(2, 3, 66, 2), widths=(2, 3, 4, 5), stem=4),
+                     "tv", "flaxwords", tag="-deep", only={"base", "tgt-shuffled", "src-swap", "tgt-shallower-mid",
+                                                          "tgt-one-based", "missing-extra"}))
     out.append(_pair("resnet", RES_S, lambda: M.resnet(stem=6), "tv", "flaxwords", "refuse",
                      "stage 0 block 0: expand and shortcut are identical in shape, names do not decide", tag="-automorphism"))
     out += [_pair("vit", VIT_S, M.vit, a, b) for a, b in
             (("tv", "timm"), ("hf", "timm"), ("timm", "hf"), ("flax", "timm"), ("flaxscan", "timm"),
-             ("timm", "flaxscan"), ("tv", "beit"), ("hf", "flax"))]
+             ("timm", "flaxscan"), ("tv", "beit"), ("hf", "flax"), ("timm", "hfflax"), ("hfflax", "hf"))]
     out.append(_pair("vit", VIT_S, M.vit, "beit", "timm", "refuse", "the source has no k bias"))
     out += [_pair("gpt2", GPT_S, M.gpt2, a, b) for a, b in
             (("hf", "nanogpt"), ("hf", "flax"), ("hf", "neo"), ("nanogpt", "hf"), ("neo", "nanogpt"), ("flax", "nanogpt"))]
@@ -362,6 +369,14 @@ def dtype_f16(which):
     return p
 
 
+def mixed_f16(c, rng):
+    """A mixed-precision target: weights of 2 or more axes in F16, vectors kept F32."""
+    if not any(v.dtype == np.float32 and v.ndim >= 2 for v in c.tgt.values()):
+        return False
+    c.tgt = OrderedDict((n, v.astype(np.float16) if v.dtype == np.float32 and v.ndim >= 2 else v) for n, v in c.tgt.items())
+    return True
+
+
 def int_declared_float(c, rng):
     """The target manifest says F32 for an I64 tensor (the README's old one-liner did)."""
     ints = [t for t, v in c.tgt.items() if v.dtype == np.int64]
@@ -404,6 +419,7 @@ PERTURBATIONS = [
     ("tgt-model", prefix("tgt", "model.")),
     ("tgt-f16", dtype_f16("tgt")),
     ("src-f16", dtype_f16("src")),
+    ("tgt-mixed-f16", mixed_f16),
     ("int-as-f32", int_declared_float),
     ("combo", combo),
 ]
@@ -422,6 +438,8 @@ def all_cases():
     for build in bases():
         base = build()
         for pname, pfn in PERTURBATIONS:
+            if getattr(build, "only", None) and pname not in build.only:
+                continue
             c = copy_case(base)
             c.perturb = pname
             if pfn(c, np.random.default_rng(seed_of(c.id))):

@@ -284,6 +284,23 @@ def vit_hf(m):
     return sorted(out, key=order)
 
 
+def vit_hf_flax(m):
+    """transformers' FlaxViT names ('/'-joined): 2-D Dense kernels [in, out], even the square
+    query/key/value/output ones, so only the naming convention says they are transposed."""
+    out = []
+    for n, k, f in vit_hf(m):
+        key = k[0]
+        two_d = key[-1] == "w" and len(m.t[key][0]) == 2
+        if "layernorm" in n or n.startswith("vit.layernorm"):
+            n = n[:-len("weight")] + "scale" if n.endswith("weight") else n
+        elif two_d:
+            n, f = n[:-len("weight")] + "kernel", ops(TR())
+        elif key[0] == "patch" and key[1] == "w":
+            n, f = n[:-len("weight")] + "kernel", ops(HWIO())
+        out.append((n.replace(".", "/"), k, f))
+    return out
+
+
 def _flax_vit_entries(m, i, scope):
     """One big_vision encoder block's stored tensors (DenseGeneral q/k/v/out, [in, out] MLP)."""
     c, h = m.t[("L", 0, "q", "w")][0][1], m.heads

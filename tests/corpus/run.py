@@ -157,11 +157,11 @@ def main():
     ap.add_argument("--update-known", action="store_true")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--work")
-    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--keep", action="store_true", help="keep every case's files in the work directory")
     args = ap.parse_args()
+    t0 = time.time()
     wbr = os.environ.get("WBR") or os.path.join(os.environ.get("BUILD", "build"), "wbr")
     wbr = os.path.abspath(wbr)
-    t0 = time.time()
     all_cases = cases.all_cases()
     if os.environ.get("WBR_SANITIZED"):
         all_cases = all_cases[::5]  # a deterministic fifth under ASan/UBSan
@@ -170,20 +170,29 @@ def main():
     if args.only:
         runs = [r for r in runs if re.search(args.only, rid(*r))]
     work = args.work or tempfile.mkdtemp(prefix="wbr-corpus-")
-    needed = OrderedDict((id(c), c) for c, _ in runs)
+    by_case = OrderedDict()
+    for c, fmt in runs:
+        by_case.setdefault(id(c), (c, []))[1].append(fmt)
 
-    def one(r):
-        c, fmt = r
+    def one(item):
+        """Both formats of one case; its files are removed afterwards (unless --keep): the
+        fixture-sized cases are tens of MB each."""
+        c, fmts = item
+        d = os.path.join(work, c.id)
+        res = {}
         try:
-            return run_case(c, fmt, wbr, work)
+            write_inputs(c, d)
+            for fmt in fmts:
+                res[fmt] = run_case(c, fmt, wbr, work)
         except Exception as e:  # the checker itself failed: say so, do not hide it
-            return "crash", f"harness: {type(e).__name__}: {e}"
-
-    def prepare(c):
-        write_inputs(c, os.path.join(work, c.id))
+            for fmt in fmts:
+                res.setdefault(fmt, ("crash", f"harness: {type(e).__name__}: {e}"))
+        if not args.keep:
+            shutil.rmtree(d, ignore_errors=True)
+        return res
     with ThreadPoolExecutor(max_workers=args.jobs) as ex:
-        list(ex.map(prepare, needed.values()))
-        results = list(ex.map(one, runs))
+        done = {id(c): r for (c, _), r in zip(by_case.values(), ex.map(one, by_case.values()))}
+    results = [done[id(c)][fmt] for c, fmt in runs]
     known = load_known()
     lines, counts, fails = [], Counter(), 0
     per_family, per_perturb = {}, {}
@@ -226,7 +235,7 @@ def main():
     if args.update_known:
         save_known(new_known)
         print(f"corpus: {KNOWN} rewritten ({len(new_known)} entries)")
-    if not args.keep and not args.work:
+    if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     sys.exit(1 if fails and not args.update_known else 0)
 
