@@ -118,6 +118,9 @@ typedef struct wbr_ast_file {
   const char *name;     /* file name for diagnostics */
   const char *src;      /* the source text (owned by the arena copy) */
   size_t len;
+  uint32_t *line_start; /* byte offset of each line's first byte (arena), so that line and
+                         * column are a binary search, not a scan; NULL if not built */
+  size_t nlines;
   int version;          /* from the 'weightbridge N' header; 0 if missing */
   wbr_span version_span;
   wbr_ast_comment *version_trail; /* comment on the header line, or NULL */

@@ -1,14 +1,15 @@
 /* check.c — semantic checks of a parsed .wbr file: everything that can be known without a tensor
- * set. Patterns are validated (glob syntax, PCRE2 compilation), templates are checked against
- * what their pattern binds, axis lists, sizes and ranges are checked, and repeated statements
- * are found. Every problem is reported (one diagnostic each) before returning. */
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
+ * set. Patterns and templates are compiled with the runtime's own engine (runtime/namepat.c,
+ * as the bytecode verifier and the VM do, so the three cannot disagree); the checks before it
+ * only give the common mistakes a more precise message. Axis lists, sizes and ranges are
+ * checked, and repeated statements are found. Every problem is reported (one diagnostic each)
+ * before returning. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "frontend.h"
+#include "runtime/namepat.h"
 
 enum { MAX_CAPS = 32 };
 
@@ -16,6 +17,7 @@ typedef struct checker {
   wbr_ctx *ctx;
   wbr_ast_file *f;
   int errors;
+  bool oom;
 } checker;
 
 /* What a pattern binds, for checking the templates that use it. */
@@ -28,7 +30,7 @@ typedef struct binds {
   size_t caplen[MAX_CAPS];
   uint32_t ngroups;    /* regex: capture groups */
   uint32_t nnamed;     /* regex: named groups */
-  pcre2_code *re;      /* regex, for its name table */
+  wbr_namepat *np;     /* the pattern compiled by the runtime's engine (when ok) */
 } binds;
 
 static void err(checker *c, wbr_span sp, const char *help, const char *fmt, ...) WBR_PRINTF(4, 5);
@@ -149,42 +151,41 @@ static void glob_pattern(checker *c, const wbr_ast_pat *p, binds *b) {
   }
 }
 
+/* Compile p with the runtime's engine; its refusal is reported at the offset it names. */
+static void engine_pattern(checker *c, const wbr_ast_pat *p, binds *b) {
+  bool rx = p->kind == WBR_PAT_REGEX;
+  wbr_namepat_error e;
+  int rc = wbr_namepat_new(&b->np, rx ? WBR_NAMEPAT_REGEX : WBR_NAMEPAT_GLOB, p->text,
+                           rx ? p->flags : NULL, &e);
+  if (rc == WBR_ENOMEM) {
+    c->oom = true;
+    b->ok = false;
+  } else if (rc) {
+    size_t len = strlen(p->text);
+    /* A regex's offsets run past its text into the flags after the closing '/'. */
+    size_t max = rx ? len + 1 + strlen(p->flags) : len;
+    size_t off = e.offset < max ? e.offset : max;
+    wbr_span at = rx ? (wbr_span){p->span.start + 1 + (uint32_t)off, p->span.start + 2 + (uint32_t)off}
+                     : str_span(p, off, 1);
+    err(c, at, rx ? "the regex syntax is PCRE2's (man pcre2pattern)"
+                  : "a pattern has at most 63 '*' and captures together, a capture name at most 32 characters",
+        "%s%s", rx ? "invalid regex: " : "", e.msg);
+    b->ok = false;
+  }
+}
+
 static void regex_pattern(checker *c, const wbr_ast_pat *p, binds *b) {
   b->kind = WBR_PAT_REGEX;
-  uint32_t opts = PCRE2_UTF | PCRE2_NEVER_BACKSLASH_C;
-  if (strchr(p->flags, 'i')) opts |= PCRE2_CASELESS;
-  if (strchr(p->flags, 'x')) opts |= PCRE2_EXTENDED;
-  int ec;
-  PCRE2_SIZE eo;
-  pcre2_code *re = pcre2_compile((PCRE2_SPTR)p->text, PCRE2_ZERO_TERMINATED, opts, &ec, &eo, NULL);
-  if (!re) {
-    PCRE2_UCHAR msg[256];
-    if (pcre2_get_error_message(ec, msg, sizeof msg) < 0) strcpy((char *)msg, "unknown error");
-    size_t len = strlen(p->text);
-    if (eo > len) eo = len;
-    uint32_t at = p->span.start + 1 + (uint32_t)eo;
-    err(c, (wbr_span){at, at + 1}, "the regex syntax is PCRE2's (man pcre2pattern)",
-        "invalid regex: %s", (const char *)msg);
-    return;
-  }
-  pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &b->ngroups);
-  pcre2_pattern_info(re, PCRE2_INFO_NAMECOUNT, &b->nnamed);
-  b->re = re;
   b->ok = true;
+  engine_pattern(c, p, b);
+  if (!b->ok) return;
+  b->ngroups = wbr_namepat_groups(b->np);
+  for (uint32_t g = 1; g <= b->ngroups; g++) b->nnamed += wbr_namepat_group_name(b->np, g) != NULL;
 }
 
 /* Is `name` a named group of the regex? */
 static bool regex_has_name(const binds *b, const char *name, size_t n) {
-  if (!b->re || b->nnamed == 0) return false;
-  PCRE2_SPTR table;
-  uint32_t esize;
-  pcre2_pattern_info(b->re, PCRE2_INFO_NAMETABLE, &table);
-  pcre2_pattern_info(b->re, PCRE2_INFO_NAMEENTRYSIZE, &esize);
-  for (uint32_t i = 0; i < b->nnamed; i++) {
-    const char *e = (const char *)table + (size_t)i * esize + 2;
-    if (strlen(e) == n && memcmp(e, name, n) == 0) return true;
-  }
-  return false;
+  return b->np && wbr_namepat_group_of(b->np, name, n) != 0;
 }
 
 static void pattern(checker *c, const wbr_ast_pat *p, binds *b, const char *what) {
@@ -195,8 +196,34 @@ static void pattern(checker *c, const wbr_ast_pat *p, binds *b, const char *what
         "empty %s", what);
     return;
   }
-  if (p->kind == WBR_PAT_GLOB) glob_pattern(c, p, b);
-  else regex_pattern(c, p, b);
+  if (p->kind == WBR_PAT_GLOB) {
+    glob_pattern(c, p, b);
+    if (b->ok) engine_pattern(c, p, b);
+  } else {
+    regex_pattern(c, p, b);
+  }
+}
+
+static void binds_free(binds *b) {
+  wbr_namepat_free(b->np);
+  b->np = NULL;
+}
+
+/* A template the checks above found nothing wrong with must also compile with the runtime's
+ * engine against the same pattern, exactly as the verifier and the VM will compile it. */
+static void engine_template(checker *c, const wbr_ast_pat *t, const binds *b, bool allow_hash,
+                            const char *what, const char *help) {
+  if (!b->np) return;
+  wbr_template *tp = NULL;
+  wbr_namepat_error e;
+  int rc = wbr_template_new(&tp, b->np, t->text, allow_hash, &e);
+  wbr_template_free(tp);
+  if (rc == WBR_ENOMEM) {
+    c->oom = true;
+  } else if (rc) {
+    size_t len = strlen(t->text);
+    err(c, str_span(t, e.offset < len ? e.offset : len, 1), help, "%s%s", what ? what : "", e.msg);
+  }
 }
 
 /* Check a template against the binds of its (first) pattern. Sets *hash if it uses {#}. */
@@ -209,6 +236,7 @@ static void template(checker *c, const wbr_ast_pat *t, const binds *b, bool allo
     return;
   }
   if (!b->ok) return; /* the pattern is already reported */
+  int errors_before = c->errors;
   int nstars = 0;
   uint32_t first_star = 0;
   char have[200];
@@ -300,6 +328,7 @@ static void template(checker *c, const wbr_ast_pat *t, const binds *b, bool allo
     err(c, str_span(t, first_star, 1), help, "the template has %d '*' but the pattern has %d",
         nstars, b->nstars);
   }
+  if (c->errors == errors_before) engine_template(c, t, b, allow_hash, NULL, NULL);
 }
 
 static void check_axis(checker *c, const wbr_ast_stmt *s) {
@@ -373,7 +402,7 @@ static void check_stmt(checker *c, const wbr_ast_stmt *s) {
   if (s->kind == WBR_STMT_HINT) {
     for (size_t i = 0; i < s->nin; i++) {
       pattern(c, &s->in[i], &bi, "name in 'hint'");
-      if (bi.re) pcre2_code_free(bi.re);
+      binds_free(&bi);
     }
     if (s->nin == 2 && s->in[0].text[0] && same_pat(&s->in[0], &s->in[1]))
       err(c, s->in[1].span, "a hint relates two different names", "the hint relates a name to itself");
@@ -388,6 +417,7 @@ static void check_stmt(checker *c, const wbr_ast_stmt *s) {
           "'%s' mixes glob and /regex/ inputs", kw);
       continue;
     }
+    int errors_before = c->errors;
     pattern(c, p, &bi, "pattern");
     if (bi.ok && b0.ok && p->kind == WBR_PAT_GLOB) {
       for (int k = 0; k < bi.ncaps; k++) {
@@ -405,20 +435,26 @@ static void check_stmt(checker *c, const wbr_ast_stmt *s) {
         err(c, p->span, "name the groups with (?<name>...), or use (?:...) for grouping only",
             "unnamed group in a later /regex/ of '%s': only named groups can join the first", kw);
       } else {
-        PCRE2_SPTR table;
-        uint32_t esize;
-        pcre2_pattern_info(bi.re, PCRE2_INFO_NAMETABLE, &table);
-        pcre2_pattern_info(bi.re, PCRE2_INFO_NAMEENTRYSIZE, &esize);
-        for (uint32_t k = 0; k < bi.nnamed; k++) {
-          const char *nm = (const char *)table + (size_t)k * esize + 2;
-          if (!regex_has_name(&b0, nm, strlen(nm)))
+        for (uint32_t g = 1; g <= bi.ngroups; g++) {
+          const char *nm = wbr_namepat_group_name(bi.np, g);
+          if (nm && !regex_has_name(&b0, nm, strlen(nm)))
             err(c, p->span, "the first pattern enumerates the groups; the others may only use "
                 "its named groups", "group '%s' is not a named group of the first pattern of '%s'",
                 nm, kw);
         }
       }
     }
-    if (bi.re) pcre2_code_free(bi.re);
+    binds_free(&bi);
+    /* The runtime builds the name each later input selects from the first pattern's captures,
+     * as a template: it must compile as one. */
+    if (bi.ok && b0.ok && c->errors == errors_before) {
+      char what[96];
+      snprintf(what, sizeof what, "input %zu of '%s' (built from the first pattern's captures): ", i + 1, kw);
+      engine_template(c, p, &b0, false, what,
+                      p->kind == WBR_PAT_REGEX ? "a later input names one tensor from the first regex's groups, "
+                                                 "written like a template: /b${i}/"
+                                               : NULL);
+    }
   }
 
   bool hash = false;
@@ -498,7 +534,7 @@ static void check_stmt(checker *c, const wbr_ast_stmt *s) {
   case WBR_STMT_COUNT:
     break;
   }
-  if (b0.re) pcre2_code_free(b0.re);
+  binds_free(&b0);
 }
 
 int wbr_check(wbr_ast_file *f, wbr_ctx *ctx) {
@@ -528,6 +564,6 @@ int wbr_check(wbr_ast_file *f, wbr_ctx *ctx) {
   }
   wbr_buf_free(&b);
   wbr_map_free(&seen);
-  if (oom) return wbr_oom(ctx);
+  if (oom || c.oom) return wbr_oom(ctx);
   return c.errors ? WBR_EINPUT : 0;
 }

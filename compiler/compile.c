@@ -1,14 +1,11 @@
 /* compile.c — the public compiler entry points: .wbr source (or a .wbr file) -> parse -> check
  * -> emit -> a verified wbr_program. Parsing keeps going after a syntax error and the checker
  * still looks at the statements that parsed, so one run reports every problem it can. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "emit.h"
 #include "frontend.h"
+#include "runtime/io.h"
 
 #define WBR_MAX_SOURCE (64u << 20) /* a rule file larger than this is certainly not one */
 
@@ -35,55 +32,11 @@ int wbr_program_compile_file(wbr_program **out, wbr_ctx *ctx, const char *path) 
   if (!out || !path)
     return wbr_fail(ctx, WBR_EUSAGE, path, NULL, "wbr_program_compile_file: NULL argument");
   *out = NULL;
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) return wbr_fail_errno(ctx, path, "cannot open the rule file");
-  struct stat st;
-  int src_rc = 0;
-  if (fstat(fd, &st) != 0)
-    src_rc = wbr_fail_errno(ctx, path, "cannot read the rule file");
-  else if (!S_ISREG(st.st_mode))
-    src_rc = wbr_fail(ctx, WBR_EINPUT, path, "give the path of a .wbr file",
-                      S_ISDIR(st.st_mode) ? "is a directory, not a rule file"
-                                          : "is not a regular file");
-  if (src_rc) {
-    close(fd);
-    return src_rc;
-  }
-  if ((uint64_t)st.st_size > WBR_MAX_SOURCE) {
-    close(fd);
-    return wbr_fail(ctx, WBR_EINPUT, path, NULL, "rule file of %lld bytes exceeds the limit of %u",
-                    (long long)st.st_size, WBR_MAX_SOURCE);
-  }
-  size_t cap = (size_t)st.st_size + 1, len = 0;
-  char *src = malloc(cap);
-  if (!src) {
-    close(fd);
-    return wbr_oom(ctx);
-  }
-  for (;;) {
-    ssize_t r = read(fd, src + len, cap - len);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      int rc = wbr_fail_errno(ctx, path, "cannot read the rule file");
-      free(src);
-      close(fd);
-      return rc;
-    }
-    if (r == 0) break;
-    len += (size_t)r;
-    if (len == cap) { /* the file grew while we read it: that is as far as we go */
-      if (cap > WBR_MAX_SOURCE) break;
-      char *n = realloc(src, cap * 2);
-      if (!n) {
-        free(src);
-        close(fd);
-        return wbr_oom(ctx);
-      }
-      src = n;
-      cap *= 2;
-    }
-  }
-  close(fd);
+  /* A regular file only: a FIFO or a device named as the rules must not block the run. */
+  char *src = NULL;
+  size_t len = 0;
+  int src_rc = wbr_io_read_file(ctx, path, "rule file", WBR_MAX_SOURCE, &src, &len);
+  if (src_rc) return src_rc;
   int rc = wbr_program_compile(out, ctx, path, src, len);
   free(src);
   return rc;

@@ -8,9 +8,21 @@
 #include "frontend.h"
 
 void wbr_span_linecol(const wbr_ast_file *f, uint32_t off, int *line, int *col) {
+  size_t end = f->src ? (off < f->len ? off : f->len) : 0;
+  if (f->line_start && f->nlines) {
+    /* The last line starting at or before end. */
+    size_t lo = 0, hi = f->nlines;
+    while (hi - lo > 1) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (f->line_start[mid] <= end) lo = mid;
+      else hi = mid;
+    }
+    *line = (int)lo + 1;
+    *col = (int)(end - f->line_start[lo]) + 1;
+    return;
+  }
   int l = 1;
   size_t ls = 0;
-  size_t end = f->src ? (off < f->len ? off : f->len) : 0;
   for (size_t i = 0; i < end; i++) {
     if (f->src[i] == '\n') {
       l++;

@@ -10,6 +10,7 @@
 
 #include "frontend.h"
 #include "parser.h"
+#include "runtime/program.h"
 /* flex's header names the bison types without the api.prefix */
 #define YYSTYPE WBR_YYSTYPE
 #define YYLTYPE WBR_YYLTYPE
@@ -241,6 +242,13 @@ int wbr_lex_string(wbr_parser *ps, const char *s, size_t n, wbr_span span, bool 
     }
   }
   p->text[o] = 0;
+  /* Names are UTF-8 (the bytecode's strings must be): say so here, at the byte. */
+  size_t bad = wbr_utf8_check(s + 1, body);
+  if (bad < body) {
+    uint32_t at = span.start + 1 + (uint32_t)bad;
+    wbr_parse_error(ps, (wbr_span){at, at + 1}, "tensor names are UTF-8 text: save the rule file as UTF-8",
+                    "invalid UTF-8 (byte 0x%02x) in a string", (unsigned char)s[1 + bad]);
+  }
   return wbr_lex_token(ps, T_STRING, span);
 }
 
@@ -603,6 +611,20 @@ done:
 
 /* ---- driver -------------------------------------------------------------------------------- */
 
+/* The start of every line, once: diagnostics and the emitter's line table then cost a binary
+ * search per position instead of a scan from the top (which made compiling O(N^2)). */
+static int line_table(wbr_ast_file *f) {
+  size_t n = 1;
+  for (size_t i = 0; i < f->len; i++) n += f->src[i] == '\n';
+  f->line_start = wbr_ast_alloc(f, n * sizeof *f->line_start);
+  if (!f->line_start) return -1;
+  f->line_start[0] = 0;
+  f->nlines = 1;
+  for (size_t i = 0; i < f->len; i++)
+    if (f->src[i] == '\n') f->line_start[f->nlines++] = (uint32_t)(i + 1);
+  return 0;
+}
+
 int wbr_parse_partial(wbr_ast_file **out, wbr_ctx *ctx, const char *name, const char *src,
                       size_t len) {
   *out = NULL;
@@ -619,6 +641,10 @@ int wbr_parse_partial(wbr_ast_file **out, wbr_ctx *ctx, const char *name, const 
   f->src = copy;
   f->len = len;
   f->version = 0;
+  if (line_table(f) != 0) {
+    wbr_ast_free(f);
+    return wbr_oom(ctx);
+  }
 
   wbr_parser ps = {.ctx = ctx, .f = f, .err_line = -1};
   yyscan_t scanner;

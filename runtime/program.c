@@ -268,18 +268,10 @@ int wbr_program_set_source(wbr_program *p, const char *name, uint64_t hash, uint
 
 /* ---- verification ---- */
 
-const char *wbr_check_str(const char *s, size_t len, char *err, size_t errn) {
-  if (len > WBR_MAX_STR) {
-    snprintf(err, errn, "string of %zu bytes exceeds the limit of %u", len, WBR_MAX_STR);
-    return err;
-  }
+size_t wbr_utf8_check(const char *s, size_t len) {
   const unsigned char *u = (const unsigned char *)s;
   for (size_t i = 0; i < len;) {
     unsigned c = u[i];
-    if (c == 0) {
-      snprintf(err, errn, "NUL byte at offset %zu of a string", i);
-      return err;
-    }
     if (c < 0x80) {
       i++;
       continue;
@@ -295,11 +287,26 @@ const char *wbr_check_str(const char *s, size_t len, char *err, size_t errn) {
       if (c == 0xf0 && u[i + 1] < 0x90) ok = false;
       if (c == 0xf4 && u[i + 1] >= 0x90) ok = false;
     }
-    if (!ok) {
-      snprintf(err, errn, "invalid UTF-8 at offset %zu of a string", i);
-      return err;
-    }
+    if (!ok) return i;
     i += n;
+  }
+  return len;
+}
+
+const char *wbr_check_str(const char *s, size_t len, char *err, size_t errn) {
+  if (len > WBR_MAX_STR) {
+    snprintf(err, errn, "string of %zu bytes exceeds the limit of %u", len, WBR_MAX_STR);
+    return err;
+  }
+  const char *nul = memchr(s, 0, len);
+  if (nul) {
+    snprintf(err, errn, "NUL byte at offset %zu of a string", (size_t)(nul - s));
+    return err;
+  }
+  size_t bad = wbr_utf8_check(s, len);
+  if (bad < len) {
+    snprintf(err, errn, "invalid UTF-8 at offset %zu of a string", bad);
+    return err;
   }
   return NULL;
 }

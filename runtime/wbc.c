@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "io.h"
 #include "program.h"
 
 #define WBC_HEADER 24
@@ -552,18 +553,12 @@ int wbr_program_load_bytes(wbr_program **out, wbr_ctx *ctx, const char *name, co
 int wbr_program_load(wbr_program **out, wbr_ctx *ctx, const char *path) {
   if (!out || !path) return wbr_fail(ctx, WBR_EUSAGE, path, NULL, "wbr_program_load: NULL argument");
   *out = NULL;
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) return wbr_fail_errno(ctx, path, "cannot open");
+  /* Opened without blocking and refused unless regular: a FIFO or a device must not hang. */
   struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int rc = wbr_fail_errno(ctx, path, "cannot stat");
-    close(fd);
-    return rc;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    close(fd);
+  int fd = wbr_io_open_read(NULL, path, NULL, &st);
+  if (fd == WBR_EINPUT)
     return wbr_fail(ctx, WBR_EINPUT, path, "give the path of a .wbc file", "not a regular file");
-  }
+  if (fd < 0) return wbr_fail_errno(ctx, path, "cannot open");
   if ((uint64_t)st.st_size > WBC_MAX_FILE) {
     close(fd);
     return wbr_fail(ctx, WBR_EINPUT, path, help_recompile,

@@ -59,6 +59,23 @@ def good():
     }
 
 
+MATCH_SOURCE = b'weightbridge 1\ndrop "nope"\n'
+
+
+def fnv1a64(data):
+    h = 1469598103934665603
+    for c in data:
+        h = ((h ^ c) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def nope_program(source):
+    """`drop "nope"` (matches nothing: an error at 2:1) recorded as compiled from `source`, with
+    the hash of MATCH_SOURCE."""
+    return {"source": source, "hash": fnv1a64(MATCH_SOURCE), "strings": [b"nope"], "patterns": [(0, 0, 0)],
+            "ints": [], "refs": [], "code": [("drop", 0, 0, 0, 0, 0)]}
+
+
 def variant(**changes):
     p = good()
     for k, v in changes.items():
@@ -97,6 +114,11 @@ def main(d):
     files["trailing"] = files["good"] + b"\n"
     files["not_wbc"] = b"weightbridge 1\ndrop \"x\"\n"
     files["empty"] = b""
+    # The source name inside a .wbc is untrusted: the VM may only read it if it is a regular
+    # file, and only use it if its hash is the recorded one (issue 9, item 12).
+    for name, src in (("src_stdin", b"/dev/stdin"), ("src_fifo", b"fifo.wbr"), ("src_stale", b"stale.wbr"),
+                      ("src_match", b"match.wbr"), ("src_dir", b"."), ("src_missing", b"no/such.wbr")):
+        files[name] = encode(nope_program(src))
     for name, data in files.items():
         with open(f"{d}/{name}.wbc", "wb") as f:
             f.write(data)

@@ -80,3 +80,46 @@ cp out.wbc before.wbc
 rejects wbc/compile_bad_rules_to_existing 1 'bad/rules.wbr:3:' "$WBR" compile bad/rules.wbr -o out.wbc
 same wbc/compile_failure_keeps_old_output before.wbc out.wbc
 rejects wbc/compile_unwritable_dir 1 'no/such/dir/out.wbc: error: cannot create a temporary file next to it: No such file or directory' "$WBR" compile r.wbr -o no/such/dir/out.wbc
+
+# ---- the source name inside a .wbc is untrusted (issue 9, item 12) ----
+# `wbr plan` quotes source lines only from a regular file whose hash the .wbc records; a FIFO or
+# /dev/stdin (kept open and empty, like an idle terminal) must not block it.
+printf '{"tensors": {"x": {"shape": [2], "dtype": "F32"}}}' >src.json
+printf 'weightbridge 1\ndrop "nope"\n' >match.wbr
+printf 'weightbridge 1\ndrop "nope"  # edited since\n' >stale.wbr
+mkfifo fifo.wbr idle
+exec 3<>idle
+# src_plan NAME SHOWN: plan NAME.wbc within 10 s, exit 1 with the statement's error, and the
+# source line shown (SHOWN=yes) or not.
+src_plan() {
+  timeout 10 "$WBR" plan "$1.wbc" src.json <&3 >out 2>err
+  rc=$?
+  if [ $rc -eq 124 ]; then fail "wbc/$1" "plan blocked (still running after 10 s)"
+  elif [ $rc -ne 1 ] || ! grep -qF "error: 'drop' matched no tensor" err; then fail "wbc/$1" "exit $rc: $(head -c 300 err)"
+  elif [ "$2" = yes ] && ! grep -qF '  drop "nope"' err; then fail "wbc/$1" "the source line is not shown: $(head -c 300 err)"
+  elif [ "$2" = no ] && grep -qF 'drop "nope"' err; then fail "wbc/$1" "a source line was shown from a file that is not the source: $(head -c 300 err)"
+  else pass "wbc/$1"; fi
+}
+src_plan src_match yes
+src_plan src_stale no
+src_plan src_stdin no
+src_plan src_fifo no
+src_plan src_dir no
+src_plan src_missing no
+exec 3>&-
+
+# Names a .wbc cannot hold are left out of it, never an internal error: a rule file whose name
+# is not UTF-8 compiles, and plans without a source name.
+printf 'weightbridge 1\ndrop "nope"\n' >"$(printf 'bad\377name.wbr')"
+ok wbc/compile_non_utf8_file_name "$WBR" compile "$(printf 'bad\377name.wbr')" -o nonutf8.wbc
+rejects wbc/plan_non_utf8_file_name 1 "error: 'drop' matched no tensor" "$WBR" plan nonutf8.wbc src.json
+# The pattern limits are the runtime engine's, checked before emitting: no "internal error".
+printf 'weightbridge 1\nrename "a.{%s}" -> "b"\n' "$(printf 'c%.0s' $(seq 33))" >longcap.wbr
+rejects wbc/compile_long_capture_name 1 'longcap.wbr:2:12: error: capture name longer than 32 characters' "$WBR" compile longcap.wbr
+if grep -q 'internal error' "$T/.err"; then fail wbc/compile_long_capture_name_not_internal "internal error reported"
+else pass wbc/compile_long_capture_name_not_internal; fi
+# A FIFO given as the rules (.wbr or .wbc) is refused at once, never opened for a blocking read.
+mkfifo pipe.wbr pipe.wbc
+rejects wbc/compile_fifo_rules 1 'pipe.wbr: error: the rule file is a FIFO' timeout 10 "$WBR" compile pipe.wbr -o fifo-out.wbc
+rejects wbc/plan_fifo_wbc 1 'pipe.wbc: error: not a regular file' timeout 10 "$WBR" plan pipe.wbc src.json
+rejects wbc/disasm_fifo_wbc 1 'pipe.wbc: error: not a regular file' timeout 10 "$WBR" disasm pipe.wbc
