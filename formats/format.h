@@ -52,6 +52,38 @@ struct wbr_writer {
   void *state;       /* format-private, freed by the format's finish or by free() */
 };
 
+/* ---- Bytes made on demand ------------------------------------------------------------------
+ * A reader that would have to copy or compute a tensor's bytes (gather a strided view, inflate
+ * a deflated entry, swap bytes) describes them instead: the tensor gets data == NULL and a
+ * wbr_lazy, which the reader embeds first in its own struct. inspect, plan and check never
+ * make them; apply and wbr_tensorset_write make one tensor's bytes at a time. */
+typedef struct wbr_lazy wbr_lazy;
+struct wbr_lazy {
+  /* Write t's t->nbytes row-major bytes to dst, or report (naming the file and the tensor). */
+  int (*fill)(const wbr_lazy *lz, wbr_ctx *ctx, const wbr_tensor *t, uint8_t *dst);
+};
+
+/* t's bytes into dst[0..t->nbytes): copied from t->data, or made by t->lazy. */
+int wbr_tensor_fill(wbr_ctx *ctx, const wbr_tensor *t, uint8_t *dst);
+
+/* n zeroed bytes that live as long as ts (for readers' converted data and lazy descriptions);
+ * NULL after reporting. */
+void *wbr_ts_own_block(wbr_tensorset *ts, wbr_ctx *ctx, size_t n);
+
+/* ---- What a writer may write: what its own reader reads back --------------------------------- */
+typedef struct wbr_name_rules {
+  const char *format;  /* for messages: "safetensors", ".npz" */
+  size_t max_name;     /* longest name in bytes; 0 for no limit */
+  const char *reserved; /* a name the format keeps for itself ("__metadata__"), or NULL */
+  bool unnamed;        /* the file keeps no names (.npy): only dimensions are checked */
+} wbr_name_rules;
+
+/* Refuse, before anything is written, a layout the format's reader would refuse: an empty
+ * name, one that is not UTF-8 or too long, a dimension above 2^53 (the JSON readers' limit,
+ * kept for every format so that `inspect --json` of any output reads back). Each writer's begin
+ * hook calls it first; dtypes stay the format's own check. 0 or an error naming the tensor. */
+int wbr_writer_check_layout(wbr_writer *w, const wbr_name_rules *r);
+
 /* Refuse a #key for a format without entries (one shared message). */
 int wbr_format_no_key(wbr_ctx *ctx, const char *path, const char *key);
 

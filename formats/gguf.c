@@ -713,9 +713,14 @@ static int gw_fail_meta(wbr_writer *w, const char *key, const char *type, const 
                   type, v);
 }
 
+/* llama.cpp's limit on names; our reader's limit on dimensions. */
+static const wbr_name_rules gguf_names = {.format = "GGUF", .max_name = GGUF_MAX_NAME};
+
 static int gw_begin(wbr_writer *w) {
   const wbr_tensorset *ts = w->layout;
   char shown[256];
+  int checked = wbr_writer_check_layout(w, &gguf_names);
+  if (checked) return checked;
   /* The recorded types of non-string values. */
   wbr_json *types = NULL;
   const cJSON *troot = NULL;
@@ -808,13 +813,6 @@ static int gw_begin(wbr_writer *w) {
       rc = wbr_fail(w->ctx, WBR_EINPUT, w->path, "reshape it to at most 4 dimensions in the rules",
                     "cannot write tensor '%s' to GGUF: it has %d dimensions, GGUF allows %d",
                     shown, t->ndim, GGUF_MAX_DIMS);
-    else if (nl == 0 || nl > GGUF_MAX_NAME)
-      rc = wbr_fail(w->ctx, WBR_EINPUT, w->path,
-                    "rename it in the rules (llama.cpp's limit is 63 bytes)",
-                    "cannot write tensor '%s' to GGUF: its name is %zu bytes", shown, nl);
-    else if (!wbr_utf8_valid((const uint8_t *)t->name, nl, NULL))
-      rc = wbr_fail(w->ctx, WBR_EINPUT, w->path, "rename it in the rules",
-                    "cannot write tensor '%s' to GGUF: its name is not UTF-8", shown);
     if (rc) break;
     put_str(&infos, t->name, nl);
     put_le(&infos, (uint64_t)ndim, 4);

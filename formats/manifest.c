@@ -172,10 +172,14 @@ done:
 
 /* The text is wbr_tensorset_to_manifest's (format.c), so `wbr inspect --json` and a written
  * manifest are the same bytes. */
+static const wbr_name_rules mf_names = {.format = "a manifest"};
+
 static int mf_begin(wbr_writer *w) {
+  int rc = wbr_writer_check_layout(w, &mf_names);
+  if (rc) return rc;
   char *s = wbr_tensorset_to_manifest(w->layout);
   if (!s) return wbr_oom(w->ctx);
-  int rc = wbr_writer_emit(w, s, strlen(s));
+  rc = wbr_writer_emit(w, s, strlen(s));
   free(s);
   return rc;
 }

@@ -1,7 +1,8 @@
 /* npy.c — NumPy's .npy (one array, named after the file) and .npz (a zip of NAME.npy entries, as
  * np.savez writes them stored and np.savez_compressed deflated; names such as JAX/Flax's
- * "Transformer/encoderblock_0/MlpBlock_3/Dense_0/kernel" are kept as they are). Big-endian and
- * Fortran-order arrays are converted into little-endian row-major copies. The .npz writer emits
+ * "Transformer/encoderblock_0/MlpBlock_3/Dense_0/kernel" are kept as they are). Deflated,
+ * big-endian and Fortran-order arrays are read only as far as their headers; their little-endian
+ * row-major bytes are made when apply needs them (npy_fill). The .npz writer emits
  * a stored zip, one .npy entry per tensor, with each CRC-32 in a data descriptor. */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,20 +23,6 @@ static const char help_corrupt[] = "the file is truncated, corrupt, or not a Num
 static const char help_dtype[] =
     "weightbridge reads NumPy arrays of f2 f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1 (little- or "
     "big-endian); convert others with numpy first (a.astype(np.float32))";
-
-/* Memory that must live as long as ts: a child set owning one heap block. */
-static uint8_t *own_block(wbr_tensorset *ts, wbr_ctx *ctx, size_t n) {
-  wbr_tensorset *c;
-  if (wbr_tensorset_new(&c, ctx)) return NULL;
-  c->owned = malloc(n ? n : 1);
-  if (!c->owned) {
-    wbr_tensorset_free(c);
-    wbr_oom(ctx);
-    return NULL;
-  }
-  uint8_t *p = c->owned;
-  return wbr_ts_adopt(ts, c) == 0 ? p : NULL;
-}
 
 /* ---- .npy header -------------------------------------------------------------------------- */
 
@@ -169,9 +156,10 @@ static int npy_descr(wbr_ctx *ctx, const char *path, const char *who, const char
   return 0;
 }
 
-/* Parse a .npy's header in p[0..len). `who` prefixes messages ("array 'x': "). */
+/* Parse the header of a .npy of `total` bytes from its first bytes p[0..len) (len <= total: a
+ * deflated entry is inflated only as far as its header). `who` prefixes messages ("array 'x': "). */
 static int npy_parse(wbr_ctx *ctx, const char *path, const char *who, const uint8_t *p, size_t len,
-                     npy_info *info) {
+                     uint64_t total, npy_info *info) {
   memset(info, 0, sizeof *info);
   if (len < 10 || memcmp(p, "\x93NUMPY", 6) != 0)
     return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
@@ -196,8 +184,8 @@ static int npy_parse(wbr_ctx *ctx, const char *path, const char *who, const uint
                     hlen, NPY_MAX_HEADER);
   if (hlen > len - start)
     return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
-                    "%s.npy header of %zu bytes runs past the end of the data (%zu bytes)", who,
-                    hlen, len);
+                    "%s.npy header of %zu bytes runs past the end of the data (%llu bytes)", who,
+                    hlen, (unsigned long long)total);
   lit l = {(const char *)p + start, hlen, 0};
   bool have_descr = false, have_fortran = false, have_shape = false;
   const char *descr = NULL;
@@ -274,7 +262,7 @@ static int npy_parse(wbr_ctx *ctx, const char *path, const char *who, const uint
     return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
                     "%sshape %s needs more bytes than fit in 64 bits", who, sh);
   info->data_off = start + hlen;
-  uint64_t have = len - info->data_off;
+  uint64_t have = total - info->data_off;
   if (have != info->nbytes)
     return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
                     "%sholds %llu bytes of data, but shape %s of %s needs %llu", who,
@@ -316,34 +304,120 @@ static void from_fortran(uint8_t *dst, const uint8_t *src, int ndim, const int64
   }
 }
 
-/* Append the array in p[0..len) as tensor `name`. `mutable_p`: p is the set's own copy, so a
- * byte swap may happen in place. */
-static int npy_add(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char *name,
-                   const uint8_t *p, size_t len, uint8_t *mutable_p) {
+/* An array whose bytes need work (inflating, byte swapping, Fortran to C order), made only
+ * when apply needs them. A deflated .npz is inflated at apply only while its arrays total at most
+ * NPZ_INFLATE_SLACK + NPZ_INFLATE_RATIO times their compressed bytes (docs/formats-npz-gguf.md):
+ * real weights deflate by a few times at most; a 3 MB file claiming gigabytes of zeros is refused. */
+#define NPZ_INFLATE_SLACK (1ull << 30)
+#define NPZ_INFLATE_RATIO 64
+
+typedef struct npz_budget {
+  const char *path; /* the set's copy */
+  uint64_t inflated, compressed; /* over all deflated entries */
+} npz_budget;
+
+typedef struct npy_lazy {
+  wbr_lazy lz;
+  const npz_budget *all;
+  const uint8_t *src; /* the .npy bytes (stored), or the deflated stream */
+  wbr_zip_entry entry; /* sizes and CRC of a deflated entry (its name is not kept) */
+  bool deflated, fortran, swap;
+  uint64_t data_off;
+} npy_lazy;
+
+static bool over_budget(const npz_budget *b) {
+  uint64_t lim;
+  return !wbr_mul_u64(b->compressed, NPZ_INFLATE_RATIO, &lim) || !wbr_add_u64(lim, NPZ_INFLATE_SLACK, &lim) ||
+         b->inflated > lim;
+}
+
+static int npy_fill(const wbr_lazy *lz, wbr_ctx *ctx, const wbr_tensor *t, uint8_t *dst) {
+  const npy_lazy *a = (const npy_lazy *)lz;
+  const uint8_t *raw = a->src + (a->deflated ? 0 : a->data_off);
+  uint8_t *tmp = NULL;
+  int rc = 0;
+  if (a->deflated) {
+    if (over_budget(a->all)) {
+      char infl[32], comp[32];
+      wbr_bytes_str(infl, sizeof infl, a->all->inflated);
+      wbr_bytes_str(comp, sizeof comp, a->all->compressed);
+      return wbr_fail(ctx, WBR_EINPUT, a->all->path,
+                      "re-save it uncompressed with np.savez (not savez_compressed)",
+                      "array '%s': the compressed arrays would inflate to %s from %s, more than "
+                      "the %d times (plus 1 GiB) weightbridge inflates", t->name, infl, comp,
+                      NPZ_INFLATE_RATIO);
+    }
+    uint8_t *out = dst;
+    if (a->fortran && !(out = tmp = malloc(t->nbytes ? (size_t)t->nbytes : 1)))
+      return wbr_fail(ctx, WBR_ENOMEM, a->all->path, "free memory or convert the array to C order",
+                      "array '%s': out of memory for a copy of %llu bytes", t->name,
+                      (unsigned long long)t->nbytes);
+    rc = wbr_zip_inflate(ctx, a->all->path, t->name, &a->entry, a->src, a->data_off, out, t->nbytes);
+    raw = out;
+  }
+  size_t esz = wbr_dtype_size(t->dtype);
+  if (rc == 0 && a->fortran) from_fortran(dst, raw, t->ndim, t->shape, t->nelem, esz);
+  else if (rc == 0 && raw != dst) memcpy(dst, raw, (size_t)t->nbytes);
+  if (rc == 0 && a->swap) swap_bytes(dst, t->nbytes, esz);
+  free(tmp);
+  return rc;
+}
+
+/* One array to add: its header's first bytes, and where its data is. */
+typedef struct npy_src {
+  const char *name;
+  const uint8_t *head; /* the .npy's first head_len bytes */
+  size_t head_len;
+  uint64_t total;      /* bytes of the whole .npy */
+  const uint8_t *src;  /* the .npy (stored) or its deflated stream */
+  const wbr_zip_entry *entry; /* deflated: its sizes and CRC; else NULL */
+} npy_src;
+
+/* Append the array as tensor `name`: in place when its bytes are usable as they are, else with
+ * a lazy description in *lz (from the set's block). */
+static int npy_add(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const npy_src *in,
+                   npy_lazy *lz) {
   char shown[256], who[300];
-  wbr_json_show(shown, sizeof shown, name);
+  wbr_json_show(shown, sizeof shown, in->name);
   snprintf(who, sizeof who, "array '%s': ", shown);
   npy_info info;
-  int rc = npy_parse(ctx, path, who, p, len, &info);
+  int rc = npy_parse(ctx, path, who, in->head, in->head_len, in->total, &info);
   if (rc) return rc;
-  const uint8_t *data = p + info.data_off;
-  size_t esz = wbr_dtype_size(info.dtype);
   bool fortran = info.fortran && info.ndim > 1;
-  if (info.swap || fortran) {
-    uint8_t *out = mutable_p && !fortran ? mutable_p + info.data_off
-                                         : own_block(ts, ctx, (size_t)info.nbytes);
-    if (!out) return WBR_ENOMEM;
-    if (fortran) from_fortran(out, data, info.ndim, info.shape, info.nbytes / (esz ? esz : 1), esz);
-    else if (out != data) memcpy(out, data, (size_t)info.nbytes);
-    if (info.swap) swap_bytes(out, info.nbytes, esz);
-    data = out;
-  }
-  int r = wbr_ts_append(ts, name, strlen(name), info.dtype, info.ndim, info.shape, data);
+  bool direct = !in->entry && !info.swap && !fortran;
+  int r = wbr_ts_append(ts, in->name, strlen(in->name), info.dtype, info.ndim, info.shape,
+                        direct ? in->src + info.data_off : NULL);
   if (r == 1)
     return wbr_fail(ctx, WBR_EINPUT, path, "give every array a distinct name",
                     "array '%s' appears twice", shown);
   if (r == 2) return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt, "%sshape too large", who);
-  return r < 0 ? wbr_oom(ctx) : 0;
+  if (r < 0) return wbr_oom(ctx);
+  if (direct) return 0;
+  lz->lz.fill = npy_fill;
+  lz->src = in->src;
+  if (in->entry) lz->entry = *in->entry;
+  lz->entry.name = NULL;
+  lz->deflated = in->entry != NULL;
+  lz->fortran = fortran;
+  lz->swap = info.swap;
+  lz->data_off = info.data_off;
+  ts->t[ts->n - 1].lazy = &lz->lz;
+  return 0;
+}
+
+/* The block holding the budget, n lazy descriptions and the path; NULL after reporting. */
+static npy_lazy *lazy_block(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, size_t n,
+                            npz_budget **budget) {
+  size_t plen = strlen(path) + 1;
+  uint8_t *blk = wbr_ts_own_block(ts, ctx, sizeof(npz_budget) + n * sizeof(npy_lazy) + plen);
+  if (!blk) return NULL;
+  *budget = (npz_budget *)blk;
+  npy_lazy *lz = (npy_lazy *)(blk + sizeof(npz_budget));
+  char *p = (char *)(lz + n);
+  memcpy(p, path, plen);
+  (*budget)->path = p;
+  for (size_t i = 0; i < n; i++) lz[i].all = *budget;
+  return lz;
 }
 
 static int npy_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char *key,
@@ -358,7 +432,10 @@ static int npy_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const cha
                     "cannot name the array: the file name has nothing before '.npy'");
   char *name = wbr_strndup(base, n);
   if (!name) return wbr_oom(ctx);
-  int rc = npy_add(ts, ctx, path, name, bytes, len, NULL);
+  npz_budget *b;
+  npy_lazy *lz = lazy_block(ts, ctx, path, 1, &b);
+  npy_src in = {.name = name, .head = bytes, .head_len = len, .total = len, .src = bytes};
+  int rc = lz ? npy_add(ts, ctx, path, &in, lz) : WBR_ENOMEM;
   free(name);
   return rc;
 }
@@ -367,6 +444,57 @@ static int npy_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const cha
 
 /* Deflate cannot expand data more than about 1032:1; a larger claim is a forged size. */
 #define DEFLATE_MAX_RATIO 1032
+/* A deflated entry is inflated at read time only as far as its .npy header. */
+#define NPY_HEAD_MAX (12u + NPY_MAX_HEADER)
+
+/* Entry names become tensor names, which go into JSON (inspect --json, plans) and into every
+ * output format: like safetensors and PyTorch names they must be UTF-8, without NUL. */
+static int npz_name(wbr_ctx *ctx, const char *path, const wbr_zip_entry *e, const char *shown) {
+  size_t bad;
+  if (e->name_len <= 4 || strcmp(e->name + e->name_len - 4, ".npy") != 0)
+    return wbr_fail(ctx, WBR_EINPUT, path,
+                    "an .npz holds only NAME.npy arrays, as np.savez writes them",
+                    "entry '%s' is not a .npy array", shown);
+  if (!wbr_utf8_valid((const uint8_t *)e->name, e->name_len, &bad))
+    return wbr_fail(ctx, WBR_EINPUT, path, "re-save the arrays under UTF-8 names",
+                    "entry '%s': its name is not UTF-8 (byte %zu)", shown, bad);
+  return 0;
+}
+
+static int npz_read_entry(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const wbr_zip *z,
+                     const wbr_zip_entry *e, npy_lazy *lz, npz_budget *budget, uint8_t *head) {
+  char shown[256];
+  wbr_json_show(shown, sizeof shown, e->name);
+  int rc = npz_name(ctx, path, e, shown);
+  if (rc) return rc;
+  char *name = wbr_strndup(e->name, e->name_len - 4);
+  if (!name) return wbr_oom(ctx);
+  npy_src in = {.name = name, .total = e->usize};
+  if (e->method == WBR_ZIP_STORED) {
+    rc = wbr_zip_stored(z, e, &in.src);
+    in.head = in.src;
+    in.head_len = (size_t)e->usize;
+  } else if (e->usize / DEFLATE_MAX_RATIO > e->csize + 64) {
+    rc = wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+                  "entry '%s' claims %llu bytes from %llu compressed bytes, more than deflate "
+                  "can produce",
+                  shown, (unsigned long long)e->usize, (unsigned long long)e->csize);
+  } else {
+    /* The compressed bytes begin at the entry's data in the archive (zip_stored refuses a
+     * deflated entry, so find them through the entry's offset). */
+    in.src = wbr_zip_data(z, e);
+    in.entry = e;
+    in.head = head;
+    in.head_len = e->usize < NPY_HEAD_MAX ? (size_t)e->usize : NPY_HEAD_MAX;
+    rc = wbr_zip_inflate(ctx, path, shown, e, in.src, 0, head, in.head_len);
+    if (rc == 0 && (!wbr_add_u64(budget->inflated, e->usize, &budget->inflated) ||
+                    !wbr_add_u64(budget->compressed, e->csize, &budget->compressed)))
+      budget->inflated = UINT64_MAX;
+  }
+  if (rc == 0) rc = npy_add(ts, ctx, path, &in, lz);
+  free(name);
+  return rc;
+}
 
 static int npz_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char *key,
                     const uint8_t *bytes, size_t len) {
@@ -374,38 +502,15 @@ static int npz_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const cha
   wbr_zip *z;
   int rc = wbr_zip_open(&z, ctx, path, "npz file", bytes, len);
   if (rc) return rc;
-  char shown[256];
-  for (size_t i = 0; i < wbr_zip_count(z) && rc == 0; i++) {
-    const wbr_zip_entry *e = wbr_zip_entry_at(z, i);
-    wbr_json_show(shown, sizeof shown, e->name);
-    if (e->name_len <= 4 || strcmp(e->name + e->name_len - 4, ".npy") != 0) {
-      rc = wbr_fail(ctx, WBR_EINPUT, path,
-                    "an .npz holds only NAME.npy arrays, as np.savez writes them",
-                    "entry '%s' is not a .npy array", shown);
-      break;
-    }
-    char *name = wbr_strndup(e->name, e->name_len - 4);
-    if (!name) {
-      rc = wbr_oom(ctx);
-      break;
-    }
-    if (e->method == WBR_ZIP_STORED) {
-      const uint8_t *data;
-      rc = wbr_zip_stored(z, e, &data);
-      if (rc == 0) rc = npy_add(ts, ctx, path, name, data, (size_t)e->usize, NULL);
-    } else if (e->usize / DEFLATE_MAX_RATIO > e->csize + 64 || e->usize > SIZE_MAX - 1) {
-      rc = wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
-                    "entry '%s' claims %llu bytes from %llu compressed bytes, more than deflate "
-                    "can produce",
-                    shown, (unsigned long long)e->usize, (unsigned long long)e->csize);
-    } else {
-      uint8_t *buf = own_block(ts, ctx, (size_t)e->usize);
-      if (!buf) rc = WBR_ENOMEM;
-      if (rc == 0) rc = wbr_zip_extract(z, e, buf, (size_t)e->usize);
-      if (rc == 0) rc = npy_add(ts, ctx, path, name, buf, (size_t)e->usize, buf);
-    }
-    free(name);
-  }
+  npz_budget *budget = NULL;
+  size_t n = wbr_zip_count(z);
+  npy_lazy *lz = lazy_block(ts, ctx, path, n, &budget);
+  uint8_t *head = lz ? malloc(NPY_HEAD_MAX) : NULL;
+  if (!lz) rc = WBR_ENOMEM;
+  else if (!head) rc = wbr_oom(ctx);
+  for (size_t i = 0; i < n && rc == 0; i++)
+    rc = npz_read_entry(ts, ctx, path, z, wbr_zip_entry_at(z, i), &lz[i], budget, head);
+  free(head);
   wbr_zip_free(z);
   return rc;
 }
@@ -490,9 +595,13 @@ static bool ascii(const char *s) {
   return true;
 }
 
+static const wbr_name_rules npz_names = {.format = ".npz", .max_name = 65000};
+
 static int npz_begin(wbr_writer *w) {
   const wbr_tensorset *ts = w->layout;
   char shown[256];
+  int rc = wbr_writer_check_layout(w, &npz_names);
+  if (rc) return rc;
   for (size_t i = 0; i < ts->n; i++) {
     const wbr_tensor *t = &ts->t[i];
     wbr_json_show(shown, sizeof shown, t->name);
@@ -503,11 +612,6 @@ static int npz_begin(wbr_writer *w) {
                           : "numpy has no such dtype; cast the tensor in the rules",
                       "cannot write tensor '%s' to .npz: it is %s", shown,
                       wbr_dtype_name(t->dtype));
-    if (!t->name[0] || !wbr_utf8_valid((const uint8_t *)t->name, strlen(t->name), NULL) ||
-        strlen(t->name) > 65000)
-      return wbr_fail(w->ctx, WBR_EINPUT, w->path, "rename the tensor in the rules",
-                      "cannot write tensor '%s' to .npz: its name is empty, too long or not UTF-8",
-                      shown);
     wbr_buf h;
     wbr_buf_init(&h);
     npy_header(&h, t);
@@ -683,6 +787,9 @@ static int npy_begin(wbr_writer *w) {
     return wbr_fail(w->ctx, WBR_EINPUT, w->path,
                     "write an .npz for several tensors (or drop all but one in the rules)",
                     "an .npy file holds one array, the output has %zu tensors", ts->n);
+  static const wbr_name_rules npy_names = {.format = ".npy", .unnamed = true};
+  int rc = wbr_writer_check_layout(w, &npy_names);
+  if (rc) return rc;
   const wbr_tensor *t = &ts->t[0];
   if (!npy_descr_of(t->dtype)) {
     char shown[256];
@@ -696,7 +803,7 @@ static int npy_begin(wbr_writer *w) {
   wbr_buf b;
   wbr_buf_init(&b);
   npy_header(&b, t);
-  int rc = b.oom ? wbr_oom(w->ctx) : wbr_writer_emit(w, b.p, b.len);
+  rc = b.oom ? wbr_oom(w->ctx) : wbr_writer_emit(w, b.p, b.len);
   wbr_buf_free(&b);
   return rc;
 }

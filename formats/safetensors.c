@@ -368,19 +368,35 @@ const char *wbr_json_kind(const cJSON *v) {
   return "an unknown value";
 }
 
+/* Bytes of the valid UTF-8 sequence at s (1 for ASCII), or 0 if none starts there. */
+static size_t utf8_seq(const char *s) {
+  unsigned char c = (unsigned char)*s;
+  size_t k = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+           : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+  for (size_t m = 1; m < k; m++)
+    if (!s[m]) return 0;
+  return k && wbr_utf8_valid((const uint8_t *)s, k, NULL) ? k : 0;
+}
+
 void wbr_json_show(char *buf, size_t n, const char *s) {
-  /* Names go into one-line messages: escape control bytes, cut very long names. */
+  /* Names go into one-line messages: escape control bytes and bytes that are not UTF-8 (so a
+   * message is always valid text), cut very long names. */
   size_t o = 0, i = 0;
-  for (; s[i] && o + 8 < n; i++) {
+  while (s[i] && o + 8 < n) {
     unsigned char c = (unsigned char)s[i];
-    if (c < 0x20 || c == 0x7f) o += (size_t)snprintf(buf + o, n - o, "\\x%02x", c);
-    else buf[o++] = (char)c;
+    size_t k = utf8_seq(s + i);
+    if (c < 0x20 || c == 0x7f || k == 0) {
+      o += (size_t)snprintf(buf + o, n - o, "\\x%02x", c);
+      i++;
+    } else {
+      if (o + k + 8 >= n) break;
+      memcpy(buf + o, s + i, k);
+      o += k;
+      i += k;
+    }
     if (o > 200) break;
   }
   if (s[i] && o + 4 < n) {
-    /* Do not cut a UTF-8 sequence in half. */
-    while (o > 0 && ((unsigned char)buf[o - 1] & 0xC0) == 0x80) o--;
-    if (o > 0 && ((unsigned char)buf[o - 1] & 0xC0) == 0xC0) o--;
     memcpy(buf + o, "...", 3);
     o += 3;
   }
@@ -748,11 +764,15 @@ static int utf8_or_fail(wbr_writer *w, const char *what, const char *s) {
 
 /* The header lists __metadata__ first, then the tensors in layout order with contiguous
  * data_offsets, and is padded with spaces so the data starts 8-byte aligned. */
+static const wbr_name_rules st_names = {.format = "safetensors",
+                                        .reserved = "__metadata__"};
+
 static int st_begin(wbr_writer *w) {
   const wbr_tensorset *ts = w->layout;
+  int rc = wbr_writer_check_layout(w, &st_names);
+  if (rc) return rc;
   wbr_buf b;
   wbr_buf_init(&b);
-  int rc = 0;
   wbr_buf_putc(&b, '{');
   if (ts->nmeta) {
     wbr_buf_puts(&b, "\"__metadata__\":{");
@@ -769,16 +789,10 @@ static int st_begin(wbr_writer *w) {
   uint64_t off = 0;
   for (size_t i = 0; i < ts->n && rc == 0; i++) {
     const wbr_tensor *t = &ts->t[i];
-    rc = utf8_or_fail(w, "tensor name", t->name);
-    if (rc) break;
-    if (!t->name[0] || strcmp(t->name, "__metadata__") == 0) {
-      rc = wbr_fail(w->ctx, WBR_EINPUT, w->path, "rename the tensor",
-                    "cannot write a tensor named '%s' to safetensors", t->name);
-      break;
-    }
     uint64_t end;
     if (!wbr_add_u64(off, t->nbytes, &end)) {
-      rc = wbr_fail(w->ctx, WBR_EINPUT, w->path, NULL, "tensors hold more than 2^64 bytes");
+      rc = wbr_fail(w->ctx, WBR_EINPUT, w->path, "write fewer or smaller tensors",
+                    "cannot write safetensors: the tensors hold more than 2^64 bytes");
       break;
     }
     if (b.len > 1 || i) wbr_buf_putc(&b, ',');

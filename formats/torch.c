@@ -2,7 +2,8 @@
  * zip archive "ARCHIVE/data.pkl" (the pickled object), "ARCHIVE/data/KEY" (one entry per
  * storage), "ARCHIVE/version", optionally "ARCHIVE/byteorder". Reading runs data.pkl through the
  * restricted pickle machine (pickle.c) and maps each tensor onto its storage's bytes in place
- * (copying only non-contiguous views); writing streams a state dict torch.load reads back. */
+ * (non-contiguous views are gathered only when apply needs them); writing streams a state dict
+ * torch.load reads back. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -320,7 +321,7 @@ typedef struct placed {
   const uint8_t *base; /* the storage's bytes */
   wbr_dtype dtype;
   bool copy;
-  uint64_t nbytes;
+  uint64_t nbytes, storage_bytes;
 } placed;
 
 static int place(reader *r, const found *f, placed *pl) {
@@ -345,6 +346,7 @@ static int place(reader *r, const found *f, placed *pl) {
                     "elements of %s", f->name, (int)s->u.storage.key_len, s->u.storage.key,
                     (unsigned long long)e->usize, (unsigned long long)s->u.storage.numel,
                     wbr_dtype_name(pl->dtype));
+  pl->storage_bytes = need;
   uint64_t nelem;
   if (!wbr_shape_nelem(t->ndim, t->size, &nelem) || !wbr_mul_u64(nelem, es, &pl->nbytes))
     return wbr_fail(r->ctx, WBR_EINPUT, r->path, HELP_DAMAGED,
@@ -373,12 +375,12 @@ static int place(reader *r, const found *f, placed *pl) {
 }
 
 /* Copy a strided view into dst, row-major. */
-static void gather(uint8_t *dst, const uint8_t *src, const wbr_pk_tensor *t, size_t es) {
-  int nd = t->ndim;
+static void gather(uint8_t *dst, const uint8_t *src, int nd, const int64_t *size,
+                   const int64_t *stride, uint64_t offset, size_t es) {
   int64_t idx[WBR_MAX_DIMS] = {0};
-  const uint8_t *row = src + (uint64_t)t->offset * es;
-  int64_t inner = nd ? t->size[nd - 1] : 1;
-  uint64_t inner_stride = nd ? (uint64_t)t->stride[nd - 1] * es : 0;
+  const uint8_t *row = src + offset * es;
+  int64_t inner = nd ? size[nd - 1] : 1;
+  uint64_t inner_stride = nd ? (uint64_t)stride[nd - 1] * es : 0;
   for (;;) {
     const uint8_t *p = row;
     if (inner_stride == es) {
@@ -390,13 +392,89 @@ static void gather(uint8_t *dst, const uint8_t *src, const wbr_pk_tensor *t, siz
     /* Advance the outer indices like an odometer. */
     int d = nd - 2;
     for (; d >= 0; d--) {
-      row += (uint64_t)t->stride[d] * es;
-      if (++idx[d] < t->size[d]) break;
-      row -= (uint64_t)t->stride[d] * es * (uint64_t)t->size[d];
+      row += (uint64_t)stride[d] * es;
+      if (++idx[d] < size[d]) break;
+      row -= (uint64_t)stride[d] * es * (uint64_t)size[d];
       idx[d] = 0;
     }
     if (d < 0) return;
   }
+}
+
+/* A non-contiguous view, gathered only when apply needs its bytes. A view can hold more bytes
+ * than its storage only when its strides overlap (expand() gives stride 0): a 455-byte file can
+ * describe gigabytes that way, so such views are gathered only while, all together, they add at
+ * most TORCH_EXPAND_MAX bytes beyond their storages (docs/formats-torch.md). */
+#define TORCH_EXPAND_MAX (256ull << 20)
+
+typedef struct views {
+  const char *path; /* the set's copy */
+  uint64_t expanded; /* bytes all views hold beyond their storages */
+} views;
+
+typedef struct view {
+  wbr_lazy lz;
+  const views *all;
+  const uint8_t *storage;
+  uint64_t storage_bytes, offset;
+  int ndim;
+  int64_t size[WBR_MAX_DIMS], stride[WBR_MAX_DIMS];
+} view;
+
+static int view_fill(const wbr_lazy *lz, wbr_ctx *ctx, const wbr_tensor *t, uint8_t *dst) {
+  const view *v = (const view *)lz;
+  if (t->nbytes > v->storage_bytes && v->all->expanded > TORCH_EXPAND_MAX) {
+    char have[32], extra[32], lim[32];
+    wbr_bytes_str(have, sizeof have, v->storage_bytes);
+    wbr_bytes_str(extra, sizeof extra, v->all->expanded);
+    wbr_bytes_str(lim, sizeof lim, TORCH_EXPAND_MAX);
+    return wbr_fail(ctx, WBR_EINPUT, v->all->path,
+                    "save materialized tensors: {k: v.contiguous() for k, v in sd.items()}",
+                    "tensor '%s': a view of %llu bytes over a storage of %s (overlapping strides, "
+                    "as expand() makes); the checkpoint's views add %s beyond their storages, "
+                    "more than the %s weightbridge gathers", t->name,
+                    (unsigned long long)t->nbytes, have, extra, lim);
+  }
+  if (t->nelem) gather(dst, v->storage, v->ndim, v->size, v->stride, v->offset, wbr_dtype_size(t->dtype));
+  return 0;
+}
+
+/* One block owned by the set: the views' descriptions and the path they report. */
+static int describe_views(reader *r, wbr_tensorset *ts, const placed *pl, view **out) {
+  size_t nv = 0, plen = strlen(r->path) + 1;
+  uint64_t expanded = 0;
+  for (size_t i = 0; i < r->nf; i++) {
+    if (!pl[i].copy) continue;
+    nv++;
+    if (pl[i].nbytes <= pl[i].storage_bytes) continue;
+    uint64_t extra = pl[i].nbytes - pl[i].storage_bytes;
+    expanded = extra > UINT64_MAX - expanded ? UINT64_MAX : expanded + extra;
+  }
+  *out = NULL;
+  if (!nv) return 0;
+  uint8_t *blk = wbr_ts_own_block(ts, r->ctx, sizeof(views) + nv * sizeof(view) + plen);
+  if (!blk) return WBR_ENOMEM;
+  views *all = (views *)blk;
+  *out = (view *)(blk + sizeof(views));
+  char *path = (char *)(*out + nv);
+  memcpy(path, r->path, plen);
+  all->path = path;
+  all->expanded = expanded;
+  view *v = *out;
+  for (size_t i = 0; i < r->nf; i++) {
+    if (!pl[i].copy) continue;
+    const wbr_pk_tensor *t = r->f[i].t;
+    v->lz.fill = view_fill;
+    v->all = all;
+    v->storage = pl[i].base;
+    v->storage_bytes = pl[i].storage_bytes;
+    v->offset = (uint64_t)t->offset;
+    v->ndim = t->ndim;
+    memcpy(v->size, t->size, sizeof v->size);
+    memcpy(v->stride, t->stride, sizeof v->stride);
+    v++;
+  }
+  return 0;
 }
 
 static int torch_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char *key,
@@ -418,42 +496,15 @@ static int torch_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const c
   if (!rc) rc = select_root(&r, root, key, &sel);
   if (!rc) rc = walk(&r, sel, &name, 0);
   if (!rc && r.nf && !(pl = calloc(r.nf, sizeof *pl))) rc = wbr_oom(ctx);
-  uint64_t copy_bytes = 0;
-  for (size_t i = 0; i < r.nf && !rc; i++) {
-    rc = place(&r, &r.f[i], &pl[i]);
-    if (!rc && pl[i].copy && !wbr_add_u64(copy_bytes, pl[i].nbytes, &copy_bytes))
-      rc = wbr_fail(ctx, WBR_EINPUT, path, HELP_DAMAGED, "tensor sizes overflow 64 bits");
-  }
-  /* Non-contiguous views get one buffer owned by the set (or by a child set when the set owns
-   * its bytes already, as with wbr_tensorset_open_memory). */
-  uint8_t *copies = NULL;
-  if (!rc && copy_bytes) {
-    copies = copy_bytes <= SIZE_MAX ? malloc((size_t)copy_bytes) : NULL;
-    if (!copies) {
-      rc = wbr_oom(ctx);
-    } else if (!ts->owned) {
-      ts->owned = copies;
-    } else {
-      wbr_tensorset *child;
-      rc = wbr_tensorset_new(&child, ctx);
-      if (rc) free(copies);
-      else {
-        child->owned = copies;
-        rc = wbr_ts_adopt(ts, child);
-      }
-    }
-  }
-  uint8_t *at = copies;
+  for (size_t i = 0; i < r.nf && !rc; i++) rc = place(&r, &r.f[i], &pl[i]);
+  /* Non-contiguous views are described, not gathered: reading stays proportional to the file. */
+  view *v = NULL;
+  if (!rc) rc = describe_views(&r, ts, pl, &v);
   for (size_t i = 0; i < r.nf && !rc; i++) {
     const wbr_pk_tensor *t = r.f[i].t;
-    const uint8_t *data = pl[i].base;
-    if (pl[i].copy) {
-      gather(at, pl[i].base, t, wbr_dtype_size(pl[i].dtype));
-      data = at;
-      at += pl[i].nbytes;
-    }
     int a = wbr_ts_append(ts, r.f[i].name, strlen(r.f[i].name), pl[i].dtype, t->ndim, t->size,
-                          data);
+                          pl[i].copy ? NULL : pl[i].base);
+    if (a == 0 && pl[i].copy) ts->t[ts->n - 1].lazy = &(v++)->lz;
     if (a == 1)
       rc = wbr_fail(ctx, WBR_EINPUT, path, "rename one of them before saving",
                     "tensor name '%s' appears twice", r.f[i].name);
@@ -587,13 +638,19 @@ static int write_pickle(wbr_writer *w, wbr_buf *b) {
   return b->oom ? wbr_oom(w->ctx) : 0;
 }
 
+/* torch.load reads any name, but our reader needs a non-empty one (an empty key reads as a lone
+ * tensor), and pickles strings as UTF-8. */
+static const wbr_name_rules torch_names = {.format = "PyTorch"};
+
 static int torch_begin(wbr_writer *w) {
+  int rc = wbr_writer_check_layout(w, &torch_names);
+  if (rc) return rc;
   torch_w *s = calloc(1, sizeof *s);
   if (!s) return wbr_oom(w->ctx);
   w->state = s;
   s->prefix = archive_name(w->path);
   if (!s->prefix) return wbr_oom(w->ctx);
-  int rc = wbr_zipw_new(&s->zip, w->ctx, w->path, emit_cb, w, w->offset);
+  rc = wbr_zipw_new(&s->zip, w->ctx, w->path, emit_cb, w, w->offset);
   if (rc) return rc;
   wbr_buf pkl, n;
   wbr_buf_init(&pkl);

@@ -320,6 +320,10 @@ int wbr_zip_stored(const wbr_zip *z, const wbr_zip_entry *e, const uint8_t **dat
   return 0;
 }
 
+const uint8_t *wbr_zip_data(const wbr_zip *z, const wbr_zip_entry *e) {
+  return z->bytes + e->data_offset;
+}
+
 int wbr_zip_check_crc(const wbr_zip *z, const wbr_zip_entry *e) {
   const uint8_t *p;
   int rc = wbr_zip_stored(z, e, &p);
@@ -331,63 +335,85 @@ int wbr_zip_check_crc(const wbr_zip *z, const wbr_zip_entry *e) {
   return 0;
 }
 
+/* Where the next inflated bytes go: the part of [skip, skip+n) still to fill, or scratch while
+ * skipping. */
+static void inflate_out(z_stream *s, uint64_t produced, uint64_t skip, uint8_t *dst, uint64_t n,
+                        uint8_t *scratch, size_t scratch_len) {
+  if (produced < skip) {
+    uint64_t k = skip - produced;
+    s->next_out = scratch;
+    s->avail_out = (uInt)(k < scratch_len ? k : scratch_len);
+  } else {
+    uint64_t k = skip + n - produced;
+    s->next_out = dst + (produced - skip);
+    s->avail_out = (uInt)(k < ZCHUNK ? k : ZCHUNK);
+  }
+}
+
+int wbr_zip_inflate(wbr_ctx *ctx, const char *path, const char *name, const wbr_zip_entry *e,
+                    const uint8_t *src, uint64_t skip, uint8_t *dst, uint64_t n) {
+  uint64_t want;
+  if (!wbr_add_u64(skip, n, &want) || want > e->usize)
+    return wbr_fail(ctx, WBR_EINTERNAL, path, "please report this with the file",
+                    "internal error: zip entry '%s': bytes %llu+%llu asked of %llu", name,
+                    (unsigned long long)skip, (unsigned long long)n, (unsigned long long)e->usize);
+  bool whole = want == e->usize;
+  uint8_t scratch[16384];
+  z_stream s;
+  memset(&s, 0, sizeof s);
+  if (inflateInit2(&s, -MAX_WBITS) != Z_OK) return wbr_oom(ctx);
+  uint64_t in_left = e->csize, produced = 0;
+  uLong crc = 0;
+  int zr = Z_OK;
+  while (produced < want || whole) {
+    if (s.avail_in == 0 && in_left) {
+      size_t k = in_left < ZCHUNK ? (size_t)in_left : ZCHUNK;
+      s.next_in = (Bytef *)(uintptr_t)src;
+      s.avail_in = (uInt)k;
+      src += k;
+      in_left -= k;
+    }
+    if (produced < want) inflate_out(&s, produced, skip, dst, n, scratch, sizeof scratch);
+    else s.next_out = scratch, s.avail_out = 1; /* at the end: anything more is too much */
+    const uint8_t *out0 = s.next_out;
+    uInt before_in = s.avail_in, before_out = s.avail_out;
+    zr = inflate(&s, Z_NO_FLUSH);
+    size_t got = (size_t)(s.next_out - out0);
+    if (whole) crc = crc32(crc, out0, (uInt)got);
+    produced += got;
+    if (produced > want) zr = Z_DATA_ERROR; /* more data than the stated size */
+    if (zr == Z_STREAM_END || zr == Z_DATA_ERROR || zr == Z_MEM_ERROR || zr == Z_NEED_DICT) break;
+    if (before_in == s.avail_in && before_out == s.avail_out && s.avail_in == 0 && in_left == 0) {
+      zr = Z_DATA_ERROR; /* truncated stream */
+      break;
+    }
+  }
+  inflateEnd(&s);
+  if (zr == Z_MEM_ERROR) return wbr_oom(ctx);
+  if (!whole && produced == want && zr != Z_DATA_ERROR && zr != Z_NEED_DICT) return 0;
+  if (zr != Z_STREAM_END)
+    return wbr_fail(ctx, WBR_EINPUT, path, HELP_DAMAGED,
+                    "zip entry '%s': the deflated data is corrupt or does not match its stated "
+                    "size", name);
+  if (produced != e->usize)
+    return wbr_fail(ctx, WBR_EINPUT, path, HELP_DAMAGED,
+                    "zip entry '%s': inflates to %llu bytes, the directory says %llu", name,
+                    (unsigned long long)produced, (unsigned long long)e->usize);
+  if ((uint32_t)crc != e->crc32)
+    return wbr_fail(ctx, WBR_EINPUT, path, HELP_DAMAGED,
+                    "zip entry '%s': CRC-32 mismatch (the data is corrupt)", name);
+  return 0;
+}
+
 int wbr_zip_extract(const wbr_zip *z, const wbr_zip_entry *e, uint8_t *dst, size_t dst_len) {
   if (e->usize > dst_len)
     return wbr_fail(z->ctx, WBR_EUSAGE, z->path, NULL,
                     "zip entry '%s': %llu bytes do not fit the %zu-byte buffer", e->name,
                     (unsigned long long)e->usize, dst_len);
   const uint8_t *src = z->bytes + e->data_offset;
-  if (e->method == WBR_ZIP_STORED) {
-    memcpy(dst, src, (size_t)e->usize);
-  } else {
-    z_stream s;
-    memset(&s, 0, sizeof s);
-    if (inflateInit2(&s, -MAX_WBITS) != Z_OK) return wbr_oom(z->ctx);
-    uint64_t in_left = e->csize, out_left = e->usize;
-    const uint8_t *in = src;
-    uint8_t *outp = dst;
-    int zr = Z_OK;
-    for (;;) {
-      if (s.avail_in == 0 && in_left) {
-        size_t k = in_left < ZCHUNK ? (size_t)in_left : ZCHUNK;
-        s.next_in = (Bytef *)(uintptr_t)in;
-        s.avail_in = (uInt)k;
-        in += k;
-        in_left -= k;
-      }
-      if (s.avail_out == 0 && out_left) {
-        size_t k = out_left < ZCHUNK ? (size_t)out_left : ZCHUNK;
-        s.next_out = outp;
-        s.avail_out = (uInt)k;
-        outp += k;
-        out_left -= k;
-      }
-      uInt before_in = s.avail_in, before_out = s.avail_out;
-      zr = inflate(&s, Z_NO_FLUSH);
-      if (zr == Z_STREAM_END) break;
-      if (zr == Z_BUF_ERROR || (zr == Z_OK && before_in == s.avail_in &&
-                                before_out == s.avail_out)) {
-        /* No progress: input or output exhausted before the stream ended. */
-        if (s.avail_out == 0 && out_left == 0 && (s.avail_in || in_left)) {
-          zr = Z_DATA_ERROR; /* more data than the stated size */
-        } else if (s.avail_in == 0 && in_left == 0) {
-          zr = Z_DATA_ERROR; /* truncated stream */
-        } else {
-          continue;
-        }
-      }
-      if (zr != Z_OK) break;
-    }
-    uint64_t produced = s.total_out;
-    inflateEnd(&s);
-    if (zr == Z_MEM_ERROR) return wbr_oom(z->ctx);
-    if (zr != Z_STREAM_END)
-      return ZFAIL(z, HELP_DAMAGED, "zip entry '%s': the deflated data is corrupt or does not "
-                   "match its stated size", e->name);
-    if (produced != e->usize)
-      return ZFAIL(z, HELP_DAMAGED, "zip entry '%s': inflates to %llu bytes, the directory says "
-                   "%llu", e->name, (unsigned long long)produced, (unsigned long long)e->usize);
-  }
+  if (e->method != WBR_ZIP_STORED)
+    return wbr_zip_inflate(z->ctx, z->path, e->name, e, src, 0, dst, e->usize);
+  memcpy(dst, src, (size_t)e->usize);
   if (crc_update(0, dst, (size_t)e->usize) != e->crc32)
     return ZFAIL(z, HELP_DAMAGED, "zip entry '%s': CRC-32 mismatch (the data is corrupt)",
                  e->name);

@@ -52,9 +52,19 @@ const wbr_zip_entry *wbr_zip_find(const wbr_zip *z, const char *name);
  * here (checking means reading every byte; call wbr_zip_check_crc when that is wanted). */
 int wbr_zip_stored(const wbr_zip *z, const wbr_zip_entry *e, const uint8_t **data);
 
+/* Where an entry's (possibly compressed) bytes are in the archive: e->csize of them. */
+const uint8_t *wbr_zip_data(const wbr_zip *z, const wbr_zip_entry *e);
+
 /* Decompress (or copy) an entry into dst[0..e->usize), checking the size and the CRC-32. dst_len
  * must be >= e->usize. Works for STORED and DEFLATED entries. */
 int wbr_zip_extract(const wbr_zip *z, const wbr_zip_entry *e, uint8_t *dst, size_t dst_len);
+
+/* Inflate a DEFLATED entry whose compressed bytes are src[0..e->csize), keeping bytes
+ * [skip, skip + n) of its output in dst. Needs only e's sizes and CRC (the archive may be gone;
+ * `name` is for messages). Reading to the end (skip + n == e->usize) checks the stream's length
+ * and CRC-32; a shorter read (a header) stops as soon as it has its bytes. */
+int wbr_zip_inflate(wbr_ctx *ctx, const char *path, const char *name, const wbr_zip_entry *e,
+                    const uint8_t *src, uint64_t skip, uint8_t *dst, uint64_t n);
 
 /* Check a STORED entry's CRC-32 against the central directory. */
 int wbr_zip_check_crc(const wbr_zip *z, const wbr_zip_entry *e);

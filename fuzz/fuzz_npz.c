@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fuzz_lazy.h"
 #include "weightbridge.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -30,7 +31,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   wbr_tensorset *ts;
   const char *name = data[0] & 1 ? "fuzz/a.npy" : "fuzz/a.npz";
   int rc = wbr_tensorset_open_memory(&ts, ctx, name, data + 1, size - 1);
-  if (rc == 0) touch(ts);
+  if (rc == 0) {
+    touch(ts);
+    fill_lazy(ctx, ts);
+  }
   else if (wbr_ctx_error_count(ctx) != 1) __builtin_trap(); /* one clear error, exactly */
   wbr_tensorset_free(ts);
   wbr_ctx_free(ctx);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fuzz_lazy.h"
 #include "weightbridge.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -26,6 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       for (uint64_t k = 0; p && k < t.nbytes; k++) sink ^= p[k];
     }
     (void)sink;
+    fill_lazy(ctx, ts);
     char *m = wbr_tensorset_to_manifest(ts);
     if (m) {
       wbr_tensorset *back;

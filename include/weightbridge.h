@@ -160,6 +160,10 @@ WBR_API int wbr_tensorset_meta_set(wbr_tensorset *ts, const char *key, const cha
 /* The set as a JSON manifest ({"tensors": {name: {"shape": [...], "dtype": "F32"}}}, one tensor
  * per line, in order) — what `wbr inspect --json` prints. Caller frees; NULL if out of memory. */
 WBR_API char *wbr_tensorset_to_manifest(const wbr_tensorset *ts);
+/* The table `wbr inspect` prints: "PATH: FORMAT, N tensors, ...", one row per tensor (name,
+ * dtype, shape, bytes), then the metadata. Names and metadata come from the file and may be
+ * hostile: control characters are shown as \xNN. Caller frees; NULL if out of memory. */
+WBR_API char *wbr_tensorset_render(const wbr_tensorset *ts, const char *path);
 
 /* Write the whole set to path, format by extension, atomically (see wbr_writer). A manifest
  * (.json) needs no data; a weight file needs every tensor's bytes. */

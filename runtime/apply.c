@@ -2,11 +2,15 @@
  * writer, one tensor at a time. Renames, reshapes, slices along leading axes and concatenations
  * along them are written straight from the source mapping; only permutes (and what feeds them)
  * need a buffer, so peak memory stays near the largest permuted tensor whatever the model size.
- * Casts convert through a small scratch buffer on the way out. */
+ * Casts convert through a small scratch buffer on the way out. A source file that shrinks while
+ * it is read is reported as such (SIGBUS is caught around the reads), and nothing is written. */
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "../formats/format.h"
 #include "ops.h"
@@ -36,7 +40,33 @@ typedef struct exec {
   uint8_t *buf[POOL];
   size_t cap[POOL];
   bool busy[POOL];
+  /* Heap blocks of the tensor being written, so that a jump out of a fault (SIGBUS) frees them. */
+  void **live;
+  size_t nlive, caplive;
 } exec;
+
+static void *x_malloc(exec *x, size_t n) {
+  if (x->nlive == x->caplive) {
+    size_t cap = x->caplive ? x->caplive * 2 : 16;
+    void **l = realloc(x->live, cap * sizeof *l);
+    if (!l) return NULL;
+    x->live = l;
+    x->caplive = cap;
+  }
+  void *p = malloc(n ? n : 1);
+  if (p) x->live[x->nlive++] = p;
+  return p;
+}
+
+static void x_free(exec *x, void *p) {
+  if (!p) return;
+  for (size_t i = x->nlive; i-- > 0;)
+    if (x->live[i] == p) {
+      x->live[i] = x->live[--x->nlive];
+      break;
+    }
+  free(p);
+}
 
 static void big_free(uint8_t *p, size_t cap) {
   if (p) munmap(p, cap);
@@ -51,7 +81,7 @@ static uint8_t *big_alloc(size_t n) {
 
 /* A buffer of n bytes (contents undefined); give it back with buf_put. */
 static uint8_t *buf_get(exec *x, size_t n) {
-  if (n < BIG) return malloc(n ? n : 1);
+  if (n < BIG) return x_malloc(x, n);
   int best = -1, spare = -1;
   for (int i = 0; i < POOL; i++) {
     if (x->busy[i]) continue;
@@ -77,7 +107,7 @@ static void buf_put(exec *x, uint8_t *p) {
       x->busy[i] = false;
       return;
     }
-  free(p);
+  x_free(x, p);
 }
 
 /* Give back the source's mapped pages under [p, p+n): they were read and are not needed for
@@ -132,16 +162,18 @@ static int internal(exec *x, const char *what) {
  * (*owned set; the caller gives it back with buf_put). */
 static int materialize(exec *x, const wbr_node *nd, const uint8_t **out, uint8_t **owned) {
   *owned = NULL;
-  if (nd->kind == WBR_N_SOURCE) {
+  if (nd->kind == WBR_N_SOURCE && !x->plan->src->t[nd->src].lazy) {
     *out = x->plan->src->t[nd->src].data;
     return 0;
   }
   if (nd->kind == WBR_N_RESHAPE) return materialize(x, nd->in[0], out, owned);
   uint64_t n = node_bytes(nd);
   membuf m = {.p = buf_get(x, (size_t)n), .cap = (size_t)n};
-  if (!m.p) return wbr_fail(x->ctx, WBR_ENOMEM, NULL, "a tensor that needs a copy must fit in memory",
+  if (!m.p) return wbr_fail(x->ctx, WBR_ENOMEM, x->w->path, "free memory: a tensor that needs a copy must fit in it",
                             "out of memory allocating %llu bytes", (unsigned long long)n);
-  int rc = emit_node(x, nd, (sink){to_memory, &m});
+  int rc = nd->kind == WBR_N_SOURCE ? wbr_tensor_fill(x->ctx, &x->plan->src->t[nd->src], m.p)
+                                    : emit_node(x, nd, (sink){to_memory, &m});
+  if (nd->kind == WBR_N_SOURCE) m.len = rc ? 0 : n;
   if (rc == WBR_EINTERNAL || (rc == 0 && m.len != n)) rc = internal(x, "a tensor's bytes do not match its shape");
   if (rc) {
     buf_put(x, m.p);
@@ -153,6 +185,78 @@ static int materialize(exec *x, const wbr_node *nd, const uint8_t **out, uint8_t
 }
 
 
+/* ---- A source that changes while it is read ------------------------------------------------
+ * The sources are mapped: if a file shrinks under us (re-downloaded, rewritten by another tool),
+ * touching a page past its new end raises SIGBUS. apply catches it while it writes a tensor
+ * (sigsetjmp in emit_guarded), reports the file, and abandons the output; before bytes are copied
+ * in-kernel (which reads the file, not the mapping) and before commit, sizes are compared. */
+
+static _Thread_local sigjmp_buf *bus_jump;
+static _Thread_local void *volatile bus_addr;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc) {
+  (void)uc;
+  if (!bus_jump) { /* not ours (another thread, or outside a read): die as we would have */
+    signal(sig, SIG_DFL);
+    return;
+  }
+  bus_addr = si->si_addr;
+  siglongjmp(*bus_jump, 1);
+}
+
+/* The set (src or one of its shards) whose mapping holds addr, or NULL. */
+static const wbr_tensorset *mapping_of(const wbr_tensorset *ts, const void *addr) {
+  const uint8_t *a = addr, *b = ts->map_base;
+  if (b && a >= b && a < b + ts->map_len) return ts;
+  for (size_t i = 0; i < ts->nchildren; i++) {
+    const wbr_tensorset *c = mapping_of(ts->children[i], addr);
+    if (c) return c;
+  }
+  return NULL;
+}
+
+static int changed(exec *x, const wbr_tensorset *ts, const char *how) {
+  (void)ts; /* the file name comes with the sets' paths */
+  return wbr_fail(x->ctx, WBR_EINPUT, "the source",
+                  "make sure nothing rewrites the source while apply reads it, then run apply again",
+                  "the file changed while it was being read (%s); nothing was written", how);
+}
+
+/* Report ts (or a shard of it) if its file no longer has the size it was mapped with. */
+static int check_size(exec *x, const wbr_tensorset *ts) {
+  struct stat st;
+  if (ts->map_base && ts->fd >= 0 && fstat(ts->fd, &st) == 0 && (uint64_t)st.st_size != ts->map_len) {
+    char how[96];
+    snprintf(how, sizeof how, "%llu bytes when opened, %llu now", (unsigned long long)ts->map_len,
+             (unsigned long long)st.st_size);
+    return changed(x, ts, how);
+  }
+  for (size_t i = 0; i < ts->nchildren; i++) {
+    int rc = check_size(x, ts->children[i]);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+/* Write one output tensor; a SIGBUS while reading the sources' mappings ends it with an error.
+ * Heap blocks the jump skipped are freed from x->live; pool buffers are only marked free. */
+static int emit_guarded(exec *x, const wbr_node *nd) {
+  sigjmp_buf jb;
+  if (sigsetjmp(jb, 1)) {
+    bus_jump = NULL;
+    for (size_t i = 0; i < x->nlive; i++) free(x->live[i]);
+    x->nlive = 0;
+    for (int i = 0; i < POOL; i++) x->busy[i] = false;
+    const wbr_tensorset *ts = mapping_of(x->plan->src, bus_addr);
+    int rc = ts ? check_size(x, ts) : 0;
+    return rc ? rc : changed(x, ts, "a bus error (SIGBUS) reading its mapping");
+  }
+  bus_jump = &jb;
+  int rc = emit_node(x, nd, (sink){to_writer, x->w});
+  bus_jump = NULL;
+  return rc;
+}
+
 static int emit_node(exec *x, const wbr_node *nd, sink s) {
   const uint8_t *bytes;
   uint8_t *owned = NULL;
@@ -161,19 +265,26 @@ static int emit_node(exec *x, const wbr_node *nd, sink s) {
   case WBR_N_SOURCE: {
     const wbr_tensor *t = &x->plan->src->t[nd->src];
     const wbr_tensorset *src = x->plan->src;
-    /* Straight into the output file: let the kernel copy (copy_file_range) when it can. */
+    if (t->lazy) { /* made in a buffer first (a strided view, a deflated array) */
+      rc = materialize(x, nd, &bytes, &owned);
+      if (rc == 0) rc = s.fn(s.ud, bytes, (size_t)t->nbytes);
+      buf_put(x, owned);
+      return rc;
+    }
+    /* Straight into the output file: let the kernel copy (copy_file_range) when it can. It reads
+     * the file, where a shrunk source gives short reads, not SIGBUS: compare the size first. */
     if (s.fn == to_writer && wbr_ts_in_mapping(src, t->data, t->nbytes))
-      return wbr_writer_copy(s.ud, src->fd, (uint64_t)(t->data - (const uint8_t *)src->map_base), t->data,
+      return (rc = check_size(x, src)) ? rc : wbr_writer_copy(s.ud, src->fd, (uint64_t)(t->data - (const uint8_t *)src->map_base), t->data,
                              (size_t)t->nbytes);
     return s.fn(s.ud, t->data, (size_t)t->nbytes);
   }
   case WBR_N_RESHAPE:
     return emit_node(x, nd->in[0], s);
   case WBR_N_CAST: {
-    castsink c = {.inner = s, .from = nd->in[0]->dtype, .to = nd->dtype, .scratch = malloc(SCRATCH)};
+    castsink c = {.inner = s, .from = nd->in[0]->dtype, .to = nd->dtype, .scratch = x_malloc(x, SCRATCH)};
     if (!c.scratch) return wbr_oom(x->ctx);
     rc = emit_node(x, nd->in[0], (sink){to_cast, &c});
-    free(c.scratch);
+    x_free(x, c.scratch);
     return rc;
   }
   case WBR_N_SLICE: {
@@ -193,7 +304,8 @@ static int emit_node(exec *x, const wbr_node *nd, sink s) {
     uint64_t n = node_bytes(nd);
     size_t es = wbr_dtype_size(in->dtype);
     uint8_t *dst = buf_get(x, (size_t)n);
-    if (!dst) rc = wbr_fail(x->ctx, WBR_ENOMEM, NULL, NULL, "out of memory permuting %llu bytes", (unsigned long long)n);
+    if (!dst) rc = wbr_fail(x->ctx, WBR_ENOMEM, x->w->path, "free memory: a permuted tensor must fit in it",
+                            "out of memory permuting %llu bytes", (unsigned long long)n);
     if (rc == 0 && !owned && n > PERMUTE_CHUNK && in->ndim > 0 && in->shape[0] > 1) {
       /* Straight from the mapping: permute slab by slab along the source's first axis and give
        * each slab's pages back once it is placed. */
@@ -227,10 +339,11 @@ static int emit_node(exec *x, const wbr_node *nd, sink s) {
       for (size_t i = 0; i < nd->nin && rc == 0; i++) rc = emit_node(x, nd->in[i], s);
       return rc;
     }
-    const void **parts = calloc(nd->nin, sizeof *parts);
-    uint8_t **owns = calloc(nd->nin, sizeof *owns);
-    int64_t *lens = calloc(nd->nin, sizeof *lens);
+    const void **parts = x_malloc(x, nd->nin * sizeof *parts);
+    uint8_t **owns = x_malloc(x, nd->nin * sizeof *owns);
+    int64_t *lens = x_malloc(x, nd->nin * sizeof *lens);
     if (!parts || !owns || !lens) rc = wbr_oom(x->ctx);
+    else memset(owns, 0, nd->nin * sizeof *owns);
     for (size_t i = 0; i < nd->nin && rc == 0; i++) {
       const uint8_t *pb;
       rc = materialize(x, nd->in[i], &pb, &owns[i]);
@@ -241,9 +354,9 @@ static int emit_node(exec *x, const wbr_node *nd, sink s) {
                                      nd->nin, parts, lens) != 0)
       rc = internal(x, "concat rejected by the kernel");
     for (size_t i = 0; owns && i < nd->nin; i++) buf_put(x, owns[i]);
-    free(parts);
-    free(owns);
-    free(lens);
+    x_free(x, (void *)parts);
+    x_free(x, owns);
+    x_free(x, lens);
     return rc;
   }
   }
@@ -302,10 +415,14 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
     rc = wbr_fail(ctx, WBR_EINPUT, path, "name the output .safetensors; for a manifest of the result use `wbr inspect OUT --json`",
                   "a %s holds no tensor data: cannot write the converted weights to it", w->fmt->name);
   exec x = {.ctx = ctx, .plan = plan, .w = w};
+  struct sigaction bus = {.sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO}, old_bus;
+  sigemptyset(&bus.sa_mask);
+  bool caught = rc == 0 && sigaction(SIGBUS, &bus, &old_bus) == 0;
+  if (rc == 0) rc = check_size(&x, plan->src);
   uint64_t done = 0, since_release = 0;
   for (size_t i = 0; i < plan->nout && rc == 0; i++) {
     const wbr_value *v = &plan->out[i];
-    rc = emit_node(&x, v->node, (sink){to_writer, w});
+    rc = emit_guarded(&x, v->node);
     uint64_t n = node_bytes(v->node);
     done += n;
     since_release += n;
@@ -315,9 +432,12 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
     }
     if (rc == 0 && opts->progress) opts->progress(opts->userdata, i + 1, plan->nout, done, total);
   }
+  if (rc == 0) rc = check_size(&x, plan->src);
+  if (caught) sigaction(SIGBUS, &old_bus, NULL);
   if (rc == 0) rc = wbr_writer_commit(w);
   wbr_writer_free(w);
   for (int i = 0; i < POOL; i++) big_free(x.buf[i], x.cap[i]);
+  free(x.live);
   wbr_tensorset_free(layout);
   return rc;
 }

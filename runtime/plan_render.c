@@ -233,15 +233,23 @@ static void ops_text(wbr_buf *b, const wbr_node *nd, bool *first) {
   *first = false;
 }
 
-/* Tensor names come from checkpoints, which may be hostile: control characters are shown as
- * \xNN so they cannot drive the terminal or break a table. */
+/* Tensor names come from checkpoints and the rules' name from a .wbc, which may be hostile:
+ * control characters are shown as \xNN (the library's one escaping, as in messages) so they
+ * cannot drive the terminal; in Markdown a '|' would also end the table cell. */
 static void put_text(wbr_buf *b, const char *s, bool md) {
-  for (; s && *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c < 0x20 || c == 0x7f) wbr_buf_printf(b, "\\x%02x", c);
-    else if (md && c == '|') wbr_buf_puts(b, "\\|");
-    else wbr_buf_putc(b, (char)c);
+  if (!md) {
+    wbr_buf_put_clean(b, s ? s : "", false);
+    return;
   }
+  wbr_buf c;
+  wbr_buf_init(&c);
+  wbr_buf_put_clean(&c, s ? s : "", false);
+  for (size_t i = 0; i < c.len; i++) {
+    if (c.p[i] == '|') wbr_buf_putc(b, '\\');
+    wbr_buf_putc(b, c.p[i]);
+  }
+  if (c.oom) b->oom = true;
+  wbr_buf_free(&c);
 }
 
 static char *cell_from(const wbr_plan *p, const wbr_value *v) {
@@ -277,7 +285,8 @@ static char *cell_rules(const wbr_plan *p, const wbr_value *v) {
     wbr_buf_printf(&b, "%s%u", i ? "," : ":", wbr_program_pos(p->prog, v->insns[i]).line);
   char *lines = wbr_buf_take(&b);
   wbr_buf_init(&b);
-  wbr_buf_printf(&b, "%s%s", v->ninsns ? rules_name(p) : "(unchanged)", lines ? lines : "");
+  put_text(&b, v->ninsns ? rules_name(p) : "(unchanged)", false);
+  wbr_buf_puts(&b, lines ? lines : "");
   free(lines);
   return wbr_buf_take(&b);
 }
@@ -386,8 +395,10 @@ char *wbr_plan_render(const wbr_plan *p, wbr_plan_format format) {
     }
   }
   if (format == WBR_PLAN_MD) {
-    wbr_buf_printf(&b, "**Plan** of `%s`: %zu tensors, %zu dropped, %zu problem%s.\n\n", rules_name(p), n,
-                   p->ndropped, p->problems, p->problems == 1 ? "" : "s");
+    wbr_buf_puts(&b, "**Plan** of");
+    md_text(&b, rules_name(p), true);
+    wbr_buf_printf(&b, ": %zu tensors, %zu dropped, %zu problem%s.\n\n", n, p->ndropped, p->problems,
+                   p->problems == 1 ? "" : "s");
     wbr_buf_puts(&b, "| target | shape | dtype | from | ops | rule |\n|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < n; i++) {
       wbr_buf_puts(&b, "|");

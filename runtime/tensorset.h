@@ -6,6 +6,8 @@
 
 #include "util.h"
 
+struct wbr_lazy; /* formats/format.h */
+
 typedef struct wbr_tensor {
   char *name;
   wbr_dtype dtype;
@@ -20,6 +22,9 @@ typedef struct wbr_tensor {
   const char *quant_name;
   int qndim;
   int64_t qshape[WBR_MAX_DIMS];
+  /* Bytes made only when needed (a strided PyTorch view, a deflated or converted NumPy array):
+   * data is NULL and wbr_tensor_fill (formats/format.h) makes them; owned by the set. */
+  const struct wbr_lazy *lazy;
 } wbr_tensor;
 
 struct wbr_tensorset {

@@ -63,7 +63,7 @@ int wbr_fail_errno(wbr_ctx *ctx, const char *file, const char *what) {
 
 /* Text from checkpoints (tensor names) reaches messages: control characters are shown as \xNN
  * so they cannot drive the terminal or forge lines. Tabs are kept in source lines. */
-static void put_clean(wbr_buf *b, const char *s, bool keep_tab) {
+void wbr_buf_put_clean(wbr_buf *b, const char *s, bool keep_tab) {
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
     if ((c < 0x20 && !(keep_tab && c == '\t')) || c == 0x7f) wbr_buf_printf(b, "\\x%02x", c);
@@ -85,11 +85,11 @@ char *wbr_diag_format(const wbr_diag *d) {
   }
   unsigned s = (unsigned)d->severity < 3 ? (unsigned)d->severity : 0;
   wbr_buf_printf(&b, "%s: ", sev[s]);
-  put_clean(&b, d->message ? d->message : "", false);
+  wbr_buf_put_clean(&b, d->message ? d->message : "", false);
   wbr_buf_putc(&b, '\n');
   if (d->source_line && d->col > 0) {
     wbr_buf_puts(&b, "  ");
-    put_clean(&b, d->source_line, true);
+    wbr_buf_put_clean(&b, d->source_line, true);
     wbr_buf_puts(&b, "\n  ");
     /* Keep tabs so the caret lines up under tab-indented source. */
     for (int i = 0; i < d->col - 1 && d->source_line[i]; i++)
@@ -100,7 +100,7 @@ char *wbr_diag_format(const wbr_diag *d) {
   }
   if (d->help) {
     wbr_buf_puts(&b, "  help: ");
-    put_clean(&b, d->help, false);
+    wbr_buf_put_clean(&b, d->help, false);
     wbr_buf_putc(&b, '\n');
   }
   return wbr_buf_take(&b);

@@ -46,6 +46,10 @@ void wbr_buf_puts(wbr_buf *b, const char *s);
 void wbr_buf_putc(wbr_buf *b, char c);
 void wbr_buf_printf(wbr_buf *b, const char *fmt, ...) WBR_PRINTF(2, 3);
 void wbr_buf_vprintf(wbr_buf *b, const char *fmt, va_list ap);
+/* Append text from a checkpoint or a .wbc (names, metadata) for a terminal: control characters
+ * as \xNN, so they cannot drive the terminal or forge lines; tabs kept if keep_tab. The one
+ * escaping of messages, inspect and text plans. */
+void wbr_buf_put_clean(wbr_buf *b, const char *s, bool keep_tab);
 /* Append s as a JSON string literal (quotes and escapes). */
 void wbr_buf_json_str(wbr_buf *b, const char *s);
 /* Take ownership of the contents (NULL if oom); the buffer is reset. */

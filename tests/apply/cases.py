@@ -660,9 +660,57 @@ def cases_fixtures():
                    target=[(n, v["shape"], v["dtype"]) for n, v in tgt.items()])
 
 
+# ---- outputs our own readers must read back (issue 9 item 14) ----
+
+OUTPUTS = ["out.safetensors", "out.pt", "out.npz", "out.gguf", "out.json"]
+
+
+def cases_unreadable_outputs():
+    """Every writer refuses, before writing, what its own reader would refuse: an empty name, a
+    dimension above 2^53. The same rules without the defect write a file that reads back."""
+    src = [T("a", rnd(4, 6)), T("z", np.zeros((0,), np.float32))]
+    bad = [("empty-name", 'rename /^(x?)a$/ -> "$1"', "its name is empty"),
+           ("dim-2^62", 'reshape "z" [4611686018427387904, 0]', "dimension 0 is 4611686018427387904, larger than 2^53")]
+    for kind, rules, want in bad:
+        for out in OUTPUTS:
+            cid = "apply/unreadable/%s%s" % (kind, out[3:])
+            try:
+                d = casedir(cid)
+                write_rules(d, rules)
+                st.write(os.path.join(d, "src.safetensors"), src)
+                rc, _, err = run(["apply", "rules.wbr", "src.safetensors", "-o", out], d)
+                why = None
+                if out == "out.json" and "cannot write tensor" not in err:
+                    want = "holds no tensor data"  # a manifest takes no data: refused as such first
+                if rc != 1 or want not in err or "help: " not in err:
+                    why = "exit %d, wanted 1 with %r: %s" % (rc, want, err)
+                elif set(os.listdir(d)) != {"rules.wbr", "src.safetensors"}:
+                    why = "files left behind: %s" % sorted(os.listdir(d))
+                report(cid, why)
+            except Crash as e:
+                report(cid, e)
+    # Without the defect, every format's output reads back.
+    for out in OUTPUTS[:-1]:
+        cid = "apply/unreadable/reads-back%s" % out[3:]
+        try:
+            d = casedir(cid)
+            write_rules(d, 'rename /^(x?)a$/ -> "b$1"\nreshape "z" [9007199254740992, 0]')
+            st.write(os.path.join(d, "src.safetensors"), src)
+            rc, _, err = run(["apply", "rules.wbr", "src.safetensors", "-o", out], d)
+            if rc != 0:
+                report(cid, "apply exited %d: %s" % (rc, err))
+                continue
+            rc, txt, err = run(["inspect", "--json", out], d)
+            got = json.loads(txt)["tensors"] if rc == 0 else {}
+            report(cid, None if rc == 0 and got.get("b", {}).get("shape") == [4, 6] and
+                   got.get("z", {}).get("shape") == [9007199254740992, 0] else "inspect: %d %s %s" % (rc, err, txt[:200]))
+        except Crash as e:
+            report(cid, e)
+
+
 def main():
     for group in (cases_rename, cases_shapes, cases_split_join, cases_cast, cases_misc, cases_wbc_patched,
-                  cases_fixtures):
+                  cases_fixtures, cases_unreadable_outputs):
         try:
             group()
         except Crash as e:

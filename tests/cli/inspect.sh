@@ -42,3 +42,40 @@ ok cli/version "$WBR" --version
 rejects inspect/key-on-safetensors 1 "a safetensors file has no entries to select ('#model')" "$WBR" inspect "$F#model"
 cp "$F" "$T/with#hash.safetensors"
 ok inspect/hash-in-file-name "$WBR" inspect "$T/with#hash.safetensors"
+
+# issue 9 item 15: names, GGUF keys/values and .wbc source names reach the terminal escaped
+# (\xNN, as in error messages), never as raw escape sequences.
+/usr/bin/python3 - "$T" <<'PY' || fail inspect/escapes-make "could not write the hostile files"
+import json, struct, sys
+d = sys.argv[1]
+h = json.dumps({"\x1b[2J\x1b[31mgotcha": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]},
+                "__metadata__": {"k\x1b]0;title\x07": "v\x1b[5m"}}).encode()
+open(d + "/esc.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + b"x")
+def s(b): return struct.pack("<Q", len(b)) + b
+kv = s(b"general.\x1b[2Jname") + struct.pack("<I", 8) + s(b"\x1b[31mred")
+ti = s(b"t\x1b[1m") + struct.pack("<I", 1) + struct.pack("<Q", 4) + struct.pack("<I", 0) + struct.pack("<Q", 0)
+body = b"GGUF" + struct.pack("<IQQ", 3, 1, 1) + kv + ti
+body += bytes(-len(body) % 32) + bytes(16)
+open(d + "/esc.gguf", "wb").write(body)
+PY
+for f in esc.safetensors esc.gguf; do
+  "$WBR" inspect "$T/$f" >"$T/esc.out" 2>&1
+  if [ $? -ne 0 ]; then fail "inspect/escapes-$f" "$(head -c 300 "$T/esc.out")"
+  elif od -An -c "$T/esc.out" | grep -q '033'; then fail "inspect/escapes-$f" "a raw ESC byte reached stdout"
+  elif ! grep -qF '\x1b[' "$T/esc.out"; then fail "inspect/escapes-$f" "the escape is not shown as \\x1b: $(head -c 300 "$T/esc.out")"
+  else pass "inspect/escapes-$f"; fi
+done
+grep -qF 'metadata: general.\x1b[2Jname = \x1b[31mred' "$T/esc.out" && pass inspect/escapes-gguf-metadata \
+  || fail inspect/escapes-gguf-metadata "$(grep metadata "$T/esc.out" | head -c 300)"
+R="$T/$(printf 'r\033[2J')".wbr
+printf 'weightbridge 1\nrename "*" -> "x.*"\n' >"$R"
+"$WBR" compile "$R" -o "$T/esc.wbc" 2>"$T/esc.err" || fail inspect/escapes-compile "$(cat "$T/esc.err")"
+for how in "plan text" "plan md" disasm; do
+  set -- $how
+  if [ "$1" = plan ]; then "$WBR" plan "$T/esc.wbc" "$T/esc.safetensors" --format "$2" >"$T/esc.out" 2>&1
+  else "$WBR" disasm "$T/esc.wbc" >"$T/esc.out" 2>&1; fi
+  id="inspect/escapes-$1${2:+-$2}"
+  if od -An -c "$T/esc.out" | grep -q '033'; then fail "$id" "a raw ESC byte reached stdout"
+  elif ! grep -qF 'r\x1b[2J.wbr' "$T/esc.out"; then fail "$id" "the rules' name is not shown escaped: $(head -c 300 "$T/esc.out")"
+  else pass "$id"; fi
+done

@@ -4,6 +4,9 @@ np.savez_compressed; every dtype, '/' names, 0-d, empty, Fortran-order and big-e
 must read exactly; files we write must load with np.load exactly; a JAX-layout .npz of the
 vit_jax fixture converts to timm values equal to the truth; and the bad-input table."""
 import json
+import subprocess
+import time
+import zlib
 import os
 import struct
 import sys
@@ -14,7 +17,7 @@ import numpy as np
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from wbrtest import TOP, bad_rows, check_ok, check_rejects, result, wbr  # noqa: E402
+from wbrtest import TOP, WBR, bad_rows, check_ok, check_rejects, result, wbr  # noqa: E402
 
 WORK = sys.argv[1]
 DT = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
@@ -200,6 +203,81 @@ def forge_usize(zb, name, usize):
     struct.pack_into("<I", zb, j + 24, usize)
     return bytes(zb)
 
+
+def rawzip(entries):
+    """A zip from raw parts, for what zipfile will not write (names that are not UTF-8, forged
+    streams). entries: (name bytes, method, crc, usize, stored bytes)."""
+    out = cd = b""
+    for name, method, crc, usize, data in entries:
+        lh = struct.pack("<IHHHHHIIIHH", 0x04034b50, 20, 0, method, 0, 0, crc, len(data), usize, len(name), 0)
+        cd += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014b50, 20, 20, 0, method, 0, 0, crc, len(data), usize,
+                          len(name), 0, 0, 0, 0, 0, len(out)) + name
+        out += lh + name + data
+    return out + cd + struct.pack("<IHHHHIIH", 0x06054b50, 0, 0, len(entries), len(entries), len(cd), len(out), 0)
+
+
+def npy_head(descr, shape):
+    h = ("{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)).encode()
+    h += b" " * (-(10 + len(h) + 1) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h
+
+
+def deflated_zeros_npy(n, chunk=1 << 24):
+    """The deflate stream of a .npy of n zero bytes (u1), made in a moment: after a full flush
+    the compressor starts afresh, so one compressed chunk of zeros repeats (n: a multiple of
+    chunk). Its CRC is not computed (0): the point is what is refused before inflating."""
+    head = npy_head("|u1", "(%d,)" % (n - 128))
+    assert len(head) == 128 and n % chunk == 0
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = c.compress(head + bytes(chunk - 128)) + c.flush(zlib.Z_FULL_FLUSH)
+    rest = c.compress(bytes(chunk)) + c.flush(zlib.Z_FULL_FLUSH)
+    return first + rest * (n // chunk - 1) + b"\x03\x00"
+
+
+def run_rusage(*args):
+    """Run wbr; its exit code, stderr, peak RSS in KiB and seconds."""
+    t0 = time.time()
+    pr = subprocess.Popen([WBR, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = pr.stderr.read().decode(errors="replace")
+    _, status, ru = os.wait4(pr.pid, 0)
+    pr.returncode = os.waitstatus_to_exitcode(status)
+    return pr.returncode, err, ru.ru_maxrss, time.time() - t0
+
+
+# ---- resource bounds (issue 9 item 11): a deflated .npz is inflated only at apply, within a
+# budget of 1 GiB + 64 x its compressed bytes; inspect and plan read the .npy headers only. ----
+GiB = 1 << 30
+stream = deflated_zeros_npy(GiB)
+bomb = p("bomb.npz")
+with open(bomb, "wb") as f:
+    f.write(rawzip([(b"a%d.npy" % k, 8, 0, GiB, stream) for k in range(2)]))
+rc, err, rss, secs = run_rusage("inspect", bomb)
+result("npz/bomb/inspect-reads-headers-only", rc == 0 and rss < 64 << 10 and secs < 5,
+       f"exit {rc}, {rss} KiB, {secs:.1f} s: {err[-300:]}")
+with open(p("bomb.wbr"), "w") as f:
+    f.write('weightbridge 1\noptional rename "a{i}" -> "b{i}"\n')
+rc, err, rss, secs = run_rusage("plan", p("bomb.wbr"), bomb)
+result("npz/bomb/plan-reads-headers-only", rc == 0 and rss < 64 << 10, f"exit {rc}, {rss} KiB: {err[-300:]}")
+r = wbr("apply", p("bomb.wbr"), bomb, "-o", p("bomb.safetensors"))
+check_rejects("npz/bomb/apply-refused", r, "array 'a0': the compressed arrays would inflate to 2.0 GiB from")
+result("npz/bomb/apply-help", "help: re-save it uncompressed with np.savez" in r.stderr, r.stderr[-300:])
+result("npz/bomb/nothing-written", not os.path.exists(p("bomb.safetensors")), "output exists")
+os.unlink(bomb)
+# Under the budget a deflated array is inflated (and its CRC checked) when apply needs it.
+small = deflated_zeros_npy(1 << 20, chunk=1 << 20)
+crc = zlib.crc32(npy_head("|u1", "(%d,)" % ((1 << 20) - 128)) + bytes((1 << 20) - 128))
+with open(p("zeros.npz"), "wb") as f:
+    f.write(rawzip([(b"z.npy", 8, crc, 1 << 20, small)]))
+r = wbr("apply", p("bomb.wbr"), p("zeros.npz"), "-o", p("zeros.safetensors"))
+if check_ok("npz/inflate-at-apply", r):
+    result("npz/inflate-at-apply-bytes", read_st(p("zeros.safetensors"))["z"][2] == bytes((1 << 20) - 128), "bytes")
+with open(p("zeros-badcrc.npz"), "wb") as f:
+    f.write(rawzip([(b"z.npy", 8, crc ^ 1, 1 << 20, small)]))
+ok_inspect = wbr("inspect", p("zeros-badcrc.npz")).returncode == 0
+r = wbr("apply", p("bomb.wbr"), p("zeros-badcrc.npz"), "-o", p("zeros-badcrc.safetensors"))
+result("npz/crc-checked-at-apply", ok_inspect and r.returncode == 1 and
+       "zip entry 'z': CRC-32 mismatch (the data is corrupt)" in r.stderr and
+       not os.path.exists(p("zeros-badcrc.safetensors")), r.stderr[-300:])
 
 X = "x.npy"
 HELP = "array 'x': "

@@ -4,10 +4,12 @@ execution attempts, resource exhaustion) and malformed archives, each with the d
 `wbr inspect` must print. Same row format as tests/bad/cases.py:
 
     row(ID, FILE, BYTES, MESSAGE)
+    row(ID, FILE, BYTES, MESSAGE, cmd="apply")
 
 ID is stable, FILE's extension picks the reader, BYTES are built with the helpers below (never a
-committed binary), MESSAGE is a substring the single error line must contain. Prints one line
-per case for run.sh:  ID <TAB> PATH <TAB> MESSAGE
+committed binary), MESSAGE is a substring the single error line must contain. An "apply" row is
+a file `inspect` must read (instantly: it never gathers tensor data) and `apply` must refuse.
+Prints one line per case for run.sh:  ID <TAB> PATH <TAB> MESSAGE <TAB> CMD
 """
 import io
 import os
@@ -18,8 +20,8 @@ import zipfile
 ROWS = []
 
 
-def row(id, file, data, message):
-    ROWS.append((id, file, data, message))
+def row(id, file, data, message, cmd="inspect"):
+    ROWS.append((id, file, data, message, cmd))
 
 
 # ---- pickle helpers -----------------------------------------------------------------------------
@@ -174,6 +176,17 @@ row("pid-key-slash", PT,
 row("top-list", PT, ckpt(b"\x80\x02]."), "the checkpoint holds a list, not a dict of tensors")
 row("int-key", PT, ckpt(b"\x80\x02}(N" + tensor("0") + b"u."), "a dict key holding tensors is None")
 
+# ---- resource bounds: views are gathered at apply only, and within a budget ------------------
+
+EXPANDED = "(overlapping strides, as expand() makes); the checkpoint's views add "
+# issue 9 item 8: a 16-byte storage seen as 8 GiB through stride 0 (inspect used to fill 8 GiB).
+row("expand-bomb", PT, ckpt(state(("w", tensor("0", size=(1 << 16, 1 << 13, 4), stride=(0, 0, 1))))),
+    "tensor 'w': a view of 8589934592 bytes over a storage of 16 B " + EXPANDED + "8.0 GiB", cmd="apply")
+# Many small expanded views add up: the budget is for the whole checkpoint, not per view.
+row("expand-many", PT, ckpt(state(*[("w%d" % i, tensor("0", numel=64, size=(1 << 16, 64), stride=(0, 1)))
+                                    for i in range(17)]), data={"0": bytes(256)}),
+    "beyond their storages, more than the 256.0 MiB weightbridge gathers", cmd="apply")
+
 # ---- archives ------------------------------------------------------------------------------
 
 good = ckpt(GOOD)
@@ -217,7 +230,7 @@ row("torchscript", PT, ckpt(GOOD, extra=[("a/constants.pkl", b"\x80\x02).")]),
 
 out = sys.argv[1]
 seen = set()
-for id, file, data, message in ROWS:
+for id, file, data, message, cmd in ROWS:
     assert id not in seen, id
     seen.add(id)
     d = os.path.join(out, id)
@@ -225,4 +238,4 @@ for id, file, data, message in ROWS:
     path = os.path.join(d, file)
     with open(path, "wb") as f:
         f.write(data)
-    print(f"{id}\t{path}\t{message}")
+    print(f"{id}\t{path}\t{message}\t{cmd}")

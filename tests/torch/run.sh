@@ -88,9 +88,18 @@ if ! "$PY" "$TOP/tests/torch/bad_cases.py" "$T/bad" >"$T/index.tsv" 2>"$T/gen.er
   exit 1
 fi
 tab=$(printf '\t')
-while IFS="$tab" read -r id file want; do
-  "$WBR" inspect "$file" >"$T/out" 2>"$T/err"
-  rc=$?
+while IFS="$tab" read -r id file want cmd; do
+  if [ "$cmd" = apply ]; then
+    # Read instantly (views are not gathered), refused when apply would gather them.
+    if ! "$WBR" inspect "$file" >"$T/out" 2>"$T/err"; then fail "torch/bad-$id-inspect" "$(head -c 300 "$T/err")"; continue; fi
+    pass "torch/bad-$id-inspect"
+    "$WBR" apply "$T/id.wbr" "$file" -o "$T/bad-out.safetensors" >"$T/out" 2>"$T/err"
+    rc=$?
+    if [ -e "$T/bad-out.safetensors" ]; then fail "torch/bad-$id" "apply wrote its output"; continue; fi
+  else
+    "$WBR" inspect "$file" >"$T/out" 2>"$T/err"
+    rc=$?
+  fi
   nerr=$(grep -c ': error: ' "$T/err")
   if [ "$rc" -ge 128 ]; then fail "torch/bad-$id" "crashed (exit $rc): $(head -c 400 "$T/err")"
   elif grep -qE 'Sanitizer|runtime error:' "$T/err"; then fail "torch/bad-$id" "sanitizer: $(head -c 600 "$T/err")"

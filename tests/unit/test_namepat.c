@@ -133,3 +133,53 @@ TEST(pattern_literal_and_groups) {
   CHECK_STR(wbr_namepat_group_name(p, 1), "i");
   wbr_namepat_free(p);
 }
+
+/* Issue 9, item 11: a regex just under the per-match limit costs ~1e6 steps a name; with a
+ * budget, the run's costly matches stop when it is spent, while cheap patterns never touch it. */
+TEST(costly_matches_are_paid_from_a_shared_budget) {
+  wbr_namepat *costly, *cheap;
+  wbr_namepat_error err;
+  CHECK_INT(wbr_namepat_new(&costly, R, "^(a+)+$", "", &err), 0);
+  CHECK_INT(wbr_namepat_new(&cheap, G, "blocks.{i}.*", NULL, &err), 0);
+  uint64_t budget = WBR_MATCH_BUDGET;
+  wbr_namepat_set_budget(costly, &budget);
+  wbr_namepat_set_budget(cheap, &budget);
+  char name[32];
+  memset(name, 'a', 18);
+  memcpy(name + 18, "c.0", 4);
+  wbr_match m;
+  /* Cheap matches cost nothing against the budget. */
+  for (int i = 0; i < 1000; i++) CHECK_INT(wbr_namepat_match(cheap, "blocks.3.attn.w", 15, &m, &err), 1);
+  CHECK(budget == WBR_MATCH_BUDGET);
+  /* Each costly match is charged its retries' step limits; the budget runs out, then every
+   * further costly match is refused with a message that names the budget. */
+  int n = 0, r = 0;
+  while (n < 10000 && (r = wbr_namepat_match(costly, name, strlen(name), &m, &err)) == 0) n++;
+  CHECK_INT(r, WBR_EINPUT);
+  CHECK_CONTAINS(err.msg, "budget of 100000000 steps for costly matches is spent");
+  CHECK(n > 10 && n < 200);
+  CHECK(budget < WBR_MATCH_STEPS);
+  /* A cheap match still works once the budget is spent. */
+  CHECK_INT(wbr_namepat_match(cheap, "blocks.3.attn.w", 15, &m, &err), 1);
+  /* Without a budget, the same match is only bounded per name (no error: it does not match). */
+  wbr_namepat_set_budget(costly, NULL);
+  CHECK_INT(wbr_namepat_match(costly, name, strlen(name), &m, &err), 0);
+  wbr_namepat_free(costly);
+  wbr_namepat_free(cheap);
+}
+
+/* Issue 9, item 7: the engine's limits are the ones the checker reports (63 groups, 32-byte
+ * capture names), with the offset of the culprit. */
+TEST(pattern_limits_and_their_offsets) {
+  char pat[256] = "";
+  for (int i = 0; i < 63; i++) strcat(pat, "*.");
+  CHECK_STR(apply(G, pat, NULL, NULL, "x", 0), "<no match>"); /* 63 stars: fine */
+  strcat(pat, "*");
+  CHECK_STR(apply(G, pat, NULL, NULL, "x", 0), "<error@126: more than 63 captures in one pattern>");
+  char cap[64] = "a.{";
+  for (int i = 0; i < 32; i++) strcat(cap, "c");
+  strcat(cap, "}");
+  CHECK_STR(apply(G, cap, NULL, NULL, "a.b", 0), "<match 0-3>");
+  memmove(cap + 4, cap + 3, strlen(cap + 3) + 1); /* 33 characters */
+  CHECK_STR(apply(G, cap, NULL, NULL, "a.b", 0), "<error@3: capture name longer than 32 characters>");
+}

@@ -246,3 +246,30 @@ TEST(builders_make_checkable_ast) {
   wbr_ctx_free(ctx);
   wbr_ast_free(f);
 }
+
+/* Issue 9, item 10: line and column come from a table of line starts (compiling was O(N^2) in
+ * statements); every offset must map as a scan from the top would, CRLF and a last line
+ * without a newline included. */
+TEST(linecol_from_the_line_table_agrees_with_a_scan) {
+  const char *src = "weightbridge 1\r\n\n# c\ndrop \"a\"\r\n  rename \"b\" -> \"c\"\n\n\ndrop \"z\"";
+  seen s = {0};
+  wbr_ast_file *f = parse_ok(src, &s);
+  CHECK(f != NULL);
+  if (!f) return;
+  CHECK(f->line_start != NULL);
+  size_t len = strlen(src);
+  for (size_t off = 0; off <= len + 3; off++) {
+    int line = 1, col = 1, l2, c2;
+    for (size_t i = 0; i < off && i < len; i++) {
+      if (src[i] == '\n') line++, col = 1;
+      else col++;
+    }
+    wbr_span_linecol(f, (uint32_t)off, &l2, &c2);
+    if (l2 != line || c2 != col) {
+      CHECK_INT(l2, line);
+      CHECK_INT(c2, col);
+      break;
+    }
+  }
+  wbr_ast_free(f);
+}
