@@ -19,11 +19,17 @@ int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(print
 int cli_exit(int rc);
 /* True if arg is exactly one of the given option spellings. */
 bool cli_is(const char *arg, const char *a, const char *b);
-/* Write text to path atomically: a temporary file beside it, synced, renamed over it (an existing
- * file keeps its permission bits, a new one gets 0644). Reports on stderr; returns an exit code. */
-int cli_write_atomic(const char *path, const char *text, size_t len);
-/* Read a whole file into a NUL-terminated heap buffer (caller frees); reports and returns NULL. */
-char *cli_read_file(const char *path, size_t *len);
+/* Write text to path through the library's one output writer (wbr_write_file: atomic, devices
+ * written in place, symlinks written through, never onto a protected input; may be NULL).
+ * Reports through ctx; returns an exit code (2 when path is an input). */
+int cli_write_atomic(wbr_ctx *ctx, const char *path, const char *text, size_t len,
+                     const wbr_protect *protect);
+/* Read a whole regular file into a NUL-terminated buffer (caller frees with wbr_free); reports
+ * through ctx and returns NULL (a FIFO or a device is refused, never waited on). */
+char *cli_read_file(wbr_ctx *ctx, const char *path, size_t *len);
+/* Install SIGINT/SIGTERM/SIGHUP handlers that remove the library's named temporary files and
+ * re-raise the signal (a signal ignored at start stays ignored). */
+void cli_handle_signals(void);
 
 /* Subcommands: argv[0] is the subcommand name. */
 int cmd_inspect(int argc, char **argv);

@@ -59,6 +59,12 @@ int cmd_compile(int argc, char **argv) {
     free(def);
     return rc;
   }
+  /* Bytecode goes only to .wbc names, so a slip of the keyboard never replaces a weight file. */
+  if (!has_suffix(out, ".wbc") || strlen(out) == 4 || out[strlen(out) - 5] == '/') {
+    int rc = cli_usage("compile", "the output '%s' is not a .wbc file: name it NAME.wbc", out);
+    free(def);
+    return rc;
+  }
   wbr_ctx *ctx = cli_ctx();
   wbr_program *p = NULL;
   int rc = wbr_program_compile_file(&p, ctx, in);

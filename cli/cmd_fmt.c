@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -28,10 +26,13 @@ int cmd_fmt(int argc, char **argv) {
   if (!path) return cli_usage("fmt", "missing the rule file");
   if (write && check) return cli_usage("fmt", "-w and --check exclude each other");
 
-  size_t len = 0;
-  char *src = cli_read_file(path, &len);
-  if (!src) return EXIT_INPUT;
   wbr_ctx *ctx = cli_ctx();
+  size_t len = 0;
+  char *src = cli_read_file(ctx, path, &len);
+  if (!src) {
+    wbr_ctx_free(ctx);
+    return EXIT_INPUT;
+  }
   char *out = NULL;
   int rc = wbr_rules_format(&out, ctx, path, src, len);
   int code = cli_exit(rc);
@@ -44,7 +45,8 @@ int cmd_fmt(int argc, char **argv) {
         code = EXIT_INPUT;
       }
     } else if (write) {
-      if (!same) code = cli_write_atomic(path, out, olen);
+      /* Through a symlink to its target, as editors do; the link stays a link. */
+      if (!same) code = cli_write_atomic(ctx, path, out, olen, NULL);
     } else if (fwrite(out, 1, olen, stdout) != olen || fflush(stdout) != 0) {
       fprintf(stderr, "wbr fmt: error writing the output: %s\n", strerror(errno));
       code = EXIT_INPUT;
@@ -52,6 +54,6 @@ int cmd_fmt(int argc, char **argv) {
   }
   wbr_free(out);
   wbr_ctx_free(ctx);
-  free(src);
+  wbr_free(src);
   return code;
 }

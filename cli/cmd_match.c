@@ -66,7 +66,7 @@ int cmd_match(int argc, char **argv) {
   int rc = wbr_tensorset_open(&src, ctx, pos[0]);
   if (!rc) rc = wbr_tensorset_open(&tgt, ctx, pos[1]);
   if (!rc && update) {
-    upd = cli_read_file(update, &upd_len);
+    upd = cli_read_file(ctx, update, &upd_len);
     if (!upd) rc = WBR_EINPUT;
   }
   wbr_match_result res;
@@ -80,7 +80,11 @@ int cmd_match(int argc, char **argv) {
     code = cli_exit(rc);
   } else {
     if (explain && res.explain) fputs(res.explain, stderr);
-    if (out) code = cli_write_atomic(out, res.draft, strlen(res.draft));
+    /* Never onto SRC or TARGET (however spelled: links, FILE#KEY, shards); onto the --update
+     * file it is allowed: that file was read whole and the draft keeps what it said. */
+    const wbr_tensorset *inputs[] = {src, tgt, NULL};
+    wbr_protect protect = {.sets = inputs};
+    if (out) code = cli_write_atomic(ctx, out, res.draft, strlen(res.draft), &protect);
     else if (fputs(res.draft, stdout) < 0 || fflush(stdout) != 0) {
       fprintf(stderr, "wbr match: error writing the draft: %s\n", strerror(errno));
       code = EXIT_INPUT;
@@ -97,7 +101,7 @@ int cmd_match(int argc, char **argv) {
     }
   }
   wbr_match_result_free(&res);
-  free(upd);
+  wbr_free(upd);
   wbr_tensorset_free(tgt);
   wbr_tensorset_free(src);
   wbr_ctx_free(ctx);

@@ -171,8 +171,8 @@ int cmd_apply(int argc, char **argv) {
   if (!j.out) return cli_usage("apply", "-o OUT is required");
   rc = prepare(&j);
   if (rc == 0) {
-    const char *protect[] = {j.src, j.target, j.rules, NULL};
-    if (!j.target) protect[1] = NULL;
+    /* The library protects every file the source and target sets read; the rule file too. */
+    const char *protect[] = {j.rules, NULL};
     progress p = {.tty = isatty(2)};
     clock_gettime(CLOCK_MONOTONIC, &p.t0);
     wbr_apply_options opts = {.flags = j.sync ? WBR_APPLY_SYNC : 0, .max_shard_bytes = j.max_shard,

@@ -1,11 +1,9 @@
 /* wbr.c — the command line: dispatch to subcommands, shared helpers. The contract (names,
  * arguments, exit codes) is fixed by docs and outside scripts; see README.md. */
-#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -65,71 +63,37 @@ bool cli_is(const char *arg, const char *a, const char *b) {
   return (a && strcmp(arg, a) == 0) || (b && strcmp(arg, b) == 0);
 }
 
-char *cli_read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    fprintf(stderr, "%s: error: cannot open: %s\n", path, strerror(errno));
-    return NULL;
-  }
-  size_t cap = 1 << 16, n = 0;
-  char *buf = malloc(cap);
-  while (buf) {
-    n += fread(buf + n, 1, cap - n - 1, f);
-    if (ferror(f)) {
-      fprintf(stderr, "%s: error: read failed: %s\n", path, strerror(errno));
-      free(buf);
-      buf = NULL;
-      break;
-    }
-    if (feof(f)) break;
-    char *nb = cap < (SIZE_MAX >> 2) ? realloc(buf, cap * 2) : NULL;
-    if (!nb) {
-      free(buf);
-      buf = NULL;
-      fprintf(stderr, "%s: error: out of memory reading the file\n", path);
-      break;
-    }
-    buf = nb;
-    cap *= 2;
-  }
-  fclose(f);
-  if (buf) {
-    buf[n] = 0;
-    if (len) *len = n;
-  }
+char *cli_read_file(wbr_ctx *ctx, const char *path, size_t *len) {
+  char *buf = NULL;
+  size_t n = 0;
+  if (wbr_read_file(ctx, path, &buf, &n) != 0) return NULL;
+  if (len) *len = n;
   return buf;
 }
 
-int cli_write_atomic(const char *path, const char *text, size_t len) {
-  size_t n = strlen(path) + 32;
-  char *tmp = malloc(n);
-  if (!tmp) {
-    fprintf(stderr, "%s: error: out of memory\n", path);
-    return EXIT_INPUT;
+int cli_write_atomic(wbr_ctx *ctx, const char *path, const char *text, size_t len,
+                     const wbr_protect *protect) {
+  return cli_exit(wbr_write_file(ctx, path, text, len, protect));
+}
+
+/* A signal that ends wbr mid-write must not leave a hidden temporary (where the filesystem has
+ * no O_TMPFILE it has a name): remove them, then die of the signal as we would have. */
+static void on_fatal_signal(int sig) {
+  wbr_remove_temporaries();
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+void cli_handle_signals(void) {
+  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+    struct sigaction old, sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+    sigaction(sigs[i], &sa, NULL);
   }
-  snprintf(tmp, n, "%s.wbr-XXXXXX", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    fprintf(stderr, "%s: error: cannot create a temporary file: %s\n", path, strerror(errno));
-    free(tmp);
-    return EXIT_INPUT;
-  }
-  struct stat st;
-  (void)fchmod(fd, stat(path, &st) == 0 ? st.st_mode & 07777 : 0644);
-  FILE *f = fdopen(fd, "wb");
-  bool ok = f && fwrite(text, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
-  int e = errno;
-  if (f) ok = (fclose(f) == 0) && ok;
-  else close(fd);
-  if (!ok || rename(tmp, path) != 0) {
-    if (ok) e = errno;
-    fprintf(stderr, "%s: error: cannot write: %s\n", path, strerror(e));
-    unlink(tmp);
-    free(tmp);
-    return EXIT_INPUT;
-  }
-  free(tmp);
-  return EXIT_OK;
 }
 
 static void usage_all(FILE *to) {
@@ -152,6 +116,7 @@ int main(int argc, char **argv) {
     printf("wbr %s\n", wbr_version());
     return EXIT_OK;
   }
+  cli_handle_signals();
   for (size_t i = 0; i < NCOMMANDS; i++)
     if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
   fprintf(stderr, "wbr: unknown command '%s'\n", argv[1]);

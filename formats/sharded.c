@@ -2,7 +2,9 @@
  * NAME.safetensors.index.json ({"metadata": {...}, "weight_map": {tensor: shard file}}) beside
  * shards NAME-0000K-of-0000N.safetensors. Read: every shard is opened and checked against the
  * weight map. Written: the format's hooks write the shards themselves (the generic writer's own
- * file becomes the index) and rename them into place only when all are complete. */
+ * file becomes the index), each through the one atomic output of runtime/io.c, and rename them
+ * into place only when all are complete, holding a lock on the directory from the first shard to
+ * the index's rename so that concurrent writers of one output do not interleave. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,11 +12,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "json.h"
 #include "sharded.h"
+#include "writer.h"
 
 #define INDEX_EXT ".safetensors.index.json"
 #define ST_MAX_HEADER UINT64_C(100000000) /* safetensors readers refuse larger headers */
@@ -26,13 +28,6 @@ static const char help_mismatch[] =
     "the index does not describe its shards; re-save the checkpoint, or fix \"weight_map\"";
 
 /* ---- Reader ----------------------------------------------------------------------------------- */
-
-static char *dir_of(const char *path) {
-  const char *slash = strrchr(path, '/');
-  if (!slash) return wbr_strdup(".");
-  if (slash == path) return wbr_strdup("/");
-  return wbr_strndup(path, (size_t)(slash - path));
-}
 
 static bool ends_with(const char *s, const char *suffix) {
   size_t n = strlen(s), l = strlen(suffix);
@@ -101,7 +96,7 @@ static int sh_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char
   wbr_map names, files;
   wbr_map_init(&names);
   wbr_map_init(&files);
-  char *dir = dir_of(path);
+  char *dir = wbr_io_dirname(path);
   size_t nshards = 0, k = 0;
   if (!shards || !which || !dir) rc = wbr_oom(ctx);
   for (const cJSON *e = map->child; e && rc == 0; e = e->next, k++) {
@@ -219,12 +214,9 @@ static int sh_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char
       }
     }
     /* Shard metadata fills in what the index does not say (first shard wins). */
-    for (size_t i = 0; i < c->nmeta && rc == 0; i++) {
-      bool have = false;
-      for (size_t m = 0; m < ts->nmeta && !have; m++)
-        have = strcmp(ts->meta_key[m], c->meta_key[i]) == 0;
-      if (!have) rc = wbr_tensorset_meta_set(ts, c->meta_key[i], c->meta_val[i]);
-    }
+    for (size_t i = 0; i < c->nmeta && rc == 0; i++)
+      if (wbr_ts_meta_find(ts, c->meta_key[i]) < 0)
+        rc = wbr_tensorset_meta_set(ts, c->meta_key[i], c->meta_val[i]);
   }
   free(shards);
   free(which);
@@ -240,13 +232,13 @@ out:
 
 /* The generic writer's own file (w->fd) receives the index, in finish. The shards are written
  * by swapping w->fd to each shard's file while its tensors stream: the writer's buffered bytes
- * are flushed to the file they belong to before every swap. Shard files are nameless
- * (O_TMPFILE) until every shard is complete, then linked under hidden names and renamed into
- * place, the index last (by the generic commit). The state is one allocation (names included),
- * because the generic writer releases an abandoned format's state with a plain free(). */
+ * are flushed to the file they belong to before every swap. Each shard is a wbr_out (nameless
+ * or hidden until every shard is complete, then renamed into place, the index last by the
+ * generic commit). The state is one allocation (names included); what the shards' wbr_out hold
+ * is given back by the release hook, before the generic writer frees the state. */
 typedef struct sh_shard {
-  int fd;
-  char *tmp;   /* hidden name buffer; tmp[0] != 0 once the file has that name */
+  wbr_out out;
+  bool opened; /* out is open (and must be discarded) */
   char *final; /* DIR/NAME-0000K-of-0000N.safetensors */
   const char *base; /* the final name's last part, inside `final` */
   size_t first, end; /* tensors [first, end) */
@@ -257,12 +249,13 @@ typedef struct sh_state {
   uint64_t max;
   bool planned;
   int index_fd;  /* the generic writer's file while w->fd points at a shard */
+  int lock_fd;   /* the directory's flock, from the first shard to the index's rename */
   sh_shard *shards;
   size_t nshards;
   size_t *shard_of; /* per tensor */
   long cur;         /* open shard, or -1 */
   char *dir, *prefix;
-  size_t name_cap;  /* bytes of each shard's final and tmp buffers */
+  size_t name_cap;  /* bytes of each shard's final name buffer */
 } sh_state;
 
 static int sh_errno(wbr_writer *w, const char *file, const char *what) {
@@ -275,35 +268,18 @@ static int sh_errno(wbr_writer *w, const char *file, const char *what) {
   return wbr_fail(w->ctx, WBR_EIO, file, help, "%s: %s", what, strerror(e));
 }
 
-static int write_fd(wbr_writer *w, int fd, const char *file, const void *p, size_t n) {
-  const uint8_t *b = p;
-  while (n) {
-    ssize_t k = write(fd, b, n > (1u << 30) ? (1u << 30) : n);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) {
-      if (k == 0) errno = EIO;
-      w->failed = true;
-      return sh_errno(w, file, "cannot write");
-    }
-    b += k;
-    n -= (size_t)k;
-  }
-  return 0;
-}
-
 /* Move the writer's buffered bytes to the file w->fd now refers to. */
 static int sh_flush(wbr_writer *w, const char *file) {
-  int rc = write_fd(w, w->fd, file, w->buf, w->buf_len);
+  int rc = wbr_io_write_all(w->fd, w->buf, w->buf_len) == 0 ? 0 : sh_errno(w, file, "cannot write");
+  if (rc) w->failed = true;
   w->buf_len = 0;
   return rc;
 }
 
 static void sh_free_state(sh_state *st) {
   for (size_t i = 0; i < st->nshards; i++) {
-    if (st->shards[i].fd >= 0) close(st->shards[i].fd);
-    st->shards[i].fd = -1;
-    if (st->shards[i].tmp[0]) unlink(st->shards[i].tmp);
-    st->shards[i].tmp[0] = 0;
+    if (st->shards[i].opened) wbr_out_discard(&st->shards[i].out);
+    st->shards[i].opened = false;
   }
   st->nshards = 0;
   st->cur = -1;
@@ -327,12 +303,21 @@ static int sh_plan(wbr_writer *w, sh_state *st) {
     st->shard_of[i] = n - 1;
   }
   st->nshards = n;
-  for (size_t k = 0; k < n; k++) {
+  int rc = 0;
+  for (size_t k = 0; k < n && rc == 0; k++) {
     snprintf(st->shards[k].final, st->name_cap, "%s/%s-%05zu-of-%05zu.safetensors", st->dir,
              st->prefix, k + 1, n);
     st->shards[k].base = st->shards[k].final + strlen(st->dir) + 1;
+    /* Every shard name is checked before the first byte: none may replace an input. */
+    rc = wbr_file_ids_check(w->ctx, wbr_writer_protected(w), st->shards[k].final);
   }
-  return 0;
+  if (rc == 0) {
+    /* Waits while another writer holds the directory: its shards and index go in first. */
+    st->lock_fd = wbr_io_lock_dir(w->ctx, st->dir, w->path);
+    if (st->lock_fd < 0) rc = st->lock_fd;
+  }
+  if (rc) w->failed = true;
+  return rc;
 }
 
 static bool utf8_ok(const char *s) { return wbr_utf8_valid((const uint8_t *)s, strlen(s), NULL); }
@@ -374,39 +359,15 @@ static int sh_header(wbr_writer *w, const sh_shard *s, wbr_buf *b) {
   return 0;
 }
 
-/* A fresh hidden name beside the shard, DIR/.BASE.XXXXXX.tmp, into s->tmp. */
-static void hidden_name(const sh_state *st, sh_shard *s, unsigned salt) {
-  static const char digits[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  uint64_t x = (uint64_t)now.tv_nsec ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)s ^
-               ((uint64_t)salt * 0x9E3779B97F4A7C15ull);
-  char suffix[7];
-  for (int i = 0; i < 6; i++) {
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
-    suffix[i] = digits[(x >> 33) % 36];
+/* Create shard k's file (nameless if the filesystem allows, else under a hidden name). */
+static int sh_create(wbr_writer *w, sh_shard *s) {
+  int rc = wbr_out_open(&s->out, w->ctx, s->final, wbr_writer_protected(w));
+  if (rc) {
+    w->failed = true;
+    return rc;
   }
-  suffix[6] = 0;
-  snprintf(s->tmp, st->name_cap, "%s/.%s.%s.tmp", st->dir, s->base, suffix);
-}
-
-/* Create shard k's file: nameless if the filesystem allows, else under a hidden name. */
-static int sh_create(wbr_writer *w, sh_state *st, sh_shard *s) {
-#ifdef O_TMPFILE
-  if (access("/proc/self/fd", X_OK) == 0) {
-    s->fd = open(st->dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
-    if (s->fd >= 0) return 0;
-  }
-#endif
-  for (unsigned salt = 0; salt < 100; salt++) {
-    hidden_name(st, s, salt);
-    s->fd = open(s->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (s->fd >= 0) return 0;
-    if (errno != EEXIST) break;
-  }
-  s->tmp[0] = 0;
-  w->failed = true;
-  return sh_errno(w, s->final, "cannot create the shard");
+  s->opened = true;
+  return 0;
 }
 
 /* Make shard k the destination of the writer's bytes, finishing the shards before it. */
@@ -416,9 +377,9 @@ static int sh_switch(wbr_writer *w, sh_state *st, size_t k) {
     if (st->cur >= 0) rc = sh_flush(w, st->shards[st->cur].final);
     if (rc) return rc;
     sh_shard *s = &st->shards[++st->cur];
-    rc = sh_create(w, st, s);
+    rc = sh_create(w, s);
     if (rc) return rc;
-    w->fd = s->fd;
+    w->fd = s->out.fd;
     wbr_buf b;
     wbr_buf_init(&b);
     rc = sh_header(w, s, &b);
@@ -447,11 +408,11 @@ static int sh_begin(wbr_writer *w) {
                     "a sharded checkpoint's index must be a regular file");
   const char *slash = strrchr(w->path, '/');
   const char *base = slash ? slash + 1 : w->path;
-  char *dir = dir_of(w->path);
+  char *dir = wbr_io_dirname(w->path);
   if (!dir) return wbr_oom(w->ctx);
   size_t n = w->layout->n ? w->layout->n : 1, dl = strlen(dir), pl = strlen(base) - strlen(INDEX_EXT);
-  size_t name_cap = dl + pl + 64; /* "/." + NAME + "-00001-of-00001.safetensors.XXXXXX.tmp" */
-  size_t size = sizeof(sh_state) + n * sizeof(sh_shard) + n * sizeof(size_t) + 2 * n * name_cap +
+  size_t name_cap = dl + pl + 64; /* "/" + NAME + "-00001-of-00001.safetensors" */
+  size_t size = sizeof(sh_state) + n * sizeof(sh_shard) + n * sizeof(size_t) + n * name_cap +
                 dl + pl + 2;
   sh_state *st = calloc(1, size);
   if (!st) {
@@ -462,10 +423,8 @@ static int sh_begin(wbr_writer *w) {
   st->shard_of = (size_t *)(st->shards + n);
   char *c = (char *)(st->shard_of + n);
   for (size_t i = 0; i < n; i++) {
-    st->shards[i].fd = -1;
     st->shards[i].final = c;
-    st->shards[i].tmp = c + name_cap;
-    c += 2 * name_cap;
+    c += name_cap;
   }
   st->dir = c;
   memcpy(st->dir, dir, dl + 1);
@@ -477,6 +436,7 @@ static int sh_begin(wbr_writer *w) {
   st->max = WBR_SHARD_DEFAULT_MAX;
   st->cur = -1;
   st->index_fd = w->fd;
+  st->lock_fd = -1;
   w->state = st;
   for (size_t i = 0; i < w->layout->nmeta; i++) {
     if (!utf8_ok(w->layout->meta_key[i]) || !utf8_ok(w->layout->meta_val[i])) {
@@ -552,47 +512,21 @@ static int sh_finish(wbr_writer *w) {
   wbr_buf_free(&b);
 
   /* Every shard is complete: make them durable if asked, name them, then rename them all. */
-  for (size_t k = 0; k < st->nshards && rc == 0; k++) {
-    sh_shard *s = &st->shards[k];
-    if (w->durable && fsync(s->fd) != 0 && errno != EINVAL && errno != EROFS)
-      rc = sh_errno(w, s->final, "cannot sync the shard to disk");
-    if (rc == 0 && !s->tmp[0]) {
-      char proc[64];
-      snprintf(proc, sizeof proc, "/proc/self/fd/%d", s->fd);
-      bool linked = false;
-      for (unsigned salt = 0; salt < 100 && !linked; salt++) {
-        hidden_name(st, s, salt + 1000);
-        linked = linkat(AT_FDCWD, proc, AT_FDCWD, s->tmp, AT_SYMLINK_FOLLOW) == 0;
-        if (!linked && errno != EEXIST) break;
-      }
-      if (!linked) {
-        s->tmp[0] = 0;
-        rc = sh_errno(w, s->final, "cannot name the shard file");
-      }
-    }
-    if (rc == 0) {
-      int fd = s->fd;
-      s->fd = -1;
-      if (close(fd) != 0) rc = sh_errno(w, s->final, "cannot write the shard (on close)");
-    }
-  }
-  for (size_t k = 0; k < st->nshards && rc == 0; k++) {
-    sh_shard *s = &st->shards[k];
-    if (rename(s->tmp, s->final) != 0) {
-      rc = sh_errno(w, s->final, "cannot rename the shard into place");
-      break;
-    }
-    s->tmp[0] = 0;
-  }
+  for (size_t k = 0; k < st->nshards && rc == 0; k++) rc = wbr_out_finish(&st->shards[k].out, w->durable);
+  for (size_t k = 0; k < st->nshards && rc == 0; k++) rc = wbr_out_publish(&st->shards[k].out, w->durable);
   if (rc) w->failed = true;
   sh_free_state(st);
   return rc;
 }
 
-/* A writer given up before finish: close and remove the shards written so far. */
+/* Called by wbr_writer_free, after the index's rename when committed: close and remove the
+ * shards written so far (given up before finish), and let the next writer in. */
 static void sh_release(wbr_writer *w) {
   sh_state *st = w->state;
-  if (st && st->nshards) sh_restore(w, st);
+  if (!st) return;
+  if (st->nshards) sh_restore(w, st);
+  wbr_io_unlock(st->lock_fd);
+  st->lock_fd = -1;
 }
 
 static const char *const sh_exts[] = {INDEX_EXT, NULL};

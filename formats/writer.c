@@ -1,34 +1,25 @@
-/* writer.c — the generic streaming writer behind every weight format: output goes to an unnamed
- * (O_TMPFILE) or hidden temporary file beside the destination, through a buffer that large
- * writes bypass; bytes are counted against the layout and framed per tensor for the format's
- * hooks; commit syncs and renames into place, so OUT is either the old file or the whole new one.
- * A destination that is not a regular file (/dev/null, a pipe) is written in place. */
+/* writer.c — the generic streaming writer behind every weight format: bytes go through a buffer
+ * that large writes bypass, are counted against the layout and framed per tensor for the
+ * format's hooks. The file itself is the one atomic output of runtime/io.c (wbr_out): a
+ * temporary renamed into place at commit, so OUT is either the old file or the whole new one;
+ * a device or a pipe is written in place; an input is never replaced. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "format.h"
+#include "writer.h"
 
 #define OUT_BUF (1u << 20)      /* smaller writes are gathered into this buffer */
-#define MAX_WRITE (1u << 30)    /* one write(2) at most: Linux caps a call near 2 GiB anyway */
-
-typedef enum out_mode {
-  OUT_TMPFILE, /* O_TMPFILE: nameless until commit, so even a kill leaves nothing behind */
-  OUT_NAMED,   /* mkstemp-style hidden name, removed by free when not committed */
-  OUT_DIRECT   /* not a regular file: written in place, no atomicity possible */
-} out_mode;
 
 /* The public struct (format.h) first, so format hooks can take a wbr_writer *. */
 typedef struct writer_impl {
   struct wbr_writer w;
-  out_mode mode;
-  char *dir; /* destination's directory, for temporary names and the final directory sync */
-  char *base;
+  wbr_out out;         /* the file (w.fd is out.fd while it is open) */
+  wbr_file_ids protect; /* inputs, by identity: no output file may be one of them */
 } writer_impl;
 
 static int w_errno(wbr_writer *w, const char *what, const char *help) {
@@ -40,20 +31,7 @@ static int w_errno(wbr_writer *w, const char *what, const char *help) {
 }
 
 static int write_all(wbr_writer *w, const uint8_t *p, size_t n) {
-  while (n) {
-    ssize_t k = write(w->fd, p, n > MAX_WRITE ? MAX_WRITE : n);
-    if (k < 0) {
-      if (errno == EINTR) continue;
-      return w_errno(w, "cannot write", NULL);
-    }
-    if (k == 0) {
-      errno = EIO;
-      return w_errno(w, "cannot write", NULL);
-    }
-    p += k;
-    n -= (size_t)k;
-  }
-  return 0;
+  return wbr_io_write_all(w->fd, p, n) == 0 ? 0 : w_errno(w, "cannot write", NULL);
 }
 
 /* Bytes the caller must give for tensor i: none for formats without data (manifests). */
@@ -124,114 +102,8 @@ static int skip_empty(wbr_writer *w) {
   return 0;
 }
 
-static void split_path(const char *path, char **dir, char **base) {
-  const char *slash = strrchr(path, '/');
-  if (!slash) {
-    *dir = wbr_strdup(".");
-    *base = wbr_strdup(path);
-  } else {
-    *dir = slash == path ? wbr_strdup("/") : wbr_strndup(path, (size_t)(slash - path));
-    *base = wbr_strdup(slash + 1);
-  }
-}
-
-/* The process umask without changing it (umask(2) can only be read by setting it, which would
- * race with other threads): Linux reports it in /proc/self/status. 022 if unavailable. */
-static mode_t current_umask(void) {
-  mode_t m = 022;
-  FILE *f = fopen("/proc/self/status", "re");
-  if (!f) return m;
-  char line[256];
-  while (fgets(line, sizeof line, f)) {
-    unsigned v;
-    if (sscanf(line, "Umask: %o", &v) == 1) {
-      m = (mode_t)(v & 0777);
-      break;
-    }
-  }
-  fclose(f);
-  return m;
-}
-
-/* A fresh hidden name beside the destination: DIR/.BASE.XXXXXX.tmp. */
-static char *tmp_name(const writer_impl *wi, unsigned long salt) {
-  static const char digits[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-  char suffix[7];
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  uint64_t x = wbr_hash(wi->base, strlen(wi->base)) ^ ((uint64_t)getpid() << 32) ^
-               (uint64_t)ts.tv_nsec ^ ((uint64_t)salt * 0x9E3779B97F4A7C15ull) ^
-               (uint64_t)(uintptr_t)wi;
-  for (int i = 0; i < 6; i++) {
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
-    suffix[i] = digits[(x >> 33) % 36];
-  }
-  suffix[6] = 0;
-  wbr_buf b;
-  wbr_buf_init(&b);
-  wbr_buf_printf(&b, "%s/.%s.%s.tmp", wi->dir, wi->base, suffix);
-  return wbr_buf_take(&b);
-}
-
-/* Create the nameless or hidden temporary file. Reports one clear error when the directory is
- * missing or not writable. */
-static int open_tmp(writer_impl *wi) {
-  wbr_writer *w = &wi->w;
-#ifdef O_TMPFILE
-  /* /proc is needed to give the file a name at commit (linkat of /proc/self/fd/N). */
-  if (access("/proc/self/fd", X_OK) == 0) {
-    w->fd = open(wi->dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666); /* the umask applies */
-    if (w->fd >= 0) {
-      wi->mode = OUT_TMPFILE;
-      return 0;
-    }
-    /* Filesystems without O_TMPFILE say so in several ways; fall back to a named file. */
-    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL && errno != ENOTSUP) goto fail;
-  }
-#endif
-  for (unsigned long salt = 0; salt < 100; salt++) {
-    free(w->tmp);
-    w->tmp = tmp_name(wi, salt);
-    if (!w->tmp) return wbr_oom(w->ctx);
-    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (w->fd >= 0) {
-      wi->mode = OUT_NAMED;
-      /* Created 0600 so nobody reads a half-written file; the final mode is the usual one. */
-      if (fchmod(w->fd, 0666 & ~current_umask()) != 0) {
-        int rc = w_errno(w, "cannot set the output's mode", NULL);
-        return rc;
-      }
-      return 0;
-    }
-    if (errno != EEXIST) break;
-  }
-  int saved = errno;
-  free(w->tmp);
-  w->tmp = NULL;
-  errno = saved;
-#ifdef O_TMPFILE
-fail:
-#endif
-  w->failed = true;
-  {
-    int e = errno;
-    if (e == ENOENT)
-      return wbr_fail(w->ctx, WBR_EIO, w->path, "create the directory first, or choose another output path",
-                      "cannot write the output: directory '%s' does not exist", wi->dir);
-    if (e == ENOTDIR)
-      return wbr_fail(w->ctx, WBR_EIO, w->path, "choose another output path",
-                      "cannot write the output: '%s' is not a directory", wi->dir);
-    if (e == EACCES || e == EPERM || e == EROFS)
-      return wbr_fail(w->ctx, WBR_EIO, w->path, "choose a directory you can write to",
-                      "cannot write the output: no permission to create files in '%s' (%s)",
-                      wi->dir, strerror(e));
-    return wbr_fail(w->ctx, WBR_EIO, w->path, NULL,
-                    "cannot create a temporary file in '%s': %s", wi->dir, strerror(e));
-  }
-}
-
-int wbr_writer_open(wbr_writer **out, wbr_ctx *ctx, const char *path, const wbr_tensorset *layout,
-                    const char *const *protect) {
+int wbr_writer_open_ids(wbr_writer **out, wbr_ctx *ctx, const char *path,
+                        const wbr_tensorset *layout, const wbr_file_ids *protect) {
   if (!out) return WBR_EUSAGE;
   *out = NULL;
   if (!path || !layout)
@@ -248,20 +120,6 @@ int wbr_writer_open(wbr_writer **out, wbr_ctx *ctx, const char *path, const wbr_
       return wbr_fail(ctx, WBR_EINPUT, path, "write a .gguf, or drop the quantized tensors in the rules",
                       "tensor '%s' is quantized (%s): a %s file cannot hold it", layout->t[i].name,
                       layout->t[i].quant_name, fmt->name);
-  struct stat st;
-  bool exists = stat(path, &st) == 0;
-  if (exists && S_ISDIR(st.st_mode))
-    return wbr_fail(ctx, WBR_EUSAGE, path, "give a file name for the output",
-                    "the output is a directory");
-  for (size_t i = 0; exists && protect && protect[i]; i++) {
-    struct stat ps;
-    if (stat(protect[i], &ps) == 0 && ps.st_dev == st.st_dev && ps.st_ino == st.st_ino)
-      return wbr_fail(ctx, WBR_EUSAGE, path,
-                      "write the output to a new file: the input is read while the output is "
-                      "written",
-                      "the output is the same file as the input '%s'", protect[i]);
-  }
-
   writer_impl *wi = calloc(1, sizeof *wi);
   if (!wi) return wbr_oom(ctx);
   wbr_writer *w = &wi->w;
@@ -269,19 +127,20 @@ int wbr_writer_open(wbr_writer **out, wbr_ctx *ctx, const char *path, const wbr_
   w->fmt = fmt;
   w->layout = layout;
   w->fd = -1;
+  wi->out.fd = -1;
   w->path = wbr_strdup(path);
   w->buf = malloc(OUT_BUF);
   w->buf_cap = OUT_BUF;
-  split_path(path, &wi->dir, &wi->base);
   int rc = 0;
-  if (!w->path || !w->buf || !wi->dir || !wi->base) {
+  for (size_t i = 0; protect && i < protect->n && !rc; i++)
+    if (wbr_file_ids_add(&wi->protect, protect->v[i].dev, protect->v[i].ino, protect->v[i].name) != 0)
+      rc = WBR_ENOMEM;
+  if (rc || !w->path || !w->buf) {
     rc = wbr_oom(ctx);
-  } else if (exists && !S_ISREG(st.st_mode)) {
-    w->fd = open(path, O_WRONLY | O_CLOEXEC);
-    wi->mode = OUT_DIRECT;
-    if (w->fd < 0) rc = w_errno(w, "cannot open the output", NULL);
   } else {
-    rc = open_tmp(wi);
+    rc = wbr_out_open(&wi->out, ctx, w->path, &wi->protect);
+    w->fd = wi->out.fd;
+    if (rc) w->failed = true;
   }
   w->started = true;
   if (!rc && fmt->begin) rc = fmt->begin(w);
@@ -292,6 +151,38 @@ int wbr_writer_open(wbr_writer **out, wbr_ctx *ctx, const char *path, const wbr_
   }
   *out = w;
   return 0;
+}
+
+int wbr_writer_open(wbr_writer **out, wbr_ctx *ctx, const char *path, const wbr_tensorset *layout,
+                    const char *const *protect) {
+  wbr_file_ids ids = {0};
+  for (size_t i = 0; protect && protect[i]; i++)
+    if (wbr_file_ids_add_path(&ids, protect[i]) != 0) {
+      wbr_file_ids_free(&ids);
+      if (out) *out = NULL;
+      return wbr_oom(ctx);
+    }
+  int rc = wbr_writer_open_ids(out, ctx, path, layout, &ids);
+  wbr_file_ids_free(&ids);
+  return rc;
+}
+
+int wbr_write_file(wbr_ctx *ctx, const char *path, const void *bytes, size_t len,
+                   const wbr_protect *protect) {
+  if (!path || (!bytes && len)) return wbr_fail(ctx, WBR_EUSAGE, path, NULL, "wbr_write_file: NULL argument");
+  wbr_file_ids ids = {0};
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && protect && protect->sets && protect->sets[i]; i++)
+    if (wbr_ts_file_ids(protect->sets[i], &ids) != 0) rc = wbr_oom(ctx);
+  for (size_t i = 0; rc == 0 && protect && protect->paths && protect->paths[i]; i++)
+    if (wbr_file_ids_add_path(&ids, protect->paths[i]) != 0) rc = wbr_oom(ctx);
+  if (rc == 0) rc = wbr_io_write_atomic(ctx, path, bytes, len, &ids, true);
+  wbr_file_ids_free(&ids);
+  return rc;
+}
+
+const wbr_file_ids *wbr_writer_protected(const wbr_writer *w) {
+  return &((const writer_impl *)w)->protect;
 }
 
 int wbr_writer_copy(wbr_writer *w, int fd, uint64_t off, const void *bytes, size_t len) {
@@ -372,13 +263,6 @@ int wbr_writer_write(wbr_writer *w, const void *bytes, size_t len) {
   return 0;
 }
 
-static int sync_fd(wbr_writer *w, int fd) {
-  /* Character devices and pipes cannot be synced; that is not an error for them. */
-  if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS && errno != ENOTSUP)
-    return w_errno(w, "cannot sync the output to disk", NULL);
-  return 0;
-}
-
 int wbr_writer_commit(wbr_writer *w) {
   if (!w) return WBR_EUSAGE;
   if (w->failed) return WBR_EIO;
@@ -395,51 +279,11 @@ int wbr_writer_commit(wbr_writer *w) {
   }
   int rc = w->fmt->finish ? w->fmt->finish(w) : 0;
   if (!rc) rc = flush_buf(w);
-  if (!rc && wi->mode != OUT_DIRECT && w->durable) rc = sync_fd(w, w->fd);
+  w->fd = -1; /* the wbr_out closes its own descriptor */
+  if (!rc) rc = wbr_out_commit(&wi->out, w->durable);
   if (rc) {
     w->failed = true;
     return rc;
-  }
-  if (wi->mode == OUT_TMPFILE) {
-    /* Give the nameless file a hidden name, then rename it over the destination (linkat cannot
-     * replace an existing file). */
-    char proc[64];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", w->fd);
-    for (unsigned long salt = 0; salt < 100; salt++) {
-      free(w->tmp);
-      w->tmp = tmp_name(wi, salt + 1000);
-      if (!w->tmp) {
-        w->failed = true;
-        return wbr_oom(w->ctx);
-      }
-      if (linkat(AT_FDCWD, proc, AT_FDCWD, w->tmp, AT_SYMLINK_FOLLOW) == 0) break;
-      int e = errno;
-      free(w->tmp);
-      w->tmp = NULL;
-      if (e != EEXIST) {
-        errno = e;
-        return w_errno(w, "cannot name the output file", NULL);
-      }
-    }
-    if (!w->tmp) {
-      errno = EEXIST;
-      return w_errno(w, "cannot name the output file", NULL);
-    }
-  }
-  int fd = w->fd;
-  w->fd = -1;
-  if (close(fd) != 0) return w_errno(w, "cannot write (on close)", NULL);
-  if (wi->mode != OUT_DIRECT) {
-    if (rename(w->tmp, w->path) != 0) return w_errno(w, "cannot rename the output into place", NULL);
-    free(w->tmp);
-    w->tmp = NULL;
-    /* Make the rename itself durable. Best effort: the data is synced and in place; a
-     * filesystem that cannot sync directories has nothing more to offer. */
-    int dfd = w->durable ? open(wi->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-    if (dfd >= 0) {
-      (void)fsync(dfd);
-      close(dfd);
-    }
   }
   w->committed = true;
   return 0;
@@ -453,13 +297,11 @@ void wbr_writer_free(wbr_writer *w) {
   if (!w) return;
   writer_impl *wi = (writer_impl *)w;
   if (w->fmt && w->fmt->release) w->fmt->release(w);
-  if (w->fd >= 0) close(w->fd); /* an O_TMPFILE file vanishes here */
-  if (w->tmp) unlink(w->tmp);
+  wbr_out_discard(&wi->out); /* closes w->fd; removes an unpublished temporary */
+  wbr_file_ids_free(&wi->protect);
   free(w->tmp);
   free(w->path);
   free(w->buf);
   free(w->state);
-  free(wi->dir);
-  free(wi->base);
   free(wi);
 }

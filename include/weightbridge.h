@@ -210,6 +210,25 @@ WBR_API void wbr_writer_free(wbr_writer *w);
  * The temporary file has no name (O_TMPFILE) where the filesystem allows; elsewhere it is a
  * hidden DIR/.OUT.XXXXXX.tmp, which wbr_remove_temporaries deletes. */
 
+/* The inputs an output must never replace, compared by device and inode, so that a symlink,
+ * a hard link, ./x or FILE#KEY is recognised however it is spelled: files by path, and every
+ * file the tensor sets read (FILE of FILE#KEY; a sharded checkpoint's index and shards). Both
+ * lists are NULL-terminated; either may be NULL. */
+typedef struct wbr_protect {
+  const char *const *paths;
+  const wbr_tensorset *const *sets;
+} wbr_protect;
+
+/* Write len bytes to path through the output writer above (synced before the rename); protect
+ * may be NULL. WBR_EUSAGE if path is one of the protected inputs or a directory. */
+WBR_API int wbr_write_file(wbr_ctx *ctx, const char *path, const void *bytes, size_t len,
+                           const wbr_protect *protect);
+
+/* Read a whole regular file (at most 1 GiB) into a NUL-terminated buffer the caller frees with
+ * wbr_free; *len excludes the NUL. A FIFO, a device or a directory is refused at once (never
+ * blocks): WBR_EINPUT. */
+WBR_API int wbr_read_file(wbr_ctx *ctx, const char *path, char **out, size_t *len);
+
 /* Remove every named temporary file the library is writing. Async-signal-safe: meant for a
  * program's SIGINT/SIGTERM/SIGHUP handler, which then re-raises the signal (the library
  * installs no handlers itself). Outputs in progress fail afterwards; none is left partial. */
@@ -233,7 +252,8 @@ WBR_API int wbr_program_load_bytes(wbr_program **out, wbr_ctx *ctx, const char *
                                    const void *bytes, size_t len);
 /* Serialize to .wbc bytes (caller frees *out with wbr_free). */
 WBR_API int wbr_program_serialize(const wbr_program *p, wbr_ctx *ctx, void **out, size_t *len);
-/* Write a .wbc file atomically. */
+/* Write a .wbc file atomically (see "Outputs"); never onto the rule file p was compiled from
+ * (WBR_EUSAGE). */
 WBR_API int wbr_program_save(const wbr_program *p, wbr_ctx *ctx, const char *path);
 /* Readable listing: address, opcode, operands, meaning, source line. Caller frees. */
 WBR_API char *wbr_program_disasm(const wbr_program *p);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "../formats/format.h"
+#include "../formats/writer.h"
 #include "ops.h"
 #include "plan.h"
 
@@ -404,8 +405,16 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
   const char *base = rules ? strrchr(rules, '/') : NULL;
   base = base ? base + 1 : rules;
   if (rc == 0 && base && *base) rc = wbr_tensorset_meta_set(layout, "weightbridge.rules", base);
+  /* Every file the source and target sets read (shards, FILE of FILE#KEY) and the caller's
+   * paths, by identity: the output replaces none of them. */
+  wbr_file_ids ids = {0};
+  if (rc == 0 && (wbr_ts_file_ids(plan->src, &ids) != 0 || wbr_ts_file_ids(plan->target, &ids) != 0))
+    rc = wbr_oom(ctx);
+  for (size_t i = 0; rc == 0 && protect && protect[i]; i++)
+    if (wbr_file_ids_add_path(&ids, protect[i]) != 0) rc = wbr_oom(ctx);
   wbr_writer *w = NULL;
-  if (rc == 0) rc = wbr_writer_open(&w, ctx, path, layout, protect);
+  if (rc == 0) rc = wbr_writer_open_ids(&w, ctx, path, layout, &ids);
+  wbr_file_ids_free(&ids);
   if (rc == 0) {
     wbr_writer_set_durable(w, (opts->flags & WBR_APPLY_SYNC) != 0);
     wbr_writer_set_max_shard(w, opts->max_shard_bytes);

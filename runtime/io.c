@@ -23,15 +23,15 @@
 int wbr_io_open_read(wbr_ctx *ctx, const char *path, const char *what, struct stat *st) {
   struct stat sb;
   if (!st) st = &sb;
-  if (!what) what = "file";
   int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
     if (!ctx) return WBR_EIO;
     char msg[96];
-    snprintf(msg, sizeof msg, "cannot open the %s", what);
+    snprintf(msg, sizeof msg, "cannot open%s%s", what ? " the " : "", what ? what : "");
     return wbr_fail_errno(ctx, path, msg);
   }
   int rc = 0;
+  if (!what) what = "file";
   if (fstat(fd, st) != 0) {
     rc = ctx ? wbr_fail_errno(ctx, path, "cannot stat") : WBR_EIO;
   } else if (!S_ISREG(st->st_mode)) {
@@ -40,9 +40,9 @@ int wbr_io_open_read(wbr_ctx *ctx, const char *path, const char *what, struct st
                        : S_ISCHR(st->st_mode)  ? "a character device"
                        : S_ISBLK(st->st_mode)  ? "a block device"
                        : S_ISSOCK(st->st_mode) ? "a socket"
-                                               : "not a regular file";
+                                               : "a special file";
     rc = ctx ? wbr_fail(ctx, WBR_EINPUT, path, "give the path of a regular file (copy a stream to a file first)",
-                        "the %s is %s: only regular files are read", what, kind)
+                        "the %s is %s, not a regular file", what, kind)
              : WBR_EINPUT;
   } else {
     int fl = fcntl(fd, F_GETFL);
@@ -104,6 +104,11 @@ int wbr_io_read_file(wbr_ctx *ctx, const char *path, const char *what, size_t ma
   return 0;
 }
 
+int wbr_read_file(wbr_ctx *ctx, const char *path, char **out, size_t *len) {
+  if (!out || !len || !path) return wbr_fail(ctx, WBR_EUSAGE, path, NULL, "wbr_read_file: NULL argument");
+  return wbr_io_read_file(ctx, path, NULL, (size_t)1 << 30, out, len);
+}
+
 int wbr_io_write_all(int fd, const void *p, size_t n) {
   const uint8_t *b = p;
   while (n) {
@@ -130,6 +135,7 @@ char *wbr_io_dirname(const char *path) {
 /* ---- File identities ---------------------------------------------------------------------- */
 
 void wbr_file_ids_free(wbr_file_ids *ids) {
+  for (size_t i = 0; i < ids->n; i++) free(ids->v[i].name);
   free(ids->v);
   ids->v = NULL;
   ids->n = ids->cap = 0;
@@ -144,7 +150,9 @@ int wbr_file_ids_add(wbr_file_ids *ids, dev_t dev, ino_t ino, const char *name) 
     ids->v = v;
     ids->cap = cap;
   }
-  ids->v[ids->n++] = (wbr_file_id){.dev = dev, .ino = ino, .name = name};
+  char *copy = wbr_strdup(name);
+  if (!copy) return -1;
+  ids->v[ids->n++] = (wbr_file_id){.dev = dev, .ino = ino, .name = copy};
   return 0;
 }
 

@@ -37,7 +37,7 @@ int wbr_io_write_all(int fd, const void *p, size_t n);
 typedef struct wbr_file_id {
   dev_t dev;
   ino_t ino;
-  const char *name; /* borrowed, for the message */
+  char *name; /* which input (a copy), for the message */
 } wbr_file_id;
 
 typedef struct wbr_file_ids {

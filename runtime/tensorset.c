@@ -32,6 +32,7 @@ int wbr_tensorset_new(wbr_tensorset **out, wbr_ctx *ctx) {
   ts->format = "memory";
   ts->fd = -1;
   wbr_map_init(&ts->index);
+  wbr_map_init(&ts->meta_index);
   return 0;
 }
 
@@ -46,6 +47,8 @@ void wbr_tensorset_free(wbr_tensorset *ts) {
   }
   free(ts->meta_key);
   free(ts->meta_val);
+  wbr_map_free(&ts->meta_index);
+  free(ts->path);
   if (ts->map_base) munmap(ts->map_base, ts->map_len);
   if (ts->fd >= 0) close(ts->fd);
   for (size_t i = 0; i < ts->nchildren; i++) wbr_tensorset_free(ts->children[i]);
@@ -157,16 +160,20 @@ int wbr_tensorset_meta_get(const wbr_tensorset *ts, size_t i, const char **key,
   return 0;
 }
 
+long wbr_ts_meta_find(const wbr_tensorset *ts, const char *key) {
+  size_t i;
+  return ts && key && wbr_map_get(&ts->meta_index, key, &i) ? (long)i : -1;
+}
+
 int wbr_tensorset_meta_set(wbr_tensorset *ts, const char *key, const char *value) {
   if (!ts || !key || !value) return WBR_EUSAGE;
   char *v = wbr_strdup(value);
   if (!v) return wbr_oom(ts->ctx);
-  for (size_t i = 0; i < ts->nmeta; i++) {
-    if (strcmp(ts->meta_key[i], key) == 0) {
-      free(ts->meta_val[i]);
-      ts->meta_val[i] = v;
-      return 0;
-    }
+  long at = wbr_ts_meta_find(ts, key);
+  if (at >= 0) {
+    free(ts->meta_val[at]);
+    ts->meta_val[at] = v;
+    return 0;
   }
   if (ts->nmeta == ts->meta_cap) {
     size_t cap = ts->meta_cap ? ts->meta_cap * 2 : 8;
@@ -181,13 +188,23 @@ int wbr_tensorset_meta_set(wbr_tensorset *ts, const char *key, const char *value
     ts->meta_cap = cap;
   }
   char *k = wbr_strdup(key);
-  if (!k) {
+  /* The map borrows the key string, which lives (and keeps its address) as long as the set. */
+  if (!k || wbr_map_put(&ts->meta_index, k, ts->nmeta, NULL) < 0) {
+    free(k);
     free(v);
     return wbr_oom(ts->ctx);
   }
   ts->meta_key[ts->nmeta] = k;
   ts->meta_val[ts->nmeta] = v;
   ts->nmeta++;
+  return 0;
+}
+
+int wbr_ts_file_ids(const wbr_tensorset *ts, wbr_file_ids *ids) {
+  if (!ts) return 0;
+  if (ts->path && wbr_file_ids_add(ids, ts->dev, ts->ino, ts->path) != 0) return -1;
+  for (size_t i = 0; i < ts->nchildren; i++)
+    if (wbr_ts_file_ids(ts->children[i], ids) != 0) return -1;
   return 0;
 }
 
@@ -240,19 +257,9 @@ int wbr_tensorset_open(wbr_tensorset **out, wbr_ctx *ctx, const char *spec) {
 static int open_file(wbr_tensorset **out, wbr_ctx *ctx, const char *path, const char *key) {
   const wbr_format *fmt = format_or_fail(ctx, path);
   if (!fmt) return WBR_EINPUT;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return wbr_fail_errno(ctx, path, "cannot open");
   struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int rc = wbr_fail_errno(ctx, path, "cannot stat");
-    close(fd);
-    return rc;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    close(fd);
-    return wbr_fail(ctx, WBR_EINPUT, path, "pass a weight file or a manifest",
-                    "not a regular file");
-  }
+  int fd = wbr_io_open_read(ctx, path, NULL, &st);
+  if (fd < 0) return fd;
   wbr_tensorset *ts;
   int rc = wbr_tensorset_new(&ts, ctx);
   if (rc) {
@@ -274,6 +281,13 @@ static int open_file(wbr_tensorset **out, wbr_ctx *ctx, const char *path, const 
     bytes = m;
   }
   ts->fd = fd;
+  ts->dev = st.st_dev;
+  ts->ino = st.st_ino;
+  ts->path = wbr_strdup(path);
+  if (!ts->path) {
+    wbr_tensorset_free(ts);
+    return wbr_oom(ctx);
+  }
   return read_into(out, ts, fmt, path, key, bytes, len);
 }
 

@@ -4,6 +4,9 @@
 #ifndef WBR_TENSORSET_H
 #define WBR_TENSORSET_H
 
+#include <sys/types.h>
+
+#include "io.h"
 #include "util.h"
 
 struct wbr_lazy; /* formats/format.h */
@@ -34,6 +37,7 @@ struct wbr_tensorset {
   wbr_map index; /* name -> position in t */
   char **meta_key, **meta_val;
   size_t nmeta, meta_cap;
+  wbr_map meta_index; /* metadata key -> position, so each insertion is O(1) */
   const char *format;  /* static string: "safetensors", "manifest", "memory" */
   bool has_data;
   void *map_base;      /* mmap'd file, unmapped on free */
@@ -42,6 +46,11 @@ struct wbr_tensorset {
   int fd;              /* the file, kept open for in-kernel copies (copy_file_range); -1 if none */
   struct wbr_tensorset **children; /* sets whose data this one's tensors point into (shards) */
   size_t nchildren;
+  /* The file this set was read from (FILE of FILE#KEY) and its identity, so that no output
+   * replaces it; NULL for sets made in memory. */
+  char *path;
+  dev_t dev;
+  ino_t ino;
 };
 
 /* Append a tensor without reporting: returns 0, 1 if the name exists already (nothing added),
@@ -56,6 +65,13 @@ int wbr_ts_adopt(wbr_tensorset *ts, wbr_tensorset *child);
 
 /* True if [p, p+n) lies in ts's own mapping, so the bytes can be copied from ts->fd. */
 bool wbr_ts_in_mapping(const wbr_tensorset *ts, const uint8_t *p, uint64_t n);
+
+/* Position of metadata `key`, or -1. */
+long wbr_ts_meta_find(const wbr_tensorset *ts, const char *key);
+
+/* Add the identities of every file ts (and its children: shards) was read from. 0 or -1 (out
+ * of memory). */
+int wbr_ts_file_ids(const wbr_tensorset *ts, wbr_file_ids *ids);
 
 /* Element count of a shape; false on overflow. */
 bool wbr_shape_nelem(int ndim, const int64_t *shape, uint64_t *out);

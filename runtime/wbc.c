@@ -167,74 +167,18 @@ int wbr_program_serialize(const wbr_program *p, wbr_ctx *ctx, void **out, size_t
   return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n) {
-  while (n) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 int wbr_program_save(const wbr_program *p, wbr_ctx *ctx, const char *path) {
   if (!p || !path) return wbr_fail(ctx, WBR_EUSAGE, NULL, NULL, "wbr_program_save: NULL argument");
   void *bytes;
   size_t len;
   int rc = wbr_program_serialize(p, ctx, &bytes, &len);
   if (rc) return rc;
-  /* Write a temporary file next to the destination, sync it, then rename it into place: a
-   * reader sees the old file or the new one, never a partial one. */
-  size_t pl = strlen(path);
-  char *tmp = malloc(pl + 16);
-  if (!tmp) {
-    wbr_free(bytes);
-    return wbr_oom(ctx);
-  }
-  memcpy(tmp, path, pl);
-  memcpy(tmp + pl, ".tmp.XXXXXX", 12);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    rc = wbr_fail_errno(ctx, path, "cannot create a temporary file next to it");
-    goto out;
-  }
-  if (fchmod(fd, 0644) != 0 || write_all(fd, bytes, len) != 0) {
-    rc = wbr_fail_errno(ctx, path, "cannot write");
-    close(fd);
-    unlink(tmp);
-    goto out;
-  }
-  if (fsync(fd) != 0) {
-    rc = wbr_fail_errno(ctx, path, "cannot sync");
-    close(fd);
-    unlink(tmp);
-    goto out;
-  }
-  if (close(fd) != 0) {
-    rc = wbr_fail_errno(ctx, path, "cannot write");
-    unlink(tmp);
-    goto out;
-  }
-  if (rename(tmp, path) != 0) {
-    rc = wbr_fail_errno(ctx, path, "cannot rename the temporary file into place");
-    unlink(tmp);
-    goto out;
-  }
-  /* Make the rename durable too; failing to sync the directory is not worth an error. */
-  char *slash = strrchr(tmp, '/');
-  if (slash) {
-    *slash = 0;
-    int dfd = open(slash == tmp ? "/" : tmp, O_RDONLY);
-    if (dfd >= 0) {
-      (void)fsync(dfd);
-      close(dfd);
-    }
-  }
-out:
-  free(tmp);
+  /* The one atomic output (runtime/io.c); the rule file itself is never replaced. */
+  wbr_file_ids ids = {0};
+  const char *src = wbr_program_source(p);
+  if (src && *src && wbr_file_ids_add_path(&ids, src) != 0) rc = wbr_oom(ctx);
+  if (rc == 0) rc = wbr_io_write_atomic(ctx, path, bytes, len, &ids, true);
+  wbr_file_ids_free(&ids);
   wbr_free(bytes);
   return rc;
 }

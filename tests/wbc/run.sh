@@ -79,7 +79,7 @@ ok wbc/compile_ok "$WBR" compile r.wbr -o out.wbc
 cp out.wbc before.wbc
 rejects wbc/compile_bad_rules_to_existing 1 'bad/rules.wbr:3:' "$WBR" compile bad/rules.wbr -o out.wbc
 same wbc/compile_failure_keeps_old_output before.wbc out.wbc
-rejects wbc/compile_unwritable_dir 1 'no/such/dir/out.wbc: error: cannot create a temporary file next to it: No such file or directory' "$WBR" compile r.wbr -o no/such/dir/out.wbc
+rejects wbc/compile_unwritable_dir 1 "no/such/dir/out.wbc: error: cannot write the output: directory 'no/such/dir' does not exist" "$WBR" compile r.wbr -o no/such/dir/out.wbc
 
 # ---- the source name inside a .wbc is untrusted (issue 9, item 12) ----
 # `wbr plan` quotes source lines only from a regular file whose hash the .wbc records; a FIFO or
