@@ -42,6 +42,18 @@ class Case:
         self.src, self.tgt, self.deps = OrderedDict(), OrderedDict(), {}
         self.must, self.why = "map", ""
         self.sblk = self.tblk = None
+        # (must with both definition orders usable, must without): for a base where only order
+        # breaks a tie the names leave (HF ViT's layernorm_before/after vs norm1/norm2). "either"
+        # means both a right exit 0 and an exit 3 pass; wrong values never do.
+        self.order_tie = None
+
+    def must_for(self, fmt):
+        """What a correct matcher must do with this source format: a .safetensors source has no
+        definition order, and a scrambled source or target order breaks no tie."""
+        if self.must == "refuse" or not self.order_tie:
+            return self.must
+        scrambled = self.perturb in ("src-shuffled", "src-reversed", "tgt-sorted", "tgt-shuffled", "tgt-reversed", "combo")
+        return self.order_tie[0] if fmt == "pt" and not scrambled else self.order_tie[1]
 
     @property
     def id(self):
@@ -52,7 +64,7 @@ class Case:
         self.why = "; ".join(x for x in (self.why, why) if x)
 
     def truth(self):
-        return {"must": self.must, "why": self.why,
+        return {"must": {f: self.must_for(f) for f in ("safetensors", "pt")}, "why": self.why,
                 "targets": {t: {"from": self.deps[t]} if self.deps[t] else {"from": [], "note": "no source makes it"}
                             for t in self.tgt}}
 
@@ -135,11 +147,14 @@ MOE_S = {"mixtral": (M.moe_hf, r"^model\.layers\.(\d+)\."),
          "qwenfused": (M.moe_qwen_fused, r"^model\.layers\.(\d+)\.")}
 
 
-def _pair(family, schemes, model_fn, a, b, must="map", why="", tag="", only=None):
+def _pair(family, schemes, model_fn, a, b, must="map", why="", tag="", only=None, order_tie=None):
     """A synthetic base pair's builder; `only` limits the perturbations (for the slow, large ones)."""
     def build():
         (sa, ra), (sb, rb) = schemes[a], schemes[b]
-        return synthetic(family, f"{a}-{b}{tag}", model_fn(), sa, sb, ra, rb, must, why)
+        c = synthetic(family, f"{a}-{b}{tag}", model_fn(), sa, sb, ra, rb, must, why)
+        if order_tie:
+            c.order_tie, c.why = order_tie[:2], order_tie[2]
+        return c
     build.only = only
     return build
 
@@ -159,11 +174,14 @@ def bases():
     out.append(_pair("resnet", RES_S, lambda: M.resnet(stages=(2, 3, 66, 2), widths=(2, 3, 4, 5), stem=4),
                      "tv", "flaxwords", tag="-deep", only={"base", "tgt-shuffled", "src-swap", "tgt-shallower-mid",
                                                           "tgt-one-based", "missing-extra"}))
-    out.append(_pair("resnet", RES_S, lambda: M.resnet(stem=6), "tv", "flaxwords", "refuse",
-                     "stage 0 block 0: expand and shortcut are identical in shape, names do not decide", tag="-automorphism"))
+    out.append(_pair("resnet", RES_S, lambda: M.resnet(stem=6), "tv", "flaxwords", tag="-automorphism", order_tie=(
+        "either", "refuse", "stage 0 block 0: expand and shortcut are identical in shape; only definition order tells them apart")))
     out += [_pair("vit", VIT_S, M.vit, a, b) for a, b in
-            (("tv", "timm"), ("hf", "timm"), ("timm", "hf"), ("flax", "timm"), ("flaxscan", "timm"),
-             ("timm", "flaxscan"), ("tv", "beit"), ("hf", "flax"), ("timm", "hfflax"), ("hfflax", "hf"))]
+            (("tv", "timm"), ("flax", "timm"), ("flaxscan", "timm"), ("timm", "flaxscan"), ("tv", "beit"), ("hfflax", "hf"))]
+    # layernorm_before/after against norm1/norm2 (or LayerNorm_0/2): the words do not say which is
+    # which to a matcher without a convention; definition order, where both sides have one, does
+    out += [_pair("vit", VIT_S, M.vit, a, b, order_tie=("map", "either", "norms: layernorm_before/after vs numbered"))
+            for a, b in (("hf", "timm"), ("timm", "hf"), ("hf", "flax"), ("timm", "hfflax"))]
     out.append(_pair("vit", VIT_S, M.vit, "beit", "timm", "refuse", "the source has no k bias"))
     out += [_pair("gpt2", GPT_S, M.gpt2, a, b) for a, b in
             (("hf", "nanogpt"), ("hf", "flax"), ("hf", "neo"), ("nanogpt", "hf"), ("neo", "nanogpt"), ("flax", "nanogpt"))]
@@ -428,7 +446,7 @@ PERTURBATIONS = [
 def copy_case(c):
     d = Case(c.family, c.base)
     d.src, d.tgt, d.deps = OrderedDict(c.src), OrderedDict(c.tgt), dict(c.deps)
-    d.must, d.why, d.sblk, d.tblk = c.must, c.why, c.sblk, c.tblk
+    d.must, d.why, d.sblk, d.tblk, d.order_tie = c.must, c.why, c.sblk, c.tblk, c.order_tie
     return d
 
 

@@ -76,14 +76,14 @@ def same(got, want):
     return got.dtype == want.dtype and got.shape == want.shape and got.tobytes() == want.tobytes()
 
 
-def check_exit0(c, wbr, draft, srcp, tgtp, out):
+def check_exit0(c, wbr, draft, srcp, tgtp, out, must):
     rc, _, err = run([wbr, "apply", draft, srcp, "-t", tgtp, "-o", out])
     if rc != 0:
         return ("crash" if not isinstance(rc, int) or rc < 0 or rc >= 128 else "silent-wrong"), f"apply exit {rc}: {tail(err)}"
     got = read_safetensors(out)
     bad = [t for t, want in c.tgt.items() if t not in got or not same(got[t], want)]
     extra = [t for t in got if t not in c.tgt]
-    if c.must == "refuse":
+    if must == "refuse":
         return "silent-wrong", f"exit 0 but must refuse ({c.why})" + (f"; wrong values: {', '.join(bad[:3])}" if bad else "")
     if bad or extra:
         return "silent-wrong", f"exit 0, {len(bad)} wrong target(s): {', '.join(bad[:3])}" + (f"; extra {extra[:2]}" if extra else "")
@@ -115,21 +115,53 @@ def check_exit3(c, wbr, draft, srcp, tgtp):
     return "refused", ""
 
 
-def run_case(c, fmt, wbr, work):
+UNRESOLVED = re.compile(r'^# target "(.*?)" \[', re.M)
+
+
+def check_loop(c, fmt, wbr, d, draft):
+    """The documented loop: a hint with the true source for every UNRESOLVED target of an exit-3
+    draft, then `wbr match --update`, must give exit 0 and right values. Only where every
+    unresolved target is one source tensor, whole (a hint pairs one source with one target)."""
+    targets = UNRESOLVED.findall(open(draft).read())
+    if not targets:
+        return "not-hintable", "no UNRESOLVED target listed"
+    users = Counter(s for d in c.deps.values() for s in d)
+    if any(len(c.deps.get(t, [])) != 1 or users[c.deps[t][0]] != 1 for t in targets):
+        return "not-hintable", "an UNRESOLVED target is not one whole source tensor"
+    if any(c.deps[t][0] == t for t in targets):
+        return "not-hintable", "an UNRESOLVED target has its source's name (a hint cannot say more)"
+    hints = os.path.join(d, f"hints-{fmt}.wbr")
+    with open(hints, "w") as f:
+        f.write("weightbridge 1\n" + "".join(f'hint "{c.deps[t][0]}" = "{t}"\n' for t in targets))
+    srcp, tgtp, nxt = os.path.join(d, "src." + fmt), os.path.join(d, "target.json"), os.path.join(d, f"next-{fmt}.wbr")
+    rc, _, err = run([wbr, "match", srcp, tgtp, "--update", hints, "-o", nxt])
+    if rc == 3:
+        return "still-refused", tail(err.strip().splitlines()[-1] if err.strip() else "")
+    if rc == 1:
+        return "hint-rejected", tail(err)
+    if rc != 0:
+        return "crash", f"match --update exit {rc}: {tail(err)}"
+    cls, why = check_exit0(c, wbr, nxt, srcp, tgtp, os.path.join(d, f"next-{fmt}.safetensors"), must="map")
+    return ("converged", "") if cls == "right" else ("wrong", why)
+
+
+def run_case(c, fmt, wbr, work, loop=False):
     d = os.path.join(work, c.id)
     srcp, tgtp = os.path.join(d, "src." + fmt), os.path.join(d, "target.json")
     draft = os.path.join(d, f"draft-{fmt}.wbr")
     rc, _, err = run([wbr, "match", srcp, tgtp, "-o", draft])
     if rc == 0:
-        return check_exit0(c, wbr, draft, srcp, tgtp, os.path.join(d, f"out-{fmt}.safetensors"))
+        return check_exit0(c, wbr, draft, srcp, tgtp, os.path.join(d, f"out-{fmt}.safetensors"), c.must_for(fmt))
     if rc == 3:
         cls, why = check_exit3(c, wbr, draft, srcp, tgtp)
-        return cls, why or "exit 3: " + tail(err.strip().splitlines()[-1] if err.strip() else "")
+        lp = check_loop(c, fmt, wbr, d, draft) if loop and cls != "crash" else None
+        return cls, why or "exit 3: " + tail(err.strip().splitlines()[-1] if err.strip() else ""), lp
     return "crash", f"match exit {rc}: {tail(err)}"
 
 
-def passes(c, cls):
-    return cls == ("right" if c.must == "map" else "refused")
+def passes(c, fmt, cls):
+    must = c.must_for(fmt)
+    return cls in ("right", "refused") if must == "either" else cls == ("right" if must == "map" else "refused")
 
 
 def load_known():
@@ -157,6 +189,7 @@ def main():
     ap.add_argument("--update-known", action="store_true")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--work")
+    ap.add_argument("--no-loop", action="store_true", help="skip the hint-and-update check of exit-3 drafts")
     ap.add_argument("--keep", action="store_true", help="keep every case's files in the work directory")
     args = ap.parse_args()
     t0 = time.time()
@@ -183,7 +216,7 @@ def main():
         try:
             write_inputs(c, d)
             for fmt in fmts:
-                res[fmt] = run_case(c, fmt, wbr, work)
+                res[fmt] = run_case(c, fmt, wbr, work, loop=not args.no_loop)
         except Exception as e:  # the checker itself failed: say so, do not hide it
             for fmt in fmts:
                 res.setdefault(fmt, ("crash", f"harness: {type(e).__name__}: {e}"))
@@ -197,14 +230,17 @@ def main():
     lines, counts, fails = [], Counter(), 0
     per_family, per_perturb = {}, {}
     new_known = OrderedDict((k, v) for k, v in known.items())
-    for (c, fmt), (cls, why) in zip(runs, results):
+    loops, loop_lines = Counter(), []
+    for (c, fmt), result in zip(runs, results):
+        cls, why = result[:2]
         i = rid(c, fmt)
-        counts[cls] += 1
-        if cls == "refused" and c.must == "map":
-            counts["refused-mappable"] += 1
-        per_family.setdefault(c.family, Counter())[cls] += 1
-        per_perturb.setdefault(c.perturb, Counter())[cls] += 1
-        ok = passes(c, cls)
+        if len(result) > 2 and result[2]:
+            loops[result[2][0]] += 1
+            loop_lines.append(f"LOOP: {i}: {result[2][0]}" + (f": {result[2][1]}" if result[2][1] else ""))
+        keys = [cls] + (["refused-mappable"] if cls == "refused" and c.must_for(fmt) == "map" else [])
+        for cnt in (counts, per_family.setdefault(c.family, Counter()), per_perturb.setdefault(c.perturb, Counter())):
+            cnt.update(keys)
+        ok = passes(c, fmt, cls)
         new_known.pop(i, None)
         if not ok:
             new_known[i] = cls
@@ -217,17 +253,21 @@ def main():
         elif i in known:
             lines.append(f"FAIL: {i}: {cls} (known_failures.txt says {known[i]}): {why}")
         else:
-            lines.append(f"FAIL: {i}: {cls} (must {c.must}): {why}")
+            lines.append(f"FAIL: {i}: {cls} (must {c.must_for(fmt)}): {why}")
         fails += lines[-1].startswith("FAIL: ")
     print("\n".join(lines))
     summary = summarize(counts, len(runs), len({id(c) for c, _ in runs}), time.time() - t0)
     table = [f"  {k:10s} " + fmt_counts(v) for k, v in sorted(per_family.items())]
     table += [f"  {k:18s} " + fmt_counts(v) for k, v in per_perturb.items()]
     print(summary)
+    if loops:
+        summary += "\n" + (f"corpus loop: {sum(loops.values())} exit-3 runs, hints for the UNRESOLVED targets + --update: "
+                           + ", ".join(f"{k} {loops[k]}" for k in ("converged", "still-refused", "wrong", "hint-rejected", "not-hintable", "crash")))
+        print(summary.splitlines()[-1])
     report = os.path.join(os.environ.get("BUILD", "build"), "corpus-report.txt")
     try:
         with open(report, "w") as f:
-            f.write("\n".join(lines + [summary, "per family:"] + table[:len(per_family)] +
+            f.write("\n".join(lines + loop_lines + [summary, "per family:"] + table[:len(per_family)] +
                               ["per perturbation:"] + table[len(per_family):]) + "\n")
         print(f"corpus: report in {report}")
     except OSError as e:
@@ -241,7 +281,7 @@ def main():
 
 
 def fmt_counts(cnt):
-    return ", ".join(f"{k} {cnt[k]}" for k in CLASSES)
+    return ", ".join(f"{k} {cnt[k]}" + (f" ({cnt['refused-mappable']} mappable)" if k == "refused" else "") for k in CLASSES)
 
 
 def summarize(counts, nruns, ncases, secs):
