@@ -480,7 +480,8 @@ static wbr_node *do_reshape(vm *v, wbr_node *in, const int64_t *dims, uint32_t n
     else if (!wbr_mul_u64(known, (uint64_t)dims[i], &known)) known = UINT64_MAX;
   }
   if (infer >= 0) {
-    if (known == 0 || total % known != 0) goto bad;
+    /* the inferred dim must be an int64 too (a source may hold up to 2^64-1 elements) */
+    if (known == 0 || total % known != 0 || total / known > (uint64_t)INT64_MAX) goto bad;
     shape[infer] = (int64_t)(total / known);
   } else if (known != total) {
     goto bad;

@@ -356,7 +356,7 @@ SRC = [("enc.0.w", (4, 6), "F32"), ("enc.1.w", (4, 6), "F32"), ("enc.0.b", (6,),
 # Extreme but legal manifest shapes (every dim <= 2^53, every size in bytes < 2^64).
 HUGE = {"big": {"shape": [2 ** 30, 2 ** 31], "dtype": "F32"},  # 2^63 bytes: more than int64 holds
         "h1": {"shape": [2 ** 31, 2 ** 31], "dtype": "U8"}, "h2": {"shape": [2 ** 31, 2 ** 31], "dtype": "U8"},
-        "z": {"shape": [10 ** 9, 0], "dtype": "F32"}}
+        "z": {"shape": [10 ** 9, 0], "dtype": "F32"}, "w63": {"shape": [2 ** 31, 2 ** 32], "dtype": "U8"}}
 HUGE.update({"u%02d" % i: {"shape": [60000, 0], "dtype": "F32"} for i in range(17)})
 
 
