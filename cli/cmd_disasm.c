@@ -26,7 +26,7 @@ int cmd_disasm(int argc, char **argv) {
   if (rc == 0) {
     char *text = wbr_program_disasm(p);
     if (!text) {
-      fputs("wbr disasm: out of memory\n", stderr);
+      fprintf(stderr, "wbr disasm: %s: out of memory rendering the listing; free memory and run again\n", in);
       code = EXIT_INPUT;
     } else {
       fputs(text, stdout);

@@ -27,7 +27,7 @@ int cmd_inspect(int argc, char **argv) {
     /* The library renders (and escapes what came from the file); the CLI prints. */
     char *s = json ? wbr_tensorset_to_manifest(ts) : wbr_tensorset_render(ts, path);
     if (s) fputs(s, stdout);
-    else rc = WBR_ENOMEM, fprintf(stderr, "wbr inspect: %s: out of memory rendering the tensor list\n", path);
+    else rc = WBR_ENOMEM, fprintf(stderr, "wbr inspect: %s: out of memory rendering the tensor list; free memory and run again\n", path);
     wbr_free(s);
   }
   wbr_tensorset_free(ts);

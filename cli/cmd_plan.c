@@ -120,8 +120,12 @@ int cmd_plan(int argc, char **argv) {
   rc = prepare(&j);
   if (rc == 0) {
     char *s = wbr_plan_render(j.plan, j.format);
-    if (!s) rc = cli_exit(WBR_ENOMEM);
-    else fputs(s, stdout);
+    if (!s) {
+      fprintf(stderr, "wbr plan: %s: out of memory rendering the plan; free memory and run again\n", j.rules);
+      rc = cli_exit(WBR_ENOMEM);
+    } else {
+      fputs(s, stdout);
+    }
     wbr_free(s);
     if (rc == 0 && wbr_plan_problems(j.plan)) rc = EXIT_INPUT;
   }

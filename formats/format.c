@@ -49,6 +49,12 @@ void wbr_format_extensions(char *buf, size_t n) {
   wbr_buf_free(&b);
 }
 
+int wbr_oom_file(wbr_ctx *ctx, const char *path) {
+  return wbr_fail(ctx, WBR_ENOMEM, path,
+                  "free memory or raise this process's limit (ulimit -v), then run again",
+                  "out of memory");
+}
+
 int wbr_format_no_key(wbr_ctx *ctx, const char *path, const char *key) {
   const wbr_format *fmt = wbr_format_for_path(path);
   return wbr_fail(ctx, WBR_EINPUT, path, "FILE#KEY selects an entry of a PyTorch checkpoint; drop the '#...'",

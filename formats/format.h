@@ -84,6 +84,9 @@ typedef struct wbr_name_rules {
  * hook calls it first; dtypes stay the format's own check. 0 or an error naming the tensor. */
 int wbr_writer_check_layout(wbr_writer *w, const wbr_name_rules *r);
 
+/* Out of memory while reading or writing `path`: the file named, and what to do. */
+int wbr_oom_file(wbr_ctx *ctx, const char *path);
+
 /* Refuse a #key for a format without entries (one shared message). */
 int wbr_format_no_key(wbr_ctx *ctx, const char *path, const char *key);
 

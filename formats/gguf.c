@@ -127,7 +127,7 @@ static int rd_name(rd *r, const char *what, char **out) {
                     "%s: %s at offset %zu is not UTF-8 text", r->where, what,
                     r->pos - (size_t)n);
   *out = wbr_strndup(s, (size_t)n);
-  return *out ? 0 : wbr_oom(r->ctx);
+  return *out ? 0 : wbr_oom_file(r->ctx, r->path);
 }
 
 /* A JSON string literal of length-delimited bytes (NUL allowed, as \u0000). */
@@ -245,7 +245,7 @@ static int rd_value(rd *r, uint32_t t, int depth, bool in_array, wbr_buf *text, 
         else if (!inner.p || !ety.p || strcmp(inner.p, ety.p) != 0) mixed = true;
       }
       wbr_buf_free(&ety);
-      if (text->oom) rc = wbr_oom(r->ctx);
+      if (text->oom) rc = wbr_oom_file(r->ctx, r->path);
     }
     wbr_buf_putc(text, ']');
     if (et != GV_ARR) wbr_buf_printf(ty, "[%s]", gv_names[et]);
@@ -302,7 +302,7 @@ static int gguf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const ch
   wbr_map seen;
   wbr_map_init(&seen);
   char **keys = calloc(nkv ? (size_t)nkv : 1, sizeof *keys);
-  if (!keys) rc = wbr_oom(ctx);
+  if (!keys) rc = wbr_oom_file(ctx, path);
   size_t ntyped = 0;
   char where[320], shown[256];
   for (uint64_t i = 0; i < nkv && rc == 0; i++) {
@@ -314,7 +314,7 @@ static int gguf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const ch
     snprintf(where, sizeof where, "metadata '%s'", shown);
     int pr = wbr_map_put(&seen, keys[i], 0, NULL);
     if (pr < 0) {
-      rc = wbr_oom(ctx);
+      rc = wbr_oom_file(ctx, path);
       break;
     }
     if (pr == 1) {
@@ -344,7 +344,7 @@ static int gguf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const ch
     rc = rd_value(&r, (uint32_t)t, 0, false, &text, &ty);
     if (rc) break;
     if (text.oom || ty.oom) {
-      rc = wbr_oom(ctx);
+      rc = wbr_oom_file(ctx, path);
       break;
     }
     if (strcmp(keys[i], "general.alignment") == 0) {
@@ -368,7 +368,7 @@ static int gguf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const ch
   }
   if (rc == 0 && ntyped) {
     wbr_buf_putc(&types, '}');
-    rc = types.oom ? wbr_oom(ctx) : wbr_tensorset_meta_set(ts, TYPES_KEY, types.p);
+    rc = types.oom ? wbr_oom_file(ctx, path) : wbr_tensorset_meta_set(ts, TYPES_KEY, types.p);
   }
   wbr_buf_free(&types);
   wbr_buf_free(&text);
@@ -380,7 +380,7 @@ static int gguf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const ch
 
   /* Tensor infos. Data pointers are fixed up once the data section's start is known. */
   uint64_t *offs = malloc((ntensors ? (size_t)ntensors : 1) * sizeof *offs);
-  if (!offs) return wbr_oom(ctx);
+  if (!offs) return wbr_oom_file(ctx, path);
   for (uint64_t i = 0; i < ntensors && rc == 0; i++) {
     snprintf(where, sizeof where, "tensor info %llu", (unsigned long long)i);
     r.where = where;
@@ -430,7 +430,7 @@ static int gguf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const ch
         if (ar == 1)
           rc = wbr_fail(ctx, WBR_EINPUT, path, "tensor names must be unique", "%s appears twice", where);
         else if (ar != 0)
-          rc = wbr_oom(ctx);
+          rc = wbr_oom_file(ctx, path);
         else {
           wbr_tensor *q = &ts->t[ts->n - 1];
           q->quant = (uint32_t)t + 1;
@@ -455,7 +455,7 @@ static int gguf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const ch
                       "%s: shape %s of %s needs more bytes than fit in 64 bits", where, sh,
                       ggml_types[t].name);
       else if (ar < 0)
-        rc = wbr_oom(ctx);
+        rc = wbr_oom_file(ctx, path);
       offs[i] = off;
     }
     free(name);
@@ -730,7 +730,7 @@ static int gw_begin(wbr_writer *w) {
     char err[160];
     int rc = wbr_json_parse(&types, ts->meta_val[i], strlen(ts->meta_val[i]), &eoff, err,
                             sizeof err);
-    if (rc == WBR_ENOMEM) return wbr_oom(w->ctx);
+    if (rc == WBR_ENOMEM) return wbr_oom_file(w->ctx, w->path);
     if (rc == 0 && !cJSON_IsObject(wbr_json_root(types))) {
       wbr_json_free(types);
       types = NULL;
@@ -830,12 +830,12 @@ static int gw_begin(wbr_writer *w) {
     wbr_buf_put(&b, kv.p, kv.len);
     wbr_buf_put(&b, infos.p, infos.len);
     while (b.len % alignment) wbr_buf_putc(&b, 0);
-    if (b.oom || kv.oom || infos.oom) rc = wbr_oom(w->ctx);
+    if (b.oom || kv.oom || infos.oom) rc = wbr_oom_file(w->ctx, w->path);
   }
   gw_state *st = NULL;
   if (rc == 0) {
     st = calloc(1, sizeof *st);
-    if (!st) rc = wbr_oom(w->ctx);
+    if (!st) rc = wbr_oom_file(w->ctx, w->path);
   }
   if (rc == 0) {
     st->alignment = alignment;

@@ -105,7 +105,7 @@ static int mf_entry(const wbr_json *j, wbr_ctx *ctx, const char *path, wbr_tenso
                     "%s: shape %s of %s has more elements or bytes than fit in 64 bits", who, sh,
                     wbr_dtype_name(dtype));
   default:
-    return wbr_oom(ctx);
+    return wbr_oom_file(ctx, path);
   }
 }
 
@@ -121,8 +121,9 @@ static int mf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char
   size_t eoff;
   char err[160];
   int rc = wbr_json_parse(&j, text, len, &eoff, err, sizeof err);
-  if (rc == WBR_ENOMEM) return wbr_oom(ctx);
-  if (rc == WBR_EINTERNAL) return wbr_fail(ctx, rc, path, NULL, "%s", err);
+  if (rc == WBR_ENOMEM) return wbr_oom_file(ctx, path);
+  if (rc == WBR_EINTERNAL)
+    return wbr_fail(ctx, rc, path, "this is a bug in weightbridge: please report it with the file", "%s", err);
   if (rc) return syntax_error(ctx, path, text, len, eoff, err);
   const cJSON *root = wbr_json_root(j);
   const cJSON *tensors = NULL, *meta = NULL;
@@ -178,7 +179,7 @@ static int mf_begin(wbr_writer *w) {
   int rc = wbr_writer_check_layout(w, &mf_names);
   if (rc) return rc;
   char *s = wbr_tensorset_to_manifest(w->layout);
-  if (!s) return wbr_oom(w->ctx);
+  if (!s) return wbr_oom_file(w->ctx, w->path);
   rc = wbr_writer_emit(w, s, strlen(s));
   free(s);
   return rc;

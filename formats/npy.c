@@ -391,7 +391,7 @@ static int npy_add(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const npy_
     return wbr_fail(ctx, WBR_EINPUT, path, "give every array a distinct name",
                     "array '%s' appears twice", shown);
   if (r == 2) return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt, "%sshape too large", who);
-  if (r < 0) return wbr_oom(ctx);
+  if (r < 0) return wbr_oom_file(ctx, path);
   if (direct) return 0;
   lz->lz.fill = npy_fill;
   lz->src = in->src;
@@ -431,7 +431,7 @@ static int npy_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const cha
     return wbr_fail(ctx, WBR_EINPUT, path, "name the file NAME.npy: the array is named after it",
                     "cannot name the array: the file name has nothing before '.npy'");
   char *name = wbr_strndup(base, n);
-  if (!name) return wbr_oom(ctx);
+  if (!name) return wbr_oom_file(ctx, path);
   npz_budget *b;
   npy_lazy *lz = lazy_block(ts, ctx, path, 1, &b);
   npy_src in = {.name = name, .head = bytes, .head_len = len, .total = len, .src = bytes};
@@ -468,7 +468,7 @@ static int npz_read_entry(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, con
   int rc = npz_name(ctx, path, e, shown);
   if (rc) return rc;
   char *name = wbr_strndup(e->name, e->name_len - 4);
-  if (!name) return wbr_oom(ctx);
+  if (!name) return wbr_oom_file(ctx, path);
   npy_src in = {.name = name, .total = e->usize};
   if (e->method == WBR_ZIP_STORED) {
     rc = wbr_zip_stored(z, e, &in.src);
@@ -507,7 +507,7 @@ static int npz_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const cha
   npy_lazy *lz = lazy_block(ts, ctx, path, n, &budget);
   uint8_t *head = lz ? malloc(NPY_HEAD_MAX) : NULL;
   if (!lz) rc = WBR_ENOMEM;
-  else if (!head) rc = wbr_oom(ctx);
+  else if (!head) rc = wbr_oom_file(ctx, path);
   for (size_t i = 0; i < n && rc == 0; i++)
     rc = npz_read_entry(ts, ctx, path, z, wbr_zip_entry_at(z, i), &lz[i], budget, head);
   free(head);
@@ -618,15 +618,16 @@ static int npz_begin(wbr_writer *w) {
     size_t hl = h.len;
     bool oom = h.oom;
     wbr_buf_free(&h);
-    if (oom) return wbr_oom(w->ctx);
+    if (oom) return wbr_oom_file(w->ctx, w->path);
     if (hl > NPY_MAX_HEADER) /* cannot happen with 8 dims; kept as a guard */
-      return wbr_fail(w->ctx, WBR_EINTERNAL, w->path, NULL, "tensor '%s': .npy header too long",
+      return wbr_fail(w->ctx, WBR_EINTERNAL, w->path, "this is a bug in weightbridge: please report it",
+                      "tensor '%s': .npy header too long",
                       shown);
   }
   /* One allocation: an abandoned writer releases the state with a plain free(). */
   size_t n = ts->n ? ts->n : 1;
   npz_state *st = calloc(1, sizeof *st + n * sizeof(npz_entry));
-  if (!st) return wbr_oom(w->ctx);
+  if (!st) return wbr_oom_file(w->ctx, w->path);
   w->state = st;
   st->e = (npz_entry *)(st + 1);
   return 0;
@@ -681,7 +682,7 @@ static int npz_tensor_begin(wbr_writer *w, size_t i) {
     put64(&lh, 0);
     put64(&lh, 0);
   }
-  int rc = lh.oom || b.oom ? wbr_oom(w->ctx) : wbr_writer_emit(w, lh.p, lh.len);
+  int rc = lh.oom || b.oom ? wbr_oom_file(w->ctx, w->path) : wbr_writer_emit(w, lh.p, lh.len);
   if (rc == 0) rc = wbr_writer_emit(w, b.p, b.len);
   e->data = w->offset;
   wbr_buf_free(&lh);
@@ -703,7 +704,7 @@ static int npz_tensor_end(wbr_writer *w, size_t i) {
     put32(&d, (uint32_t)e->size);
     put32(&d, (uint32_t)e->size);
   }
-  int rc = d.oom ? wbr_oom(w->ctx) : wbr_writer_emit(w, d.p, d.len);
+  int rc = d.oom ? wbr_oom_file(w->ctx, w->path) : wbr_writer_emit(w, d.p, d.len);
   wbr_buf_free(&d);
   if (rc) w->failed = true;
   return rc;
@@ -774,7 +775,7 @@ static int npz_finish(wbr_writer *w) {
   put32(&b, z64 ? 0xFFFFFFFFu : (uint32_t)cd_size);
   put32(&b, z64 ? 0xFFFFFFFFu : (uint32_t)cd_start);
   put16(&b, 0);
-  int rc = b.oom ? wbr_oom(w->ctx) : wbr_writer_emit(w, b.p, b.len);
+  int rc = b.oom ? wbr_oom_file(w->ctx, w->path) : wbr_writer_emit(w, b.p, b.len);
   wbr_buf_free(&b);
   return rc;
 }
@@ -803,7 +804,7 @@ static int npy_begin(wbr_writer *w) {
   wbr_buf b;
   wbr_buf_init(&b);
   npy_header(&b, t);
-  rc = b.oom ? wbr_oom(w->ctx) : wbr_writer_emit(w, b.p, b.len);
+  rc = b.oom ? wbr_oom_file(w->ctx, w->path) : wbr_writer_emit(w, b.p, b.len);
   wbr_buf_free(&b);
   return rc;
 }

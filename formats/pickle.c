@@ -146,7 +146,7 @@ static wbr_pk_value *newv(wbr_pickle *p, wbr_pk_kind kind, int *rc) {
   if (!p->blocks || p->blocks->used == BLOCK) {
     vblock *nb = malloc(sizeof *nb);
     if (!nb) {
-      *rc = wbr_oom(p->ctx);
+      *rc = wbr_oom_file(p->ctx, p->path);
       return NULL;
     }
     nb->next = p->blocks;
@@ -186,7 +186,7 @@ static int push(wbr_pickle *p, wbr_pk_value *v) {
       return pk_fail(p, HELP_DAMAGED, "stack deeper than %u entries", MAX_STACK);
     size_t cap = p->stack_cap ? p->stack_cap * 2 : 256;
     wbr_pk_value **ns = realloc(p->stack, cap * sizeof *ns);
-    if (!ns) return wbr_oom(p->ctx);
+    if (!ns) return wbr_oom_file(p->ctx, p->path);
     p->stack = ns;
     p->stack_cap = cap;
   }
@@ -222,7 +222,7 @@ static int seq_add(wbr_pickle *p, wbr_pk_value *s, wbr_pk_value *const *items, s
     size_t cap = s->u.seq.cap ? s->u.seq.cap : 4;
     while (cap - s->u.seq.n < n) cap *= 2;
     wbr_pk_value **ni = realloc(s->u.seq.items, cap * sizeof *ni);
-    if (!ni) return wbr_oom(p->ctx);
+    if (!ni) return wbr_oom_file(p->ctx, p->path);
     s->u.seq.items = ni;
     s->u.seq.cap = cap;
   }
@@ -242,7 +242,7 @@ static int dict_add(wbr_pickle *p, wbr_pk_value *d, wbr_pk_value *const *kv, siz
     if (nk) d->u.dict.keys = nk;
     wbr_pk_value **nv = nk ? realloc(d->u.dict.vals, cap * sizeof *nv) : NULL;
     if (nv) d->u.dict.vals = nv;
-    if (!nk || !nv) return wbr_oom(p->ctx);
+    if (!nk || !nv) return wbr_oom_file(p->ctx, p->path);
     d->u.dict.cap = cap;
   }
   for (size_t i = 0; i < npairs; i++) {
@@ -283,7 +283,7 @@ static int memo_put(wbr_pickle *p, uint64_t idx) {
     size_t cap = p->memo_cap ? p->memo_cap : 64;
     while (cap <= idx) cap *= 2;
     wbr_pk_value **nm = realloc(p->memo, cap * sizeof *nm);
-    if (!nm) return wbr_oom(p->ctx);
+    if (!nm) return wbr_oom_file(p->ctx, p->path);
     memset(nm + p->memo_cap, 0, (cap - p->memo_cap) * sizeof *nm);
     p->memo = nm;
     p->memo_cap = cap;
@@ -382,7 +382,7 @@ static int rebuild_tensor(wbr_pickle *p, const char *who, wbr_pk_value *const *a
     return pk_fail(p, HELP_DAMAGED, "%s: first argument is %s, expected a storage", who,
                    wbr_pk_kind_name(a[0]));
   wbr_pk_tensor *t = calloc(1, sizeof *t);
-  if (!t) return wbr_oom(p->ctx);
+  if (!t) return wbr_oom_file(p->ctx, p->path);
   int nd2 = 0;
   t->storage = a[0];
   int rc = int_arg(p, who, "storage offset", a[1], &t->offset);
@@ -775,7 +775,7 @@ int wbr_pickle_load(wbr_pickle **out, const wbr_pk_value **root, wbr_ctx *ctx, c
   *out = NULL;
   *root = NULL;
   wbr_pickle *p = calloc(1, sizeof *p);
-  if (!p) return wbr_oom(ctx);
+  if (!p) return wbr_oom_file(ctx, path);
   p->ctx = ctx;
   p->path = path;
   p->what = what ? what : "pickle";

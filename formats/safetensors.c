@@ -489,7 +489,7 @@ int wbr_json_meta(wbr_ctx *ctx, const char *path, const char *label, const cJSON
     wbr_json_show(shown, sizeof shown, e->string);
     int r = wbr_map_put(&seen, e->string, 0, NULL);
     if (r < 0)
-      rc = wbr_oom(ctx);
+      rc = wbr_oom_file(ctx, path);
     else if (r == 1)
       rc = wbr_fail(ctx, WBR_EINPUT, path, help, "\"%s\": key '%s' appears twice", label, shown);
     else if (!cJSON_IsString(e))
@@ -695,7 +695,7 @@ static int st_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char
   size_t eoff;
   char err[160];
   int rc = wbr_json_parse(&j, hdr, (size_t)n, &eoff, err, sizeof err);
-  if (rc == WBR_ENOMEM) return wbr_oom(ctx);
+  if (rc == WBR_ENOMEM) return wbr_oom_file(ctx, path);
   if (rc)
     return wbr_fail(ctx, rc, path, help_corrupt, "header is not valid JSON: %s at header byte %zu",
                     err, eoff);
@@ -707,7 +707,7 @@ static int st_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char
   st_span *spans = malloc((count ? count : 1) * sizeof *spans);
   if (!spans) {
     wbr_json_free(j);
-    return wbr_oom(ctx);
+    return wbr_oom_file(ctx, path);
   }
   size_t nt = 0;
   bool seen_meta = false;
@@ -742,7 +742,7 @@ static int st_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char
     else if (r == 2) /* st_entry checked sizes; kept so a future change cannot slip through */
       rc = wbr_fail(ctx, WBR_EINPUT, path, help_corrupt, "%s: shape too large", who);
     else if (r < 0)
-      rc = wbr_oom(ctx);
+      rc = wbr_oom_file(ctx, path);
     else
       nt++;
   }
@@ -806,7 +806,7 @@ static int st_begin(wbr_writer *w) {
   }
   wbr_buf_putc(&b, '}');
   while (b.len % 8) wbr_buf_putc(&b, ' ');
-  if (rc == 0 && b.oom) rc = wbr_oom(w->ctx);
+  if (rc == 0 && b.oom) rc = wbr_oom_file(w->ctx, w->path);
   if (rc == 0 && b.len > ST_MAX_HEADER)
     rc = wbr_fail(w->ctx, WBR_EINPUT, w->path,
                   "split the tensors over several files (readers refuse larger headers)",

@@ -446,16 +446,9 @@ static int sh_begin(wbr_writer *w) {
                       "cannot write metadata '%s': it is not valid UTF-8", shown);
     }
   }
-  for (size_t i = 0; i < w->layout->n; i++) {
-    const char *name = w->layout->t[i].name;
-    if (!name[0] || strcmp(name, "__metadata__") == 0 || !utf8_ok(name)) {
-      char shown[256];
-      wbr_json_show(shown, sizeof shown, name);
-      return wbr_fail(w->ctx, WBR_EINPUT, w->path, "rename the tensor",
-                      "cannot write a tensor named '%s' to safetensors", shown);
-    }
-  }
-  return 0;
+  /* The shards are safetensors: what their reader refuses (formats/format.c). */
+  static const wbr_name_rules names = {.format = "safetensors", .reserved = "__metadata__"};
+  return wbr_writer_check_layout(w, &names);
 }
 
 void wbr_writer_set_max_shard(wbr_writer *w, uint64_t bytes) {

@@ -114,12 +114,12 @@ static int add_found(reader *r, const wbr_buf *name, const wbr_pk_tensor *t) {
   if (r->nf == r->capf) {
     size_t cap = r->capf ? r->capf * 2 : 64;
     found *nf = realloc(r->f, cap * sizeof *nf);
-    if (!nf) return wbr_oom(r->ctx);
+    if (!nf) return wbr_oom_file(r->ctx, r->path);
     r->f = nf;
     r->capf = cap;
   }
   char *s = wbr_strndup(name->p ? name->p : "", name->len);
-  if (!s) return wbr_oom(r->ctx);
+  if (!s) return wbr_oom_file(r->ctx, r->path);
   r->f[r->nf].name = s;
   r->f[r->nf].t = t;
   r->nf++;
@@ -162,7 +162,7 @@ static int walk(reader *r, const wbr_pk_value *v, wbr_buf *name, int depth) {
                         "'%s': a dict key holding tensors is %s, not a string",
                         name->p ? name->p : "", wbr_pk_kind_name(k));
       }
-      if (name->oom) return wbr_oom(r->ctx);
+      if (name->oom) return wbr_oom_file(r->ctx, r->path);
       rc = walk(r, x, name, depth + 1);
       name->len = base;
       if (name->p) name->p[base] = 0;
@@ -173,7 +173,7 @@ static int walk(reader *r, const wbr_pk_value *v, wbr_buf *name, int depth) {
     for (size_t i = 0; i < v->u.seq.n && !rc; i++) {
       if (!has_tensor(r, v->u.seq.items[i], 0)) continue;
       wbr_buf_printf(name, "%s%zu", base ? "." : "", i);
-      if (name->oom) return wbr_oom(r->ctx);
+      if (name->oom) return wbr_oom_file(r->ctx, r->path);
       rc = walk(r, v->u.seq.items[i], name, depth + 1);
       name->len = base;
       if (name->p) name->p[base] = 0;
@@ -284,7 +284,7 @@ static int find_pickle(reader *r, const wbr_zip_entry **pkl) {
     return wbr_fail(r->ctx, WBR_EINPUT, r->path, "pass a file written by torch.save",
                     "zip archive without ARCHIVE/data.pkl: not a torch.save checkpoint");
   r->prefix = wbr_strndup((*pkl)->name, (size_t)(strchr((*pkl)->name, '/') - (*pkl)->name));
-  if (!r->prefix) return wbr_oom(r->ctx);
+  if (!r->prefix) return wbr_oom_file(r->ctx, r->path);
   wbr_buf n;
   wbr_buf_init(&n);
   wbr_buf_printf(&n, "%s/constants.pkl", r->prefix);
@@ -495,7 +495,7 @@ static int torch_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const c
   if (!rc) rc = wbr_pickle_load(&pk, &root, ctx, path, "data.pkl", pb, (size_t)pkl->usize);
   if (!rc) rc = select_root(&r, root, key, &sel);
   if (!rc) rc = walk(&r, sel, &name, 0);
-  if (!rc && r.nf && !(pl = calloc(r.nf, sizeof *pl))) rc = wbr_oom(ctx);
+  if (!rc && r.nf && !(pl = calloc(r.nf, sizeof *pl))) rc = wbr_oom_file(ctx, path);
   for (size_t i = 0; i < r.nf && !rc; i++) rc = place(&r, &r.f[i], &pl[i]);
   /* Non-contiguous views are described, not gathered: reading stays proportional to the file. */
   view *v = NULL;
@@ -512,7 +512,7 @@ static int torch_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const c
       rc = wbr_fail(ctx, WBR_EINPUT, path, HELP_DAMAGED, "tensor '%s': its size overflows 64 bits",
                     r.f[i].name);
     else if (a < 0)
-      rc = wbr_oom(ctx);
+      rc = wbr_oom_file(ctx, path);
   }
   free(pl);
   wbr_buf_free(&name);
@@ -635,7 +635,7 @@ static int write_pickle(wbr_writer *w, wbr_buf *b) {
     if (i % 1000 == 999 || i + 1 == l->n) wbr_buf_putc(b, 'u');
   }
   wbr_buf_putc(b, '.');
-  return b->oom ? wbr_oom(w->ctx) : 0;
+  return b->oom ? wbr_oom_file(w->ctx, w->path) : 0;
 }
 
 /* torch.load reads any name, but our reader needs a non-empty one (an empty key reads as a lone
@@ -646,10 +646,10 @@ static int torch_begin(wbr_writer *w) {
   int rc = wbr_writer_check_layout(w, &torch_names);
   if (rc) return rc;
   torch_w *s = calloc(1, sizeof *s);
-  if (!s) return wbr_oom(w->ctx);
+  if (!s) return wbr_oom_file(w->ctx, w->path);
   w->state = s;
   s->prefix = archive_name(w->path);
-  if (!s->prefix) return wbr_oom(w->ctx);
+  if (!s->prefix) return wbr_oom_file(w->ctx, w->path);
   rc = wbr_zipw_new(&s->zip, w->ctx, w->path, emit_cb, w, w->offset);
   if (rc) return rc;
   wbr_buf pkl, n;
@@ -657,11 +657,11 @@ static int torch_begin(wbr_writer *w) {
   wbr_buf_init(&n);
   rc = write_pickle(w, &pkl);
   wbr_buf_printf(&n, "%s/data.pkl", s->prefix);
-  if (!rc && n.oom) rc = wbr_oom(w->ctx);
+  if (!rc && n.oom) rc = wbr_oom_file(w->ctx, w->path);
   if (!rc) rc = wbr_zipw_add(s->zip, n.p, pkl.p, pkl.len, WBR_ZIP_STORED, 64);
   n.len = 0;
   wbr_buf_printf(&n, "%s/byteorder", s->prefix);
-  if (!rc && n.oom) rc = wbr_oom(w->ctx);
+  if (!rc && n.oom) rc = wbr_oom_file(w->ctx, w->path);
   if (!rc) rc = wbr_zipw_add(s->zip, n.p, "little", 6, WBR_ZIP_STORED, 64);
   wbr_buf_free(&pkl);
   wbr_buf_free(&n);
@@ -674,7 +674,7 @@ static int torch_tensor_begin(wbr_writer *w, size_t i) {
   wbr_buf n;
   wbr_buf_init(&n);
   wbr_buf_printf(&n, "%s/data/%zu", s->prefix, i);
-  int rc = n.oom ? wbr_oom(w->ctx)
+  int rc = n.oom ? wbr_oom_file(w->ctx, w->path)
                  : wbr_zipw_begin(s->zip, n.p, w->layout->t[i].nbytes, WBR_ZIP_STORED, 64);
   wbr_buf_free(&n);
   s->tensor_start = w->offset;
@@ -704,7 +704,7 @@ static int torch_finish(wbr_writer *w) {
   wbr_buf n;
   wbr_buf_init(&n);
   wbr_buf_printf(&n, "%s/version", s->prefix);
-  int rc = n.oom ? wbr_oom(w->ctx) : wbr_zipw_add(s->zip, n.p, "3\n", 2, WBR_ZIP_STORED, 64);
+  int rc = n.oom ? wbr_oom_file(w->ctx, w->path) : wbr_zipw_add(s->zip, n.p, "3\n", 2, WBR_ZIP_STORED, 64);
   wbr_buf_free(&n);
   if (!rc) rc = wbr_zipw_finish(s->zip);
   tw_free(w);

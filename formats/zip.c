@@ -9,6 +9,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "format.h" /* wbr_oom_file */
+
 #define SIG_LOCAL 0x04034b50u
 #define SIG_CENTRAL 0x02014b50u
 #define SIG_END 0x06054b50u
@@ -77,6 +79,7 @@ bool wbr_zip_sniff(const uint8_t *bytes, size_t len) {
 
 #define ZFAIL(z, help, ...) wbr_fail((z)->ctx, WBR_EINPUT, (z)->path, help, __VA_ARGS__)
 #define HELP_DAMAGED "the file is damaged or truncated: copy or download it again"
+#define HELP_BUG "this is a bug in weightbridge: please report it with the command that ran"
 
 void wbr_zip_free(wbr_zip *z) {
   if (!z) return;
@@ -155,7 +158,7 @@ static int read_central(wbr_zip *z, uint64_t cd_off, uint64_t cd_size, uint64_t 
     return ZFAIL(z, HELP_DAMAGED, "zip end record claims %llu entries in a %llu-byte central directory",
                  (unsigned long long)count, (unsigned long long)cd_size);
   z->e = calloc(count ? (size_t)count : 1, sizeof *z->e);
-  if (!z->e) return wbr_oom(z->ctx);
+  if (!z->e) return wbr_oom_file(z->ctx, z->path);
   const uint8_t *p = z->bytes + cd_off, *end = p + cd_size;
   for (uint64_t k = 0; k < count; k++) {
     if (end - p < CENTRAL_SIZE || rd32(p) != SIG_CENTRAL)
@@ -173,7 +176,7 @@ static int read_central(wbr_zip *z, uint64_t cd_off, uint64_t cd_size, uint64_t 
       return ZFAIL(z, HELP_DAMAGED, "zip entry %llu has a NUL byte in its name",
                    (unsigned long long)k);
     e->name = wbr_strndup(name, nlen);
-    if (!e->name) return wbr_oom(z->ctx);
+    if (!e->name) return wbr_oom_file(z->ctx, z->path);
     e->name_len = nlen;
     z->n++;
     e->method = method;
@@ -199,7 +202,7 @@ static int read_central(wbr_zip *z, uint64_t cd_off, uint64_t cd_size, uint64_t 
                    (unsigned long long)e->usize);
     size_t old;
     int r = wbr_map_put(&z->index, e->name, z->n - 1, &old);
-    if (r < 0) return wbr_oom(z->ctx);
+    if (r < 0) return wbr_oom_file(z->ctx, z->path);
     if (r == 1)
       return ZFAIL(z, HELP_DAMAGED, "zip entry name '%s' appears twice", e->name);
     p += CENTRAL_SIZE + nlen + xlen + clen;
@@ -233,7 +236,7 @@ static int read_locals(wbr_zip *z, uint64_t cd_off) {
   }
   if (z->n < 2) return 0;
   wbr_zip_entry **order = malloc(z->n * sizeof *order);
-  if (!order) return wbr_oom(z->ctx);
+  if (!order) return wbr_oom_file(z->ctx, z->path);
   for (size_t i = 0; i < z->n; i++) order[i] = &z->e[i];
   qsort(order, z->n, sizeof *order, entry_cmp_offset);
   int rc = 0;
@@ -251,7 +254,7 @@ int wbr_zip_open(wbr_zip **out, wbr_ctx *ctx, const char *path, const char *what
   if (!out) return WBR_EUSAGE;
   *out = NULL;
   wbr_zip *z = calloc(1, sizeof *z);
-  if (!z) return wbr_oom(ctx);
+  if (!z) return wbr_oom_file(ctx, path);
   z->ctx = ctx;
   z->path = path;
   z->what = what ? what : "zip archive";
@@ -361,7 +364,7 @@ int wbr_zip_inflate(wbr_ctx *ctx, const char *path, const char *name, const wbr_
   uint8_t scratch[16384];
   z_stream s;
   memset(&s, 0, sizeof s);
-  if (inflateInit2(&s, -MAX_WBITS) != Z_OK) return wbr_oom(ctx);
+  if (inflateInit2(&s, -MAX_WBITS) != Z_OK) return wbr_oom_file(ctx, path);
   uint64_t in_left = e->csize, produced = 0;
   uLong crc = 0;
   int zr = Z_OK;
@@ -389,7 +392,7 @@ int wbr_zip_inflate(wbr_ctx *ctx, const char *path, const char *name, const wbr_
     }
   }
   inflateEnd(&s);
-  if (zr == Z_MEM_ERROR) return wbr_oom(ctx);
+  if (zr == Z_MEM_ERROR) return wbr_oom_file(ctx, path);
   if (!whole && produced == want && zr != Z_DATA_ERROR && zr != Z_NEED_DICT) return 0;
   if (zr != Z_STREAM_END)
     return wbr_fail(ctx, WBR_EINPUT, path, HELP_DAMAGED,
@@ -407,7 +410,7 @@ int wbr_zip_inflate(wbr_ctx *ctx, const char *path, const char *name, const wbr_
 
 int wbr_zip_extract(const wbr_zip *z, const wbr_zip_entry *e, uint8_t *dst, size_t dst_len) {
   if (e->usize > dst_len)
-    return wbr_fail(z->ctx, WBR_EUSAGE, z->path, NULL,
+    return wbr_fail(z->ctx, WBR_EUSAGE, z->path, HELP_BUG,
                     "zip entry '%s': %llu bytes do not fit the %zu-byte buffer", e->name,
                     (unsigned long long)e->usize, dst_len);
   const uint8_t *src = z->bytes + e->data_offset;
@@ -464,7 +467,7 @@ int wbr_zipw_new(wbr_zipw **out, wbr_ctx *ctx, const char *path, wbr_zip_emit_fn
   if (!out || !emit) return WBR_EUSAGE;
   wbr_zipw *z = calloc(1, sizeof *z);
   *out = z;
-  if (!z) return wbr_oom(ctx);
+  if (!z) return wbr_oom_file(ctx, path);
   z->ctx = ctx;
   z->path = path;
   z->emit = emit;
@@ -487,7 +490,7 @@ uint64_t wbr_zipw_offset(const wbr_zipw *z) { return z->off; }
 static int zw_state(wbr_zipw *z, bool want_open) {
   if (z->failed) return WBR_EIO;
   if (z->finished || z->open != want_open)
-    return wbr_fail(z->ctx, WBR_EUSAGE, z->path, NULL, "zip writer used out of order (%s)",
+    return wbr_fail(z->ctx, WBR_EUSAGE, z->path, HELP_BUG, "zip writer used out of order (%s)",
                     z->finished ? "already finished" : z->open ? "an entry is open" : "no open entry");
   return 0;
 }
@@ -496,9 +499,9 @@ static int zw_state(wbr_zipw *z, bool want_open) {
 static int zw_local(wbr_zipw *z, const char *name, int method, unsigned align, bool known,
                     uint32_t crc, uint64_t csize, uint64_t usize, bool zip64) {
   if (method != WBR_ZIP_STORED && method != WBR_ZIP_DEFLATED)
-    return wbr_fail(z->ctx, WBR_EUSAGE, z->path, NULL, "zip writer: unknown method %d", method);
+    return wbr_fail(z->ctx, WBR_EUSAGE, z->path, HELP_BUG, "zip writer: unknown method %d", method);
   if (align & (align - 1))
-    return wbr_fail(z->ctx, WBR_EUSAGE, z->path, NULL, "zip writer: alignment %u is not a power "
+    return wbr_fail(z->ctx, WBR_EUSAGE, z->path, HELP_BUG, "zip writer: alignment %u is not a power "
                     "of two", align);
   size_t nlen = strlen(name);
   if (nlen > 0xFFFF)
@@ -507,14 +510,14 @@ static int zw_local(wbr_zipw *z, const char *name, int method, unsigned align, b
   if (z->n == z->cap) {
     size_t cap = z->cap ? z->cap * 2 : 16;
     zw_entry *ne = realloc(z->e, cap * sizeof *ne);
-    if (!ne) return wbr_oom(z->ctx);
+    if (!ne) return wbr_oom_file(z->ctx, z->path);
     z->e = ne;
     z->cap = cap;
   }
   zw_entry *e = &z->e[z->n];
   memset(e, 0, sizeof *e);
   e->name = wbr_strdup(name);
-  if (!e->name) return wbr_oom(z->ctx);
+  if (!e->name) return wbr_oom_file(z->ctx, z->path);
   z->n++;
   e->method = (uint16_t)method;
   e->flags = FLAG_UTF8 | (known ? 0 : FLAG_DESCRIPTOR);
@@ -556,7 +559,7 @@ static int zw_local(wbr_zipw *z, const char *name, int method, unsigned align, b
   if (!rc && pad) {
     uint8_t fill[4 + 4096];
     if (pad > sizeof fill)
-      return wbr_fail(z->ctx, WBR_EUSAGE, z->path, NULL, "zip writer: alignment too large");
+      return wbr_fail(z->ctx, WBR_EUSAGE, z->path, HELP_BUG, "zip writer: alignment too large");
     wr16(fill, 0x4246); /* "FB", the id PyTorch uses for its padding */
     wr16(fill + 2, (uint16_t)(pad - 4));
     memset(fill + 4, 'Z', pad - 4);
@@ -579,7 +582,7 @@ static int deflate_chunk(wbr_zipw *z, const uint8_t *p, size_t n, int flush) {
       z->zs.avail_out = ZBUF;
       zr = deflate(&z->zs, f);
       if (zr == Z_STREAM_ERROR)
-        return wbr_fail(z->ctx, WBR_EINTERNAL, z->path, NULL, "zlib deflate failed");
+        return wbr_fail(z->ctx, WBR_EINTERNAL, z->path, HELP_BUG, "zlib deflate failed");
       size_t out = ZBUF - z->zs.avail_out;
       int rc = zw_emit(z, z->zbuf, out);
       if (rc) return rc;
@@ -616,11 +619,11 @@ int wbr_zipw_begin(wbr_zipw *z, const char *name, uint64_t size, int method, uns
   z->size = size;
   z->got = 0;
   if (method == WBR_ZIP_DEFLATED) {
-    if (!z->zbuf && !(z->zbuf = malloc(ZBUF))) return wbr_oom(z->ctx);
+    if (!z->zbuf && !(z->zbuf = malloc(ZBUF))) return wbr_oom_file(z->ctx, z->path);
     memset(&z->zs, 0, sizeof z->zs);
     if (deflateInit2(&z->zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -MAX_WBITS, 8,
                      Z_DEFAULT_STRATEGY) != Z_OK)
-      return wbr_oom(z->ctx);
+      return wbr_oom_file(z->ctx, z->path);
     z->deflating = true;
   }
   z->open = true;
@@ -632,7 +635,7 @@ int wbr_zipw_data(wbr_zipw *z, const void *bytes, size_t len) {
   if (rc) return rc;
   zw_entry *e = &z->e[z->n - 1];
   if (len > z->size - z->got)
-    return wbr_fail(z->ctx, WBR_EUSAGE, z->path, NULL, "zip entry '%s': more than the announced "
+    return wbr_fail(z->ctx, WBR_EUSAGE, z->path, HELP_BUG, "zip entry '%s': more than the announced "
                     "%llu bytes", e->name, (unsigned long long)z->size);
   e->crc = crc_update(e->crc, bytes, len);
   z->got += len;
@@ -645,10 +648,10 @@ int wbr_zipw_data_external(wbr_zipw *z, uint64_t len, uint32_t crc) {
   if (rc) return rc;
   zw_entry *e = &z->e[z->n - 1];
   if (z->deflating)
-    return wbr_fail(z->ctx, WBR_EUSAGE, z->path, NULL, "zip entry '%s': external data must be "
+    return wbr_fail(z->ctx, WBR_EUSAGE, z->path, HELP_BUG, "zip entry '%s': external data must be "
                     "stored, not deflated", e->name);
   if (len > z->size - z->got)
-    return wbr_fail(z->ctx, WBR_EUSAGE, z->path, NULL, "zip entry '%s': more than the announced "
+    return wbr_fail(z->ctx, WBR_EUSAGE, z->path, HELP_BUG, "zip entry '%s': more than the announced "
                     "%llu bytes", e->name, (unsigned long long)z->size);
   e->crc = z->got ? (uint32_t)crc32_combine(e->crc, crc, (z_off_t)len) : crc;
   z->got += len;
@@ -663,7 +666,7 @@ int wbr_zipw_end(wbr_zipw *z) {
   if (rc) return rc;
   zw_entry *e = &z->e[z->n - 1];
   if (z->got != z->size)
-    return wbr_fail(z->ctx, WBR_EUSAGE, z->path, NULL, "zip entry '%s': got %llu of %llu bytes",
+    return wbr_fail(z->ctx, WBR_EUSAGE, z->path, HELP_BUG, "zip entry '%s': got %llu of %llu bytes",
                     e->name, (unsigned long long)z->got, (unsigned long long)z->size);
   if (z->deflating) {
     rc = deflate_chunk(z, (const uint8_t *)"", 0, Z_FINISH);
@@ -675,7 +678,7 @@ int wbr_zipw_end(wbr_zipw *z) {
     e->csize = z->size;
   }
   if (!z->zip64 && e->csize >= 0xFFFFFFFFu)
-    return wbr_fail(z->ctx, WBR_EINTERNAL, z->path, NULL, "zip entry '%s' grew past 4 GiB when "
+    return wbr_fail(z->ctx, WBR_EINTERNAL, z->path, HELP_BUG, "zip entry '%s' grew past 4 GiB when "
                     "compressed", e->name);
   uint8_t d[24];
   size_t dl;

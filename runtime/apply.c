@@ -155,7 +155,8 @@ static uint64_t node_bytes(const wbr_node *nd) {
 }
 
 static int internal(exec *x, const char *what) {
-  return wbr_fail(x->ctx, WBR_EINTERNAL, NULL, "please report this with the rules and `wbr inspect` of the source",
+  return wbr_fail(x->ctx, WBR_EINTERNAL, x->w ? x->w->path : NULL,
+                  "please report this with the rules and `wbr inspect` of the source",
                   "internal error: %s", what);
 }
 
@@ -217,26 +218,37 @@ static const wbr_tensorset *mapping_of(const wbr_tensorset *ts, const void *addr
 }
 
 static int changed(exec *x, const wbr_tensorset *ts, const char *how) {
-  (void)ts; /* the file name comes with the sets' paths */
-  return wbr_fail(x->ctx, WBR_EINPUT, "the source",
+  return wbr_fail(x->ctx, WBR_EINPUT, ts && ts->path ? ts->path : "the source",
                   "make sure nothing rewrites the source while apply reads it, then run apply again",
                   "the file changed while it was being read (%s); nothing was written", how);
 }
 
-/* Report ts (or a shard of it) if its file no longer has the size it was mapped with. */
-static int check_size(exec *x, const wbr_tensorset *ts) {
+/* The set (ts or a shard of it) whose file no longer has the size it was mapped with, or NULL;
+ * its size now in *now. */
+static const wbr_tensorset *shrunk(const wbr_tensorset *ts, uint64_t *now) {
   struct stat st;
   if (ts->map_base && ts->fd >= 0 && fstat(ts->fd, &st) == 0 && (uint64_t)st.st_size != ts->map_len) {
-    char how[96];
-    snprintf(how, sizeof how, "%llu bytes when opened, %llu now", (unsigned long long)ts->map_len,
-             (unsigned long long)st.st_size);
-    return changed(x, ts, how);
+    *now = (uint64_t)st.st_size;
+    return ts;
   }
   for (size_t i = 0; i < ts->nchildren; i++) {
-    int rc = check_size(x, ts->children[i]);
-    if (rc) return rc;
+    const wbr_tensorset *c = shrunk(ts->children[i], now);
+    if (c) return c;
   }
-  return 0;
+  return NULL;
+}
+
+static int check_size(exec *x, const wbr_tensorset *ts, bool fault) {
+  uint64_t now = 0;
+  const wbr_tensorset *c = shrunk(ts, &now);
+  if (!c && !fault) return 0;
+  char how[128];
+  if (c)
+    snprintf(how, sizeof how, "%s%llu bytes when opened, %llu now", fault ? "a bus error reading it: " : "",
+             (unsigned long long)c->map_len, (unsigned long long)now);
+  else
+    snprintf(how, sizeof how, "a bus error (SIGBUS) reading its mapping");
+  return changed(x, c ? c : ts, how);
 }
 
 /* Write one output tensor; a SIGBUS while reading the sources' mappings ends it with an error.
@@ -249,8 +261,7 @@ static int emit_guarded(exec *x, const wbr_node *nd) {
     x->nlive = 0;
     for (int i = 0; i < POOL; i++) x->busy[i] = false;
     const wbr_tensorset *ts = mapping_of(x->plan->src, bus_addr);
-    int rc = ts ? check_size(x, ts) : 0;
-    return rc ? rc : changed(x, ts, "a bus error (SIGBUS) reading its mapping");
+    return check_size(x, ts ? ts : x->plan->src, true);
   }
   bus_jump = &jb;
   int rc = emit_node(x, nd, (sink){to_writer, x->w});
@@ -275,7 +286,7 @@ static int emit_node(exec *x, const wbr_node *nd, sink s) {
     /* Straight into the output file: let the kernel copy (copy_file_range) when it can. It reads
      * the file, where a shrunk source gives short reads, not SIGBUS: compare the size first. */
     if (s.fn == to_writer && wbr_ts_in_mapping(src, t->data, t->nbytes))
-      return (rc = check_size(x, src)) ? rc : wbr_writer_copy(s.ud, src->fd, (uint64_t)(t->data - (const uint8_t *)src->map_base), t->data,
+      return (rc = check_size(x, src, false)) ? rc : wbr_writer_copy(s.ud, src->fd, (uint64_t)(t->data - (const uint8_t *)src->map_base), t->data,
                              (size_t)t->nbytes);
     return s.fn(s.ud, t->data, (size_t)t->nbytes);
   }
@@ -283,7 +294,7 @@ static int emit_node(exec *x, const wbr_node *nd, sink s) {
     return emit_node(x, nd->in[0], s);
   case WBR_N_CAST: {
     castsink c = {.inner = s, .from = nd->in[0]->dtype, .to = nd->dtype, .scratch = x_malloc(x, SCRATCH)};
-    if (!c.scratch) return wbr_oom(x->ctx);
+    if (!c.scratch) return wbr_oom_file(x->ctx, x->w->path);
     rc = emit_node(x, nd->in[0], (sink){to_cast, &c});
     x_free(x, c.scratch);
     return rc;
@@ -343,7 +354,7 @@ static int emit_node(exec *x, const wbr_node *nd, sink s) {
     const void **parts = x_malloc(x, nd->nin * sizeof *parts);
     uint8_t **owns = x_malloc(x, nd->nin * sizeof *owns);
     int64_t *lens = x_malloc(x, nd->nin * sizeof *lens);
-    if (!parts || !owns || !lens) rc = wbr_oom(x->ctx);
+    if (!parts || !owns || !lens) rc = wbr_oom_file(x->ctx, x->w->path);
     else memset(owns, 0, nd->nin * sizeof *owns);
     for (size_t i = 0; i < nd->nin && rc == 0; i++) {
       const uint8_t *pb;
@@ -427,7 +438,7 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
   struct sigaction bus = {.sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO}, old_bus;
   sigemptyset(&bus.sa_mask);
   bool caught = rc == 0 && sigaction(SIGBUS, &bus, &old_bus) == 0;
-  if (rc == 0) rc = check_size(&x, plan->src);
+  if (rc == 0) rc = check_size(&x, plan->src, false);
   uint64_t done = 0, since_release = 0;
   for (size_t i = 0; i < plan->nout && rc == 0; i++) {
     const wbr_value *v = &plan->out[i];
@@ -441,7 +452,7 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
     }
     if (rc == 0 && opts->progress) opts->progress(opts->userdata, i + 1, plan->nout, done, total);
   }
-  if (rc == 0) rc = check_size(&x, plan->src);
+  if (rc == 0) rc = check_size(&x, plan->src, false);
   if (caught) sigaction(SIGBUS, &old_bus, NULL);
   if (rc == 0) rc = wbr_writer_commit(w);
   wbr_writer_free(w);

@@ -54,7 +54,13 @@ int wbr_fail(wbr_ctx *ctx, int code, const char *file, const char *help, const c
   return wbr_report(ctx, code, &d);
 }
 
-int wbr_oom(wbr_ctx *ctx) { return wbr_fail(ctx, WBR_ENOMEM, NULL, NULL, "out of memory"); }
+/* Most allocations are small; one that fails means the machine or the process's limit is
+ * exhausted. Callers that know the file or the size report their own, more precise message. */
+int wbr_oom(wbr_ctx *ctx) {
+  return wbr_fail(ctx, WBR_ENOMEM, NULL,
+                  "free memory or raise this process's limit (ulimit -v), then run again",
+                  "out of memory");
+}
 
 int wbr_fail_errno(wbr_ctx *ctx, const char *file, const char *what) {
   int e = errno;

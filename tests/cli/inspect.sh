@@ -79,3 +79,18 @@ for how in "plan text" "plan md" disasm; do
   elif ! grep -qF 'r\x1b[2J.wbr' "$T/esc.out"; then fail "$id" "the rules' name is not shown escaped: $(head -c 300 "$T/esc.out")"
   else pass "$id"; fi
 done
+
+# issue 9 item 16: running out of memory names the file and says what to do (it was a bare
+# "error: out of memory"). A sanitizer build reserves more address space than the limit allows.
+if [ -z "$WBR_SANITIZED" ]; then
+  /usr/bin/python3 -c "
+import json, sys
+t = {'t%d' % i: {'shape': [1], 'dtype': 'F32'} for i in range(300000)}
+open(sys.argv[1], 'w').write(json.dumps({'tensors': t}))" "$T/big.json"
+  (ulimit -v 100000; exec "$WBR" inspect "$T/big.json") >/dev/null 2>"$T/oom.err"
+  rc=$?
+  if [ $rc -ne 1 ]; then fail inspect/oom-names-file "exit $rc: $(head -c 300 "$T/oom.err")"
+  elif ! grep -qF "big.json: error: out of memory" "$T/oom.err"; then fail inspect/oom-names-file "$(head -c 300 "$T/oom.err")"
+  elif ! grep -qF "help: free memory or raise this process's limit (ulimit -v)" "$T/oom.err"; then fail inspect/oom-names-file "no help: $(head -c 300 "$T/oom.err")"
+  else pass inspect/oom-names-file; fi
+fi
