@@ -159,7 +159,7 @@ static void annotate(matcher *m, mrules *r) {
       break;
     }
     if (s->kind < WBR_STMT_COUNT) first_of_kind[s->kind] = true;
-    if (buf[0]) s->comment = wbr_strdup(buf);
+    if (buf[0] && !s->comment) s->comment = wbr_strdup(buf);
   }
 }
 
@@ -476,6 +476,7 @@ static void matcher_free(matcher *m) {
   free(m->isrole);
   free(m->pairs);
   free(m->unres);
+  m_families_free(m);
   wbr_buf_free(&m->explain);
 }
 

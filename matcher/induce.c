@@ -480,6 +480,15 @@ static long try_rule(stage *st, const char *pat, const char *tmpl, bool apply) {
           count = -1;
           break;
         }
+        /* a name still held by a tensor this rule leaves alone: not yet (a later sweep may
+         * rename that one away first, as for a shifted index: h.1 -> h.2, then h.0 -> h.1) */
+        long other = pass == 0 ? sim_find(sim, b.p) : -1;
+        wbr_match om;
+        if (other >= 0 && (size_t)other != i &&
+            wbr_namepat_match(np, sim->name[other], strlen(sim->name[other]), &om, &err) != 1) {
+          count = -1;
+          break;
+        }
         if (pass == 1) {
           char *nn = wbr_strdup(b.p);
           if (!nn) {
@@ -788,20 +797,43 @@ static const char *tname(const matcher *m, uint32_t t) { return m->T.t[t].name; 
 
 static bool pair_live(const mpair *p) { return p->ns > 0; }
 
-/* Sources to drop: free, not consumed by --update rules, and no undecided target could use them. */
-static bool *drop_set(matcher *m) {
+/* Sources to drop: free, not consumed by --update rules, and no undecided target could use them:
+ * a source of the same size as an undecided target is kept (whatever its shape or dtype), so
+ * that a hint the user adds still finds it under its own name. Except (same_name) a source
+ * with the name of an undecided target: kept, it would map onto that target unasked, the very
+ * guess the matcher refused; it is dropped, with a note. */
+static bool *drop_set(matcher *m, bool same_name) {
   bool *d = calloc(m->S.n + 1, sizeof *d);
+  wbr_map undecided;
+  wbr_map_init(&undecided);
   if (!d) return NULL;
   for (size_t s = 0; s < m->S.n; s++)
     d[s] = m->S.t[s].pair < 0 && !(m->src_used_by_update && m->src_used_by_update[s]);
-  for (size_t u = 0; u < m->nunres; u++)
-    for (int k = 0; k < m->unres[u].ncand; k++) d[m->unres[u].cand[k]] = false;
+  bool *keep = calloc(m->S.n + 1, sizeof *keep);
+  if (!keep) {
+    free(d);
+    return NULL;
+  }
+  for (size_t u = 0; u < m->nunres; u++) {
+    for (int k = 0; k < m->unres[u].ncand; k++) keep[m->unres[u].cand[k]] = true;
+    uint64_t ne = m->T.t[m->unres[u].t].nelem;
+    for (size_t s = 0; s < m->S.n; s++)
+      if (d[s] && m->S.t[s].nelem == ne) keep[s] = true;
+    if (wbr_map_put(&undecided, m->T.t[m->unres[u].t].name, u, NULL) < 0) m->oom = true;
+  }
+  for (size_t s = 0; s < m->S.n; s++) {
+    size_t u;
+    bool named = d[s] && wbr_map_get(&undecided, m->S.t[s].name, &u);
+    d[s] = same_name ? named : d[s] && !keep[s] && !named;
+  }
+  wbr_map_free(&undecided);
+  free(keep);
   return d;
 }
 
-static void stage_drops(ictx *ic) {
+static void stage_drops(ictx *ic, bool same_name) {
   matcher *m = ic->m;
-  bool *d = drop_set(m);
+  bool *d = drop_set(m, same_name);
   if (!d) {
     ic->oom = true;
     return;
@@ -813,6 +845,7 @@ static void stage_drops(ictx *ic) {
     return;
   }
   /* items: sim slot s <-> source s (the sim starts with every source in order) */
+  size_t first = ic->out->n;
   stage st = {.sim = &ic->sim, .nitems = m->S.n};
   st.pending = calloc(m->S.n + 1, sizeof *st.pending);
   st.want = calloc(m->S.n + 1, sizeof *st.want);
@@ -859,6 +892,8 @@ static void stage_drops(ictx *ic) {
   for (size_t i = 0; i < n; i++)
     if (st.pending[it[i].id]) it[left++] = it[i];
   run_stage(ic, &st, it, left, WBR_STMT_DROP, false, NULL, NULL);
+  if (same_name && ic->out->n > first && !ic->out->v[first].comment)
+    ic->out->v[first].comment = wbr_strdup("undecided: a target of the same name wants a decision (see UNRESOLVED)");
   for (size_t s = 0; s < m->S.n; s++)
     if (d[s]) sim_kill(&ic->sim, s);
 done:
@@ -1898,15 +1933,21 @@ static void rn_rest(ictx *ic, stage *st, rn *r, size_t n) {
     free(sp);
     free(stt);
   }
-  for (size_t i = 0; i < k && !ic->oom; i++) {
-    if (!st->pending[it[i].id]) continue;
-    char *p = lit(it[i].x), *t = lit(it[i].y);
-    if (p && t && try_rule(st, p, t, true) > 0) {
-      mstmt *s = emit(ic, WBR_STMT_RENAME, p, t);
-      if (s) s->nmembers = 1;
+  /* literal renames, in sweeps: one whose new name is still taken waits for a later sweep */
+  for (bool progress = true; progress && !ic->oom;) {
+    progress = false;
+    for (size_t i = 0; i < k && !ic->oom; i++) {
+      if (!st->pending[it[i].id]) continue;
+      char *p = lit(it[i].x), *t = lit(it[i].y);
+      if (p && t && try_rule(st, p, t, true) > 0) {
+        mstmt *s = emit(ic, WBR_STMT_RENAME, p, t);
+        if (s) s->nmembers = 1;
+        progress = true;
+      }
+      ic->oom |= !p || !t;
+      free(p);
+      free(t);
     }
-    free(p);
-    free(t);
   }
   grules_free(&g);
   grules_free(&merged);
@@ -2049,7 +2090,8 @@ int m_induce(matcher *m, mrules *out, const bool *literal_src, bool all_literal)
   if (m->src_used_by_update)
     for (size_t s = 0; s < m->S.n && s < ic.sim.n; s++)
       if (m->src_used_by_update[s]) sim_kill(&ic.sim, s);
-  if (!ic.sim.oom) stage_drops(&ic);
+  if (!ic.sim.oom) stage_drops(&ic, false);
+  if (!ic.sim.oom) stage_drops(&ic, true);
   /* renames first: fused parts ride along, so the fusions read in target terms */
   if (!ic.sim.oom && !ic.oom) stage_renames(&ic);
   if (!ic.sim.oom && !ic.oom) stage_fused(&ic);

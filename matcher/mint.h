@@ -57,6 +57,9 @@ typedef struct mtensor {
   int8_t part;               /* 0,1,2 when its words say q, k or v; -1 otherwise */
   uint32_t partkey;          /* canonical key without the q/k/v word (for grouping parts) */
   int32_t pair;              /* index into matcher.pairs, or -1 */
+  uint32_t sfam[M_MAXNUM];   /* per digit run: its family (the raw prefix before it, family.c) */
+  int64_t sval[M_MAXNUM];    /* ... and its value */
+  uint8_t nsf;
 } mtensor;
 
 typedef struct mside {
@@ -120,8 +123,17 @@ typedef struct munres {
   uint32_t t;
   uint32_t cand[4];
   uint8_t ncand;
-  char why[160];
+  char why[400];
 } munres;
+
+/* Two numbered families that correspond (family.c): the numbers of each that take part, and
+ * whether their counts differ (a depth mismatch) or they map in order. */
+typedef struct mfcorr {
+  uint32_t fs, ft;   /* family ids (interned prefixes) */
+  int64_t *vs, *vt;  /* sorted numbers */
+  uint32_t ns, nt;
+  bool depth;
+} mfcorr;
 
 typedef struct matcher {
   wbr_ctx *ctx;
@@ -140,6 +152,10 @@ typedef struct matcher {
   wbr_buf explain;
   bool want_explain;
   size_t ev_count[EV_COUNT];
+  mfcorr *fcorr;        /* corresponding families, from the first pairing pass */
+  size_t nfcorr;
+  int32_t *fcorr_of_s, *fcorr_of_t; /* family id -> index in fcorr, or -1 */
+  bool fam_active;      /* the second pass: pairs that contradict a family map are vetoed */
 } matcher;
 
 /* tokens.c */
@@ -172,6 +188,15 @@ int m_pair_all(matcher *m, const mhint *hints, size_t nhints);
 int m_layout_for(const matcher *m, const mtensor *s, const mtensor *t, mlayout *out);
 mpair *m_add_pair(matcher *m, uint32_t t, const uint32_t *s, int ns, const mlayout *lay, int ev,
                   const char *fmt, ...) WBR_PRINTF(7, 8);
+
+/* family.c */
+void m_families_prepare(matcher *m);
+void m_families_infer(matcher *m);
+void m_families_free(matcher *m);
+/* The correspondence (s, t) contradicts, or -1. */
+long m_index_veto(const matcher *m, const mtensor *s, const mtensor *t);
+void m_families_describe(const matcher *m, long c, char *out, size_t n);
+void m_families_warn(matcher *m);
 
 /* induce.c: rule statements before they become an AST */
 typedef struct mstmt {

@@ -157,13 +157,26 @@ static int conv_of(const mtensor *s, const mtensor *t) {
   return CONV_NONE;
 }
 
-int m_layout_for(const matcher *m, const mtensor *s, const mtensor *t, mlayout *out) {
-  (void)m;
+/* The layout relation by shapes, dtypes and naming convention alone (hints use this one). */
+static int layout_raw(const mtensor *s, const mtensor *t, mlayout *out) {
   if (!dtype_ok(s->dtype, t->dtype)) {
     memset(out, 0, sizeof *out);
     return out->rel = REL_NONE;
   }
   return rel_find(out, s->shape, s->ndim, t->shape, t->ndim, conv_of(s, t));
+}
+
+/* ... and not against a family's index map: what every phase pairs by. A pair between the
+ * families of a depth mismatch stays a candidate (it still competes, so that no other candidate
+ * looks unique because of it) but is never taken (take()). */
+int m_layout_for(const matcher *m, const mtensor *s, const mtensor *t, mlayout *out) {
+  if (layout_raw(s, t, out) == REL_NONE) return REL_NONE;
+  long c = m_index_veto(m, s, t);
+  if (c >= 0 && !m->fcorr[c].depth) {
+    memset(out, 0, sizeof *out);
+    return out->rel = REL_NONE;
+  }
+  return out->rel;
 }
 
 /* ---- pairs ------------------------------------------------------------------------------------ */
@@ -326,6 +339,7 @@ static void img_update(pstate *ps, bool src_side, const mtensor *x, uint32_t oth
 
 static mpair *take(pstate *ps, uint32_t t, uint32_t s, const mlayout *lay, int ev, const char *why) {
   if (!s_free(ps, s) || !t_free(ps, t)) return NULL; /* a tensor is paired once, or the draft lies */
+  if (ev != EV_HINT && m_index_veto(ps->m, S(ps, s), T(ps, t)) >= 0) return NULL; /* only a hint decides */
   mpair *p = m_add_pair(ps->m, t, &s, 1, lay, ev, "%s", why);
   if (p) {
     record_parents(ps, s, t);
@@ -380,6 +394,15 @@ static float scope_of(pstate *ps, const mtensor *s, const mtensor *t) {
       (b != PM_UNSET && b != PM_CONFLICT && b != s->parent))
     return -1.0f;
   return 0;
+}
+
+/* Both parents already correspond to other parents: the pair would cut across the structure
+ * (a leftover of one module paired with a leftover of another, issue 10 class 1). */
+static bool scope_contradicts(pstate *ps, const mtensor *s, const mtensor *t) {
+  if (s->parent >= ps->nids || t->parent >= ps->nids) return false;
+  uint32_t a = ps->pmap[s->parent], b = ps->pmap_t[t->parent];
+  return a != PM_UNSET && a != PM_CONFLICT && a != t->parent && b != PM_UNSET && b != PM_CONFLICT &&
+         b != s->parent;
 }
 
 static float score(pstate *ps, const mtensor *s, const mtensor *t, const mlayout *lay) {
@@ -459,7 +482,7 @@ static int apply_hint(pstate *ps, const mhint *h) {
     }
     if (count != 1) continue;
     mlayout lay;
-    if (m_layout_for(m, S(ps, s), T(ps, (uint32_t)found), &lay) == REL_NONE) {
+    if (layout_raw(S(ps, s), T(ps, (uint32_t)found), &lay) == REL_NONE) {
       char sa[96], sb[96];
       wbr_shape_str(sa, sizeof sa, S(ps, s)->ndim, S(ps, s)->shape);
       wbr_shape_str(sb, sizeof sb, T(ps, (uint32_t)found)->ndim, T(ps, (uint32_t)found)->shape);
@@ -557,7 +580,7 @@ static void phase_shape(pstate *ps) {
     mlayout lay;
     if (count_src(ps, t, &s, &lay) != 1) continue;
     if (count_tgt(ps, s, &back) != 1 || back != t) continue;
-    if (roles_conflict(S(ps, s), T(ps, t))) continue;
+    if (roles_conflict(S(ps, s), T(ps, t)) || scope_contradicts(ps, S(ps, s), T(ps, t))) continue;
     float w = m_wsim(m, S(ps, s), T(ps, t));
     if (w <= 0 && scope_of(ps, S(ps, s), T(ps, t)) <= 0 && near_scope(ps, S(ps, s), T(ps, t)) < 0.5f) continue;
     take(ps, t, s, &lay, EV_SHAPE, "the only tensors of this shape on both sides");
@@ -912,15 +935,16 @@ static void phase_name(pstate *ps) {
       float best = bt_sc[2 * a];
       if (best < 0.2f || best - bt_sc[2 * a + 1] < 0.15f || best - bs_sc[2 * b + 1] < 0.15f) continue;
       uint32_t t = ft[a], s = fs[b];
-      if (roles_conflict(S(ps, s), T(ps, t))) continue;
+      if (roles_conflict(S(ps, s), T(ps, t)) || scope_contradicts(ps, S(ps, s), T(ps, t))) continue;
       if (m_csim(m, S(ps, s), T(ps, t)) <= 0 && near_scope(ps, S(ps, s), T(ps, t)) <= 0 &&
           scope_of(ps, S(ps, s), T(ps, t)) <= 0)
         continue;
       mlayout l;
       m_layout_for(m, S(ps, s), T(ps, t), &l);
       char why[120];
-      snprintf(why, sizeof why, "best name match on both sides (score %.2f, next %.2f)", best,
-               bt_sc[2 * a + 1] > bs_sc[2 * b + 1] ? bt_sc[2 * a + 1] : bs_sc[2 * b + 1]);
+      float next = bt_sc[2 * a + 1] > bs_sc[2 * b + 1] ? bt_sc[2 * a + 1] : bs_sc[2 * b + 1];
+      if (next > -1e8f) snprintf(why, sizeof why, "best name match on both sides (score %.2f, next %.2f)", best, next);
+      else snprintf(why, sizeof why, "best name match on both sides (score %.2f, no other candidate)", best);
       take(ps, t, s, &l, EV_NAME, why);
       done[a] = true;
     }
@@ -970,7 +994,8 @@ static void phase_name(pstate *ps) {
       /* some evidence beyond shapes must hold for the group */
       if (m_csim(m, S(ps, src[0]), T(ps, tgt[0])) <= 0 && near_scope(ps, S(ps, src[0]), T(ps, tgt[0])) <= 0) continue;
       bool conflict = false;
-      for (size_t k = 0; k < nc; k++) conflict |= roles_conflict(S(ps, src[k]), T(ps, tgt[k]));
+      for (size_t k = 0; k < nc; k++)
+        conflict |= roles_conflict(S(ps, src[k]), T(ps, tgt[k])) || scope_contradicts(ps, S(ps, src[k]), T(ps, tgt[k]));
       if (conflict) continue;
       sort_by_val(src, vs, nc);
       sort_by_val(tgt, vt, nc);
@@ -1076,7 +1101,7 @@ static void phase_fused(pstate *ps) {
     for (size_t g = 0; g < ngs; g++) {
       mtensor *q = S(ps, gs[g].idx[0]);
       if (!s_free(ps, gs[g].idx[0]) || !s_free(ps, gs[g].idx[1]) || !s_free(ps, gs[g].idx[2])) continue;
-      if (roles_conflict(q, x) || !dtype_ok(q->dtype, x->dtype)) continue;
+      if (roles_conflict(q, x) || !dtype_ok(q->dtype, x->dtype) || m_index_veto(m, q, x) >= 0) continue;
       mlayout l;
       if (rel_find(&l, q->shape, q->ndim, ps_shape, x->ndim, conv_of(q, x)) == REL_NONE) continue;
       float sc = m_wsim(m, q, x) + 0.5f * m_nsim(q, x);
@@ -1114,7 +1139,7 @@ static void phase_fused(pstate *ps) {
     for (size_t g = 0; g < ngt; g++) {
       mtensor *q = T(ps, gt[g].idx[0]);
       if (!t_free(ps, gt[g].idx[0]) || !t_free(ps, gt[g].idx[1]) || !t_free(ps, gt[g].idx[2])) continue;
-      if (roles_conflict(q, x) || !dtype_ok(q->dtype, x->dtype)) continue;
+      if (roles_conflict(q, x) || !dtype_ok(q->dtype, x->dtype) || m_index_veto(m, x, q) >= 0) continue;
       mlayout l;
       if (rel_find(&l, part, x->ndim, q->shape, q->ndim, conv_of(x, q)) == REL_NONE) continue;
       float sc = m_wsim(m, x, q) + 0.5f * m_nsim(x, q);
@@ -1189,7 +1214,58 @@ static void fix_square(pstate *ps) {
   }
 }
 
-/* Undecided targets: their candidates, for the draft's comments and the verdict. */
+/* Keep the four best candidates of u by score (sc holds their scores). */
+static void keep_best(munres *u, float *sc, uint32_t s, float v) {
+  int at = u->ncand < 4 ? u->ncand : 4;
+  while (at > 0 && sc[at - 1] < v) at--;
+  if (at >= 4) return;
+  for (int k = (u->ncand < 4 ? u->ncand : 3); k > at; k--) {
+    u->cand[k] = u->cand[k - 1];
+    sc[k] = sc[k - 1];
+  }
+  u->cand[at] = s;
+  sc[at] = v;
+  if (u->ncand < 4) u->ncand++;
+}
+
+/* What the free sources of a target's size are to it. */
+typedef struct fits {
+  size_t ok, vetoed, dtype, size; /* fit; fit but contradict an index map; fit but for the dtype; size only */
+  long veto;                      /* a correspondence they contradict */
+  uint32_t dtype_src;             /* one source that fits but for its dtype */
+} fits;
+
+static void classify(pstate *ps, uint32_t t, munres *u, fits *f) {
+  matcher *m = ps->m;
+  const mtensor *x = T(ps, t);
+  size_t lo, hi;
+  nelem_range(&m->S, ps->by_nelem_s, m->S.n, x->nelem, &lo, &hi);
+  float sc[4] = {0};
+  memset(f, 0, sizeof *f);
+  f->veto = -1;
+  for (size_t i = lo; i < hi; i++) {
+    uint32_t s = ps->by_nelem_s[i];
+    if (!s_free(ps, s)) continue;
+    const mtensor *y = S(ps, s);
+    mlayout l;
+    float tier;
+    if (layout_raw(y, x, &l) != REL_NONE) {
+      long c = m_index_veto(m, y, x);
+      if (c < 0) f->ok++, tier = 0;
+      else f->vetoed++, f->veto = c, tier = 100;
+    } else if (rel_find(&l, y->shape, y->ndim, x->shape, x->ndim, conv_of(y, x)) != REL_NONE) {
+      if (!f->dtype) f->dtype_src = s;
+      f->dtype++, tier = 200;
+    } else {
+      f->size++, tier = 300;
+    }
+    keep_best(u, sc, s, (tier < 300 ? score(ps, y, x, &l) : m_csim(m, y, x)) - tier);
+  }
+}
+
+/* Undecided targets: their candidates (also those that fit only but for an index map, a dtype,
+ * or a layout: the draft keeps them, and a hint may want them), for the draft's comments and
+ * the verdict, and why in words. */
 static void collect_unresolved(pstate *ps) {
   matcher *m = ps->m;
   for (uint32_t t = 0; t < m->T.n; t++) {
@@ -1207,38 +1283,38 @@ static void collect_unresolved(pstate *ps) {
     munres *u = &m->unres[m->nunres++];
     memset(u, 0, sizeof *u);
     u->t = t;
-    size_t lo, hi;
-    nelem_range(&m->S, ps->by_nelem_s, m->S.n, T(ps, t)->nelem, &lo, &hi);
-    float sc[4] = {0};
-    size_t total = 0;
-    for (size_t i = lo; i < hi; i++) {
-      uint32_t s = ps->by_nelem_s[i];
-      mlayout l;
-      if (!s_free(ps, s) || m_layout_for(m, S(ps, s), T(ps, t), &l) == REL_NONE) continue;
-      total++;
-      float v = score(ps, S(ps, s), T(ps, t), &l);
-      /* keep the four best */
-      int at = u->ncand < 4 ? u->ncand : 4;
-      while (at > 0 && sc[at - 1] < v) at--;
-      if (at < 4) {
-        for (int k = (u->ncand < 4 ? u->ncand : 3); k > at; k--) {
-          u->cand[k] = u->cand[k - 1];
-          sc[k] = sc[k - 1];
-        }
-        u->cand[at] = s;
-        sc[at] = v;
-        if (u->ncand < 4) u->ncand++;
-      }
-    }
-    if (ps->square_conflict && ps->square_conflict[t])
+    fits f;
+    classify(ps, t, u, &f);
+    const mtensor *x = T(ps, t);
+    if (ps->square_conflict && ps->square_conflict[t]) {
       snprintf(u->why, sizeof u->why,
                "square 2-D weight: the other 2-D weights of its layer disagree about a transpose");
-    else if (total == 0)
+    } else if (f.ok == 0 && f.vetoed) {
+      char d[300];
+      m_families_describe(m, f.veto, d, sizeof d);
+      snprintf(u->why, sizeof u->why, "%zu free source%s fit by shape, but pairing %s %s", f.vetoed,
+               f.vetoed == 1 ? "" : "s", f.vetoed == 1 ? "it" : "them", d);
+    } else if (f.ok == 0 && f.dtype) {
+      const mtensor *y = S(ps, f.dtype_src);
+      snprintf(u->why, sizeof u->why,
+               "dtype mismatch: \"%s\" has a shape that fits but is %s, the target is %s (is the target's dtype right?)",
+               y->name, wbr_dtype_name(y->dtype), wbr_dtype_name(x->dtype));
+      char msg[600];
+      snprintf(msg, sizeof msg, "dtype mismatch: target '%s' is %s; '%s', whose shape fits, is %s", x->name,
+               wbr_dtype_name(x->dtype), y->name, wbr_dtype_name(y->dtype));
+      wbr_diag dg = {.severity = WBR_SEV_WARNING, .message = msg,
+                     .help = "check the target's dtypes (a manifest written with one dtype for every tensor?)"};
+      wbr_report(m->ctx, 0, &dg);
+    } else if (f.ok == 0 && f.size) {
+      snprintf(u->why, sizeof u->why,
+               "no free source has a shape that fits by a known layout change; %zu of the same size are kept", f.size);
+    } else if (f.ok == 0) {
       snprintf(u->why, sizeof u->why, "no free source tensor has a shape that fits");
-    else if (total == 1)
+    } else if (f.ok == 1) {
       snprintf(u->why, sizeof u->why, "one source fits by shape, but the names give no evidence");
-    else
-      snprintf(u->why, sizeof u->why, "%zu free sources fit by shape; names and order do not decide", total);
+    } else {
+      snprintf(u->why, sizeof u->why, "%zu free sources fit by shape; names and order do not decide", f.ok);
+    }
   }
 }
 
@@ -1250,7 +1326,37 @@ static bool sorted_side(const mside *side) {
   return true;
 }
 
+/* One pairing pass from scratch: hints, then the rounds of evidence. */
+static int pair_pass(pstate *ps, const mhint *hints, size_t nhints) {
+  matcher *m = ps->m;
+  m->npairs = 0;
+  memset(m->ev_count, 0, sizeof m->ev_count);
+  for (size_t i = 0; i < m->S.n; i++) m->S.t[i].pair = -1;
+  for (size_t i = 0; i < m->T.n; i++) m->T.t[i].pair = -1;
+  for (size_t i = 0; i < ps->nids; i++) ps->pmap[i] = ps->pmap_t[i] = ps->img_s_idx[i] = ps->img_t_idx[i] = PM_UNSET;
+  int rc = 0;
+  for (size_t i = 0; i < nhints && rc == 0; i++) rc = apply_hint(ps, &hints[i]);
+  if (rc) return rc;
+  phase_key(ps);
+  bool use_order = !sorted_side(&m->S) && !sorted_side(&m->T);
+  for (int round = 0; round < 64 && !m->oom; round++) {
+    ps->progress = 0;
+    shapes_recount(ps);
+    phase_shape(ps);
+    phase_sibling(ps);
+    if (use_order) phase_order(ps);
+    if (ps->progress) continue;
+    phase_name(ps);
+    if (ps->progress) continue;
+    phase_fused(ps);
+    if (!ps->progress) break;
+  }
+  return 0;
+}
+
 int m_pair_all(matcher *m, const mhint *hints, size_t nhints) {
+  m_families_prepare(m);
+  if (m->oom) return wbr_oom(m->ctx);
   pstate ps = {.m = m};
   ps.nids = m->in.n;
   ps.by_nelem_s = malloc((m->S.n + 1) * sizeof(uint32_t));
@@ -1273,30 +1379,24 @@ int m_pair_all(matcher *m, const mhint *hints, size_t nhints) {
     rc = wbr_oom(m->ctx);
     goto done;
   }
-  for (size_t i = 0; i < ps.nids; i++) ps.pmap[i] = ps.pmap_t[i] = ps.img_s_idx[i] = ps.img_t_idx[i] = PM_UNSET;
   for (uint32_t i = 0; i < m->S.n; i++) ps.by_nelem_s[i] = i;
   for (uint32_t i = 0; i < m->T.n; i++) ps.by_nelem_t[i] = i;
   qsort_r(ps.by_nelem_s, m->S.n, sizeof(uint32_t), cmp_nelem, &m->S);
   qsort_r(ps.by_nelem_t, m->T.n, sizeof(uint32_t), cmp_nelem, &m->T);
 
-  for (size_t i = 0; i < nhints && rc == 0; i++) rc = apply_hint(&ps, &hints[i]);
+  /* the first pass finds which numbered families correspond; the second pairs again, vetoing
+   * what contradicts their index maps (family.c) */
+  rc = pair_pass(&ps, hints, nhints);
   if (rc) goto done;
-  phase_key(&ps);
-  bool use_order = !sorted_side(&m->S) && !sorted_side(&m->T);
-  for (int round = 0; round < 64 && !m->oom; round++) {
-    ps.progress = 0;
-    shapes_recount(&ps);
-    phase_shape(&ps);
-    phase_sibling(&ps);
-    if (use_order) phase_order(&ps);
-    if (ps.progress) continue;
-    phase_name(&ps);
-    if (ps.progress) continue;
-    phase_fused(&ps);
-    if (!ps.progress) break;
+  m_families_infer(m);
+  if (m->nfcorr && !m->oom) {
+    m->fam_active = true;
+    rc = pair_pass(&ps, hints, nhints);
+    if (rc) goto done;
   }
   fix_square(&ps);
   collect_unresolved(&ps);
+  m_families_warn(m);
   if (m->oom) rc = wbr_oom(m->ctx);
 done:
   free(ps.by_nelem_s);

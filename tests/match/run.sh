@@ -129,3 +129,14 @@ rejects match/hint/update-where 1 "$T/hb.wbr:3:1: error: hint \"layers.{i}.attn.
   $WBR match $H --update "$T/hb.wbr"
 rejects match/hint/cli-where 1 "--hint: error: hint 'layers.{i}.attn.c_proj.weight=blocks.{i}.attn.nope.weight' pins no pair" \
   $WBR match $H --hint 'layers.{i}.attn.c_proj.weight=blocks.{i}.attn.nope.weight'
+
+# ---- a depth mismatch is settled by saying which block goes (issue 10 class 2) ----
+R4=tests/match/cases/r4_depth
+printf 'weightbridge 1\ndrop "transformer.h.2.*"  # the target has two blocks: the last one goes\n' >"$T/r4.wbr"
+ok match/depth/settled-by-drop $WBR match $R4/a.json $R4/b.json --update "$T/r4.wbr" -o "$T/r4.out.wbr"
+$WBR plan "$T/r4.out.wbr" $R4/a.json -t $R4/b.json --format json >"$T/r4.plan" 2>/dev/null
+if $PY -c "
+import json, sys
+rows = {r['name']: r['from'] for r in json.load(open('$T/r4.plan'))['tensors']}
+sys.exit(0 if len(rows) == 6 and all(v == [k] for k, v in rows.items()) else 1)"; then
+  pass match/depth/settled-identity; else fail match/depth/settled-identity "$(head -c 300 "$T/r4.plan")"; fi

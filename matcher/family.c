@@ -1,0 +1,359 @@
+/* family.c — index maps of numbered families, as evidence (docs/matcher.md, "Index maps"). A
+ * family is the set of numbers that follow one prefix on one side (`transformer.h.` -> 0..11).
+ * A first pairing pass says which source family corresponds to which target family; the two
+ * sets of numbers then fix the map (the same count: identity, constant offset or rank order) or
+ * show a depth mismatch (different counts). The second pass vetoes every pair that contradicts
+ * a map and, under a depth mismatch, every pair between the two families: which blocks
+ * correspond is then not known, and only hints decide it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mint.h"
+
+/* ---- numbered positions of a name ----------------------------------------------------------- */
+
+/* Every digit run of every name: its family (the raw prefix before it, interned with a marker
+ * byte so it cannot be taken for another kind of id) and its value. */
+void m_families_prepare(matcher *m) {
+  char buf[512];
+  for (int side = 0; side < 2; side++) {
+    mside *sd = side ? &m->T : &m->S;
+    for (size_t i = 0; i < sd->n; i++) {
+      mtensor *x = &sd->t[i];
+      size_t st[M_MAXNUM], en[M_MAXNUM];
+      int nr = m_digit_runs(x->name, x->len, st, en, M_MAXNUM);
+      x->nsf = 0;
+      for (int p = 0; p < nr; p++) {
+        if (st[p] + 1 >= sizeof buf || en[p] - st[p] > 15) break;
+        buf[0] = '\x1e';
+        memcpy(buf + 1, x->name, st[p]);
+        uint32_t id = mi_id(&m->in, buf, st[p] + 1);
+        if (id == UINT32_MAX) {
+          m->oom = true;
+          return;
+        }
+        int64_t v = 0;
+        for (size_t c = st[p]; c < en[p]; c++) v = v * 10 + (x->name[c] - '0');
+        x->sfam[x->nsf] = id;
+        x->sval[x->nsf++] = v;
+      }
+    }
+  }
+}
+
+/* ---- votes of the first pass ------------------------------------------------------------------ */
+
+typedef struct vote {
+  uint32_t fs, ft;
+  int64_t vs, vt;
+} vote;
+
+static int vote_cmp(const void *a, const void *b) {
+  const vote *x = a, *y = b;
+  if (x->fs != y->fs) return x->fs < y->fs ? -1 : 1;
+  if (x->ft != y->ft) return x->ft < y->ft ? -1 : 1;
+  if (x->vs != y->vs) return x->vs < y->vs ? -1 : 1;
+  if (x->vt != y->vt) return x->vt < y->vt ? -1 : 1;
+  return 0;
+}
+
+#define MAXPOS 6 /* numbered positions of a name that vote (the outer ones carry the structure) */
+
+static vote *collect_votes(matcher *m, size_t *nv) {
+  size_t cap = 0, n = 0;
+  vote *v = NULL;
+  for (size_t pi = 0; pi < m->npairs; pi++) {
+    const mpair *p = &m->pairs[pi];
+    if (p->ns != 1 || p->split_k || p->ev == EV_UPDATE) continue;
+    const mtensor *s = &m->S.t[p->s[0]], *t = &m->T.t[p->t];
+    for (int a = 0; a < s->nsf && a < MAXPOS; a++)
+      for (int b = 0; b < t->nsf && b < MAXPOS; b++) {
+        if (n == cap) {
+          cap = cap ? cap * 2 : 1024;
+          vote *nw = realloc(v, cap * sizeof *nw);
+          if (!nw) {
+            free(v);
+            m->oom = true;
+            return NULL;
+          }
+          v = nw;
+        }
+        v[n++] = (vote){s->sfam[a], t->sfam[b], s->sval[a], t->sval[b]};
+      }
+  }
+  qsort(v, n, sizeof *v, vote_cmp);
+  *nv = n;
+  return v;
+}
+
+/* Rank of x among the distinct values of v[0..n) (sorted). */
+static size_t rank_of(const int64_t *v, size_t n, int64_t x) {
+  size_t r = 0;
+  while (r < n && v[r] < x) r++;
+  return r;
+}
+
+/* Votes [lo, hi) of one (fs, ft): do they look like one family map? At least two numbers on
+ * each side, and the most voted partner of each source number (a tie goes to the partner of
+ * the same rank), taken together, one-to-one and more than half of the votes. */
+static bool group_valid(const vote *v, size_t lo, size_t hi) {
+  enum { K = 64 };
+  int64_t svals[K], tvals[K], dom[K];
+  size_t ns = 0, nt = 0, ndom = 0, agree = 0;
+  for (size_t i = lo; i < hi; i++) {
+    if (!ns || svals[ns - 1] != v[i].vs) {
+      if (ns == K) return false;
+      svals[ns++] = v[i].vs;
+    }
+    size_t r = rank_of(tvals, nt, v[i].vt);
+    if (r == nt || tvals[r] != v[i].vt) {
+      if (nt == K) return false;
+      memmove(tvals + r + 1, tvals + r, (nt - r) * sizeof *tvals);
+      tvals[r] = v[i].vt;
+      nt++;
+    }
+  }
+  if (hi - lo < 2 || ns < 2 || nt < 2) return false;
+  for (size_t i = lo, si = 0; i < hi; si++) {
+    size_t j = i, best = 0;
+    int64_t pick = 0;
+    while (j < hi && v[j].vs == v[i].vs) {
+      size_t k = j;
+      while (k < hi && v[k].vs == v[j].vs && v[k].vt == v[j].vt) k++;
+      bool same_rank = rank_of(tvals, nt, v[j].vt) == si;
+      if (k - j > best || (k - j == best && same_rank)) best = k - j, pick = v[j].vt;
+      j = k;
+    }
+    agree += best;
+    dom[ndom++] = pick;
+    i = j;
+  }
+  if (2 * agree <= hi - lo) return false;
+  for (size_t a = 0; a < ndom; a++)
+    for (size_t b = a + 1; b < ndom; b++)
+      if (dom[a] == dom[b]) return false;
+  return true;
+}
+
+/* ---- the numbers of a family that take part -------------------------------------------------- */
+
+static int i64_cmp(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int pos_in(const mtensor *x, uint32_t fam) {
+  for (int p = 0; p < x->nsf; p++)
+    if (x->sfam[p] == fam) return p;
+  return -1;
+}
+
+/* The numbers of family `fam` on one side that belong to the correspondence with `other` (a
+ * family of the other side): a number is left out when some of its tensors were paired
+ * elsewhere and none into `other` (`features.1.0.block.{0,2}` went to conv_dw and norm, not to
+ * `mlp.fc{1,2}`; Keras' `conv2_block1_0_*` is the shortcut, paired with `downsample`). */
+typedef struct fval {
+  int64_t v;
+  bool into, paired;
+} fval;
+
+static int fval_cmp(const void *a, const void *b) {
+  const fval *x = a, *y = b;
+  return x->v < y->v ? -1 : x->v > y->v;
+}
+
+static int64_t *members(matcher *m, bool src, uint32_t fam, uint32_t other, uint32_t *count) {
+  const mside *sd = src ? &m->S : &m->T;
+  size_t n = 0, cap = 16;
+  fval *all = malloc(cap * sizeof *all);
+  int64_t *keep = NULL;
+  *count = 0;
+  if (!all) goto oom;
+  for (size_t i = 0; i < sd->n; i++) {
+    const mtensor *x = &sd->t[i];
+    int p = pos_in(x, fam);
+    if (p < 0) continue;
+    fval f = {.v = x->sval[p], .paired = x->pair >= 0};
+    if (f.paired) {
+      const mpair *pr = &m->pairs[x->pair];
+      const mtensor *o = src ? &m->T.t[pr->t] : &m->S.t[pr->s[0]];
+      f.into = pos_in(o, other) >= 0;
+    }
+    if (n == cap) {
+      fval *na = realloc(all, 2 * cap * sizeof *na);
+      if (!na) goto oom;
+      all = na, cap *= 2;
+    }
+    all[n++] = f;
+  }
+  qsort(all, n, sizeof *all, fval_cmp);
+  keep = malloc((n + 1) * sizeof *keep);
+  if (!keep) goto oom;
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
+    bool into = false, paired = false;
+    for (; j < n && all[j].v == all[i].v; j++) into |= all[j].into, paired |= all[j].paired;
+    if (into || !paired) keep[(*count)++] = all[i].v;
+    i = j;
+  }
+  free(all);
+  return keep;
+oom:
+  free(all);
+  free(keep);
+  m->oom = true;
+  *count = 0;
+  return NULL;
+}
+
+/* ---- correspondences ----------------------------------------------------------------------- */
+
+void m_families_free(matcher *m) {
+  for (size_t i = 0; i < m->nfcorr; i++) {
+    free(m->fcorr[i].vs);
+    free(m->fcorr[i].vt);
+  }
+  free(m->fcorr);
+  free(m->fcorr_of_s);
+  free(m->fcorr_of_t);
+  m->fcorr = NULL;
+  m->fcorr_of_s = m->fcorr_of_t = NULL;
+  m->nfcorr = 0;
+}
+
+/* From the pairs of the first pass: the corresponding families and their maps. */
+void m_families_infer(matcher *m) {
+  size_t nv = 0, nids = m->in.n;
+  vote *v = collect_votes(m, &nv);
+  uint32_t *best_s = calloc(nids + 1, sizeof *best_s), *second_s = calloc(nids + 1, sizeof *second_s);
+  uint32_t *best_t = calloc(nids + 1, sizeof *best_t), *second_t = calloc(nids + 1, sizeof *second_t);
+  m->fcorr_of_s = malloc((nids + 1) * sizeof *m->fcorr_of_s);
+  m->fcorr_of_t = malloc((nids + 1) * sizeof *m->fcorr_of_t);
+  if (m->oom || !best_s || !second_s || !best_t || !second_t || !m->fcorr_of_s || !m->fcorr_of_t) {
+    m->oom = true;
+    goto done;
+  }
+  for (size_t i = 0; i <= nids; i++) m->fcorr_of_s[i] = m->fcorr_of_t[i] = -1;
+  /* pass 1: the strongest valid partner of every family, on both sides */
+  for (int pass = 0; pass < 2; pass++)
+    for (size_t i = 0; i < nv;) {
+      size_t j = i;
+      while (j < nv && v[j].fs == v[i].fs && v[j].ft == v[i].ft) j++;
+      uint32_t n = (uint32_t)(j - i), fs = v[i].fs, ft = v[i].ft;
+      if (group_valid(v, i, j)) {
+        if (pass == 0) {
+          if (n > best_s[fs]) second_s[fs] = best_s[fs], best_s[fs] = n;
+          else if (n > second_s[fs]) second_s[fs] = n;
+          if (n > best_t[ft]) second_t[ft] = best_t[ft], best_t[ft] = n;
+          else if (n > second_t[ft]) second_t[ft] = n;
+        } else if (n == best_s[fs] && n > second_s[fs] && n == best_t[ft] && n > second_t[ft]) {
+          mfcorr c = {.fs = fs, .ft = ft};
+          c.vs = members(m, true, fs, ft, &c.ns);
+          c.vt = members(m, false, ft, fs, &c.nt);
+          c.depth = c.ns != c.nt;
+          mfcorr *nc = realloc(m->fcorr, (m->nfcorr + 1) * sizeof *nc);
+          if (!nc || m->oom) {
+            free(c.vs);
+            free(c.vt);
+            m->oom = true;
+            goto done;
+          }
+          m->fcorr = nc;
+          m->fcorr_of_s[fs] = m->fcorr_of_t[ft] = (int32_t)m->nfcorr;
+          m->fcorr[m->nfcorr++] = c;
+        }
+      }
+      i = j;
+    }
+done:
+  free(v);
+  free(best_s);
+  free(second_s);
+  free(best_t);
+  free(second_t);
+}
+
+static long find_val(const int64_t *v, uint32_t n, int64_t x) {
+  const int64_t *hit = bsearch(&x, v, n, sizeof *v, i64_cmp);
+  return hit ? hit - v : -1;
+}
+
+/* Is x (of the source side if src) a member of a family with a depth mismatch? */
+static long in_depth_family(const matcher *m, const mtensor *x, bool src) {
+  for (int a = 0; a < x->nsf; a++) {
+    int32_t c = (src ? m->fcorr_of_s : m->fcorr_of_t)[x->sfam[a]];
+    if (c < 0 || !m->fcorr[c].depth) continue;
+    const mfcorr *fc = &m->fcorr[c];
+    if (src ? find_val(fc->vs, fc->ns, x->sval[a]) >= 0 : find_val(fc->vt, fc->nt, x->sval[a]) >= 0) return c;
+  }
+  return -1;
+}
+
+/* Does (s, t) contradict a family map? Returns the correspondence it contradicts, or -1. Under
+ * a depth mismatch no member of either family is paired (but by a hint): a source or a target
+ * taken out of the running must not leave a competitor the field. */
+long m_index_veto(const matcher *m, const mtensor *s, const mtensor *t) {
+  if (!m->fam_active) return -1;
+  long d = in_depth_family(m, s, true);
+  if (d < 0) d = in_depth_family(m, t, false);
+  if (d >= 0) return d;
+  for (int a = 0; a < s->nsf; a++) {
+    int32_t c = m->fcorr_of_s[s->sfam[a]];
+    if (c < 0) continue;
+    const mfcorr *fc = &m->fcorr[c];
+    int b = pos_in(t, fc->ft);
+    if (b < 0) continue;
+    long i = find_val(fc->vs, fc->ns, s->sval[a]), j = find_val(fc->vt, fc->nt, t->sval[b]);
+    if (i < 0 || j < 0) continue;
+    if (fc->depth || i != j) return c;
+  }
+  return -1;
+}
+
+/* "transformer.h" for the family of "transformer.h.N" (marker byte and separator cut). */
+static void fam_label(const matcher *m, uint32_t fam, char *out, size_t n) {
+  const char *p = mi_str(&m->in, fam) + 1;
+  size_t len = strlen(p);
+  while (len > 0 && (p[len - 1] == '.' || p[len - 1] == '/' || p[len - 1] == '_' || p[len - 1] == ':' ||
+                     p[len - 1] == '-'))
+    len--;
+  snprintf(out, n, "%.*s", (int)len, len ? p : "(top level)");
+}
+
+void m_families_describe(const matcher *m, long c, char *out, size_t n) {
+  const mfcorr *fc = &m->fcorr[c];
+  char a[160], b[160];
+  fam_label(m, fc->fs, a, sizeof a);
+  fam_label(m, fc->ft, b, sizeof b);
+  if (fc->depth)
+    snprintf(out, n, "depth mismatch: source has %u blocks in `%s`, target %u in `%s`; which correspond is not known",
+             fc->ns, a, fc->nt, b);
+  else if (fc->ns && fc->vs[0] == fc->vt[0] && fc->vs[fc->ns - 1] == fc->vt[fc->nt - 1])
+    snprintf(out, n, "contradicts the index map `%s.N` -> `%s.N`", a, b);
+  else
+    snprintf(out, n, "contradicts the index map `%s.%lld..%lld` -> `%s.%lld..%lld` (in order)", a,
+             (long long)fc->vs[0], (long long)fc->vs[fc->ns - 1], b, (long long)fc->vt[0],
+             (long long)fc->vt[fc->nt - 1]);
+}
+
+/* One warning per depth mismatch that leaves targets undecided. */
+void m_families_warn(matcher *m) {
+  for (size_t c = 0; c < m->nfcorr; c++) {
+    const mfcorr *fc = &m->fcorr[c];
+    if (!fc->depth) continue;
+    size_t open = 0;
+    for (size_t t = 0; t < m->T.n; t++) {
+      const mtensor *x = &m->T.t[t];
+      int b = pos_in(x, fc->ft);
+      if (b >= 0 && x->pair < 0 && !(m->tgt_done_by_update && m->tgt_done_by_update[t])) open++;
+    }
+    if (!open) continue;
+    char msg[400];
+    m_families_describe(m, (long)c, msg, sizeof msg);
+    wbr_diag d = {.severity = WBR_SEV_WARNING, .message = msg,
+                  .help = "hint which blocks correspond (see the UNRESOLVED comments), or drop the extra blocks in "
+                          "rules given to --update"};
+    wbr_report(m->ctx, 0, &d);
+  }
+}
