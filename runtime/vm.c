@@ -358,11 +358,21 @@ static void shape_str(char *buf, size_t n, const wbr_node *nd) { wbr_shape_str(b
  * returns true if nd does not. */
 static bool too_big(vm *v, const wbr_node *nd, const char *name) {
   int64_t nelem, nbytes;
+  char sh[256];
+  shape_str(sh, sizeof sh, nd);
+  /* A dim past 2^53 cannot be written to safetensors or a manifest (JSON numbers), and only a
+   * tensor with no elements can have one: refuse it here, so check and apply agree. */
+  for (int d = 0; d < nd->ndim; d++) {
+    if (nd->shape[d] > (int64_t)1 << 53) {
+      stmt_error(v, v->pc, "check the sizes in the statement",
+                 "the result for '%s' would have shape %s %s: dimension %d is larger than 2^53, which "
+                 "safetensors and manifests cannot hold", name, sh, wbr_dtype_name(nd->dtype), d);
+      return true;
+    }
+  }
   if (wbr_dims_product_i64(nd->ndim, nd->shape, &nelem) &&
       wbr_mul_i64(nelem, (int64_t)wbr_dtype_size(nd->dtype), &nbytes))
     return false;
-  char sh[256];
-  shape_str(sh, sizeof sh, nd);
   stmt_error(v, v->pc, "no tensor can hold more than 2^63-1 bytes: check the sizes in the statement",
              "the result for '%s' would have shape %s %s: more than 2^63-1 bytes, larger than any tensor can be", name, sh,
              wbr_dtype_name(nd->dtype));
