@@ -137,10 +137,12 @@ GPT_S = {"hf": (M.gpt2_hf, r"^h\.(\d+)\."),
          "nanogpt": (M.gpt2_nanogpt, r"^transformer\.h\.(\d+)\."),
          "neo": (M.gpt2_neo, r"^transformer\.h\.(\d+)\."),
          "flax": (M.gpt2_flax, r"^transformer/h/(\d+)/"),
-         "neox": (M.gpt2_neox, r"^gpt_neox\.layers\.(\d+)\.")}
+         "neox": (M.gpt2_neox, r"^gpt_neox\.layers\.(\d+)\."),
+         "flaxscan": (M.gpt2_flax_scanned, None)}
 LLAMA_S = {"hf": (M.llama_hf, r"^model\.layers\.(\d+)\."),
            "meta": (M.llama_meta, r"^layers\.(\d+)\."),
-           "phi3": (M.llama_phi3, r"^model\.layers\.(\d+)\.")}
+           "phi3": (M.llama_phi3, r"^model\.layers\.(\d+)\."),
+           "megatron": (M.llama_megatron, r"^model\.layers\.(\d+)\.")}
 MOE_S = {"mixtral": (M.moe_hf, r"^model\.layers\.(\d+)\."),
          "stacked": (M.moe_stacked, r"^model\.layers\.(\d+)\."),
          "qwen": (M.moe_qwen, r"^model\.layers\.(\d+)\."),
@@ -176,8 +178,10 @@ def bases():
                                                           "tgt-one-based", "missing-extra"}))
     out.append(_pair("resnet", RES_S, lambda: M.resnet(stem=6), "tv", "flaxwords", tag="-automorphism", order_tie=(
         "either", "refuse", "stage 0 block 0: expand and shortcut are identical in shape; only definition order tells them apart")))
-    out += [_pair("vit", VIT_S, M.vit, a, b) for a, b in
-            (("tv", "timm"), ("flax", "timm"), ("flaxscan", "timm"), ("timm", "flaxscan"), ("tv", "beit"), ("hfflax", "hf"))]
+    out += [_pair("vit", VIT_S, M.vit, a, b) for a, b in (("tv", "timm"), ("flax", "timm"), ("tv", "beit"), ("hfflax", "hf"))]
+    # scanned: a depth that is neither the MLP ratio (4) nor the q/k/v count (3), so no [depth, C]
+    # tensor has the element count of a [4C] or [3C] one by accident
+    out += [_pair("vit", VIT_S, lambda: M.vit(depth=5), a, b) for a, b in (("flaxscan", "timm"), ("timm", "flaxscan"))]
     # layernorm_before/after against norm1/norm2 (or LayerNorm_0/2): the words do not say which is
     # which to a matcher without a convention; definition order, where both sides have one, does
     out += [_pair("vit", VIT_S, M.vit, a, b, order_tie=("map", "either", "norms: layernorm_before/after vs numbered"))
@@ -185,9 +189,11 @@ def bases():
     out.append(_pair("vit", VIT_S, M.vit, "beit", "timm", "refuse", "the source has no k bias"))
     out += [_pair("gpt2", GPT_S, M.gpt2, a, b) for a, b in
             (("hf", "nanogpt"), ("hf", "flax"), ("hf", "neo"), ("nanogpt", "hf"), ("neo", "nanogpt"), ("flax", "nanogpt"))]
+    out += [_pair("gpt2", GPT_S, lambda: M.gpt2(depth=5), a, b) for a, b in (("flaxscan", "nanogpt"), ("hf", "flaxscan"))]
     out.append(_pair("gpt2", GPT_S, M.gpt2, "nanogpt", "neox", "refuse", "fused qkv: blocked vs per-head rows"))
     out += [_pair("llama", LLAMA_S, M.llama, a, b) for a, b in (("hf", "phi3"), ("phi3", "hf"), ("hf", "hf"))]
     out += [_pair("llama", LLAMA_S, M.llama, a, b, "refuse", ROPE) for a, b in (("meta", "hf"), ("hf", "meta"))]
+    out.append(_pair("llama", LLAMA_S, M.llama, "hf", "megatron", "refuse", "fused qkv: blocked vs per kv-group rows"))
     MOE = lambda: M.llama(depth=2, c=16, heads=2, kv=1, ffn=40, vocab=48, experts=4)  # noqa: E731
     out += [_pair("moe", MOE_S, MOE, a, b) for a, b in
             (("mixtral", "stacked"), ("stacked", "mixtral"), ("qwen", "qwenfused"), ("qwenfused", "qwen"))]

@@ -3,6 +3,7 @@ list (PyTorch layouts: Linear [out, in], conv OIHW) and several naming/layout sc
 it the way real implementations do (torchvision, timm, Hugging Face, Flax, Keras, Meta, nanoGPT).
 A scheme turns the canonical tensors into stored ones; storing both sides of a pair from the same
 canonical values gives the truth by construction (cases.py)."""
+import re
 from collections import OrderedDict
 
 import numpy as np
@@ -41,6 +42,27 @@ PLAIN = ops()
 def stacked(per):
     """A scanned/stacked tensor: each canonical array through `per`, then stacked on a new axis 0."""
     return lambda xs: np.stack([per([x]) for x in xs])
+
+
+def scan(entries, rx, sub):
+    """A scheme's blocks as one scanned model (nn.scan): the entries whose names match rx (group 1
+    the block index) are joined per name-without-index (re.sub(rx, sub)) into one tensor with a
+    leading [depth] axis, each block's slice made by that block's own fn."""
+    groups, out = OrderedDict(), []
+    for name, keys, fn in entries:
+        if re.match(rx, name):
+            g = re.sub(rx, sub, name)
+            if g not in groups:
+                groups[g] = []
+                out.append(g)
+            groups[g].append((keys, fn))
+        else:
+            out.append((name, keys, fn))
+
+    def joined(parts):
+        n = [len(k) for k, _ in parts]
+        return lambda xs: np.stack([f(xs[sum(n[:j]):sum(n[:j + 1])]) for j, (_, f) in enumerate(parts)])
+    return [(e, [k for ks, _ in groups[e] for k in ks], joined(groups[e])) if isinstance(e, str) else e for e in out]
 
 
 def rope_halfsplit(heads):
@@ -339,11 +361,7 @@ def vit_flax(m):
 
 def vit_flax_scanned(m):
     """big_vision with scan_layers: every block tensor stacked on a leading [depth] axis."""
-    top, tail = _flax_vit_top(m)
-    depth = len({k[1] for k in m.t if k[0] == "L"})
-    per = [_flax_vit_entries(m, i, "Transformer/encoderblock/") for i in range(depth)]
-    blocks = [(per[0][j][0], [per[i][j][1] for i in range(depth)], stacked(per[0][j][2])) for j in range(len(per[0]))]
-    return top + blocks + tail
+    return scan(vit_flax(m), r"^Transformer/encoderblock_(\d+)/", "Transformer/encoderblock/")
 
 
 # ---- GPT-2 ----------------------------------------------------------------------------------------
@@ -420,6 +438,11 @@ def gpt2_flax(m):
     out = _gpt2_walk(m, top, lambda i, p: f"transformer/h/{i}/{names[p]}", True, True, sep="/")
     # norms hold a scale, not a kernel
     return [((n[:-6] + "scale") if ("/ln_" in n and n.endswith("/kernel")) else n, k, f) for n, k, f in out]
+
+
+def gpt2_flax_scanned(m):
+    """Flax GPT-2 with scanned blocks: transformer/h/attn/c_attn/kernel [depth, in, 3 out] etc."""
+    return scan(gpt2_flax(m), r"^transformer/h/(\d+)/", "transformer/h/")
 
 
 def gpt2_neox(m):
@@ -534,6 +557,26 @@ def llama_phi3(m):
 
 def _expert(keys):
     return keys[0][0] == "L" and keys[0][2] == "x"
+
+
+def llama_megatron(m):
+    """Megatron-style fused query_key_value with GQA: rows grouped per kv group,
+    [q heads of group g; k_g; v_g] for each g (a convention: blocked [q; k; v] is wrong here)."""
+    h, kv = m.heads, m.kv
+    out = []
+    for n, k, f in llama_phi3(m):
+        if n.endswith("self_attn.qkv_proj.weight"):
+            def fn(xs, f=f):
+                both = f(xs)  # [q; k; v] blocked, q/k in the HF rotary layout
+                c = both.shape[1]
+                d = both.shape[0] // (h + 2 * kv)
+                q, kk, v = np.split(both, [h * d, (h + kv) * d])
+                g = [x.reshape(kv, -1, c) for x in (q, kk, v)]
+                return np.concatenate(g, axis=1).reshape(-1, c)
+            out.append((n.replace("self_attn.qkv_proj", "self_attention.query_key_value"), k, fn))
+        else:
+            out.append((n, k, f))
+    return out
 
 
 def moe_hf(m):
