@@ -471,7 +471,10 @@ static int describe_views(reader *r, wbr_tensorset *ts, const placed *pl, view *
     v->offset = (uint64_t)t->offset;
     v->ndim = t->ndim;
     memcpy(v->size, t->size, sizeof v->size);
-    memcpy(v->stride, t->stride, sizeof v->stride);
+    /* A dimension of size 1 is never stepped along, so its stride is never checked against the
+     * storage (place): any value is valid there, even 2^62, which the gather's pointer steps
+     * must not see. */
+    for (int d = 0; d < t->ndim; d++) v->stride[d] = t->size[d] == 1 ? 0 : t->stride[d];
     v++;
   }
   return 0;

@@ -5,10 +5,12 @@ execution attempts, resource exhaustion) and malformed archives, each with the d
 
     row(ID, FILE, BYTES, MESSAGE)
     row(ID, FILE, BYTES, MESSAGE, cmd="apply")
+    row(ID, FILE, BYTES, HEX, cmd="apply-ok")
 
 ID is stable, FILE's extension picks the reader, BYTES are built with the helpers below (never a
 committed binary), MESSAGE is a substring the single error line must contain. An "apply" row is
-a file `inspect` must read (instantly: it never gathers tensor data) and `apply` must refuse.
+a file `inspect` must read (instantly: it never gathers tensor data) and `apply` must refuse; an
+"apply-ok" row must apply to a .safetensors whose data section is HEX (hostile but valid views).
 Prints one line per case for run.sh:  ID <TAB> PATH <TAB> MESSAGE <TAB> CMD
 """
 import io
@@ -186,6 +188,11 @@ row("expand-bomb", PT, ckpt(state(("w", tensor("0", size=(1 << 16, 1 << 13, 4), 
 row("expand-many", PT, ckpt(state(*[("w%d" % i, tensor("0", numel=64, size=(1 << 16, 64), stride=(0, 1)))
                                     for i in range(17)]), data={"0": bytes(256)}),
     "beyond their storages, more than the 256.0 MiB weightbridge gathers", cmd="apply")
+# issue 9 item 6: a size-1 dimension's stride is never checked against the storage (it is never
+# stepped along), so it may be anything: 2^62 must not reach the gather's pointer arithmetic.
+F4 = b"".join(struct.pack("<f", v) for v in (0, 1, 2, 3))
+row("stride-huge-size-1", PT, ckpt(state(("w", tensor("0", size=(1, 2, 2), stride=(2**62, 1, 2)))), data={"0": F4}),
+    (F4[0:4] + F4[8:12] + F4[4:8] + F4[12:16]).hex(), cmd="apply-ok")
 
 # ---- archives ------------------------------------------------------------------------------
 

@@ -89,6 +89,15 @@ if ! "$PY" "$TOP/tests/torch/bad_cases.py" "$T/bad" >"$T/index.tsv" 2>"$T/gen.er
 fi
 tab=$(printf '\t')
 while IFS="$tab" read -r id file want cmd; do
+  if [ "$cmd" = apply-ok ]; then
+    rm -f "$T/ok-out.safetensors"
+    if ! "$WBR" apply "$T/id.wbr" "$file" -o "$T/ok-out.safetensors" >"$T/out" 2>"$T/err"; then
+      fail "torch/bad-$id" "apply failed: $(head -c 300 "$T/err")"; continue
+    fi
+    got=$("$PY" -c 'import struct,sys; d=open(sys.argv[1],"rb").read(); print(d[8+struct.unpack("<Q",d[:8])[0]:].hex())' "$T/ok-out.safetensors")
+    if [ "$got" = "$want" ]; then pass "torch/bad-$id"; else fail "torch/bad-$id" "bytes $got, wanted $want"; fi
+    continue
+  fi
   if [ "$cmd" = apply ]; then
     # Read instantly (views are not gathered), refused when apply would gather them.
     if ! "$WBR" inspect "$file" >"$T/out" 2>"$T/err"; then fail "torch/bad-$id-inspect" "$(head -c 300 "$T/err")"; continue; fi
