@@ -331,7 +331,9 @@ static char *render(matcher *m, const mrules *r, const wbr_match_opts *o, bool h
         snprintf(buf, sizeof buf, "  candidate \"%s\" %s", m->S.t[un->cand[c]].name, sb);
         tl[k++] = wbr_strdup(buf);
       }
-      if (un->ncand) {
+      if (un->dtype) {
+        tl[k++] = wbr_strdup("  no hint helps: correct the target's dtype (or cast the source in the rules)");
+      } else if (un->ncand) {
         snprintf(buf, sizeof buf, "  e.g. hint \"%s\" = \"%s\"", m->S.t[un->cand[0]].name, m->T.t[un->t].name);
         tl[k++] = wbr_strdup(buf);
       }

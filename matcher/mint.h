@@ -123,6 +123,7 @@ typedef struct munres {
   uint32_t t;
   uint32_t cand[4];
   uint8_t ncand;
+  bool dtype;    /* undecided because the only fitting sources have another dtype: no hint helps */
   char why[400];
 } munres;
 

@@ -725,6 +725,26 @@ static bool contradicted(pstate *ps, uint32_t s, uint32_t t) {
   return false;
 }
 
+/* Indices of a side sorted by parent (for parent_range). */
+static uint32_t *by_parent(mside *side) {
+  uint32_t *v = malloc((side->n + 1) * sizeof *v);
+  if (!v) return NULL;
+  for (uint32_t i = 0; i < side->n; i++) v[i] = i;
+  qsort_r(v, side->n, sizeof *v, cmp_parent, side);
+  return v;
+}
+
+/* Free tensors of x's shape under x's parent. */
+static size_t free_in_parent(pstate *ps, mside *side, const uint32_t *idx, const mtensor *x, bool src) {
+  size_t lo, hi, n = 0;
+  parent_range(side, idx, side->n, x->parent, &lo, &hi);
+  for (size_t i = lo; i < hi; i++) {
+    const mtensor *y = &side->t[idx[i]];
+    if ((src ? s_free(ps, idx[i]) : t_free(ps, idx[i])) && same_shape(y->shape, y->ndim, x->shape, x->ndim)) n++;
+  }
+  return n;
+}
+
 /* Extend runs of single pairs in definition order, both ways: the next source and the next
  * target must both be free, or be paired with each other (then the run steps over them). */
 static void phase_order(pstate *ps) {
@@ -732,8 +752,12 @@ static void phase_order(pstate *ps) {
   size_t np = m->npairs;
   /* a pair walked over by another pair's run is not walked from again (keeps rounds linear) */
   uint8_t *covered = calloc(np + 1, 1);
-  if (!covered) {
+  uint32_t *bs = by_parent(&m->S), *bt = by_parent(&m->T);
+  if (!covered || !bs || !bt) {
     m->oom = true;
+    free(covered);
+    free(bs);
+    free(bt);
     return;
   }
   for (size_t pi = 0; pi < np; pi++) {
@@ -776,6 +800,9 @@ static void phase_order(pstate *ps) {
                        near_scope(ps, a, b) >= 0.5f;
         if (!support) break;
         if (scope_of(ps, a, b) < 0 || contradicted(ps, (uint32_t)s2, (uint32_t)t2)) break;
+        /* within modules of different make-up (a norm without its scale on one side) order
+         * says nothing about which is which */
+        if (free_in_parent(ps, &m->S, bs, a, true) != free_in_parent(ps, &m->T, bt, b, false)) break;
         take(ps, (uint32_t)t2, (uint32_t)s2, &lay, EV_ORDER, anchor);
         s = s2;
         t = t2;
@@ -783,6 +810,8 @@ static void phase_order(pstate *ps) {
     }
   }
   free(covered);
+  free(bs);
+  free(bt);
 }
 
 /* Do the names of a set differ in exactly one number (same text otherwise)? Returns the
@@ -1296,6 +1325,7 @@ static void collect_unresolved(pstate *ps) {
                f.vetoed == 1 ? "" : "s", f.vetoed == 1 ? "it" : "them", d);
     } else if (f.ok == 0 && f.dtype) {
       const mtensor *y = S(ps, f.dtype_src);
+      u->dtype = true;
       snprintf(u->why, sizeof u->why,
                "dtype mismatch: \"%s\" has a shape that fits but is %s, the target is %s (is the target's dtype right?)",
                y->name, wbr_dtype_name(y->dtype), wbr_dtype_name(x->dtype));

@@ -67,6 +67,7 @@ oom:
 static const char *const synonyms[][2] = {
     {"kernel", "weight"}, {"weights", "weight"}, {"w", "weight"},
     {"scale", "weight"},  {"beta", "bias"},      {"b", "bias"},   {"biases", "bias"},
+    {"offset", "bias"}, /* Haiku/Sonnet norms: scale and offset */
     {"running", ""},      {"moving", ""},        {"variance", "var"},
     {"embedding", "embed"}, {"embeddings", "embed"}, {"emb", "embed"},
     {"attention", "attn"}, {"self", ""},         {"class", "cls"},
