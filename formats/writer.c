@@ -199,9 +199,19 @@ int wbr_writer_copy(wbr_writer *w, int fd, uint64_t off, const void *bytes, size
   while (done < len) {
     ssize_t k = copy_file_range(fd, &in, w->fd, NULL, len - done, 0);
     if (k < 0 && errno == EINTR) continue;
+    struct stat sb;
+    if (k == 0 && fstat(fd, &sb) == 0 && (uint64_t)sb.st_size < (uint64_t)in + (len - done)) {
+      /* The source ends early: it shrank after it was opened (its mapping would fault too). */
+      w->failed = true;
+      return wbr_fail(w->ctx, WBR_EINPUT, w->path,
+                      "make sure nothing rewrites the source while apply reads it, then run apply again",
+                      "tensor '%s': the source file changed while it was being read (it now ends "
+                      "%llu bytes short of this tensor's bytes); nothing was written",
+                      w->layout->t[w->cur].name, (unsigned long long)((uint64_t)in + (len - done) - (uint64_t)sb.st_size));
+    }
     if (k <= 0) {
-      /* Not possible between these files (or the source shrank): write the rest from memory.
-       * The bytes copied so far are in the file already. */
+      /* Not possible between these files: write the rest from memory. The bytes copied so far
+       * are in the file already. */
       if (k < 0 && errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP &&
           errno != EBADF)
         return w_errno(w, "cannot write", NULL);
