@@ -33,6 +33,7 @@ from check_pair import NP, read_safetensors, replay, write_safetensors  # noqa: 
 KNOWN = os.path.join(HERE, "known_failures.txt")
 TAG = {np.dtype(v): k for k, v in NP.items()}
 CLASSES = ["right", "refused", "silent-wrong", "wrong-flagged", "crash"]
+LOOP_CLASSES = ["converged", "still-refused", "wrong", "hint-rejected", "not-hintable", "crash"]
 
 
 def write_inputs(c, d):
@@ -183,33 +184,18 @@ def save_known(known):
             f.write(f"{cid} {known[cid]}\n")
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--only", help="a regular expression searched in corpus/<case>/<fmt>")
-    ap.add_argument("--update-known", action="store_true")
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
-    ap.add_argument("--work")
-    ap.add_argument("--no-loop", action="store_true", help="skip the hint-and-update check of exit-3 drafts")
-    ap.add_argument("--keep", action="store_true", help="keep every case's files in the work directory")
-    args = ap.parse_args()
-    t0 = time.time()
-    wbr = os.environ.get("WBR") or os.path.join(os.environ.get("BUILD", "build"), "wbr")
-    wbr = os.path.abspath(wbr)
-    all_cases = cases.all_cases()
-    if os.environ.get("WBR_SANITIZED"):
-        all_cases = all_cases[::5]  # a deterministic fifth under ASan/UBSan
-    runs = [(c, fmt) for c in all_cases for fmt in ("safetensors", "pt")]
-    rid = lambda c, fmt: f"corpus/{c.id}/{'st' if fmt == 'safetensors' else 'pt'}"  # noqa: E731
-    if args.only:
-        runs = [r for r in runs if re.search(args.only, rid(*r))]
-    work = args.work or tempfile.mkdtemp(prefix="wbr-corpus-")
+def run_id(c, fmt):
+    return f"corpus/{c.id}/{'st' if fmt == 'safetensors' else 'pt'}"
+
+
+def run_all(runs, wbr, work, args):
+    """Runs every (case, format), two at a time; returns their results in the same order. Each
+    case's files are removed after its runs (unless --keep): fixture-sized cases are tens of MB."""
     by_case = OrderedDict()
     for c, fmt in runs:
         by_case.setdefault(id(c), (c, []))[1].append(fmt)
 
     def one(item):
-        """Both formats of one case; its files are removed afterwards (unless --keep): the
-        fixture-sized cases are tens of MB each."""
         c, fmts = item
         d = os.path.join(work, c.id)
         res = {}
@@ -225,50 +211,89 @@ def main():
         return res
     with ThreadPoolExecutor(max_workers=args.jobs) as ex:
         done = {id(c): r for (c, _), r in zip(by_case.values(), ex.map(one, by_case.values()))}
-    results = [done[id(c)][fmt] for c, fmt in runs]
+    return [done[id(c)][fmt] for c, fmt in runs]
+
+
+def judge(c, fmt, cls, why, known):
+    """The output line of one run against known_failures.txt."""
+    i = run_id(c, fmt)
+    ok = passes(c, fmt, cls)
+    if ok and i not in known:
+        return f"PASS: {i}"
+    if ok:
+        return f"FAIL: {i}: listed in known_failures.txt as {known[i]} but now behaves correctly: remove it from known_failures.txt"
+    if known.get(i) == cls:
+        return f"KNOWN: {i}: {cls}: {why}"
+    if i in known:
+        return f"FAIL: {i}: {cls} (known_failures.txt says {known[i]}): {why}"
+    return f"FAIL: {i}: {cls} (must {c.must_for(fmt)}): {why}"
+
+
+class Tally:
+    """The counts of the summary: classes overall, per family and per perturbation; loop results."""
+
+    def __init__(self):
+        self.all, self.family, self.perturb, self.loops = Counter(), {}, {}, Counter()
+
+    def add(self, c, fmt, cls):
+        keys = [cls] + (["refused-mappable"] if cls == "refused" and c.must_for(fmt) == "map" else [])
+        for cnt in (self.all, self.family.setdefault(c.family, Counter()), self.perturb.setdefault(c.perturb, Counter())):
+            cnt.update(keys)
+
+    def summary(self, nruns, ncases, secs):
+        a = self.all
+        out = [f"corpus: {ncases} cases, {nruns} runs: right {a['right']}, refused {a['refused']} "
+               f"({a['refused-mappable']} of them mappable), SILENT WRONG {a['silent-wrong']}, "
+               f"wrong-but-flagged {a['wrong-flagged']}, crashes {a['crash']} ({secs:.0f} s)"]
+        if self.loops:
+            out.append(f"corpus loop: {sum(self.loops.values())} exit-3 runs, hints for the UNRESOLVED targets + --update: "
+                       + ", ".join(f"{k} {self.loops[k]}" for k in LOOP_CLASSES))
+        return out
+
+    def tables(self):
+        return (["per family:"] + [f"  {k:10s} " + fmt_counts(v) for k, v in sorted(self.family.items())] +
+                ["per perturbation:"] + [f"  {k:18s} " + fmt_counts(v) for k, v in self.perturb.items()])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", help="a regular expression searched in corpus/<case>/<fmt>")
+    ap.add_argument("--update-known", action="store_true")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--work")
+    ap.add_argument("--no-loop", action="store_true", help="skip the hint-and-update check of exit-3 drafts")
+    ap.add_argument("--keep", action="store_true", help="keep every case's files in the work directory")
+    args = ap.parse_args()
+    t0 = time.time()
+    wbr = os.path.abspath(os.environ.get("WBR") or os.path.join(os.environ.get("BUILD", "build"), "wbr"))
+    all_cases = cases.all_cases()
+    if os.environ.get("WBR_SANITIZED"):
+        all_cases = all_cases[::5]  # a deterministic fifth under ASan/UBSan
+    runs = [(c, fmt) for c in all_cases for fmt in ("safetensors", "pt")]
+    if args.only:
+        runs = [r for r in runs if re.search(args.only, run_id(*r))]
+    work = args.work or tempfile.mkdtemp(prefix="wbr-corpus-")
+    results = run_all(runs, wbr, work, args)
     known = load_known()
-    lines, counts, fails = [], Counter(), 0
-    per_family, per_perturb = {}, {}
-    new_known = OrderedDict((k, v) for k, v in known.items())
-    loops, loop_lines = Counter(), []
+    new_known = OrderedDict(known)
+    lines, loop_lines, tally = [], [], Tally()
     for (c, fmt), result in zip(runs, results):
         cls, why = result[:2]
-        i = rid(c, fmt)
+        i = run_id(c, fmt)
         if len(result) > 2 and result[2]:
-            loops[result[2][0]] += 1
+            tally.loops[result[2][0]] += 1
             loop_lines.append(f"LOOP: {i}: {result[2][0]}" + (f": {result[2][1]}" if result[2][1] else ""))
-        keys = [cls] + (["refused-mappable"] if cls == "refused" and c.must_for(fmt) == "map" else [])
-        for cnt in (counts, per_family.setdefault(c.family, Counter()), per_perturb.setdefault(c.perturb, Counter())):
-            cnt.update(keys)
-        ok = passes(c, fmt, cls)
+        tally.add(c, fmt, cls)
         new_known.pop(i, None)
-        if not ok:
+        if not passes(c, fmt, cls):
             new_known[i] = cls
-        if ok and i not in known:
-            lines.append(f"PASS: {i}")
-        elif ok:
-            lines.append(f"FAIL: {i}: listed in known_failures.txt as {known[i]} but now behaves correctly: remove it from known_failures.txt")
-        elif known.get(i) == cls:
-            lines.append(f"KNOWN: {i}: {cls}: {why}")
-        elif i in known:
-            lines.append(f"FAIL: {i}: {cls} (known_failures.txt says {known[i]}): {why}")
-        else:
-            lines.append(f"FAIL: {i}: {cls} (must {c.must_for(fmt)}): {why}")
-        fails += lines[-1].startswith("FAIL: ")
-    print("\n".join(lines))
-    summary = summarize(counts, len(runs), len({id(c) for c, _ in runs}), time.time() - t0)
-    table = [f"  {k:10s} " + fmt_counts(v) for k, v in sorted(per_family.items())]
-    table += [f"  {k:18s} " + fmt_counts(v) for k, v in per_perturb.items()]
-    print(summary)
-    if loops:
-        summary += "\n" + (f"corpus loop: {sum(loops.values())} exit-3 runs, hints for the UNRESOLVED targets + --update: "
-                           + ", ".join(f"{k} {loops[k]}" for k in ("converged", "still-refused", "wrong", "hint-rejected", "not-hintable", "crash")))
-        print(summary.splitlines()[-1])
+        lines.append(judge(c, fmt, cls, why, known))
+    summary = tally.summary(len(runs), len({id(c) for c, _ in runs}), time.time() - t0)
+    print("\n".join(lines + summary))
     report = os.path.join(os.environ.get("BUILD", "build"), "corpus-report.txt")
     try:
         with open(report, "w") as f:
-            f.write("\n".join(lines + loop_lines + [summary, "per family:"] + table[:len(per_family)] +
-                              ["per perturbation:"] + table[len(per_family):]) + "\n")
+            f.write("\n".join(lines + loop_lines + summary + tally.tables()) + "\n")
         print(f"corpus: report in {report}")
     except OSError as e:
         print(f"corpus: cannot write {report}: {e}")
@@ -277,17 +302,12 @@ def main():
         print(f"corpus: {KNOWN} rewritten ({len(new_known)} entries)")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
+    fails = sum(x.startswith("FAIL: ") for x in lines)
     sys.exit(1 if fails and not args.update_known else 0)
 
 
 def fmt_counts(cnt):
     return ", ".join(f"{k} {cnt[k]}" + (f" ({cnt['refused-mappable']} mappable)" if k == "refused" else "") for k in CLASSES)
-
-
-def summarize(counts, nruns, ncases, secs):
-    return (f"corpus: {ncases} cases, {nruns} runs: right {counts['right']}, refused {counts['refused']} "
-            f"({counts['refused-mappable']} of them mappable), SILENT WRONG {counts['silent-wrong']}, "
-            f"wrong-but-flagged {counts['wrong-flagged']}, crashes {counts['crash']} ({secs:.0f} s)")
 
 
 if __name__ == "__main__":
