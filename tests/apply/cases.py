@@ -670,7 +670,9 @@ def cases_unreadable_outputs():
     dimension above 2^53. The same rules without the defect write a file that reads back."""
     src = [T("a", rnd(4, 6)), T("z", np.zeros((0,), np.float32))]
     bad = [("empty-name", 'rename /^(x?)a$/ -> "$1"', "its name is empty"),
-           ("dim-2^62", 'reshape "z" [4611686018427387904, 0]', "dimension 0 is 4611686018427387904, larger than 2^53")]
+           # refused by the plan already (the VM's limit) or else by the writer: either way the
+           # message names the dimension and nothing is written
+           ("dim-2^62", 'reshape "z" [4611686018427387904, 0]', "larger than 2^53")]
     for kind, rules, want in bad:
         for out in OUTPUTS:
             cid = "apply/unreadable/%s%s" % (kind, out[3:])
@@ -680,7 +682,7 @@ def cases_unreadable_outputs():
                 st.write(os.path.join(d, "src.safetensors"), src)
                 rc, _, err = run(["apply", "rules.wbr", "src.safetensors", "-o", out], d)
                 why = None
-                if out == "out.json" and "cannot write tensor" not in err:
+                if out == "out.json" and want not in err:
                     want = "holds no tensor data"  # a manifest takes no data: refused as such first
                 if rc != 1 or want not in err or "help: " not in err:
                     why = "exit %d, wanted 1 with %r: %s" % (rc, want, err)

@@ -6,7 +6,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -96,16 +95,4 @@ TEST(apply_source_shrinks_before_an_in_kernel_copy) {
 TEST(apply_source_shrank_before_apply) {
   shrink_case("weightbridge 1\ntranspose \"*\"\n", 0,
               "bytes when opened, 4096 now); nothing was written");
-}
-
-TEST(apply_sigbus_elsewhere_still_kills) {
-  /* Outside apply the handler is not ours: a SIGBUS kills as before (checked in a child). */
-  pid_t pid = fork();
-  if (pid == 0) {
-    raise(SIGBUS);
-    _exit(0);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS);
 }

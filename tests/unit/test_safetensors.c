@@ -285,3 +285,43 @@ TEST(st_writer_refuses_reserved_name) {
   wbr_tensorset_free(ts);
   wbr_ctx_free(ctx);
 }
+
+/* issue 9 item 14: every writer refuses, before writing anything, what its own reader refuses
+ * (wbr_writer_check_layout): a dimension above 2^53, an empty name, a name that is not UTF-8. */
+TEST(every_writer_refuses_what_its_reader_refuses) {
+  static const char *const exts[] = {".safetensors", ".pt", ".npz", ".gguf", ".json", ".npy",
+                                     ".safetensors.index.json"};
+  static const char *const fmts[] = {"safetensors", "PyTorch", ".npz", "GGUF", "a manifest", ".npy",
+                                     "safetensors"};
+  static const struct { const char *name; int64_t dim; const char *why; } bad[] = {
+      {"z", INT64_C(1) << 62, "dimension 0 is 4611686018427387904, larger than 2^53"},
+      {"", 2, "its name is empty"},
+      {"a\xff", 2, "its name is not UTF-8 (byte 1)"},
+  };
+  for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+    for (size_t e = 0; e < sizeof exts / sizeof exts[0]; e++) {
+      if (e == 5 && b > 0) continue; /* an .npy keeps no name */
+      diags g = {0};
+      wbr_ctx *ctx;
+      wbr_ctx_new(&ctx, on_diag, &g);
+      wbr_tensorset *ts;
+      wbr_tensorset_new(&ts, ctx);
+      int64_t shape[2] = {bad[b].dim, 0};
+      static const float none = 0; /* zero elements, but a set with data */
+      CHECK_INT(wbr_tensorset_add(ts, bad[b].name, WBR_F32, 2, shape, &none), 0);
+      char path[64], want[200];
+      snprintf(path, sizeof path, "out%s", exts[e]);
+      const char *p = test_path(path);
+      snprintf(want, sizeof want, "cannot write tensor '%s' to %s: %s", b == 2 ? "a\\xff" : bad[b].name,
+               fmts[e], bad[b].why);
+      CHECK_INT(wbr_tensorset_write(ts, ctx, p), WBR_EINPUT);
+      if (!strstr(g.last, want)) test_failed(__FILE__, __LINE__, "%s: '%s' lacks '%s'", path, g.last, want);
+      CHECK_INT(g.n, 1);
+      FILE *f = fopen(p, "rb");
+      CHECK(f == NULL); /* nothing written */
+      if (f) fclose(f);
+      wbr_tensorset_free(ts);
+      wbr_ctx_free(ctx);
+    }
+  }
+}
