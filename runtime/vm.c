@@ -365,8 +365,9 @@ static bool too_big(vm *v, const wbr_node *nd, const char *name) {
   for (int d = 0; d < nd->ndim; d++) {
     if (nd->shape[d] > (int64_t)1 << 53) {
       stmt_error(v, v->pc, "check the sizes in the statement",
-                 "the result for '%s' would have shape %s %s: dimension %d is larger than 2^53, which "
-                 "safetensors and manifests cannot hold", name, sh, wbr_dtype_name(nd->dtype), d);
+                 "the result for '%s' would have shape %s %s: dimension %d is %lld, larger than 2^53 "
+                 "(no output format's reader accepts it)", name, sh, wbr_dtype_name(nd->dtype), d,
+                 (long long)nd->shape[d]);
       return true;
     }
   }
