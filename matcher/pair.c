@@ -126,7 +126,8 @@ int rel_find(mlayout *out, const int64_t *a, int na, const int64_t *b, int nb, i
     if (try_t_reshape(out, a, na, b, nb)) return out->rel;
   }
   /* A Flax/TF kernel and a PyTorch weight of 2 or more axes are never related by a plain
-   * reshape: if the convention's layout change does not fit, they do not correspond. */
+   * reshape: if the convention's layout change does not fit, they do not correspond (but see
+   * phase_key: a Conv1D weight of the same name). */
   if (conv != CONV_NONE && na >= 2 && nb >= 2) {
     memset(out, 0, sizeof *out);
     return out->rel = REL_NONE;
@@ -532,7 +533,15 @@ static void phase_key(pstate *ps) {
     uint32_t k = T(ps, t)->key, s = src_of[k];
     if (s >= PM_CONFLICT || cnt_t[k] != 1) continue;
     mlayout lay;
-    if (m_layout_for(m, S(ps, s), T(ps, t), &lay) == REL_NONE) continue;
+    const mtensor *x = S(ps, s), *y = T(ps, t);
+    if (m_layout_for(m, x, y, &lay) == REL_NONE) {
+      /* the same name, a kernel on one side, and the same 2-D shape: a Conv1D weight (GPT-2),
+       * stored [in, out] like the kernel; only the name says so */
+      if (conv_of(x, y) == CONV_NONE || x->ndim != 2 || !same_shape(x->shape, 2, y->shape, y->ndim) ||
+          !dtype_ok(x->dtype, y->dtype) || m_index_veto(m, x, y) >= 0)
+        continue;
+      memset(&lay, 0, sizeof lay);
+    }
     take(ps, t, s, &lay, EV_KEY, "same name after normalisation");
   }
   free(src_of);
@@ -1208,37 +1217,68 @@ static size_t layer_scope_len(const mtensor *x) {
   return p;
 }
 
+/* The 2-D shape a pair's layout acts on: the target's, or for a fused pair each part's. */
+static bool pair_2d(pstate *ps, const mpair *p, int64_t *rows, int64_t *cols) {
+  const mtensor *t = T(ps, p->t);
+  if (p->ns < 1 || t->ndim != 2 || (p->lay.rel != REL_ID && p->lay.rel != REL_TRANSPOSE)) return false;
+  *rows = t->shape[0] / (p->ns > 1 ? p->ns : 1); /* a concat's layout acts on each part */
+  *cols = t->shape[1];
+  return true;
+}
+
+/* Take back a pair (every part of a split with it): it is undecided after all. */
+static void unpair(pstate *ps, size_t pi) {
+  matcher *m = ps->m;
+  mpair *p = &m->pairs[pi];
+  uint32_t s0 = p->s[0];
+  bool split = p->split_k > 0;
+  for (size_t qi = 0; qi < m->npairs; qi++) {
+    mpair *q = &m->pairs[qi];
+    if (qi != pi && !(split && q->split_k && q->ns && q->s[0] == s0)) continue;
+    if (q->ns == 0) continue;
+    m->T.t[q->t].pair = -1;
+    for (int k = 0; k < q->ns; k++) m->S.t[q->s[k]].pair = -1;
+    q->ns = 0;
+    if (ps->square_conflict) ps->square_conflict[q->t] = true;
+  }
+}
+
+/* A square 2-D weight (or a square part of a fused one) gives no shape evidence for a
+ * transpose: it follows the non-square 2-D weights of its layer (the source name up to its
+ * first number), all of them; if they disagree it is undecided; with none, the naming
+ * convention stays (a Flax kernel is transposed, a PyTorch weight is not). */
 static void fix_square(pstate *ps) {
   matcher *m = ps->m;
   for (size_t pi = 0; pi < m->npairs; pi++) {
     mpair *p = &m->pairs[pi];
-    mtensor *s = S(ps, p->s[0]), *t = T(ps, p->t);
-    if (p->ns != 1 || p->split_k || p->lay.rel != REL_ID || t->ndim != 2 || t->shape[0] != t->shape[1] ||
-        t->shape[0] == 1 || p->ev == EV_HINT)
-      continue;
+    int64_t r, c;
+    if (p->ev == EV_HINT || !pair_2d(ps, p, &r, &c) || r != c || r == 1) continue;
+    const mtensor *s = S(ps, p->s[0]);
     size_t L = layer_scope_len(s);
     size_t tr = 0, id = 0;
     for (size_t qi = 0; qi < m->npairs; qi++) {
       mpair *q = &m->pairs[qi];
-      mtensor *s2 = S(ps, q->s[0]), *t2 = T(ps, q->t);
-      if (qi == pi || q->ns != 1 || q->split_k || t2->ndim != 2 || t2->shape[0] == t2->shape[1]) continue;
+      int64_t r2, c2;
+      if (qi == pi || !pair_2d(ps, q, &r2, &c2) || r2 == c2) continue;
+      const mtensor *s2 = S(ps, q->s[0]);
       if (s2->len < L || memcmp(s2->name, s->name, L) != 0) continue;
       if (q->lay.rel == REL_TRANSPOSE) tr++;
-      else if (q->lay.rel == REL_ID) id++;
+      else id++;
     }
-    if (tr && !id) {
+    if (tr && id) {
+      unpair(ps, pi);
+    } else if (tr && p->lay.rel == REL_ID) {
       p->lay.rel = REL_TRANSPOSE;
       p->lay.nops = 1;
       set_perm(&p->lay.op[0], T2, 2);
       p->square_t = true;
       snprintf(p->why + strlen(p->why), sizeof p->why - strlen(p->why),
                "; square: transposed like the %zu other 2-D weights of %.*s", tr, (int)L, s->name);
-    } else if (tr && id) {
-      /* undecidable: unpair it and report */
-      m->T.t[p->t].pair = -1;
-      m->S.t[p->s[0]].pair = -1;
-      p->ns = 0;
-      if (ps->square_conflict) ps->square_conflict[p->t] = true;
+    } else if (id && p->lay.rel == REL_TRANSPOSE) {
+      memset(&p->lay, 0, sizeof p->lay);
+      p->lay.rel = REL_ID;
+      snprintf(p->why + strlen(p->why), sizeof p->why - strlen(p->why),
+               "; square: kept [in, out] like the %zu other 2-D weights of %.*s", id, (int)L, s->name);
     }
   }
 }
