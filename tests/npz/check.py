@@ -317,5 +317,34 @@ rows = [
     ("npz-forged-size", "a.npz", forge_usize(zipbytes([("w.npy", good)], zipfile.ZIP_DEFLATED), "w.npy", 0xFFFFFFF0),
      "entry 'w.npy' claims 4294967280 bytes from"),
 ]
+# issue 9 item 14: entry names become tensor names, which go into JSON and every output format:
+# one that is not UTF-8 is refused when the file is read (inspect, plan and apply alike).
+rows.append(("npz-name-not-utf8", "a.npz", rawzip([(b"\xff\xfe.npy", 0, zlib.crc32(good), len(good), good)]),
+             "entry '\\xff\\xfe.npy': its name is not UTF-8 (byte 0)"))
+rows.append(("npz-name-cut-utf8", "a.npz", rawzip([(b"w\xc3.npy", 0, zlib.crc32(good), len(good), good)]),
+             "entry 'w\\xc3.npy': its name is not UTF-8 (byte 1)"))
 bad_rows("npz", rows, WORK)
+# The same refusal from plan, in every plan format (it used to print JSON that was not UTF-8).
+weird = os.path.join(WORK, "bad", "npz-name-not-utf8", "a.npz")
+with open(p("none.wbr"), "w") as f:
+    f.write('weightbridge 1\noptional drop "nothing"\n')
+for fmt in ("text", "json"):
+    r = wbr("plan", p("none.wbr"), weird, "--format", fmt)
+    check_rejects(f"npz/name-not-utf8-plan-{fmt}", r, "entry '\\xff\\xfe.npy': its name is not UTF-8")
+# Control characters are valid UTF-8: such a name is kept, and inspect --json escapes it validly.
+ctl = rawzip([(b"a\x01\x1b[2J.npy", 0, zlib.crc32(good), len(good), good)])
+with open(p("ctl.npz"), "wb") as f:
+    f.write(ctl)
+r = wbr("inspect", p("ctl.npz"), "--json")
+try:
+    names = list(json.loads(r.stdout)["tensors"]) if r.returncode == 0 else []
+except ValueError as e:
+    names = ["invalid JSON: %s" % e]
+result("npz/name-control-json", names == ["a\x01\x1b[2J"], f"{names} {r.stderr[-200:]}")
+r = wbr("plan", p("none.wbr"), p("ctl.npz"), "--format", "json")
+try:
+    outs = [t["name"] for t in json.loads(r.stdout)["tensors"]] if r.returncode == 0 else []
+except (ValueError, KeyError) as e:
+    outs = ["invalid plan JSON: %s" % e]
+result("npz/name-control-plan-json", outs == ["a\x01\x1b[2J"], f"{outs} {r.stderr[-200:]}")
 sys.exit(0)
