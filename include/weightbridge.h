@@ -108,7 +108,10 @@ WBR_API int wbr_dtype_parse(wbr_dtype *out, const char *name, size_t len);
 
 /* An ordered set of named tensors: definition order is kept, names are unique, lookup by name is
  * O(1). Each tensor has a dtype, a shape and, for weight files, its bytes (memory-mapped). A
- * manifest gives names, shapes and dtypes only (data == NULL). */
+ * manifest gives names, shapes and dtypes only (data == NULL). Bytes a reader would have to
+ * copy or compute (a non-contiguous PyTorch view, a deflated, big-endian or Fortran-order NumPy
+ * array) are made only when needed: such a tensor also has data == NULL, and wbr_plan_apply and
+ * wbr_tensorset_write make its bytes as they write it, so opening any file stays cheap. */
 typedef struct wbr_tensorset wbr_tensorset;
 
 typedef struct wbr_tensor_info {
@@ -118,7 +121,7 @@ typedef struct wbr_tensor_info {
   const int64_t *shape; /* ndim entries */
   uint64_t nelem;       /* product of shape (1 for a scalar) */
   uint64_t nbytes;      /* nelem * dtype size */
-  const void *data;     /* nbytes bytes, or NULL when the set has no data */
+  const void *data;     /* nbytes bytes; NULL when the set has no data or they are made on demand */
   /* A quantized tensor carried as opaque blocks (GGUF Q4_K, Q8_0, ...): dtype is U8, shape is
    * [nbytes]; quantized names the type and quant_shape is the logical shape. NULL otherwise.
    * Rules may rename or drop it; anything that needs its values is refused. */
