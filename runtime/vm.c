@@ -87,12 +87,14 @@ static char *adup(vm *v, const char *s, size_t n) {
 }
 
 /* Load the rule file's text for source lines in diagnostics, if it is there and unchanged. The
- * path comes from the program (maybe an untrusted .wbc): only a regular file is read (a FIFO or
- * /dev/stdin must not block the run), silently, and only if its hash is the one the program
- * records; anything else just means no source lines are shown. */
+ * path comes from the program (maybe an untrusted .wbc): only a regular file named *.wbr is read
+ * (a FIFO, /dev/stdin or a /proc file that blocks on read must not stall the run), silently, and
+ * used only if its hash is the one the program records; anything else just means no source
+ * lines are shown. */
 static void load_source(vm *v) {
   const char *path = wbr_program_source(v->prog);
-  if (!path || !*path) return;
+  size_t plen = path ? strlen(path) : 0;
+  if (plen < 4 || strcmp(path + plen - 4, ".wbr") != 0) return;
   char *text = NULL;
   size_t len = 0;
   if (wbr_io_read_file(NULL, path, NULL, 16u << 20, &text, &len) != 0) return;

@@ -117,7 +117,8 @@ def main(d):
     # The source name inside a .wbc is untrusted: the VM may only read it if it is a regular
     # file, and only use it if its hash is the recorded one (issue 9, item 12).
     for name, src in (("src_stdin", b"/dev/stdin"), ("src_fifo", b"fifo.wbr"), ("src_stale", b"stale.wbr"),
-                      ("src_match", b"match.wbr"), ("src_dir", b"."), ("src_missing", b"no/such.wbr")):
+                      ("src_match", b"match.wbr"), ("src_dir", b"."), ("src_missing", b"no/such.wbr"),
+                      ("src_not_wbr", b"match.txt")):
         files[name] = encode(nope_program(src))
     for name, data in files.items():
         with open(f"{d}/{name}.wbc", "wb") as f:
