@@ -5,6 +5,7 @@
  * show a depth mismatch (different counts). The second pass vetoes every pair that contradicts
  * a map and, under a depth mismatch, every pair between the two families: which blocks
  * correspond is then not known, and only hints decide it. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,27 +95,30 @@ static size_t rank_of(const int64_t *v, size_t n, int64_t x) {
   return r;
 }
 
-/* Votes [lo, hi) of one (fs, ft): do they look like one family map? At least two numbers on
- * each side, and the most voted partner of each source number (a tie goes to the partner of
- * the same rank), taken together, one-to-one and more than half of the votes. */
-static bool group_valid(const vote *v, size_t lo, size_t hi) {
+/* Votes [lo, hi) of one (fs, ft): do they look like one family map? Two numbers at least, or
+ * four votes for one, and the most voted partner of each source number (a tie goes to the
+ * partner of the same rank), taken together, one-to-one and more than half of the votes (2;
+ * 3 when one number only: weak, see m_families_infer); or votes in order only (1, see below);
+ * or not (0). */
+static int group_valid(const vote *v, size_t lo, size_t hi) {
   enum { K = 64 };
   int64_t svals[K], tvals[K], dom[K];
   size_t ns = 0, nt = 0, ndom = 0, agree = 0;
   for (size_t i = lo; i < hi; i++) {
     if (!ns || svals[ns - 1] != v[i].vs) {
-      if (ns == K) return false;
+      if (ns == K) return 0;
       svals[ns++] = v[i].vs;
     }
     size_t r = rank_of(tvals, nt, v[i].vt);
     if (r == nt || tvals[r] != v[i].vt) {
-      if (nt == K) return false;
+      if (nt == K) return 0;
       memmove(tvals + r + 1, tvals + r, (nt - r) * sizeof *tvals);
       tvals[r] = v[i].vt;
       nt++;
     }
   }
-  if (hi - lo < 2 || ns < 2 || nt < 2) return false;
+  /* one number on each side: only with several votes (a target of one block, a source of two) */
+  if (hi - lo < 2 || (ns < 2 && hi - lo < 4)) return 0;
   for (size_t i = lo, si = 0; i < hi; si++) {
     size_t j = i, best = 0;
     int64_t pick = 0;
@@ -129,11 +133,24 @@ static bool group_valid(const vote *v, size_t lo, size_t hi) {
     dom[ndom++] = pick;
     i = j;
   }
-  if (2 * agree <= hi - lo) return false;
-  for (size_t a = 0; a < ndom; a++)
+  bool injective = 2 * agree > hi - lo;
+  for (size_t a = 0; a < ndom && injective; a++)
     for (size_t b = a + 1; b < ndom; b++)
-      if (dom[a] == dom[b]) return false;
-  return true;
+      if (dom[a] == dom[b]) injective = false;
+  if (injective) return ns >= 2 ? 2 : 3;
+  /* not one-to-one, but in order (no two votes cross): same-name pairs of a shifted index mixed
+   * with the true ones (h.1 -> h.1 beside h.0 -> h.1); the caller accepts it only for two
+   * families of the same count, whose map the counts then fix */
+  int64_t prev_max = INT64_MIN;
+  for (size_t i = lo; i < hi;) {
+    size_t j = i;
+    int64_t mn = v[i].vt, mx = v[i].vt;
+    for (; j < hi && v[j].vs == v[i].vs; j++) mn = v[j].vt < mn ? v[j].vt : mn, mx = v[j].vt > mx ? v[j].vt : mx;
+    if (mn < prev_max) return 0;
+    prev_max = mx;
+    i = j;
+  }
+  return ns >= 2 && nt >= 2 ? 1 : 0;
 }
 
 /* ---- the numbers of a family that take part -------------------------------------------------- */
@@ -222,15 +239,27 @@ void m_families_free(matcher *m) {
   m->nfcorr = 0;
 }
 
+/* Do the two families take part with as many numbers each (and two at least)? */
+static bool same_count(matcher *m, uint32_t fs, uint32_t ft) {
+  uint32_t ns = 0, nt = 0;
+  int64_t *a = members(m, true, fs, ft, &ns), *b = members(m, false, ft, fs, &nt);
+  free(a);
+  free(b);
+  return ns == nt && ns >= 2;
+}
+
 /* From the pairs of the first pass: the corresponding families and their maps. */
 void m_families_infer(matcher *m) {
   size_t nv = 0, nids = m->in.n;
   vote *v = collect_votes(m, &nv);
   uint32_t *best_s = calloc(nids + 1, sizeof *best_s), *second_s = calloc(nids + 1, sizeof *second_s);
   uint32_t *best_t = calloc(nids + 1, sizeof *best_t), *second_t = calloc(nids + 1, sizeof *second_t);
+  uint32_t *best1_s = calloc(nids + 1, sizeof *best1_s), *second1_s = calloc(nids + 1, sizeof *second1_s);
+  uint32_t *best1_t = calloc(nids + 1, sizeof *best1_t), *second1_t = calloc(nids + 1, sizeof *second1_t);
   m->fcorr_of_s = malloc((nids + 1) * sizeof *m->fcorr_of_s);
   m->fcorr_of_t = malloc((nids + 1) * sizeof *m->fcorr_of_t);
-  if (m->oom || !best_s || !second_s || !best_t || !second_t || !m->fcorr_of_s || !m->fcorr_of_t) {
+  if (m->oom || !best_s || !second_s || !best_t || !second_t || !best1_s || !second1_s || !best1_t || !second1_t ||
+      !m->fcorr_of_s || !m->fcorr_of_t) {
     m->oom = true;
     goto done;
   }
@@ -241,13 +270,20 @@ void m_families_infer(matcher *m) {
       size_t j = i;
       while (j < nv && v[j].fs == v[i].fs && v[j].ft == v[i].ft) j++;
       uint32_t n = (uint32_t)(j - i), fs = v[i].fs, ft = v[i].ft;
-      if (group_valid(v, i, j)) {
+      int g = group_valid(v, i, j);
+      if (g == 1 && !same_count(m, fs, ft)) g = 0;
+      /* a one-number group (a target of one block against a source of two) only counts where
+       * neither family has a group of several numbers */
+      uint32_t *bs = g == 3 ? best1_s : best_s, *ss = g == 3 ? second1_s : second_s;
+      uint32_t *bt = g == 3 ? best1_t : best_t, *st = g == 3 ? second1_t : second_t;
+      if (g) {
         if (pass == 0) {
-          if (n > best_s[fs]) second_s[fs] = best_s[fs], best_s[fs] = n;
-          else if (n > second_s[fs]) second_s[fs] = n;
-          if (n > best_t[ft]) second_t[ft] = best_t[ft], best_t[ft] = n;
-          else if (n > second_t[ft]) second_t[ft] = n;
-        } else if (n == best_s[fs] && n > second_s[fs] && n == best_t[ft] && n > second_t[ft]) {
+          if (n > bs[fs]) ss[fs] = bs[fs], bs[fs] = n;
+          else if (n > ss[fs]) ss[fs] = n;
+          if (n > bt[ft]) st[ft] = bt[ft], bt[ft] = n;
+          else if (n > st[ft]) st[ft] = n;
+        } else if (n == bs[fs] && n > ss[fs] && n == bt[ft] && n > st[ft] &&
+                   (g != 3 || (!best_s[fs] && !best_t[ft]))) {
           mfcorr c = {.fs = fs, .ft = ft};
           c.vs = members(m, true, fs, ft, &c.ns);
           c.vt = members(m, false, ft, fs, &c.nt);
@@ -272,6 +308,10 @@ done:
   free(second_s);
   free(best_t);
   free(second_t);
+  free(best1_s);
+  free(second1_s);
+  free(best1_t);
+  free(second1_t);
 }
 
 static long find_val(const int64_t *v, uint32_t n, int64_t x) {

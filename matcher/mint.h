@@ -199,6 +199,9 @@ long m_index_veto(const matcher *m, const mtensor *s, const mtensor *t);
 void m_families_describe(const matcher *m, long c, char *out, size_t n);
 void m_families_warn(matcher *m);
 
+/* convention.c: the convention (s, t) crosses, in words, or NULL */
+const char *m_convention_crossed(const mtensor *s, const mtensor *t);
+
 /* induce.c: rule statements before they become an AST */
 typedef struct mstmt {
   int kind;           /* wbr_stmt_kind */

@@ -340,7 +340,8 @@ static void img_update(pstate *ps, bool src_side, const mtensor *x, uint32_t oth
 
 static mpair *take(pstate *ps, uint32_t t, uint32_t s, const mlayout *lay, int ev, const char *why) {
   if (!s_free(ps, s) || !t_free(ps, t)) return NULL; /* a tensor is paired once, or the draft lies */
-  if (ev != EV_HINT && m_index_veto(ps->m, S(ps, s), T(ps, t)) >= 0) return NULL; /* only a hint decides */
+  if (ev != EV_HINT && (m_index_veto(ps->m, S(ps, s), T(ps, t)) >= 0 || m_convention_crossed(S(ps, s), T(ps, t))))
+    return NULL; /* only a hint decides */
   mpair *p = m_add_pair(ps->m, t, &s, 1, lay, ev, "%s", why);
   if (p) {
     record_parents(ps, s, t);
@@ -1161,6 +1162,7 @@ static void phase_fused(pstate *ps) {
       mtensor *q = S(ps, gs[bi].idx[0]);
       if (m_wsim(m, q, y) + 0.5f * m_nsim(q, y) > best - 0.15f) clash = true;
     }
+    for (int k = 0; k < 3 && !clash; k++) clash = m_convention_crossed(S(ps, gs[bi].idx[k]), x) != NULL;
     if (clash) continue;
     mpair *p = m_add_pair(m, t, gs[bi].idx, 3, &bl, EV_FUSED, "q, k and v parts joined in that order (names say q/k/v)");
     if (p) ps->progress++;
@@ -1191,6 +1193,9 @@ static void phase_fused(pstate *ps) {
       }
     }
     if (best < 0.2f || best - second < 0.15f) continue;
+    bool crossed = false;
+    for (int i = 0; i < 3; i++) crossed |= m_convention_crossed(x, T(ps, gt[bi].idx[i])) != NULL;
+    if (crossed) continue;
     for (int i = 0; i < 3; i++) {
       mpair *p = m_add_pair(m, gt[bi].idx[i], &s, 1, &bl, EV_FUSED,
                             "part %d of 3 of the fused source (q, k, v order; names say q/k/v)", i + 1);
@@ -1300,6 +1305,8 @@ static void keep_best(munres *u, float *sc, uint32_t s, float v) {
 /* What the free sources of a target's size are to it. */
 typedef struct fits {
   size_t ok, vetoed, dtype, size; /* fit; fit but contradict an index map; fit but for the dtype; size only */
+  size_t conv;                    /* fit, but cross a convention */
+  const char *conv_why;
   long veto;                      /* a correspondence they contradict */
   uint32_t dtype_src;             /* one source that fits but for its dtype */
 } fits;
@@ -1320,8 +1327,10 @@ static void classify(pstate *ps, uint32_t t, munres *u, fits *f) {
     float tier;
     if (layout_raw(y, x, &l) != REL_NONE) {
       long c = m_index_veto(m, y, x);
-      if (c < 0) f->ok++, tier = 0;
-      else f->vetoed++, f->veto = c, tier = 100;
+      const char *cv = m_convention_crossed(y, x);
+      if (c >= 0) f->vetoed++, f->veto = c, tier = 100;
+      else if (cv) f->conv++, f->conv_why = cv, tier = 50;
+      else f->ok++, tier = 0;
     } else if (rel_find(&l, y->shape, y->ndim, x->shape, x->ndim, conv_of(y, x)) != REL_NONE) {
       if (!f->dtype) f->dtype_src = s;
       f->dtype++, tier = 200;
@@ -1358,6 +1367,9 @@ static void collect_unresolved(pstate *ps) {
     if (ps->square_conflict && ps->square_conflict[t]) {
       snprintf(u->why, sizeof u->why,
                "square 2-D weight: the other 2-D weights of its layer disagree about a transpose");
+    } else if (f.ok == 0 && f.conv) {
+      snprintf(u->why, sizeof u->why, "%zu free source%s fit by shape, but the pair crosses a %s", f.conv,
+               f.conv == 1 ? "" : "s", f.conv_why);
     } else if (f.ok == 0 && f.vetoed) {
       char d[300];
       m_families_describe(m, f.veto, d, sizeof d);

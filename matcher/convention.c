@@ -1,0 +1,38 @@
+/* convention.c — conventions that shapes cannot show (issue 10 item 7, docs/matcher.md
+ * "Conventions"). Two tensors of the same shape can still hold their rows in different orders:
+ * rotary q/k projections (Meta's interleaved pairs vs Hugging Face's half split) and fused qkv
+ * projections (blocked [q; k; v] vs per head or per kv group). A pair that crosses one of these,
+ * where the names do not show that both sides use the same convention, is never decided; only
+ * a hint takes it. The table is small on purpose: each row names what marks the convention. */
+#include <string.h>
+
+#include "mint.h"
+
+static bool has_segment(const mtensor *x, const char *seg) {
+  size_t n = strlen(seg);
+  for (size_t i = 0; i + n <= x->len; i++) {
+    if (i > 0 && x->name[i - 1] != '.' && x->name[i - 1] != '/' && x->name[i - 1] != ':') continue;
+    if (memcmp(x->name + i, seg, n) != 0) continue;
+    char after = i + n < x->len ? x->name[i + n] : '.';
+    if (after == '.' || after == '/' || after == ':') return true;
+  }
+  return false;
+}
+
+/* Meta's LLaMA (`attention.wq`, `attention.wk`): rotary dimensions interleaved in pairs. */
+static bool rope_interleaved(const mtensor *x) { return has_segment(x, "wq") || has_segment(x, "wk"); }
+
+/* GPT-NeoX, BLOOM, Falcon (`query_key_value`): fused per head (or per kv group), not blocked. */
+static bool qkv_per_head(const mtensor *x) { return has_segment(x, "query_key_value"); }
+
+static bool holds_qk(const mtensor *x) { return x->part == 0 || x->part == 1 || x->fused; }
+
+const char *m_convention_crossed(const mtensor *s, const mtensor *t) {
+  if (holds_qk(s) && holds_qk(t) && rope_interleaved(s) != rope_interleaved(t))
+    return "rotary q/k convention: Meta-style `wq`/`wk` interleave rotary pairs, other implementations may "
+           "split them in halves (a permute of rows the matcher does not draft)";
+  if (qkv_per_head(s) != qkv_per_head(t))
+    return "fused qkv convention: `query_key_value` is fused per head (or kv group), the other side blocked "
+           "[q; k; v] or separate (a reordering of rows the matcher does not draft)";
+  return NULL;
+}
