@@ -1,8 +1,13 @@
 /* test_sharded.c — the sharded safetensors writer: the greedy split under a maximum shard size
  * (set after the writer opens, even with leading empty tensors), the index read back through the
- * reader, nothing left behind when the output is abandoned, and an empty set. */
+ * reader, nothing left behind when the output is abandoned, an empty set, the directory lock held
+ * while shards are written, no shard onto an input. */
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "formats/sharded.h"
 #include "harness.h"
@@ -146,6 +151,63 @@ TEST(sharded_max_only_for_index_outputs) {
   wbr_writer_set_max_shard(w, 10); /* no effect on another format */
   wbr_writer_set_max_shard(NULL, 10);
   wbr_writer_free(w);
+  wbr_tensorset_free(ts);
+  wbr_ctx_free(ctx);
+}
+
+/* The directory stays locked from the first shard to the index's rename (a concurrent writer of
+ * the same output waits), and is free again once the writer is released. */
+TEST(sharded_locks_directory_while_writing) {
+  wbr_ctx *ctx;
+  wbr_ctx_new(&ctx, NULL, NULL);
+  wbr_tensorset *ts = sh_set(ctx, false);
+  wbr_writer *w;
+  CHECK_INT(wbr_writer_open(&w, ctx, test_path("l.safetensors.index.json"), ts, NULL), 0);
+  wbr_writer_set_max_shard(w, 50);
+  wbr_tensor_info t;
+  wbr_tensorset_get(ts, 0, &t);
+  CHECK_INT(wbr_writer_write(w, t.data, (size_t)t.nbytes), 0);
+  int fd = open(test_tmpdir(), O_RDONLY | O_DIRECTORY);
+  CHECK(fd >= 0);
+  CHECK_INT(flock(fd, LOCK_EX | LOCK_NB), -1);
+  CHECK_INT(errno, EWOULDBLOCK);
+  for (size_t i = 1; i < wbr_tensorset_count(ts); i++) {
+    wbr_tensorset_get(ts, i, &t);
+    CHECK_INT(wbr_writer_write(w, t.data, (size_t)t.nbytes), 0);
+  }
+  CHECK_INT(wbr_writer_commit(w), 0);
+  wbr_writer_free(w);
+  CHECK_INT(flock(fd, LOCK_EX | LOCK_NB), 0);
+  close(fd);
+  sh_check_back(ctx, test_path("l.safetensors.index.json"), ts);
+  wbr_tensorset_free(ts);
+  wbr_ctx_free(ctx);
+}
+
+/* A shard the output would write that is an input file is refused before any byte is written. */
+TEST(sharded_output_shard_is_input) {
+  wbr_ctx *ctx;
+  wbr_ctx_new(&ctx, NULL, NULL);
+  wbr_tensorset *ts = sh_set(ctx, false);
+  const char *shard = test_path("o-00001-of-00001.safetensors");
+  CHECK_INT(wbr_tensorset_write(ts, ctx, shard), 0);
+  const char *protect[] = {shard, NULL};
+  wbr_writer *w;
+  CHECK_INT(wbr_writer_open(&w, ctx, test_path("o.safetensors.index.json"), ts, protect), 0);
+  int rc = 0;
+  for (size_t i = 0; i < wbr_tensorset_count(ts) && rc == 0; i++) {
+    wbr_tensor_info t;
+    wbr_tensorset_get(ts, i, &t);
+    rc = wbr_writer_write(w, t.data, (size_t)t.nbytes);
+  }
+  CHECK_INT(rc, WBR_EUSAGE);
+  CHECK_CONTAINS(wbr_ctx_last_error(ctx), "the output is the same file as the input");
+  wbr_writer_free(w);
+  CHECK_INT(sh_entries(test_tmpdir()), 1);
+  wbr_tensorset *back = NULL;
+  CHECK_INT(wbr_tensorset_open(&back, ctx, shard), 0);
+  CHECK_INT(wbr_tensorset_count(back), wbr_tensorset_count(ts));
+  wbr_tensorset_free(back);
   wbr_tensorset_free(ts);
   wbr_ctx_free(ctx);
 }

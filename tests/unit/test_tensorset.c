@@ -1,6 +1,9 @@
 /* test_tensorset.c — the tensor set: order, lookup, duplicates, overflow, metadata; the
- * string map and buffer it stands on; diagnostics formatting. */
+ * string map and buffer it stands on; diagnostics formatting; many metadata keys; FIFOs refused;
+ * the identities of the files a set read. */
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "../../runtime/tensorset.h"
 #include "harness.h"
@@ -160,4 +163,62 @@ TEST(map_delete_keeps_every_other_key_findable) {
     else CHECK(found && v == (size_t)i);
   }
   wbr_map_free(&m);
+}
+
+/* Metadata insertion is O(1) (a hash map): 200,000 keys, replacements in place, order kept. */
+TEST(tensorset_many_metadata_keys) {
+  wbr_ctx *ctx;
+  wbr_tensorset *ts;
+  wbr_ctx_new(&ctx, NULL, NULL);
+  wbr_tensorset_new(&ts, ctx);
+  char k[32];
+  clock_t t0 = clock();
+  for (int i = 0; i < 200000; i++) {
+    snprintf(k, sizeof k, "k%d", i);
+    if (wbr_tensorset_meta_set(ts, k, "v") != 0) break;
+  }
+  CHECK_INT(wbr_tensorset_meta_set(ts, "k7", "seven"), 0);
+  double s = (double)(clock() - t0) / CLOCKS_PER_SEC;
+  CHECK(s < 5.0); /* was minutes: every insertion scanned every key */
+  CHECK_INT(wbr_tensorset_meta_count(ts), 200000);
+  const char *key, *val;
+  wbr_tensorset_meta_get(ts, 7, &key, &val);
+  CHECK_STR(key, "k7");
+  CHECK_STR(val, "seven");
+  CHECK_INT(wbr_ts_meta_find(ts, "k199999"), 199999);
+  CHECK_INT(wbr_ts_meta_find(ts, "nope"), -1);
+  wbr_tensorset_free(ts);
+  wbr_ctx_free(ctx);
+}
+
+/* Opening refuses a FIFO at once (O_NONBLOCK, fstat) instead of waiting for a writer; the set
+ * records the identity of the file it read. */
+TEST(tensorset_fifo_refused_identity_kept) {
+  wbr_ctx *ctx;
+  wbr_ctx_new(&ctx, NULL, NULL);
+  const char *fifo = test_path("f.safetensors");
+  CHECK_INT(mkfifo(fifo, 0600), 0);
+  wbr_tensorset *ts = NULL;
+  CHECK_INT(wbr_tensorset_open(&ts, ctx, fifo), WBR_EINPUT);
+  CHECK_STR(wbr_ctx_last_error(ctx), "the file is a FIFO (named pipe), not a regular file");
+  char *text = NULL;
+  size_t len = 0;
+  CHECK_INT(wbr_read_file(ctx, fifo, &text, &len), WBR_EINPUT);
+  CHECK(text == NULL);
+  const char *man = test_path("m.json");
+  FILE *f = fopen(man, "w");
+  if (f) {
+    fputs("{\"tensors\": {\"a\": {\"shape\": [2], \"dtype\": \"F32\"}}}", f);
+    fclose(f);
+  }
+  CHECK_INT(wbr_tensorset_open(&ts, ctx, man), 0);
+  struct stat st;
+  CHECK_INT(stat(man, &st), 0);
+  wbr_file_ids ids = {0};
+  CHECK_INT(wbr_ts_file_ids(ts, &ids), 0);
+  CHECK_INT(ids.n, 1);
+  CHECK(ids.n == 1 && ids.v[0].dev == st.st_dev && ids.v[0].ino == st.st_ino);
+  wbr_file_ids_free(&ids);
+  wbr_tensorset_free(ts);
+  wbr_ctx_free(ctx);
 }

@@ -1,6 +1,7 @@
 /* test_writer.c — the atomic streaming writer: chunked writes across tensor boundaries and past
  * the buffer, byte accounting errors, nothing left behind on failure or kill, replacing an
- * existing file, file mode and umask, `protect`, bad destinations, /dev/null. */
+ * existing file, file mode and umask, `protect` (paths and sets, by identity), bad destinations,
+ * /dev/null, symlinks written through, named temporaries removed by wbr_remove_temporaries. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -369,6 +370,94 @@ TEST(writer_commit_twice) {
   CHECK_INT(wbr_writer_write(w, s, 1), WBR_EUSAGE);
   wbr_writer_free(w);
   CHECK(access(out, F_OK) == 0); /* free after commit keeps the file */
+  wbr_tensorset_free(ts);
+  wbr_ctx_free(ctx);
+}
+
+/* Every file a tensor set read is protected by identity, whatever path names it: here the set
+ * was opened through a symlink and the output is a hard link. */
+TEST(writer_protects_sets_by_identity) {
+  wdiags g = {0};
+  wbr_ctx *ctx;
+  wbr_ctx_new(&ctx, w_on_diag, &g);
+  wbr_tensorset *ts = layout(ctx);
+  const char *in = test_path("in.safetensors"), *sym = test_path("sym.safetensors"),
+             *hard = test_path("hard.safetensors");
+  CHECK_INT(wbr_tensorset_write(ts, ctx, in), 0);
+  CHECK_INT(symlink(in, sym), 0);
+  CHECK_INT(link(in, hard), 0);
+  wbr_tensorset *src = NULL;
+  CHECK_INT(wbr_tensorset_open(&src, ctx, sym), 0);
+  const wbr_tensorset *sets[] = {src, NULL};
+  wbr_protect protect = {.sets = sets};
+  CHECK_INT(wbr_write_file(ctx, hard, "x", 1, &protect), WBR_EUSAGE);
+  CHECK_CONTAINS(g.last, "the output is the same file as the input");
+  size_t len;
+  unsigned char *p = test_slurp(in, &len);
+  CHECK(p && len > 8 && p[0] != 'x');
+  free(p);
+  CHECK_INT(wbr_write_file(ctx, test_path("other.txt"), "x", 1, &protect), 0);
+  wbr_tensorset_free(src);
+  wbr_tensorset_free(ts);
+  wbr_ctx_free(ctx);
+}
+
+/* A symlinked output is written through to its target (the link stays); a dangling link creates
+ * its target; a replaced file keeps its mode. */
+TEST(writer_writes_through_symlinks) {
+  wbr_ctx *ctx;
+  wbr_ctx_new(&ctx, NULL, NULL);
+  const char *real = test_path("real.txt"), *lnk = test_path("link.txt"),
+             *dang = test_path("dangling.txt"), *made = test_path("made.txt");
+  put_file(real, "old");
+  CHECK_INT(chmod(real, 0640), 0);
+  CHECK_INT(symlink("real.txt", lnk), 0);
+  CHECK_INT(wbr_write_file(ctx, lnk, "new", 3, NULL), 0);
+  struct stat st;
+  CHECK_INT(lstat(lnk, &st), 0);
+  CHECK(S_ISLNK(st.st_mode));
+  CHECK_INT(mode_of(real), 0640);
+  size_t len;
+  unsigned char *p = test_slurp(real, &len);
+  CHECK(p && len == 3 && memcmp(p, "new", 3) == 0);
+  free(p);
+  CHECK_INT(symlink("made.txt", dang), 0);
+  CHECK_INT(wbr_write_file(ctx, dang, "m", 1, NULL), 0);
+  CHECK_INT(lstat(dang, &st), 0);
+  CHECK(S_ISLNK(st.st_mode));
+  CHECK_INT(stat(made, &st), 0);
+  CHECK_INT((int)st.st_size, 1);
+  CHECK_INT(dir_entries(test_tmpdir(), NULL, 0), 4);
+  wbr_ctx_free(ctx);
+}
+
+/* Without O_TMPFILE (the test-only hook) the temporary has a name; wbr_remove_temporaries (what
+ * the CLI's signal handler calls) deletes it, and the output then fails instead of appearing. */
+TEST(writer_remove_temporaries) {
+  wdiags g = {0};
+  wbr_ctx *ctx;
+  wbr_ctx_new(&ctx, w_on_diag, &g);
+  wbr_tensorset *ts = layout(ctx);
+  setenv("WBR_TEST_NO_TMPFILE", "1", 1);
+  const char *sub = test_path("out");
+  CHECK_INT(mkdir(sub, 0755), 0);
+  char out[600], first[256] = "";
+  snprintf(out, sizeof out, "%s/x.safetensors", sub);
+  wbr_writer *w = NULL;
+  CHECK_INT(wbr_writer_open(&w, ctx, out, ts, NULL), 0);
+  CHECK_INT(dir_entries(sub, first, sizeof first), 1);
+  CHECK(first[0] == '.' && strstr(first, ".tmp"));
+  wbr_remove_temporaries();
+  CHECK_INT(dir_entries(sub, NULL, 0), 0);
+  int rc = 0;
+  stream(w, small_a, sizeof small_a, 4, &rc);
+  stream(w, big_bytes, BIG, BIG, &rc);
+  stream(w, small_b, sizeof small_b, 6, &rc);
+  CHECK_INT(rc, 0);
+  CHECK_INT(wbr_writer_commit(w), WBR_EIO);
+  wbr_writer_free(w);
+  CHECK_INT(dir_entries(sub, NULL, 0), 0);
+  unsetenv("WBR_TEST_NO_TMPFILE");
   wbr_tensorset_free(ts);
   wbr_ctx_free(ctx);
 }
