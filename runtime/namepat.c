@@ -257,13 +257,13 @@ static int run_pcre2(const wbr_namepat *p, const char *name, size_t len, uint32_
 
 #define BUDGET_SPENT (-100000) /* not a PCRE2 error code */
 
-/* Cheap first; a costly match is retried with 10x the steps, each retry paid from the budget
+/* Cheap first; a costly match is retried with 2x the steps, each retry paid from the budget
  * before it runs, so what costly matching spends never exceeds the budget. */
 static int match_budgeted(const wbr_namepat *p, const char *name, size_t len) {
   uint32_t steps = WBR_MATCH_CHEAP;
   int r = run_pcre2(p, name, len, steps);
   while (r == PCRE2_ERROR_MATCHLIMIT && steps < WBR_MATCH_STEPS) {
-    steps = steps * 10 < WBR_MATCH_STEPS ? steps * 10 : WBR_MATCH_STEPS;
+    steps = steps * 2 < WBR_MATCH_STEPS ? steps * 2 : WBR_MATCH_STEPS;
     if (*p->budget < steps) return BUDGET_SPENT;
     *p->budget -= steps;
     r = run_pcre2(p, name, len, steps);

@@ -49,13 +49,14 @@ typedef struct wbr_match {
 
 /* Limits on the work of matching (docs/language.md, "Limits"). One match may take at most
  * WBR_MATCH_STEPS PCRE2 steps (and nest WBR_MATCH_DEPTH deep). A match is first tried with
- * WBR_MATCH_CHEAP steps, which every ordinary pattern needs at most; a costlier one is retried
- * with ten times more steps at a time, and each retry is charged its step limit to the budget
- * set with wbr_namepat_set_budget, so a run's costly matching is bounded as a whole, not only
- * per name. */
+ * WBR_MATCH_CHEAP steps, far more than ordinary patterns need (a sloppy /(.*)(.*)(.*)x$/ takes
+ * ~3,000 on a 50-byte name); a costlier one is retried with twice the steps at a time, and each
+ * retry is charged its step limit to the budget set with wbr_namepat_set_budget, so a run's
+ * costly matching is bounded as a whole (and charged at most ~2x what it spent), not only per
+ * name. */
 #define WBR_MATCH_STEPS 1000000u
 #define WBR_MATCH_DEPTH 10000u
-#define WBR_MATCH_CHEAP 1000u
+#define WBR_MATCH_CHEAP 10000u
 #define WBR_MATCH_BUDGET 100000000ull /* steps of costly matching in one plan run */
 
 /* Charge p's costly matches to *steps_left (shared by every pattern of one run); NULL: no
