@@ -48,6 +48,7 @@ void m_families_prepare(matcher *m) {
 typedef struct vote {
   uint32_t fs, ft;
   int64_t vs, vt;
+  uint8_t ps, pt; /* which digit run of each name */
 } vote;
 
 static int vote_cmp(const void *a, const void *b) {
@@ -80,7 +81,7 @@ static vote *collect_votes(matcher *m, size_t *nv) {
           }
           v = nw;
         }
-        v[n++] = (vote){s->sfam[a], t->sfam[b], s->sval[a], t->sval[b]};
+        v[n++] = (vote){s->sfam[a], t->sfam[b], s->sval[a], t->sval[b], (uint8_t)a, (uint8_t)b};
       }
   }
   qsort(v, n, sizeof *v, vote_cmp);
@@ -265,15 +266,18 @@ void m_families_infer(matcher *m) {
   }
   for (size_t i = 0; i <= nids; i++) m->fcorr_of_s[i] = m->fcorr_of_t[i] = -1;
   /* pass 1: the strongest valid partner of every family, on both sides */
-  for (int pass = 0; pass < 2; pass++)
+  /* pass 0 counts; pass 1 takes the strong groups, pass 2 the one-number ones where neither
+   * family has a partner yet */
+  for (int pass = 0; pass < 3; pass++)
     for (size_t i = 0; i < nv;) {
       size_t j = i;
       while (j < nv && v[j].fs == v[i].fs && v[j].ft == v[i].ft) j++;
       uint32_t n = (uint32_t)(j - i), fs = v[i].fs, ft = v[i].ft;
       int g = group_valid(v, i, j);
       if (g == 1 && !same_count(m, fs, ft)) g = 0;
-      /* a one-number group (a target of one block against a source of two) only counts where
-       * neither family has a group of several numbers */
+      if (g == 3 && v[i].ps != v[i].pt) g = 0; /* weak: only between numbers at the same place */
+      /* a one-number group (a target of one block against a source of two) is weak: counted
+       * apart, and only where neither family has a partner already */
       uint32_t *bs = g == 3 ? best1_s : best_s, *ss = g == 3 ? second1_s : second_s;
       uint32_t *bt = g == 3 ? best1_t : best_t, *st = g == 3 ? second1_t : second_t;
       if (g) {
@@ -282,8 +286,8 @@ void m_families_infer(matcher *m) {
           else if (n > ss[fs]) ss[fs] = n;
           if (n > bt[ft]) st[ft] = bt[ft], bt[ft] = n;
           else if (n > st[ft]) st[ft] = n;
-        } else if (n == bs[fs] && n > ss[fs] && n == bt[ft] && n > st[ft] &&
-                   (g != 3 || (!best_s[fs] && !best_t[ft]))) {
+        } else if (n == bs[fs] && n > ss[fs] && n == bt[ft] && n > st[ft] && (pass == 2) == (g == 3) &&
+                   m->fcorr_of_s[fs] < 0 && m->fcorr_of_t[ft] < 0) {
           mfcorr c = {.fs = fs, .ft = ft};
           c.vs = members(m, true, fs, ft, &c.ns);
           c.vt = members(m, false, ft, fs, &c.nt);
