@@ -279,6 +279,11 @@ static int memo_put(wbr_pickle *p, uint64_t idx) {
   if (idx >= MAX_MEMO)
     return pk_fail(p, HELP_DAMAGED, "memo index %llu exceeds the limit of %u",
                    (unsigned long long)idx, MAX_MEMO);
+  /* Picklers number memo entries 0, 1, 2, ...: each costs at least two bytes of pickle, so an
+   * index past the pickle's length is forged, and would cost 8 bytes of memo per index. */
+  if (idx > p->len)
+    return pk_fail(p, HELP_DAMAGED, "memo index %llu is larger than a %zu-byte pickle can number",
+                   (unsigned long long)idx, p->len);
   if (idx >= p->memo_cap) {
     size_t cap = p->memo_cap ? p->memo_cap : 64;
     while (cap <= idx) cap *= 2;

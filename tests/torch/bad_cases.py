@@ -149,6 +149,10 @@ row("fan-out", PT, ckpt(b"\x80\x02}(" + ustr("w") + tensor("0") + ustr("m") + fa
 row("self-list-wide", PT, ckpt(b"\x80\x02}(X\x01\x00\x00\x00m]q\x00(" + b"h\x00" * 8 + b"eu."),
     "'m.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0': nested deeper than 32 levels")
 
+# issue 9 item 6: a 9-byte pickle naming memo slot 16,777,215 made a 128 MiB memo.
+row("memo-index-forged", PT, ckpt(b"\x80\x02}r\xff\xff\xff\x00."),
+    "memo index 16777215 is larger than a 9-byte pickle can number")
+
 # ---- tensors and storages ------------------------------------------------------------------
 
 row("storage-missing", PT, ckpt(GOOD, data={"1": bytes(16)}),
