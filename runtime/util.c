@@ -68,11 +68,15 @@ int wbr_fail_errno(wbr_ctx *ctx, const char *file, const char *what) {
 }
 
 /* Text from checkpoints (tensor names) reaches messages: control characters are shown as \xNN
- * so they cannot drive the terminal or forge lines. Tabs are kept in source lines. */
+ * so they cannot drive the terminal or forge lines; so are the C1 controls U+0080-U+009F
+ * (UTF-8 C2 80-9F), which terminals may take as CSI or OSC. Tabs are kept in source lines. */
 void wbr_buf_put_clean(wbr_buf *b, const char *s, bool keep_tab) {
   for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if ((c < 0x20 && !(keep_tab && c == '\t')) || c == 0x7f) wbr_buf_printf(b, "\\x%02x", c);
+    unsigned char c = (unsigned char)*s, d = (unsigned char)s[1];
+    if (c == 0xC2 && d >= 0x80 && d <= 0x9F) {
+      wbr_buf_printf(b, "\\xc2\\x%02x", d);
+      s++;
+    } else if ((c < 0x20 && !(keep_tab && c == '\t')) || c == 0x7f) wbr_buf_printf(b, "\\x%02x", c);
     else wbr_buf_putc(b, (char)c);
   }
 }

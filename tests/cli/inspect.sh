@@ -51,6 +51,9 @@ d = sys.argv[1]
 h = json.dumps({"\x1b[2J\x1b[31mgotcha": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]},
                 "__metadata__": {"k\x1b]0;title\x07": "v\x1b[5m"}}).encode()
 open(d + "/esc.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + b"x")
+# U+009B is CSI to terminals that honour C1 controls in UTF-8
+h = json.dumps({"c1\u009b2J": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]}}, ensure_ascii=False).encode()
+open(d + "/c1.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + b"x")
 def s(b): return struct.pack("<Q", len(b)) + b
 kv = s(b"general.\x1b[2Jname") + struct.pack("<I", 8) + s(b"\x1b[31mred")
 ti = s(b"t\x1b[1m") + struct.pack("<I", 1) + struct.pack("<Q", 4) + struct.pack("<I", 0) + struct.pack("<Q", 0)
@@ -65,6 +68,10 @@ for f in esc.safetensors esc.gguf; do
   elif ! grep -qF '\x1b[' "$T/esc.out"; then fail "inspect/escapes-$f" "the escape is not shown as \\x1b: $(head -c 300 "$T/esc.out")"
   else pass "inspect/escapes-$f"; fi
 done
+"$WBR" inspect "$T/c1.safetensors" >"$T/c1.out" 2>&1
+if od -An -tx1 "$T/c1.out" | tr -d '\n' | grep -q 'c2 9b'; then fail inspect/escapes-c1 "a raw U+009B (CSI) reached stdout"
+elif ! grep -qF 'c1\xc2\x9b2J' "$T/c1.out"; then fail inspect/escapes-c1 "not shown escaped: $(head -c 300 "$T/c1.out")"
+else pass inspect/escapes-c1; fi
 grep -qF 'metadata: general.\x1b[2Jname = \x1b[31mred' "$T/esc.out" && pass inspect/escapes-gguf-metadata \
   || fail inspect/escapes-gguf-metadata "$(grep metadata "$T/esc.out" | head -c 300)"
 R="$T/$(printf 'r\033[2J')".wbr
