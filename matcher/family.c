@@ -14,6 +14,12 @@
 
 /* ---- numbered positions of a name ----------------------------------------------------------- */
 
+static int fmem_cmp(const void *a, const void *b) {
+  const mfmember *x = a, *y = b;
+  if (x->fam != y->fam) return x->fam < y->fam ? -1 : 1;
+  return x->i < y->i ? -1 : x->i > y->i;
+}
+
 /* Every digit run of every name: its family (the raw prefix before it, interned with a marker
  * byte so it cannot be taken for another kind of id) and its value. */
 void m_families_prepare(matcher *m) {
@@ -40,6 +46,20 @@ void m_families_prepare(matcher *m) {
         x->sval[x->nsf++] = v;
       }
     }
+    /* (family, tensor), sorted by family: members() looks at a family's tensors only */
+    size_t n = 0;
+    for (size_t i = 0; i < sd->n; i++) n += sd->t[i].nsf;
+    mfmember *fm = malloc((n + 1) * sizeof *fm);
+    if (!fm) {
+      m->oom = true;
+      return;
+    }
+    n = 0;
+    for (size_t i = 0; i < sd->n; i++)
+      for (int p = 0; p < sd->t[i].nsf; p++) fm[n++] = (mfmember){sd->t[i].sfam[p], (uint32_t)i};
+    qsort(fm, n, sizeof *fm, fmem_cmp);
+    m->fmem[side] = fm;
+    m->nfmem[side] = n;
   }
 }
 
@@ -102,7 +122,7 @@ static size_t rank_of(const int64_t *v, size_t n, int64_t x) {
  * 3 when one number only: weak, see m_families_infer); or votes in order only (1, see below);
  * or not (0). */
 static int group_valid(const vote *v, size_t lo, size_t hi) {
-  enum { K = 64 };
+  enum { K = 1024 }; /* numbers per family (an 80-layer model, an 89-block stage) */
   int64_t svals[K], tvals[K], dom[K];
   size_t ns = 0, nt = 0, ndom = 0, agree = 0;
   for (size_t i = lo; i < hi; i++) {
@@ -183,13 +203,21 @@ static int fval_cmp(const void *a, const void *b) {
 
 static int64_t *members(matcher *m, bool src, uint32_t fam, uint32_t other, uint32_t *count) {
   const mside *sd = src ? &m->S : &m->T;
+  const mfmember *fm = m->fmem[src ? 0 : 1];
+  size_t nfm = m->nfmem[src ? 0 : 1], lo = 0, hi = nfm;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (fm[mid].fam < fam) lo = mid + 1;
+    else hi = mid;
+  }
   size_t n = 0, cap = 16;
   fval *all = malloc(cap * sizeof *all);
   int64_t *keep = NULL;
   *count = 0;
   if (!all) goto oom;
-  for (size_t i = 0; i < sd->n; i++) {
-    const mtensor *x = &sd->t[i];
+  for (size_t k = lo; k < nfm && fm[k].fam == fam; k++) {
+    if (k > lo && fm[k].i == fm[k - 1].i) continue; /* a family twice in one name */
+    const mtensor *x = &sd->t[fm[k].i];
     int p = pos_in(x, fam);
     if (p < 0) continue;
     fval f = {.v = x->sval[p], .paired = x->pair >= 0};
@@ -235,6 +263,9 @@ void m_families_free(matcher *m) {
   free(m->fcorr);
   free(m->fcorr_of_s);
   free(m->fcorr_of_t);
+  free(m->fmem[0]);
+  free(m->fmem[1]);
+  m->fmem[0] = m->fmem[1] = NULL;
   m->fcorr = NULL;
   m->fcorr_of_s = m->fcorr_of_t = NULL;
   m->nfcorr = 0;
@@ -353,6 +384,23 @@ long m_index_veto(const matcher *m, const mtensor *s, const mtensor *t) {
     if (fc->depth || i != j) return c;
   }
   return -1;
+}
+
+/* Would (s, t) cross the boundary of a mapped family: one a member, the other outside its
+ * partner? Definition order may not (an order run from the head into the last block). */
+bool m_family_boundary(const matcher *m, const mtensor *s, const mtensor *t) {
+  if (!m->fam_active) return false;
+  for (int a = 0; a < s->nsf; a++) {
+    int32_t c = m->fcorr_of_s[s->sfam[a]];
+    if (c >= 0 && find_val(m->fcorr[c].vs, m->fcorr[c].ns, s->sval[a]) >= 0 && pos_in(t, m->fcorr[c].ft) < 0)
+      return true;
+  }
+  for (int b = 0; b < t->nsf; b++) {
+    int32_t c = m->fcorr_of_t[t->sfam[b]];
+    if (c >= 0 && find_val(m->fcorr[c].vt, m->fcorr[c].nt, t->sval[b]) >= 0 && pos_in(s, m->fcorr[c].fs) < 0)
+      return true;
+  }
+  return false;
 }
 
 /* "transformer.h" for the family of "transformer.h.N" (marker byte and separator cut). */

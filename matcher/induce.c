@@ -107,6 +107,25 @@ static long sim_find(msim *s, const char *name) {
   return wbr_map_get(&s->map, name, &v) ? (long)v : -1;
 }
 
+/* A slot renamed by a rule, and its old name. */
+typedef struct srename {
+  size_t slot;
+  char *old;
+} srename;
+
+/* Slots ren[0..n) were renamed (their old names are freed here): the name map follows them
+ * instead of being rebuilt for the whole set at the next look-up. All old names go first, so
+ * that a rule renaming a -> b and b -> c at once leaves both right. */
+static void sim_renamed(msim *s, const srename *ren, size_t n) {
+  for (size_t k = 0; k < n && !s->dirty; k++) {
+    size_t v;
+    if (wbr_map_get(&s->map, ren[k].old, &v) && v == ren[k].slot) wbr_map_del(&s->map, ren[k].old);
+  }
+  for (size_t k = 0; k < n && !s->dirty; k++)
+    if (wbr_map_put(&s->map, s->name[ren[k].slot], ren[k].slot, NULL) != 0) s->dirty = true;
+  for (size_t k = 0; k < n; k++) free(ren[k].old);
+}
+
 /* ---- glob text ---------------------------------------------------------------------------------- */
 
 static void put_lit(wbr_buf *b, const char *s, size_t n) {
@@ -452,6 +471,8 @@ static long try_rule(stage *st, const char *pat, const char *tmpl, bool apply) {
   }
   wbr_buf b;
   wbr_buf_init(&b);
+  srename *ren = NULL; /* slots renamed, with their old names */
+  size_t nren = 0, rcap = 0;
   const char *litname = wbr_namepat_literal(np);
   long only = litname ? sim_find(sim, litname) : -1;
   for (int pass = 0; pass < (apply ? 2 : 1) && count >= 0; pass++) {
@@ -491,14 +512,18 @@ static long try_rule(stage *st, const char *pat, const char *tmpl, bool apply) {
         }
         if (pass == 1) {
           char *nn = wbr_strdup(b.p);
-          if (!nn) {
+          if (nn && nren == rcap) {
+            srename *nr = realloc(ren, (rcap ? 2 * rcap : 16) * sizeof *nr);
+            if (nr) ren = nr, rcap = rcap ? 2 * rcap : 16;
+          }
+          if (!nn || nren == rcap) {
+            free(nn);
             sim->oom = true;
             count = -1;
             break;
           }
-          free(sim->name[i]);
+          ren[nren++] = (srename){i, sim->name[i]};
           sim->name[i] = nn;
-          sim->dirty = true;
         }
       }
       if (rider) continue;
@@ -507,6 +532,8 @@ static long try_rule(stage *st, const char *pat, const char *tmpl, bool apply) {
     }
     if (count == 0) count = -1;
   }
+  sim_renamed(sim, ren, nren);
+  free(ren);
   wbr_buf_free(&b);
   wbr_template_free(tp);
   wbr_namepat_free(np);

@@ -136,6 +136,10 @@ typedef struct mfcorr {
   bool depth;
 } mfcorr;
 
+typedef struct mfmember {
+  uint32_t fam, i; /* tensor i has a number of family fam */
+} mfmember;
+
 typedef struct matcher {
   wbr_ctx *ctx;
   mintern in;
@@ -157,6 +161,8 @@ typedef struct matcher {
   size_t nfcorr;
   int32_t *fcorr_of_s, *fcorr_of_t; /* family id -> index in fcorr, or -1 */
   bool fam_active;      /* the second pass: pairs that contradict a family map are vetoed */
+  struct mfmember *fmem[2]; /* per side (0 source, 1 target): (family, tensor) sorted by family */
+  size_t nfmem[2];
 } matcher;
 
 /* tokens.c */
@@ -196,6 +202,8 @@ void m_families_infer(matcher *m);
 void m_families_free(matcher *m);
 /* The correspondence (s, t) contradicts, or -1. */
 long m_index_veto(const matcher *m, const mtensor *s, const mtensor *t);
+/* Would (s, t) cross the boundary of a mapped family (order may not)? */
+bool m_family_boundary(const matcher *m, const mtensor *s, const mtensor *t);
 void m_families_describe(const matcher *m, long c, char *out, size_t n);
 void m_families_warn(matcher *m);
 

@@ -813,6 +813,7 @@ static void phase_order(pstate *ps) {
         /* within modules of different make-up (a norm without its scale on one side) order
          * says nothing about which is which */
         if (free_in_parent(ps, &m->S, bs, a, true) != free_in_parent(ps, &m->T, bt, b, false)) break;
+        if (m_family_boundary(m, a, b)) break; /* nor into or out of a numbered family */
         take(ps, (uint32_t)t2, (uint32_t)s2, &lay, EV_ORDER, anchor);
         s = s2;
         t = t2;
@@ -993,9 +994,11 @@ static void phase_name(pstate *ps) {
     uint32_t *cs = malloc(ns * sizeof *cs), *ct = malloc(nt * sizeof *ct);
     int64_t *vs = malloc(ns * sizeof *vs), *vt = malloc(nt * sizeof *vt);
     bool *gone = calloc(ns, sizeof *gone);
-    if (!cs || !ct || !vs || !vt || !gone) m->oom = true;
+    uint32_t *src = malloc(ns * sizeof *src), *tgt = malloc(nt * sizeof *tgt); /* no cap: 89 equal blocks */
+    bool ok = cs && ct && vs && vt && gone && src && tgt;
+    if (!ok) m->oom = true;
     else forget_taken(ps, sc, gone, nt, ns, fs);
-    for (size_t a = 0; a < nt && cs && ct && vs && vt && gone; a++) {
+    for (size_t a = 0; a < nt && ok; a++) {
       uint32_t t = ft[a];
       if (done[a] || !t_free(ps, t)) continue;
       float best, second;
@@ -1025,8 +1028,6 @@ static void phase_name(pstate *ps) {
         if (same) ct[nd++] = (uint32_t)a2;
       }
       if (nd != nc) continue;
-      uint32_t src[64], tgt[64];
-      if (nc > 64) continue;
       for (size_t k = 0; k < nc; k++) src[k] = fs[cs[k]], tgt[k] = ft[ct[k]];
       int ps_pos = one_index(&m->S, src, nc, vs), pt_pos = one_index(&m->T, tgt, nc, vt);
       if (ps_pos < 0 || pt_pos < 0) continue;
@@ -1049,7 +1050,7 @@ static void phase_name(pstate *ps) {
       for (size_t k = 0; k < nd; k++) done[ct[k]] = true;
       forget_taken(ps, sc, gone, nt, ns, fs);
     }
-    free(cs), free(ct), free(vs), free(vt), free(gone);
+    free(cs), free(ct), free(vs), free(vt), free(gone), free(src), free(tgt);
     free(sc), free(bt_sc), free(bs_sc), free(bt_s), free(bs_t), free(done);
   }
   free(ft);
