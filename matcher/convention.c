@@ -27,6 +27,13 @@ static bool qkv_per_head(const mtensor *x) { return has_segment(x, "query_key_va
 
 static bool holds_qk(const mtensor *x) { return x->part == 0 || x->part == 1 || x->fused; }
 
+/* GPT-2's names (`c_attn`, `c_proj`, `c_fc`): a Conv1D weight is stored [in, out] like a Flax
+ * kernel, a Linear one (nanoGPT, same names) [out, in]: the names cannot tell which, so
+ * shapes and layer-mates decide (pair.c conv_of). */
+bool m_conv1d_name(const mtensor *x) {
+  return has_segment(x, "c_attn") || has_segment(x, "c_proj") || has_segment(x, "c_fc");
+}
+
 const char *m_convention_crossed(const mtensor *s, const mtensor *t) {
   if (holds_qk(s) && holds_qk(t) && rope_interleaved(s) != rope_interleaved(t))
     return "rotary q/k convention: Meta-style `wq`/`wk` interleave rotary pairs, other implementations may "

@@ -209,6 +209,7 @@ void m_families_warn(matcher *m);
 
 /* convention.c: the convention (s, t) crosses, in words, or NULL */
 const char *m_convention_crossed(const mtensor *s, const mtensor *t);
+bool m_conv1d_name(const mtensor *x);
 
 /* induce.c: rule statements before they become an AST */
 typedef struct mstmt {

@@ -153,9 +153,9 @@ static bool is_float(wbr_dtype d) { return d == WBR_F64 || d == WBR_F32 || d == 
 static bool dtype_ok(wbr_dtype a, wbr_dtype b) { return a == b || (is_float(a) && is_float(b)); }
 
 static int conv_of(const mtensor *s, const mtensor *t) {
-  if (s->kernel && !t->kernel && t->role == ROLE_WEIGHT) return CONV_FLAX_TO_TORCH;
-  if (!s->kernel && t->kernel && s->role == ROLE_WEIGHT) return CONV_TORCH_TO_FLAX;
-  return CONV_NONE;
+  if (s->kernel && !t->kernel && t->role == ROLE_WEIGHT && !(t->ndim == 2 && m_conv1d_name(t))) return CONV_FLAX_TO_TORCH;
+  if (!s->kernel && t->kernel && s->role == ROLE_WEIGHT && !(s->ndim == 2 && m_conv1d_name(s))) return CONV_TORCH_TO_FLAX;
+  return CONV_NONE; /* (a GPT-2 weight may be Conv1D [in, out] or Linear: shapes decide) */
 }
 
 /* The layout relation by shapes, dtypes and naming convention alone (hints use this one). */
@@ -1258,7 +1258,7 @@ static void fix_square(pstate *ps) {
   for (size_t pi = 0; pi < m->npairs; pi++) {
     mpair *p = &m->pairs[pi];
     int64_t r, c;
-    if (p->ev == EV_HINT || !pair_2d(ps, p, &r, &c) || r != c || r == 1) continue;
+    if (!pair_2d(ps, p, &r, &c) || r != c || r == 1) continue; /* a hint says which, not how */
     const mtensor *s = S(ps, p->s[0]);
     size_t L = layer_scope_len(s);
     size_t tr = 0, id = 0;
@@ -1272,7 +1272,7 @@ static void fix_square(pstate *ps) {
       else id++;
     }
     if (tr && id) {
-      unpair(ps, pi);
+      if (p->ev != EV_HINT) unpair(ps, pi);
     } else if (tr && p->lay.rel == REL_ID) {
       p->lay.rel = REL_TRANSPOSE;
       p->lay.nops = 1;
