@@ -104,7 +104,7 @@ static vote *collect_votes(matcher *m, size_t *nv) {
         v[n++] = (vote){s->sfam[a], t->sfam[b], s->sval[a], t->sval[b], (uint8_t)a, (uint8_t)b};
       }
   }
-  qsort(v, n, sizeof *v, vote_cmp);
+  if (n) qsort(v, n, sizeof *v, vote_cmp);
   *nv = n;
   return v;
 }

@@ -777,6 +777,7 @@ static void phase_order(pstate *ps) {
       long s = p->s[0], t = p->t;
       char anchor[120];
       snprintf(anchor, sizeof anchor, "continues the run in definition order from %s", S(ps, (uint32_t)s)->name);
+      bool stepped = false;
       for (;;) {
         long s2 = s + dir, t2 = t + dir;
         if (s2 < 0 || t2 < 0 || (size_t)s2 >= m->S.n || (size_t)t2 >= m->T.n) break;
@@ -795,13 +796,18 @@ static void phase_order(pstate *ps) {
         if (s_free(ps, (uint32_t)s2) && a0->part < 0 && !a0->fused && free_same_shape(ps, a0, false) == 0 &&
             count_tgt(ps, (uint32_t)s2, &dummy) == 0) {
           s = s2;
+          stepped |= a0->role != ROLE_COUNT;
           continue;
         }
         if (t_free(ps, (uint32_t)t2) && b0->part < 0 && !b0->fused && free_same_shape(ps, b0, true) == 0 &&
             count_src(ps, (uint32_t)t2, &dummy, &dl) == 0) {
           t = t2;
+          stepped |= b0->role != ROLE_COUNT;
           continue;
         }
+        /* past a tensor of another make-up (GPT-2's fused c_attn where the target has q, k, v)
+         * the two lists no longer line up: only a counter is stepped over and the run goes on */
+        if (stepped) break;
         if (!s_free(ps, (uint32_t)s2) || !t_free(ps, (uint32_t)t2)) break;
         mlayout lay;
         if (m_layout_for(m, a, b, &lay) == REL_NONE || roles_conflict(a, b)) break;
