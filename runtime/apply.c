@@ -4,6 +4,7 @@
  * need a buffer, so peak memory stays near the largest permuted tensor whatever the model size.
  * Casts convert through a small scratch buffer on the way out. A source file that shrinks while
  * it is read is reported as such (SIGBUS is caught around the reads), and nothing is written. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -195,6 +196,26 @@ static int materialize(exec *x, const wbr_node *nd, const uint8_t **out, uint8_t
 
 static _Thread_local sigjmp_buf *bus_jump;
 static _Thread_local void *volatile bus_addr;
+
+/* The handler is process-wide: applies running at once in several threads share one
+ * installation, made by the first and undone by the last, so none restores it under another. */
+static pthread_mutex_t bus_lock = PTHREAD_MUTEX_INITIALIZER;
+static int bus_users;
+static struct sigaction bus_old;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc);
+
+static void bus_catch(bool on) {
+  pthread_mutex_lock(&bus_lock);
+  if (on && bus_users++ == 0) {
+    struct sigaction sa = {.sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &bus_old);
+  } else if (!on && --bus_users == 0) {
+    sigaction(SIGBUS, &bus_old, NULL);
+  }
+  pthread_mutex_unlock(&bus_lock);
+}
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc) {
   (void)uc;
@@ -435,9 +456,8 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
     rc = wbr_fail(ctx, WBR_EINPUT, path, "name the output .safetensors; for a manifest of the result use `wbr inspect OUT --json`",
                   "a %s holds no tensor data: cannot write the converted weights to it", w->fmt->name);
   exec x = {.ctx = ctx, .plan = plan, .w = w};
-  struct sigaction bus = {.sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO}, old_bus;
-  sigemptyset(&bus.sa_mask);
-  bool caught = rc == 0 && sigaction(SIGBUS, &bus, &old_bus) == 0;
+  bool caught = rc == 0;
+  if (caught) bus_catch(true);
   if (rc == 0) rc = check_size(&x, plan->src, false);
   uint64_t done = 0, since_release = 0;
   for (size_t i = 0; i < plan->nout && rc == 0; i++) {
@@ -453,7 +473,7 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
     if (rc == 0 && opts->progress) opts->progress(opts->userdata, i + 1, plan->nout, done, total);
   }
   if (rc == 0) rc = check_size(&x, plan->src, false);
-  if (caught) sigaction(SIGBUS, &old_bus, NULL);
+  if (caught) bus_catch(false);
   if (rc == 0) rc = wbr_writer_commit(w);
   wbr_writer_free(w);
   for (int i = 0; i < POOL; i++) big_free(x.buf[i], x.cap[i]);
