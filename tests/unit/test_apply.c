@@ -1,13 +1,16 @@
 /* test_apply.c — apply when a source file changes under it (issue 9 item 13): a source that
  * shrinks while apply reads its mapping raises SIGBUS, which apply turns into one error naming
  * the change, with nothing written and the previous SIGBUS handler back in place; a shrink
- * before an in-kernel copy or before apply starts is caught by comparing sizes. The source is
- * truncated from the progress callback, so every case is deterministic and takes milliseconds. */
+ * before an in-kernel copy or before apply starts is caught by comparing sizes, and one during
+ * the copy by the writer. The source is truncated from the progress callback (or before the
+ * copy), so every case is deterministic and takes milliseconds. */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "formats/format.h" /* wbr_writer_copy */
 #include "harness.h"
 #include "weightbridge.h"
 
@@ -95,4 +98,40 @@ TEST(apply_source_shrinks_before_an_in_kernel_copy) {
 TEST(apply_source_shrank_before_apply) {
   shrink_case("weightbridge 1\ntranspose \"*\"\n", 0,
               "bytes when opened, 4096 now); nothing was written");
+}
+
+/* The in-kernel copy meets the end of a source that shrank after it was opened: reported as a
+ * change of the source, not as a failed write from memory ("Bad address" from the mapping). */
+TEST(writer_copy_from_a_shrunk_source) {
+  adiags g = {0};
+  wbr_ctx *ctx;
+  wbr_ctx_new(&ctx, a_on_diag, &g);
+  enum { N = 4 << 20 };
+  const char *src = test_path("big.bin"), *out = test_path("copy.safetensors");
+  uint8_t *bytes = calloc(1, N);
+  FILE *f = fopen(src, "wb");
+  CHECK(f && bytes && fwrite(bytes, 1, N, f) == N);
+  if (f) fclose(f);
+  int fd = open(src, O_RDONLY);
+  CHECK(fd >= 0 && truncate(src, N / 2) == 0);
+  wbr_tensorset *layout;
+  wbr_tensorset_new(&layout, ctx);
+  int64_t shape[1] = {N};
+  wbr_tensorset_add(layout, "w", WBR_U8, 1, shape, NULL);
+  wbr_writer *w = NULL;
+  CHECK_INT(wbr_writer_open(&w, ctx, out, layout, NULL), 0);
+  if (w && bytes) {
+    CHECK_INT(wbr_writer_copy(w, fd, 0, bytes, N), WBR_EINPUT);
+    CHECK_INT(g.n, 1);
+    if (!strstr(g.last, "tensor 'w': the source file changed while it was being read (it now ends "
+                        "2097152 bytes short"))
+      test_failed(__FILE__, __LINE__, "message: %s", g.last);
+  }
+  wbr_writer_free(w);
+  struct stat st;
+  CHECK(stat(out, &st) != 0); /* nothing written */
+  if (fd >= 0) close(fd);
+  free(bytes);
+  wbr_tensorset_free(layout);
+  wbr_ctx_free(ctx);
 }
