@@ -124,16 +124,26 @@ fi
 "$WBR" match src.safetensors target.json >"$T/draft.want" 2>/dev/null
 "$WBR" compile r.wbr -o "$T/r.wbc" 2>/dev/null
 mkfifo "$W/pipe.wbr" "$W/pipe.wbc"
-cat "$W/pipe.wbr" >"$T/draft.got" &
+timeout 20 cat "$W/pipe.wbr" >"$T/draft.got" &
 ok outputs/fifo-match "timeout" 10 "$WBR" match src.safetensors target.json -o "$W/pipe.wbr"
 wait
 same outputs/fifo-match-bytes "$T/draft.want" "$T/draft.got"
-cat "$W/pipe.wbc" >"$T/wbc.got" &
+timeout 20 cat "$W/pipe.wbc" >"$T/wbc.got" &
 ok outputs/fifo-compile "timeout" 10 "$WBR" compile r.wbr -o "$W/pipe.wbc"
 wait
 same outputs/fifo-compile-bytes "$T/r.wbc" "$T/wbc.got"
 [ -p "$W/pipe.wbr" ] && [ -p "$W/pipe.wbc" ] && pass outputs/fifo-still-fifo || fail outputs/fifo-still-fifo "$(ls -l "$W"/pipe.*)"
 rm -f "$W/pipe.wbr" "$W/pipe.wbc"
+# /dev/stdout (a link into /proc) is the descriptor itself: a pipe or a redirected file.
+"$WBR" match src.safetensors target.json -o /dev/stdout 2>/dev/null | cat >"$T/so-pipe.txt"
+same outputs/stdout-pipe "$T/draft.want" "$T/so-pipe.txt"
+"$WBR" match src.safetensors target.json -o /dev/stdout >"$T/so-file.txt" 2>/dev/null
+same outputs/stdout-file "$T/draft.want" "$T/so-file.txt"
+ln -s /dev/stdout so.safetensors
+"$WBR" apply r.wbr src.safetensors -o so.safetensors >"$T/so.safetensors" 2>/dev/null
+"$WBR" apply r.wbr src.safetensors -o "$T/plain.safetensors" 2>/dev/null
+same outputs/stdout-apply "$T/plain.safetensors" "$T/so.safetensors"
+[ -L so.safetensors ] && [ -L /dev/stdout ] && pass outputs/stdout-still-link || fail outputs/stdout-still-link "$(ls -l so.safetensors /dev/stdout)"
 
 # ---- 4. symlinks are written through; the link stays a link ----
 printf 'weightbridge 1\nrename   "w" -> "weight"\n' >real.wbr
