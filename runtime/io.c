@@ -56,6 +56,12 @@ int wbr_io_open_read(wbr_ctx *ctx, const char *path, const char *what, struct st
   return fd;
 }
 
+static int grew(wbr_ctx *ctx, const char *path, const char *what, size_t max) {
+  return ctx ? wbr_fail(ctx, WBR_EINPUT, path, NULL, "the %s grew past the limit of %zu bytes while read",
+                        what ? what : "file", max)
+             : WBR_EINPUT;
+}
+
 int wbr_io_read_file(wbr_ctx *ctx, const char *path, const char *what, size_t max, char **out,
                      size_t *len) {
   *out = NULL;
@@ -74,26 +80,26 @@ int wbr_io_read_file(wbr_ctx *ctx, const char *path, const char *what, size_t ma
   char *buf = malloc(cap);
   int rc = buf ? 0 : (ctx ? wbr_oom(ctx) : WBR_ENOMEM);
   while (rc == 0) {
-    if (n + 1 == cap) {
-      size_t ncap = cap > max ? 0 : cap * 2;
-      char *nb = ncap ? realloc(buf, ncap) : NULL;
-      if (!nb) {
-        rc = ncap ? (ctx ? wbr_oom(ctx) : WBR_ENOMEM)
-                  : (ctx ? wbr_fail(ctx, WBR_EINPUT, path, NULL, "the %s grew past the limit of %zu bytes while read",
-                                    what ? what : "file", max)
-                         : WBR_EINPUT);
-        break;
-      }
-      buf = nb;
-      cap = ncap;
-    }
-    ssize_t r = read(fd, buf + n, cap - 1 - n);
+    char probe;
+    bool full = n + 1 == cap; /* room for the NUL only: one byte more says whether it grew */
+    ssize_t r = full ? read(fd, &probe, 1) : read(fd, buf + n, cap - 1 - n);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) rc = ctx ? wbr_fail_errno(ctx, path, "cannot read") : WBR_EIO;
     if (r <= 0) break;
+    if (full) {
+      char *nb = n < max ? realloc(buf, cap * 2) : NULL;
+      if (!nb) {
+        rc = n < max ? (ctx ? wbr_oom(ctx) : WBR_ENOMEM) : grew(ctx, path, what, max);
+        break;
+      }
+      buf = nb;
+      cap *= 2;
+      buf[n] = probe;
+    }
     n += (size_t)r;
   }
   close(fd);
+  if (rc == 0 && n > max) rc = grew(ctx, path, what, max);
   if (rc) {
     free(buf);
     return rc;
@@ -237,11 +243,16 @@ void wbr_remove_temporaries(void) {
 /* ---- The atomic output writer ------------------------------------------------------------- */
 
 /* The process umask without changing it (umask(2) can only be read by setting it, which would
- * race with other threads): Linux reports it in /proc/self/status. 022 if unavailable. */
+ * race with other threads): Linux reports it in /proc/self/status. Without /proc, set and
+ * restore it: a wrong guess could make a private file readable by others. */
 static mode_t current_umask(void) {
   mode_t m = 022;
   FILE *f = fopen("/proc/self/status", "re");
-  if (!f) return m;
+  if (!f) {
+    m = umask(077);
+    umask(m);
+    return m;
+  }
   char line[256];
   while (fgets(line, sizeof line, f)) {
     unsigned v;
