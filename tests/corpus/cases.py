@@ -46,6 +46,7 @@ class Case:
         # breaks a tie the names leave (HF ViT's layernorm_before/after vs norm1/norm2). "either"
         # means both a right exit 0 and an exit 3 pass; wrong values never do.
         self.order_tie = None
+        self.convention = False  # a layout convention (rotary, per-head rows) that no hint can express
 
     def must_for(self, fmt):
         """What a correct matcher must do with this source format: a .safetensors source has no
@@ -154,6 +155,7 @@ def _pair(family, schemes, model_fn, a, b, must="map", why="", tag="", only=None
     def build():
         (sa, ra), (sb, rb) = schemes[a], schemes[b]
         c = synthetic(family, f"{a}-{b}{tag}", model_fn(), sa, sb, ra, rb, must, why)
+        c.convention = why in CONVENTIONS
         if order_tie:
             c.order_tie, c.why = order_tie[:2], order_tie[2]
         return c
@@ -162,6 +164,9 @@ def _pair(family, schemes, model_fn, a, b, must="map", why="", tag="", only=None
 
 
 ROPE = "q/k rotary convention differs (Meta interleaved vs HF half split)"
+NEOX = "fused qkv: blocked vs per-head rows"
+MEGATRON = "fused qkv: blocked vs per kv-group rows"
+CONVENTIONS = (ROPE, NEOX, MEGATRON)
 
 
 def bases():
@@ -190,10 +195,10 @@ def bases():
     out += [_pair("gpt2", GPT_S, M.gpt2, a, b) for a, b in
             (("hf", "nanogpt"), ("hf", "flax"), ("hf", "neo"), ("nanogpt", "hf"), ("neo", "nanogpt"), ("flax", "nanogpt"))]
     out += [_pair("gpt2", GPT_S, lambda: M.gpt2(depth=5), a, b) for a, b in (("flaxscan", "nanogpt"), ("hf", "flaxscan"))]
-    out.append(_pair("gpt2", GPT_S, M.gpt2, "nanogpt", "neox", "refuse", "fused qkv: blocked vs per-head rows"))
+    out.append(_pair("gpt2", GPT_S, M.gpt2, "nanogpt", "neox", "refuse", NEOX))
     out += [_pair("llama", LLAMA_S, M.llama, a, b) for a, b in (("hf", "phi3"), ("phi3", "hf"), ("hf", "hf"))]
     out += [_pair("llama", LLAMA_S, M.llama, a, b, "refuse", ROPE) for a, b in (("meta", "hf"), ("hf", "meta"))]
-    out.append(_pair("llama", LLAMA_S, M.llama, "hf", "megatron", "refuse", "fused qkv: blocked vs per kv-group rows"))
+    out.append(_pair("llama", LLAMA_S, M.llama, "hf", "megatron", "refuse", MEGATRON))
     MOE = lambda: M.llama(depth=2, c=16, heads=2, kv=1, ffn=40, vocab=48, experts=4)  # noqa: E731
     out += [_pair("moe", MOE_S, MOE, a, b) for a, b in
             (("mixtral", "stacked"), ("stacked", "mixtral"), ("qwen", "qwenfused"), ("qwenfused", "qwen"))]
@@ -452,7 +457,7 @@ PERTURBATIONS = [
 def copy_case(c):
     d = Case(c.family, c.base)
     d.src, d.tgt, d.deps = OrderedDict(c.src), OrderedDict(c.tgt), dict(c.deps)
-    d.must, d.why, d.sblk, d.tblk, d.order_tie = c.must, c.why, c.sblk, c.tblk, c.order_tie
+    d.must, d.why, d.sblk, d.tblk, d.order_tie, d.convention = c.must, c.why, c.sblk, c.tblk, c.order_tie, c.convention
     return d
 
 

@@ -124,6 +124,8 @@ def check_loop(c, fmt, wbr, d, draft):
     draft, then `wbr match --update`, must give exit 0 and right values. Only where every
     unresolved target is one source tensor, whole (a hint pairs one source with one target)."""
     targets = UNRESOLVED.findall(open(draft).read())
+    if c.convention:
+        return "not-hintable", "a layout convention (rotary, per-head rows) that a hint does not carry"
     if not targets:
         return "not-hintable", "no UNRESOLVED target listed"
     users = Counter(s for d in c.deps.values() for s in d)
