@@ -632,9 +632,10 @@ static void phase_sibling(pstate *ps) {
   qsort_r(bs, m->S.n, sizeof *bs, cmp_parent, &m->S);
   qsort_r(bt, m->T.n, sizeof *bt, cmp_parent, &m->T);
   for (size_t pi = 0; pi < m->npairs; pi++) {
-    mpair *p = &m->pairs[pi];
+    const mpair *p = &m->pairs[pi]; /* only until the first take(): it may move the pairs */
     if (p->ns != 1 || p->split_k) continue;
     uint32_t a = S(ps, p->s[0])->parent, b = T(ps, p->t)->parent;
+    const char *sib = S(ps, p->s[0])->name;
     if (a >= ps->nids || b >= ps->nids || ps->pmap[a] != b || ps->pmap_t[b] != a) continue;
     size_t slo, shi, tlo, thi;
     parent_range(&m->S, bs, m->S.n, a, &slo, &shi);
@@ -663,7 +664,7 @@ static void phase_sibling(pstate *ps) {
       }
       if (back != 1) continue;
       char why[120];
-      snprintf(why, sizeof why, "same leaf as its sibling %s", S(ps, p->s[0])->name);
+      snprintf(why, sizeof why, "same leaf as its sibling %s", sib);
       take(ps, hit, s, &lay, EV_SIBLING, why);
     }
   }
