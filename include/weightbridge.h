@@ -180,8 +180,10 @@ WBR_API int wbr_tensorset_write(const wbr_tensorset *ts, wbr_ctx *ctx, const cha
  * directory; wbr_writer_commit checks the byte count, flushes and renames it into place (and
  * syncs first if wbr_writer_set_durable was called).
  * wbr_writer_free without a commit removes the temporary file: a failure never leaves a partial
- * output. `protect` is a NULL-terminated list of input paths (may be NULL): opening fails if
- * path names the same file as one of them. */
+ * output. `protect` is a NULL-terminated list of input paths (may be NULL; FILE#KEY means
+ * FILE): opening fails (WBR_EUSAGE) if path, or a shard a sharded output will write, is the
+ * same file (device and inode) as one of them. See "Outputs" below for devices, symlinks,
+ * modes and signals. */
 typedef struct wbr_writer wbr_writer;
 
 WBR_API int wbr_writer_open(wbr_writer **out, wbr_ctx *ctx, const char *path,
@@ -301,7 +303,8 @@ typedef struct wbr_apply_options {
 } wbr_apply_options;
 
 /* Execute a plan without problems: read the source's data, write every output tensor in plan
- * order to path through the atomic streaming writer (see wbr_writer; `protect` as there). The
+ * order to path through the atomic streaming writer (see wbr_writer; `protect` as there, and
+ * every file the plan's source and target sets read is protected as well). The
  * output's metadata keeps the source's and records the rules' hash and the tool version. opts
  * may be NULL (defaults). */
 WBR_API int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path,
