@@ -1,6 +1,8 @@
 # Makefile — libweightbridge (static and shared), the wbr tool, tests, fuzzers and benchmarks.
 # Plain GNU make. Sources are found by directory; generated parser/lexer code goes to
-# $(BUILD)/gen and is never committed. `make deps` installs what is missing (Debian, as root).
+# $(BUILD)/gen and is never committed. A plain `make` only builds; `make deps` installs what is
+# missing (Debian, as root) and `make test`, `make asan`, `make demo`, `make fuzz` run it first.
+# `make test T=lang` (or T="tests/lang tests/cli/apply.sh") runs only the named suites.
 
 BUILD   ?= build
 PREFIX  ?= /usr/local
@@ -11,7 +13,13 @@ WERROR  ?= -Werror
 SAN     ?=
 ALL_CFLAGS = $(WARN) $(WERROR) $(CFLAGS) $(SAN) -fPIC -fvisibility=hidden
 CPPFLAGS_ALL = -D_GNU_SOURCE -DWBR_BUILDING -Iinclude -I. -I$(BUILD)/gen
-LDLIBS  := -lpcre2-8 -lcjson -lz -lm
+# Link flags from pkg-config; the plain list when pkg-config or a .pc file is missing.
+PC_LIBS := $(shell pkg-config --libs libpcre2-8 libcjson zlib 2>/dev/null)
+LDLIBS  := $(if $(strip $(PC_LIBS)),$(PC_LIBS),-lpcre2-8 -lcjson -lz) -lm
+# MAJOR.MINOR.PATCH from include/weightbridge.h, the one place the version is written.
+VERSION := $(shell sed -n 's/^\#define WBR_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9][0-9]*\)$$/\2/p' \
+             include/weightbridge.h | paste -sd. -)
+SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
 FLEX    ?= flex
 BISON   ?= bison
 
@@ -45,16 +53,15 @@ all: $(WBR) $(LIB_A) $(LIB_SO) $(RT_A)
 deps:
 	@sh tools/deps.sh
 
-# Every object waits for deps (order-only: running it never forces a rebuild).
-$(BUILD)/obj/%.o: %.c | deps
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/gen/%.c $(BUILD)/gen/%.h: grammar/%.y | deps
+$(BUILD)/gen/%.c $(BUILD)/gen/%.h: grammar/%.y
 	@mkdir -p $(dir $@)
 	$(BISON) -Wall -Werror --defines=$(BUILD)/gen/$*.h -o $(BUILD)/gen/$*.c $<
 
-$(BUILD)/gen/%.c $(BUILD)/gen/%.h: grammar/%.l | deps
+$(BUILD)/gen/%.c $(BUILD)/gen/%.h: grammar/%.l
 	@mkdir -p $(dir $@)
 	$(FLEX) --header-file=$(BUILD)/gen/$*.h -o $(BUILD)/gen/$*.c $<
 
@@ -74,7 +81,7 @@ $(RT_A): $(RT_OBJ)
 	ar rcs $@ $^
 
 $(LIB_SO): $(RT_OBJ) $(COMP_OBJ)
-	$(CC) -shared $(SAN) -Wl,-soname,libweightbridge.so.0 -o $@ $^ $(LDLIBS)
+	$(CC) -shared $(SAN) -Wl,-soname,libweightbridge.so.$(SOMAJOR) -o $@ $^ $(LDLIBS)
 
 $(WBR): $(CLI_OBJ) $(LIB_A)
 	$(CC) $(SAN) -o $@ $(CLI_OBJ) $(LIB_A) $(LDLIBS)
@@ -86,20 +93,21 @@ $(UNIT): $(UNIT_OBJ) $(LIB_A)
 
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT)
-	@sh tests/run.sh $(BUILD)
+	@sh tests/run.sh $(BUILD) $(T)
 
 check-run: all $(UNIT)
-	@sh tests/run.sh $(BUILD)
+	@sh tests/run.sh $(BUILD) $(T)
 
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g" SAN="$(ASAN_FLAGS)" all build/asan/unit-tests
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-	  WBR_SANITIZED=1 WBR_SAN_FLAGS="$(ASAN_FLAGS)" sh tests/run.sh build/asan
+	  WBR_SANITIZED=1 WBR_SAN_FLAGS="$(ASAN_FLAGS)" sh tests/run.sh build/asan $(T)
 
 # ---- demo -----------------------------------------------------------------------------------
 
-demo: all
+demo: deps
+	@$(MAKE) --no-print-directory all
 	@sh tools/demo.sh $(BUILD)
 
 # ---- install --------------------------------------------------------------------------------
@@ -108,16 +116,19 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(WBR) $(DESTDIR)$(PREFIX)/bin/wbr
-	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libweightbridge.so.0
-	ln -sf libweightbridge.so.0 $(DESTDIR)$(PREFIX)/lib/libweightbridge.so
+	install -m 644 $(LIB_A) $(RT_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libweightbridge.so.$(VERSION)
+	ln -sf libweightbridge.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libweightbridge.so.$(SOMAJOR)
+	ln -sf libweightbridge.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libweightbridge.so
 	install -m 644 include/weightbridge.h $(DESTDIR)$(PREFIX)/include/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/^#define WBR_VERSION "\(.*\)"/\1/p' include/weightbridge.h)|g' \
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	  tools/weightbridge.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/weightbridge.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/wbr $(DESTDIR)$(PREFIX)/lib/libweightbridge.a \
-	  $(DESTDIR)$(PREFIX)/lib/libweightbridge.so $(DESTDIR)$(PREFIX)/lib/libweightbridge.so.0 \
+	  $(DESTDIR)$(PREFIX)/lib/libweightbridge-runtime.a $(DESTDIR)$(PREFIX)/lib/libweightbridge.so \
+	  $(DESTDIR)$(PREFIX)/lib/libweightbridge.so.$(SOMAJOR) \
+	  $(DESTDIR)$(PREFIX)/lib/libweightbridge.so.$(VERSION) \
 	  $(DESTDIR)$(PREFIX)/include/weightbridge.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/weightbridge.pc
 
 # ---- fuzzing (libFuzzer, clang) ------------------------------------------------------------------
@@ -145,6 +156,6 @@ bench: all
 	@sh bench/run.sh $(BUILD)
 
 clean:
-	rm -rf build
+	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

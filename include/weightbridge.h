@@ -34,7 +34,17 @@ extern "C" {
 #define WBR_API
 #endif
 
-#define WBR_VERSION "0.1.0"
+/* The version as numbers for #if (WBR_VERSION_NUMBER >= 100 means 0.1.0 or later) and as the
+ * string wbr_version() returns; the string is spelled from the numbers so the two cannot drift. */
+#define WBR_VERSION_MAJOR 0
+#define WBR_VERSION_MINOR 1
+#define WBR_VERSION_PATCH 0
+#define WBR_VERSION_NUMBER (WBR_VERSION_MAJOR * 10000 + WBR_VERSION_MINOR * 100 + WBR_VERSION_PATCH)
+#define WBR_QUOTE_(x) #x
+#define WBR_EXPAND_AND_QUOTE_(x) WBR_QUOTE_(x)
+#define WBR_VERSION                                                                          \
+  WBR_EXPAND_AND_QUOTE_(WBR_VERSION_MAJOR) "." WBR_EXPAND_AND_QUOTE_(WBR_VERSION_MINOR) "."  \
+  WBR_EXPAND_AND_QUOTE_(WBR_VERSION_PATCH)
 #define WBR_MAX_DIMS 8
 
 typedef enum wbr_error {

@@ -1,5 +1,6 @@
 /* prog.c — a user's program built against an installed libweightbridge with pkg-config: writes a
- * small safetensors file through the public API, reads it back, prints what it found. */
+ * small safetensors file through the public API, reads it back, prints what it found (after the
+ * version macros of the installed header and wbr_version() of the installed library). */
 #include <stdio.h>
 #include <string.h>
 #include <weightbridge.h>
@@ -18,8 +19,9 @@ int main(int argc, char **argv) {
   }
   wbr_tensor_info t;
   wbr_tensorset_get(back, 0, &t);
-  printf("%s %s %zu %d\n", wbr_version(), t.name, wbr_tensorset_count(back),
-         memcmp(t.data, w, sizeof w) == 0);
+  /* The installed header's macros next to what the installed library says. */
+  printf("%s %d %s %s %zu %d\n", WBR_VERSION, WBR_VERSION_NUMBER, wbr_version(), t.name,
+         wbr_tensorset_count(back), memcmp(t.data, w, sizeof w) == 0);
   wbr_tensorset_free(back);
   wbr_tensorset_free(ts);
   wbr_ctx_free(ctx);

@@ -1,16 +1,31 @@
 # run.sh — `make install PREFIX=...` into a temp prefix, then build a user's program with
 # `pkg-config --cflags --libs weightbridge` and run it against the installed library.
-. tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
 P="$T/prefix"
 ok install/make-install make --no-print-directory -s BUILD="$BUILD" SAN="${WBR_SAN_FLAGS:-}" PREFIX="$P" install
-for f in bin/wbr lib/libweightbridge.a lib/libweightbridge.so include/weightbridge.h lib/pkgconfig/weightbridge.pc; do
+# The version as the header spells it (MAJOR.MINOR.PATCH), for the file names and the checks.
+V=$(sed -n 's/^#define WBR_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9][0-9]*\)$/\2/p' include/weightbridge.h | paste -sd. -)
+for f in bin/wbr lib/libweightbridge.a lib/libweightbridge-runtime.a lib/libweightbridge.so \
+    lib/libweightbridge.so.0 "lib/libweightbridge.so.$V" include/weightbridge.h lib/pkgconfig/weightbridge.pc; do
   if [ -e "$P/$f" ]; then pass "install/has-$f"; else fail "install/has-$f" "missing after make install"; fi
 done
+# The shared library is installed once, under its full version; .so.0 (the soname) and .so link to it.
+links="$(readlink "$P/lib/libweightbridge.so") $(readlink "$P/lib/libweightbridge.so.0")"
+if [ "$links" = "libweightbridge.so.0 libweightbridge.so.$V" ] && [ ! -L "$P/lib/libweightbridge.so.$V" ]; then
+  pass install/so-links
+else
+  fail install/so-links "got links '$links'"
+fi
+if [ "$(PKG_CONFIG_PATH="$P/lib/pkgconfig" pkg-config --modversion weightbridge)" = "$V" ]; then
+  pass install/pc-version
+else
+  fail install/pc-version "weightbridge.pc does not say $V"
+fi
 export PKG_CONFIG_PATH="$P/lib/pkgconfig"
 if cc ${WBR_SAN_FLAGS:-} -o "$T/prog" tests/install/prog.c $(pkg-config --cflags --libs weightbridge) 2>"$T/cc.err"; then
   pass install/pkg-config-build
   out=$(LD_LIBRARY_PATH="$P/lib" "$T/prog" "$T/x.safetensors" 2>&1)
-  want="$(sed -n 's/^#define WBR_VERSION "\(.*\)"/\1/p' include/weightbridge.h) fc.weight 1 1"
+  want="$V $((${V%%.*} * 10000 + $(echo "$V" | cut -d. -f2) * 100 + ${V##*.})) $V fc.weight 1 1"
   if [ "$out" = "$want" ]; then pass install/program-runs; else fail install/program-runs "got '$out', wanted '$want'"; fi
   ok install/installed-wbr-inspects "$P/bin/wbr" inspect "$T/x.safetensors"
 else
