@@ -3,7 +3,7 @@
 # the row format) writes each malformed file into a scratch dir; each must make `wbr inspect`
 # exit 1 with exactly one error, the expected text naming the file, a help line, nothing on
 # stdout, and no crash or sanitizer report. One PASS/FAIL line per row.
-. "$TOP/tests/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 if ! "$PY" "$TOP/tests/bad/cases.py" "$T/cases" >"$T/index.tsv" 2>"$T/gen.err"; then
   fail bad/generator "cases.py failed: $(head -c 400 "$T/gen.err")"

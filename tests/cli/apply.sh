@@ -1,5 +1,6 @@
 # apply.sh — `wbr apply` options as a user runs them: --sync gives the same bytes, durably.
-. tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+needs_py apply/example numpy || exit 0
 /usr/bin/python3 examples/make_example.py "$T" || fail apply/example "could not write the example"
 R=examples/gpt2_to_nanogpt.wbr
 ok apply/plain "$WBR" apply "$R" "$T/gpt2_tiny.safetensors" -t "$T/nanogpt_tiny.json" -o "$T/a.safetensors"

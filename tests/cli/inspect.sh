@@ -1,5 +1,6 @@
 # inspect.sh — `wbr inspect` as a user runs it: table, --json manifest, usage errors.
-. tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+needs_py inspect/example numpy || exit 0
 /usr/bin/python3 examples/make_example.py "$T" || fail inspect/example "could not write the example"
 F="$T/gpt2_tiny.safetensors"
 ok inspect/table "$WBR" inspect "$F"

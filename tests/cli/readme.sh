@@ -1,7 +1,7 @@
 # readme.sh — the README's recipes work as printed: its PyTorch manifest snippet, run on a model
 # with BatchNorm, gives a manifest wbr reads with the real dtypes (I64 num_batches_tracked).
-. tests/lib.sh
-if ! $PY -c 'import torch' 2>/dev/null; then echo "SKIP: readme/manifest-recipe (no torch)"; exit 0; fi
+. "$(dirname "$0")/../lib.sh"
+needs_py readme/manifest-recipe torch || exit 0
 $PY - "$TOP/README.md" "$T/readme.json" <<'PY' && pass readme/manifest-recipe-runs || fail readme/manifest-recipe-runs "the README's snippet failed"
 import json, re, sys, torch
 text = open(sys.argv[1]).read()

@@ -3,9 +3,7 @@
 # Each golden is checked three ways: disasm of the .wbr (compiled in memory), disasm of the .wbc
 # written by `wbr compile`, and that both are the same text. Regenerate the goldens with
 #   UPDATE=1 sh tests/dis/run.sh        (then review the diff)
-TOP=${TOP:-$(pwd)}
-WBR=${WBR:-$TOP/build/wbr}
-. "$TOP/tests/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 # Paths are given relative to the project root: the listing shows the source name as given.
 cd "$TOP" || exit 1
 

@@ -3,10 +3,7 @@
 # include/weightbridge.h and ONLY $BUILD/libweightbridge-runtime.a (plus PCRE2, cJSON, zlib, libm)
 # loads a .wbc made by `wbr compile` and prints the same listing as `wbr disasm`. The archive
 # must not mention the parser, the checker or the emitter at all.
-TOP=${TOP:-$(pwd)}
-BUILD=${BUILD:-build}
-WBR=${WBR:-$TOP/build/wbr}
-. "$TOP/tests/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 cd "$TOP" || exit 1
 RT="$BUILD/libweightbridge-runtime.a"
 if [ ! -f "$RT" ]; then fail embed/runtime-archive "$RT is missing"; exit 0; fi

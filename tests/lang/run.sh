@@ -6,9 +6,7 @@
 # Also: every valid .wbr of the repo (here, rules/, docs/ examples) formats idempotently, and
 # `fmt -w` / `--check` behave. Regenerate the goldens with:  UPDATE=1 sh tests/lang/run.sh
 # (then review the diff). Needs $WBR and $TOP (set by tests/run.sh; defaults for a manual run).
-TOP=${TOP:-$(pwd)}
-WBR=${WBR:-$TOP/build/wbr}
-. "$TOP/tests/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 cd "$TOP/tests/lang" || exit 1
 
 for f in err_*.wbr; do

@@ -4,12 +4,9 @@
 # exactly their tensors, and wbr (through rewrite.c and the public API) must copy them with every
 # byte, name, shape and metadata kept, in a layout Python's reader accepts. A file made by wbr
 # from known formulas must hold exactly those values. Skips (no FAIL) only without numpy.
-. "$TOP/tests/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
-if ! "$PY" -c 'import numpy' 2>/dev/null; then
-  echo "note: $PY has no numpy; Python cross-checks skipped"
-  exit 0
-fi
+needs_py py/python numpy || exit 0
 CHECK="$TOP/tests/py/crosscheck.py"
 LIBDIR=$(dirname "$WBR")
 

@@ -4,14 +4,11 @@
 # files wbr writes are read back by torch.load(weights_only=True); .pt -> .pt round trips; a
 # ResNet-18 state dict mapped by rules into a differently named re-implementation gives the same
 # outputs; hostile and malformed files (bad_cases.py) are refused with one clear error each.
-. "$TOP/tests/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 D=$T/g
 CHK="$PY $TOP/tests/torch/check.py"
 
-if ! "$PY" -c 'import torch' 2>/dev/null; then
-  fail torch/python-torch "python3-torch is not installed (apt-get install python3-torch)"
-  exit 1
-fi
+needs_py torch/python-torch torch || exit 0
 if ! "$PY" "$TOP/tests/torch/gen.py" "$D" >"$T/gen.out" 2>&1; then
   fail torch/gen "gen.py failed: $(tail -c 400 "$T/gen.out")"
   exit 1

@@ -3,9 +3,7 @@
 # independently of the C code (from docs/bytecode.md) and hostile variants of it; `wbr disasm`
 # must list the valid one and reject each hostile one with exit 1 and its exact message. Also
 # the usage errors and exit codes of `wbr compile` and `wbr disasm`.
-TOP=${TOP:-$(pwd)}
-WBR=${WBR:-$TOP/build/wbr}
-. "$TOP/tests/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 cd "$T" || exit 1
 
 if ! "$PY" "$TOP/tests/wbc/gen.py" "$T"; then fail wbc/gen "gen.py failed"; exit 0; fi
