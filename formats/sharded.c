@@ -406,6 +406,11 @@ static int sh_begin(wbr_writer *w) {
   if (fstat(w->fd, &sb) != 0 || !S_ISREG(sb.st_mode))
     return wbr_fail(w->ctx, WBR_EUSAGE, w->path, "give a file path in a directory for the shards",
                     "a sharded checkpoint's index must be a regular file");
+  /* The shards are named after the index and live beside it: through a link they would land
+   * beside the link while the index went to its target, and the target's index would not load. */
+  if (lstat(w->path, &sb) == 0 && S_ISLNK(sb.st_mode))
+    return wbr_fail(w->ctx, WBR_EUSAGE, w->path, "give the index's real path as the output",
+                    "a sharded output's index may not be a symbolic link");
   const char *slash = strrchr(w->path, '/');
   const char *base = slash ? slash + 1 : w->path;
   char *dir = wbr_io_dirname(w->path);

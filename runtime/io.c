@@ -267,6 +267,14 @@ static mode_t current_umask(void) {
 
 static bool under_proc(const char *p) { return strncmp(p, "/proc/", 6) == 0; }
 
+/* The file name's last extension ("" if none), for the link check of wbr_out_open. */
+static const char *extension_of(const char *path) {
+  const char *slash = strrchr(path, '/');
+  const char *base = slash ? slash + 1 : path;
+  const char *dot = strrchr(base, '.');
+  return dot && dot != base ? dot : "";
+}
+
 /* Follow symlinks from path to the file a rename must replace (which need not exist: a
  * dangling link names the file to create). Sets *via_proc when a link leads into /proc (e.g.
  * /dev/stdout -> /proc/self/fd/1): such a destination is a descriptor, written in place. */
@@ -423,7 +431,14 @@ int wbr_out_open(wbr_out *o, wbr_ctx *ctx, const char *path, const wbr_file_ids 
   bool exists = stat(o->dest, &st) == 0 || (via_proc && stat(path, &st) == 0);
   if (exists && S_ISDIR(st.st_mode))
     rc = wbr_fail(ctx, WBR_EUSAGE, path, "give a file name for the output", "the output is a directory");
+  /* Writing through a link must not change what kind of file is written: the caller checked
+   * the name it was given (compile -o NAME.wbc), so the file replaced must carry that name's
+   * extension too (vl.wbc -> model.safetensors would otherwise destroy a checkpoint). */
   if (!rc) rc = wbr_file_ids_check(ctx, protect, path);
+  if (!rc && !via_proc && strcmp(o->dest, path) != 0 && (!exists || S_ISREG(st.st_mode)) &&
+      strcmp(extension_of(path), extension_of(o->dest)) != 0)
+    rc = wbr_fail(ctx, WBR_EUSAGE, path, "write to the link's target by its own name, or choose another output path",
+                  "the output is a symbolic link to '%s', a file of another kind", o->dest);
   if (!rc && exists && (via_proc || !S_ISREG(st.st_mode))) {
     rc = open_direct(o, &st);
   } else if (!rc) {
