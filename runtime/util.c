@@ -62,9 +62,23 @@ int wbr_oom(wbr_ctx *ctx) {
                   "out of memory");
 }
 
+/* What a user can do about the common ways the system refuses a file. */
+static const char *errno_help(int e) {
+  switch (e) {
+  case ENOENT: return "check the path: no file or directory of that name exists";
+  case EACCES: case EPERM: return "check the file's permissions (and those of its directories)";
+  case ENOMEM: return "free memory or raise this process's limit (ulimit -v), then try again";
+  case ENOSPC: case EDQUOT: return "free some space, or choose another directory";
+  case EMFILE: case ENFILE: return "close other files or raise the open-file limit (ulimit -n)";
+  case ENOTDIR: case EISDIR: case ENAMETOOLONG: case ELOOP: return "check the path";
+  case EROFS: return "the file system is read-only: choose another directory";
+  default: return "check the file and the file system, then try again";
+  }
+}
+
 int wbr_fail_errno(wbr_ctx *ctx, const char *file, const char *what) {
   int e = errno;
-  return wbr_fail(ctx, WBR_EIO, file, NULL, "%s: %s", what, strerror(e));
+  return wbr_fail(ctx, WBR_EIO, file, errno_help(e), "%s: %s", what, strerror(e));
 }
 
 /* Text from checkpoints (tensor names) reaches messages: control characters are shown as \xNN
