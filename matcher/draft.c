@@ -568,10 +568,34 @@ static void cli_hints_free(mhint *h, size_t n) {
   free(h);
 }
 
+/* A rule file cannot spell a name with a control character (the lexer refuses them), so a
+ * draft naming one could never be read back, and its text would drive the terminal. */
+static int refuse_unspellable(wbr_ctx *ctx, const wbr_tensorset *ts, const char *label) {
+  for (size_t i = 0; i < ts->n; i++) {
+    const unsigned char *c = (const unsigned char *)ts->t[i].name;
+    for (; *c; c++) {
+      if (*c >= 0x20 && *c != 0x7f && !(c[0] == 0xC2 && c[1] >= 0x80 && c[1] <= 0x9F)) continue;
+      wbr_buf b;
+      wbr_buf_init(&b);
+      wbr_buf_put_clean(&b, ts->t[i].name, false);
+      char *shown = wbr_buf_take(&b);
+      int rc = wbr_fail(ctx, WBR_EINPUT, label, "rename the tensor in the checkpoint first; match cannot draft rules for it",
+                        "tensor '%s' has a control character in its name, which a rule file cannot spell",
+                        shown ? shown : "?");
+      free(shown);
+      return rc;
+    }
+  }
+  return 0;
+}
+
 int wbr_match_run(wbr_match_result *res, wbr_ctx *ctx, const wbr_tensorset *src, const wbr_tensorset *target,
                   const wbr_match_opts *o) {
   if (!res || !src || !target) return wbr_fail(ctx, WBR_EUSAGE, NULL, NULL, "wbr_match_run: NULL argument");
   memset(res, 0, sizeof *res);
+  int bad = refuse_unspellable(ctx, src, o && o->src_label ? o->src_label : NULL);
+  if (!bad) bad = refuse_unspellable(ctx, target, o && o->target_label ? o->target_label : NULL);
+  if (bad) return bad;
   wbr_match_opts none = {0};
   if (!o) o = &none;
   wbr_buf expl;
