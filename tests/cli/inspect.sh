@@ -88,6 +88,17 @@ for how in "plan text" "plan md" disasm; do
   else pass "$id"; fi
 done
 
+# `wbr match` prints names too (--explain, the draft): a name a rule file cannot spell is refused
+# with the name escaped, and no raw escape byte reaches the terminal.
+printf '{"tensors": {"\\u001b[2J\\u001b[31mgotcha.x": {"shape": [1], "dtype": "U8"}}}' >"$T/esc-target.json"
+"$WBR" match "$T/esc.safetensors" "$T/esc-target.json" --explain >"$T/m.out" 2>&1
+rc=$?
+if [ $rc -ne 1 ]; then fail inspect/escapes-match "exit $rc, wanted 1: $(head -c 300 "$T/m.out")"
+elif od -An -c "$T/m.out" | grep -q '033'; then fail inspect/escapes-match "a raw ESC byte reached the terminal"
+elif ! grep -qF "has a control character in its name, which a rule file cannot spell" "$T/m.out"; then
+  fail inspect/escapes-match "$(head -c 300 "$T/m.out")"
+else pass inspect/escapes-match; fi
+
 # issue 9 item 16: running out of memory names the file and says what to do (it was a bare
 # "error: out of memory"). A sanitizer build reserves more address space than the limit allows.
 if [ -z "$WBR_SANITIZED" ]; then
@@ -101,4 +112,10 @@ open(sys.argv[1], 'w').write(json.dumps({'tensors': t}))" "$T/big.json"
   elif ! grep -qF "big.json: error: out of memory" "$T/oom.err"; then fail inspect/oom-names-file "$(head -c 300 "$T/oom.err")"
   elif ! grep -qF "help: free memory or raise this process's limit (ulimit -v)" "$T/oom.err"; then fail inspect/oom-names-file "no help: $(head -c 300 "$T/oom.err")"
   else pass inspect/oom-names-file; fi
+  # a file too large to map under the limit: the system's refusal comes with what to do
+  head -c 300000000 /dev/zero >"$T/big.safetensors" 2>/dev/null
+  (ulimit -v 200000; exec "$WBR" inspect "$T/big.safetensors") >/dev/null 2>"$T/map.err"
+  if grep -qF "cannot map: Cannot allocate memory" "$T/map.err" && grep -qF "help: free memory or raise this process's limit" "$T/map.err"
+  then pass inspect/map-failure-says-what-to-do; else fail inspect/map-failure-says-what-to-do "$(head -c 300 "$T/map.err")"; fi
+  rm -f "$T/big.safetensors"
 fi

@@ -163,6 +163,24 @@ ln -s real.safetensors ol.safetensors
 ok outputs/apply-symlink-out "$WBR" apply r.wbr src.safetensors -o ol.safetensors
 [ -L ol.safetensors ] && pass outputs/apply-symlink-out-kept || fail outputs/apply-symlink-out-kept "$(ls -l ol.safetensors)"
 same outputs/apply-symlink-out-target "$T/real.want" real.safetensors
+# A link to a file of another kind is not written through: compile -o x.wbc must never turn a
+# checkpoint into bytecode because x.wbc points to it (found after write-through: exit 0 and a
+# destroyed weight file).
+cp src.safetensors victim.safetensors
+md5sum victim.safetensors >"$T/victim.sum"
+ln -s victim.safetensors vl.wbc
+ln -s victim.safetensors vl.wbr
+rejects outputs/compile-link-to-other-kind 2 "a file of another kind" "$WBR" compile r.wbr -o vl.wbc
+rejects outputs/match-link-to-other-kind 2 "a file of another kind" "$WBR" match src.safetensors target.json -o vl.wbr
+md5sum -c --quiet "$T/victim.sum" >/dev/null 2>&1 && [ -L vl.wbc ] && pass outputs/link-to-other-kind-unchanged \
+  || fail outputs/link-to-other-kind-unchanged "victim.safetensors changed or a link was replaced"
+# A sharded index reached through a link would put the shards beside the link and an index that
+# cannot find them at the target: refused.
+mkdir -p realdir
+ln -s realdir/x.safetensors.index.json il.safetensors.index.json
+rejects outputs/sharded-index-symlink 2 "may not be a symbolic link" "$WBR" apply noop.wbr conc.safetensors -o il.safetensors.index.json --max-shard-size 300KB
+[ -z "$(ls realdir)" ] && [ -z "$(ls il-* 2>/dev/null)" ] && pass outputs/sharded-index-symlink-nothing-written \
+  || fail outputs/sharded-index-symlink-nothing-written "$(ls realdir il-* 2>&1 | tr '\n' ' ')"
 
 # ---- 2. permissions: a new file gets 0666 & ~umask, a replaced one keeps its mode ----
 mode() { stat -c %a "$1"; }
@@ -224,8 +242,9 @@ printf 'weightbridge 1\ntranspose "big"\ncast "big" f64\n' >slow.wbr
 for sig in TERM HUP INT; do
   for out in one.safetensors one.safetensors.index.json; do
     mkdir -p "sig$sig" && rm -rf "sig$sig"/* "sig$sig"/.[!.]*
-    # sh starts background jobs with SIGINT ignored; Python's Popen restores the default first.
-    "$PY" -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' \
+    # sh starts background jobs with SIGINT ignored, and nohup (or a CI runner) may ignore SIGHUP:
+    # restore the defaults first, since wbr keeps a signal that was ignored when it started.
+    "$PY" -c 'import os, signal as s, sys; [s.signal(x, s.SIG_DFL) for x in (s.SIGINT, s.SIGHUP, s.SIGTERM)]; os.execvp(sys.argv[1], sys.argv[1:])' \
       env WBR_TEST_NO_TMPFILE=1 "$WBR" apply --max-shard-size 100MB slow.wbr big.safetensors -o "sig$sig/$out" 2>/dev/null &
     pid=$!
     seen=0
