@@ -3,7 +3,8 @@
 # (symlink, hard link, ./x, dir/../x, FILE#KEY, a shard, a future output shard, the rule file,
 # the target); devices and FIFOs are written in place; symlinks are written through; modes;
 # concurrent sharded applies never mix; a signal leaves no named temporary; FIFO inputs fail fast.
-. tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+needs_py outputs/python numpy || exit 0
 W=$T/w
 mkdir -p "$W/sub" && cd "$W" || exit 1
 "$PY" - <<'PY' || fail outputs/setup "could not write the inputs"

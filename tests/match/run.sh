@@ -3,7 +3,8 @@
 # are no longer than the hand-written rules; the synthetic corpus (tests/match/corpus.py) must
 # never be wrong and must flag every deliberate ambiguity; hints, --update, --explain, output
 # handling and exit codes.
-. tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+needs_py match/python numpy || exit 0
 
 # Statements of a rule file: non-blank lines that are not comments, minus the header.
 nstmts() { grep -v '^[[:space:]]*#' "$1" | grep -v '^[[:space:]]*$' | grep -v '^weightbridge ' | grep -cv '^expect '; }

@@ -6,7 +6,8 @@
 mkdir -p "$T/hide"
 for m in numpy torch; do echo "raise ImportError('hidden by tests/skip')" >"$T/hide/$m.py"; done
 for s in apply/run.sh fixtures/run.sh gguf/run.sh npz/run.sh ops/run.sh plan/run.sh py/run.sh \
-    torch/run.sh cli/apply.sh cli/inspect.sh cli/readme.sh; do
+    torch/run.sh cli/apply.sh cli/inspect.sh cli/readme.sh match/run.sh sharded/run.sh corpus/run.sh \
+    cli/outputs.sh; do
   PYTHONPATH="$T/hide" sh "tests/$s" >"$T/out" 2>&1
   rc=$?
   if [ $rc -eq 0 ] && grep -Eq '^SKIP: [^ ]+: (numpy|torch) missing$' "$T/out" && ! grep -q '^FAIL' "$T/out"; then
