@@ -707,11 +707,40 @@ static void window(const uint32_t *idx, size_t *lo, size_t *hi, uint32_t x) {
   *hi = c;
 }
 
+/* The part of x's normalised name after its last number ("mlp.down.proj.weight" of
+ * layers.2.mlp.down_proj.weight), so that prefixes one side strips do not matter. */
+static const char *key_tail(const matcher *m, const mtensor *x) {
+  const char *k = mi_str(&m->in, x->key), *tail = k;
+  for (const char *p = k; *p; p++)
+    if ((p == k || p[-1] == '.') && *p >= '0' && *p <= '9') {
+      const char *q = p;
+      while (*q >= '0' && *q <= '9') q++;
+      if (*q == '.' || !*q) tail = *q ? q + 1 : q;
+    }
+  return tail;
+}
+
+static bool same_nums(const mtensor *a, const mtensor *b) {
+  if (a->nnum != b->nnum) return false;
+  for (int i = 0; i < a->nnum; i++)
+    if (a->num[i] != b->num[i]) return false;
+  return true;
+}
+
+/* x, a same-numbered neighbour of y's pairing candidate, ends in y's name while the candidate
+ * does not: order paired LLaMA's down_proj with the transposed up_proj beside it. */
+static bool tail_rival(const matcher *m, const mtensor *x, const mtensor *cand, const mtensor *y) {
+  return same_nums(x, cand) && strcmp(key_tail(m, x), key_tail(m, y)) == 0 &&
+         strcmp(key_tail(m, cand), key_tail(m, y)) != 0;
+}
+
 static bool contradicted(pstate *ps, uint32_t s, uint32_t t) {
   matcher *m = ps->m;
   float w0 = m_wsim(m, S(ps, s), T(ps, t)), sc0 = scope_of(ps, S(ps, s), T(ps, t));
   float ns0 = near_scope(ps, S(ps, s), T(ps, t));
-  if (S(ps, s)->key == T(ps, t)->key || sc0 > 0) return false;
+  if (S(ps, s)->key == T(ps, t)->key) return false;
+  /* under parents already paired only a same-numbered rival of the very name speaks against */
+  bool scoped = sc0 > 0;
   size_t lo, hi;
   nelem_range(&m->S, ps->by_nelem_s, m->S.n, T(ps, t)->nelem, &lo, &hi);
   window(ps->by_nelem_s, &lo, &hi, s);
@@ -720,6 +749,8 @@ static bool contradicted(pstate *ps, uint32_t s, uint32_t t) {
     if (s2 == s || !s_free(ps, s2)) continue;
     mlayout l;
     if (m_layout_for(m, S(ps, s2), T(ps, t), &l) == REL_NONE) continue;
+    if (tail_rival(m, S(ps, s2), S(ps, s), T(ps, t))) return true;
+    if (scoped) continue;
     if (strong_against(ps, S(ps, s), T(ps, t), w0, sc0, S(ps, s2), NULL)) return true;
     if (near_scope(ps, S(ps, s2), T(ps, t)) > ns0 + 0.01f) return true;
   }
@@ -730,6 +761,8 @@ static bool contradicted(pstate *ps, uint32_t s, uint32_t t) {
     if (t2 == t || !t_free(ps, t2)) continue;
     mlayout l;
     if (m_layout_for(m, S(ps, s), T(ps, t2), &l) == REL_NONE) continue;
+    if (tail_rival(m, T(ps, t2), T(ps, t), S(ps, s))) return true;
+    if (scoped) continue;
     if (strong_against(ps, S(ps, s), T(ps, t), w0, sc0, NULL, T(ps, t2))) return true;
     if (near_scope(ps, S(ps, s), T(ps, t2)) > ns0 + 0.01f) return true;
   }
