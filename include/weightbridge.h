@@ -316,7 +316,10 @@ typedef struct wbr_apply_options {
  * order to path through the atomic streaming writer (see wbr_writer; `protect` as there, and
  * every file the plan's source and target sets read is protected as well). The
  * output's metadata keeps the source's and records the rules' hash and the tool version. opts
- * may be NULL (defaults). */
+ * may be NULL (defaults). While it reads mapped source bytes it installs a SIGBUS handler (and
+ * restores the previous one before returning), so a source truncated by another process is
+ * reported as an error ("the file changed while it was being read") instead of killing the
+ * program; nothing is written then. */
 WBR_API int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path,
                            const char *const *protect, const wbr_apply_options *opts);
 WBR_API void wbr_plan_free(wbr_plan *plan);
