@@ -677,11 +677,12 @@ static void phase_sibling(pstate *ps) {
  * much better name. */
 static bool strong_against(pstate *ps, const mtensor *a, const mtensor *b, float w0, float sc0, const mtensor *s2,
                            const mtensor *t2) {
-  (void)a;
-  (void)b;
   const mtensor *x = s2 ? s2 : a, *y = t2 ? t2 : b;
   if (scope_of(ps, x, y) > 0 && sc0 < 1.0f) return true;
   if (x->key == y->key) return true;
+  /* a rival that shares content words the candidate lacks (tok_embeddings for embed_tokens
+   * where order offers output) */
+  if (m_csim(ps->m, x, y) > m_csim(ps->m, a, b) + 0.25f) return true;
   return m_wsim(ps->m, x, y) >= w0 + 0.5f;
 }
 
