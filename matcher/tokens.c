@@ -143,8 +143,30 @@ typedef struct wordsink {
   bool have_in, have_proj;
 } wordsink;
 
+static void push_word_id(wordsink *ws, const char *w, size_t n);
+
+/* "post"/"pre" + "attn" is one word: post_attention_layernorm is the norm AFTER attention,
+ * so its "attention" is no evidence for Meta's attention_norm (the norm before it, R10). */
+static bool fold_modifier(wordsink *ws, const char *w, size_t n) {
+  if (n != 4 || memcmp(w, "attn", 4) != 0 || !ws->t->nw) return false;
+  const char *prev = mi_str(&ws->m->in, ws->last_word);
+  if (strcmp(prev, "post") != 0 && strcmp(prev, "pre") != 0) return false;
+  char both[8];
+  size_t pn = strlen(prev);
+  memcpy(both, prev, pn);
+  memcpy(both + pn, "attn", 4);
+  uint32_t id = mi_id(&ws->m->in, both, pn + 4);
+  if (id == UINT32_MAX) return false;
+  ws->side->words[ws->side->nwords - 1] = id;
+  ws->last_word = id;
+  wbr_buf_put(&ws->key, "attn", 4);
+  wbr_buf_put(&ws->partkey, "attn", 4);
+  return true;
+}
+
 static void push_word_id(wordsink *ws, const char *w, size_t n) {
   if (n == 0) return;
+  if (fold_modifier(ws, w, n)) return;
   uint32_t id = mi_id(&ws->m->in, w, n);
   if (id == UINT32_MAX) return;
   mside *s = ws->side;
