@@ -1,5 +1,6 @@
 /* harness.c — registry and runner for the unit tests (see harness.h). */
 #include "harness.h"
+#include "weightbridge.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -80,4 +81,11 @@ int main(int argc, char **argv) {
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
   }
   return failed ? 1 : 0;
+}
+
+void test_on_diag(void *ud, const struct wbr_diag *d) {
+  test_diags *g = ud;
+  if (d->severity != WBR_SEV_ERROR) return;
+  g->n++;
+  snprintf(g->last, sizeof g->last, "%s", d->message);
 }

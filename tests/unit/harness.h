@@ -18,6 +18,15 @@ const char *test_path(const char *name);
 /* A whole file in a malloc'd, NUL-terminated buffer, its size in *len; NULL if unreadable. */
 unsigned char *test_slurp(const char *path, size_t *len);
 
+/* A diagnostic callback for wbr_ctx_new(&ctx, test_on_diag, &diags): counts the errors and keeps
+ * the last error's message. */
+typedef struct test_diags {
+  int n;
+  char last[1024];
+} test_diags;
+struct wbr_diag;
+void test_on_diag(void *ud, const struct wbr_diag *d);
+
 #define TEST(name)                                                                       \
   static void test_##name(void);                                                         \
   __attribute__((constructor)) static void test_reg_##name(void) {                       \

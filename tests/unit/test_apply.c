@@ -14,18 +14,6 @@
 #include "harness.h"
 #include "weightbridge.h"
 
-typedef struct adiags {
-  int n;
-  char last[1024];
-} adiags;
-
-static void a_on_diag(void *ud, const wbr_diag *d) {
-  adiags *g = ud;
-  if (d->severity != WBR_SEV_ERROR) return;
-  g->n++;
-  snprintf(g->last, sizeof g->last, "%s", d->message);
-}
-
 #define SIDE 256 /* three F32 [256, 256] tensors: 768 KiB of source */
 
 /* A source of three tensors, written by our own writer. */
@@ -55,9 +43,9 @@ static void shrink_source(void *ud, size_t done, size_t total, uint64_t bd, uint
 
 /* Apply `rules` to a fresh source, truncating it as `after` says (0: before apply starts). */
 static void shrink_case(const char *rules, size_t after, const char *want) {
-  adiags g = {0};
+  test_diags g = {0};
   wbr_ctx *ctx;
-  wbr_ctx_new(&ctx, a_on_diag, &g);
+  wbr_ctx_new(&ctx, test_on_diag, &g);
   const char *src = test_path("src.safetensors"), *out = test_path("out.safetensors");
   write_source(ctx, src);
   wbr_tensorset *ts = NULL;
@@ -103,9 +91,9 @@ TEST(apply_source_shrank_before_apply) {
 /* The in-kernel copy meets the end of a source that shrank after it was opened: reported as a
  * change of the source, not as a failed write from memory ("Bad address" from the mapping). */
 TEST(writer_copy_from_a_shrunk_source) {
-  adiags g = {0};
+  test_diags g = {0};
   wbr_ctx *ctx;
-  wbr_ctx_new(&ctx, a_on_diag, &g);
+  wbr_ctx_new(&ctx, test_on_diag, &g);
   enum { N = 4 << 20 };
   const char *src = test_path("big.bin"), *out = test_path("copy.safetensors");
   uint8_t *bytes = calloc(1, N);

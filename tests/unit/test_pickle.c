@@ -7,24 +7,12 @@
 #include "harness.h"
 #include "weightbridge.h"
 
-typedef struct pdiags {
-  int n;
-  char last[1024];
-} pdiags;
-
-static void pon_diag(void *ud, const wbr_diag *d) {
-  pdiags *g = ud;
-  if (d->severity != WBR_SEV_ERROR) return;
-  g->n++;
-  snprintf(g->last, sizeof g->last, "%s", d->message);
-}
-
 #define P(s) (const uint8_t *)(s), sizeof(s) - 1
 
 TEST(pickle_values) {
-  pdiags g = {0};
+  test_diags g = {0};
   wbr_ctx *ctx;
-  wbr_ctx_new(&ctx, pon_diag, &g);
+  wbr_ctx_new(&ctx, test_on_diag, &g);
   /* {"a": [1, -2, 300, -70000, 2**40, 1.5, True, None, b"xy"], "b": (1,), "c": (1, 2, 3),
    *  "d": "é", "e": _codecs.encode("z", "latin1")} with memo reuse: "f" is "a" again. */
   static const char pk[] =
@@ -92,9 +80,9 @@ TEST(pickle_long1) {
 }
 
 static void refused(const uint8_t *pk, size_t n, const char *msg) {
-  pdiags g = {0};
+  test_diags g = {0};
   wbr_ctx *ctx;
-  wbr_ctx_new(&ctx, pon_diag, &g);
+  wbr_ctx_new(&ctx, test_on_diag, &g);
   wbr_pickle *p = NULL;
   const wbr_pk_value *r = NULL;
   CHECK_INT(wbr_pickle_load(&p, &r, ctx, "t.pt", "data.pkl", pk, n), WBR_EINPUT);
@@ -138,9 +126,9 @@ TEST(pickle_limits) {
   pk[1] = 2;
   memset(pk + 2, ']', n);
   pk[n + 2] = '.';
-  pdiags g = {0};
+  test_diags g = {0};
   wbr_ctx *ctx;
-  wbr_ctx_new(&ctx, pon_diag, &g);
+  wbr_ctx_new(&ctx, test_on_diag, &g);
   wbr_pickle *p;
   const wbr_pk_value *r;
   /* 3M values fit the limits (8M): accepted, the last list is the result. */

@@ -9,22 +9,10 @@
 #include "tensor_bytes.h"
 #include "weightbridge.h"
 
-typedef struct tdiags {
-  int n;
-  char last[1024];
-} tdiags;
-
-static void ton_diag(void *ud, const wbr_diag *d) {
-  tdiags *g = ud;
-  if (d->severity != WBR_SEV_ERROR) return;
-  g->n++;
-  snprintf(g->last, sizeof g->last, "%s", d->message);
-}
-
 TEST(torch_write_read) {
-  tdiags g = {0};
+  test_diags g = {0};
   wbr_ctx *ctx;
-  wbr_ctx_new(&ctx, ton_diag, &g);
+  wbr_ctx_new(&ctx, test_on_diag, &g);
   wbr_tensorset *ts;
   wbr_tensorset_new(&ts, ctx);
   static uint8_t data[4096];
@@ -121,9 +109,9 @@ static mem view_ckpt(void) {
 }
 
 TEST(torch_view_gather_and_key) {
-  tdiags g = {0};
+  test_diags g = {0};
   wbr_ctx *ctx;
-  wbr_ctx_new(&ctx, ton_diag, &g);
+  wbr_ctx_new(&ctx, test_on_diag, &g);
   mem m = view_ckpt();
   wbr_tensorset *ts = NULL;
   /* No key: the tensors are nested, which is refused with the keys listed. */

@@ -13,18 +13,6 @@
 #include "harness.h"
 #include "weightbridge.h"
 
-typedef struct wdiags {
-  int n;
-  char last[1024];
-} wdiags;
-
-static void w_on_diag(void *ud, const wbr_diag *d) {
-  wdiags *g = ud;
-  if (d->severity != WBR_SEV_ERROR) return;
-  g->n++;
-  snprintf(g->last, sizeof g->last, "%s", d->message);
-}
-
 /* Entries in dir (hidden ones included), "." and ".." excepted. */
 static int dir_entries(const char *dir, char *first, size_t n) {
   DIR *d = opendir(dir);
@@ -121,9 +109,9 @@ TEST(writer_chunked_equals_whole) {
 }
 
 TEST(writer_too_few_bytes_leaves_nothing) {
-  wdiags g = {0};
+  test_diags g = {0};
   wbr_ctx *ctx;
-  wbr_ctx_new(&ctx, w_on_diag, &g);
+  wbr_ctx_new(&ctx, test_on_diag, &g);
   wbr_tensorset *ts = layout(ctx);
   const char *out = test_path("out.safetensors");
   wbr_writer *w = NULL;
@@ -140,9 +128,9 @@ TEST(writer_too_few_bytes_leaves_nothing) {
 }
 
 TEST(writer_too_many_bytes) {
-  wdiags g = {0};
+  test_diags g = {0};
   wbr_ctx *ctx;
-  wbr_ctx_new(&ctx, w_on_diag, &g);
+  wbr_ctx_new(&ctx, test_on_diag, &g);
   wbr_tensorset *ts = layout(ctx);
   const char *out = test_path("out.safetensors");
   wbr_writer *w = NULL;
@@ -248,9 +236,9 @@ TEST(writer_mode_follows_umask) {
 }
 
 TEST(writer_protect) {
-  wdiags g = {0};
+  test_diags g = {0};
   wbr_ctx *ctx;
-  wbr_ctx_new(&ctx, w_on_diag, &g);
+  wbr_ctx_new(&ctx, test_on_diag, &g);
   wbr_tensorset *ts = layout(ctx);
   const char *in = test_path("in.safetensors"), *hard = test_path("hard.safetensors"),
              *sym = test_path("sym.safetensors");
@@ -282,9 +270,9 @@ TEST(writer_protect) {
 }
 
 TEST(writer_bad_destinations) {
-  wdiags g = {0};
+  test_diags g = {0};
   wbr_ctx *ctx;
-  wbr_ctx_new(&ctx, w_on_diag, &g);
+  wbr_ctx_new(&ctx, test_on_diag, &g);
   wbr_tensorset *ts = layout(ctx);
   char missing[600], want[800];
   snprintf(missing, sizeof missing, "%s/nodir/out.safetensors", test_tmpdir());
@@ -339,9 +327,9 @@ TEST(writer_dev_null) {
 }
 
 TEST(writer_manifest_takes_no_bytes) {
-  wdiags g = {0};
+  test_diags g = {0};
   wbr_ctx *ctx;
-  wbr_ctx_new(&ctx, w_on_diag, &g);
+  wbr_ctx_new(&ctx, test_on_diag, &g);
   wbr_tensorset *ts = layout(ctx);
   wbr_writer *w = NULL;
   CHECK_INT(wbr_writer_open(&w, ctx, test_path("m.json"), ts, NULL), 0);
@@ -355,9 +343,9 @@ TEST(writer_manifest_takes_no_bytes) {
 }
 
 TEST(writer_commit_twice) {
-  wdiags g = {0};
+  test_diags g = {0};
   wbr_ctx *ctx;
-  wbr_ctx_new(&ctx, w_on_diag, &g);
+  wbr_ctx_new(&ctx, test_on_diag, &g);
   wbr_tensorset *ts;
   wbr_tensorset_new(&ts, ctx);
   int64_t s[1] = {0};
@@ -377,9 +365,9 @@ TEST(writer_commit_twice) {
 /* Every file a tensor set read is protected by identity, whatever path names it: here the set
  * was opened through a symlink and the output is a hard link. */
 TEST(writer_protects_sets_by_identity) {
-  wdiags g = {0};
+  test_diags g = {0};
   wbr_ctx *ctx;
-  wbr_ctx_new(&ctx, w_on_diag, &g);
+  wbr_ctx_new(&ctx, test_on_diag, &g);
   wbr_tensorset *ts = layout(ctx);
   const char *in = test_path("in.safetensors"), *sym = test_path("sym.safetensors"),
              *hard = test_path("hard.safetensors");
@@ -434,9 +422,9 @@ TEST(writer_writes_through_symlinks) {
 /* Without O_TMPFILE (the test-only hook) the temporary has a name; wbr_remove_temporaries (what
  * the CLI's signal handler calls) deletes it, and the output then fails instead of appearing. */
 TEST(writer_remove_temporaries) {
-  wdiags g = {0};
+  test_diags g = {0};
   wbr_ctx *ctx;
-  wbr_ctx_new(&ctx, w_on_diag, &g);
+  wbr_ctx_new(&ctx, test_on_diag, &g);
   wbr_tensorset *ts = layout(ctx);
   setenv("WBR_TEST_NO_TMPFILE", "1", 1);
   const char *sub = test_path("out");

@@ -7,18 +7,6 @@
 #include "harness.h"
 #include "weightbridge.h"
 
-typedef struct zdiags {
-  int n;
-  char last[1024];
-} zdiags;
-
-static void zon_diag(void *ud, const wbr_diag *d) {
-  zdiags *g = ud;
-  if (d->severity != WBR_SEV_ERROR) return;
-  g->n++;
-  snprintf(g->last, sizeof g->last, "%s", d->message);
-}
-
 typedef struct membuf {
   uint8_t *p;
   size_t len, cap;
@@ -64,9 +52,9 @@ static membuf make_archive(wbr_ctx *ctx) {
 }
 
 TEST(zip_round_trip) {
-  zdiags g = {0};
+  test_diags g = {0};
   wbr_ctx *ctx;
-  wbr_ctx_new(&ctx, zon_diag, &g);
+  wbr_ctx_new(&ctx, test_on_diag, &g);
   membuf m = make_archive(ctx);
   wbr_zip *z;
   CHECK_INT(wbr_zip_open(&z, ctx, "t.zip", NULL, m.p, m.len), 0);
@@ -114,9 +102,9 @@ TEST(zip_round_trip) {
 }
 
 static void expect_open_fails(const uint8_t *p, size_t len, const char *msg) {
-  zdiags g = {0};
+  test_diags g = {0};
   wbr_ctx *ctx;
-  wbr_ctx_new(&ctx, zon_diag, &g);
+  wbr_ctx_new(&ctx, test_on_diag, &g);
   wbr_zip *z = NULL;
   CHECK_INT(wbr_zip_open(&z, ctx, "t.zip", NULL, p, len), WBR_EINPUT);
   CHECK(z == NULL);
@@ -191,8 +179,8 @@ TEST(zip_refusals) {
   /* A flipped data byte is caught by the CRC check. */
   memcpy(c, m.p, m.len);
   {
-    zdiags g = {0};
-    wbr_ctx_new(&ctx, zon_diag, &g);
+    test_diags g = {0};
+    wbr_ctx_new(&ctx, test_on_diag, &g);
     wbr_zip *z;
     CHECK_INT(wbr_zip_open(&z, ctx, "t.zip", NULL, c, m.len), 0);
     const wbr_zip_entry *e = wbr_zip_find(z, "a/x");
@@ -213,9 +201,9 @@ TEST(zip_refusals) {
 
 /* More than 65535 entries forces the zip64 end records; the reader must follow them. */
 TEST(zip64_many_entries) {
-  zdiags g = {0};
+  test_diags g = {0};
   wbr_ctx *ctx;
-  wbr_ctx_new(&ctx, zon_diag, &g);
+  wbr_ctx_new(&ctx, test_on_diag, &g);
   membuf m = {0};
   wbr_zipw *w;
   CHECK_INT(wbr_zipw_new(&w, ctx, "t.zip", mem_emit, &m, 0), 0);
@@ -244,9 +232,9 @@ TEST(zip64_many_entries) {
 }
 
 TEST(zip_writer_misuse) {
-  zdiags g = {0};
+  test_diags g = {0};
   wbr_ctx *ctx;
-  wbr_ctx_new(&ctx, zon_diag, &g);
+  wbr_ctx_new(&ctx, test_on_diag, &g);
   membuf m = {0};
   wbr_zipw *w;
   CHECK_INT(wbr_zipw_new(&w, ctx, "t.zip", mem_emit, &m, 0), 0);
