@@ -184,10 +184,15 @@ static void put_comment(wbr_buf *b, const wbr_program *p, const wbr_insn *in) {
     wbr_buf_printf(b, " to %s", wbr_dtype_name((wbr_dtype)in->x));
     break;
   case WBR_OP_HINT:
+  case WBR_OP_HINT_LAYOUT:
     wbr_buf_puts(b, "for the matcher: ");
     put_pattern(b, p, in->a);
     wbr_buf_puts(b, " corresponds to ");
     put_pattern(b, p, in->b);
+    if (in->op == WBR_OP_HINT_LAYOUT) {
+      wbr_buf_puts(b, " with axes ");
+      put_ints(b, p, in->c);
+    }
     wbr_buf_puts(b, " (no effect on the mapping)");
     break;
   case WBR_OP_EXPECT_SHAPE:

@@ -559,7 +559,7 @@ static void run_insn(vm *v, uint32_t pc) {
   const wbr_insn *in = wbr_program_insn(v->prog, pc);
   v->pc = pc;
   bool optional = in->flags & WBR_INSN_OPTIONAL;
-  if (in->op == WBR_OP_HINT) return;
+  if (in->op == WBR_OP_HINT || in->op == WBR_OP_HINT_LAYOUT) return;
 
   const uint32_t *pats = &in->a;
   uint32_t npats = 1;
@@ -667,6 +667,7 @@ static void run_insn(vm *v, uint32_t pc) {
   case WBR_OP_PERMUTE:
   case WBR_OP_CAST:
   case WBR_OP_HINT:
+  case WBR_OP_HINT_LAYOUT:
   case WBR_OP_EXPECT_SHAPE:
   case WBR_OP_EXPECT_DTYPE:
   case WBR_OP_EXPECT_COUNT:
@@ -1007,6 +1008,7 @@ static void run_insn(vm *v, uint32_t pc) {
       break;
     }
     case WBR_OP_HINT:
+    case WBR_OP_HINT_LAYOUT:
     case WBR_OP_EXPECT_COUNT:
     case WBR_OP_COUNT:
       break;
