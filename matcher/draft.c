@@ -398,7 +398,9 @@ static void explain(matcher *m) {
     if (p->split_k) wbr_buf_printf(b, " part %d/%d", p->split_i + 1, p->split_k);
     static const char *const rels[] = {"", "reshape", "transpose", "permute", "reshape+transpose"};
     if (p->lay.rel && p->lay.rel < 5) wbr_buf_printf(b, " [%s]", rels[p->lay.rel]);
-    wbr_buf_printf(b, "  -- %s: %s\n", ev_name(p->ev), p->why);
+    wbr_buf_printf(b, "  -- %s: %s", ev_name(p->ev), p->why);
+    if (p->rivals) wbr_buf_printf(b, "; REVIEW: among %u same-shape candidates", (unsigned)p->rivals + 1);
+    wbr_buf_putc(b, '\n');
   }
   for (size_t u = 0; u < m->nunres; u++) {
     const munres *un = &m->unres[u];
