@@ -357,7 +357,8 @@ static char *render(matcher *m, const mrules *r, const wbr_match_opts *o, bool h
       if (un->dtype) {
         tl[k++] = wbr_strdup("  no hint helps: correct the target's dtype (or cast the source in the rules)");
       } else if (un->ncand) {
-        snprintf(buf, sizeof buf, "  e.g. hint \"%s\" = \"%s\"", m->S.t[un->cand[0]].name, m->T.t[un->t].name);
+        snprintf(buf, sizeof buf, "  e.g. hint \"%s\" = \"%s\"%s", m->S.t[un->cand[0]].name, m->T.t[un->t].name,
+                 un->square ? " transpose  # or permute (0, 1): as is" : "");
         tl[k++] = wbr_strdup(buf);
       }
     }

@@ -127,6 +127,7 @@ typedef struct munres {
   uint8_t ncand;
   bool dtype;    /* undecided because the only fitting sources have another dtype: no hint helps */
   bool depth;    /* undecided because the fitting sources sit in a family of another depth */
+  bool square;   /* a square 2-D weight whose layout nothing decides: a hint should give it */
   char why[400];
 } munres;
 

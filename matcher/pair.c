@@ -1427,6 +1427,7 @@ static void collect_unresolved(pstate *ps) {
     classify(ps, t, u, &f);
     const mtensor *x = T(ps, t);
     if (ps->square_conflict && ps->square_conflict[t]) {
+      u->square = true;
       snprintf(u->why, sizeof u->why,
                "square 2-D weight: the other 2-D weights of its layer disagree about a transpose");
     } else if (f.ok == 0 && f.conv) {
