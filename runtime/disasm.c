@@ -231,11 +231,14 @@ char *wbr_program_disasm(const wbr_program *p) {
     const wbr_opinfo *oi = wbr_opinfo_get(in->op);
     wbr_buf o;
     wbr_buf_init(&o);
-    /* In the order of the source: pattern, axis, sizes/index/range, then the outputs. */
+    /* In the order of the source: pattern, axis, sizes/index/range, then the outputs (a hint's
+     * axes come last, as its layout does). */
+    bool c_last = in->op == WBR_OP_HINT_LAYOUT;
     put_operand(&o, p, oi->a, in->a);
     put_operand(&o, p, oi->x, (uint32_t)(int32_t)in->x);
-    put_operand(&o, p, oi->c, in->c);
+    if (!c_last) put_operand(&o, p, oi->c, in->c);
     put_operand(&o, p, oi->b, in->b);
+    if (c_last) put_operand(&o, p, oi->c, in->c);
     if (o.oom) b.oom = true;
     ops[i] = wbr_buf_take(&o);
     if (ops[i] && strlen(ops[i]) > wops) wops = strlen(ops[i]);
