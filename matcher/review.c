@@ -237,13 +237,22 @@ static bool skippable(const matcher *m, const rent *self, const rent *o, bool sr
   return false;
 }
 
+/* Is y a candidate for `other` (of the other side)? By a layout, or for a part of a fused pair
+ * (whose shapes differ from its partner's), by the same q/k/v letter and no index map against it. */
+static bool candidate(const matcher *m, const mtensor *x, const mtensor *y, bool src, const mtensor *other, bool fused) {
+  mlayout l;
+  if (!fused) return m_layout_for(m, src ? y : other, src ? other : y, &l) != REL_NONE;
+  if (y->part != x->part || y->fused != x->fused) return false;
+  long c = m_index_veto(m, src ? y : other, src ? other : y);
+  return c < 0 || m->fcorr[c].depth;
+}
+
 /* Candidates of x's side in v[lo, hi) for the pair (self on x's side, `other`), free at P. */
 static size_t count_in(const matcher *m, const rent *v, size_t lo, size_t hi, const rent *self, bool src,
-                       const mtensor *other, size_t P) {
+                       const mtensor *other, size_t P, bool fused) {
   const mside *side = src ? &m->S : &m->T;
   const mtensor *x = &side->t[self->i];
   size_t n = 0;
-  mlayout l;
   for (size_t k = lo; k < hi; k++) {
     const rent *o = &v[k];
     if (o->i == self->i || o->h != self->h || skippable(m, self, o, src, other)) continue;
@@ -251,7 +260,7 @@ static size_t count_in(const matcher *m, const rent *v, size_t lo, size_t hi, co
     if (!free_at(m, side, src, o->i, P) || y->ndim != x->ndim || memcmp(y->shape, x->shape, sizeof(int64_t) * (size_t)x->ndim))
       continue;
     if (y->role != ROLE_OTHER && other->role != ROLE_OTHER && y->role != other->role) continue;
-    if (m_layout_for(m, src ? y : other, src ? other : y, &l) != REL_NONE) n++;
+    if (candidate(m, x, y, src, other, fused)) n++;
   }
   return n;
 }
@@ -259,15 +268,17 @@ static size_t count_in(const matcher *m, const rent *v, size_t lo, size_t hi, co
 /* The rivals on one side: the same shape, minus (unseen) the key family's other numbers when
  * its map binds the partner. */
 static size_t side_rivals(const matcher *m, const rent *v, size_t n, const rent *self, bool src, const mtensor *other,
-                          size_t P) {
+                          size_t P, bool fused) {
   size_t lo, hi, flo, fhi, vlo, vhi;
   rent_range(v, n, self, 1, &lo, &hi);
-  if (!self->n || !binds(m, key_fam(self), src, other)) return count_in(m, v, lo, hi, self, src, other, P);
+  if (!self->n || !binds(m, key_fam(self), src, other)) return count_in(m, v, lo, hi, self, src, other, P, fused);
   rent_range(v, n, self, 2, &flo, &fhi);
   rent_range(v, n, self, 3, &vlo, &vhi);
-  return count_in(m, v, lo, flo, self, src, other, P) + count_in(m, v, vlo, vhi, self, src, other, P) +
-         count_in(m, v, fhi, hi, self, src, other, P);
+  return count_in(m, v, lo, flo, self, src, other, P, fused) + count_in(m, v, vlo, vhi, self, src, other, P, fused) +
+         count_in(m, v, fhi, hi, self, src, other, P, fused);
 }
+
+static size_t max_z(size_t a, size_t b) { return a > b ? a : b; }
 
 void m_count_rivals(matcher *m) {
   rent *vs = calloc(m->S.n + 1, sizeof *vs), *vt = calloc(m->T.n + 1, sizeof *vt);
@@ -285,11 +296,13 @@ void m_count_rivals(matcher *m) {
   for (size_t P = 0; P < m->npairs; P++) {
     mpair *p = &m->pairs[P];
     p->rivals = 0;
-    if (p->ns != 1 || (p->ev != EV_NAME && p->ev != EV_ORDER)) continue;
-    const rent *es = &vs[at_s[p->s[0]]], *et = &vt[at_t[p->t]];
-    size_t rs = side_rivals(m, vs, m->S.n, es, true, &m->T.t[p->t], P);
-    size_t rt = side_rivals(m, vt, m->T.n, et, false, &m->S.t[p->s[0]], P);
-    size_t r = rs > rt ? rs : rt;
+    bool fused = p->ev == EV_FUSED;
+    if (p->ns == 0 || (p->ev != EV_NAME && p->ev != EV_ORDER && !fused)) continue;
+    /* each part of a concat against the fused target; the first (or the split source) for the rest */
+    size_t r = 0;
+    for (int k = 0; k < p->ns; k++)
+      r = max_z(r, side_rivals(m, vs, m->S.n, &vs[at_s[p->s[k]]], true, &m->T.t[p->t], P, fused));
+    r = max_z(r, side_rivals(m, vt, m->T.n, &vt[at_t[p->t]], false, &m->S.t[p->s[0]], P, fused));
     p->rivals = r > UINT16_MAX ? UINT16_MAX : (uint16_t)r;
   }
 done:
@@ -301,7 +314,9 @@ done:
 
 /* ---- REVIEW -------------------------------------------------------------------------------- */
 
-static bool on_names_alone(const mpair *p) { return p->ns == 1 && p->rivals > 0 && (p->ev == EV_NAME || p->ev == EV_ORDER); }
+static bool on_names_alone(const mpair *p) {
+  return p->ns >= 1 && p->rivals > 0 && (p->ev == EV_NAME || p->ev == EV_ORDER || p->ev == EV_FUSED);
+}
 
 size_t m_review_count(const matcher *m) {
   size_t n = 0;
@@ -359,8 +374,12 @@ static void review_lines(const matcher *m, wbr_buf *out) {
     groups++;
     if (shown == REVIEW_MAX_LINES) continue;
     const mpair *p = &m->pairs[m->T.t[t].pair];
-    wbr_buf_printf(out, "  %s from %s  (%s among %u same-shape candidates)", m->T.t[p->t].name, m->S.t[p->s[0]].name,
-                   p->ev == EV_ORDER ? "definition order" : "best name match", (unsigned)p->rivals + 1);
+    wbr_buf_printf(out, "  %s from %s", m->T.t[p->t].name, m->S.t[p->s[0]].name);
+    for (int k = 1; k < p->ns; k++) wbr_buf_printf(out, " + %s", m->S.t[p->s[k]].name);
+    if (p->split_k) wbr_buf_printf(out, " part %d/%d", p->split_i + 1, p->split_k);
+    wbr_buf_printf(out, "  (%s among %u same-shape candidates)",
+                   p->ev == EV_ORDER ? "definition order" : p->ev == EV_FUSED ? "q/k/v parts by name" : "best name match",
+                   (unsigned)p->rivals + 1);
     if (count[t] > 1) wbr_buf_printf(out, " and %zu more like it", count[t] - 1);
     wbr_buf_putc(out, '\n');
     shown++;

@@ -110,6 +110,18 @@ if [ "$(grep -c '; REVIEW: among [0-9]* same-shape candidates$' "$T/ve.err")" -e
 $WBR match $P/a.json $P/b.json --hint 'encoder.ln.bias=norm.bias' -o "$T/v2.wbr" 2>"$T/v2.err"
 if grep -q '^REVIEW' "$T/v2.err" && ! grep -q 'norm.bias from ' "$T/v2.err"; then
   pass match/review/hinted-not-listed; else fail match/review/hinted-not-listed "$(grep -A8 REVIEW "$T/v2.err" | head -c 600)"; fi
+# q/k/v parts joined by their names while another group of the same shapes was free: listed
+$PY - "$T" <<'PYEOF'
+import json, sys
+a = {"dec.0.%s.%s_proj.weight" % (m, p): {"shape": [8, 8], "dtype": "F32"} for m in ("self_attn", "cross_attn") for p in "qkv"}
+b = {"blocks.0.%s.qkv.weight" % m: {"shape": [24, 8], "dtype": "F32"} for m in ("self", "cross")}
+json.dump({"tensors": a}, open(sys.argv[1] + "/fa.json", "w"))
+json.dump({"tensors": b}, open(sys.argv[1] + "/fb.json", "w"))
+PYEOF
+$WBR match "$T/fa.json" "$T/fb.json" -o "$T/f.wbr" 2>"$T/f.err"
+if grep -q '^  blocks.0.cross.qkv.weight from dec.0.cross_attn.q_proj.weight + dec.0.cross_attn.k_proj.weight + dec.0.cross_attn.v_proj.weight  (q/k/v parts by name among 2 same-shape candidates)$' "$T/f.err"; then
+  pass match/review/fused-by-name; else fail match/review/fused-by-name "$(grep -A3 REVIEW "$T/f.err" | head -c 400)"; fi
+
 # where the same names decide (GPT-2 HF -> nanoGPT), the list is empty and says so
 G2=tests/fixtures/gpt2_hf_to_nanogpt
 $WBR match $G2/a.json $G2/b.json -o "$T/s.wbr" 2>"$T/s.err"
