@@ -165,7 +165,7 @@ static bool each_match(vm *v, stmt *s, bool needs_values, each_fn *one) {
     wbr_value val = v->cur[i];
     /* The captures are recomputed here, for the matched names only: a wbr_match is large. */
     wbr_match m;
-    if (wbr_namepat_match(s->p, val.name, val.len, &m, NULL) != 1) continue;
+    if (wbr_namepat_match_in(s->p, v->mstate, val.name, val.len, &m, NULL) != 1) continue;
     if (needs_values && quantized(v, val.node)) {
       vm_stmt_error(v, s->pc, "rules can rename or drop a quantized tensor; to change it, dequantize it with the tool that made it",
                     "'%s' is quantized (%s): %s needs its values", val.name, quantized(v, val.node), op_name(s->in));
@@ -723,7 +723,7 @@ static op_fn *const handlers[WBR_OP_COUNT] = {
 bool vm_stmt_run(vm *v, stmt *s) { return handlers[s->in->op](v, s); }
 
 void vm_stmt_free(stmt *s) {
-  wbr_namepat_free(s->p);
+  wbr_namepat_free(s->own);
   wbr_template_free(s->tpl);
   if (s->tv)
     for (uint32_t k = 0; k < s->nt; k++) wbr_template_free(s->tv[k]);

@@ -321,7 +321,6 @@ static int compile_pattern(vm *v, uint32_t pat_index, wbr_namepat **out) {
                            wbr_program_str(v->prog, pp->text), letters, &err);
   if (rc == WBR_ENOMEM) v->oom = true;
   else if (rc) vm_stmt_error(v, v->pc, NULL, "pattern: %s", err.msg);
-  else wbr_namepat_set_budget(*out, &v->match_budget);
   return rc;
 }
 
@@ -333,7 +332,7 @@ static size_t match_all(vm *v, const wbr_namepat *p, bool *failed) {
   for (size_t i = 0; i < v->ncur; i++) {
     wbr_match m;
     wbr_namepat_error err;
-    int r = wbr_namepat_match(p, v->cur[i].name, v->cur[i].len, &m, &err);
+    int r = wbr_namepat_match_in(p, v->mstate, v->cur[i].name, v->cur[i].len, &m, &err);
     if (r < 0) {
       vm_stmt_error(v, v->pc, "simplify the regex", "on '%s': %s", v->cur[i].name, err.msg);
       *failed = true;
@@ -357,7 +356,11 @@ static size_t match_all(vm *v, const wbr_namepat *p, bool *failed) {
 
 bool vm_match(vm *v, stmt *s, uint32_t pat_index) {
   s->pat = pat_index;
-  if (compile_pattern(v, pat_index, &s->p)) return false;
+  s->p = wbr_program_namepat(v->prog, pat_index);
+  if (!s->p) { /* a program that was not verified (built in memory): compile it for this run */
+    if (compile_pattern(v, pat_index, &s->own)) return false;
+    s->p = s->own;
+  }
   bool failed = false;
   s->n = match_all(v, s->p, &failed);
   return !failed && !v->oom;
@@ -554,6 +557,7 @@ int wbr_plan_new(wbr_plan **out, wbr_ctx *ctx, const wbr_program *prog, const wb
   }
   if (!v.oom) reindex(&v, 0);
   v.match_budget = WBR_MATCH_BUDGET;
+  if (!v.oom && wbr_namepat_state_new(&v.mstate, &v.match_budget) != 0) v.oom = true;
   for (uint32_t pc = 0; pc < wbr_program_ninsns(prog) && !v.oom && !v.stop; pc++) run_insn(&v, pc);
   if (!v.oom) {
     if (target && !v.stop) {
@@ -573,6 +577,7 @@ int wbr_plan_new(wbr_plan **out, wbr_ctx *ctx, const wbr_program *prog, const wb
   free(v.consumed);
   free(v.sizes);
   free(v.parts);
+  wbr_namepat_state_free(v.mstate);
   wbr_map_free(&v.index);
   free(v.src_lines);
   free(v.src_text);

@@ -34,6 +34,7 @@ typedef struct vm {
   long *parts;            /* concat, stack: the cur position of each input of one group */
   size_t capparts;
   uint64_t match_budget;  /* steps left for costly pattern matches (namepat.h) */
+  wbr_namepat_state *mstate; /* every match of the run writes here (the patterns are the program's) */
   bool stop;              /* a limit was hit: the rest of the program does not run */
   uint32_t pc;            /* the statement running */
 } vm;
@@ -44,7 +45,8 @@ typedef struct stmt {
   const wbr_insn *in;
   uint32_t pc;
   uint32_t pat;             /* pattern index of the first input pattern */
-  wbr_namepat *p;
+  const wbr_namepat *p;     /* it, compiled: the program's (or own, for an unverified program) */
+  wbr_namepat *own;
   size_t n;                 /* matches */
   size_t nouts;             /* outputs in vm.outs */
   size_t cast_floats;       /* cast: tensors converted (or reported), so not "only integers" */
@@ -72,8 +74,8 @@ long vm_find(const vm *v, const char *name);
 /* True (reported, and the run stops) if a statement would grow the working set to n tensors,
  * past WBR_MAX_TENSORS. */
 bool vm_too_many(vm *v, uint64_t n);
-/* Compile the statement's (first) input pattern into s->p and find its matches (s->n, in
- * v->idx). False if it could not run (reported, or out of memory). */
+/* The statement's (first) input pattern in s->p, and its matches (s->n, in v->idx). False if it
+ * could not run (reported, or out of memory). */
 bool vm_match(vm *v, stmt *s, uint32_t pat_index);
 
 /* ---- the statements (stmt.c) ---- */

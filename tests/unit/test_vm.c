@@ -145,3 +145,60 @@ TEST(vm_split_at_the_list_limit) {
   wbr_ctx_free(ctx);
   wbr_tensorset_free(ts);
 }
+
+/* Patterns are compiled once per program (issue 11): the verifier, run by the compiler and by
+ * the .wbc loader, keeps what it compiled, and every plan of the program matches with those
+ * (each run with its own match state and budget, so one run cannot spend the next one's). */
+static void check_compiled(const wbr_program *p) {
+  CHECK(p->npats == 3 && p->nnp == p->npats);
+  for (uint32_t i = 0; i < p->nnp; i++) CHECK(wbr_program_namepat(p, i) != NULL);
+}
+
+TEST(vm_patterns_compiled_once_per_program) {
+  test_diags g = {0};
+  wbr_ctx *ctx;
+  wbr_ctx_new(&ctx, test_on_diag, &g);
+  static const char rules[] = "weightbridge 1\nrename \"a.{i}\" -> \"b.{i}\"\noptional drop /^(a+)+$/\n"
+                              "expect \"b.*\" count 400\n";
+  wbr_program *p = NULL, *q = NULL;
+  CHECK_INT(wbr_program_compile(&p, ctx, "r.wbr", rules, sizeof rules - 1), 0);
+  if (!p) return;
+  check_compiled(p);
+  void *bytes = NULL;
+  size_t len = 0;
+  CHECK_INT(wbr_program_serialize(p, ctx, &bytes, &len), 0);
+  CHECK_INT(wbr_program_load_bytes(&q, ctx, "r.wbc", bytes, len), 0);
+  wbr_free(bytes);
+  if (q) check_compiled(q);
+  /* 400 names on which the regex is costly: the run's budget is spent part way through. */
+  wbr_tensorset *ts;
+  wbr_tensorset_new(&ts, NULL);
+  int64_t shape[1] = {1};
+  for (int k = 0; k < 400; k++) {
+    char nm[40];
+    snprintf(nm, sizeof nm, "a.%d", k);
+    CHECK_INT(wbr_tensorset_add(ts, nm, WBR_F32, 1, shape, NULL), 0);
+    snprintf(nm, sizeof nm, "aaaaaaaaaaaaaaaaaac.%d", k);
+    CHECK_INT(wbr_tensorset_add(ts, nm, WBR_F32, 1, shape, NULL), 0);
+  }
+  const struct wbr_namepat *first = wbr_program_namepat(p, 0);
+  char msg[3][1024];
+  for (int run = 0; run < 3; run++) {
+    wbr_plan *plan = NULL;
+    g.n = 0;
+    CHECK_INT(wbr_plan_new(&plan, ctx, run == 2 && q ? q : p, ts, NULL), 0);
+    CHECK_INT(wbr_plan_problems(plan), 1);
+    CHECK_INT(wbr_plan_count(plan), 800);
+    CHECK_INT(g.n, 1);
+    snprintf(msg[run], sizeof msg[run], "%s", g.last);
+    wbr_plan_free(plan);
+  }
+  CHECK_CONTAINS(msg[0], "this run's budget of 100000000 steps for costly matches is spent");
+  CHECK_STR(msg[1], msg[0]); /* the second run of p had a budget of its own */
+  CHECK_STR(msg[2], msg[0]);
+  CHECK(wbr_program_namepat(p, 0) == first); /* planning compiled nothing new */
+  wbr_tensorset_free(ts);
+  wbr_program_free(q);
+  wbr_program_free(p);
+  wbr_ctx_free(ctx);
+}
