@@ -284,9 +284,8 @@ static int match_budgeted(const wbr_namepat *p, const wbr_namepat_state *st, con
   return r;
 }
 
-/* The match data, limits and budget st points to are written (st itself is not). */
-static int match_with(const wbr_namepat *p, const wbr_namepat_state *st, const char *name, size_t len,
-                      wbr_match *m, wbr_namepat_error *err) {
+int wbr_namepat_match_in(const wbr_namepat *p, wbr_namepat_state *st, const char *name, size_t len,
+                         wbr_match *m, wbr_namepat_error *err) {
   if (p->kind == WBR_NAMEPAT_GLOB) {
     if (p->literal) {
       if (len != p->prefix_len || memcmp(name, p->literal, len) != 0) return 0;
@@ -322,12 +321,9 @@ static int match_with(const wbr_namepat *p, const wbr_namepat_state *st, const c
 
 int wbr_namepat_match(const wbr_namepat *p, const char *name, size_t len, wbr_match *m,
                       wbr_namepat_error *err) {
-  return match_with(p, &p->own, name, len, m, err);
-}
-
-int wbr_namepat_match_in(const wbr_namepat *p, wbr_namepat_state *st, const char *name, size_t len,
-                         wbr_match *m, wbr_namepat_error *err) {
-  return match_with(p, st, name, len, m, err);
+  /* Matching writes only what the state points to (p's own match data and budget), never the
+   * state itself, so dropping const here is sound. */
+  return wbr_namepat_match_in(p, (wbr_namepat_state *)&p->own, name, len, m, err);
 }
 
 int wbr_namepat_state_new(wbr_namepat_state **out, uint64_t *steps_left) {
