@@ -579,19 +579,17 @@ static int join_inputs(vm *v, stmt *s, size_t i, const wbr_value *val, const wbr
   return !bad;
 }
 
-/* The joined node of one group: inputs (stack: each reshaped to have the new axis) along axis;
- * false after reporting that the joined axis would not fit in int64 (c->in stays partial). */
-static bool join_node(vm *v, stmt *s, wbr_node *c, int axis, bool *oom) {
-  bool bad = false;
+/* The joined node c of one group: the inputs (stack: each reshaped to have the new axis) along
+ * axis. 1, or 0 after reporting that the joined axis would not fit in int64, or -1 when out of
+ * memory. */
+static int join_node(vm *v, stmt *s, wbr_node *c, const wbr_value *val, int axis, const char *sh) {
+  bool over = false;
   int64_t total = 0;
   for (uint32_t k = 0; k < s->ninputs; k++) {
     wbr_node *pn = v->cur[v->parts[k]].node;
     if (s->in->op == WBR_OP_STACK) {
       wbr_node *r = vm_node_new(v, WBR_N_RESHAPE, pn, s->pc, 1);
-      if (!r) {
-        *oom = true;
-        return false;
-      }
+      if (!r) return -1;
       r->in[0] = pn;
       r->ndim = pn->ndim + 1;
       for (int d = 0, si = 0; d < r->ndim; d++) r->shape[d] = d == axis ? 1 : pn->shape[si++];
@@ -599,14 +597,19 @@ static bool join_node(vm *v, stmt *s, wbr_node *c, int axis, bool *oom) {
       pn = r;
     }
     c->in[k] = pn;
-    bad = bad || !wbr_add_i64(total, pn->shape[axis], &total);
+    over = over || !wbr_add_i64(total, pn->shape[axis], &total);
   }
-  if (bad) return false;
+  if (over) {
+    vm_stmt_error(v, s->pc, "no tensor can hold more than 2^63-1 elements: check the inputs with `wbr inspect`",
+                  "cannot %s '%s' %s: the joined axis would be longer than %lld", c->label, val->name, sh,
+                  (long long)INT64_MAX);
+    return 0;
+  }
   c->ndim = c->in[0]->ndim;
   memcpy(c->shape, c->in[0]->shape, sizeof c->shape);
   c->shape[axis] = total;
   c->axis = axis;
-  return true;
+  return 1;
 }
 
 static bool join_one(vm *v, stmt *s, size_t i, wbr_value val, const wbr_match *m) {
@@ -623,15 +626,8 @@ static bool join_one(vm *v, stmt *s, size_t i, wbr_value val, const wbr_match *m
   int axis = stmt_axis(v, s, &val, nd->ndim + (stack ? 1 : 0), sh);
   if (axis < 0) return true;
   int r = join_inputs(v, s, i, &val, m, c, axis, sh);
-  if (r <= 0) return r == 0;
-  bool oom = false;
-  if (!join_node(v, s, c, axis, &oom)) {
-    if (!oom)
-      vm_stmt_error(v, s->pc, "no tensor can hold more than 2^63-1 elements: check the inputs with `wbr inspect`",
-                    "cannot %s '%s' %s: the joined axis would be longer than %lld", c->label, val.name, sh,
-                    (long long)INT64_MAX);
-    return !oom;
-  }
+  if (r > 0) r = join_node(v, s, c, &val, axis, sh);
+  if (r <= 0) return r == 0; /* reported: the inputs stay as they were; or out of memory */
   if (too_big(v, c, val.name)) return true;
   for (uint32_t k = 0; k < s->ninputs; k++) v->consumed[v->parts[k]] = true;
   wbr_value o = val;

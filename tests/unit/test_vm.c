@@ -202,3 +202,37 @@ TEST(vm_patterns_compiled_once_per_program) {
   wbr_program_free(p);
   wbr_ctx_free(ctx);
 }
+
+/* A concat whose joined axis would pass INT64_MAX is one error at the statement, and the inputs
+ * stay as they were: 1100 empty tensors of 2^53 rows each (the largest dim a manifest holds). */
+TEST(vm_concat_joined_axis_past_int64) {
+  enum { N = 1100 };
+  wbr_tensorset *ts;
+  wbr_tensorset_new(&ts, NULL);
+  int64_t shape[2] = {(int64_t)1 << 53, 0};
+  wbr_buf b;
+  wbr_buf_init(&b);
+  wbr_buf_puts(&b, "weightbridge 1\nconcat ");
+  for (int k = 0; k < N; k++) {
+    char nm[16];
+    snprintf(nm, sizeof nm, "t.%d", k);
+    CHECK_INT(wbr_tensorset_add(ts, nm, WBR_F32, 2, shape, NULL), 0);
+    wbr_buf_printf(&b, "%s\"%s\"", k ? ", " : "", nm);
+  }
+  wbr_buf_puts(&b, " axis 0 -> \"joined\"\n");
+  test_diags g = {0};
+  wbr_ctx *ctx;
+  wbr_ctx_new(&ctx, test_on_diag, &g);
+  wbr_program *p = NULL;
+  wbr_plan *plan = NULL;
+  CHECK_INT(wbr_program_compile(&p, ctx, "r.wbr", b.p, b.len), 0);
+  if (p) CHECK_INT(wbr_plan_new(&plan, ctx, p, ts, NULL), 0);
+  CHECK_INT(g.n, 1);
+  CHECK_CONTAINS(g.last, "cannot concat 't.0' [9007199254740992, 0]: the joined axis would be longer than 9223372036854775807");
+  CHECK_INT(wbr_plan_count(plan), N);
+  wbr_buf_free(&b);
+  wbr_plan_free(plan);
+  wbr_program_free(p);
+  wbr_ctx_free(ctx);
+  wbr_tensorset_free(ts);
+}
