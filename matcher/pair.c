@@ -454,6 +454,21 @@ static int hint_fail(matcher *m, const mhint *h, const char *help, const char *f
   return wbr_fail(m->ctx, WBR_EINPUT, "--hint", help, "%s", msg);
 }
 
+/* A hinted pair the plain path does not take: the layout the hint gives (exactly), or a dtype
+ * no cast reaches. 0, or the error reported. */
+static int hint_with_layout(pstate *ps, const mhint *h, const char *label, uint32_t s, uint32_t t, mlayout *lay) {
+  const mtensor *x = S(ps, s), *y = T(ps, t);
+  char bad[300];
+  if (!dtype_ok(x->dtype, y->dtype))
+    return hint_fail(ps->m, h, "correct the target's dtype; only floating-point dtypes convert into each other (cast)",
+                     "hint %s pairs '%s' (%s) with '%s' (%s): the dtypes differ", label, x->name,
+                     wbr_dtype_name(x->dtype), y->name, wbr_dtype_name(y->dtype));
+  if (m_hint_layout(h, x, y, lay, bad, sizeof bad) == REL_NONE)
+    return hint_fail(ps->m, h, "check the hint's layout: the target's shape must be the source's, axes reordered so",
+                     "hint %s pairs '%s' with '%s': %s", label, x->name, y->name, bad);
+  return 0;
+}
+
 static int apply_hint(pstate *ps, const mhint *h) {
   matcher *m = ps->m;
   wbr_namepat *pa = NULL, *pb = NULL;
@@ -484,7 +499,10 @@ static int apply_hint(pstate *ps, const mhint *h) {
     }
     if (count != 1) continue;
     mlayout lay;
-    if (layout_raw(S(ps, s), T(ps, (uint32_t)found), &lay) == REL_NONE) {
+    if (h->nperm || !dtype_ok(S(ps, s)->dtype, T(ps, (uint32_t)found)->dtype)) {
+      rc = hint_with_layout(ps, h, label, s, (uint32_t)found, &lay);
+      if (rc) goto done;
+    } else if (layout_raw(S(ps, s), T(ps, (uint32_t)found), &lay) == REL_NONE) {
       char sa[96], sb[96];
       wbr_shape_str(sa, sizeof sa, S(ps, s)->ndim, S(ps, s)->shape);
       wbr_shape_str(sb, sizeof sb, T(ps, (uint32_t)found)->ndim, T(ps, (uint32_t)found)->shape);
@@ -493,7 +511,8 @@ static int apply_hint(pstate *ps, const mhint *h) {
                      T(ps, (uint32_t)found)->name, sb);
       goto done;
     }
-    take(ps, (uint32_t)found, s, &lay, EV_HINT, "hint");
+    mpair *p = take(ps, (uint32_t)found, s, &lay, EV_HINT, h->nperm ? "with the layout it gives" : "hint");
+    if (p) p->layout_hinted = h->nperm > 0;
     pinned++;
   }
   if (matched_a == 0)
@@ -1300,6 +1319,7 @@ static void fix_square(pstate *ps) {
     mpair *p = &m->pairs[pi];
     int64_t r, c;
     if (!pair_2d(ps, p, &r, &c) || r != c || r == 1) continue; /* a hint says which, not how */
+    if (p->layout_hinted) continue;                             /* ... unless it says how */
     const mtensor *s = S(ps, p->s[0]);
     size_t L = layer_scope_len(s);
     size_t tr = 0, id = 0;
@@ -1407,6 +1427,7 @@ static void collect_unresolved(pstate *ps) {
     classify(ps, t, u, &f);
     const mtensor *x = T(ps, t);
     if (ps->square_conflict && ps->square_conflict[t]) {
+      u->square = true;
       snprintf(u->why, sizeof u->why,
                "square 2-D weight: the other 2-D weights of its layer disagree about a transpose");
     } else if (f.ok == 0 && f.conv) {
@@ -1415,6 +1436,7 @@ static void collect_unresolved(pstate *ps) {
     } else if (f.ok == 0 && f.vetoed) {
       char d[300];
       m_families_describe(m, f.veto, d, sizeof d);
+      u->depth = m->fcorr[f.veto].depth;
       snprintf(u->why, sizeof u->why, "%zu free source%s fit by shape, but pairing %s %s", f.vetoed,
                f.vetoed == 1 ? "" : "s", f.vetoed == 1 ? "it" : "them", d);
     } else if (f.ok == 0 && f.dtype) {
@@ -1519,6 +1541,7 @@ int m_pair_all(matcher *m, const mhint *hints, size_t nhints) {
     if (rc) goto done;
   }
   fix_square(&ps);
+  m_count_rivals(m);
   collect_unresolved(&ps);
   m_families_warn(m);
   if (m->oom) rc = wbr_oom(m->ctx);
