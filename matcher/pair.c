@@ -866,6 +866,20 @@ static void phase_order(pstate *ps) {
   free(bt);
 }
 
+/* Structure (structure.c): the same place in two aligned modules, where shapes, roles, index
+ * maps and conventions agree. */
+static void phase_structure(pstate *ps) {
+  mprop *pr = NULL;
+  size_t n = m_structure_propose(ps->m, &pr);
+  for (size_t i = 0; i < n; i++) {
+    mlayout lay;
+    const mtensor *a = S(ps, pr[i].s), *b = T(ps, pr[i].t);
+    if (roles_conflict(a, b) || m_layout_for(ps->m, a, b, &lay) == REL_NONE) continue;
+    take(ps, pr[i].t, pr[i].s, &lay, EV_STRUCT, pr[i].why);
+  }
+  free(pr);
+}
+
 /* Do the names of a set differ in exactly one number (same text otherwise)? Returns the
  * position of that number among the digit runs, or -1; values go to vals. */
 static int one_index(const mside *side, const uint32_t *idx, size_t n, int64_t *vals) {
@@ -1468,6 +1482,9 @@ static int pair_pass(pstate *ps, const mhint *hints, size_t nhints) {
     shapes_recount(ps);
     phase_shape(ps);
     phase_sibling(ps);
+    if (ps->progress) continue;
+    phase_structure(ps);
+    if (ps->progress) continue;
     if (use_order) phase_order(ps);
     if (ps->progress) continue;
     phase_name(ps);
