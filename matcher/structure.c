@@ -483,9 +483,10 @@ static uint32_t resolve(const stree *t, uint32_t v) {
   return v;
 }
 
+/* The children of v that have a signature, each through its wrappers (`stages.0.blocks`). */
 static bool children(const stree *t, uint32_t v, bool need, ilist *out) {
   for (uint32_t c = t->n[v].child; c != NONE; c = t->n[c].next)
-    if (t->n[c].sig && !ilist_push(out, (item){c, need || t->n[c].rep})) return false;
+    if (t->n[c].sig && !ilist_push(out, (item){resolve(t, c), need || t->n[c].rep})) return false;
   return true;
 }
 
