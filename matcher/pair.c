@@ -945,6 +945,18 @@ static void forget_taken(pstate *ps, float *sc, bool *gone, size_t nt, size_t ns
   }
 }
 
+/* A row's tie set as a hash (the columns within 0.01 of its best, and whether any lies in the
+ * margin below), so that rows with the same tie set are found without comparing every pair of
+ * rows in full (a stage of 100 identical blocks). */
+static uint64_t tie_hash(const float *row, size_t ns, float best) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t b = 0; b < ns; b++) {
+    if (row[b] >= best - 0.01f) h = (h ^ b) * 1099511628211ull;
+    else if (row[b] > best - 0.15f) h ^= 0x5bd1e995ull;
+  }
+  return h;
+}
+
 /* The best and second best score of one row; false if the row has no candidate. */
 static bool row_best(const float *row, size_t ns, float *best, float *second) {
   *best = *second = -1e9f;
@@ -1050,12 +1062,14 @@ static void phase_name(pstate *ps) {
     int64_t *vs = malloc(ns * sizeof *vs), *vt = malloc(nt * sizeof *vt);
     bool *gone = calloc(ns, sizeof *gone);
     uint32_t *src = malloc(ns * sizeof *src), *tgt = malloc(nt * sizeof *tgt); /* no cap: 89 equal blocks */
-    bool ok = cs && ct && vs && vt && gone && src && tgt;
+    uint64_t *rowh = malloc(nt * sizeof *rowh);
+    uint32_t *tried = calloc(nt, sizeof *tried), epoch = 1; /* a row's tie group was tried since the last take */
+    bool ok = cs && ct && vs && vt && gone && src && tgt && rowh && tried, stale = true;
     if (!ok) m->oom = true;
     else forget_taken(ps, sc, gone, nt, ns, fs);
     for (size_t a = 0; a < nt && ok; a++) {
       uint32_t t = ft[a];
-      if (done[a] || !t_free(ps, t)) continue;
+      if (done[a] || !t_free(ps, t) || tried[a] == epoch) continue;
       float best, second;
       if (!row_best(sc + a * ns, ns, &best, &second)) continue;
       if (best < 0.2f || best - second >= 0.15f) continue;
@@ -1069,9 +1083,14 @@ static void phase_name(pstate *ps) {
         if (sc[a * ns + b] < best - 0.01f && sc[a * ns + b] > best - 0.15f) clean = false;
       if (!clean) continue;
       /* targets with the same tie set */
+      for (size_t a2 = 0; a2 < nt && stale; a2++) {
+        float b2, s2;
+        rowh[a2] = row_best(sc + a2 * ns, ns, &b2, &s2) ? tie_hash(sc + a2 * ns, ns, b2) : 0;
+      }
+      stale = false;
       size_t nd = 0;
       for (size_t a2 = 0; a2 < nt; a2++) {
-        if (done[a2] || !t_free(ps, ft[a2])) continue;
+        if (done[a2] || !t_free(ps, ft[a2]) || rowh[a2] != rowh[a]) continue;
         float b2 = -1e9f, s2;
         if (!row_best(sc + a2 * ns, ns, &b2, &s2)) continue;
         bool same = fabsf(b2 - best) < 0.005f;
@@ -1082,6 +1101,7 @@ static void phase_name(pstate *ps) {
         }
         if (same) ct[nd++] = (uint32_t)a2;
       }
+      for (size_t k = 0; k < nd; k++) tried[ct[k]] = epoch; /* its rows would find the same group */
       if (nd != nc) continue;
       for (size_t k = 0; k < nc; k++) src[k] = fs[cs[k]], tgt[k] = ft[ct[k]];
       int ps_pos = one_index(&m->S, src, nc, vs), pt_pos = one_index(&m->T, tgt, nc, vt);
@@ -1104,8 +1124,10 @@ static void phase_name(pstate *ps) {
       }
       for (size_t k = 0; k < nd; k++) done[ct[k]] = true;
       forget_taken(ps, sc, gone, nt, ns, fs);
+      stale = true; /* struck columns change the tie sets */
+      epoch++;
     }
-    free(cs), free(ct), free(vs), free(vt), free(gone), free(src), free(tgt);
+    free(cs), free(ct), free(vs), free(vt), free(gone), free(src), free(tgt), free(rowh), free(tried);
     free(sc), free(bt_sc), free(bs_sc), free(bt_s), free(bs_t), free(done);
   }
   free(ft);
