@@ -193,11 +193,15 @@ static size_t sibling_key(const char *p, size_t n, char *buf, size_t cap) {
 
 /* Child `seg` of node `parent`, created if new. */
 static uint32_t child_of(stree *t, smap *nodes, uint32_t parent, const char *seg, size_t n) {
-  char key[300];
-  if (n > sizeof key - 8) n = sizeof key - 8; /* a long segment is compared by its start */
+  char small[300], *key = n + 4 <= sizeof small ? small : malloc(n + 4);
+  if (!key) {
+    t->oom = true;
+    return NONE;
+  }
   memcpy(key, &parent, 4);
   memcpy(key + 4, seg, n);
   struct sent *e = smap_get(nodes, key, n + 4);
+  if (key != small) free(key);
   if (!e) {
     t->oom = true;
     return NONE;
@@ -499,14 +503,15 @@ static void largest(const stree *t, const ilist *l, const uint64_t *osig, size_t
   }
 }
 
-/* Replace those unpaired modules of `l` that have `size` leaves by their children: the coarsest
- * level first, so that a wrapper on one side (`encoder/`) opens before the other side's stages. */
+/* Replace those unpaired modules of `l` that have `size` leaves or more by their children: the
+ * coarsest level first, so that a wrapper on one side (`encoder/`) opens before the other side's
+ * stages. */
 static bool expand(const stree *t, ilist *l, const uint64_t *osig, size_t on, uint32_t size) {
   size_t n0 = l->n;
   for (size_t i = 0; i < n0; i++) {
     item x = l->v[i];
     const snode *y = &t->n[x.v];
-    if (y->tensor != NONE || y->nrel < 2 || y->nleaf != size || bsearch(&y->sig, osig, on, sizeof *osig, u64_cmp))
+    if (y->tensor != NONE || y->nrel < 2 || y->nleaf < size || bsearch(&y->sig, osig, on, sizeof *osig, u64_cmp))
       continue;
     l->v[i].v = NONE;
     /* what was opened pairs only by anchors: a module that differs from its counterpart (a
@@ -618,14 +623,18 @@ static void align(actx *c, uint32_t a, uint32_t b, bool top) {
   }
   ilist LA = {0}, LB = {0};
   bool ok = children(&c->S, a, false, &LA) && children(&c->T, b, false, &LB);
-  for (uint32_t size = 1; ok && size;) {
+  /* an unpaired module larger than everything unpaired on the other side can meet its
+   * counterpart only inside itself: open it; where both sides' largest are alike, open both */
+  for (bool more = true; ok && more;) {
     uint64_t *sa = sigs_of(&c->S, &LA), *sb = sigs_of(&c->T, &LB);
-    size = 0;
+    uint32_t ma = 0, mb = 0;
     if (sa && sb) {
-      largest(&c->S, &LA, sb, LB.n, &size);
-      largest(&c->T, &LB, sa, LA.n, &size);
+      largest(&c->S, &LA, sb, LB.n, &ma);
+      largest(&c->T, &LB, sa, LA.n, &mb);
     }
-    ok = sa && sb && (!size || (expand(&c->S, &LA, sb, LB.n, size) && expand(&c->T, &LB, sa, LA.n, size)));
+    more = ma || mb;
+    uint32_t ta = ma > mb ? mb + 1 : ma == mb ? ma : UINT32_MAX, tb = mb > ma ? ma + 1 : ma == mb ? mb : UINT32_MAX;
+    ok = sa && sb && (!more || (expand(&c->S, &LA, sb, LB.n, ta) && expand(&c->T, &LB, sa, LA.n, tb)));
     free(sa);
     free(sb);
   }
