@@ -164,6 +164,7 @@ typedef struct matcher {
   bool fam_active;      /* the second pass: pairs that contradict a family map are vetoed */
   struct mfmember *fmem[2]; /* per side (0 source, 1 target): (family, tensor) sorted by family */
   size_t nfmem[2];
+  struct mstruct *structure; /* the last alignment of the name trees (structure.c) */
 } matcher;
 
 /* tokens.c */
@@ -215,6 +216,9 @@ typedef struct mprop {
   char why[120];
 } mprop;
 size_t m_structure_propose(matcher *m, mprop **out);
+/* Would (s, t) cut across two modules the last alignment paired? (Kept until m_structure_free.) */
+bool m_structure_veto(const matcher *m, uint32_t s, uint32_t t);
+void m_structure_free(matcher *m);
 
 /* convention.c: the convention (s, t) crosses, in words, or NULL */
 const char *m_convention_crossed(const mtensor *s, const mtensor *t);

@@ -340,7 +340,8 @@ static void img_update(pstate *ps, bool src_side, const mtensor *x, uint32_t oth
 
 static mpair *take(pstate *ps, uint32_t t, uint32_t s, const mlayout *lay, int ev, const char *why) {
   if (!s_free(ps, s) || !t_free(ps, t)) return NULL; /* a tensor is paired once, or the draft lies */
-  if (ev != EV_HINT && (m_index_veto(ps->m, S(ps, s), T(ps, t)) >= 0 || m_convention_crossed(S(ps, s), T(ps, t))))
+  if (ev != EV_HINT && (m_index_veto(ps->m, S(ps, s), T(ps, t)) >= 0 || m_convention_crossed(S(ps, s), T(ps, t)) ||
+                        m_structure_veto(ps->m, s, t)))
     return NULL; /* only a hint decides */
   mpair *p = m_add_pair(ps->m, t, &s, 1, lay, ev, "%s", why);
   if (p) {
@@ -1495,6 +1496,7 @@ static int pair_pass(pstate *ps, const mhint *hints, size_t nhints) {
   for (size_t i = 0; i < m->T.n; i++) m->T.t[i].pair = -1;
   for (size_t i = 0; i < ps->nids; i++) ps->pmap[i] = ps->pmap_t[i] = ps->img_s_idx[i] = ps->img_t_idx[i] = PM_UNSET;
   int rc = 0;
+  m_structure_free(m); /* the last pass's alignment says nothing about this one's pairs */
   for (size_t i = 0; i < nhints && rc == 0; i++) rc = apply_hint(ps, &hints[i]);
   if (rc) return rc;
   phase_key(ps);
@@ -1562,6 +1564,7 @@ int m_pair_all(matcher *m, const mhint *hints, size_t nhints) {
   m_families_warn(m);
   if (m->oom) rc = wbr_oom(m->ctx);
 done:
+  m_structure_free(m);
   free(ps.by_nelem_s);
   free(ps.by_nelem_t);
   free(ps.pmap);

@@ -99,6 +99,7 @@ typedef struct snode {
   uint32_t nleaf;               /* leaves with a signature under it */
   uint64_t fam;                 /* its segment with the digit runs cut out (0: no digits) */
   uint64_t sig;                 /* 0: nothing under it can have a partner on the other side */
+  uint64_t agg;                 /* what its parent's signature counts of it (a leaf's role folded) */
   bool rep;                     /* a member of a numbered family with repeated signatures */
 } snode;
 
@@ -325,10 +326,12 @@ static void finish(stree *t, uint32_t v, uint32_t *at, const smap *other, const 
     char key[8];
     memcpy(key, &cls, 8);
     bool rel = !(skip && skip[x->tensor]) && smap_has(other, key, 8);
-    /* a weight and a word the matcher does not know as a role (Keras' gamma, a layer scale) may
-     * be the same thing; bias, mean, var and counters are told apart */
+    /* to its module, a weight and a word the matcher does not know as a role (Keras' gamma, a
+     * layer scale) may be the same thing; bias, mean, var and counters are told apart. The leaf
+     * itself keeps its role: an unknown word pairs with a weight only as the one leftover. */
     int role = y->role == ROLE_OTHER ? ROLE_WEIGHT : y->role;
-    x->sig = rel ? mix64(cls ^ (0x1eafull + 0x9e3779b97f4a7c15ull * (uint64_t)(role + 1))) | 1 : 0;
+    x->sig = rel ? mix64(cls ^ (0x1eafull + 0x9e3779b97f4a7c15ull * (uint64_t)(y->role + 1))) | 1 : 0;
+    x->agg = rel ? mix64(cls ^ (0x1eafull + 0x9e3779b97f4a7c15ull * (uint64_t)(role + 1))) | 1 : 0;
     x->nleaf = rel;
     return;
   }
@@ -340,7 +343,7 @@ static void finish(stree *t, uint32_t v, uint32_t *at, const smap *other, const 
     nrel++;
     nleaf += t->n[c].nleaf;
     only = t->n[c].sig;
-    sum += mix64(t->n[c].sig);
+    sum += mix64(t->n[c].agg);
   }
   x = &t->n[v];
   x->hi = *at;
@@ -348,6 +351,7 @@ static void finish(stree *t, uint32_t v, uint32_t *at, const smap *other, const 
   x->nleaf = nleaf;
   /* a module with one child is only a wrapper (`module.`, timm's head.fc): transparent */
   x->sig = nrel == 0 ? 0 : nrel == 1 ? only : mix64(sum ^ (0xc0ffeeull * nrel)) | 1;
+  x->agg = x->sig;
   mark_repeats(t, v, buf);
 }
 
@@ -401,8 +405,26 @@ typedef struct actx {
   stree S, T;
   mprop *out;
   size_t n, cap;
+  uint32_t *al; /* aligned module pairs (source node, target node), parents before children */
+  size_t nal, alcap;
   bool oom;
 } actx;
+
+static void aligned(actx *c, uint32_t a, uint32_t b) {
+  if (c->nal == c->alcap) {
+    size_t nc = c->alcap ? c->alcap * 2 : 64;
+    uint32_t *na = realloc(c->al, 2 * nc * sizeof *na);
+    if (!na) {
+      c->oom = true;
+      return;
+    }
+    c->al = na;
+    c->alcap = nc;
+  }
+  c->al[2 * c->nal] = a;
+  c->al[2 * c->nal + 1] = b;
+  c->nal++;
+}
 
 static bool src_free(const matcher *m, uint32_t i) {
   return m->S.t[i].pair < 0 && !(m->src_used_by_update && m->src_used_by_update[i]);
@@ -494,6 +516,14 @@ static bool children(const stree *t, uint32_t v, bool need, ilist *out) {
   return true;
 }
 
+/* Drop the items marked NONE. */
+static void compact(ilist *l) {
+  size_t k = 0;
+  for (size_t i = 0; i < l->n; i++)
+    if (l->v[i].v != NONE) l->v[k++] = l->v[i];
+  l->n = k;
+}
+
 /* The unpaired modules of `l` (whose signature `o` lacks) with the most leaves, into *best. */
 static void largest(const stree *t, const ilist *l, const uint64_t *osig, size_t on, uint32_t *best) {
   for (size_t i = 0; i < l->n; i++) {
@@ -518,10 +548,7 @@ static bool expand(const stree *t, ilist *l, const uint64_t *osig, size_t on, ui
      * tensor missing) must not lend its parts to another module's leftovers */
     if (!children(t, x.v, true, l)) return false;
   }
-  size_t k = 0;
-  for (size_t i = 0; i < l->n; i++)
-    if (l->v[i].v != NONE) l->v[k++] = l->v[i];
-  l->n = k;
+  compact(l);
   return true;
 }
 
@@ -576,7 +603,7 @@ static void anchors(const actx *c, bool src, const item *ga, size_t na, const it
   }
 }
 
-static void align(actx *c, uint32_t a, uint32_t b, bool top);
+static void align(actx *c, uint32_t a, uint32_t b, bool top, bool weak);
 
 /* One group of equal signatures: anchored pairs, and a lone unanchored pair where neither
  * needs anchors; everything else stays for other evidence. Under the two roots, which only
@@ -604,16 +631,83 @@ static void pair_group(actx *c, item *ga, size_t na, item *gb, size_t nb, bool t
     blocked |= B[j] == BLOCKED;
   }
   for (size_t i = 0; i < na && !c->oom; i++)
-    if (A[i] < BLOCKED && B[A[i]] == i) align(c, ga[i].v, gb[A[i]].v, false);
+    if (A[i] < BLOCKED && B[A[i]] == i) align(c, ga[i].v, gb[A[i]].v, false, false);
   bool leaf = c->S.n[resolve(&c->S, ga[ia].v)].tensor != NONE;
   if (na == nb && ua == 1 && ub == 1 && !blocked && !ga[ia].need && !gb[ib].need && !(top && leaf) && !c->oom)
-    align(c, ga[ia].v, gb[ib].v, false);
+    align(c, ga[ia].v, gb[ib].v, false, false);
   free(A);
   free(B);
 }
 
-/* Align two modules known to correspond: their children, level by level. */
-static void align(actx *c, uint32_t a, uint32_t b, bool top) {
+typedef struct lo_ctx {
+  const stree *t;
+  const item *v;
+} lo_ctx;
+
+static int index_lo_cmp(const void *a, const void *b, void *ud) {
+  const lo_ctx *c = ud;
+  uint32_t x = c->t->n[c->v[*(const uint32_t *)a].v].lo, y = c->t->n[c->v[*(const uint32_t *)b].v].lo;
+  return x < y ? -1 : x > y;
+}
+
+/* The items of l whose signature o lacks, as indices into l sorted by position, and copies. */
+static size_t unmatched(const stree *t, const ilist *l, const uint64_t *o, size_t on, uint32_t *ix, item *cp) {
+  size_t n = 0;
+  for (size_t i = 0; i < l->n; i++)
+    if (!bsearch(&t->n[l->v[i].v].sig, o, on, sizeof *o, u64_cmp)) ix[n++] = (uint32_t)i;
+  lo_ctx lc = {t, l->v};
+  qsort_r(ix, n, sizeof *ix, index_lo_cmp, &lc);
+  for (size_t k = 0; k < n; k++) cp[k] = l->v[ix[k]];
+  return n;
+}
+
+/* Unpaired modules of the two lists that anchors pair although their signatures differ: taken
+ * out of the lists into pend (source, target, ...), to be aligned as they are. */
+static bool pair_anchored(actx *c, ilist *LA, ilist *LB, const uint64_t *sa, const uint64_t *sb, ilist *pend) {
+  uint32_t *ia = malloc((LA->n + 1) * sizeof *ia), *ib = malloc((LB->n + 1) * sizeof *ib);
+  uint32_t *A = malloc((LA->n + 1) * sizeof *A), *B = malloc((LB->n + 1) * sizeof *B);
+  item *ua = malloc((LA->n + 1) * sizeof *ua), *ub = malloc((LB->n + 1) * sizeof *ub);
+  bool ok = ia && ib && A && B && ua && ub;
+  if (ok) {
+    size_t na = unmatched(&c->S, LA, sb, LB->n, ia, ua), nb = unmatched(&c->T, LB, sa, LA->n, ib, ub);
+    anchors(c, true, ua, na, ub, nb, A);
+    anchors(c, false, ub, nb, ua, na, B);
+    for (size_t k = 0; k < na && ok; k++) {
+      if (A[k] >= BLOCKED || B[A[k]] != k) continue;
+      ok = ilist_push(pend, ua[k]) && ilist_push(pend, ub[A[k]]);
+      LA->v[ia[k]].v = NONE;
+      LB->v[ib[A[k]]].v = NONE;
+    }
+    compact(LA);
+    compact(LB);
+  }
+  free(ia), free(ib), free(A), free(B), free(ua), free(ub);
+  return ok;
+}
+
+/* The one leaf of each side that no signature paired, where their roles differ only by a word
+ * the matcher does not know (Keras' gamma for a weight): the same place in aligned modules. */
+static void leftover_leaf(actx *c, const ilist *LA, const ilist *LB) {
+  uint64_t *sa = sigs_of(&c->S, LA), *sb = sigs_of(&c->T, LB);
+  uint32_t la = NONE, lb = NONE;
+  size_t na = 0, nb = 0;
+  for (size_t i = 0; i < LA->n && sa && sb; i++)
+    if (!bsearch(&c->S.n[LA->v[i].v].sig, sb, LB->n, sizeof *sb, u64_cmp)) na++, la = LA->v[i].need ? NONE : LA->v[i].v;
+  for (size_t j = 0; j < LB->n && sa && sb; j++)
+    if (!bsearch(&c->T.n[LB->v[j].v].sig, sa, LA->n, sizeof *sa, u64_cmp)) nb++, lb = LB->v[j].need ? NONE : LB->v[j].v;
+  if (!sa || !sb) c->oom = true;
+  free(sa);
+  free(sb);
+  if (na != 1 || nb != 1 || la == NONE || lb == NONE) return;
+  if (c->S.n[la].tensor == NONE || c->T.n[lb].tensor == NONE || c->S.n[la].agg != c->T.n[lb].agg) return;
+  propose(c, la, lb);
+}
+
+/* Align two modules known to correspond: their children, level by level. Two modules that only
+ * anchors pair (their signatures differ: a tensor missing, another nesting) are `weak`: their
+ * children too pair only by anchors, since names that lie about one part (a renumbered block)
+ * would otherwise carry a neighbour along. */
+static void align(actx *c, uint32_t a, uint32_t b, bool top, bool weak) {
   a = resolve(&c->S, a);
   b = resolve(&c->T, b);
   bool la = c->S.n[a].tensor != NONE, lb = c->T.n[b].tensor != NONE;
@@ -621,8 +715,9 @@ static void align(actx *c, uint32_t a, uint32_t b, bool top) {
     if (la && lb) propose(c, a, b);
     return;
   }
-  ilist LA = {0}, LB = {0};
-  bool ok = children(&c->S, a, false, &LA) && children(&c->T, b, false, &LB);
+  if (!top) aligned(c, a, b);
+  ilist LA = {0}, LB = {0}, pend = {0};
+  bool ok = children(&c->S, a, weak, &LA) && children(&c->T, b, weak, &LB);
   /* an unpaired module larger than everything unpaired on the other side can meet its
    * counterpart only inside itself: open it; where both sides' largest are alike, open both */
   for (bool more = true; ok && more;) {
@@ -632,6 +727,9 @@ static void align(actx *c, uint32_t a, uint32_t b, bool top) {
       largest(&c->S, &LA, sb, LB.n, &ma);
       largest(&c->T, &LB, sa, LA.n, &mb);
     }
+    /* modules that differ (a tensor missing) but whose pairs say they correspond are aligned as
+     * they are, not opened */
+    if (sa && sb && !pair_anchored(c, &LA, &LB, sa, sb, &pend)) ok = false;
     more = ma || mb;
     uint32_t ta = ma > mb ? mb + 1 : ma == mb ? ma : UINT32_MAX, tb = mb > ma ? ma + 1 : ma == mb ? mb : UINT32_MAX;
     ok = sa && sb && (!more || (expand(&c->S, &LA, sb, LB.n, ta) && expand(&c->T, &LB, sa, LA.n, tb)));
@@ -658,11 +756,69 @@ static void align(actx *c, uint32_t a, uint32_t b, bool top) {
       i = i2;
       j = j2;
     }
+    if (!top) leftover_leaf(c, &LA, &LB);
+    for (size_t k = 0; k + 1 < pend.n && !c->oom; k += 2) align(c, pend.v[k].v, pend.v[k + 1].v, false, true);
   } else {
     c->oom = true;
   }
   free(LA.v);
   free(LB.v);
+  free(pend.v);
+}
+
+/* What the alignment says about any pair, kept until the next alignment: for each tensor, the
+ * counterpart of the deepest aligned module it is under (a range of the other tree's order). */
+struct mstruct {
+  uint32_t *lo[2], *hi[2]; /* per side (0 source, 1 target) and tensor; lo NONE: no module */
+  uint32_t *pos[2];        /* each tensor's place in its own tree's order */
+};
+
+void m_structure_free(matcher *m) {
+  struct mstruct *x = m->structure;
+  if (!x) return;
+  for (int k = 0; k < 2; k++) free(x->lo[k]), free(x->hi[k]), free(x->pos[k]);
+  free(x);
+  m->structure = NULL;
+}
+
+static bool keep_alignment(actx *c) {
+  matcher *m = c->m;
+  m_structure_free(m);
+  struct mstruct *x = calloc(1, sizeof *x);
+  if (!x) return false;
+  m->structure = x;
+  for (int k = 0; k < 2; k++) {
+    const stree *t = k ? &c->T : &c->S;
+    size_t n = t->side->n;
+    x->lo[k] = malloc((n + 1) * sizeof *x->lo[k]);
+    x->hi[k] = malloc((n + 1) * sizeof *x->hi[k]);
+    x->pos[k] = malloc((n + 1) * sizeof *x->pos[k]);
+    if (!x->lo[k] || !x->hi[k] || !x->pos[k]) return false;
+    memcpy(x->pos[k], t->pos, n * sizeof *t->pos);
+    for (size_t i = 0; i < n; i++) x->lo[k][i] = NONE;
+  }
+  /* parents were aligned before their children: the last pair over a tensor is its deepest */
+  for (size_t p = 0; p < c->nal; p++)
+    for (int k = 0; k < 2; k++) {
+      const snode *a = &(k ? &c->T : &c->S)->n[c->al[2 * p + k]], *b = &(k ? &c->S : &c->T)->n[c->al[2 * p + 1 - k]];
+      const stree *t = k ? &c->T : &c->S;
+      for (uint32_t q = a->lo; q < a->hi; q++) {
+        x->lo[k][t->order[q]] = b->lo;
+        x->hi[k][t->order[q]] = b->hi;
+      }
+    }
+  return true;
+}
+
+/* Would (s, t) pair the leftovers of two aligned modules: s outside the counterpart of t's
+ * module and t outside the counterpart of s's (issue 10 class 1)? Only a hint may. One side
+ * alone is not enough: an aligned module may hold more than its counterpart (timm's stages.1
+ * holds the downsample that torchvision keeps in features.2). */
+bool m_structure_veto(const matcher *m, uint32_t s, uint32_t t) {
+  const struct mstruct *x = m->structure;
+  if (!x || x->lo[0][s] == NONE || x->lo[1][t] == NONE) return false;
+  return (x->pos[1][t] < x->lo[0][s] || x->pos[1][t] >= x->hi[0][s]) &&
+         (x->pos[0][s] < x->lo[1][t] || x->pos[0][s] >= x->hi[1][t]);
 }
 
 size_t m_structure_propose(matcher *m, mprop **out) {
@@ -673,13 +829,15 @@ size_t m_structure_propose(matcher *m, mprop **out) {
   classes_of(&m->T, &ct);
   bool ok = !cs.oom && !ct.oom && tree_build(&c.S, &m->S, &ct, m->src_used_by_update) &&
             tree_build(&c.T, &m->T, &cs, m->tgt_done_by_update);
-  if (ok) align(&c, 0, 0, true);
+  if (ok) align(&c, 0, 0, true, false);
+  if (ok && !c.oom && !keep_alignment(&c)) c.oom = true;
   if (!ok || c.oom) {
     m->oom = true;
     free(c.out);
     c.out = NULL;
     c.n = 0;
   }
+  free(c.al);
   tree_free(&c.S);
   tree_free(&c.T);
   smap_free(&cs);
