@@ -3,7 +3,7 @@
 torchvision ResNet-50/101/152 layouts, and one of 2,022 targets (layerS.B.convK, bnK, downsample.0/.1, OIHW, with
 num_batches_tracked) as a .safetensors source with seeded random values, onto a nested Flax-style
 manifest (encoder/stage_S/block_B/{reduce,spatial,expand,shortcut}/{conv,norm}/{kernel,scale,bias,
-mean,var}, HWIO kernels, head/kernel [in, out]). With zero hints `wbr match` must exit 0, and the
+mean,var}, HWIO kernels, head/kernel [in, out]), and ResNet-50 onto Keras names. With zero hints `wbr match` must exit 0, and the
 applied draft must give every target bit-exact. Real depths; widths are an eighth of the real ones
 (so the files stay small), with a stem half as wide as the first stage, so that the first block's
 expand [4w, w] and shortcut [4w, stem] convs differ. The variant with the real proportions (stem
@@ -64,6 +64,25 @@ def build(depths, stem, seed):
     return src, tgt
 
 
+def keras_names(tgt):
+    """The same targets under keras.applications' names: conv{S+2}_block{B+1}_{n}_conv/kernel and
+    _bn/gamma, beta, moving_mean, moving_variance, the shortcut (n = 0) first in each block."""
+    num = {"reduce": 1, "spatial": 2, "expand": 3, "shortcut": 0}
+    bn = {"scale": "gamma", "bias": "beta", "mean": "moving_mean", "var": "moving_variance"}
+    out = []
+    for j, (n, v) in enumerate(tgt.items()):
+        p = n.split("/")
+        if p[0] == "head":
+            out.append(((2, 0, 0, 0, j), "predictions/" + p[1], v))
+        elif p[1] == "stem":
+            out.append(((0, 0, 0, 0, j), "conv1_" + ("conv/kernel" if p[2] == "conv" else "bn/" + bn[p[3]]), v))
+        else:
+            s, b, w = int(p[1][6:]), int(p[2][6:]), p[3]
+            leaf = "conv/kernel" if p[4] == "conv" else "bn/" + bn[p[5]]
+            out.append(((1, s, b, num[w] != 0, j), f"conv{s + 2}_block{b + 1}_{num[w]}_{leaf}", v))
+    return OrderedDict((n, v) for _, n, v in sorted(out, key=lambda e: e[0]))
+
+
 def want(src, tgt):
     return {n: np.ascontiguousarray(src[s] if ax is None else np.transpose(src[s], ax)) for n, (s, ax) in tgt.items()}
 
@@ -121,6 +140,20 @@ def main():
         if r.returncode != 0:
             print(f"FAIL: {tid}/exit0: exit {r.returncode}, wanted 0 with zero hints — {' '.join(r.stderr.split())[-300:]}")
             continue
+        print(f"PASS: {tid}/exit0 ({len(src)} sources, {len(tgt)} targets, {secs:.2f} s)")
+        probs = check_values(wbr, d, draft, sp, tp, want(src, tgt))
+        print(f"FAIL: {tid}/values: {probs[0]}" if probs else f"PASS: {tid}/values")
+
+    # the same onto Keras names (one flat level of layers, the shortcut first)
+    d = os.path.join(work, "resnet50-keras")
+    src, tgt = build(DEPTHS["resnet50"], WIDTHS[0] // 2, 51)
+    tgt = keras_names(tgt)
+    sp, tp = write_pair(d, src, tgt)
+    r, draft, secs = match(wbr, d, sp, tp)
+    tid = "match/struct/resnet50-keras"
+    if r.returncode != 0:
+        print(f"FAIL: {tid}/exit0: exit {r.returncode}, wanted 0 with zero hints — {' '.join(r.stderr.split())[-300:]}")
+    else:
         print(f"PASS: {tid}/exit0 ({len(src)} sources, {len(tgt)} targets, {secs:.2f} s)")
         probs = check_values(wbr, d, draft, sp, tp, want(src, tgt))
         print(f"FAIL: {tid}/values: {probs[0]}" if probs else f"PASS: {tid}/values")
