@@ -228,7 +228,7 @@ static void mark_siblings(stree *t, smap *groups) {
     if (!k) continue;
     struct sent *e = smap_get(groups, key, gp + k);
     if (!e) return;
-    /* val: offset of the first layer name seen (in tensor i's name: i and start), aux: 2 = several */
+    /* val: the first tensor seen under such a layer; aux: 1 one layer so far, 2 several */
     if (e->val == NONE) {
       e->val = (uint32_t)i;
       e->aux = 1;
