@@ -722,17 +722,18 @@ static void align(actx *c, uint32_t a, uint32_t b, bool top, bool weak) {
    * counterpart only inside itself: open it; where both sides' largest are alike, open both */
   for (bool more = true; ok && more;) {
     uint64_t *sa = sigs_of(&c->S, &LA), *sb = sigs_of(&c->T, &LB);
+    size_t na = LA.n, nb = LB.n; /* the lists change below; the signatures are of these */
     uint32_t ma = 0, mb = 0;
     if (sa && sb) {
-      largest(&c->S, &LA, sb, LB.n, &ma);
-      largest(&c->T, &LB, sa, LA.n, &mb);
+      largest(&c->S, &LA, sb, nb, &ma);
+      largest(&c->T, &LB, sa, na, &mb);
     }
     /* modules that differ (a tensor missing) but whose pairs say they correspond are aligned as
      * they are, not opened */
     if (sa && sb && !pair_anchored(c, &LA, &LB, sa, sb, &pend)) ok = false;
     more = ma || mb;
     uint32_t ta = ma > mb ? mb + 1 : ma == mb ? ma : UINT32_MAX, tb = mb > ma ? ma + 1 : ma == mb ? mb : UINT32_MAX;
-    ok = sa && sb && (!more || (expand(&c->S, &LA, sb, LB.n, ta) && expand(&c->T, &LB, sa, LA.n, tb)));
+    ok = sa && sb && (!more || (expand(&c->S, &LA, sb, nb, ta) && expand(&c->T, &LB, sa, na, tb)));
     free(sa);
     free(sb);
   }
