@@ -108,6 +108,7 @@ static const char *ev_name(int ev) {
   case EV_NAME: return "best name match";
   case EV_FUSED: return "q/k/v parts";
   case EV_UPDATE: return "--update rules";
+  case EV_STRUCT: return "structure";
   default: return "?";
   }
 }

@@ -105,6 +105,7 @@ enum {
   EV_NAME,     /* clearly the best name match on both sides */
   EV_FUSED,    /* parts of a fused tensor (q, k, v) */
   EV_UPDATE,   /* produced by the rules given with --update */
+  EV_STRUCT,   /* the same place in two aligned modules (structure.c) */
   EV_COUNT
 };
 
@@ -167,6 +168,7 @@ typedef struct matcher {
   bool fam_active;      /* the second pass: pairs that contradict a family map are vetoed */
   struct mfmember *fmem[2]; /* per side (0 source, 1 target): (family, tensor) sorted by family */
   size_t nfmem[2];
+  struct mstruct *structure; /* the last alignment of the name trees (structure.c) */
 } matcher;
 
 /* tokens.c */
@@ -225,6 +227,17 @@ long m_index_veto(const matcher *m, const mtensor *s, const mtensor *t);
 bool m_family_boundary(const matcher *m, const mtensor *s, const mtensor *t);
 void m_families_describe(const matcher *m, long c, char *out, size_t n);
 void m_families_warn(matcher *m);
+
+/* structure.c: pairs the aligned name trees propose (both tensors free; the caller checks
+ * layouts, index maps and conventions before taking one) */
+typedef struct mprop {
+  uint32_t s, t;
+  char why[120];
+} mprop;
+size_t m_structure_propose(matcher *m, mprop **out);
+/* Would (s, t) cut across two modules the last alignment paired? (Kept until m_structure_free.) */
+bool m_structure_veto(const matcher *m, uint32_t s, uint32_t t);
+void m_structure_free(matcher *m);
 
 /* convention.c: the convention (s, t) crosses, in words, or NULL */
 const char *m_convention_crossed(const mtensor *s, const mtensor *t);

@@ -667,7 +667,7 @@ static bool op_HINT(vm *v, stmt *s) {
   return false;
 }
 
-/* The same with the layout the pair has (hint "A" = "B" transpose | permute (...)). */
+/* A hint that fixes the layout too: as inert here as a plain hint. */
 static bool op_HINT_LAYOUT(vm *v, stmt *s) { return op_HINT(v, s); }
 
 static bool expect_shape_one(vm *v, stmt *s, size_t i, wbr_value val, const wbr_match *m) {
