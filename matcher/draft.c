@@ -392,6 +392,7 @@ typedef struct upd {
   wbr_plan *plan;
   wbr_tensorset *left;   /* tensors the rules leave that are not finished targets */
   wbr_tensorset *todo;   /* targets the rules do not produce */
+  wbr_tensorset *done;   /* targets the rules produce (the drafted rules must leave them alone) */
   wbr_ast_file *ast;     /* the user's file parsed again, for its hint statements */
   mhint *hints;          /* they point into ast */
   size_t nhints;
@@ -403,6 +404,7 @@ static void upd_free(upd *u) {
   wbr_program_free(u->prog);
   wbr_tensorset_free(u->left);
   wbr_tensorset_free(u->todo);
+  wbr_tensorset_free(u->done);
   free(u->hints);
   wbr_ast_free(u->ast);
   wbr_free(u->canon);
@@ -432,6 +434,7 @@ static int upd_load(upd *u, wbr_ctx *ctx, const wbr_tensorset *src, const wbr_te
                     "the rules given to --update do not run over the source");
   rc = wbr_tensorset_new(&u->left, ctx);
   if (!rc) rc = wbr_tensorset_new(&u->todo, ctx);
+  if (!rc) rc = wbr_tensorset_new(&u->done, ctx);
   if (rc) return rc;
   size_t nt = wbr_tensorset_count(tgt);
   bool *done = calloc(nt + 1, sizeof *done);
@@ -452,10 +455,9 @@ static int upd_load(upd *u, wbr_ctx *ctx, const wbr_tensorset *src, const wbr_te
     rc = wbr_tensorset_add(u->left, v->name, v->node->dtype, v->node->ndim, v->node->shape, NULL);
   }
   for (size_t t = 0; t < nt && !rc; t++) {
-    if (done[t]) continue;
     wbr_tensor_info ti;
     wbr_tensorset_get(tgt, t, &ti);
-    rc = wbr_tensorset_add(u->todo, ti.name, ti.dtype, ti.ndim, ti.shape, NULL);
+    rc = wbr_tensorset_add(done[t] ? u->done : u->todo, ti.name, ti.dtype, ti.ndim, ti.shape, NULL);
   }
   free(done);
   return rc;
@@ -483,12 +485,13 @@ static void matcher_free(matcher *m) {
 }
 
 /* Draft rules mapping s onto t (both already loaded); fills text and the verdict. */
-static int draft_for(wbr_ctx *ctx, const wbr_tensorset *s, const wbr_tensorset *t, const mhint *hints,
-                     size_t nhints, const wbr_match_opts *o, bool header, wbr_match_result *res, char **text,
-                     wbr_buf *expl) {
+static int draft_for(wbr_ctx *ctx, const wbr_tensorset *s, const wbr_tensorset *t, const wbr_tensorset *finished,
+                     const mhint *hints, size_t nhints, const wbr_match_opts *o, bool header, wbr_match_result *res,
+                     char **text, wbr_buf *expl) {
   matcher m;
   memset(&m, 0, sizeof m);
   m.ctx = ctx;
+  m.finished = finished;
   mi_init(&m.in);
   wbr_buf_init(&m.explain);
   int rc = m_side_load(&m, &m.S, s);
@@ -605,7 +608,7 @@ int wbr_match_run(wbr_match_result *res, wbr_ctx *ctx, const wbr_tensorset *src,
   int rc;
   if (!o->update_src) {
     rc = cli_hints(&hints, ctx, o, 0);
-    if (!rc) rc = draft_for(ctx, src, target, hints, o->nhints, o, true, res, &text, o->explain ? &expl : NULL);
+    if (!rc) rc = draft_for(ctx, src, target, NULL, hints, o->nhints, o, true, res, &text, o->explain ? &expl : NULL);
     if (!rc) res->draft = text, text = NULL;
   } else {
     upd u = {0};
@@ -630,7 +633,7 @@ int wbr_match_run(wbr_match_result *res, wbr_ctx *ctx, const wbr_tensorset *src,
       wbr_buf_free(&d);
       if (!res->draft) rc = wbr_oom(ctx);
     } else if (!rc) {
-      rc = draft_for(ctx, u.left, u.todo, hints, nh, o, false, res, &text, o->explain ? &expl : NULL);
+      rc = draft_for(ctx, u.left, u.todo, u.done, hints, nh, o, false, res, &text, o->explain ? &expl : NULL);
       if (!rc) {
         /* the user's file, then the drafted statements (without their header line) */
         const char *body = strchr(text, '\n');

@@ -280,8 +280,27 @@ static bool same_count(matcher *m, uint32_t fs, uint32_t ft) {
   return ns == nt && ns >= 2;
 }
 
+/* Digit runs in the prefix every name of a side shares (DETR's `backbone.0.body.`): they
+ * carry no structure, so "the same place" in two names is counted after them. */
+static int lead_runs(const mside *sd) {
+  if (sd->n < 2) return 0;
+  size_t len = sd->t[0].len;
+  for (size_t i = 1; i < sd->n && len; i++) {
+    size_t l = 0;
+    while (l < len && l < sd->t[i].len && sd->t[i].name[l] == sd->t[0].name[l]) l++;
+    len = l;
+  }
+  while (len > 0 && sd->t[0].name[len - 1] != '.' && sd->t[0].name[len - 1] != '/' && sd->t[0].name[len - 1] != ':')
+    len--;
+  size_t st[M_MAXNUM], en[M_MAXNUM];
+  int nr = m_digit_runs(sd->t[0].name, sd->t[0].len, st, en, M_MAXNUM), k = 0;
+  while (k < nr && en[k] <= len) k++;
+  return k;
+}
+
 /* From the pairs of the first pass: the corresponding families and their maps. */
 void m_families_infer(matcher *m) {
+  int lead_s = lead_runs(&m->S), lead_t = lead_runs(&m->T);
   size_t nv = 0, nids = m->in.n;
   vote *v = collect_votes(m, &nv);
   uint32_t *best_s = calloc(nids + 1, sizeof *best_s), *second_s = calloc(nids + 1, sizeof *second_s);
@@ -306,7 +325,8 @@ void m_families_infer(matcher *m) {
       uint32_t n = (uint32_t)(j - i), fs = v[i].fs, ft = v[i].ft;
       int g = group_valid(v, i, j);
       if (g == 1 && !same_count(m, fs, ft)) g = 0;
-      if (g == 3 && v[i].ps != v[i].pt) g = 0; /* weak: only between numbers at the same place */
+      /* weak: only between numbers at the same place (after a prefix every name shares) */
+      if (g == 3 && v[i].ps - lead_s != v[i].pt - lead_t) g = 0;
       /* a one-number group (a target of one block against a source of two) is weak: counted
        * apart, and only where neither family has a partner already */
       uint32_t *bs = g == 3 ? best1_s : best_s, *ss = g == 3 ? second1_s : second_s;

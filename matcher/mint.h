@@ -153,6 +153,8 @@ typedef struct matcher {
   size_t nunres, ucap;
   bool *src_used_by_update; /* sources the --update rules consume (not for matching) */
   bool *tgt_done_by_update; /* targets the --update rules produce */
+  const wbr_tensorset *finished; /* --update: targets the user's rules already produce; the
+                                  * drafted rules run after them and must leave them alone */
   bool oom;
   wbr_buf explain;
   bool want_explain;
