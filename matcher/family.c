@@ -188,9 +188,9 @@ static int pos_in(const mtensor *x, uint32_t fam) {
 }
 
 /* The numbers of family `fam` on one side that belong to the correspondence with `other` (a
- * family of the other side): a number is left out when some of its tensors were paired
- * elsewhere and none into `other` (`features.1.0.block.{0,2}` went to conv_dw and norm, not to
- * `mlp.fc{1,2}`; Keras' `conv2_block1_0_*` is the shortcut, paired with `downsample`). */
+ * family of the other side): a number is left out when at least half of its tensors were
+ * paired elsewhere and none into `other` (`features.1.0.block.{0,2}` went to conv_dw and norm,
+ * not to `mlp.fc{1,2}`; Keras' `conv2_block1_0_*` is the shortcut, paired with `downsample`). */
 typedef struct fval {
   int64_t v;
   bool into, paired;
@@ -238,9 +238,12 @@ static int64_t *members(matcher *m, bool src, uint32_t fam, uint32_t other, uint
   if (!keep) goto oom;
   for (size_t i = 0; i < n;) {
     size_t j = i;
-    bool into = false, paired = false;
-    for (; j < n && all[j].v == all[i].v; j++) into |= all[j].into, paired |= all[j].paired;
-    if (into || !paired) keep[(*count)++] = all[i].v;
+    bool into = false;
+    size_t paired = 0;
+    for (; j < n && all[j].v == all[i].v; j++) into |= all[j].into, paired += all[j].paired;
+    /* a number most of whose tensors are still free is a member whose few paired ones went
+     * astray (an order run from the hinted blocks into the extra block's first norm) */
+    if (into || 2 * paired < j - i) keep[(*count)++] = all[i].v;
     i = j;
   }
   free(all);
