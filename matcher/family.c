@@ -283,6 +283,47 @@ static bool same_count(matcher *m, uint32_t fs, uint32_t ft) {
   return ns == nt && ns >= 2;
 }
 
+/* Are fewer than half of the tensors with number `val` of family `fam` paired (on one side)? */
+static bool mostly_free(const matcher *m, bool src, uint32_t fam, int64_t val) {
+  const mside *sd = src ? &m->S : &m->T;
+  const mfmember *fm = m->fmem[src ? 0 : 1];
+  size_t nfm = m->nfmem[src ? 0 : 1], lo = 0, hi = nfm, total = 0, paired = 0;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (fm[mid].fam < fam) lo = mid + 1;
+    else hi = mid;
+  }
+  for (size_t k = lo; k < nfm && fm[k].fam == fam; k++) {
+    const mtensor *x = &sd->t[fm[k].i];
+    int p = pos_in(x, fam);
+    if (p < 0 || x->sval[p] != val || (k > lo && fm[k].i == fm[k - 1].i)) continue;
+    total++;
+    paired += x->pair >= 0;
+  }
+  return 2 * paired < total;
+}
+
+/* Votes in order between families of different counts: one family map with a depth mismatch,
+ * or many-to-one (torchvision ConvNeXt's `features.{2,3}` both into `stages.1`)? A depth
+ * mismatch when, without the votes of numbers most of whose tensors are still free (the stray
+ * pairs of two order runs that met inside a block: LLaMA's `layers.1.post_attention_layernorm`
+ * paired into target block 0, next to source block 0), the votes make a one-to-one map. */
+static bool in_order_depth(const matcher *m, const vote *v, size_t lo, size_t hi) {
+  vote *keep = malloc((hi - lo) * sizeof *keep);
+  if (!keep) return false;
+  size_t n = 0;
+  int64_t last_s = 0, last_t = 0;
+  bool have_s = false, have_t = false, free_s = false, free_t = false;
+  for (size_t i = lo; i < hi; i++) {
+    if (!have_s || v[i].vs != last_s) free_s = mostly_free(m, true, v[i].fs, v[i].vs), last_s = v[i].vs, have_s = true;
+    if (!have_t || v[i].vt != last_t) free_t = mostly_free(m, false, v[i].ft, v[i].vt), last_t = v[i].vt, have_t = true;
+    if (!free_s && !free_t) keep[n++] = v[i];
+  }
+  bool depth = n < hi - lo && group_valid(keep, 0, n) == 2;
+  free(keep);
+  return depth;
+}
+
 /* Digit runs in the prefix every name of a side shares (DETR's `backbone.0.body.`): they
  * carry no structure, so "the same place" in two names is counted after them. */
 static int lead_runs(const mside *sd) {
@@ -327,7 +368,7 @@ void m_families_infer(matcher *m) {
       while (j < nv && v[j].fs == v[i].fs && v[j].ft == v[i].ft) j++;
       uint32_t n = (uint32_t)(j - i), fs = v[i].fs, ft = v[i].ft;
       int g = group_valid(v, i, j);
-      if (g == 1 && !same_count(m, fs, ft)) g = 0;
+      if (g == 1 && !same_count(m, fs, ft)) g = in_order_depth(m, v, i, j) ? 2 : 0;
       /* weak: only between numbers at the same place (after a prefix every name shares) */
       if (g == 3 && v[i].ps - lead_s != v[i].pt - lead_t) g = 0;
       /* a one-number group (a target of one block against a source of two) is weak: counted
