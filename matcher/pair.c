@@ -770,6 +770,22 @@ static bool contradicted(pstate *ps, uint32_t s, uint32_t t) {
   return false;
 }
 
+/* Is the last component of x's name literally "weight" (PyTorch's spelling)? */
+static bool torch_weight(const mtensor *x) {
+  return x->len >= 6 && memcmp(x->name + x->len - 6, "weight", 6) == 0 &&
+         (x->len == 6 || x->name[x->len - 7] == '.' || x->name[x->len - 7] == '/');
+}
+
+/* A transpose between two PyTorch weights that no convention explains (not GPT-2's Conv1D
+ * names): Linear to Linear keeps [out, in], so only shapes would speak for it, and definition
+ * order alone may not decide it (LLaMA's down_proj [32, 88] beside a missing tensor, paired
+ * with up_proj [88, 32] transposed). */
+static bool order_layout_unexplained(const mtensor *s, const mtensor *t, const mlayout *lay) {
+  if (lay->rel == REL_ID || lay->rel == REL_RESHAPE) return false;
+  if (!torch_weight(s) || !torch_weight(t)) return false;
+  return !m_conv1d_name(s) && !m_conv1d_name(t);
+}
+
 /* Indices of a side sorted by parent (for parent_range). */
 static uint32_t *by_parent(mside *side) {
   uint32_t *v = malloc((side->n + 1) * sizeof *v);
@@ -855,6 +871,7 @@ static void phase_order(pstate *ps) {
          * says nothing about which is which */
         if (free_in_parent(ps, &m->S, bs, a, true) != free_in_parent(ps, &m->T, bt, b, false)) break;
         if (m_family_boundary(m, a, b)) break; /* nor into or out of a numbered family */
+        if (order_layout_unexplained(a, b, &lay)) break;
         take(ps, (uint32_t)t2, (uint32_t)s2, &lay, EV_ORDER, anchor);
         s = s2;
         t = t2;
