@@ -228,6 +228,7 @@ typedef struct pstate {
   uint32_t *img_s_idx, *img_s_len; /* source ancestor -> target name prefix */
   uint32_t *img_t_idx, *img_t_len; /* target ancestor -> source name prefix */
   bool *square_conflict;           /* per target: square 2-D weight, layer-mates disagree */
+  bool order_off;                  /* the first pass found the two orders disagree (orders_agree) */
   /* free tensors per exact shape (recounted each round; an overestimate only makes the
    * uniqueness tests more cautious) */
   uint64_t *sh_key;
@@ -804,6 +805,25 @@ static size_t free_in_parent(pstate *ps, mside *side, const uint32_t *idx, const
     if ((src ? s_free(ps, idx[i]) : t_free(ps, idx[i])) && same_shape(y->shape, y->ndim, x->shape, x->ndim)) n++;
   }
   return n;
+}
+
+/* Do the two definition orders agree where other evidence has paired (in the first pass)? Of
+ * the source tensors next to each other that such pairs took, at least half must go to target
+ * tensors next to each other, in the same direction. A shuffled side (a target manifest written
+ * in random order) agrees by chance only, and its order would pair by chance (ln_2 with
+ * input_layernorm): the second pass then goes without order. */
+static bool orders_agree(pstate *ps) {
+  matcher *m = ps->m;
+  size_t adjacent = 0, agree = 0;
+  for (size_t i = 0; i + 1 < m->S.n; i++) {
+    int32_t a = m->S.t[i].pair, b = m->S.t[i + 1].pair;
+    if (a < 0 || b < 0 || a == b) continue;
+    const mpair *p = &m->pairs[a], *q = &m->pairs[b];
+    if (p->ns != 1 || q->ns != 1 || p->split_k || q->split_k || p->ev == EV_ORDER || q->ev == EV_ORDER) continue;
+    adjacent++;
+    agree += q->t == p->t + 1;
+  }
+  return adjacent < 6 || 2 * agree >= adjacent;
 }
 
 /* Extend runs of single pairs in definition order, both ways: the next source and the next
@@ -1479,7 +1499,7 @@ static int pair_pass(pstate *ps, const mhint *hints, size_t nhints) {
   for (size_t i = 0; i < nhints && rc == 0; i++) rc = apply_hint(ps, &hints[i]);
   if (rc) return rc;
   phase_key(ps);
-  bool use_order = !sorted_side(&m->S) && !sorted_side(&m->T);
+  bool use_order = !ps->order_off && !sorted_side(&m->S) && !sorted_side(&m->T);
   for (int round = 0; round < 64 && !m->oom; round++) {
     ps->progress = 0;
     shapes_recount(ps);
@@ -1530,8 +1550,9 @@ int m_pair_all(matcher *m, const mhint *hints, size_t nhints) {
   rc = pair_pass(&ps, hints, nhints);
   if (rc) goto done;
   m_families_infer(m);
-  if (m->nfcorr && !m->oom) {
-    m->fam_active = true;
+  ps.order_off = !orders_agree(&ps);
+  if ((m->nfcorr || ps.order_off) && !m->oom) {
+    m->fam_active = m->nfcorr > 0;
     rc = pair_pass(&ps, hints, nhints);
     if (rc) goto done;
   }
