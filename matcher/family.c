@@ -429,6 +429,16 @@ static long in_depth_family(const matcher *m, const mtensor *x, bool src) {
   return -1;
 }
 
+/* Under the depth mismatch c, do s and t hold numbers of the same rank in its two families
+ * (the first block of a stage on both sides)? */
+bool m_depth_same_rank(const matcher *m, const mtensor *s, const mtensor *t, long c) {
+  const mfcorr *fc = &m->fcorr[c];
+  int a = pos_in(s, fc->fs), b = pos_in(t, fc->ft);
+  if (a < 0 || b < 0) return false;
+  long i = find_val(fc->vs, fc->ns, s->sval[a]), j = find_val(fc->vt, fc->nt, t->sval[b]);
+  return i >= 0 && i == j;
+}
+
 /* Does (s, t) contradict a family map? Returns the correspondence it contradicts, or -1. Under
  * a depth mismatch no member of either family is paired (but by a hint): a source or a target
  * taken out of the running must not leave a competitor the field. */

@@ -339,9 +339,35 @@ static void img_update(pstate *ps, bool src_side, const mtensor *x, uint32_t oth
   }
 }
 
+/* Is (s, t) the one pair of their shape class in the whole model, paired or not (a stage's
+ * first 1x1 conv, the only one fed by the previous stage's width)? */
+static bool shape_unique_overall(pstate *ps, uint32_t s, uint32_t t) {
+  matcher *m = ps->m;
+  size_t lo, hi, n = 0;
+  mlayout l;
+  nelem_range(&m->S, ps->by_nelem_s, m->S.n, T(ps, t)->nelem, &lo, &hi);
+  for (size_t i = lo; i < hi && n < 2; i++) n += layout_raw(S(ps, ps->by_nelem_s[i]), T(ps, t), &l) != REL_NONE;
+  if (n != 1) return false;
+  n = 0;
+  nelem_range(&m->T, ps->by_nelem_t, m->T.n, S(ps, s)->nelem, &lo, &hi);
+  for (size_t i = lo; i < hi && n < 2; i++) n += layout_raw(S(ps, s), T(ps, ps->by_nelem_t[i]), &l) != REL_NONE;
+  return n == 1;
+}
+
+/* Which blocks a depth mismatch leaves corresponding is not known, but for a pair of a shape
+ * found once in each whole model, in blocks of the same rank on both sides: the extra block is
+ * not the one that holds it. Decided so in a first draft and after hints alike (the refine loop
+ * with the hints alone in a file would otherwise undecide it). */
+static bool depth_veto_lifted(pstate *ps, uint32_t s, uint32_t t, int ev, long veto) {
+  return veto >= 0 && ev == EV_SHAPE && ps->m->fcorr[veto].depth && m_depth_same_rank(ps->m, S(ps, s), T(ps, t), veto) &&
+         shape_unique_overall(ps, s, t);
+}
+
 static mpair *take(pstate *ps, uint32_t t, uint32_t s, const mlayout *lay, int ev, const char *why) {
   if (!s_free(ps, s) || !t_free(ps, t)) return NULL; /* a tensor is paired once, or the draft lies */
-  if (ev != EV_HINT && (m_index_veto(ps->m, S(ps, s), T(ps, t)) >= 0 || m_convention_crossed(S(ps, s), T(ps, t))))
+  long veto = ev == EV_HINT ? -1 : m_index_veto(ps->m, S(ps, s), T(ps, t));
+  if (depth_veto_lifted(ps, s, t, ev, veto)) veto = -1;
+  if (ev != EV_HINT && (veto >= 0 || m_convention_crossed(S(ps, s), T(ps, t))))
     return NULL; /* only a hint decides */
   mpair *p = m_add_pair(ps->m, t, &s, 1, lay, ev, "%s", why);
   if (p) {
