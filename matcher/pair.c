@@ -1406,7 +1406,9 @@ static void collect_unresolved(pstate *ps) {
     fits f;
     classify(ps, t, u, &f);
     const mtensor *x = T(ps, t);
-    if (ps->square_conflict && ps->square_conflict[t]) {
+    if (m_fold_why(m, t, u->why, sizeof u->why)) {
+      u->ncand = 0; /* a stack whose depth is not the family's (stack.c): no one-to-one hint helps */
+    } else if (ps->square_conflict && ps->square_conflict[t]) {
       snprintf(u->why, sizeof u->why,
                "square 2-D weight: the other 2-D weights of its layer disagree about a transpose");
     } else if (f.ok == 0 && f.conv) {
@@ -1521,6 +1523,7 @@ int m_pair_all(matcher *m, const mhint *hints, size_t nhints) {
   fix_square(&ps);
   collect_unresolved(&ps);
   m_families_warn(m);
+  m_fold_warn(m);
   if (m->oom) rc = wbr_oom(m->ctx);
 done:
   free(ps.by_nelem_s);
