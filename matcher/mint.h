@@ -297,7 +297,8 @@ int m_fold_stack(matcher *m, mrules *out, bool literal);
 bool m_fold_why(const matcher *m, uint32_t t, char *why, size_t n);
 /* A warning for each such mismatch that leaves targets undecided. */
 void m_fold_warn(matcher *m);
-/* Source s is a stack of such a mismatch: kept in an incomplete draft, not dropped. */
+/* Source s is a stack of such a mismatch, or a block of the family a stacked target mismatches:
+ * kept in an incomplete draft, not dropped. */
 bool m_fold_keep(const matcher *m, uint32_t s);
 
 #endif

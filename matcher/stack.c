@@ -88,12 +88,21 @@ typedef struct scope {
   bool bad;     /* one has fewer than 2 axes, or another leading size */
   bool deep;    /* one has 3 axes or more */
   uint64_t sum; /* elements of one slice of each */
+  bool twin;    /* one has a tensor of its name and shape on the other side: it pairs whole */
 } scope;
 
 /* A scope can be a stack of L blocks: at least two tensors, all of 2 axes or more and one of 3 or
  * more (a Linear's weight and bias share their leading size too, but the bias has one axis), all
- * with the same leading size L >= 2. */
-static bool stackable(const scope *sc) { return sc->n >= 2 && !sc->bad && sc->deep && sc->L >= 2; }
+ * with the same leading size L >= 2, and none already found whole on the other side. */
+static bool stackable(const scope *sc) { return sc->n >= 2 && !sc->bad && sc->deep && sc->L >= 2 && !sc->twin; }
+
+static bool has_twin(const wbr_tensorset *b, const wbr_tensor_info *ti) {
+  long j = wbr_tensorset_find(b, ti->name);
+  if (j < 0 || b->t[j].ndim != ti->ndim) return false;
+  for (int d = 0; d < ti->ndim; d++)
+    if (b->t[j].shape[d] != ti->shape[d]) return false;
+  return true;
+}
 
 static int cmp_len(const void *a, const void *b, void *ud) {
   const mintern *in = ud;
@@ -158,6 +167,7 @@ static bool groups_find(mfold *f, const wbr_tensorset *a, const wbr_tensorset *b
     for (size_t i = 0; i < n && ok; i++) {
       wbr_tensor_info ti;
       wbr_tensorset_get(a, i, &ti);
+      bool twin = pass == 1 && has_twin(b, &ti);
       for (size_t k = 0; ti.name[k] && ok; k++) {
         if (!blocksep(ti.name[k])) continue;
         uint32_t id = mi_id(&in, ti.name, k + 1);
@@ -165,6 +175,7 @@ static bool groups_find(mfold *f, const wbr_tensorset *a, const wbr_tensorset *b
         if (pass == 0 || !ok || id >= cap) continue;
         scope *s = &sc[id];
         s->n++;
+        s->twin |= twin;
         if (ti.ndim < 2 || (s->L && s->L != ti.shape[0])) s->bad = true;
         if (ti.ndim >= 3) s->deep = true;
         if (ti.ndim >= 1 && ti.shape[0] > 0) {
@@ -672,8 +683,11 @@ bool m_fold_keep(const matcher *m, uint32_t s) {
   if (!f) return false;
   size_t r = m_fold_real(m, false, s, &piece);
   const char *name = f->s.rs ? f->s.rs->t[r].name : m->S.t[s].name;
-  for (size_t g = 0; g < f->ng; g++)
-    if (!f->g[g].tgt && f->g[g].depth && !f->g[g].cut_failed && strncmp(name, f->g[g].scope, strlen(f->g[g].scope)) == 0)
-      return true;
+  for (size_t g = 0; g < f->ng; g++) {
+    const mfgroup *gr = &f->g[g];
+    if (!gr->depth || gr->cut_failed) continue;
+    /* the source's stack, or a member of the source family a stacked target mismatches */
+    if (gr->tgt ? in_family(name, gr->fam) : strncmp(name, gr->scope, strlen(gr->scope)) == 0) return true;
+  }
   return false;
 }
