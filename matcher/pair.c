@@ -497,7 +497,11 @@ static int apply_hint(pstate *ps, const mhint *h) {
     pinned++;
   }
   if (matched_a == 0)
-    rc = hint_fail(m, h, "the left side of a hint is a source tensor name (run 'wbr inspect SRC')",
+    rc = hint_fail(m, h,
+                   m_fold_nreal(m, false) != m->S.n
+                       ? "the left side of a hint is a source tensor name; stacked sources are cut into pieces first "
+                         "(\"P/3/rest\" for block 3 of \"P/rest\"): name the piece, as the draft's candidates do"
+                       : "the left side of a hint is a source tensor name (run 'wbr inspect SRC')",
                    "hint %s: '%s' matches no source tensor", label, h->src);
   else if (pinned == 0)
     rc = hint_fail(m, h, "the right side must match exactly one free target per source, with the same captures",

@@ -130,6 +130,11 @@ rejects match/hint/update-where 1 "$T/hb.wbr:3:1: error: hint \"layers.{i}.attn.
   $WBR match $H --update "$T/hb.wbr"
 rejects match/hint/cli-where 1 "--hint: error: hint 'layers.{i}.attn.c_proj.weight=blocks.{i}.attn.nope.weight' pins no pair" \
   $WBR match $H --hint 'layers.{i}.attn.c_proj.weight=blocks.{i}.attn.nope.weight'
+# a stacked source is cut into pieces before pairing: a hint names a piece, and is told so
+SU=tests/match/cases/s_unstack_scanned
+rejects match/hint/stacked-names-a-piece 1 "stacked sources are cut into pieces first" \
+  $WBR match $SU/a.json $SU/b.json --hint 'encoder/layers/norm/scale=layers.0.norm.weight'
+ok match/hint/stacked-piece $WBR match $SU/a.json $SU/b.json --hint 'encoder/layers/1/norm/scale=layers.1.norm.weight' -o "$T/hp.wbr"
 
 # ---- a depth mismatch is settled by saying which block goes (issue 10 class 2) ----
 R4=tests/match/cases/r4_depth
