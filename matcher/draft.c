@@ -352,7 +352,11 @@ static char *render(matcher *m, const mrules *r, const wbr_match_opts *o, bool h
   lines[nl++] = l1;
   lines[nl++] = l2;
   if (m->nunres) {
-    snprintf(l3, sizeof l3, "INCOMPLETE: %zu target tensors are undecided; see the end of the file.", m->nunres);
+    if (ntargets - paired != m->nunres) /* pieces of stacked targets are listed one by one */
+      snprintf(l3, sizeof l3, "INCOMPLETE: %zu target tensors are undecided (%zu entries, pieces of stacked ones "
+               "apart); see the end of the file.", ntargets - paired, m->nunres);
+    else
+      snprintf(l3, sizeof l3, "INCOMPLETE: %zu target tensors are undecided; see the end of the file.", m->nunres);
     lines[nl++] = l3;
   }
   if (header && add_comments(f, &f->head, &f->nhead, lines, nl, false)) goto out;
