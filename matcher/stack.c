@@ -11,6 +11,7 @@
 
 #include "../compiler/ast.h"
 #include "../runtime/namepat.h"
+#include "../runtime/plan.h"
 #include "mint.h"
 
 /* ---- finding the groups ------------------------------------------------------------------------- */
@@ -93,8 +94,11 @@ typedef struct scope {
 
 /* A scope can be a stack of L blocks: at least two tensors, all of 2 axes or more and one of 3 or
  * more (a Linear's weight and bias share their leading size too, but the bias has one axis), all
- * with the same leading size L >= 2, and none already found whole on the other side. */
-static bool stackable(const scope *sc) { return sc->n >= 2 && !sc->bad && sc->deep && sc->L >= 2 && !sc->twin; }
+ * with the same leading size L >= 2 (at most what one unstack may make), and none already found
+ * whole on the other side. */
+static bool stackable(const scope *sc) {
+  return sc->n >= 2 && !sc->bad && sc->deep && sc->L >= 2 && sc->L <= (int64_t)WBR_MAX_PARTS && !sc->twin;
+}
 
 static bool has_twin(const wbr_tensorset *b, const wbr_tensor_info *ti) {
   long j = wbr_tensorset_find(b, ti->name);
