@@ -23,9 +23,11 @@ static bool blocksep(char c) { return c == '.' || c == '/'; }
  * family and element count, a family's number of blocks. */
 typedef struct blocks {
   mintern in;
-  uint32_t *fam;  /* block id -> family id (UINT32_MAX: not a block) */
-  uint64_t *sum;  /* block id -> elements of its tensors */
-  uint32_t *nblk; /* family id -> blocks */
+  uint32_t *fam;     /* block id -> family id (UINT32_MAX: not a block) */
+  uint64_t *sum;     /* block id -> elements of its tensors */
+  uint32_t *nblk;    /* family id -> blocks */
+  uint32_t *at, *nt; /* block id -> its tensors' element counts, cnt[at .. at+nt) */
+  uint64_t *cnt;
 } blocks;
 
 static void blocks_free(blocks *b) {
@@ -33,6 +35,9 @@ static void blocks_free(blocks *b) {
   free(b->fam);
   free(b->sum);
   free(b->nblk);
+  free(b->at);
+  free(b->nt);
+  free(b->cnt);
 }
 
 static bool blocks_find(blocks *b, const wbr_tensorset *ts) {
@@ -69,6 +74,10 @@ static bool blocks_find(blocks *b, const wbr_tensorset *ts) {
   b->nblk = ok ? calloc(ids, sizeof *b->nblk) : NULL;
   ok = ok && b->fam && b->sum && b->nblk;
   for (size_t i = 0; ok && i < ids; i++) b->fam[i] = UINT32_MAX;
+  b->at = ok ? calloc(ids, sizeof *b->at) : NULL;
+  b->nt = ok ? calloc(ids, sizeof *b->nt) : NULL;
+  b->cnt = ok ? malloc((k + 1) * sizeof *b->cnt) : NULL;
+  ok = ok && b->at && b->nt && b->cnt;
   for (size_t i = 0; ok && i < k; i++) {
     uint32_t blk = rec[i][0], fam = rec[i][1];
     if (b->fam[blk] == UINT32_MAX) {
@@ -76,7 +85,14 @@ static bool blocks_find(blocks *b, const wbr_tensorset *ts) {
       b->nblk[fam]++;
     }
     b->sum[blk] += ne[i];
+    b->nt[blk]++;
   }
+  for (size_t i = 0, at = 0; ok && i < ids; i++) {
+    b->at[i] = (uint32_t)at;
+    at += b->nt[i];
+    b->nt[i] = 0;
+  }
+  for (size_t i = 0; ok && i < k; i++) b->cnt[b->at[rec[i][0]] + b->nt[rec[i][0]]++] = ne[i];
   free(rec);
   free(ne);
   return ok;
@@ -97,7 +113,7 @@ typedef struct scope {
  * with the same leading size L >= 2 (at most what one unstack may make), and none already found
  * whole on the other side. */
 static bool stackable(const scope *sc) {
-  return sc->n >= 2 && !sc->bad && sc->deep && sc->L >= 2 && sc->L <= (int64_t)WBR_MAX_PARTS && !sc->twin;
+  return sc->n >= 2 && !sc->bad && sc->deep && sc->L >= 2 && sc->L <= (int64_t)WBR_MAX_PARTS && !sc->twin && sc->sum > 0;
 }
 
 static bool has_twin(const wbr_tensorset *b, const wbr_tensor_info *ti) {
@@ -106,13 +122,6 @@ static bool has_twin(const wbr_tensorset *b, const wbr_tensor_info *ti) {
   for (int d = 0; d < ti->ndim; d++)
     if (b->t[j].shape[d] != ti->shape[d]) return false;
   return true;
-}
-
-static int cmp_len(const void *a, const void *b, void *ud) {
-  const mintern *in = ud;
-  size_t x = strlen(mi_str(in, *(const uint32_t *)a)), y = strlen(mi_str(in, *(const uint32_t *)b));
-  if (x != y) return x < y ? -1 : 1;
-  return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
 }
 
 static bool add_group(mfold *f, const char *scope_txt, int64_t L, bool tgt, bool depth, const char *fam, size_t famn) {
@@ -136,26 +145,95 @@ static bool add_group(mfold *f, const char *scope_txt, int64_t L, bool tgt, bool
   return true;
 }
 
-/* The family block of b closest in size to a stack slice of sG elements: a block holds the slice's
- * tensors (fused or not) and at most as much again (buffers such as GPT-2's attention mask). The
- * first of size L wins; else the closest of another size (a depth mismatch); false if none. */
-static bool best_family(const blocks *b, uint64_t sG, int64_t L, uint32_t *fam, bool *depth) {
-  uint64_t best = UINT64_MAX, best_other = UINT64_MAX;
-  uint32_t fl = UINT32_MAX, fo = UINT32_MAX;
-  for (uint32_t id = 0; id < b->in.n; id++) {
-    uint32_t fm = b->fam[id];
-    if (fm == UINT32_MAX || b->sum[id] < sG || b->sum[id] > 2 * sG) continue;
-    uint64_t d = b->sum[id] - sG;
-    if (b->nblk[fm] == (uint64_t)L) {
-      if (d < best) best = d, fl = fm;
-    } else if (b->nblk[fm] >= 2 && d < best_other) {
-      best_other = d, fo = fm;
+/* Is a slice of c elements a tensor of the block (cnt[0..n)), two or three of them fused, or a
+ * part of one fused with one or two other slices (sl[0..ns), sl[self] being this one)? Sums of
+ * three are tried in blocks and stacks of up to 24 tensors. */
+static bool explained(uint64_t c, const uint64_t *cnt, size_t n, const uint64_t *sl, size_t ns, size_t self) {
+  for (size_t j = 0; j < n; j++) {
+    if (cnt[j] == c) return true;
+    for (size_t k = j + 1; k < n; k++) {
+      if (cnt[j] + cnt[k] == c) return true;
+      for (size_t l = k + 1; l < n && n <= 24; l++)
+        if (cnt[j] + cnt[k] + cnt[l] == c) return true;
+    }
+    for (size_t a = 0; a < ns; a++) {
+      if (a == self) continue;
+      if (c + sl[a] == cnt[j]) return true;
+      for (size_t b = a + 1; b < ns && ns <= 24; b++)
+        if (b != self && c + sl[a] + sl[b] == cnt[j]) return true;
     }
   }
-  if (fl != UINT32_MAX) *fam = fl, *depth = false;
-  else if (fo != UINT32_MAX) *fam = fo, *depth = true;
-  else return false;
-  return true;
+  return false;
+}
+
+/* How many slices of the stack (sl[0..ns)) block id does not explain. */
+static size_t unexplained(const blocks *b, uint32_t id, const uint64_t *sl, size_t ns) {
+  size_t u = 0;
+  for (size_t i = 0; i < ns; i++) u += !explained(sl[i], b->cnt + b->at[id], b->nt[id], sl, ns, i);
+  return u;
+}
+
+/* The fit of a stack to a family block. A block holds a slice of every tensor of the stack (fused
+ * or not) and at most as much again (buffers such as GPT-2's attention mask). */
+typedef struct fit {
+  uint32_t fam;
+  bool depth;     /* the family has another size than the stack's L */
+  size_t unexpl;  /* slices the block does not explain (the router beside the experts) */
+  uint64_t extra; /* the block's elements beyond a slice's */
+} fit;
+
+static bool fit_better(const fit *x, const fit *y) {
+  if (x->depth != y->depth) return !x->depth;
+  if (x->unexpl != y->unexpl) return x->unexpl < y->unexpl;
+  return x->extra < y->extra;
+}
+
+/* The family of b that fits a stack of L slices of sl[0..ns) (sG elements) best: one of size L
+ * before any other (a depth mismatch); false if none fits. */
+static bool best_family(const blocks *b, uint64_t sG, int64_t L, const uint64_t *sl, size_t ns, fit *out) {
+  bool any = false;
+  for (uint32_t id = 0; id < b->in.n; id++) {
+    uint32_t fm = b->fam[id];
+    if (fm == UINT32_MAX || b->sum[id] < sG || b->sum[id] > 2 * sG || b->nblk[fm] < 2) continue;
+    fit f = {.fam = fm, .depth = b->nblk[fm] != (uint64_t)L, .extra = b->sum[id] - sG};
+    if (any && !f.depth && out->depth) any = false; /* a family of size L beats any other */
+    if (any && (f.depth && !out->depth)) continue;
+    f.unexpl = unexplained(b, id, sl, ns);
+    if (!any || fit_better(&f, out)) *out = f;
+    any = true;
+  }
+  return any;
+}
+
+/* A scope that can be a stack, and the family it fits best. */
+typedef struct cand {
+  uint32_t id;
+  fit f;
+  double excess; /* how much bigger the family's block is than one slice, relative */
+  size_t len;    /* of the scope's text */
+} cand;
+
+/* Stacks of the family's size first, then those whose slices the blocks explain, then the closest
+ * fit, then the shallowest: of two nested scopes that both fit, the better fit is the stack (the
+ * experts, not the experts with the router beside them). */
+static int cmp_cand(const void *a, const void *b) {
+  const cand *x = a, *y = b;
+  if (x->f.depth != y->f.depth) return x->f.depth ? 1 : -1;
+  if (x->f.unexpl != y->f.unexpl) return x->f.unexpl < y->f.unexpl ? -1 : 1;
+  if (x->excess != y->excess) return x->excess < y->excess ? -1 : 1;
+  if (x->len != y->len) return x->len < y->len ? -1 : 1;
+  return x->id < y->id ? -1 : 1;
+}
+
+/* The slice sizes of the tensors under scope txt (malloc'd; *n of them). */
+static uint64_t *slices_under(const wbr_tensorset *a, const char *txt, size_t *n) {
+  size_t lt = strlen(txt), cnt = 0;
+  uint64_t *v = malloc((a->n + 1) * sizeof *v);
+  for (size_t i = 0; v && i < a->n; i++)
+    if (strncmp(a->t[i].name, txt, lt) == 0 && a->t[i].ndim >= 1 && a->t[i].shape[0] > 0)
+      v[cnt++] = a->t[i].nelem / (uint64_t)a->t[i].shape[0];
+  *n = cnt;
+  return v;
 }
 
 /* The stacks of side a that correspond to the numbered blocks of side b. */
@@ -164,7 +242,7 @@ static bool groups_find(mfold *f, const wbr_tensorset *a, const wbr_tensorset *b
   mintern in;
   mi_init(&in);
   scope *sc = NULL;
-  uint32_t *order = NULL;
+  cand *order = NULL;
   bool ok = blocks_find(&bl, b);
   size_t n = wbr_tensorset_count(a), cap = 0;
   for (int pass = 0; pass < 2 && ok; pass++) {
@@ -195,20 +273,34 @@ static bool groups_find(mfold *f, const wbr_tensorset *a, const wbr_tensorset *b
       ok = sc && order;
     }
   }
-  /* shallowest first: a stack's own sub-scopes are not stacks of their own */
+  /* the best fits first; a scope nested in (or around) a stack taken is not a stack of its own */
   size_t nq = 0;
-  for (uint32_t id = 0; ok && id < cap; id++)
-    if (stackable(&sc[id])) order[nq++] = id;
-  if (ok) qsort_r(order, nq, sizeof *order, cmp_len, &in);
+  for (uint32_t id = 0; ok && id < cap; id++) {
+    cand *c = &order[nq];
+    if (!stackable(&sc[id])) continue;
+    size_t ns;
+    uint64_t *sl = slices_under(a, mi_str(&in, id), &ns);
+    ok = sl != NULL;
+    bool fits = ok && best_family(&bl, sc[id].sum, sc[id].L, sl, ns, &c->f);
+    free(sl);
+    if (!fits) continue;
+    c->id = id;
+    c->excess = (double)c->f.extra / (double)sc[id].sum;
+    c->len = strlen(mi_str(&in, id));
+    nq++;
+  }
+  if (ok) qsort(order, nq, sizeof *order, cmp_cand);
   size_t first = f->ng;
   for (size_t q = 0; q < nq && ok; q++) {
-    const char *txt = mi_str(&in, order[q]);
-    bool inside = false;
-    for (size_t g = first; g < f->ng && !inside; g++) inside = strncmp(txt, f->g[g].scope, strlen(f->g[g].scope)) == 0;
-    uint32_t fam;
-    bool depth;
-    if (inside || !best_family(&bl, sc[order[q]].sum, sc[order[q]].L, &fam, &depth)) continue;
-    ok = add_group(f, txt, sc[order[q]].L, a_is_tgt, depth, mi_str(&bl.in, fam) + 1, bl.nblk[fam]);
+    const char *txt = mi_str(&in, order[q].id);
+    bool overlaps = false;
+    for (size_t g = first; g < f->ng && !overlaps; g++) {
+      size_t lt = strlen(txt), lg = strlen(f->g[g].scope);
+      overlaps = strncmp(txt, f->g[g].scope, lt < lg ? lt : lg) == 0;
+    }
+    if (overlaps) continue;
+    const scope *c = &sc[order[q].id];
+    ok = add_group(f, txt, c->L, a_is_tgt, order[q].f.depth, mi_str(&bl.in, order[q].f.fam) + 1, bl.nblk[order[q].f.fam]);
   }
   free(sc);
   free(order);
