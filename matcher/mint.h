@@ -105,6 +105,7 @@ enum {
   EV_NAME,     /* clearly the best name match on both sides */
   EV_FUSED,    /* parts of a fused tensor (q, k, v) */
   EV_UPDATE,   /* produced by the rules given with --update */
+  EV_STRUCT,   /* the same place in two aligned modules (structure.c) */
   EV_COUNT
 };
 
@@ -117,6 +118,8 @@ typedef struct mpair {
   uint8_t ev;
   bool square_t;            /* a square 2-D pair transposed by convention */
   char why[120];
+  bool layout_hinted;       /* a hint gave its layout: nothing may change it (review.c) */
+  uint16_t rivals;          /* decided by names or order with this many free same-shape rivals */
 } mpair;
 
 typedef struct munres {
@@ -124,6 +127,8 @@ typedef struct munres {
   uint32_t cand[4];
   uint8_t ncand;
   bool dtype;    /* undecided because the only fitting sources have another dtype: no hint helps */
+  bool depth;    /* undecided because the fitting sources sit in a family of another depth */
+  bool square;   /* a square 2-D weight whose layout nothing decides: a hint should give it */
   char why[400];
 } munres;
 
@@ -195,6 +200,7 @@ typedef struct matcher {
   bool fam_active;      /* the second pass: pairs that contradict a family map are vetoed */
   struct mfmember *fmem[2]; /* per side (0 source, 1 target): (family, tensor) sorted by family */
   size_t nfmem[2];
+  struct mstruct *structure; /* the last alignment of the name trees (structure.c) */
 } matcher;
 
 /* tokens.c */
@@ -220,7 +226,22 @@ typedef struct mhint {
   const char *src, *tgt;
   const struct wbr_ast_file *file;
   uint32_t start, end; /* the statement's byte span in file */
+  uint8_t nperm;       /* the layout it gives (transpose or permute): perm[0..nperm); 0: none */
+  uint8_t perm[WBR_MAX_DIMS];
 } mhint;
+
+/* review.c: hints that carry a layout, and what a draft's decisions rest on */
+/* Parse the --hint value A=B[ transpose| permute (a, ...)] into *h (h->src is malloc'd). */
+int m_hint_parse(mhint *h, wbr_ctx *ctx, const char *arg);
+/* The layout of (s, t) under the hint's permutation, or REL_NONE with the reason in bad. */
+int m_hint_layout(const mhint *h, const mtensor *s, const mtensor *t, mlayout *out, char *bad, size_t nb);
+/* What was checked, then the REVIEW list (decisions resting on names or order alone), as lines
+ * without '#': the draft header's wording, or the summary's. Caller frees; NULL when out of memory. */
+char *m_review_text(const matcher *m, bool header);
+size_t m_review_count(const matcher *m);
+/* Fill mpair.rivals of every pair decided by names or order (after pairing: pairs are stored in
+ * the order they were taken, so what was free when each was taken is known). */
+void m_count_rivals(matcher *m);
 
 /* pair.c */
 int m_pair_all(matcher *m, const mhint *hints, size_t nhints);
@@ -238,6 +259,17 @@ long m_index_veto(const matcher *m, const mtensor *s, const mtensor *t);
 bool m_family_boundary(const matcher *m, const mtensor *s, const mtensor *t);
 void m_families_describe(const matcher *m, long c, char *out, size_t n);
 void m_families_warn(matcher *m);
+
+/* structure.c: pairs the aligned name trees propose (both tensors free; the caller checks
+ * layouts, index maps and conventions before taking one) */
+typedef struct mprop {
+  uint32_t s, t;
+  char why[120];
+} mprop;
+size_t m_structure_propose(matcher *m, mprop **out);
+/* Would (s, t) cut across two modules the last alignment paired? (Kept until m_structure_free.) */
+bool m_structure_veto(const matcher *m, uint32_t s, uint32_t t);
+void m_structure_free(matcher *m);
 
 /* convention.c: the convention (s, t) crosses, in words, or NULL */
 const char *m_convention_crossed(const mtensor *s, const mtensor *t);

@@ -667,6 +667,9 @@ static bool op_HINT(vm *v, stmt *s) {
   return false;
 }
 
+/* A hint that fixes the layout too: as inert here as a plain hint. */
+static bool op_HINT_LAYOUT(vm *v, stmt *s) { return op_HINT(v, s); }
+
 static bool expect_shape_one(vm *v, stmt *s, size_t i, wbr_value val, const wbr_match *m) {
   (void)i, (void)m;
   const wbr_node *nd = val.node;

@@ -165,3 +165,6 @@ sys.exit(0 if ok and rows['final_norm.weight']['from'] == ['encoder/final_norm/s
 if grep -q '^drop .*layers' "$T/cases/s_depth_mismatch_stacked.wbr"; then
   fail match/depth/stacked-keeps-blocks "$(grep '^drop' "$T/cases/s_depth_mismatch_stacked.wbr" | head -n 2 | tr '\n' '|')"
 else pass match/depth/stacked-keeps-blocks; fi
+
+# ---- structure: ResNet-50/101/152 onto nested Flax words, no shared vocabulary ----
+sh tests/match/struct_resnet.sh
