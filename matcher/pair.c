@@ -1469,6 +1469,7 @@ static void collect_unresolved(pstate *ps) {
     const mtensor *x = T(ps, t);
     if (m_fold_why(m, t, u->why, sizeof u->why)) {
       u->ncand = 0; /* a stack whose depth is not the family's (stack.c): no one-to-one hint helps */
+      u->depth = true;
     } else if (ps->square_conflict && ps->square_conflict[t]) {
       u->square = true;
       snprintf(u->why, sizeof u->why,
