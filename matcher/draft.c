@@ -63,7 +63,7 @@ static wbr_ast_pat *pats(wbr_ast_file *f, char *const *txt, size_t n) {
 static int stmt_to_ast(wbr_ast_file *f, const mstmt *m) {
   wbr_ast_stmt *s = wbr_ast_add_stmt(f, (wbr_stmt_kind)m->kind);
   if (!s) return -1;
-  s->in = pats(f, m->in, m->nin);
+  s->in = pats(f, m->inv ? m->inv : m->in, m->nin);
   s->nin = m->nin;
   if (!s->in) return -1;
   if (m->nout) {
@@ -207,6 +207,20 @@ static bool ops_match(const step *v, int n, const mlayout *lay) {
   return j == lay->nops;
 }
 
+/* Is the chain's leaf source s of the pairing: that very tensor, or piece k of a stack (the
+ * unstack step, which is then taken off the chain)? */
+static bool leaf_is(const matcher *m, const wbr_node *leaf, step *v, int *n, uint32_t s) {
+  int64_t k;
+  size_t r = m_fold_real(m, false, s, &k);
+  if (!leaf || leaf->kind != WBR_N_SOURCE || leaf->src != r) return false;
+  if (k < 0) return true;
+  const wbr_node *u = *n >= 1 && v[0].kind == 3 ? v[0].node : NULL;
+  if (!u || !u->drop_axis || u->axis != 0 || u->start != k || u->len != 1) return false;
+  memmove(v, v + 1, (size_t)(*n - 1) * sizeof *v);
+  (*n)--;
+  return true;
+}
+
 /* Does the plan reproduce target t's pair exactly? */
 static bool check_output(const matcher *m, const wbr_value *val, const mpair *p) {
   step v[16];
@@ -222,11 +236,11 @@ static bool check_output(const matcher *m, const wbr_value *val, const mpair *p)
       step w[16];
       int nw;
       const wbr_node *leaf = chain(top->in[k], w, &nw, 16);
-      if (!leaf || leaf->kind != WBR_N_SOURCE || leaf->src != p->s[k] || !ops_match(w, nw, &p->lay)) return false;
+      if (!leaf_is(m, leaf, w, &nw, p->s[k]) || !ops_match(w, nw, &p->lay)) return false;
     }
     return true;
   }
-  if (top->kind != WBR_N_SOURCE || top->src != p->s[0]) return false;
+  if (!leaf_is(m, top, v, &n, p->s[0])) return false;
   if (p->split_k) {
     if (n < 1 || v[0].kind != 3) return false;
     const wbr_node *sl = v[0].node;
@@ -235,6 +249,27 @@ static bool check_output(const matcher *m, const wbr_value *val, const mpair *p)
     return ops_match(v + 1, n - 1, &p->lay);
   }
   return ops_match(v, n, &p->lay);
+}
+
+/* Real target r as paired: its pair, or for a stacked target a stack of its pieces' pairs. */
+static bool check_target(const matcher *m, const wbr_value *val, size_t r) {
+  size_t L = m_fold_count(m, true, r);
+  int64_t piece;
+  m_fold_real(m, true, m_fold_piece(m, true, r, 0), &piece);
+  if (piece < 0) {
+    const mtensor *t = &m->T.t[m_fold_piece(m, true, r, 0)];
+    return t->pair < 0 || check_output(m, val, &m->pairs[t->pair]);
+  }
+  const wbr_node *c = val->node;
+  if (!c || c->kind != WBR_N_CONCAT || c->axis != 0 || c->nin != L) return false;
+  for (size_t k = 0; k < L; k++) {
+    const mtensor *t = &m->T.t[m_fold_piece(m, true, r, k)];
+    const wbr_node *in = c->in[k];
+    if (in->kind != WBR_N_RESHAPE || in->nin != 1 || in->ndim != t->ndim + 1 || in->shape[0] != 1) return false;
+    wbr_value pv = {.node = in->in[0]};
+    if (t->pair < 0 || !check_output(m, &pv, &m->pairs[t->pair])) return false;
+  }
+  return true;
 }
 
 /* Compile and plan `text`; true when the plan has no problems and every paired target comes out
@@ -251,14 +286,14 @@ static bool prove(const matcher *m, const char *text, const wbr_tensorset *src, 
   if (wbr_program_compile(&prog, q, "draft.wbr", text, strlen(text)) != 0) goto out;
   if (wbr_plan_new(&plan, q, prog, src, tgt) != 0) goto out;
   if (plan->problems) goto out;
-  if (plan->nout != m->T.n) goto out;
+  if (plan->nout != wbr_tensorset_count(tgt)) goto out;
   ok = true;
   for (size_t i = 0; i < plan->nout && ok; i++) {
-    const mtensor *t = &m->T.t[i];
-    if (strcmp(plan->out[i].name, t->name) != 0) ok = false;
-    else if (t->pair >= 0 && !check_output(m, &plan->out[i], &m->pairs[t->pair])) {
+    const char *t = tgt->t[i].name;
+    if (strcmp(plan->out[i].name, t) != 0) ok = false;
+    else if (!check_target(m, &plan->out[i], i)) {
       ok = false;
-      wbr_buf_printf(&diag, "proof: %s does not come out as paired\n", t->name);
+      wbr_buf_printf(&diag, "proof: %s does not come out as paired\n", t);
     }
   }
 out:
@@ -271,6 +306,18 @@ out:
 }
 
 /* ---- the draft text ----------------------------------------------------------------------------- */
+
+/* Targets, and how many are paired (a stacked one when all its pieces are). */
+static size_t paired_targets(const matcher *m, size_t *ntargets) {
+  size_t paired = 0;
+  *ntargets = m_fold_nreal(m, true);
+  for (size_t i = 0; i < *ntargets; i++) {
+    bool all = true;
+    for (size_t k = 0; k < m_fold_count(m, true, i); k++) all &= m->T.t[m_fold_piece(m, true, i, k)].pair >= 0;
+    paired += all;
+  }
+  return paired;
+}
 
 /* The header comments: `lines`, then what exit 0 proves and the REVIEW list (review.c). */
 static int add_header(wbr_ast_file *f, const matcher *m, const char *const *lines, size_t nl) {
@@ -302,9 +349,7 @@ static char *render(matcher *m, const mrules *r, const wbr_match_opts *o, bool h
   char l0[512], l1[512], l2[512], l3[512];
   const char *lines[6];
   size_t nl = 0;
-  size_t paired = 0, fused = 0;
-  for (size_t t = 0; t < m->T.n; t++)
-    if (m->T.t[t].pair >= 0) paired++;
+  size_t fused = 0, ntargets, paired = paired_targets(m, &ntargets);
   for (size_t p = 0; p < m->npairs; p++)
     if (m->pairs[p].ns > 1 || m->pairs[p].split_k) fused++;
   size_t dropped = 0;
@@ -312,8 +357,8 @@ static char *render(matcher *m, const mrules *r, const wbr_match_opts *o, bool h
     if (r->v[i].kind == WBR_STMT_DROP) dropped += r->v[i].nmembers;
   snprintf(l0, sizeof l0, "Drafted by `wbr match` from %s to %s.", o && o->src_label ? o->src_label : "the source",
            o && o->target_label ? o->target_label : "the target");
-  snprintf(l1, sizeof l1, "%zu target tensors, %zu paired, %zu undecided; %zu source tensors, %zu dropped.", m->T.n,
-           paired, m->T.n - paired, m->S.n, dropped);
+  snprintf(l1, sizeof l1, "%zu target tensors, %zu paired, %zu undecided; %zu source tensors, %zu dropped.", ntargets,
+           paired, ntargets - paired, m_fold_nreal(m, false), dropped);
   wbr_buf ev;
   wbr_buf_init(&ev);
   wbr_buf_puts(&ev, "Evidence:");
@@ -331,7 +376,11 @@ static char *render(matcher *m, const mrules *r, const wbr_match_opts *o, bool h
   lines[nl++] = l1;
   lines[nl++] = l2;
   if (m->nunres) {
-    snprintf(l3, sizeof l3, "INCOMPLETE: %zu target tensors are undecided; see the end of the file.", m->nunres);
+    if (ntargets - paired != m->nunres) /* pieces of stacked targets are listed one by one */
+      snprintf(l3, sizeof l3, "INCOMPLETE: %zu target tensors are undecided (%zu entries, pieces of stacked ones "
+               "apart); see the end of the file.", ntargets - paired, m->nunres);
+    else
+      snprintf(l3, sizeof l3, "INCOMPLETE: %zu target tensors are undecided; see the end of the file.", m->nunres);
     lines[nl++] = l3;
   }
   if (header && add_header(f, m, lines, nl)) goto out;
@@ -348,7 +397,12 @@ static char *render(matcher *m, const mrules *r, const wbr_match_opts *o, bool h
       munres *un = &m->unres[u];
       char sb[96], buf[1024];
       shape_str(sb, sizeof sb, &m->T.t[un->t]);
-      snprintf(buf, sizeof buf, "target \"%s\" %s: %s", m->T.t[un->t].name, sb, un->why);
+      char of[300] = "";
+      int64_t piece;
+      size_t real = m_fold_real(m, true, un->t, &piece);
+      if (piece >= 0) /* a piece of a stacked target: say of which */
+        snprintf(of, sizeof of, " (piece %lld of the stacked \"%s\")", (long long)piece, m->fold->t.rs->t[real].name);
+      snprintf(buf, sizeof buf, "target \"%s\" %s%s: %s", m->T.t[un->t].name, sb, of, un->why);
       tl[k++] = wbr_strdup(buf);
       for (int c = 0; c < un->ncand; c++) {
         shape_str(sb, sizeof sb, &m->S.t[un->cand[c]]);
@@ -591,8 +645,11 @@ static int draft_for(wbr_ctx *ctx, const wbr_tensorset *s, const wbr_tensorset *
   m.finished = finished;
   mi_init(&m.in);
   wbr_buf_init(&m.explain);
-  int rc = m_side_load(&m, &m.S, s);
-  if (!rc) rc = m_side_load(&m, &m.T, t);
+  mfold fold;
+  int rc = m_fold_build(&fold, ctx, s, t); /* scanned/stacked tensors: paired piece by piece */
+  m.fold = &fold;
+  if (!rc) rc = m_side_load(&m, &m.S, m_fold_set(&fold, false, s));
+  if (!rc) rc = m_side_load(&m, &m.T, m_fold_set(&fold, true, t));
   if (!rc) {
     m_analyse_both(&m);
     if (m.oom) rc = wbr_oom(ctx);
@@ -624,8 +681,9 @@ static int draft_for(wbr_ctx *ctx, const wbr_tensorset *s, const wbr_tensorset *
     }
   }
   if (!rc) {
-    res->ntargets += m.T.n;
-    for (size_t i = 0; i < m.T.n; i++) res->npaired += m.T.t[i].pair >= 0;
+    size_t nt;
+    res->npaired += paired_targets(&m, &nt);
+    res->ntargets += nt;
     for (size_t u = 0; u < m.nunres; u++) {
       if (m.unres[u].ncand) res->nambiguous++;
       else res->nunmatched++;
@@ -650,6 +708,7 @@ static int draft_for(wbr_ctx *ctx, const wbr_tensorset *s, const wbr_tensorset *
   wbr_buf_free(&why);
   mrules_free(&rules);
   matcher_free(&m);
+  m_fold_free(&fold);
   return rc;
 }
 

@@ -20,7 +20,8 @@
 void mrules_free(mrules *r) {
   for (size_t i = 0; i < r->n; i++) {
     mstmt *s = &r->v[i];
-    for (size_t k = 0; k < s->nin; k++) free(s->in[k]);
+    for (size_t k = 0; k < s->nin; k++) free(s->inv ? s->inv[k] : s->in[k]);
+    free(s->inv);
     for (size_t k = 0; k < s->nout; k++) free(s->out[k]);
     free(s->comment);
     free(s->lead);
@@ -43,6 +44,8 @@ static mstmt *stmt_new(mrules *r, int kind) {
   s->kind = kind;
   return s;
 }
+
+mstmt *m_stmt_new(mrules *r, int kind) { return stmt_new(r, kind); }
 
 /* ---- the name simulator ----------------------------------------------------------------------- */
 
@@ -143,6 +146,8 @@ static char *lit(const char *s) {
   wbr_buf_putc(&b, 0);
   return wbr_buf_take(&b);
 }
+
+char *m_lit(const char *s) { return lit(s); }
 
 /* ---- generalisation of one stage's items ---------------------------------------------------------- */
 
@@ -848,6 +853,7 @@ static bool *drop_set(matcher *m, bool same_name) {
       if (d[s] && m->S.t[s].nelem == ne) keep[s] = true;
     if (wbr_map_put(&undecided, m->T.t[m->unres[u].t].name, u, NULL) < 0) m->oom = true;
   }
+  for (size_t s = 0; s < m->S.n; s++) keep[s] |= m_fold_keep(m, (uint32_t)s);
   for (size_t s = 0; s < m->S.n; s++) {
     size_t u;
     bool named = d[s] && wbr_map_get(&undecided, m->S.t[s].name, &u);
@@ -1617,6 +1623,8 @@ static uint32_t intern_tagged(mintern *in, char tag, const char *s, size_t n) {
   return id;
 }
 
+uint32_t m_intern_tagged(mintern *in, char tag, const char *s, size_t n) { return intern_tagged(in, tag, s, n); }
+
 /* Stage: block prefixes. A prefix X of source names maps consistently to a prefix Y of target
  * names when every pair under X lands under Y and vice versa. Each pair picks the scope whose
  * prefix rename and remaining rename are shared by the most pairs (a cost of 1/count each),
@@ -2129,12 +2137,14 @@ int m_induce(matcher *m, mrules *out, const bool *literal_src, bool all_literal)
     for (size_t s = 0; s < m->S.n && s < ic.sim.n; s++)
       if (m->src_used_by_update[s]) sim_kill(&ic.sim, s);
   sim_add_finished(&ic.sim, m->finished);
+  if (!ic.sim.oom && m_fold_unstack(m, out, all_literal)) ic.oom = true; /* the pieces come first */
   if (!ic.sim.oom) stage_drops(&ic, false);
   if (!ic.sim.oom) stage_drops(&ic, true);
   /* renames first: fused parts ride along, so the fusions read in target terms */
   if (!ic.sim.oom && !ic.oom) stage_renames(&ic);
   if (!ic.sim.oom && !ic.oom) stage_fused(&ic);
   if (!ic.sim.oom && !ic.oom) stage_post(&ic);
+  if (!ic.sim.oom && !ic.oom && m_fold_stack(m, out, all_literal)) ic.oom = true;
   bool oom = ic.oom || ic.sim.oom;
   sim_free(&ic.sim);
   return oom ? WBR_ENOMEM : 0;

@@ -145,8 +145,40 @@ typedef struct mfmember {
   uint32_t fam, i; /* tensor i has a number of family fam */
 } mfmember;
 
+/* stack.c: scanned and stacked tensors, cut into the pieces the pairing sees. A group is every
+ * tensor under one scope of one side, stacked on a leading axis of L blocks, that corresponds to
+ * a numbered family of the other side. */
+typedef struct mfgroup {
+  char *scope;     /* the tensors' common name part, with its separator ("Transformer/encoderblock/") */
+  int64_t L;       /* their leading size: blocks or experts */
+  bool tgt;        /* of the target (stacked at the end) or of the source (unstacked first) */
+  bool depth;      /* L differs from the family's size: not cut; the family's targets say so */
+  bool cut_failed; /* a piece would have the name of another tensor: not cut, and no note */
+  char *fam;       /* the family of the other side (its text before the number: "blocks.") */
+  size_t famn;     /* and its size */
+} mfgroup;
+
+/* One side as the pairing sees it. Pieces are named after their scope and index
+ * ("Transformer/encoderblock/3/LayerNorm_0/scale"). */
+typedef struct mfside {
+  wbr_tensorset *virt;             /* the side with its groups cut into pieces; NULL if none */
+  const wbr_tensorset *rs;         /* the real side */
+  uint32_t *real;                  /* per tensor of virt: its real tensor */
+  int64_t *piece;                  /* ... and its index on the leading axis, or -1 (whole) */
+  uint32_t *at, *cnt, *pieces;     /* per real tensor: its cnt pieces, pieces[at..at+cnt) */
+  int32_t *grp;                    /* per real tensor: its group, or -1 */
+  size_t nreal;
+} mfside;
+
+typedef struct mfold {
+  mfside s, t;
+  mfgroup *g;
+  size_t ng;
+} mfold;
+
 typedef struct matcher {
   wbr_ctx *ctx;
+  const mfold *fold;    /* scanned/stacked tensors cut into pieces (stack.c), or NULL */
   mintern in;
   mside S, T;
   float *idf; /* per word id */
@@ -252,6 +284,7 @@ typedef struct mstmt {
   int kind;           /* wbr_stmt_kind */
   char *in[M_MAXPARTS];
   size_t nin;
+  char **inv;         /* the inputs instead of in[] when there can be more (a stack of L pieces) */
   char *out[M_MAXPARTS];
   size_t nout;
   int64_t ints[WBR_MAX_DIMS];
@@ -275,5 +308,33 @@ void mrules_free(mrules *r);
  * all_literal: one literal statement per tensor (the proof's fallback). literal_src is
  * reserved for a finer fallback (per source) and may be NULL. */
 int m_induce(matcher *m, mrules *out, const bool *literal_src, bool all_literal);
+/* A new statement at the end of r (NULL when out of memory); a glob that selects s literally. */
+mstmt *m_stmt_new(mrules *r, int kind);
+char *m_lit(const char *s);
+/* The id of tag + s[0..n) in `in` (UINT32_MAX when out of memory). */
+uint32_t m_intern_tagged(mintern *in, char tag, const char *s, size_t n);
+
+/* stack.c */
+int m_fold_build(mfold *f, wbr_ctx *ctx, const wbr_tensorset *src, const wbr_tensorset *tgt);
+void m_fold_free(mfold *f);
+/* The side the pairing sees: the cut one, or real. */
+const wbr_tensorset *m_fold_set(const mfold *f, bool tgt, const wbr_tensorset *real);
+/* The real tensor of pairing tensor v, and *piece its index on the leading axis (-1: whole). */
+size_t m_fold_real(const matcher *m, bool tgt, uint32_t v, int64_t *piece);
+/* How many real tensors a side has. */
+size_t m_fold_nreal(const matcher *m, bool tgt);
+/* How many pairing tensors real tensor r is (L if cut, else 1), and the k-th of them. */
+size_t m_fold_count(const matcher *m, bool tgt, size_t real);
+uint32_t m_fold_piece(const matcher *m, bool tgt, size_t real, size_t k);
+/* The draft's first statements (unstack) and its last (stack). */
+int m_fold_unstack(matcher *m, mrules *out, bool literal);
+int m_fold_stack(matcher *m, mrules *out, bool literal);
+/* Target t is undecided because of a depth mismatch of a stack: the reason, in why. */
+bool m_fold_why(const matcher *m, uint32_t t, char *why, size_t n);
+/* A warning for each such mismatch that leaves targets undecided. */
+void m_fold_warn(matcher *m);
+/* Source s is a stack of such a mismatch, or a block of the family a stacked target mismatches:
+ * kept in an incomplete draft, not dropped. */
+bool m_fold_keep(const matcher *m, uint32_t s);
 
 #endif

@@ -543,7 +543,11 @@ static int apply_hint(pstate *ps, const mhint *h) {
     pinned++;
   }
   if (matched_a == 0)
-    rc = hint_fail(m, h, "the left side of a hint is a source tensor name (run 'wbr inspect SRC')",
+    rc = hint_fail(m, h,
+                   m_fold_nreal(m, false) != m->S.n
+                       ? "the left side of a hint is a source tensor name; stacked sources are cut into pieces first "
+                         "(\"P/3/rest\" for block 3 of \"P/rest\"): name the piece, as the draft's candidates do"
+                       : "the left side of a hint is a source tensor name (run 'wbr inspect SRC')",
                    "hint %s: '%s' matches no source tensor", label, h->src);
   else if (pinned == 0)
     rc = hint_fail(m, h, "the right side must match exactly one free target per source, with the same captures",
@@ -1525,7 +1529,10 @@ static void collect_unresolved(pstate *ps) {
     fits f;
     classify(ps, t, u, &f);
     const mtensor *x = T(ps, t);
-    if (ps->square_conflict && ps->square_conflict[t]) {
+    if (m_fold_why(m, t, u->why, sizeof u->why)) {
+      u->ncand = 0; /* a stack whose depth is not the family's (stack.c): no one-to-one hint helps */
+      u->depth = true;
+    } else if (ps->square_conflict && ps->square_conflict[t]) {
       u->square = true;
       snprintf(u->why, sizeof u->why,
                "square 2-D weight: the other 2-D weights of its layer disagree about a transpose");
@@ -1648,6 +1655,7 @@ int m_pair_all(matcher *m, const mhint *hints, size_t nhints) {
   m_count_rivals(m);
   collect_unresolved(&ps);
   m_families_warn(m);
+  m_fold_warn(m);
   if (m->oom) rc = wbr_oom(m->ctx);
 done:
   m_structure_free(m);

@@ -11,9 +11,10 @@ CASEDIR holds a.json (source), b.json (target) and case.json:
   {"why": "what it pins", "exit": 0 or 3, "args": [extra wbr match arguments],
    "stderr": "text the summary must contain" (optional),
    "truth": {"TARGET": null | "SOURCE" | {"from": [SOURCES], "ops": [plan ops]}, ...},
+   (or "expr": the plan's expression tree, for a target made of several joins: a stack of concats)
    "converge": true (default) | false}
 A truth of null means no source is right for that target: deciding it is wrong. "ops" (the
-plan's JSON ops list) is checked when given.
+plan's JSON ops list) and "expr" are checked when given.
 """
 import json
 import os
@@ -47,8 +48,10 @@ def wrong_pairs(rows, truth):
             bad.append("%s decided from %s; no source is right" % (name, row["from"]))
         elif row["from"] != t["from"]:
             bad.append("%s from %s, truth %s" % (name, row["from"], t["from"]))
-        elif "ops" in t and row["ops"] != t["ops"]:
-            bad.append("%s ops %s, truth %s" % (name, row["ops"], t["ops"]))
+        elif "ops" in t and row.get("ops") != t["ops"]:
+            bad.append("%s ops %s, truth %s" % (name, row.get("ops"), t["ops"]))
+        elif "expr" in t and row.get("expr") != t["expr"]:
+            bad.append("%s expr %s, truth %s" % (name, row.get("expr"), t["expr"]))
     return bad
 
 

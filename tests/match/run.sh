@@ -130,6 +130,11 @@ rejects match/hint/update-where 1 "$T/hb.wbr:3:1: error: hint \"layers.{i}.attn.
   $WBR match $H --update "$T/hb.wbr"
 rejects match/hint/cli-where 1 "--hint: error: hint 'layers.{i}.attn.c_proj.weight=blocks.{i}.attn.nope.weight' pins no pair" \
   $WBR match $H --hint 'layers.{i}.attn.c_proj.weight=blocks.{i}.attn.nope.weight'
+# a stacked source is cut into pieces before pairing: a hint names a piece, and is told so
+SU=tests/match/cases/s_unstack_scanned
+rejects match/hint/stacked-names-a-piece 1 "stacked sources are cut into pieces first" \
+  $WBR match $SU/a.json $SU/b.json --hint 'encoder/layers/norm/scale=layers.0.norm.weight'
+ok match/hint/stacked-piece $WBR match $SU/a.json $SU/b.json --hint 'encoder/layers/1/norm/scale=layers.1.norm.weight' -o "$T/hp.wbr"
 
 # ---- a depth mismatch is settled by saying which block goes (issue 10 class 2) ----
 R4=tests/match/cases/r4_depth
@@ -141,6 +146,25 @@ import json, sys
 rows = {r['name']: r['from'] for r in json.load(open('$T/r4.plan'))['tensors']}
 sys.exit(0 if len(rows) == 6 and all(v == [k] for k, v in rows.items()) else 1)"; then
   pass match/depth/settled-identity; else fail match/depth/settled-identity "$(head -c 300 "$T/r4.plan")"; fi
+
+# ---- ... and for a scanned source, by slicing its leading axis to the target's depth ----
+SD=tests/match/cases/s_depth_mismatch
+printf 'weightbridge 1\nslice "encoder/layers/*" axis 0 range 0:2 -> "encoder/layers/*"  # the target has two blocks\n' >"$T/sd.wbr"
+ok match/depth/scanned-settled-by-slice $WBR match $SD/a.json $SD/b.json --update "$T/sd.wbr" -o "$T/sd.out.wbr"
+$WBR plan "$T/sd.out.wbr" $SD/a.json -t $SD/b.json --format json >"$T/sd.plan" 2>/dev/null
+if $PY -c "
+import json, sys
+src = {'norm.weight': 'norm/scale', 'norm.bias': 'norm/bias', 'mlp.weight': 'mlp/weight', 'mlp.bias': 'mlp/bias'}
+rows = {r['name']: r for r in json.load(open('$T/sd.plan'))['tensors']}
+want = {'layers.%d.%s' % (i, k): ('encoder/layers/' + v, i) for i in range(2) for k, v in src.items()}
+ok = all(n in rows and rows[n]['from'] == [s] and rows[n]['ops'] == [{'op': 'slice', 'axis': 0, 'start': 0, 'end': 2},
+         {'op': 'index', 'axis': 0, 'index': i}] for n, (s, i) in want.items())
+sys.exit(0 if ok and rows['final_norm.weight']['from'] == ['encoder/final_norm/scale'] else 1)"; then
+  pass match/depth/scanned-settled-pieces; else fail match/depth/scanned-settled-pieces "$(head -c 400 "$T/sd.plan")"; fi
+# a stacked target one block deeper than the source: the source blocks are kept for those rules
+if grep -q '^drop .*layers' "$T/cases/s_depth_mismatch_stacked.wbr"; then
+  fail match/depth/stacked-keeps-blocks "$(grep '^drop' "$T/cases/s_depth_mismatch_stacked.wbr" | head -n 2 | tr '\n' '|')"
+else pass match/depth/stacked-keeps-blocks; fi
 
 # ---- structure: ResNet-50/101/152 onto nested Flax words, no shared vocabulary ----
 sh tests/match/struct_resnet.sh

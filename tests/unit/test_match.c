@@ -183,3 +183,34 @@ TEST(match_result_counts_dtype_depth_and_review) {
   wbr_tensorset_free(t);
   wbr_ctx_free(ctx);
 }
+
+/* A scanned source whose leading axis holds 3 blocks against a target of 2: every block target
+ * is refused for the depth (stack.c), counted in ndepth like a family's depth mismatch. */
+TEST(match_stack_depth_mismatch_counts) {
+  wbr_ctx *ctx = NULL;
+  test_diags dg = {0}; /* the depth mismatch is a warning, not an error */
+  CHECK_INT(wbr_ctx_new(&ctx, test_on_diag, &dg), 0);
+  wbr_tensorset *s = NULL, *t = NULL;
+  CHECK_INT(wbr_tensorset_new(&s, ctx), 0);
+  CHECK_INT(wbr_tensorset_new(&t, ctx), 0);
+  const int64_t sc[2] = {3, 8}, sw[3] = {3, 16, 8}, c8[1] = {8}, w[2] = {16, 8};
+  wbr_tensorset_add(s, "encoder/layers/norm/scale", WBR_F32, 2, sc, NULL);
+  wbr_tensorset_add(s, "encoder/layers/mlp/weight", WBR_F32, 3, sw, NULL);
+  char name[64];
+  for (int i = 0; i < 2; i++) {
+    snprintf(name, sizeof name, "layers.%d.norm.weight", i);
+    wbr_tensorset_add(t, name, WBR_F32, 1, c8, NULL);
+    snprintf(name, sizeof name, "layers.%d.mlp.weight", i);
+    wbr_tensorset_add(t, name, WBR_F32, 2, w, NULL);
+  }
+  wbr_match_result r;
+  CHECK_INT(wbr_match_run(&r, ctx, s, t, NULL), 0);
+  CHECK(!r.complete);
+  CHECK_INT(r.ndepth, 4);
+  CHECK_CONTAINS(r.draft, "stack 3 blocks on their leading axis, the target has 2 in \"layers.\"");
+  CHECK_INT(dg.n, 0);
+  wbr_match_result_free(&r);
+  wbr_tensorset_free(s);
+  wbr_tensorset_free(t);
+  wbr_ctx_free(ctx);
+}
