@@ -71,7 +71,7 @@ static int stmt_to_ast(wbr_ast_file *f, const mstmt *m) {
     s->nout = m->nout;
     if (!s->out) return -1;
   }
-  if (m->kind == WBR_STMT_RESHAPE || m->kind == WBR_STMT_PERMUTE) {
+  if (m->kind == WBR_STMT_RESHAPE || m->kind == WBR_STMT_PERMUTE || (m->kind == WBR_STMT_SPLIT && m->nints)) {
     s->ints.v = wbr_ast_alloc(f, (m->nints ? m->nints : 1) * sizeof(int64_t));
     s->ints.spans = wbr_ast_alloc(f, (m->nints ? m->nints : 1) * sizeof(wbr_span));
     if (!s->ints.v || !s->ints.spans) return -1;
@@ -106,7 +106,7 @@ static const char *ev_name(int ev) {
   case EV_SIBLING: return "sibling of a paired tensor";
   case EV_ORDER: return "definition order";
   case EV_NAME: return "best name match";
-  case EV_FUSED: return "q/k/v parts";
+  case EV_FUSED: return "fused parts";
   case EV_UPDATE: return "--update rules";
   default: return "?";
   }
@@ -150,10 +150,11 @@ static void annotate(matcher *m, mrules *r) {
       if (s->nints == 1 && s->ints[0] == -1) snprintf(buf, sizeof buf, "flatten (e.g. [C, 1, 1] -> [C])");
       break;
     case WBR_STMT_CONCAT:
-      snprintf(buf, sizeof buf, "fused in q, k, v order (the names say q/k/v): check the order");
+      snprintf(buf, sizeof buf, "parts joined in the order their names give (q, k, v; gate, up): check the order");
       break;
     case WBR_STMT_SPLIT:
-      snprintf(buf, sizeof buf, "cut into q, k, v in that order: check the order");
+      snprintf(buf, sizeof buf, "cut in the order the names give (q, k, v; gate, up)%s: check the order",
+               s->nints ? ", with the parts' sizes" : "");
       break;
     default:
       break;
@@ -207,7 +208,7 @@ static bool ops_match(const step *v, int n, const mlayout *lay) {
 }
 
 /* Does the plan reproduce target t's pair exactly? */
-static bool check_output(const matcher *m, const wbr_value *val, const mpair *p) {
+static bool check_output(const wbr_value *val, const mpair *p) {
   step v[16];
   int n;
   const wbr_node *top = chain(val->node, v, &n, 16);
@@ -229,8 +230,7 @@ static bool check_output(const matcher *m, const wbr_value *val, const mpair *p)
   if (p->split_k) {
     if (n < 1 || v[0].kind != 3) return false;
     const wbr_node *sl = v[0].node;
-    int64_t part = m->S.t[p->s[0]].shape[0] / p->split_k;
-    if (sl->axis != 0 || sl->start != part * p->split_i || sl->len != part || sl->drop_axis) return false;
+    if (sl->axis != p->axis || sl->start != p->off || sl->len != p->len || sl->drop_axis) return false;
     return ops_match(v + 1, n - 1, &p->lay);
   }
   return ops_match(v, n, &p->lay);
@@ -255,7 +255,7 @@ static bool prove(const matcher *m, const char *text, const wbr_tensorset *src, 
   for (size_t i = 0; i < plan->nout && ok; i++) {
     const mtensor *t = &m->T.t[i];
     if (strcmp(plan->out[i].name, t->name) != 0) ok = false;
-    else if (t->pair >= 0 && !check_output(m, &plan->out[i], &m->pairs[t->pair])) {
+    else if (t->pair >= 0 && !check_output(&plan->out[i], &m->pairs[t->pair])) {
       ok = false;
       wbr_buf_printf(&diag, "proof: %s does not come out as paired\n", t->name);
     }

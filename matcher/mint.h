@@ -116,6 +116,10 @@ typedef struct mpair {
   mlayout lay;              /* applied to each part (concat) or to the split part */
   uint8_t ev;
   bool square_t;            /* a square 2-D pair transposed by convention */
+  /* fused.c: split: the source axis cut and this part's range on it; concat: the target axis */
+  uint8_t axis;
+  uint8_t cut, cut_part;    /* split: 1 + the piece no target takes (dropped), or 0; its part word */
+  int64_t off, len;
   char why[120];
 } mpair;
 
@@ -190,6 +194,14 @@ typedef struct mhint {
   uint32_t start, end; /* the statement's byte span in file */
 } mhint;
 
+/* Free to pair: not paired yet and not consumed (or produced) by the --update rules. */
+static inline bool m_src_free(const matcher *m, uint32_t i) {
+  return m->S.t[i].pair < 0 && !(m->src_used_by_update && m->src_used_by_update[i]);
+}
+static inline bool m_tgt_free(const matcher *m, uint32_t i) {
+  return m->T.t[i].pair < 0 && !(m->tgt_done_by_update && m->tgt_done_by_update[i]);
+}
+
 /* pair.c */
 int m_pair_all(matcher *m, const mhint *hints, size_t nhints);
 int m_layout_for(const matcher *m, const mtensor *s, const mtensor *t, mlayout *out);
@@ -210,6 +222,17 @@ void m_families_warn(matcher *m);
 /* convention.c: the convention (s, t) crosses, in words, or NULL */
 const char *m_convention_crossed(const mtensor *s, const mtensor *t);
 bool m_conv1d_name(const mtensor *x);
+bool m_gpt2_c_attn(const mtensor *x);
+
+/* fused.c: pairs fused tensors with groups of parts (both ways); returns the pairs made */
+size_t m_fused_pairs(matcher *m);
+/* For the rules: is pair p the first of its split source's pieces; the pieces' sizes along the
+ * axis (returns their count); do two split sources cut alike (one statement); a name for the
+ * piece cut off (malloc'd, free of `taken` names and of target names), or NULL. */
+bool m_split_first(const matcher *m, size_t p);
+int m_split_pieces(const matcher *m, uint32_t s, int64_t *sizes, int *axis);
+bool m_split_alike(const matcher *m, uint32_t a, uint32_t b);
+char *m_cut_name(const matcher *m, uint32_t s, bool (*taken)(void *, const char *), void *ud);
 
 /* induce.c: rule statements before they become an AST */
 typedef struct mstmt {
