@@ -285,7 +285,7 @@ static char *render(matcher *m, const mrules *r, const wbr_match_opts *o, bool h
     if (m->pairs[p].ns > 1 || m->pairs[p].split_k) fused++;
   size_t dropped = 0;
   for (size_t i = 0; i < r->n; i++)
-    if (r->v[i].kind == WBR_STMT_DROP) dropped += r->v[i].nmembers;
+    if (r->v[i].kind == WBR_STMT_DROP && !r->v[i].pieces) dropped += r->v[i].nmembers;
   snprintf(l0, sizeof l0, "Drafted by `wbr match` from %s to %s.", o && o->src_label ? o->src_label : "the source",
            o && o->target_label ? o->target_label : "the target");
   snprintf(l1, sizeof l1, "%zu target tensors, %zu paired, %zu undecided; %zu source tensors, %zu dropped.", m->T.n,
@@ -333,6 +333,8 @@ static char *render(matcher *m, const mrules *r, const wbr_match_opts *o, bool h
       }
       if (un->dtype) {
         tl[k++] = wbr_strdup("  no hint helps: correct the target's dtype (or cast the source in the rules)");
+      } else if (un->layout) {
+        tl[k++] = wbr_strdup("  no hint carries this layout: write the statements for it by hand");
       } else if (un->ncand) {
         snprintf(buf, sizeof buf, "  e.g. hint \"%s\" = \"%s\"", m->S.t[un->cand[0]].name, m->T.t[un->t].name);
         tl[k++] = wbr_strdup(buf);

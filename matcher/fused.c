@@ -121,11 +121,13 @@ typedef struct fcand {
   uint8_t npiece, axis, cut;   /* cut: 1 + the piece no tensor takes, or 0 */
   uint8_t cut_part;
   float score;
+  const char *crossed; /* a convention the pair crosses (probe only) */
 } fcand;
 
 typedef struct fctx {
   matcher *m;
   bool split; /* the fused tensor is a source */
+  bool probe; /* fits that cross a convention too (to name them as alternatives), no others */
   mside *fs, *ps; /* the side of the fused tensors, the side of the parts */
 } fctx;
 
@@ -188,9 +190,10 @@ static bool fit_axis(const fctx *c, const mtensor *f, const fparts *fp, const fm
     if (yt->nelem % per) return false;
     int64_t size = (int64_t)(yt->nelem / per);
     if (!piece_layout(c, f, axis, size, yt, &out->lay[out->npiece])) return false;
-    if (m_convention_crossed(c->split ? f : yt, c->split ? yt : f) || role_conflict(f, yt) ||
-        m_index_veto(m, c->split ? f : yt, c->split ? yt : f) >= 0)
+    const char *cv = m_convention_crossed(c->split ? f : yt, c->split ? yt : f);
+    if ((cv && !c->probe) || role_conflict(f, yt) || m_index_veto(m, c->split ? f : yt, c->split ? yt : f) >= 0)
       return false;
+    if (cv && !out->crossed) out->crossed = cv;
     out->piece[out->npiece] = y->i;
     out->size[out->npiece++] = size;
     sum += size;
@@ -213,6 +216,8 @@ static bool fit_axis(const fctx *c, const mtensor *f, const fparts *fp, const fm
   return true;
 }
 
+static const char TWO_AXES[] = "it fits cut along axis 0 and along axis 1 (a Linear or a Conv1D layout): the shapes do not say which";
+
 /* f and the group [g, g + ng): one fitting layout along a single axis, scored by names. */
 static bool fit_group(const fctx *c, uint32_t fi, const fparts *fp, const fmember *g, size_t ng, fcand *out) {
   const mtensor *f = &c->fs->t[fi];
@@ -220,7 +225,11 @@ static bool fit_group(const fctx *c, uint32_t fi, const fparts *fp, const fmembe
   int fits = 0;
   for (int axis = 0; axis < f->ndim && axis < 2; axis++)
     if (fit_axis(c, f, fp, g, ng, axis, &a)) {
-      if (fits++) return false; /* two axes fit: the shapes do not say which */
+      if (fits++) { /* two axes fit: the shapes do not say which (Linear or Conv1D) */
+        if (!c->probe) return false;
+        out->crossed = out->crossed ? out->crossed : TWO_AXES;
+        continue;
+      }
       *out = a;
     }
   /* concat is drafted along axis 0 only */
@@ -309,10 +318,10 @@ static size_t take_cand(fctx *c, const fcand *k) {
 
 /* Every fitting (fused tensor, group) of one direction; a candidate is taken when it is clearly
  * the best for its fused tensor and for its group, and every tensor in it is still free. */
-static size_t fuse_direction(fctx *c) {
+static size_t candidates(fctx *c, fcand **out) {
   matcher *m = c->m;
   fmember *mem = NULL;
-  size_t nmem = members(c, &mem), made = 0;
+  size_t nmem = members(c, &mem);
   fcand *cand = NULL;
   size_t nc = 0, cap = 0;
   for (uint32_t fi = 0; fi < c->fs->n && nmem && !m->oom; fi++) {
@@ -323,7 +332,7 @@ static size_t fuse_direction(fctx *c) {
     for (size_t g0 = 0, g1; g0 < nmem; g0 = g1) {
       for (g1 = g0 + 1; g1 < nmem && mem[g1].key == mem[g0].key;) g1++;
       fcand k;
-      if (!fit_group(c, fi, &fp, mem + g0, g1 - g0, &k)) continue;
+      if (!fit_group(c, fi, &fp, mem + g0, g1 - g0, &k) || (c->probe && !k.crossed)) continue;
       if (nc == cap) {
         cap = cap ? 2 * cap : 64;
         fcand *nv = realloc(cand, cap * sizeof *nv);
@@ -336,6 +345,15 @@ static size_t fuse_direction(fctx *c) {
       cand[nc++] = k;
     }
   }
+  free(mem);
+  *out = cand;
+  return nc;
+}
+
+static size_t fuse_direction(fctx *c) {
+  matcher *m = c->m;
+  fcand *cand = NULL;
+  size_t nc = candidates(c, &cand), made = 0;
   for (size_t i = 0; i < nc && !m->oom; i++) {
     const fcand *k = &cand[i];
     if (k->score < 0.2f) continue;
@@ -347,7 +365,6 @@ static size_t fuse_direction(fctx *c) {
     if (clear && is_free(c, c->fs, k->f)) made += take_cand(c, k);
   }
   free(cand);
-  free(mem);
   return made;
 }
 
@@ -356,6 +373,51 @@ size_t m_fused_pairs(matcher *m) {
   fctx cut = {.m = m, .split = true, .fs = &m->S, .ps = &m->T};
   size_t made = fuse_direction(&join);
   return made + fuse_direction(&cut);
+}
+
+/* The undecided targets that fit a fused tensor or its parts but for a convention (per-head
+ * `query_key_value`, Meta's rotary `wq`/`wk`): why, and the sources they would be made of. */
+static void blocked_direction(fctx *c, mfblock **v, size_t *n, size_t *cap) {
+  fcand *cand = NULL;
+  size_t nc = candidates(c, &cand);
+  for (size_t i = 0; i < nc; i++) {
+    const fcand *k = &cand[i];
+    for (int p = 0; p < (c->split ? k->npiece : 1); p++) {
+      if (c->split && k->piece[p] == UINT32_MAX) continue;
+      if (*n == *cap) {
+        *cap = *cap ? 2 * *cap : 16;
+        mfblock *nv = realloc(*v, *cap * sizeof *nv);
+        if (!nv) {
+          c->m->oom = true;
+          free(cand);
+          return;
+        }
+        *v = nv;
+      }
+      mfblock *b = &(*v)[(*n)++];
+      memset(b, 0, sizeof *b);
+      b->why = k->crossed;
+      b->t = c->split ? k->piece[p] : k->f;
+      if (c->split) {
+        b->cand[b->ncand++] = k->f;
+        b->part = (uint8_t)(p + 1);
+        b->of = k->npiece;
+      } else {
+        for (int q = 0; q < k->npiece && b->ncand < 4; q++) b->cand[b->ncand++] = k->piece[q];
+      }
+    }
+  }
+  free(cand);
+}
+
+size_t m_fused_blocked(matcher *m, mfblock **out) {
+  fctx join = {.m = m, .split = false, .probe = true, .fs = &m->T, .ps = &m->S};
+  fctx cut = {.m = m, .split = true, .probe = true, .fs = &m->S, .ps = &m->T};
+  size_t n = 0, cap = 0;
+  *out = NULL;
+  blocked_direction(&join, out, &n, &cap);
+  blocked_direction(&cut, out, &n, &cap);
+  return n;
 }
 
 /* ---- for the rules (induce.c) ------------------------------------------------------------------- */
@@ -462,4 +524,25 @@ char *m_cut_name(const matcher *m, uint32_t s, bool (*taken)(void *, const char 
   }
   wbr_buf_free(&b);
   return NULL;
+}
+
+bool m_fused_why(const matcher *m, const mfblock *v, size_t n, uint32_t t, munres *u) {
+  for (size_t i = 0; i < n; i++) {
+    const mfblock *b = &v[i];
+    if (b->t != t) continue;
+    if (b->why == TWO_AXES)
+      snprintf(u->why, sizeof u->why, "part %d of %d of the fused source \"%s\", but %s", b->part, b->of,
+               m->S.t[b->cand[0]].name, b->why);
+    else if (b->of)
+      snprintf(u->why, sizeof u->why, "it fits as part %d of %d of the fused source \"%s\", but the pair crosses a %s",
+               b->part, b->of, m->S.t[b->cand[0]].name, b->why);
+    else
+      snprintf(u->why, sizeof u->why, "%d free sources fit joined as its parts, but the pair crosses a %s", b->ncand,
+               b->why);
+    memcpy(u->cand, b->cand, sizeof u->cand);
+    u->ncand = b->ncand;
+    u->layout = true;
+    return true;
+  }
+  return false;
 }

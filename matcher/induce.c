@@ -1189,6 +1189,7 @@ static void drop_cuts(ictx *ic, char *const *cuts, size_t n) {
   run_stage(ic, &st, it, q, WBR_STMT_DROP, false, NULL, NULL);
   if (ic->out->n > first && !ic->out->v[first].comment)
     ic->out->v[first].comment = wbr_strdup("a part of the fused source the target does not have");
+  for (size_t i = first; i < ic->out->n; i++) ic->out->v[i].pieces = true;
   for (size_t i = 0; i < q; i++) sim_kill(sim, it[i].id);
 out:
   for (size_t i = 0; i < sim->n; i++) sim->item[i] = -1;

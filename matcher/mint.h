@@ -128,6 +128,7 @@ typedef struct munres {
   uint32_t cand[4];
   uint8_t ncand;
   bool dtype;    /* undecided because the only fitting sources have another dtype: no hint helps */
+  bool layout;   /* undecided because of a layout convention a hint does not carry */
   char why[400];
 } munres;
 
@@ -226,6 +227,18 @@ bool m_gpt2_c_attn(const mtensor *x);
 
 /* fused.c: pairs fused tensors with groups of parts (both ways); returns the pairs made */
 size_t m_fused_pairs(matcher *m);
+/* A free target that would be a fused tensor joined from (or a part cut out of) free sources
+ * but for a convention: why (convention.c's words), and those sources. */
+typedef struct mfblock {
+  uint32_t t;
+  const char *why;
+  uint32_t cand[4];
+  uint8_t ncand;
+  uint8_t part, of; /* a part: which piece of how many of the fused source cand[0] */
+} mfblock;
+size_t m_fused_blocked(matcher *m, mfblock **out);
+/* If t is one of them, its reason and candidates into u. */
+bool m_fused_why(const matcher *m, const mfblock *v, size_t n, uint32_t t, munres *u);
 /* For the rules: is pair p the first of its split source's pieces; the pieces' sizes along the
  * axis (returns their count); do two split sources cut alike (one statement); a name for the
  * piece cut off (malloc'd, free of `taken` names and of target names), or NULL. */
@@ -248,6 +261,7 @@ typedef struct mstmt {
   char *comment;      /* trailing comment, or NULL */
   char *lead;         /* comment line above, or NULL */
   bool blank_before;
+  bool pieces;        /* a drop of pieces cut off a fused source, not of sources */
   uint32_t *members;  /* which items it is meant to act on (see induce.c) */
   size_t nmembers;
 } mstmt;

@@ -1235,6 +1235,8 @@ static void classify(pstate *ps, uint32_t t, munres *u, fits *f) {
  * the verdict, and why in words. */
 static void collect_unresolved(pstate *ps) {
   matcher *m = ps->m;
+  mfblock *blk = NULL; /* blocked by a convention only (fused.c) */
+  size_t nblk = m_fused_blocked(m, &blk);
   for (uint32_t t = 0; t < m->T.n; t++) {
     if (!t_free(ps, t)) continue;
     if (m->nunres == m->ucap) {
@@ -1242,7 +1244,7 @@ static void collect_unresolved(pstate *ps) {
       munres *nu = realloc(m->unres, nc * sizeof *nu);
       if (!nu) {
         m->oom = true;
-        return;
+        break;
       }
       m->unres = nu;
       m->ucap = nc;
@@ -1256,6 +1258,8 @@ static void collect_unresolved(pstate *ps) {
     if (ps->square_conflict && ps->square_conflict[t]) {
       snprintf(u->why, sizeof u->why,
                "square 2-D weight: the other 2-D weights of its layer disagree about a transpose");
+    } else if (f.ok == 0 && m_fused_why(m, blk, nblk, t, u)) {
+      /* a fused tensor or a part of one, across a convention: its parts are the alternatives */
     } else if (f.ok == 0 && f.conv) {
       snprintf(u->why, sizeof u->why, "%zu free source%s fit by shape, but the pair crosses a %s", f.conv,
                f.conv == 1 ? "" : "s", f.conv_why);
@@ -1287,6 +1291,7 @@ static void collect_unresolved(pstate *ps) {
       snprintf(u->why, sizeof u->why, "%zu free sources fit by shape; names and order do not decide", f.ok);
     }
   }
+  free(blk);
 }
 
 /* A side listed in byte order (as safetensors writers store it) carries no definition order. */
