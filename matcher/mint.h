@@ -225,6 +225,14 @@ const char *m_convention_crossed(const mtensor *s, const mtensor *t);
 bool m_conv1d_name(const mtensor *x);
 bool m_gpt2_c_attn(const mtensor *x);
 
+/* tie.c: pairs that definition order decides inside corresponding blocks (a tie of k) */
+typedef struct mtie {
+  uint32_t s, t;
+  uint8_t k;
+  mlayout lay;
+} mtie;
+size_t m_order_ties(matcher *m, mtie **out);
+
 /* fused.c: pairs fused tensors with groups of parts (both ways); returns the pairs made */
 size_t m_fused_pairs(matcher *m);
 /* A free target that would be a fused tensor joined from (or a part cut out of) free sources

@@ -1098,6 +1098,18 @@ static void phase_name(pstate *ps) {
  * fused source cut into them, with the sizes the parts have. */
 static void phase_fused(pstate *ps) { ps->progress += m_fused_pairs(ps->m); }
 
+/* Last: definition order breaks exact ties inside corresponding blocks (tie.c). */
+static void phase_ties(pstate *ps) {
+  mtie *v = NULL;
+  size_t n = m_order_ties(ps->m, &v);
+  for (size_t i = 0; i < n; i++) {
+    char why[120];
+    snprintf(why, sizeof why, "breaks a tie of %d in a block whose decided pairs keep one order on both sides", v[i].k);
+    take(ps, v[i].t, v[i].s, &v[i].lay, EV_ORDER, why);
+  }
+  free(v);
+}
+
 /* Square 2-D weights give no shape evidence for a transpose: follow the other 2-D weights of
  * the same layer (the name up to its first number). If they disagree, it is left ambiguous. */
 static size_t layer_scope_len(const mtensor *x) {
@@ -1325,6 +1337,7 @@ static int pair_pass(pstate *ps, const mhint *hints, size_t nhints) {
     phase_name(ps);
     if (ps->progress) continue;
     phase_fused(ps);
+    if (!ps->progress && use_order) phase_ties(ps);
     if (!ps->progress) break;
   }
   return 0;
