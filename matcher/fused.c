@@ -546,3 +546,58 @@ bool m_fused_why(const matcher *m, const mfblock *v, size_t n, uint32_t t, munre
   }
   return false;
 }
+
+/* ---- parts that fusion may take (order runs must not) ------------------------------------------ */
+
+enum { FPM_PARTS = 0x1f, FPM_FUSED = 0x80 };
+
+void m_fused_prepare(matcher *m) {
+  for (int side = 0; side < 2; side++) {
+    mside *sd = side ? &m->T : &m->S;
+    m->pmask[side] = calloc(sd->n + 1, 1);
+    m->fusedv[side] = malloc((sd->n + 1) * sizeof *m->fusedv[side]);
+    m->nfused[side] = 0;
+    if (!m->pmask[side] || !m->fusedv[side]) {
+      m->oom = true;
+      return;
+    }
+    for (uint32_t i = 0; i < sd->n; i++) {
+      fparts fp;
+      parts_of(m, &sd->t[i], &fp);
+      uint8_t k = 0;
+      for (int j = 0; j < fp.n; j++) k |= (uint8_t)(1u << fp.p[j]);
+      if (fp.n >= 2) k |= FPM_FUSED, m->fusedv[side][m->nfused[side]++] = i;
+      m->pmask[side][i] = k;
+    }
+  }
+}
+
+void m_fused_free(matcher *m) {
+  for (int side = 0; side < 2; side++) {
+    free(m->pmask[side]);
+    free(m->fusedv[side]);
+    m->pmask[side] = NULL;
+    m->fusedv[side] = NULL;
+    m->nfused[side] = 0;
+  }
+}
+
+/* x (of side `side`) names one part that a free fused tensor of the other side, in x's block,
+ * holds, and `other` (x's would-be partner) does not name it. */
+static bool claimed(const matcher *m, int side, const mtensor *x, const mtensor *other) {
+  const mside *sd = side ? &m->T : &m->S;
+  uint8_t k = m->pmask[side][x - sd->t], ko = m->pmask[!side][other - (side ? &m->S : &m->T)->t];
+  if (!(k & FPM_PARTS) || (k & FPM_FUSED) || (ko & k & FPM_PARTS) == (k & FPM_PARTS)) return false;
+  for (size_t i = 0; i < m->nfused[!side]; i++) {
+    uint32_t f = m->fusedv[!side][i];
+    const mtensor *y = &(side ? &m->S : &m->T)->t[f];
+    if (y == other || (m->pmask[!side][f] & k) != k || !(side ? m_src_free(m, f) : m_tgt_free(m, f))) continue;
+    if (m_index_veto(m, side ? y : x, side ? x : y) < 0 && m_nsim(x, y) >= 0) return true;
+  }
+  return false;
+}
+
+bool m_fused_claims(const matcher *m, const mtensor *s, const mtensor *t) {
+  if (!m->pmask[0] || !m->pmask[1]) return false;
+  return claimed(m, 1, t, s) || claimed(m, 0, s, t);
+}

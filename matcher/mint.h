@@ -168,6 +168,9 @@ typedef struct matcher {
   bool fam_active;      /* the second pass: pairs that contradict a family map are vetoed */
   struct mfmember *fmem[2]; /* per side (0 source, 1 target): (family, tensor) sorted by family */
   size_t nfmem[2];
+  uint8_t *pmask[2];    /* fused.c, per side and tensor: the parts its name names (FPM_*) */
+  uint32_t *fusedv[2];  /* ... and the tensors that hold several */
+  size_t nfused[2];
 } matcher;
 
 /* tokens.c */
@@ -245,6 +248,12 @@ typedef struct mfblock {
   uint8_t part, of; /* a part: which piece of how many of the fused source cand[0] */
 } mfblock;
 size_t m_fused_blocked(matcher *m, mfblock **out);
+/* What names say about parts, once per run (m_pair_all); and freed. */
+void m_fused_prepare(matcher *m);
+void m_fused_free(matcher *m);
+/* Does a free fused tensor of the other side claim a part that pairing s with t would take (a
+ * Phi-3 gate_up_proj for the up_proj that order would give the transposed down_proj)? */
+bool m_fused_claims(const matcher *m, const mtensor *s, const mtensor *t);
 /* If t is one of them, its reason and candidates into u. */
 bool m_fused_why(const matcher *m, const mfblock *v, size_t n, uint32_t t, munres *u);
 /* For the rules: is pair p the first of its split source's pieces; the pieces' sizes along the

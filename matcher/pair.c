@@ -736,6 +736,7 @@ static bool contradicted(pstate *ps, uint32_t s, uint32_t t) {
   float w0 = m_wsim(m, S(ps, s), T(ps, t)), sc0 = scope_of(ps, S(ps, s), T(ps, t));
   float ns0 = near_scope(ps, S(ps, s), T(ps, t));
   if (S(ps, s)->key == T(ps, t)->key) return false;
+  if (m_fused_claims(m, S(ps, s), T(ps, t))) return true; /* a part a fused tensor holds */
   /* under parents already paired only a same-numbered rival of the very name speaks against */
   bool scoped = sc0 > 0;
   size_t lo, hi;
@@ -1346,6 +1347,7 @@ static int pair_pass(pstate *ps, const mhint *hints, size_t nhints) {
 int m_pair_all(matcher *m, const mhint *hints, size_t nhints) {
   m_families_prepare(m);
   if (m->oom) return wbr_oom(m->ctx);
+  m_fused_prepare(m); /* freed at done (an allocation failure is m->oom, reported there) */
   pstate ps = {.m = m};
   ps.nids = m->in.n;
   ps.by_nelem_s = malloc((m->S.n + 1) * sizeof(uint32_t));
@@ -1388,6 +1390,7 @@ int m_pair_all(matcher *m, const mhint *hints, size_t nhints) {
   m_families_warn(m);
   if (m->oom) rc = wbr_oom(m->ctx);
 done:
+  m_fused_free(m);
   free(ps.by_nelem_s);
   free(ps.by_nelem_t);
   free(ps.pmap);
