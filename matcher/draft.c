@@ -217,7 +217,7 @@ static bool check_output(const wbr_value *val, const mpair *p) {
     /* casts above the concat are allowed; nothing else */
     for (int i = 0; i < n; i++)
       if (v[i].kind != 4) return false;
-    if (top->kind != WBR_N_CONCAT || top->nin != p->ns || top->axis != 0) return false;
+    if (top->kind != WBR_N_CONCAT || top->nin != p->ns || top->axis != p->axis) return false;
     for (size_t k = 0; k < top->nin; k++) {
       step w[16];
       int nw;

@@ -232,8 +232,7 @@ static bool fit_group(const fctx *c, uint32_t fi, const fparts *fp, const fmembe
       }
       *out = a;
     }
-  /* concat is drafted along axis 0 only */
-  if (!fits || (!c->split && out->axis != 0)) return false;
+  if (!fits) return false;
   out->f = fi;
   out->key = g[0].key;
   float s = 0;

@@ -1286,6 +1286,9 @@ static void stage_fused(ictx *ic) {
           if (hits != g.v[r].nids) ok = false;
           wbr_namepat_free(pat);
         }
+        /* one statement joins every member along one axis */
+        for (size_t z = 1; z < g.v[r].nids && ok; z++)
+          ok = m->pairs[pid[g.v[r].ids[z]]].axis == m->pairs[pid[g.v[r].ids[0]]].axis;
         if (!ok) {
           free(buf);
           continue;
@@ -1300,7 +1303,7 @@ static void stage_fused(ictx *ic) {
         s->nin = np;
         s->out[0] = wbr_strdup(g.v[r].tmpl);
         s->nout = 1;
-        s->axis = 0;
+        s->axis = m->pairs[pid[g.v[r].ids[0]]].axis;
         s->has_axis = true;
         s->nmembers = g.v[r].nids;
         free(buf);
@@ -1319,6 +1322,7 @@ static void stage_fused(ictx *ic) {
           s->nin = pr->ns;
           s->out[0] = lit(tname(m, pr->t));
           s->nout = 1;
+          s->axis = pr->axis;
           s->has_axis = true;
           s->nmembers = 1;
         }

@@ -1128,8 +1128,9 @@ static size_t layer_scope_len(const mtensor *x) {
 static bool pair_2d(pstate *ps, const mpair *p, int64_t *rows, int64_t *cols) {
   const mtensor *t = T(ps, p->t);
   if (p->ns < 1 || t->ndim != 2 || (p->lay.rel != REL_ID && p->lay.rel != REL_TRANSPOSE)) return false;
-  *rows = t->shape[0] / (p->ns > 1 ? p->ns : 1); /* a concat's layout acts on each part */
-  *cols = t->shape[1];
+  /* a concat's layout acts on each part, joined along its axis */
+  *rows = t->shape[0] / (p->ns > 1 && p->axis == 0 ? p->ns : 1);
+  *cols = t->shape[1] / (p->ns > 1 && p->axis == 1 ? p->ns : 1);
   return true;
 }
 
