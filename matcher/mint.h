@@ -128,7 +128,7 @@ typedef struct munres {
   uint32_t cand[4];
   uint8_t ncand;
   bool dtype;    /* undecided because the only fitting sources have another dtype: no hint helps */
-  bool layout;   /* undecided because of a layout convention a hint does not carry */
+  bool layout;   /* undecided because of a layout a hint does not carry (a convention, two axes) */
   char why[400];
 } munres;
 
@@ -239,7 +239,8 @@ size_t m_order_ties(matcher *m, mtie **out);
 /* fused.c: pairs fused tensors with groups of parts (both ways); returns the pairs made */
 size_t m_fused_pairs(matcher *m);
 /* A free target that would be a fused tensor joined from (or a part cut out of) free sources
- * but for a convention: why (convention.c's words), and those sources. */
+ * but for a convention (convention.c's words) or a second axis that fits too: why, and those
+ * sources. */
 typedef struct mfblock {
   uint32_t t;
   const char *why;
