@@ -148,6 +148,22 @@ static bool piece_layout(const fctx *c, const mtensor *f, int axis, int64_t size
   return m_layout_for(c->m, y, &part, l) != REL_NONE;
 }
 
+static const char TWO_AXES[] = "it fits cut along axis 0 and along axis 1 (a Linear or a Conv1D layout): the shapes do not say which";
+static const char CUT_RIVAL[] = "the part it would cut off and drop may be the free target that names that part (of its size)";
+
+/* Is there, outside the group, a free tensor that names the part about to be cut off, in f's
+ * role and of its size (a k bias under another name)? Then cutting it off is a guess. */
+static bool rival_for_cut(const fctx *c, const mtensor *f, uint8_t part, uint64_t nelem) {
+  for (uint32_t i = 0; i < c->ps->n; i++) {
+    const mtensor *y = &c->ps->t[i];
+    if (y->nelem != nelem || !is_free(c, c->ps, i) || role_conflict(f, y)) continue;
+    fparts fp;
+    parts_of(c->m, y, &fp);
+    if (fp.n == 1 && fp.p[0] == part && m_index_veto(c->m, f, y) < 0) return true;
+  }
+  return false;
+}
+
 /* Lay the members of one group [g0, g1) out as the pieces of f along `axis`; false if they do
  * not make exactly f (or f but one part, cut off, when splitting). */
 static bool fit_axis(const fctx *c, const mtensor *f, const fparts *fp, const fmember *g, size_t ng, int axis,
@@ -202,6 +218,10 @@ static bool fit_axis(const fctx *c, const mtensor *f, const fparts *fp, const fm
   if (out->npiece < 2 || (missing >= 0 && out->npiece - 1 < 2)) return false;
   if (missing >= 0) {
     if (sum >= whole) return false;
+    if (rival_for_cut(c, f, fp->p[missing], (uint64_t)(whole - sum) * per)) {
+      if (!c->probe) return false;
+      out->crossed = out->crossed ? out->crossed : CUT_RIVAL;
+    }
     out->size[out->cut - 1] = whole - sum;
   } else if (sum != whole) {
     return false;
@@ -215,8 +235,6 @@ static bool fit_axis(const fctx *c, const mtensor *f, const fparts *fp, const fm
   out->axis = (uint8_t)axis;
   return true;
 }
-
-static const char TWO_AXES[] = "it fits cut along axis 0 and along axis 1 (a Linear or a Conv1D layout): the shapes do not say which";
 
 /* f and the group [g, g + ng): one fitting layout along a single axis, scored by names. */
 static bool fit_group(const fctx *c, uint32_t fi, const fparts *fp, const fmember *g, size_t ng, fcand *out) {
@@ -529,7 +547,7 @@ bool m_fused_why(const matcher *m, const mfblock *v, size_t n, uint32_t t, munre
   for (size_t i = 0; i < n; i++) {
     const mfblock *b = &v[i];
     if (b->t != t) continue;
-    if (b->why == TWO_AXES)
+    if (b->why == TWO_AXES || b->why == CUT_RIVAL)
       snprintf(u->why, sizeof u->why, "part %d of %d of the fused source \"%s\", but %s", b->part, b->of,
                m->S.t[b->cand[0]].name, b->why);
     else if (b->of)
