@@ -315,7 +315,7 @@ static size_t take_cand(fctx *c, const fcand *k) {
     if (k->piece[i] != UINT32_MAX) {
       uint32_t f = k->f;
       mpair *p = m_add_pair(m, k->piece[i], &f, 1, &k->lay[i], EV_FUSED,
-                            "part %d of %d of the fused source (axis %d, rows %lld:%lld; order from the names)%s",
+                            "part %d of %d of the fused source (axis %d, %lld:%lld; order from the names)%s",
                             i + 1, k->npiece, k->axis, (long long)off, (long long)(off + k->size[i]),
                             k->cut ? "; one part cut off" : "");
       if (!p) break;
