@@ -1,4 +1,4 @@
-/* cmd_match.c — `wbr match SRC TARGET [-o DRAFT.wbr] [--hint A=B]... [--update RULES.wbr]
+/* cmd_match.c — `wbr match SRC TARGET [-o DRAFT.wbr] [--hint 'A=B [LAYOUT]']... [--update RULES.wbr]
  * [--explain]`: draft a rule file mapping SRC onto TARGET. The draft goes to -o (written
  * atomically) or stdout; --explain prints the evidence of every pairing to stderr. Exit 0 for a
  * complete, proven draft; 3 when it is incomplete or ambiguous (the draft says where); 1 bad
@@ -39,9 +39,10 @@ int cmd_match(int argc, char **argv) {
     } else if (!strcmp(a, "--explain")) {
       explain = true;
     } else if (cli_is(a, "-h", "--help")) {
-      printf("usage: wbr match SRC TARGET [-o DRAFT.wbr] [--hint A=B]... [--update RULES.wbr] [--explain]\n"
+      printf("usage: wbr match SRC TARGET [-o DRAFT.wbr] [--hint 'A=B [LAYOUT]']... [--update RULES.wbr] [--explain]\n"
              "  drafts rules mapping SRC onto TARGET; exit 0 complete, 3 incomplete or ambiguous\n"
-             "  --hint A=B      pin source A to target B (globs with matching {captures} allowed)\n"
+             "  --hint A=B      pin source A to target B (globs with matching {captures} allowed);\n"
+             "                  'A=B transpose' or 'A=B permute (3, 2, 0, 1)' also fixes the layout\n"
              "  --update RULES  keep RULES and draft only what they leave unmapped\n"
              "  --explain       print the evidence for each pairing to stderr\n");
       goto done;
@@ -93,6 +94,7 @@ int cmd_match(int argc, char **argv) {
       fprintf(stderr, "%s: %zu of %zu targets paired, %zu statements%s\n", out ? out : "draft", res.npaired,
               res.ntargets, res.nstmts,
               res.complete ? ", proven" : "");
+      if (res.review) fputs(res.review, stderr);
       if (!res.complete) {
         fprintf(stderr, "draft incomplete: %zu ambiguous, %zu without a candidate; see the UNRESOLVED comments%s\n",
                 res.nambiguous, res.nunmatched, res.nambiguous + res.nunmatched ? "" : " (the draft did not pass its proof)");

@@ -263,7 +263,7 @@ wbr_ast_stmt *wbr_b_stmt(wbr_parser *ps, wbr_stmt_kind k, wbr_span span, wbr_spa
 }
 
 wbr_ast_stmt *wbr_b_hint(wbr_parser *ps, wbr_span span, wbr_span kw, wbr_ast_pat *a,
-                         wbr_ast_pat *b) {
+                         wbr_ast_pat *b, wbr_hint_layout layout, wbr_int_list *axes) {
   wbr_ast_stmt *s = ps_alloc(ps, sizeof *s);
   wbr_ast_pat *two = ps_alloc(ps, 2 * sizeof *two);
   if (!s || !two || !a || !b) return NULL;
@@ -274,6 +274,8 @@ wbr_ast_stmt *wbr_b_hint(wbr_parser *ps, wbr_span span, wbr_span kw, wbr_ast_pat
   two[1] = *b;
   s->in = two;
   s->nin = 2;
+  s->hint_layout = layout;
+  ints_to_ast(s, axes);
   return s;
 }
 

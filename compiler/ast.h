@@ -65,6 +65,13 @@ typedef struct wbr_ast_ints {
   wbr_span *spans;   /* one per element, for diagnostics */
 } wbr_ast_ints;
 
+/* What a hint says about the layout: nothing (the matcher finds it), or exactly this one. */
+typedef enum wbr_hint_layout {
+  WBR_HINT_ANY = 0,   /* hint "A" = "B" */
+  WBR_HINT_TRANSPOSE, /* hint "A" = "B" transpose */
+  WBR_HINT_PERMUTE    /* hint "A" = "B" permute (axes): the axes in ints */
+} wbr_hint_layout;
+
 typedef enum wbr_expect_kind {
   WBR_EXPECT_SHAPE, /* expect PAT shape [d, ...]   (-1 matches any size) */
   WBR_EXPECT_DTYPE, /* expect PAT dtype f32 */
@@ -89,7 +96,7 @@ typedef struct wbr_ast_stmt {
   wbr_ast_pat *out;     /* output templates: rename 1, split n, concat/stack/select/slice 1 */
   size_t nout;
 
-  wbr_ast_ints ints;    /* reshape dims, permute axes, split sizes, expect shape */
+  wbr_ast_ints ints;    /* reshape dims, permute axes (also a hint's), split sizes, expect shape */
   bool has_ints;
 
   int64_t axis;         /* split, concat, stack, unstack, select, slice */
@@ -104,6 +111,7 @@ typedef struct wbr_ast_stmt {
   wbr_span dtype_span;
 
   wbr_expect_kind expect;
+  wbr_hint_layout hint_layout; /* hint: the layout it asserts (WBR_HINT_ANY: none) */
   int64_t count;        /* expect count */
   wbr_span count_span;
 

@@ -406,6 +406,7 @@ static void check_stmt(checker *c, const wbr_ast_stmt *s) {
     }
     if (s->nin == 2 && s->in[0].text[0] && same_pat(&s->in[0], &s->in[1]))
       err(c, s->in[1].span, "a hint relates two different names", "the hint relates a name to itself");
+    if (s->hint_layout == WBR_HINT_PERMUTE) check_permute(c, s);
     return;
   }
   if (s->nin == 0) return;

@@ -167,6 +167,14 @@ static int emit_stmt(emitter *e, const wbr_ast_stmt *s, wbr_insn *in) {
       return wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, s->span, NULL,
                          "internal error: hint without two names");
     b = emit_pattern(e, &s->in[1]);
+    if (s->hint_layout == WBR_HINT_TRANSPOSE) {
+      static const int64_t t2[2] = {1, 0};
+      in->op = WBR_OP_HINT_LAYOUT;
+      c = emit_ints(e, t2, 2, s->span);
+    } else if (s->hint_layout == WBR_HINT_PERMUTE) {
+      in->op = WBR_OP_HINT_LAYOUT;
+      c = emit_ints(e, s->ints.v, s->ints.n, part(s, s->ints.span));
+    }
     break;
   case WBR_STMT_EXPECT:
     switch (s->expect) {

@@ -73,6 +73,11 @@ void wbr_fmt_stmt(const wbr_ast_stmt *s, wbr_buf *b) {
     if (s->nin >= 1) put_pat(b, &s->in[0]);
     wbr_buf_puts(b, " = ");
     if (s->nin >= 2) put_pat(b, &s->in[1]);
+    if (s->hint_layout == WBR_HINT_TRANSPOSE) wbr_buf_puts(b, " transpose");
+    if (s->hint_layout == WBR_HINT_PERMUTE) {
+      wbr_buf_puts(b, " permute ");
+      put_ints(b, &s->ints, '(', ')');
+    }
     return;
   }
   put_pats(b, s->in, s->nin);

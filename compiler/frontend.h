@@ -121,8 +121,9 @@ void wbr_b_header_bad(wbr_parser *ps, wbr_span kw);
 wbr_ast_stmt *wbr_b_stmt(wbr_parser *ps, wbr_stmt_kind k, wbr_span span, wbr_span kw,
                          const wbr_parts *p);
 wbr_ast_stmt *wbr_b_optional(wbr_parser *ps, wbr_ast_stmt *s, wbr_span span, wbr_span kw);
+/* hint "A" = "B" [transpose | permute (axes)]: the layout it asserts, axes for permute only. */
 wbr_ast_stmt *wbr_b_hint(wbr_parser *ps, wbr_span span, wbr_span kw, wbr_ast_pat *a,
-                         wbr_ast_pat *b);
+                         wbr_ast_pat *b, wbr_hint_layout layout, wbr_int_list *axes);
 void wbr_b_push(wbr_parser *ps, wbr_ast_stmt *s);
 wbr_pat_list *wbr_b_pats(wbr_parser *ps, wbr_pat_list *l, wbr_ast_pat *p);
 wbr_int_list *wbr_b_ints(wbr_parser *ps, wbr_int_list *l, int64_t v, wbr_span span);

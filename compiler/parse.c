@@ -39,7 +39,7 @@ static const struct word {
     {"select", T_KW_SELECT, WBR_STMT_SELECT, "select PATTERN axis N index I -> \"TEMPLATE\""},
     {"slice", T_KW_SLICE, WBR_STMT_SLICE, "slice PATTERN axis N range A:B -> \"TEMPLATE\""},
     {"cast", T_KW_CAST, WBR_STMT_CAST, "cast PATTERN DTYPE"},
-    {"hint", T_KW_HINT, WBR_STMT_HINT, "hint \"NAME\" = \"NAME\""},
+    {"hint", T_KW_HINT, WBR_STMT_HINT, "hint \"NAME\" = \"NAME\" [transpose | permute (AXIS, ...)]"},
     {"expect", T_KW_EXPECT, WBR_STMT_EXPECT,
      "expect PATTERN shape [D, ...] | dtype DTYPE | count N"},
     {"axis", T_KW_AXIS, -1, NULL},
@@ -361,7 +361,7 @@ static void describe_expected(wbr_parser *ps, const int *exp, int n, wbr_buf *b)
       parts[np++] = "a dtype (f32, f16, bf16, ...)";
     } else if (t == T_NL) {
       parts[np++] = "end of line";
-    } else if (w && w->stmt >= 0) {
+    } else if (w && w->stmt >= 0 && ps->cur_kw != T_KW_HINT) {
       if (!stmt_listed) parts[np++] = "a statement (rename, drop, reshape, ...)";
       stmt_listed = true;
     } else if (w && t == T_KW_WEIGHTBRIDGE && has(exp, n, T_KW_RENAME)) {

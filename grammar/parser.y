@@ -104,7 +104,11 @@ body:
 | KW_SLICE pat KW_AXIS INT KW_RANGE INT COLON INT ARROW tmpl
     { $$ = wbr_b_stmt(ps, WBR_STMT_SLICE, @$, @1, &(wbr_parts){.in1 = $2, .has_axis = true, .axis = $4, .axis_span = @4, .index = $6, .end = $8, .index_span = {@6.start, @8.end}, .out1 = $10}); }
 | KW_CAST pat IDENT           { $$ = wbr_b_stmt(ps, WBR_STMT_CAST, @$, @1, &(wbr_parts){.in1 = $2, .has_dtype = true, .dtype_span = @3}); }
-| KW_HINT STRING EQUALS STRING { $$ = wbr_b_hint(ps, @$, @1, $2, $4); }
+| KW_HINT STRING EQUALS STRING { $$ = wbr_b_hint(ps, @$, @1, $2, $4, WBR_HINT_ANY, NULL); }
+| KW_HINT STRING EQUALS STRING KW_TRANSPOSE
+    { $$ = wbr_b_hint(ps, @$, @1, $2, $4, WBR_HINT_TRANSPOSE, NULL); }
+| KW_HINT STRING EQUALS STRING KW_PERMUTE paren
+    { $$ = wbr_b_hint(ps, @$, @1, $2, $4, WBR_HINT_PERMUTE, $6); }
 | KW_EXPECT pat KW_SHAPE brack
     { $$ = wbr_b_stmt(ps, WBR_STMT_EXPECT, @$, @1, &(wbr_parts){.in1 = $2, .expect = WBR_EXPECT_SHAPE, .ints = $4}); }
 | KW_EXPECT pat KW_DTYPE IDENT

@@ -346,6 +346,15 @@ typedef struct wbr_match_result {
   size_t nambiguous;    /* targets left undecided between several candidates */
   size_t nunmatched;    /* targets with no candidate at all */
   size_t nstmts;        /* statements in the draft (without kept --update statements) */
+  /* Fields are only ever appended here, so the ones above keep their offsets. */
+  size_t ndtype;        /* of nambiguous + nunmatched: targets whose only fitting sources have
+                           another dtype (no hint helps: the target's dtype is probably wrong) */
+  size_t ndepth;        /* of nambiguous + nunmatched: targets refused because a numbered family
+                           has another depth on the other side (settled by hints or drops) */
+  size_t nreview;       /* decided pairs that rest on names or order alone among same-shape
+                           candidates: the REVIEW list */
+  char *review;         /* what exit 0 proves, then the REVIEW list: lines of text, each ending
+                           in a newline; the draft's header says the same (NULL without pairs) */
 } wbr_match_result;
 
 /* Run the matcher. Returns 0 when a draft was produced (complete or not: see result->complete),

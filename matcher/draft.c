@@ -108,6 +108,7 @@ static const char *ev_name(int ev) {
   case EV_NAME: return "best name match";
   case EV_FUSED: return "fused parts";
   case EV_UPDATE: return "--update rules";
+  case EV_STRUCT: return "structure";
   default: return "?";
   }
 }
@@ -271,6 +272,29 @@ out:
 
 /* ---- the draft text ----------------------------------------------------------------------------- */
 
+/* The header comments: `lines`, then what exit 0 proves and the REVIEW list (review.c). */
+static int add_header(wbr_ast_file *f, const matcher *m, const char *const *lines, size_t nl) {
+  char *rv = m_review_text(m, true);
+  if (!rv) return -1;
+  size_t n = nl;
+  for (const char *c = rv; *c; c++) n += *c == '\n';
+  const char **all = calloc(n + 1, sizeof *all);
+  int rc = -1;
+  if (all) {
+    memcpy(all, lines, nl * sizeof *lines);
+    size_t k = nl;
+    for (char *c = rv, *e; *c && k < n; c = e + 1) {
+      e = strchr(c, '\n');
+      *e = 0;
+      all[k++] = c;
+    }
+    rc = add_comments(f, &f->head, &f->nhead, all, k, false);
+  }
+  free(all);
+  free(rv);
+  return rc;
+}
+
 static char *render(matcher *m, const mrules *r, const wbr_match_opts *o, bool header) {
   wbr_ast_file *f = wbr_ast_new("draft.wbr");
   if (!f) return NULL;
@@ -310,7 +334,7 @@ static char *render(matcher *m, const mrules *r, const wbr_match_opts *o, bool h
     snprintf(l3, sizeof l3, "INCOMPLETE: %zu target tensors are undecided; see the end of the file.", m->nunres);
     lines[nl++] = l3;
   }
-  if (header && add_comments(f, &f->head, &f->nhead, lines, nl, false)) goto out;
+  if (header && add_header(f, m, lines, nl)) goto out;
   for (size_t i = 0; i < r->n; i++)
     if (stmt_to_ast(f, &r->v[i])) goto out;
   /* unresolved groups in the tail */
@@ -336,7 +360,8 @@ static char *render(matcher *m, const mrules *r, const wbr_match_opts *o, bool h
       } else if (un->layout) {
         tl[k++] = wbr_strdup("  no hint carries this layout: write the statements for it by hand");
       } else if (un->ncand) {
-        snprintf(buf, sizeof buf, "  e.g. hint \"%s\" = \"%s\"", m->S.t[un->cand[0]].name, m->T.t[un->t].name);
+        snprintf(buf, sizeof buf, "  e.g. hint \"%s\" = \"%s\"%s", m->S.t[un->cand[0]].name, m->T.t[un->t].name,
+                 un->square ? " transpose  # or permute (0, 1): as is" : "");
         tl[k++] = wbr_strdup(buf);
       }
     }
@@ -377,7 +402,9 @@ static void explain(matcher *m) {
     if (p->split_k) wbr_buf_printf(b, " part %d/%d", p->split_i + 1, p->split_k);
     static const char *const rels[] = {"", "reshape", "transpose", "permute", "reshape+transpose"};
     if (p->lay.rel && p->lay.rel < 5) wbr_buf_printf(b, " [%s]", rels[p->lay.rel]);
-    wbr_buf_printf(b, "  -- %s: %s\n", ev_name(p->ev), p->why);
+    wbr_buf_printf(b, "  -- %s: %s", ev_name(p->ev), p->why);
+    if (p->rivals) wbr_buf_printf(b, "; REVIEW: among %u same-shape candidates", (unsigned)p->rivals + 1);
+    wbr_buf_putc(b, '\n');
   }
   for (size_t u = 0; u < m->nunres; u++) {
     const munres *un = &m->unres[u];
@@ -410,9 +437,20 @@ static void upd_free(upd *u) {
   wbr_free(u->canon);
 }
 
+/* --update extends a rule file's text, so bytecode (which keeps neither its comments nor its
+ * text) is refused with one error, not parsed as text (an error per line). */
+static int refuse_bytecode(wbr_ctx *ctx, const wbr_match_opts *o) {
+  if (o->update_len < 4 || memcmp(o->update_src, "\x89WBC", 4) != 0) return 0;
+  return wbr_fail(ctx, WBR_EINPUT, o->update_name,
+                  "give --update the .wbr rule file this was compiled from (or `wbr disasm` it to see its statements)",
+                  "this is compiled bytecode (.wbc); --update reads and extends a rule file (.wbr)");
+}
+
 static int upd_load(upd *u, wbr_ctx *ctx, const wbr_tensorset *src, const wbr_tensorset *tgt,
                     const wbr_match_opts *o) {
-  int rc = wbr_program_compile(&u->prog, ctx, o->update_name, o->update_src, o->update_len);
+  int rc = refuse_bytecode(ctx, o);
+  if (rc) return rc;
+  rc = wbr_program_compile(&u->prog, ctx, o->update_name, o->update_src, o->update_len);
   if (rc) return rc;
   rc = wbr_rules_format(&u->canon, ctx, o->update_name, o->update_src, o->update_len);
   if (rc) return rc;
@@ -424,8 +462,12 @@ static int upd_load(upd *u, wbr_ctx *ctx, const wbr_tensorset *src, const wbr_te
   for (size_t i = 0; i < u->ast->nstmts; i++) {
     const wbr_ast_stmt *s = &u->ast->stmts[i];
     if (s->kind != WBR_STMT_HINT || s->nin != 2) continue;
-    u->hints[u->nhints++] = (mhint){.src = s->in[0].text, .tgt = s->in[1].text, .file = u->ast,
-                                    .start = s->span.start, .end = s->span.end};
+    mhint *h = &u->hints[u->nhints++];
+    *h = (mhint){.src = s->in[0].text, .tgt = s->in[1].text, .file = u->ast, .start = s->span.start,
+                 .end = s->span.end};
+    if (s->hint_layout == WBR_HINT_TRANSPOSE) h->nperm = 2, h->perm[0] = 1, h->perm[1] = 0;
+    for (size_t k = 0; s->hint_layout == WBR_HINT_PERMUTE && k < s->ints.n && k < WBR_MAX_DIMS; k++)
+      h->perm[h->nperm++] = (uint8_t)s->ints.v[k];
   }
   rc = wbr_plan_new(&u->plan, ctx, u->prog, src, NULL);
   if (rc) return rc;
@@ -469,6 +511,7 @@ void wbr_match_result_free(wbr_match_result *r) {
   if (!r) return;
   free(r->draft);
   free(r->explain);
+  free(r->review);
   memset(r, 0, sizeof *r);
 }
 
@@ -531,7 +574,13 @@ static int draft_for(wbr_ctx *ctx, const wbr_tensorset *s, const wbr_tensorset *
     for (size_t u = 0; u < m.nunres; u++) {
       if (m.unres[u].ncand) res->nambiguous++;
       else res->nunmatched++;
+      res->ndtype += m.unres[u].dtype;
+      res->ndepth += m.unres[u].depth;
     }
+    res->nreview += m_review_count(&m);
+    free(res->review);
+    res->review = m_review_text(&m, false);
+    if (!res->review) rc = wbr_oom(ctx);
     res->nstmts += rules.n;
     res->complete = proven && m.nunres == 0;
     if (expl) {
@@ -549,18 +598,14 @@ static int draft_for(wbr_ctx *ctx, const wbr_tensorset *s, const wbr_tensorset *
   return rc;
 }
 
-/* The --hint options as hints: SOURCE=TARGET, cut at the first '='. *out holds n + extra slots. */
+/* The --hint options as hints: SOURCE=TARGET[ LAYOUT], cut at the first '=' (review.c). *out
+ * holds n + extra slots. */
 static int cli_hints(mhint **out, wbr_ctx *ctx, const wbr_match_opts *o, size_t extra) {
   *out = calloc(o->nhints + extra + 1, sizeof **out);
   if (!*out) return wbr_oom(ctx);
   for (size_t i = 0; i < o->nhints; i++) {
-    const char *h = o->hints[i], *eq = strchr(h, '=');
-    if (!eq || eq == h || !eq[1])
-      return wbr_fail(ctx, WBR_EUSAGE, "--hint", "write it as SOURCE_NAME=TARGET_NAME (globs allowed)",
-                      "hint '%s' has no '='", h);
-    char *a = wbr_strndup(h, (size_t)(eq - h));
-    if (!a) return wbr_oom(ctx);
-    (*out)[i] = (mhint){.src = a, .tgt = eq + 1};
+    int rc = m_hint_parse(&(*out)[i], ctx, o->hints[i]);
+    if (rc) return rc;
   }
   return 0;
 }
@@ -643,6 +688,12 @@ int wbr_match_run(wbr_match_result *res, wbr_ctx *ctx, const wbr_tensorset *src,
         wbr_buf_puts(&all, u.canon);
         wbr_buf_printf(&all, "\n# Drafted by `wbr match --update` for the %zu targets these rules leave unmapped.\n",
                        wbr_tensorset_count(u.todo));
+        for (const char *c = res->review; c && *c;) {
+          const char *e = strchr(c, '\n');
+          size_t n = e ? (size_t)(e - c) : strlen(c);
+          wbr_buf_printf(&all, "# %.*s\n", (int)n, c);
+          c += n + (e != NULL);
+        }
         wbr_buf_puts(&all, body);
         wbr_buf_putc(&all, 0);
         char *joined = wbr_buf_take(&all);

@@ -105,6 +105,7 @@ enum {
   EV_NAME,     /* clearly the best name match on both sides */
   EV_FUSED,    /* parts of a fused tensor (q, k, v) */
   EV_UPDATE,   /* produced by the rules given with --update */
+  EV_STRUCT,   /* the same place in two aligned modules (structure.c) */
   EV_COUNT
 };
 
@@ -121,6 +122,8 @@ typedef struct mpair {
   uint8_t cut, cut_part;    /* split: 1 + the piece no target takes (dropped), or 0; its part word */
   int64_t off, len;
   char why[120];
+  bool layout_hinted;       /* a hint gave its layout: nothing may change it (review.c) */
+  uint16_t rivals;          /* decided by names or order with this many free same-shape rivals */
 } mpair;
 
 typedef struct munres {
@@ -129,6 +132,8 @@ typedef struct munres {
   uint8_t ncand;
   bool dtype;    /* undecided because the only fitting sources have another dtype: no hint helps */
   bool layout;   /* undecided because of a layout a hint does not carry (a convention, two axes) */
+  bool depth;    /* undecided because the fitting sources sit in a family of another depth */
+  bool square;   /* a square 2-D weight whose layout nothing decides: a hint should give it */
   char why[400];
 } munres;
 
@@ -171,6 +176,7 @@ typedef struct matcher {
   uint8_t *pmask[2];    /* fused.c, per side and tensor: the parts its name names (FPM_*) */
   uint32_t *fusedv[2];  /* ... and the tensors that hold several */
   size_t nfused[2];
+  struct mstruct *structure; /* the last alignment of the name trees (structure.c) */
 } matcher;
 
 /* tokens.c */
@@ -196,6 +202,8 @@ typedef struct mhint {
   const char *src, *tgt;
   const struct wbr_ast_file *file;
   uint32_t start, end; /* the statement's byte span in file */
+  uint8_t nperm;       /* the layout it gives (transpose or permute): perm[0..nperm); 0: none */
+  uint8_t perm[WBR_MAX_DIMS];
 } mhint;
 
 /* Free to pair: not paired yet and not consumed (or produced) by the --update rules. */
@@ -205,6 +213,18 @@ static inline bool m_src_free(const matcher *m, uint32_t i) {
 static inline bool m_tgt_free(const matcher *m, uint32_t i) {
   return m->T.t[i].pair < 0 && !(m->tgt_done_by_update && m->tgt_done_by_update[i]);
 }
+/* review.c: hints that carry a layout, and what a draft's decisions rest on */
+/* Parse the --hint value A=B[ transpose| permute (a, ...)] into *h (h->src is malloc'd). */
+int m_hint_parse(mhint *h, wbr_ctx *ctx, const char *arg);
+/* The layout of (s, t) under the hint's permutation, or REL_NONE with the reason in bad. */
+int m_hint_layout(const mhint *h, const mtensor *s, const mtensor *t, mlayout *out, char *bad, size_t nb);
+/* What was checked, then the REVIEW list (decisions resting on names or order alone), as lines
+ * without '#': the draft header's wording, or the summary's. Caller frees; NULL when out of memory. */
+char *m_review_text(const matcher *m, bool header);
+size_t m_review_count(const matcher *m);
+/* Fill mpair.rivals of every pair decided by names or order (after pairing: pairs are stored in
+ * the order they were taken, so what was free when each was taken is known). */
+void m_count_rivals(matcher *m);
 
 /* pair.c */
 int m_pair_all(matcher *m, const mhint *hints, size_t nhints);
@@ -222,6 +242,17 @@ long m_index_veto(const matcher *m, const mtensor *s, const mtensor *t);
 bool m_family_boundary(const matcher *m, const mtensor *s, const mtensor *t);
 void m_families_describe(const matcher *m, long c, char *out, size_t n);
 void m_families_warn(matcher *m);
+
+/* structure.c: pairs the aligned name trees propose (both tensors free; the caller checks
+ * layouts, index maps and conventions before taking one) */
+typedef struct mprop {
+  uint32_t s, t;
+  char why[120];
+} mprop;
+size_t m_structure_propose(matcher *m, mprop **out);
+/* Would (s, t) cut across two modules the last alignment paired? (Kept until m_structure_free.) */
+bool m_structure_veto(const matcher *m, uint32_t s, uint32_t t);
+void m_structure_free(matcher *m);
 
 /* convention.c: the convention (s, t) crosses, in words, or NULL */
 const char *m_convention_crossed(const mtensor *s, const mtensor *t);

@@ -336,7 +336,8 @@ static void img_update(pstate *ps, bool src_side, const mtensor *x, uint32_t oth
 
 static mpair *take(pstate *ps, uint32_t t, uint32_t s, const mlayout *lay, int ev, const char *why) {
   if (!s_free(ps, s) || !t_free(ps, t)) return NULL; /* a tensor is paired once, or the draft lies */
-  if (ev != EV_HINT && (m_index_veto(ps->m, S(ps, s), T(ps, t)) >= 0 || m_convention_crossed(S(ps, s), T(ps, t))))
+  if (ev != EV_HINT && (m_index_veto(ps->m, S(ps, s), T(ps, t)) >= 0 || m_convention_crossed(S(ps, s), T(ps, t)) ||
+                        m_structure_veto(ps->m, s, t)))
     return NULL; /* only a hint decides */
   mpair *p = m_add_pair(ps->m, t, &s, 1, lay, ev, "%s", why);
   if (p) {
@@ -450,6 +451,21 @@ static int hint_fail(matcher *m, const mhint *h, const char *help, const char *f
   return wbr_fail(m->ctx, WBR_EINPUT, "--hint", help, "%s", msg);
 }
 
+/* A hinted pair the plain path does not take: the layout the hint gives (exactly), or a dtype
+ * no cast reaches. 0, or the error reported. */
+static int hint_with_layout(pstate *ps, const mhint *h, const char *label, uint32_t s, uint32_t t, mlayout *lay) {
+  const mtensor *x = S(ps, s), *y = T(ps, t);
+  char bad[300];
+  if (!dtype_ok(x->dtype, y->dtype))
+    return hint_fail(ps->m, h, "correct the target's dtype; only floating-point dtypes convert into each other (cast)",
+                     "hint %s pairs '%s' (%s) with '%s' (%s): the dtypes differ", label, x->name,
+                     wbr_dtype_name(x->dtype), y->name, wbr_dtype_name(y->dtype));
+  if (m_hint_layout(h, x, y, lay, bad, sizeof bad) == REL_NONE)
+    return hint_fail(ps->m, h, "check the hint's layout: the target's shape must be the source's, axes reordered so",
+                     "hint %s pairs '%s' with '%s': %s", label, x->name, y->name, bad);
+  return 0;
+}
+
 static int apply_hint(pstate *ps, const mhint *h) {
   matcher *m = ps->m;
   wbr_namepat *pa = NULL, *pb = NULL;
@@ -480,7 +496,10 @@ static int apply_hint(pstate *ps, const mhint *h) {
     }
     if (count != 1) continue;
     mlayout lay;
-    if (layout_raw(S(ps, s), T(ps, (uint32_t)found), &lay) == REL_NONE) {
+    if (h->nperm || !dtype_ok(S(ps, s)->dtype, T(ps, (uint32_t)found)->dtype)) {
+      rc = hint_with_layout(ps, h, label, s, (uint32_t)found, &lay);
+      if (rc) goto done;
+    } else if (layout_raw(S(ps, s), T(ps, (uint32_t)found), &lay) == REL_NONE) {
       char sa[96], sb[96];
       wbr_shape_str(sa, sizeof sa, S(ps, s)->ndim, S(ps, s)->shape);
       wbr_shape_str(sb, sizeof sb, T(ps, (uint32_t)found)->ndim, T(ps, (uint32_t)found)->shape);
@@ -489,7 +508,8 @@ static int apply_hint(pstate *ps, const mhint *h) {
                      T(ps, (uint32_t)found)->name, sb);
       goto done;
     }
-    take(ps, (uint32_t)found, s, &lay, EV_HINT, "hint");
+    mpair *p = take(ps, (uint32_t)found, s, &lay, EV_HINT, h->nperm ? "with the layout it gives" : "hint");
+    if (p) p->layout_hinted = h->nperm > 0;
     pinned++;
   }
   if (matched_a == 0)
@@ -863,6 +883,20 @@ static void phase_order(pstate *ps) {
   free(bt);
 }
 
+/* Structure (structure.c): the same place in two aligned modules, where shapes, roles, index
+ * maps and conventions agree. */
+static void phase_structure(pstate *ps) {
+  mprop *pr = NULL;
+  size_t n = m_structure_propose(ps->m, &pr);
+  for (size_t i = 0; i < n; i++) {
+    mlayout lay;
+    const mtensor *a = S(ps, pr[i].s), *b = T(ps, pr[i].t);
+    if (roles_conflict(a, b) || m_layout_for(ps->m, a, b, &lay) == REL_NONE) continue;
+    take(ps, pr[i].t, pr[i].s, &lay, EV_STRUCT, pr[i].why);
+  }
+  free(pr);
+}
+
 /* Do the names of a set differ in exactly one number (same text otherwise)? Returns the
  * position of that number among the digit runs, or -1; values go to vals. */
 static int one_index(const mside *side, const uint32_t *idx, size_t n, int64_t *vals) {
@@ -926,6 +960,18 @@ static void forget_taken(pstate *ps, float *sc, bool *gone, size_t nt, size_t ns
     for (size_t a = 0; a < nt; a++) sc[a * ns + b] = -1e9f;
     gone[b] = true;
   }
+}
+
+/* A row's tie set as a hash (the columns within 0.01 of its best, and whether any lies in the
+ * margin below), so that rows with the same tie set are found without comparing every pair of
+ * rows in full (a stage of 100 identical blocks). */
+static uint64_t tie_hash(const float *row, size_t ns, float best) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t b = 0; b < ns; b++) {
+    if (row[b] >= best - 0.01f) h = (h ^ b) * 1099511628211ull;
+    else if (row[b] > best - 0.15f) h ^= 0x5bd1e995ull;
+  }
+  return h;
 }
 
 /* The best and second best score of one row; false if the row has no candidate. */
@@ -1033,12 +1079,14 @@ static void phase_name(pstate *ps) {
     int64_t *vs = malloc(ns * sizeof *vs), *vt = malloc(nt * sizeof *vt);
     bool *gone = calloc(ns, sizeof *gone);
     uint32_t *src = malloc(ns * sizeof *src), *tgt = malloc(nt * sizeof *tgt); /* no cap: 89 equal blocks */
-    bool ok = cs && ct && vs && vt && gone && src && tgt;
+    uint64_t *rowh = malloc(nt * sizeof *rowh);
+    uint32_t *tried = calloc(nt, sizeof *tried), epoch = 1; /* a row's tie group was tried since the last take */
+    bool ok = cs && ct && vs && vt && gone && src && tgt && rowh && tried, stale = true;
     if (!ok) m->oom = true;
     else forget_taken(ps, sc, gone, nt, ns, fs);
     for (size_t a = 0; a < nt && ok; a++) {
       uint32_t t = ft[a];
-      if (done[a] || !t_free(ps, t)) continue;
+      if (done[a] || !t_free(ps, t) || tried[a] == epoch) continue;
       float best, second;
       if (!row_best(sc + a * ns, ns, &best, &second)) continue;
       if (best < 0.2f || best - second >= 0.15f) continue;
@@ -1052,9 +1100,14 @@ static void phase_name(pstate *ps) {
         if (sc[a * ns + b] < best - 0.01f && sc[a * ns + b] > best - 0.15f) clean = false;
       if (!clean) continue;
       /* targets with the same tie set */
+      for (size_t a2 = 0; a2 < nt && stale; a2++) {
+        float b2, s2;
+        rowh[a2] = row_best(sc + a2 * ns, ns, &b2, &s2) ? tie_hash(sc + a2 * ns, ns, b2) : 0;
+      }
+      stale = false;
       size_t nd = 0;
       for (size_t a2 = 0; a2 < nt; a2++) {
-        if (done[a2] || !t_free(ps, ft[a2])) continue;
+        if (done[a2] || !t_free(ps, ft[a2]) || rowh[a2] != rowh[a]) continue;
         float b2 = -1e9f, s2;
         if (!row_best(sc + a2 * ns, ns, &b2, &s2)) continue;
         bool same = fabsf(b2 - best) < 0.005f;
@@ -1065,6 +1118,7 @@ static void phase_name(pstate *ps) {
         }
         if (same) ct[nd++] = (uint32_t)a2;
       }
+      for (size_t k = 0; k < nd; k++) tried[ct[k]] = epoch; /* its rows would find the same group */
       if (nd != nc) continue;
       for (size_t k = 0; k < nc; k++) src[k] = fs[cs[k]], tgt[k] = ft[ct[k]];
       int ps_pos = one_index(&m->S, src, nc, vs), pt_pos = one_index(&m->T, tgt, nc, vt);
@@ -1087,8 +1141,10 @@ static void phase_name(pstate *ps) {
       }
       for (size_t k = 0; k < nd; k++) done[ct[k]] = true;
       forget_taken(ps, sc, gone, nt, ns, fs);
+      stale = true; /* struck columns change the tie sets */
+      epoch++;
     }
-    free(cs), free(ct), free(vs), free(vt), free(gone), free(src), free(tgt);
+    free(cs), free(ct), free(vs), free(vt), free(gone), free(src), free(tgt), free(rowh), free(tried);
     free(sc), free(bt_sc), free(bs_sc), free(bt_s), free(bs_t), free(done);
   }
   free(ft);
@@ -1161,6 +1217,7 @@ static void fix_square(pstate *ps) {
     mpair *p = &m->pairs[pi];
     int64_t r, c;
     if (!pair_2d(ps, p, &r, &c) || r != c || r == 1) continue; /* a hint says which, not how */
+    if (p->layout_hinted) continue;                             /* ... unless it says how */
     const mtensor *s = S(ps, p->s[0]);
     size_t L = layer_scope_len(s);
     size_t tr = 0, id = 0;
@@ -1270,6 +1327,7 @@ static void collect_unresolved(pstate *ps) {
     classify(ps, t, u, &f);
     const mtensor *x = T(ps, t);
     if (ps->square_conflict && ps->square_conflict[t]) {
+      u->square = true;
       snprintf(u->why, sizeof u->why,
                "square 2-D weight: the other 2-D weights of its layer disagree about a transpose");
     } else if (f.ok == 0 && m_fused_why(m, blk, nblk, t, u)) {
@@ -1280,6 +1338,7 @@ static void collect_unresolved(pstate *ps) {
     } else if (f.ok == 0 && f.vetoed) {
       char d[300];
       m_families_describe(m, f.veto, d, sizeof d);
+      u->depth = m->fcorr[f.veto].depth;
       snprintf(u->why, sizeof u->why, "%zu free source%s fit by shape, but pairing %s %s", f.vetoed,
                f.vetoed == 1 ? "" : "s", f.vetoed == 1 ? "it" : "them", d);
     } else if (f.ok == 0 && f.dtype) {
@@ -1325,6 +1384,7 @@ static int pair_pass(pstate *ps, const mhint *hints, size_t nhints) {
   for (size_t i = 0; i < m->T.n; i++) m->T.t[i].pair = -1;
   for (size_t i = 0; i < ps->nids; i++) ps->pmap[i] = ps->pmap_t[i] = ps->img_s_idx[i] = ps->img_t_idx[i] = PM_UNSET;
   int rc = 0;
+  m_structure_free(m); /* the last pass's alignment says nothing about this one's pairs */
   for (size_t i = 0; i < nhints && rc == 0; i++) rc = apply_hint(ps, &hints[i]);
   if (rc) return rc;
   phase_key(ps);
@@ -1334,6 +1394,9 @@ static int pair_pass(pstate *ps, const mhint *hints, size_t nhints) {
     shapes_recount(ps);
     phase_shape(ps);
     phase_sibling(ps);
+    if (ps->progress) continue;
+    phase_structure(ps);
+    if (ps->progress) continue;
     if (use_order) phase_order(ps);
     if (ps->progress) continue;
     phase_name(ps);
@@ -1387,11 +1450,13 @@ int m_pair_all(matcher *m, const mhint *hints, size_t nhints) {
     if (rc) goto done;
   }
   fix_square(&ps);
+  m_count_rivals(m);
   collect_unresolved(&ps);
   m_families_warn(m);
   if (m->oom) rc = wbr_oom(m->ctx);
 done:
   m_fused_free(m);
+  m_structure_free(m);
   free(ps.by_nelem_s);
   free(ps.by_nelem_t);
   free(ps.pmap);

@@ -184,10 +184,15 @@ static void put_comment(wbr_buf *b, const wbr_program *p, const wbr_insn *in) {
     wbr_buf_printf(b, " to %s", wbr_dtype_name((wbr_dtype)in->x));
     break;
   case WBR_OP_HINT:
+  case WBR_OP_HINT_LAYOUT:
     wbr_buf_puts(b, "for the matcher: ");
     put_pattern(b, p, in->a);
     wbr_buf_puts(b, " corresponds to ");
     put_pattern(b, p, in->b);
+    if (in->op == WBR_OP_HINT_LAYOUT) {
+      wbr_buf_puts(b, " with axes ");
+      put_ints(b, p, in->c);
+    }
     wbr_buf_puts(b, " (no effect on the mapping)");
     break;
   case WBR_OP_EXPECT_SHAPE:
@@ -226,11 +231,14 @@ char *wbr_program_disasm(const wbr_program *p) {
     const wbr_opinfo *oi = wbr_opinfo_get(in->op);
     wbr_buf o;
     wbr_buf_init(&o);
-    /* In the order of the source: pattern, axis, sizes/index/range, then the outputs. */
+    /* In the order of the source: pattern, axis, sizes/index/range, then the outputs (a hint's
+     * axes come last, as its layout does). */
+    bool c_last = in->op == WBR_OP_HINT_LAYOUT;
     put_operand(&o, p, oi->a, in->a);
     put_operand(&o, p, oi->x, (uint32_t)(int32_t)in->x);
-    put_operand(&o, p, oi->c, in->c);
+    if (!c_last) put_operand(&o, p, oi->c, in->c);
     put_operand(&o, p, oi->b, in->b);
+    if (c_last) put_operand(&o, p, oi->c, in->c);
     if (o.oom) b.oom = true;
     ops[i] = wbr_buf_take(&o);
     if (ops[i] && strlen(ops[i]) > wops) wops = strlen(ops[i]);

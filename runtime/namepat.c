@@ -13,11 +13,17 @@
 
 #define MAX_GROUPS 63
 
+/* What a match writes: a pattern's own (wbr_namepat_match) or a run's (wbr_namepat_match_in). */
+struct wbr_namepat_state {
+  pcre2_match_data *md;
+  pcre2_match_context *mctx;
+  uint64_t *budget; /* steps left for costly matches, or NULL */
+};
+
 struct wbr_namepat {
   wbr_namepat_kind kind;
   pcre2_code *code;
-  pcre2_match_data *md;
-  pcre2_match_context *mctx;
+  wbr_namepat_state own;
   bool jit;
   int nstars;
   uint32_t star_group[MAX_GROUPS + 1]; /* group number of the k-th star */
@@ -26,7 +32,6 @@ struct wbr_namepat {
   char *literal;                       /* glob without wildcards: the name itself */
   char *prefix, *suffix;               /* glob: literal text before the first and after the last wildcard */
   size_t prefix_len, suffix_len;
-  uint64_t *budget;                    /* steps left for costly matches, or NULL */
 };
 
 static int perr(wbr_namepat_error *err, size_t off, const char *fmt, ...) WBR_PRINTF(3, 4);
@@ -152,6 +157,22 @@ static int regex_names(wbr_namepat *p) {
   return 0;
 }
 
+/* Match data for the most groups a pattern can have, PCRE2's limits, the budget. */
+static int state_init(wbr_namepat_state *st, uint64_t *steps_left) {
+  st->budget = steps_left;
+  st->md = pcre2_match_data_create(MAX_GROUPS + 1, NULL);
+  st->mctx = pcre2_match_context_create(NULL);
+  if (!st->md || !st->mctx) return WBR_ENOMEM;
+  pcre2_set_match_limit(st->mctx, WBR_MATCH_STEPS);
+  pcre2_set_depth_limit(st->mctx, WBR_MATCH_DEPTH);
+  return 0;
+}
+
+static void state_fini(wbr_namepat_state *st) {
+  pcre2_match_data_free(st->md);
+  pcre2_match_context_free(st->mctx);
+}
+
 int wbr_namepat_new(wbr_namepat **out, wbr_namepat_kind kind, const char *text, const char *flags,
                     wbr_namepat_error *err) {
   *out = NULL;
@@ -200,16 +221,8 @@ int wbr_namepat_new(wbr_namepat **out, wbr_namepat_kind kind, const char *text, 
     p->ngroups = n;
     if (rc == 0) rc = regex_names(p);
   }
-  if (rc == 0) {
-    p->md = pcre2_match_data_create(MAX_GROUPS + 1, NULL);
-    p->mctx = pcre2_match_context_create(NULL);
-    if (!p->md || !p->mctx) rc = WBR_ENOMEM;
-  }
-  if (rc == 0) {
-    pcre2_set_match_limit(p->mctx, WBR_MATCH_STEPS);
-    pcre2_set_depth_limit(p->mctx, WBR_MATCH_DEPTH);
-    p->jit = pcre2_jit_compile(p->code, PCRE2_JIT_COMPLETE) == 0;
-  }
+  if (rc == 0) rc = state_init(&p->own, NULL);
+  if (rc == 0) p->jit = pcre2_jit_compile(p->code, PCRE2_JIT_COMPLETE) == 0;
   wbr_buf_free(&re);
   wbr_buf_free(&lit);
   if (rc) {
@@ -223,8 +236,7 @@ int wbr_namepat_new(wbr_namepat **out, wbr_namepat_kind kind, const char *text, 
 void wbr_namepat_free(wbr_namepat *p) {
   if (!p) return;
   pcre2_code_free(p->code);
-  pcre2_match_data_free(p->md);
-  pcre2_match_context_free(p->mctx);
+  state_fini(&p->own);
   for (int i = 0; i <= MAX_GROUPS; i++) free(p->names[i]);
   free(p->literal);
   free(p->prefix);
@@ -247,32 +259,33 @@ uint32_t wbr_namepat_group_of(const wbr_namepat *p, const char *name, size_t len
   return 0;
 }
 
-void wbr_namepat_set_budget(wbr_namepat *p, uint64_t *steps_left) { p->budget = steps_left; }
+void wbr_namepat_set_budget(wbr_namepat *p, uint64_t *steps_left) { p->own.budget = steps_left; }
 
-static int run_pcre2(const wbr_namepat *p, const char *name, size_t len, uint32_t steps) {
-  pcre2_set_match_limit(p->mctx, steps);
-  return p->jit ? pcre2_jit_match(p->code, (PCRE2_SPTR)name, len, 0, 0, p->md, p->mctx)
-                : pcre2_match(p->code, (PCRE2_SPTR)name, len, 0, 0, p->md, p->mctx);
+static int run_pcre2(const wbr_namepat *p, const wbr_namepat_state *st, const char *name, size_t len,
+                     uint32_t steps) {
+  pcre2_set_match_limit(st->mctx, steps);
+  return p->jit ? pcre2_jit_match(p->code, (PCRE2_SPTR)name, len, 0, 0, st->md, st->mctx)
+                : pcre2_match(p->code, (PCRE2_SPTR)name, len, 0, 0, st->md, st->mctx);
 }
 
 #define BUDGET_SPENT (-100000) /* not a PCRE2 error code */
 
 /* Cheap first; a costly match is retried with 2x the steps, each retry paid from the budget
  * before it runs, so what costly matching spends never exceeds the budget. */
-static int match_budgeted(const wbr_namepat *p, const char *name, size_t len) {
+static int match_budgeted(const wbr_namepat *p, const wbr_namepat_state *st, const char *name, size_t len) {
   uint32_t steps = WBR_MATCH_CHEAP;
-  int r = run_pcre2(p, name, len, steps);
+  int r = run_pcre2(p, st, name, len, steps);
   while (r == PCRE2_ERROR_MATCHLIMIT && steps < WBR_MATCH_STEPS) {
     steps = steps * 2 < WBR_MATCH_STEPS ? steps * 2 : WBR_MATCH_STEPS;
-    if (*p->budget < steps) return BUDGET_SPENT;
-    *p->budget -= steps;
-    r = run_pcre2(p, name, len, steps);
+    if (*st->budget < steps) return BUDGET_SPENT;
+    *st->budget -= steps;
+    r = run_pcre2(p, st, name, len, steps);
   }
   return r;
 }
 
-int wbr_namepat_match(const wbr_namepat *p, const char *name, size_t len, wbr_match *m,
-                      wbr_namepat_error *err) {
+int wbr_namepat_match_in(const wbr_namepat *p, wbr_namepat_state *st, const char *name, size_t len,
+                         wbr_match *m, wbr_namepat_error *err) {
   if (p->kind == WBR_NAMEPAT_GLOB) {
     if (p->literal) {
       if (len != p->prefix_len || memcmp(name, p->literal, len) != 0) return 0;
@@ -281,7 +294,7 @@ int wbr_namepat_match(const wbr_namepat *p, const char *name, size_t len, wbr_ma
       return 0;
     }
   }
-  int r = p->budget ? match_budgeted(p, name, len) : run_pcre2(p, name, len, WBR_MATCH_STEPS);
+  int r = st->budget ? match_budgeted(p, st, name, len) : run_pcre2(p, st, name, len, WBR_MATCH_STEPS);
   if (r == BUDGET_SPENT)
     return perr(err, 0, "matching stopped: this run's budget of %llu steps for costly matches is spent "
                 "(simplify the pattern)", (unsigned long long)WBR_MATCH_BUDGET);
@@ -291,8 +304,8 @@ int wbr_namepat_match(const wbr_namepat *p, const char *name, size_t len, wbr_ma
     pcre2_get_error_message(r, msg, sizeof msg);
     return perr(err, 0, "matching stopped: %s (simplify the pattern)", (const char *)msg);
   }
-  const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(p->md);
-  uint32_t npairs = pcre2_get_ovector_count(p->md);
+  const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(st->md);
+  uint32_t npairs = pcre2_get_ovector_count(st->md);
   m->start = ov[0];
   m->end = ov[1];
   m->ngroups = p->ngroups;
@@ -304,6 +317,29 @@ int wbr_namepat_match(const wbr_namepat *p, const char *name, size_t len, wbr_ma
     m->group[2 * g + 1] = set ? ov[2 * g + 1] : SIZE_MAX;
   }
   return 1;
+}
+
+int wbr_namepat_match(const wbr_namepat *p, const char *name, size_t len, wbr_match *m,
+                      wbr_namepat_error *err) {
+  /* Matching writes only what the state points to (p's own match data and budget), never the
+   * state itself, so dropping const here is sound. */
+  return wbr_namepat_match_in(p, (wbr_namepat_state *)&p->own, name, len, m, err);
+}
+
+int wbr_namepat_state_new(wbr_namepat_state **out, uint64_t *steps_left) {
+  wbr_namepat_state *st = calloc(1, sizeof *st);
+  *out = st;
+  if (!st) return WBR_ENOMEM;
+  if (state_init(st, steps_left) == 0) return 0;
+  wbr_namepat_state_free(st);
+  *out = NULL;
+  return WBR_ENOMEM;
+}
+
+void wbr_namepat_state_free(wbr_namepat_state *st) {
+  if (!st) return;
+  state_fini(st);
+  free(st);
 }
 
 /* ---- templates ---- */

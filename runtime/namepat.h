@@ -68,6 +68,17 @@ void wbr_namepat_set_budget(wbr_namepat *p, uint64_t *steps_left);
 int wbr_namepat_match(const wbr_namepat *p, const char *name, size_t len, wbr_match *m,
                       wbr_namepat_error *err);
 
+/* The matching state of one run (PCRE2's match data and step limits, and the budget), shared by
+ * every pattern the run matches. Matching through it leaves the pattern untouched, so patterns
+ * compiled once (a program keeps its own) can serve several runs, each with its own state.
+ * steps_left is the budget, as for wbr_namepat_set_budget (NULL: none). 0 or WBR_ENOMEM. */
+typedef struct wbr_namepat_state wbr_namepat_state;
+int wbr_namepat_state_new(wbr_namepat_state **out, uint64_t *steps_left);
+void wbr_namepat_state_free(wbr_namepat_state *st);
+/* wbr_namepat_match with st's match data and budget instead of p's own (p's budget is unused). */
+int wbr_namepat_match_in(const wbr_namepat *p, wbr_namepat_state *st, const char *name, size_t len,
+                         wbr_match *m, wbr_namepat_error *err);
+
 typedef struct wbr_template wbr_template;
 
 /* Compile a template against the pattern whose match will fill it. Syntax: `*` (the k-th * of

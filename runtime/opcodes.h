@@ -92,7 +92,9 @@ typedef enum wbr_opk {
   OP(EXPECT_DTYPE, "expect_dtype", DTYPE, PAT, NONE, NONE,                                        \
      "fail unless every tensor matching a has dtype x")                                           \
   OP(EXPECT_COUNT, "expect_count", NONE, PAT, COUNT, NONE,                                        \
-     "fail unless exactly b tensors match a")
+     "fail unless exactly b tensors match a")                                                     \
+  OP(HINT_LAYOUT, "hint_layout", NONE, PAT, PAT, AXES,                                            \
+     "a hint that also fixes the layout: output axis i is axis c[i] of a's tensor; no effect here")
 
 typedef enum wbr_opcode {
 #define WBR_OP_ENUM(id, name, x, a, b, c, doc) WBR_OP_##id,

@@ -2,7 +2,7 @@
  * opcode tables from opcodes.h, and the verifier that both the emitter (as a self-check) and the
  * .wbc loader (as the security boundary) run. Patterns and templates are checked by compiling
  * them with the runtime's matcher (namepat.c), so the verifier accepts exactly what the VM runs;
- * the compiled forms are dropped here and the VM compiles them again. */
+ * the compiled patterns stay on the program and every run of the VM uses them. */
 #include "program.h"
 
 #include <stdio.h>
@@ -73,8 +73,17 @@ void wbr_program_finish(wbr_program *p) {
   p->b = NULL;
 }
 
+/* The compiled patterns a verify kept. */
+static void drop_namepats(wbr_program *p) {
+  for (uint32_t i = 0; i < p->nnp; i++) wbr_namepat_free(p->np[i]);
+  free(p->np);
+  p->np = NULL;
+  p->nnp = 0;
+}
+
 void wbr_program_free(wbr_program *p) {
   if (!p) return;
+  drop_namepats(p);
   wbr_program_finish(p);
   free(p->code);
   free(p->pos);
@@ -331,7 +340,8 @@ static int pattern_compile(const wbr_program *p, uint32_t i, wbr_namepat **out, 
   return rc;
 }
 
-const char *wbr_check_pattern(const wbr_program *p, uint32_t i, char *err, size_t errn) {
+/* A pattern's kind, text index and flags (wbr_check_pattern without compiling it). */
+static const char *check_pattern_fields(const wbr_program *p, uint32_t i, char *err, size_t errn) {
   const wbr_pattern *pt = &p->pats[i];
   if (pt->kind != WBR_PK_GLOB && pt->kind != WBR_PK_REGEX) {
     snprintf(err, errn, "unknown pattern kind %u", pt->kind);
@@ -349,6 +359,11 @@ const char *wbr_check_pattern(const wbr_program *p, uint32_t i, char *err, size_
     snprintf(err, errn, "unknown regex flag bits 0x%02x", pt->flags & ~WBR_RX_ALL);
     return err;
   }
+  return NULL;
+}
+
+const char *wbr_check_pattern(const wbr_program *p, uint32_t i, char *err, size_t errn) {
+  if (check_pattern_fields(p, i, err, errn)) return err;
   wbr_namepat *np;
   if (pattern_compile(p, i, &np, err, errn)) return err;
   wbr_namepat_free(np);
@@ -602,7 +617,7 @@ static const char *check_insn(vstate *vs, uint32_t addr, char *err, size_t errn)
   return NULL;
 }
 
-int wbr_program_verify(const wbr_program *p, wbr_ctx *ctx, const char *file, size_t code_base,
+int wbr_program_verify(wbr_program *p, wbr_ctx *ctx, const char *file, size_t code_base,
                        int64_t *bad_addr) {
   static const char *const help =
       "the file is corrupt or was not written by wbr: recompile it with `wbr compile`";
@@ -618,7 +633,7 @@ int wbr_program_verify(const wbr_program *p, wbr_ctx *ctx, const char *file, siz
   vs.np = calloc(p->npats ? p->npats : 1, sizeof *vs.np);
   if (!vs.np) return wbr_oom(ctx);
   for (uint32_t i = 0; i < p->npats && rc == 0; i++) {
-    if (wbr_check_pattern(p, i, err, sizeof err) ||
+    if (check_pattern_fields(p, i, err, sizeof err) ||
         pattern_compile(p, i, &vs.np[i], err, sizeof err))
       rc = wbr_fail(ctx, WBR_EINPUT, file, help, "pattern %u: %s", i, err);
   }
@@ -642,6 +657,12 @@ int wbr_program_verify(const wbr_program *p, wbr_ctx *ctx, const char *file, siz
       rc = wbr_fail(ctx, WBR_EINPUT, file, help, "instruction %u%s%s%s%s: %s", i, where,
                     oi ? " (" : "", oi ? oi->name : "", oi ? ")" : "", err);
     }
+  }
+  drop_namepats(p);
+  if (rc == 0) {
+    p->np = vs.np;
+    p->nnp = p->npats;
+    return 0;
   }
   for (uint32_t i = 0; i < p->npats; i++) wbr_namepat_free(vs.np[i]);
   free(vs.np);

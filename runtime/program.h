@@ -70,6 +70,11 @@ struct wbr_program {
   uint32_t lang_version;
 
   struct wbr_program_builder *b; /* dedupe maps while building; NULL once finished or loaded */
+
+  /* Every pattern compiled, kept by wbr_program_verify (which compiles them to check them) so
+   * that runs do not compile them again; NULL until a verify succeeds. */
+  struct wbr_namepat **np;
+  uint32_t nnp;
 };
 
 /* ---- accessors (the VM's view; indices must have been verified) ---- */
@@ -89,6 +94,10 @@ static inline const int64_t *wbr_program_ints(const wbr_program *p, uint32_t i, 
 static inline const uint32_t *wbr_program_refs(const wbr_program *p, uint32_t i, uint32_t *n) {
   *n = p->refs[i].n;
   return p->ref_vals + p->refs[i].off;
+}
+/* Pattern i as verified and compiled, or NULL (the program was not verified, or i is new). */
+static inline const struct wbr_namepat *wbr_program_namepat(const wbr_program *p, uint32_t i) {
+  return i < p->nnp ? p->np[i] : NULL;
 }
 static inline const char *wbr_program_source(const wbr_program *p) { return p->source; }
 static inline uint64_t wbr_program_hash(const wbr_program *p) { return p->source_hash; }
@@ -111,12 +120,13 @@ int wbr_program_set_source(wbr_program *p, const char *name, uint64_t hash, uint
 void wbr_program_finish(wbr_program *p);
 
 /* ---- verification ---- */
-/* Check every pool entry and every operand of every instruction. Reports one error about
+/* Check every pool entry and every operand of every instruction, and keep the compiled
+ * patterns on p (wbr_program_namepat). Reports one error about
  * `file` and returns WBR_EINPUT on the first problem. `code_base` is the byte offset of the
  * first instruction in the .wbc (0 when not loaded from a file), used to give instruction
  * offsets in messages. If bad_addr is not NULL it is set to the address of the instruction
  * that failed, or -1 (nothing failed, or a pool entry did). */
-int wbr_program_verify(const wbr_program *p, wbr_ctx *ctx, const char *file, size_t code_base,
+int wbr_program_verify(wbr_program *p, wbr_ctx *ctx, const char *file, size_t code_base,
                        int64_t *bad_addr);
 /* Offset of the first byte of s[0, len) that is not valid UTF-8 (no overlongs, surrogates or
  * code points above U+10FFFF), or len if it all is. */

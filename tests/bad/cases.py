@@ -5,7 +5,7 @@ one line per case for run.sh:  ID <TAB> PATH <TAB> EXPECTED-STDERR-TEXT
 
 Row format — one call per row, grouped by format; ids are stable (never renumber, never reuse):
 
-    row(ID, FILE, BYTES, MESSAGE, at=None)
+    row(ID, FILE, BYTES, MESSAGE, at=None, cmd=None)
 
   ID       short stable id, "<format>-<what>" (e.g. "st-hole-middle"); unique
   FILE     file name to write; its extension picks the reader (.safetensors, .json, ...)
@@ -14,6 +14,8 @@ Row format — one call per row, grouped by format; ids are stable (never renumb
   MESSAGE  the exact error message; run.sh requires stderr to contain
            "PATH: error: MESSAGE" (or "PATH:AT: error: MESSAGE" when at="LINE:COL" is given),
            exactly one error, a help line, exit code 1, no crash, nothing on stdout
+  cmd      the wbr command to run, a list of words with "{}" for the file (default
+           ["inspect", "{}"]); other files it names are paths from the project root
 
 To add a format: write its helpers next to st(), then its rows in a new section.
 """
@@ -25,8 +27,8 @@ import sys
 ROWS = []
 
 
-def row(id, file, data, message, at=None):
-    ROWS.append((id, file, data, message, at))
+def row(id, file, data, message, at=None, cmd=None):
+    ROWS.append((id, file, data, message, at, cmd or ["inspect", "{}"]))
 
 
 # ---- helpers --------------------------------------------------------------------------------
@@ -249,11 +251,30 @@ row("mf-meta-number", MF, mf({}, metadata={"epoch": 3}),
 
 row("ext-unknown", "weights.xyz", b"\0" * 16, "unknown file type (by extension)")
 
+# ---- rule files and bytecode where a rule file is read --------------------------------------
+
+VIT = "tests/fixtures/vit_tv_to_timm/"
+MATCH_UPDATE = ["match", VIT + "a.json", VIT + "b.json", "--update", "{}"]
+row("wbc-as-update", "rules.wbc", b"\x89WBC\r\n\x1a\n" + bytes(56),
+    "this is compiled bytecode (.wbc); --update reads and extends a rule file (.wbr)", cmd=MATCH_UPDATE)
+FMT = ["fmt", "{}"]
+row("wbr-hint-layout-word", "rules.wbr", 'weightbridge 1\nhint "a" = "b" transpse\n',
+    "expected end of line, 'transpose' or 'permute' after the name of 'hint', found 'transpse'; "
+    "did you mean 'transpose'?", at="2:16", cmd=FMT)
+row("wbr-hint-layout-brackets", "rules.wbr", 'weightbridge 1\nhint "a" = "b" permute [1, 0]\n',
+    "expected '(' after 'permute' of 'hint', found '['", at="2:24", cmd=FMT)
+row("wbr-hint-layout-perm", "rules.wbr", 'weightbridge 1\nhint "a" = "b" permute (1, 1)\n',
+    "axis 1 appears twice: the list is not a permutation", at="2:28", cmd=FMT)
+row("wbr-hint-layout-empty", "rules.wbr", 'weightbridge 1\nhint "a" = "b" permute ()\n',
+    "empty axis list in 'permute'", at="2:24", cmd=FMT)
+row("wbr-hint-layout-after-transpose", "rules.wbr", 'weightbridge 1\nhint "a" = "b" transpose (1, 0)\n',
+    "expected end of line after 'transpose' of 'hint', found '('", at="2:26", cmd=FMT)
+
 
 def main():
     out = sys.argv[1]
     seen = set()
-    for id, file, data, message, at in ROWS:
+    for id, file, data, message, at, cmd in ROWS:
         assert id not in seen, "duplicate id " + id
         assert "\t" not in message and "\n" not in message, id
         seen.add(id)
@@ -263,7 +284,9 @@ def main():
         with open(path, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
         where = path + (":" + at if at else "")
-        print("%s\t%s\t%s: error: %s" % (id, path, where, message))
+        words = [path if w == "{}" else w for w in cmd]
+        assert all(" " not in w and "\t" not in w for w in words), id
+        print("%s\t%s\t%s: error: %s\t%s" % (id, path, where, message, " ".join(words)))
 
 
 if __name__ == "__main__":

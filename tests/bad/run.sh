@@ -1,8 +1,8 @@
 #!/bin/sh
 # tests/bad/run.sh — the table-driven bad-input suite. cases.py (the table; its header documents
 # the row format) writes each malformed file into a scratch dir; each must make `wbr inspect`
-# exit 1 with exactly one error, the expected text naming the file, a help line, nothing on
-# stdout, and no crash or sanitizer report. One PASS/FAIL line per row.
+# (or the row's command) exit 1 with exactly one error, the expected text naming the file, a
+# help line, nothing on stdout, and no crash or sanitizer report. One PASS/FAIL line per row.
 . "$(dirname "$0")/../lib.sh"
 
 if ! "$PY" "$TOP/tests/bad/cases.py" "$T/cases" >"$T/index.tsv" 2>"$T/gen.err"; then
@@ -11,8 +11,9 @@ if ! "$PY" "$TOP/tests/bad/cases.py" "$T/cases" >"$T/index.tsv" 2>"$T/gen.err"; 
 fi
 
 tab=$(printf '\t')
-while IFS="$tab" read -r id file want; do
-  "$WBR" inspect "$file" >"$T/out" 2>"$T/err"
+while IFS="$tab" read -r id file want cmd; do
+  # shellcheck disable=SC2086 # cmd is words without spaces (cases.py asserts it)
+  "$WBR" $cmd >"$T/out" 2>"$T/err"
   rc=$?
   nerr=$(grep -c ': error: ' "$T/err")
   if [ "$rc" -ge 128 ]; then

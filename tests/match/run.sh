@@ -141,3 +141,6 @@ import json, sys
 rows = {r['name']: r['from'] for r in json.load(open('$T/r4.plan'))['tensors']}
 sys.exit(0 if len(rows) == 6 and all(v == [k] for k, v in rows.items()) else 1)"; then
   pass match/depth/settled-identity; else fail match/depth/settled-identity "$(head -c 300 "$T/r4.plan")"; fi
+
+# ---- structure: ResNet-50/101/152 onto nested Flax words, no shared vocabulary ----
+sh tests/match/struct_resnet.sh

@@ -118,3 +118,65 @@ TEST(match_run_ambiguous) {
   wbr_tensorset_free(t);
   wbr_ctx_free(ctx);
 }
+
+/* wbr_match_result says why targets are undecided (a dtype, a depth mismatch) and lists the
+ * decisions that rest on names or order alone (the REVIEW list), as the draft's header does. */
+TEST(match_result_counts_dtype_depth_and_review) {
+  wbr_ctx *ctx = NULL;
+  CHECK_INT(wbr_ctx_new(&ctx, NULL, NULL), 0);
+  /* the README's old manifest recipe: F32 written for an I64 counter */
+  wbr_tensorset *s = NULL, *t = NULL;
+  const int64_t c4[1] = {4};
+  CHECK_INT(wbr_tensorset_new(&s, ctx), 0);
+  CHECK_INT(wbr_tensorset_new(&t, ctx), 0);
+  wbr_tensorset_add(s, "bn.weight", WBR_F32, 1, c4, NULL);
+  wbr_tensorset_add(s, "bn.num_batches_tracked", WBR_I64, 0, NULL, NULL);
+  wbr_tensorset_add(t, "bn.weight", WBR_F32, 1, c4, NULL);
+  wbr_tensorset_add(t, "bn.num_batches_tracked", WBR_F32, 0, NULL, NULL);
+  wbr_match_result r;
+  CHECK_INT(wbr_match_run(&r, ctx, s, t, NULL), 0);
+  CHECK(!r.complete);
+  CHECK_INT(r.ndtype, 1);
+  CHECK_INT(r.ndepth, 0);
+  wbr_match_result_free(&r);
+  wbr_tensorset_free(s);
+  wbr_tensorset_free(t);
+  /* three blocks against two: every block target is refused for the depth */
+  CHECK_INT(wbr_tensorset_new(&s, ctx), 0);
+  CHECK_INT(wbr_tensorset_new(&t, ctx), 0);
+  const int64_t c32[1] = {32}, fc[2] = {32, 128};
+  char name[64];
+  for (int i = 0; i < 3; i++) {
+    for (int side = 0; side < 2 && (side == 0 || i < 2); side++) {
+      wbr_tensorset *x = side ? t : s;
+      snprintf(name, sizeof name, "transformer.h.%d.ln_1.weight", i);
+      wbr_tensorset_add(x, name, WBR_F32, 1, c32, NULL);
+      snprintf(name, sizeof name, "transformer.h.%d.mlp.c_fc.weight", i);
+      wbr_tensorset_add(x, name, WBR_F32, 2, fc, NULL);
+    }
+  }
+  CHECK_INT(wbr_match_run(&r, ctx, s, t, NULL), 0);
+  CHECK(!r.complete);
+  CHECK_INT(r.ndepth, 4);
+  CHECK_INT(r.ndtype, 0);
+  CHECK_INT(r.nreview, 0);
+  CHECK_CONTAINS(r.review, "REVIEW: no decision rests on names or order alone");
+  wbr_match_result_free(&r);
+  wbr_tensorset_free(s);
+  wbr_tensorset_free(t);
+  /* torchvision ViT -> timm by definition order: biases of one shape decided by order */
+  CHECK_INT(wbr_tensorset_open(&s, ctx, "tests/fixtures/vit_tv_to_timm/a.json"), 0);
+  CHECK_INT(wbr_tensorset_open(&t, ctx, "tests/fixtures/vit_tv_to_timm/b.json"), 0);
+  CHECK_INT(wbr_match_run(&r, ctx, s, t, NULL), 0);
+  CHECK(r.complete);
+  CHECK_INT(r.nreview, 14);
+  CHECK_CONTAINS(r.review, "checked: shapes, dtypes, names, structure, 7 index maps; not values\n");
+  CHECK_CONTAINS(r.review, "REVIEW: 14 decisions rest on names or order alone");
+  CHECK_CONTAINS(r.review, "  norm.bias from encoder.ln.bias  (definition order among 14 same-shape candidates)\n");
+  CHECK_CONTAINS(r.draft, "# REVIEW: 14 decisions rest on names or order alone");
+  wbr_match_result_free(&r);
+  CHECK(r.review == NULL);
+  wbr_tensorset_free(s);
+  wbr_tensorset_free(t);
+  wbr_ctx_free(ctx);
+}

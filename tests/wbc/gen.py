@@ -7,7 +7,7 @@ import sys
 import zlib
 
 OPS = ["rename", "drop", "reshape", "transpose", "permute", "split", "concat", "stack", "unstack",
-       "select", "slice", "cast", "hint", "expect_shape", "expect_dtype", "expect_count"]
+       "select", "slice", "cast", "hint", "expect_shape", "expect_dtype", "expect_count", "hint_layout"]
 OP = {n: i for i, n in enumerate(OPS)}
 NONE = 0xFFFFFFFF
 
