@@ -1,4 +1,4 @@
-/* stmt.c — the statements of the VM: one function per opcode, op_RENAME ... op_EXPECT_COUNT,
+/* stmt.c — the statements of the VM: one function per opcode (op_RENAME, op_SPLIT, ...),
  * dispatched through a table built from WBR_OP_LIST (an opcode without its function does not
  * compile). Each matches its pattern, compiles the templates it needs, and acts on every matched
  * tensor through a small per-tensor function; the driver (vm.c) then rebuilds the working set

@@ -103,8 +103,11 @@ if grep -q '^REVIEW: [0-9]* decisions rest on names or order alone among same-sh
   pass match/review/lists-order-decision; else fail match/review/lists-order-decision "$(grep -A8 REVIEW "$T/v.err" | head -c 600)"; fi
 # --explain marks the same pairs
 $WBR match $P/a.json $P/b.json --explain >/dev/null 2>"$T/ve.err"
-if [ "$(grep -c '; REVIEW: among [0-9]* same-shape candidates$' "$T/ve.err")" -eq 14 ] &&
-   grep -q '^norm.bias \[48\] <- encoder.ln.bias \[48\]  -- definition order: .*; REVIEW: among 14 same-shape candidates$' "$T/ve.err"; then
+# (as many pairs as the summary's REVIEW line counts; norm.bias with the same rival count)
+nrev=$(sed -n 's/^REVIEW: \([0-9]*\) decisions rest on.*/\1/p' "$T/v.err")
+nbias=$(sed -n 's/^  norm.bias from encoder.ln.bias  (definition order among \([0-9]*\) same-shape.*/\1/p' "$T/v.err")
+if [ -n "$nrev" ] && [ "$(grep -c '; REVIEW: among [0-9]* same-shape candidates$' "$T/ve.err")" -eq "$nrev" ] &&
+   grep -q "^norm.bias \[48\] <- encoder.ln.bias \[48\]  -- definition order: .*; REVIEW: among $nbias same-shape candidates\$" "$T/ve.err"; then
   pass match/review/explain-marks-them; else fail match/review/explain-marks-them "$(grep -c REVIEW "$T/ve.err") marked: $(grep '^norm.bias' "$T/ve.err")"; fi
 # a hint for it takes it off the list: the user decided it
 $WBR match $P/a.json $P/b.json --hint 'encoder.ln.bias=norm.bias' -o "$T/v2.wbr" 2>"$T/v2.err"
