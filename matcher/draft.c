@@ -421,6 +421,7 @@ typedef struct upd {
   wbr_plan *plan;
   wbr_tensorset *left;   /* tensors the rules leave that are not finished targets */
   wbr_tensorset *todo;   /* targets the rules do not produce */
+  wbr_tensorset *done;   /* targets the rules produce (the drafted rules must leave them alone) */
   wbr_ast_file *ast;     /* the user's file parsed again, for its hint statements */
   mhint *hints;          /* they point into ast */
   size_t nhints;
@@ -432,6 +433,7 @@ static void upd_free(upd *u) {
   wbr_program_free(u->prog);
   wbr_tensorset_free(u->left);
   wbr_tensorset_free(u->todo);
+  wbr_tensorset_free(u->done);
   free(u->hints);
   wbr_ast_free(u->ast);
   wbr_free(u->canon);
@@ -476,6 +478,7 @@ static int upd_load(upd *u, wbr_ctx *ctx, const wbr_tensorset *src, const wbr_te
                     "the rules given to --update do not run over the source");
   rc = wbr_tensorset_new(&u->left, ctx);
   if (!rc) rc = wbr_tensorset_new(&u->todo, ctx);
+  if (!rc) rc = wbr_tensorset_new(&u->done, ctx);
   if (rc) return rc;
   size_t nt = wbr_tensorset_count(tgt);
   bool *done = calloc(nt + 1, sizeof *done);
@@ -496,16 +499,69 @@ static int upd_load(upd *u, wbr_ctx *ctx, const wbr_tensorset *src, const wbr_te
     rc = wbr_tensorset_add(u->left, v->name, v->node->dtype, v->node->ndim, v->node->shape, NULL);
   }
   for (size_t t = 0; t < nt && !rc; t++) {
-    if (done[t]) continue;
     wbr_tensor_info ti;
     wbr_tensorset_get(tgt, t, &ti);
-    rc = wbr_tensorset_add(u->todo, ti.name, ti.dtype, ti.ndim, ti.shape, NULL);
+    rc = wbr_tensorset_add(done[t] ? u->done : u->todo, ti.name, ti.dtype, ti.ndim, ti.shape, NULL);
   }
   free(done);
   return rc;
 }
 
 /* ---- driver ------------------------------------------------------------------------------------ */
+
+/* The user's --update file, then the drafted statements (without their header line); the whole
+ * file must map the real source onto the real target for res->complete to stay true. */
+static int update_join(wbr_ctx *ctx, wbr_match_result *res, const upd *u, const char *text, const wbr_tensorset *src,
+                       const wbr_tensorset *target) {
+  int rc = 0;
+  /* the user's file, then the drafted statements (without their header line) */
+  const char *body = strchr(text, '\n');
+  const char *hdr = strstr(text, "weightbridge 1\n");
+  body = hdr ? hdr + strlen("weightbridge 1\n") : (body ? body + 1 : text);
+  wbr_buf all;
+  wbr_buf_init(&all);
+  wbr_buf_puts(&all, u->canon);
+  wbr_buf_printf(&all, "\n# Drafted by `wbr match --update` for the %zu targets these rules leave unmapped.\n",
+                 wbr_tensorset_count(u->todo));
+  for (const char *c = res->review; c && *c;) {
+    const char *e = strchr(c, '\n');
+    size_t n = e ? (size_t)(e - c) : strlen(c);
+    wbr_buf_printf(&all, "# %.*s\n", (int)n, c);
+    c += n + (e != NULL);
+  }
+  wbr_buf_puts(&all, body);
+  wbr_buf_putc(&all, 0);
+  char *joined = wbr_buf_take(&all);
+  char *canon = NULL;
+  wbr_ctx *q = NULL;
+  wbr_buf d;
+  wbr_buf_init(&d);
+  if (joined && !wbr_ctx_new(&q, collect, &d)) {
+    if (wbr_rules_format(&canon, q, "draft.wbr", joined, strlen(joined)) == 0) {
+      res->draft = wbr_strdup(canon);
+      /* the whole file must map the real source onto the real target */
+      if (res->complete) {
+        wbr_program *pg = NULL;
+        wbr_plan *pl = NULL;
+        res->complete = wbr_program_compile(&pg, q, "draft.wbr", canon, strlen(canon)) == 0 &&
+                        wbr_plan_new(&pl, q, pg, src, target) == 0 && pl->problems == 0;
+        wbr_plan_free(pl);
+        wbr_program_free(pg);
+      }
+    } else {
+      res->draft = joined, joined = NULL;
+      res->complete = false;
+    }
+    wbr_ctx_free(q);
+  }
+  wbr_free(canon);
+  free(joined);
+  wbr_buf_free(&d);
+  if (!res->draft) rc = wbr_oom(ctx);
+  res->ntargets = wbr_tensorset_count(target);
+  res->npaired += res->ntargets - wbr_tensorset_count(u->todo);
+  return rc;
+}
 
 void wbr_match_result_free(wbr_match_result *r) {
   if (!r) return;
@@ -528,12 +584,13 @@ static void matcher_free(matcher *m) {
 }
 
 /* Draft rules mapping s onto t (both already loaded); fills text and the verdict. */
-static int draft_for(wbr_ctx *ctx, const wbr_tensorset *s, const wbr_tensorset *t, const mhint *hints,
-                     size_t nhints, const wbr_match_opts *o, bool header, wbr_match_result *res, char **text,
-                     wbr_buf *expl) {
+static int draft_for(wbr_ctx *ctx, const wbr_tensorset *s, const wbr_tensorset *t, const wbr_tensorset *finished,
+                     bool literal_only, const mhint *hints, size_t nhints, const wbr_match_opts *o, bool header,
+                     wbr_match_result *res, char **text, wbr_buf *expl) {
   matcher m;
   memset(&m, 0, sizeof m);
   m.ctx = ctx;
+  m.finished = finished;
   mi_init(&m.in);
   wbr_buf_init(&m.explain);
   int rc = m_side_load(&m, &m.S, s);
@@ -547,7 +604,7 @@ static int draft_for(wbr_ctx *ctx, const wbr_tensorset *s, const wbr_tensorset *
   bool proven = false;
   wbr_buf why;
   wbr_buf_init(&why);
-  for (int attempt = 0; attempt < 2 && !rc; attempt++) {
+  for (int attempt = literal_only ? 1 : 0; attempt < 2 && !rc; attempt++) {
     mrules_free(&rules);
     rc = m_induce(&m, &rules, NULL, attempt == 1);
     if (rc) {
@@ -652,7 +709,7 @@ int wbr_match_run(wbr_match_result *res, wbr_ctx *ctx, const wbr_tensorset *src,
   int rc;
   if (!o->update_src) {
     rc = cli_hints(&hints, ctx, o, 0);
-    if (!rc) rc = draft_for(ctx, src, target, hints, o->nhints, o, true, res, &text, o->explain ? &expl : NULL);
+    if (!rc) rc = draft_for(ctx, src, target, NULL, false, hints, o->nhints, o, true, res, &text, o->explain ? &expl : NULL);
     if (!rc) res->draft = text, text = NULL;
   } else {
     upd u = {0};
@@ -677,54 +734,16 @@ int wbr_match_run(wbr_match_result *res, wbr_ctx *ctx, const wbr_tensorset *src,
       wbr_buf_free(&d);
       if (!res->draft) rc = wbr_oom(ctx);
     } else if (!rc) {
-      rc = draft_for(ctx, u.left, u.todo, hints, nh, o, false, res, &text, o->explain ? &expl : NULL);
-      if (!rc) {
-        /* the user's file, then the drafted statements (without their header line) */
-        const char *body = strchr(text, '\n');
-        const char *hdr = strstr(text, "weightbridge 1\n");
-        body = hdr ? hdr + strlen("weightbridge 1\n") : (body ? body + 1 : text);
-        wbr_buf all;
-        wbr_buf_init(&all);
-        wbr_buf_puts(&all, u.canon);
-        wbr_buf_printf(&all, "\n# Drafted by `wbr match --update` for the %zu targets these rules leave unmapped.\n",
-                       wbr_tensorset_count(u.todo));
-        for (const char *c = res->review; c && *c;) {
-          const char *e = strchr(c, '\n');
-          size_t n = e ? (size_t)(e - c) : strlen(c);
-          wbr_buf_printf(&all, "# %.*s\n", (int)n, c);
-          c += n + (e != NULL);
-        }
-        wbr_buf_puts(&all, body);
-        wbr_buf_putc(&all, 0);
-        char *joined = wbr_buf_take(&all);
-        char *canon = NULL;
-        wbr_ctx *q = NULL;
-        wbr_buf d;
-        wbr_buf_init(&d);
-        if (joined && !wbr_ctx_new(&q, collect, &d)) {
-          if (wbr_rules_format(&canon, q, "draft.wbr", joined, strlen(joined)) == 0) {
-            res->draft = wbr_strdup(canon);
-            /* the whole file must map the real source onto the real target */
-            if (res->complete) {
-              wbr_program *pg = NULL;
-              wbr_plan *pl = NULL;
-              res->complete = wbr_program_compile(&pg, q, "draft.wbr", canon, strlen(canon)) == 0 &&
-                              wbr_plan_new(&pl, q, pg, src, target) == 0 && pl->problems == 0;
-              wbr_plan_free(pl);
-              wbr_program_free(pg);
-            }
-          } else {
-            res->draft = joined, joined = NULL;
-            res->complete = false;
-          }
-          wbr_ctx_free(q);
-        }
-        wbr_free(canon);
-        free(joined);
-        wbr_buf_free(&d);
-        if (!res->draft) rc = wbr_oom(ctx);
-        res->ntargets = wbr_tensorset_count(target);
-        res->npaired += res->ntargets - wbr_tensorset_count(u.todo);
+      rc = draft_for(ctx, u.left, u.todo, u.done, false, hints, nh, o, false, res, &text, o->explain ? &expl : NULL);
+      if (!rc) rc = update_join(ctx, res, &u, text, src, target);
+      if (!rc && !res->complete && !res->nambiguous && !res->nunmatched) {
+        /* proven on the leftovers, yet the whole file fails (a drafted statement the same as
+         * one of the user's is a duplicate): the drafted part in literal statements */
+        wbr_match_result_free(res);
+        free(text);
+        text = NULL;
+        rc = draft_for(ctx, u.left, u.todo, u.done, true, hints, nh, o, false, res, &text, NULL);
+        if (!rc) rc = update_join(ctx, res, &u, text, src, target);
       }
     }
     upd_free(&u);

@@ -188,9 +188,9 @@ static int pos_in(const mtensor *x, uint32_t fam) {
 }
 
 /* The numbers of family `fam` on one side that belong to the correspondence with `other` (a
- * family of the other side): a number is left out when some of its tensors were paired
- * elsewhere and none into `other` (`features.1.0.block.{0,2}` went to conv_dw and norm, not to
- * `mlp.fc{1,2}`; Keras' `conv2_block1_0_*` is the shortcut, paired with `downsample`). */
+ * family of the other side): a number is left out when at least half of its tensors were
+ * paired elsewhere and none into `other` (`features.1.0.block.{0,2}` went to conv_dw and norm,
+ * not to `mlp.fc{1,2}`; Keras' `conv2_block1_0_*` is the shortcut, paired with `downsample`). */
 typedef struct fval {
   int64_t v;
   bool into, paired;
@@ -238,9 +238,12 @@ static int64_t *members(matcher *m, bool src, uint32_t fam, uint32_t other, uint
   if (!keep) goto oom;
   for (size_t i = 0; i < n;) {
     size_t j = i;
-    bool into = false, paired = false;
-    for (; j < n && all[j].v == all[i].v; j++) into |= all[j].into, paired |= all[j].paired;
-    if (into || !paired) keep[(*count)++] = all[i].v;
+    bool into = false;
+    size_t paired = 0;
+    for (; j < n && all[j].v == all[i].v; j++) into |= all[j].into, paired += all[j].paired;
+    /* a number most of whose tensors are still free is a member whose few paired ones went
+     * astray (an order run from the hinted blocks into the extra block's first norm) */
+    if (into || 2 * paired < j - i) keep[(*count)++] = all[i].v;
     i = j;
   }
   free(all);
@@ -280,8 +283,68 @@ static bool same_count(matcher *m, uint32_t fs, uint32_t ft) {
   return ns == nt && ns >= 2;
 }
 
+/* Are fewer than half of the tensors with number `val` of family `fam` paired (on one side)? */
+static bool mostly_free(const matcher *m, bool src, uint32_t fam, int64_t val) {
+  const mside *sd = src ? &m->S : &m->T;
+  const mfmember *fm = m->fmem[src ? 0 : 1];
+  size_t nfm = m->nfmem[src ? 0 : 1], lo = 0, hi = nfm, total = 0, paired = 0;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (fm[mid].fam < fam) lo = mid + 1;
+    else hi = mid;
+  }
+  for (size_t k = lo; k < nfm && fm[k].fam == fam; k++) {
+    const mtensor *x = &sd->t[fm[k].i];
+    int p = pos_in(x, fam);
+    if (p < 0 || x->sval[p] != val || (k > lo && fm[k].i == fm[k - 1].i)) continue;
+    total++;
+    paired += x->pair >= 0;
+  }
+  return 2 * paired < total;
+}
+
+/* Votes in order between families of different counts: one family map with a depth mismatch,
+ * or many-to-one (torchvision ConvNeXt's `features.{2,3}` both into `stages.1`)? A depth
+ * mismatch when, without the votes of numbers most of whose tensors are still free (the stray
+ * pairs of two order runs that met inside a block: LLaMA's `layers.1.post_attention_layernorm`
+ * paired into target block 0, next to source block 0), the votes make a one-to-one map. */
+static bool in_order_depth(const matcher *m, const vote *v, size_t lo, size_t hi) {
+  vote *keep = malloc((hi - lo) * sizeof *keep);
+  if (!keep) return false;
+  size_t n = 0;
+  int64_t last_s = 0, last_t = 0;
+  bool have_s = false, have_t = false, free_s = false, free_t = false;
+  for (size_t i = lo; i < hi; i++) {
+    if (!have_s || v[i].vs != last_s) free_s = mostly_free(m, true, v[i].fs, v[i].vs), last_s = v[i].vs, have_s = true;
+    if (!have_t || v[i].vt != last_t) free_t = mostly_free(m, false, v[i].ft, v[i].vt), last_t = v[i].vt, have_t = true;
+    if (!free_s && !free_t) keep[n++] = v[i];
+  }
+  bool depth = n < hi - lo && group_valid(keep, 0, n) == 2;
+  free(keep);
+  return depth;
+}
+
+/* Digit runs in the prefix every name of a side shares (DETR's `backbone.0.body.`): they
+ * carry no structure, so "the same place" in two names is counted after them. */
+static int lead_runs(const mside *sd) {
+  if (sd->n < 2) return 0;
+  size_t len = sd->t[0].len;
+  for (size_t i = 1; i < sd->n && len; i++) {
+    size_t l = 0;
+    while (l < len && l < sd->t[i].len && sd->t[i].name[l] == sd->t[0].name[l]) l++;
+    len = l;
+  }
+  while (len > 0 && sd->t[0].name[len - 1] != '.' && sd->t[0].name[len - 1] != '/' && sd->t[0].name[len - 1] != ':')
+    len--;
+  size_t st[M_MAXNUM], en[M_MAXNUM];
+  int nr = m_digit_runs(sd->t[0].name, sd->t[0].len, st, en, M_MAXNUM), k = 0;
+  while (k < nr && en[k] <= len) k++;
+  return k;
+}
+
 /* From the pairs of the first pass: the corresponding families and their maps. */
 void m_families_infer(matcher *m) {
+  int lead_s = lead_runs(&m->S), lead_t = lead_runs(&m->T);
   size_t nv = 0, nids = m->in.n;
   vote *v = collect_votes(m, &nv);
   uint32_t *best_s = calloc(nids + 1, sizeof *best_s), *second_s = calloc(nids + 1, sizeof *second_s);
@@ -305,8 +368,9 @@ void m_families_infer(matcher *m) {
       while (j < nv && v[j].fs == v[i].fs && v[j].ft == v[i].ft) j++;
       uint32_t n = (uint32_t)(j - i), fs = v[i].fs, ft = v[i].ft;
       int g = group_valid(v, i, j);
-      if (g == 1 && !same_count(m, fs, ft)) g = 0;
-      if (g == 3 && v[i].ps != v[i].pt) g = 0; /* weak: only between numbers at the same place */
+      if (g == 1 && !same_count(m, fs, ft)) g = in_order_depth(m, v, i, j) ? 2 : 0;
+      /* weak: only between numbers at the same place (after a prefix every name shares) */
+      if (g == 3 && v[i].ps - lead_s != v[i].pt - lead_t) g = 0;
       /* a one-number group (a target of one block against a source of two) is weak: counted
        * apart, and only where neither family has a partner already */
       uint32_t *bs = g == 3 ? best1_s : best_s, *ss = g == 3 ? second1_s : second_s;
@@ -363,6 +427,16 @@ static long in_depth_family(const matcher *m, const mtensor *x, bool src) {
     if (src ? find_val(fc->vs, fc->ns, x->sval[a]) >= 0 : find_val(fc->vt, fc->nt, x->sval[a]) >= 0) return c;
   }
   return -1;
+}
+
+/* Under the depth mismatch c, do s and t hold numbers of the same rank in its two families
+ * (the first block of a stage on both sides)? */
+bool m_depth_same_rank(const matcher *m, const mtensor *s, const mtensor *t, long c) {
+  const mfcorr *fc = &m->fcorr[c];
+  int a = pos_in(s, fc->fs), b = pos_in(t, fc->ft);
+  if (a < 0 || b < 0) return false;
+  long i = find_val(fc->vs, fc->ns, s->sval[a]), j = find_val(fc->vt, fc->nt, t->sval[b]);
+  return i >= 0 && i == j;
 }
 
 /* Does (s, t) contradict a family map? Returns the correspondence it contradicts, or -1. Under

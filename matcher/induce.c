@@ -2176,6 +2176,17 @@ out:
   free(lays);
 }
 
+/* The names an --update file already finishes: live in the simulator but no item of any stage,
+ * so a generalised rule that would also act on them (`rename "*" -> "body.*"`) is unfit. */
+static void sim_add_finished(msim *sim, const wbr_tensorset *done) {
+  size_t n = done ? wbr_tensorset_count(done) : 0;
+  for (size_t i = 0; i < n && !sim->oom; i++) {
+    wbr_tensor_info ti;
+    wbr_tensorset_get(done, i, &ti);
+    sim_add(sim, ti.name);
+  }
+}
+
 int m_induce(matcher *m, mrules *out, const bool *literal_src, bool all_literal) {
   (void)literal_src;
   ictx ic = {.m = m, .out = out, .literal = all_literal};
@@ -2185,6 +2196,7 @@ int m_induce(matcher *m, mrules *out, const bool *literal_src, bool all_literal)
   if (m->src_used_by_update)
     for (size_t s = 0; s < m->S.n && s < ic.sim.n; s++)
       if (m->src_used_by_update[s]) sim_kill(&ic.sim, s);
+  sim_add_finished(&ic.sim, m->finished);
   if (!ic.sim.oom) stage_drops(&ic, false);
   if (!ic.sim.oom) stage_drops(&ic, true);
   /* renames first: fused parts ride along, so the fusions read in target terms */

@@ -163,6 +163,8 @@ typedef struct matcher {
   size_t nunres, ucap;
   bool *src_used_by_update; /* sources the --update rules consume (not for matching) */
   bool *tgt_done_by_update; /* targets the --update rules produce */
+  const wbr_tensorset *finished; /* --update: targets the user's rules already produce; the
+                                  * drafted rules run after them and must leave them alone */
   bool oom;
   wbr_buf explain;
   bool want_explain;
@@ -238,6 +240,8 @@ void m_families_infer(matcher *m);
 void m_families_free(matcher *m);
 /* The correspondence (s, t) contradicts, or -1. */
 long m_index_veto(const matcher *m, const mtensor *s, const mtensor *t);
+/* Under the depth mismatch c, do s and t hold numbers of the same rank in its families? */
+bool m_depth_same_rank(const matcher *m, const mtensor *s, const mtensor *t, long c);
 /* Would (s, t) cross the boundary of a mapped family (order may not)? */
 bool m_family_boundary(const matcher *m, const mtensor *s, const mtensor *t);
 void m_families_describe(const matcher *m, long c, char *out, size_t n);

@@ -228,6 +228,7 @@ typedef struct pstate {
   uint32_t *img_s_idx, *img_s_len; /* source ancestor -> target name prefix */
   uint32_t *img_t_idx, *img_t_len; /* target ancestor -> source name prefix */
   bool *square_conflict;           /* per target: square 2-D weight, layer-mates disagree */
+  bool order_off;                  /* the first pass found the two orders disagree (orders_agree) */
   /* free tensors per exact shape (recounted each round; an overestimate only makes the
    * uniqueness tests more cautious) */
   uint64_t *sh_key;
@@ -334,10 +335,35 @@ static void img_update(pstate *ps, bool src_side, const mtensor *x, uint32_t oth
   }
 }
 
+/* Is (s, t) the one pair of their shape class in the whole model, paired or not (a stage's
+ * first 1x1 conv, the only one fed by the previous stage's width)? */
+static bool shape_unique_overall(pstate *ps, uint32_t s, uint32_t t) {
+  matcher *m = ps->m;
+  size_t lo, hi, n = 0;
+  mlayout l;
+  nelem_range(&m->S, ps->by_nelem_s, m->S.n, T(ps, t)->nelem, &lo, &hi);
+  for (size_t i = lo; i < hi && n < 2; i++) n += layout_raw(S(ps, ps->by_nelem_s[i]), T(ps, t), &l) != REL_NONE;
+  if (n != 1) return false;
+  n = 0;
+  nelem_range(&m->T, ps->by_nelem_t, m->T.n, S(ps, s)->nelem, &lo, &hi);
+  for (size_t i = lo; i < hi && n < 2; i++) n += layout_raw(S(ps, s), T(ps, ps->by_nelem_t[i]), &l) != REL_NONE;
+  return n == 1;
+}
+
+/* Which blocks a depth mismatch leaves corresponding is not known, but for a pair of a shape
+ * found once in each whole model, in blocks of the same rank on both sides: the extra block is
+ * not the one that holds it. Decided so in a first draft and after hints alike (the refine loop
+ * with the hints alone in a file would otherwise undecide it). */
+static bool depth_veto_lifted(pstate *ps, uint32_t s, uint32_t t, int ev, long veto) {
+  return veto >= 0 && ev == EV_SHAPE && ps->m->fcorr[veto].depth && m_depth_same_rank(ps->m, S(ps, s), T(ps, t), veto) &&
+         shape_unique_overall(ps, s, t);
+}
+
 static mpair *take(pstate *ps, uint32_t t, uint32_t s, const mlayout *lay, int ev, const char *why) {
   if (!s_free(ps, s) || !t_free(ps, t)) return NULL; /* a tensor is paired once, or the draft lies */
-  if (ev != EV_HINT && (m_index_veto(ps->m, S(ps, s), T(ps, t)) >= 0 || m_convention_crossed(S(ps, s), T(ps, t)) ||
-                        m_structure_veto(ps->m, s, t)))
+  long veto = ev == EV_HINT ? -1 : m_index_veto(ps->m, S(ps, s), T(ps, t));
+  if (depth_veto_lifted(ps, s, t, ev, veto)) veto = -1;
+  if (ev != EV_HINT && (veto >= 0 || m_convention_crossed(S(ps, s), T(ps, t)) || m_structure_veto(ps->m, s, t)))
     return NULL; /* only a hint decides */
   mpair *p = m_add_pair(ps->m, t, &s, 1, lay, ev, "%s", why);
   if (p) {
@@ -787,6 +813,22 @@ static bool contradicted(pstate *ps, uint32_t s, uint32_t t) {
   return false;
 }
 
+/* Is the last component of x's name literally "weight" (PyTorch's spelling)? */
+static bool torch_weight(const mtensor *x) {
+  return x->len >= 6 && memcmp(x->name + x->len - 6, "weight", 6) == 0 &&
+         (x->len == 6 || x->name[x->len - 7] == '.' || x->name[x->len - 7] == '/');
+}
+
+/* A transpose between two PyTorch weights that no convention explains (not GPT-2's Conv1D
+ * names): Linear to Linear keeps [out, in], so only shapes would speak for it, and definition
+ * order alone may not decide it (LLaMA's down_proj [32, 88] beside a missing tensor, paired
+ * with up_proj [88, 32] transposed). */
+static bool order_layout_unexplained(const mtensor *s, const mtensor *t, const mlayout *lay) {
+  if (lay->rel == REL_ID || lay->rel == REL_RESHAPE) return false;
+  if (!torch_weight(s) || !torch_weight(t)) return false;
+  return !m_conv1d_name(s) && !m_conv1d_name(t);
+}
+
 /* Indices of a side sorted by parent (for parent_range). */
 static uint32_t *by_parent(mside *side) {
   uint32_t *v = malloc((side->n + 1) * sizeof *v);
@@ -805,6 +847,25 @@ static size_t free_in_parent(pstate *ps, mside *side, const uint32_t *idx, const
     if ((src ? s_free(ps, idx[i]) : t_free(ps, idx[i])) && same_shape(y->shape, y->ndim, x->shape, x->ndim)) n++;
   }
   return n;
+}
+
+/* Do the two definition orders agree where other evidence has paired (in the first pass)? Of
+ * the source tensors next to each other that such pairs took, at least half must go to target
+ * tensors next to each other, in the same direction. A shuffled side (a target manifest written
+ * in random order) agrees by chance only, and its order would pair by chance (ln_2 with
+ * input_layernorm): the second pass then goes without order. */
+static bool orders_agree(pstate *ps) {
+  matcher *m = ps->m;
+  size_t adjacent = 0, agree = 0;
+  for (size_t i = 0; i + 1 < m->S.n; i++) {
+    int32_t a = m->S.t[i].pair, b = m->S.t[i + 1].pair;
+    if (a < 0 || b < 0 || a == b) continue;
+    const mpair *p = &m->pairs[a], *q = &m->pairs[b];
+    if (p->ns != 1 || q->ns != 1 || p->split_k || q->split_k || p->ev == EV_ORDER || q->ev == EV_ORDER) continue;
+    adjacent++;
+    agree += q->t == p->t + 1;
+  }
+  return adjacent < 6 || 2 * agree >= adjacent;
 }
 
 /* Extend runs of single pairs in definition order, both ways: the next source and the next
@@ -872,6 +933,7 @@ static void phase_order(pstate *ps) {
          * says nothing about which is which */
         if (free_in_parent(ps, &m->S, bs, a, true) != free_in_parent(ps, &m->T, bt, b, false)) break;
         if (m_family_boundary(m, a, b)) break; /* nor into or out of a numbered family */
+        if (order_layout_unexplained(a, b, &lay)) break;
         take(ps, (uint32_t)t2, (uint32_t)s2, &lay, EV_ORDER, anchor);
         s = s2;
         t = t2;
@@ -1388,7 +1450,7 @@ static int pair_pass(pstate *ps, const mhint *hints, size_t nhints) {
   for (size_t i = 0; i < nhints && rc == 0; i++) rc = apply_hint(ps, &hints[i]);
   if (rc) return rc;
   phase_key(ps);
-  bool use_order = !sorted_side(&m->S) && !sorted_side(&m->T);
+  bool use_order = !ps->order_off && !sorted_side(&m->S) && !sorted_side(&m->T);
   for (int round = 0; round < 64 && !m->oom; round++) {
     ps->progress = 0;
     shapes_recount(ps);
@@ -1444,8 +1506,9 @@ int m_pair_all(matcher *m, const mhint *hints, size_t nhints) {
   rc = pair_pass(&ps, hints, nhints);
   if (rc) goto done;
   m_families_infer(m);
-  if (m->nfcorr && !m->oom) {
-    m->fam_active = true;
+  ps.order_off = !orders_agree(&ps);
+  if ((m->nfcorr || ps.order_off) && !m->oom) {
+    m->fam_active = m->nfcorr > 0;
     rc = pair_pass(&ps, hints, nhints);
     if (rc) goto done;
   }

@@ -738,8 +738,8 @@ static void align(actx *c, uint32_t a, uint32_t b, bool top, bool weak) {
     free(sb);
   }
   if (ok) {
-    if (LA.n > 1) qsort_r(LA.v, LA.n, sizeof *LA.v, item_sig_cmp, &c->S); /* (an empty list has no array) */
-    if (LB.n > 1) qsort_r(LB.v, LB.n, sizeof *LB.v, item_sig_cmp, &c->T);
+    if (LA.n) qsort_r(LA.v, LA.n, sizeof *LA.v, item_sig_cmp, &c->S); /* an empty list may be NULL */
+    if (LB.n) qsort_r(LB.v, LB.n, sizeof *LB.v, item_sig_cmp, &c->T);
     for (size_t i = 0, j = 0; i < LA.n && j < LB.n && !c->oom;) {
       uint64_t x = c->S.n[LA.v[i].v].sig, y = c->T.n[LB.v[j].v].sig;
       if (x < y) {

@@ -119,10 +119,12 @@ def check_exit3(c, wbr, draft, srcp, tgtp):
 UNRESOLVED = re.compile(r'^# target "(.*?)" \[', re.M)
 
 
-def check_loop(c, fmt, wbr, d, draft):
+def check_loop(c, fmt, wbr, d, draft, into_draft=True):
     """The documented loop: a hint with the true source for every UNRESOLVED target of an exit-3
-    draft, then `wbr match --update`, must give exit 0 and right values. Only where every
-    unresolved target is one source tensor, whole (a hint pairs one source with one target)."""
+    draft, added to the draft (issue 10: "adding the suggested hints ... to the draft"), or else
+    written alone in a separate file, then `wbr match --update`, must give exit 0 and right
+    values. Only where every unresolved target is one source tensor, whole (a hint pairs one
+    source with one target)."""
     targets = UNRESOLVED.findall(open(draft).read())
     if c.convention:
         return "not-hintable", "a layout convention (rotary, per-head rows) that a hint does not carry"
@@ -133,10 +135,12 @@ def check_loop(c, fmt, wbr, d, draft):
         return "not-hintable", "an UNRESOLVED target is not one whole source tensor"
     if any(c.deps[t][0] == t for t in targets):
         return "not-hintable", "an UNRESOLVED target has its source's name (a hint cannot say more)"
-    hints = os.path.join(d, f"hints-{fmt}.wbr")
+    tag = "" if into_draft else "file-"
+    hints = os.path.join(d, f"hints-{tag}{fmt}.wbr")
     with open(hints, "w") as f:
-        f.write("weightbridge 1\n" + "".join(f'hint "{c.deps[t][0]}" = "{t}"\n' for t in targets))
-    srcp, tgtp, nxt = os.path.join(d, "src." + fmt), os.path.join(d, "target.json"), os.path.join(d, f"next-{fmt}.wbr")
+        f.write(open(draft).read() if into_draft else "weightbridge 1\n")
+        f.write("".join(f'hint "{c.deps[t][0]}" = "{t}"\n' for t in targets))
+    srcp, tgtp, nxt = os.path.join(d, "src." + fmt), os.path.join(d, "target.json"), os.path.join(d, f"next-{tag}{fmt}.wbr")
     rc, _, err = run([wbr, "match", srcp, tgtp, "--update", hints, "-o", nxt])
     if rc == 3:
         return "still-refused", tail(err.strip().splitlines()[-1] if err.strip() else "")
@@ -144,7 +148,7 @@ def check_loop(c, fmt, wbr, d, draft):
         return "hint-rejected", tail(err)
     if rc != 0:
         return "crash", f"match --update exit {rc}: {tail(err)}"
-    cls, why = check_exit0(c, wbr, nxt, srcp, tgtp, os.path.join(d, f"next-{fmt}.safetensors"), must="map")
+    cls, why = check_exit0(c, wbr, nxt, srcp, tgtp, os.path.join(d, f"next-{tag}{fmt}.safetensors"), must="map")
     return ("converged", "") if cls == "right" else ("wrong", why)
 
 
@@ -158,7 +162,8 @@ def run_case(c, fmt, wbr, work, loop=False):
     if rc == 3:
         cls, why = check_exit3(c, wbr, draft, srcp, tgtp)
         lp = check_loop(c, fmt, wbr, d, draft) if loop and cls != "crash" else None
-        return cls, why or "exit 3: " + tail(err.strip().splitlines()[-1] if err.strip() else ""), lp
+        lf = check_loop(c, fmt, wbr, d, draft, into_draft=False) if loop and cls != "crash" else None
+        return cls, why or "exit 3: " + tail(err.strip().splitlines()[-1] if err.strip() else ""), lp, lf
     return "crash", f"match exit {rc}: {tail(err)}"
 
 
@@ -235,7 +240,7 @@ class Tally:
     """The counts of the summary: classes overall, per family and per perturbation; loop results."""
 
     def __init__(self):
-        self.all, self.family, self.perturb, self.loops = Counter(), {}, {}, Counter()
+        self.all, self.family, self.perturb, self.loops, self.loops_file = Counter(), {}, {}, Counter(), Counter()
 
     def add(self, c, fmt, cls):
         keys = [cls] + (["refused-mappable"] if cls == "refused" and c.must_for(fmt) == "map" else [])
@@ -250,6 +255,9 @@ class Tally:
         if self.loops:
             out.append(f"corpus loop: {sum(self.loops.values())} exit-3 runs, hints for the UNRESOLVED targets + --update: "
                        + ", ".join(f"{k} {self.loops[k]}" for k in LOOP_CLASSES))
+        if self.loops_file:
+            out.append("corpus loop, the hints alone in a separate file: "
+                       + ", ".join(f"{k} {self.loops_file[k]}" for k in LOOP_CLASSES))
         return out
 
     def tables(self):
@@ -285,6 +293,9 @@ def main():
         if len(result) > 2 and result[2]:
             tally.loops[result[2][0]] += 1
             loop_lines.append(f"LOOP: {i}: {result[2][0]}" + (f": {result[2][1]}" if result[2][1] else ""))
+        if len(result) > 3 and result[3]:
+            tally.loops_file[result[3][0]] += 1
+            loop_lines.append(f"LOOP-FILE: {i}: {result[3][0]}" + (f": {result[3][1]}" if result[3][1] else ""))
         tally.add(c, fmt, cls)
         new_known.pop(i, None)
         if not passes(c, fmt, cls):
