@@ -34,6 +34,9 @@ bool m_conv1d_name(const mtensor *x) {
   return has_segment(x, "c_attn") || has_segment(x, "c_proj") || has_segment(x, "c_fc");
 }
 
+/* GPT-2's `c_attn` (HF Conv1D and nanoGPT Linear alike): q, k and v blocked, in that order. */
+bool m_gpt2_c_attn(const mtensor *x) { return has_segment(x, "c_attn"); }
+
 const char *m_convention_crossed(const mtensor *s, const mtensor *t) {
   if (holds_qk(s) && holds_qk(t) && rope_interleaved(s) != rope_interleaved(t))
     return "rotary q/k convention: Meta-style `wq`/`wk` interleave rotary pairs, other implementations may "

@@ -71,7 +71,7 @@ static int stmt_to_ast(wbr_ast_file *f, const mstmt *m) {
     s->nout = m->nout;
     if (!s->out) return -1;
   }
-  if (m->kind == WBR_STMT_RESHAPE || m->kind == WBR_STMT_PERMUTE) {
+  if (m->kind == WBR_STMT_RESHAPE || m->kind == WBR_STMT_PERMUTE || (m->kind == WBR_STMT_SPLIT && m->nints)) {
     s->ints.v = wbr_ast_alloc(f, (m->nints ? m->nints : 1) * sizeof(int64_t));
     s->ints.spans = wbr_ast_alloc(f, (m->nints ? m->nints : 1) * sizeof(wbr_span));
     if (!s->ints.v || !s->ints.spans) return -1;
@@ -106,7 +106,7 @@ static const char *ev_name(int ev) {
   case EV_SIBLING: return "sibling of a paired tensor";
   case EV_ORDER: return "definition order";
   case EV_NAME: return "best name match";
-  case EV_FUSED: return "q/k/v parts";
+  case EV_FUSED: return "fused parts";
   case EV_UPDATE: return "--update rules";
   case EV_STRUCT: return "structure";
   default: return "?";
@@ -151,10 +151,11 @@ static void annotate(matcher *m, mrules *r) {
       if (s->nints == 1 && s->ints[0] == -1) snprintf(buf, sizeof buf, "flatten (e.g. [C, 1, 1] -> [C])");
       break;
     case WBR_STMT_CONCAT:
-      snprintf(buf, sizeof buf, "fused in q, k, v order (the names say q/k/v): check the order");
+      snprintf(buf, sizeof buf, "parts joined in the order their names give (q, k, v; gate, up): check the order");
       break;
     case WBR_STMT_SPLIT:
-      snprintf(buf, sizeof buf, "cut into q, k, v in that order: check the order");
+      snprintf(buf, sizeof buf, "cut in the order the names give (q, k, v; gate, up)%s: check the order",
+               s->nints ? ", with the parts' sizes" : "");
       break;
     default:
       break;
@@ -231,7 +232,7 @@ static bool check_output(const matcher *m, const wbr_value *val, const mpair *p)
     /* casts above the concat are allowed; nothing else */
     for (int i = 0; i < n; i++)
       if (v[i].kind != 4) return false;
-    if (top->kind != WBR_N_CONCAT || top->nin != p->ns || top->axis != 0) return false;
+    if (top->kind != WBR_N_CONCAT || top->nin != p->ns || top->axis != p->axis) return false;
     for (size_t k = 0; k < top->nin; k++) {
       step w[16];
       int nw;
@@ -244,8 +245,7 @@ static bool check_output(const matcher *m, const wbr_value *val, const mpair *p)
   if (p->split_k) {
     if (n < 1 || v[0].kind != 3) return false;
     const wbr_node *sl = v[0].node;
-    int64_t part = m->S.t[p->s[0]].shape[0] / p->split_k;
-    if (sl->axis != 0 || sl->start != part * p->split_i || sl->len != part || sl->drop_axis) return false;
+    if (sl->axis != p->axis || sl->start != p->off || sl->len != p->len || sl->drop_axis) return false;
     return ops_match(v + 1, n - 1, &p->lay);
   }
   return ops_match(v, n, &p->lay);
@@ -354,7 +354,7 @@ static char *render(matcher *m, const mrules *r, const wbr_match_opts *o, bool h
     if (m->pairs[p].ns > 1 || m->pairs[p].split_k) fused++;
   size_t dropped = 0;
   for (size_t i = 0; i < r->n; i++)
-    if (r->v[i].kind == WBR_STMT_DROP) dropped += r->v[i].nmembers;
+    if (r->v[i].kind == WBR_STMT_DROP && !r->v[i].pieces) dropped += r->v[i].nmembers;
   snprintf(l0, sizeof l0, "Drafted by `wbr match` from %s to %s.", o && o->src_label ? o->src_label : "the source",
            o && o->target_label ? o->target_label : "the target");
   snprintf(l1, sizeof l1, "%zu target tensors, %zu paired, %zu undecided; %zu source tensors, %zu dropped.", ntargets,
@@ -411,6 +411,8 @@ static char *render(matcher *m, const mrules *r, const wbr_match_opts *o, bool h
       }
       if (un->dtype) {
         tl[k++] = wbr_strdup("  no hint helps: correct the target's dtype (or cast the source in the rules)");
+      } else if (un->layout) {
+        tl[k++] = wbr_strdup("  no hint carries this layout: write the statements for it by hand");
       } else if (un->ncand) {
         snprintf(buf, sizeof buf, "  e.g. hint \"%s\" = \"%s\"%s", m->S.t[un->cand[0]].name, m->T.t[un->t].name,
                  un->square ? " transpose  # or permute (0, 1): as is" : "");

@@ -1155,6 +1155,55 @@ done:
   free(has);
 }
 
+/* A split statement's axis, and its sizes where the pieces differ (fused.c knows them). */
+static void split_fill(const matcher *m, mstmt *st, uint32_t s) {
+  int64_t sz[M_MAXPARTS];
+  int axis = 0, n = m_split_pieces(m, s, sz, &axis);
+  st->axis = axis;
+  bool equal = true;
+  for (int i = 1; i < n; i++) equal &= sz[i] == sz[0];
+  if (equal) return;
+  for (int i = 0; i < n; i++) st->ints[i] = sz[i];
+  st->nints = (size_t)n;
+}
+
+static bool sim_taken(void *ud, const char *name) { return sim_find(ud, name) >= 0; }
+
+/* Pieces of a split that no target takes (BEiT has no k bias): dropped right after the split,
+ * under the names m_cut_name gave them. */
+static void drop_cuts(ictx *ic, char *const *cuts, size_t n) {
+  msim *sim = &ic->sim;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) k += cuts[i] != NULL;
+  if (!k) return;
+  stage st = {.sim = sim, .nitems = sim->n};
+  st.pending = calloc(sim->n + 1, sizeof *st.pending);
+  st.want = calloc(sim->n + 1, sizeof *st.want);
+  gitem *it = malloc(k * sizeof *it);
+  size_t q = 0, first = ic->out->n;
+  if (!st.pending || !st.want || !it) {
+    ic->oom = true;
+    goto out;
+  }
+  for (size_t i = 0; i < sim->n; i++) sim->item[i] = (int32_t)i;
+  for (size_t i = 0; i < n; i++) {
+    long slot = cuts[i] ? sim_find(sim, cuts[i]) : -1;
+    if (slot < 0) continue;
+    st.pending[slot] = true;
+    it[q++] = (gitem){.x = sim->name[slot], .y = NULL, .id = (uint32_t)slot};
+  }
+  run_stage(ic, &st, it, q, WBR_STMT_DROP, false, NULL, NULL);
+  if (ic->out->n > first && !ic->out->v[first].comment)
+    ic->out->v[first].comment = wbr_strdup("a part of the fused source the target does not have");
+  for (size_t i = first; i < ic->out->n; i++) ic->out->v[i].pieces = true;
+  for (size_t i = 0; i < q; i++) sim_kill(sim, it[i].id);
+out:
+  for (size_t i = 0; i < sim->n; i++) sim->item[i] = -1;
+  free(st.pending);
+  free(st.want);
+  free(it);
+}
+
 /* concat and split: generalised over their joined names; checked part by part. */
 static void stage_fused(ictx *ic) {
   matcher *m = ic->m;
@@ -1243,6 +1292,9 @@ static void stage_fused(ictx *ic) {
           if (hits != g.v[r].nids) ok = false;
           wbr_namepat_free(pat);
         }
+        /* one statement joins every member along one axis */
+        for (size_t z = 1; z < g.v[r].nids && ok; z++)
+          ok = m->pairs[pid[g.v[r].ids[z]]].axis == m->pairs[pid[g.v[r].ids[0]]].axis;
         if (!ok) {
           free(buf);
           continue;
@@ -1257,7 +1309,7 @@ static void stage_fused(ictx *ic) {
         s->nin = np;
         s->out[0] = wbr_strdup(g.v[r].tmpl);
         s->nout = 1;
-        s->axis = 0;
+        s->axis = m->pairs[pid[g.v[r].ids[0]]].axis;
         s->has_axis = true;
         s->nmembers = g.v[r].nids;
         free(buf);
@@ -1276,6 +1328,7 @@ static void stage_fused(ictx *ic) {
           s->nin = pr->ns;
           s->out[0] = lit(tname(m, pr->t));
           s->nout = 1;
+          s->axis = pr->axis;
           s->has_axis = true;
           s->nmembers = 1;
         }
@@ -1294,24 +1347,33 @@ static void stage_fused(ictx *ic) {
   size_t nsp = 0;
   for (size_t p = 0; p < m->npairs; p++) {
     mpair *pr = &m->pairs[p];
-    nsp += pair_live(pr) && pr->split_k && pr->split_i == 0;
+    nsp += pair_live(pr) && pr->split_k && m_split_first(m, p);
   }
   if (nsp && !ic->oom) {
     gitem *it = malloc(nsp * sizeof *it);
     char **texts = calloc(nsp, sizeof *texts);
     uint32_t *src = malloc(nsp * sizeof *src);
     bool *done = calloc(nsp, sizeof *done);
+    char **cuts = calloc(nsp, sizeof *cuts); /* the name of a piece cut off, to drop */
     size_t k = 0;
-    if (!it || !texts || !src || !done) ic->oom = true;
+    if (!it || !texts || !src || !done || !cuts) ic->oom = true;
     for (size_t p = 0; p < m->npairs && !ic->oom; p++) {
       mpair *pr = &m->pairs[p];
-      if (!pair_live(pr) || !pr->split_k || pr->split_i != 0) continue;
+      if (!pair_live(pr) || !pr->split_k || !m_split_first(m, p)) continue;
       const char *outs[M_MAXPARTS] = {0};
       for (size_t q = 0; q < m->npairs; q++) {
         mpair *o = &m->pairs[q];
         if (pair_live(o) && o->split_k && o->s[0] == pr->s[0] && o->split_i < M_MAXPARTS) outs[o->split_i] = tname(m, o->t);
       }
-      if (!outs[0] || !outs[1] || (pr->split_k > 2 && !outs[2])) continue;
+      if (pr->cut && pr->cut <= M_MAXPARTS && !outs[pr->cut - 1])
+        outs[pr->cut - 1] = cuts[k] = m_cut_name(m, pr->s[0], sim_taken, sim);
+      bool all = true;
+      for (int q = 0; q < pr->split_k && q < M_MAXPARTS; q++) all &= outs[q] != NULL;
+      if (!all) {
+        free(cuts[k]);
+        cuts[k] = NULL;
+        continue;
+      }
       texts[k] = join3(outs[0], outs[1], pr->split_k > 2 ? outs[2] : NULL, pr->split_k > 3 ? outs[3] : NULL);
       it[k].x = sim->name[pr->s[0]];
       it[k].y = texts[k];
@@ -1355,6 +1417,8 @@ static void stage_fused(ictx *ic) {
         hits++;
       }
       wbr_namepat_free(pat);
+      /* one statement cuts every member along one axis into the same sizes */
+      for (size_t z = 1; z < g.v[r].nids && ok; z++) ok = m_split_alike(m, src[g.v[r].ids[0]], src[g.v[r].ids[z]]);
       if (!ok || hits != g.v[r].nids) continue;
       char *buf = NULL, *parts[M_MAXPARTS];
       size_t np = split_joined(g.v[r].tmpl, &buf, parts, M_MAXPARTS);
@@ -1368,6 +1432,7 @@ static void stage_fused(ictx *ic) {
       st->nin = 1;
       for (size_t q = 0; q < np; q++) st->out[st->nout++] = wbr_strdup(parts[q]);
       st->has_axis = true;
+      split_fill(m, st, src[g.v[r].ids[0]]);
       st->nmembers = g.v[r].nids;
       free(buf);
       for (size_t z = 0; z < g.v[r].nids; z++) done[g.v[r].ids[z]] = true;
@@ -1386,6 +1451,7 @@ static void stage_fused(ictx *ic) {
         st->nin = 1;
         for (size_t q = 0; q < np; q++) st->out[st->nout++] = lit(parts[q]);
         st->has_axis = true;
+        split_fill(m, st, src[i]);
         st->nmembers = 1;
         free(buf);
       }
@@ -1399,9 +1465,11 @@ static void stage_fused(ictx *ic) {
       for (size_t q = 0; q < np; q++) sim_add(sim, parts[q]);
       free(buf);
     }
+    if (!ic->oom) drop_cuts(ic, cuts, k);
     grules_free(&g0);
     grules_free(&g);
-    for (size_t i = 0; i < k; i++) free(texts[i]);
+    for (size_t i = 0; i < k; i++) free(texts[i]), free(cuts[i]);
+    free(cuts);
     free(it);
     free(texts);
     free(src);

@@ -117,6 +117,10 @@ typedef struct mpair {
   mlayout lay;              /* applied to each part (concat) or to the split part */
   uint8_t ev;
   bool square_t;            /* a square 2-D pair transposed by convention */
+  /* fused.c: split: the source axis cut and this part's range on it; concat: the target axis */
+  uint8_t axis;
+  uint8_t cut, cut_part;    /* split: 1 + the piece no target takes (dropped), or 0; its part word */
+  int64_t off, len;
   char why[120];
   bool layout_hinted;       /* a hint gave its layout: nothing may change it (review.c) */
   uint16_t rivals;          /* decided by names or order with this many free same-shape rivals */
@@ -127,6 +131,7 @@ typedef struct munres {
   uint32_t cand[4];
   uint8_t ncand;
   bool dtype;    /* undecided because the only fitting sources have another dtype: no hint helps */
+  bool layout;   /* undecided because of a layout a hint does not carry (a convention, two axes) */
   bool depth;    /* undecided because the fitting sources sit in a family of another depth */
   bool square;   /* a square 2-D weight whose layout nothing decides: a hint should give it */
   char why[400];
@@ -202,6 +207,9 @@ typedef struct matcher {
   bool fam_active;      /* the second pass: pairs that contradict a family map are vetoed */
   struct mfmember *fmem[2]; /* per side (0 source, 1 target): (family, tensor) sorted by family */
   size_t nfmem[2];
+  uint8_t *pmask[2];    /* fused.c, per side and tensor: the parts its name names (FPM_*) */
+  uint32_t *fusedv[2];  /* ... and the tensors that hold several */
+  size_t nfused[2];
   struct mstruct *structure; /* the last alignment of the name trees (structure.c) */
 } matcher;
 
@@ -232,6 +240,13 @@ typedef struct mhint {
   uint8_t perm[WBR_MAX_DIMS];
 } mhint;
 
+/* Free to pair: not paired yet and not consumed (or produced) by the --update rules. */
+static inline bool m_src_free(const matcher *m, uint32_t i) {
+  return m->S.t[i].pair < 0 && !(m->src_used_by_update && m->src_used_by_update[i]);
+}
+static inline bool m_tgt_free(const matcher *m, uint32_t i) {
+  return m->T.t[i].pair < 0 && !(m->tgt_done_by_update && m->tgt_done_by_update[i]);
+}
 /* review.c: hints that carry a layout, and what a draft's decisions rest on */
 /* Parse the --hint value A=B[ transpose| permute (a, ...)] into *h (h->src is malloc'd). */
 int m_hint_parse(mhint *h, wbr_ctx *ctx, const char *arg);
@@ -278,6 +293,44 @@ void m_structure_free(matcher *m);
 /* convention.c: the convention (s, t) crosses, in words, or NULL */
 const char *m_convention_crossed(const mtensor *s, const mtensor *t);
 bool m_conv1d_name(const mtensor *x);
+bool m_gpt2_c_attn(const mtensor *x);
+
+/* tie.c: pairs that definition order decides inside corresponding blocks (a tie of k) */
+typedef struct mtie {
+  uint32_t s, t;
+  uint8_t k;
+  mlayout lay;
+} mtie;
+size_t m_order_ties(matcher *m, mtie **out);
+
+/* fused.c: pairs fused tensors with groups of parts (both ways); returns the pairs made */
+size_t m_fused_pairs(matcher *m);
+/* A free target that would be a fused tensor joined from (or a part cut out of) free sources
+ * but for a convention (convention.c's words) or a second axis that fits too: why, and those
+ * sources. */
+typedef struct mfblock {
+  uint32_t t;
+  const char *why;
+  uint32_t cand[4];
+  uint8_t ncand;
+  uint8_t part, of; /* a part: which piece of how many of the fused source cand[0] */
+} mfblock;
+size_t m_fused_blocked(matcher *m, mfblock **out);
+/* What names say about parts, once per run (m_pair_all); and freed. */
+void m_fused_prepare(matcher *m);
+void m_fused_free(matcher *m);
+/* Does a free fused tensor of the other side claim a part that pairing s with t would take (a
+ * Phi-3 gate_up_proj for the up_proj that order would give the transposed down_proj)? */
+bool m_fused_claims(const matcher *m, const mtensor *s, const mtensor *t);
+/* If t is one of them, its reason and candidates into u. */
+bool m_fused_why(const matcher *m, const mfblock *v, size_t n, uint32_t t, munres *u);
+/* For the rules: is pair p the first of its split source's pieces; the pieces' sizes along the
+ * axis (returns their count); do two split sources cut alike (one statement); a name for the
+ * piece cut off (malloc'd, free of `taken` names and of target names), or NULL. */
+bool m_split_first(const matcher *m, size_t p);
+int m_split_pieces(const matcher *m, uint32_t s, int64_t *sizes, int *axis);
+bool m_split_alike(const matcher *m, uint32_t a, uint32_t b);
+char *m_cut_name(const matcher *m, uint32_t s, bool (*taken)(void *, const char *), void *ud);
 
 /* induce.c: rule statements before they become an AST */
 typedef struct mstmt {
@@ -294,6 +347,7 @@ typedef struct mstmt {
   char *comment;      /* trailing comment, or NULL */
   char *lead;         /* comment line above, or NULL */
   bool blank_before;
+  bool pieces;        /* a drop of pieces cut off a fused source, not of sources */
   uint32_t *members;  /* which items it is meant to act on (see induce.c) */
   size_t nmembers;
 } mstmt;

@@ -238,12 +238,8 @@ typedef struct pstate {
 
 static mtensor *S(pstate *ps, uint32_t i) { return &ps->m->S.t[i]; }
 static mtensor *T(pstate *ps, uint32_t i) { return &ps->m->T.t[i]; }
-static bool s_free(pstate *ps, uint32_t i) {
-  return ps->m->S.t[i].pair < 0 && !(ps->m->src_used_by_update && ps->m->src_used_by_update[i]);
-}
-static bool t_free(pstate *ps, uint32_t i) {
-  return ps->m->T.t[i].pair < 0 && !(ps->m->tgt_done_by_update && ps->m->tgt_done_by_update[i]);
-}
+static bool s_free(pstate *ps, uint32_t i) { return m_src_free(ps->m, i); }
+static bool t_free(pstate *ps, uint32_t i) { return m_tgt_free(ps->m, i); }
 
 static int cmp_nelem(const void *a, const void *b, void *ud) {
   const mside *side = ud;
@@ -790,6 +786,7 @@ static bool contradicted(pstate *ps, uint32_t s, uint32_t t) {
   float w0 = m_wsim(m, S(ps, s), T(ps, t)), sc0 = scope_of(ps, S(ps, s), T(ps, t));
   float ns0 = near_scope(ps, S(ps, s), T(ps, t));
   if (S(ps, s)->key == T(ps, t)->key) return false;
+  if (m_fused_claims(m, S(ps, s), T(ps, t))) return true; /* a part a fused tensor holds */
   /* under parents already paired only a same-numbered rival of the very name speaks against */
   bool scoped = sc0 > 0;
   size_t lo, hi;
@@ -1220,157 +1217,20 @@ static void phase_name(pstate *ps) {
   free(fs);
 }
 
-/* A group of q, k, v parts: free tensors sharing a key without the q/k/v word. */
-typedef struct qkvgroup {
-  uint32_t idx[3];
-  uint32_t key;
-} qkvgroup;
+/* Fused tensors and their parts, both ways (fused.c): a fused target joined from its parts, a
+ * fused source cut into them, with the sizes the parts have. */
+static void phase_fused(pstate *ps) { ps->progress += m_fused_pairs(ps->m); }
 
-static size_t find_groups(pstate *ps, mside *side, bool src, qkvgroup **out) {
-  matcher *m = ps->m;
-  size_t n = 0, cap = 0;
-  qkvgroup *g = NULL;
-  uint32_t *slot = malloc(ps->nids * sizeof *slot);
-  if (!slot) {
-    m->oom = true;
-    return 0;
-  }
-  for (size_t i = 0; i < ps->nids; i++) slot[i] = PM_UNSET;
-  for (uint32_t i = 0; i < side->n; i++) {
-    mtensor *x = &side->t[i];
-    if (x->part < 0 || (src ? !s_free(ps, i) : !t_free(ps, i))) continue;
-    uint32_t k = x->partkey;
-    if (slot[k] == PM_UNSET) {
-      if (n == cap) {
-        cap = cap ? cap * 2 : 64;
-        qkvgroup *ng = realloc(g, cap * sizeof *ng);
-        if (!ng) {
-          m->oom = true;
-          break;
-        }
-        g = ng;
-      }
-      slot[k] = (uint32_t)n;
-      g[n].key = k;
-      g[n].idx[0] = g[n].idx[1] = g[n].idx[2] = PM_UNSET;
-      n++;
-    }
-    if (slot[k] == PM_CONFLICT) continue;
-    qkvgroup *gr = &g[slot[k]];
-    if (gr->idx[x->part] != PM_UNSET) {
-      gr->idx[0] = PM_CONFLICT; /* two q's: not a clean group */
-      continue;
-    }
-    gr->idx[x->part] = i;
-  }
-  /* keep complete groups of identical shapes */
-  size_t k = 0;
+/* Last: definition order breaks exact ties inside corresponding blocks (tie.c). */
+static void phase_ties(pstate *ps) {
+  mtie *v = NULL;
+  size_t n = m_order_ties(ps->m, &v);
   for (size_t i = 0; i < n; i++) {
-    qkvgroup *gr = &g[i];
-    if (gr->idx[0] >= PM_CONFLICT || gr->idx[1] == PM_UNSET || gr->idx[2] == PM_UNSET) continue;
-    mtensor *a = &side->t[gr->idx[0]], *b = &side->t[gr->idx[1]], *c = &side->t[gr->idx[2]];
-    if (!same_shape(a->shape, a->ndim, b->shape, b->ndim) || !same_shape(a->shape, a->ndim, c->shape, c->ndim))
-      continue;
-    g[k++] = *gr;
+    char why[120];
+    snprintf(why, sizeof why, "breaks a tie of %d in a block whose decided pairs keep one order on both sides", v[i].k);
+    take(ps, v[i].t, v[i].s, &v[i].lay, EV_ORDER, why);
   }
-  free(slot);
-  *out = g;
-  return k;
-}
-
-/* One part's shape of a tensor cut into k along axis 0. */
-static bool part_shape(const mtensor *x, int k, int64_t *out) {
-  if (x->ndim < 1 || x->shape[0] % k) return false;
-  for (int d = 0; d < x->ndim; d++) out[d] = x->shape[d];
-  out[0] /= k;
-  return true;
-}
-
-/* Fused tensors: a target `qkv` made of three free q/k/v sources (concat), or a fused source
- * cut into three free q/k/v targets (split). Taken when the group is the clear best match. */
-static void phase_fused(pstate *ps) {
-  matcher *m = ps->m;
-  qkvgroup *gs = NULL, *gt = NULL;
-  size_t ngs = find_groups(ps, &m->S, true, &gs), ngt = find_groups(ps, &m->T, false, &gt);
-  /* concat */
-  for (uint32_t t = 0; t < m->T.n && ngs; t++) {
-    mtensor *x = T(ps, t);
-    if (!t_free(ps, t) || !x->fused) continue;
-    int64_t ps_shape[WBR_MAX_DIMS];
-    if (!part_shape(x, 3, ps_shape)) continue;
-    float best = -1e9f, second = -1e9f;
-    size_t bi = 0;
-    mlayout bl = {0};
-    for (size_t g = 0; g < ngs; g++) {
-      mtensor *q = S(ps, gs[g].idx[0]);
-      if (!s_free(ps, gs[g].idx[0]) || !s_free(ps, gs[g].idx[1]) || !s_free(ps, gs[g].idx[2])) continue;
-      if (roles_conflict(q, x) || !dtype_ok(q->dtype, x->dtype) || m_index_veto(m, q, x) >= 0) continue;
-      mlayout l;
-      if (rel_find(&l, q->shape, q->ndim, ps_shape, x->ndim, conv_of(q, x)) == REL_NONE) continue;
-      float sc = m_wsim(m, q, x) + 0.5f * m_nsim(q, x);
-      if (sc > best) {
-        second = best;
-        best = sc;
-        bi = g;
-        bl = l;
-      } else if (sc > second) {
-        second = sc;
-      }
-    }
-    if (best < 0.2f || best - second < 0.15f) continue;
-    /* mutual: no other fused target prefers this group as much */
-    bool clash = false;
-    for (uint32_t t2 = 0; t2 < m->T.n && !clash; t2++) {
-      mtensor *y = T(ps, t2);
-      if (t2 == t || !t_free(ps, t2) || !y->fused || y->nelem != x->nelem) continue;
-      mtensor *q = S(ps, gs[bi].idx[0]);
-      if (m_wsim(m, q, y) + 0.5f * m_nsim(q, y) > best - 0.15f) clash = true;
-    }
-    for (int k = 0; k < 3 && !clash; k++) clash = m_convention_crossed(S(ps, gs[bi].idx[k]), x) != NULL;
-    if (clash) continue;
-    mpair *p = m_add_pair(m, t, gs[bi].idx, 3, &bl, EV_FUSED, "q, k and v parts joined in that order (names say q/k/v)");
-    if (p) ps->progress++;
-  }
-  /* split */
-  for (uint32_t s = 0; s < m->S.n && ngt; s++) {
-    mtensor *x = S(ps, s);
-    if (!s_free(ps, s) || !x->fused) continue;
-    int64_t part[WBR_MAX_DIMS];
-    if (!part_shape(x, 3, part)) continue;
-    float best = -1e9f, second = -1e9f;
-    size_t bi = 0;
-    mlayout bl = {0};
-    for (size_t g = 0; g < ngt; g++) {
-      mtensor *q = T(ps, gt[g].idx[0]);
-      if (!t_free(ps, gt[g].idx[0]) || !t_free(ps, gt[g].idx[1]) || !t_free(ps, gt[g].idx[2])) continue;
-      if (roles_conflict(q, x) || !dtype_ok(q->dtype, x->dtype) || m_index_veto(m, x, q) >= 0) continue;
-      mlayout l;
-      if (rel_find(&l, part, x->ndim, q->shape, q->ndim, conv_of(x, q)) == REL_NONE) continue;
-      float sc = m_wsim(m, x, q) + 0.5f * m_nsim(x, q);
-      if (sc > best) {
-        second = best;
-        best = sc;
-        bi = g;
-        bl = l;
-      } else if (sc > second) {
-        second = sc;
-      }
-    }
-    if (best < 0.2f || best - second < 0.15f) continue;
-    bool crossed = false;
-    for (int i = 0; i < 3; i++) crossed |= m_convention_crossed(x, T(ps, gt[bi].idx[i])) != NULL;
-    if (crossed) continue;
-    for (int i = 0; i < 3; i++) {
-      mpair *p = m_add_pair(m, gt[bi].idx[i], &s, 1, &bl, EV_FUSED,
-                            "part %d of 3 of the fused source (q, k, v order; names say q/k/v)", i + 1);
-      if (!p) break;
-      p->split_k = 3;
-      p->split_i = (uint8_t)i;
-      ps->progress++;
-    }
-  }
-  free(gs);
-  free(gt);
+  free(v);
 }
 
 /* Square 2-D weights give no shape evidence for a transpose: follow the other 2-D weights of
@@ -1390,8 +1250,9 @@ static size_t layer_scope_len(const mtensor *x) {
 static bool pair_2d(pstate *ps, const mpair *p, int64_t *rows, int64_t *cols) {
   const mtensor *t = T(ps, p->t);
   if (p->ns < 1 || t->ndim != 2 || (p->lay.rel != REL_ID && p->lay.rel != REL_TRANSPOSE)) return false;
-  *rows = t->shape[0] / (p->ns > 1 ? p->ns : 1); /* a concat's layout acts on each part */
-  *cols = t->shape[1];
+  /* a concat's layout acts on each part, joined along its axis */
+  *rows = t->shape[0] / (p->ns > 1 && p->axis == 0 ? p->ns : 1);
+  *cols = t->shape[1] / (p->ns > 1 && p->axis == 1 ? p->ns : 1);
   return true;
 }
 
@@ -1511,6 +1372,8 @@ static void classify(pstate *ps, uint32_t t, munres *u, fits *f) {
  * the verdict, and why in words. */
 static void collect_unresolved(pstate *ps) {
   matcher *m = ps->m;
+  mfblock *blk = NULL; /* blocked by a convention only (fused.c) */
+  size_t nblk = m_fused_blocked(m, &blk);
   for (uint32_t t = 0; t < m->T.n; t++) {
     if (!t_free(ps, t)) continue;
     if (m->nunres == m->ucap) {
@@ -1518,7 +1381,7 @@ static void collect_unresolved(pstate *ps) {
       munres *nu = realloc(m->unres, nc * sizeof *nu);
       if (!nu) {
         m->oom = true;
-        return;
+        break;
       }
       m->unres = nu;
       m->ucap = nc;
@@ -1536,6 +1399,8 @@ static void collect_unresolved(pstate *ps) {
       u->square = true;
       snprintf(u->why, sizeof u->why,
                "square 2-D weight: the other 2-D weights of its layer disagree about a transpose");
+    } else if (f.ok == 0 && m_fused_why(m, blk, nblk, t, u)) {
+      /* a fused tensor or a part of one, across a convention: its parts are the alternatives */
     } else if (f.ok == 0 && f.conv) {
       snprintf(u->why, sizeof u->why, "%zu free source%s fit by shape, but the pair crosses a %s", f.conv,
                f.conv == 1 ? "" : "s", f.conv_why);
@@ -1568,6 +1433,7 @@ static void collect_unresolved(pstate *ps) {
       snprintf(u->why, sizeof u->why, "%zu free sources fit by shape; names and order do not decide", f.ok);
     }
   }
+  free(blk);
 }
 
 /* A side listed in byte order (as safetensors writers store it) carries no definition order. */
@@ -1605,6 +1471,7 @@ static int pair_pass(pstate *ps, const mhint *hints, size_t nhints) {
     phase_name(ps);
     if (ps->progress) continue;
     phase_fused(ps);
+    if (!ps->progress && use_order) phase_ties(ps);
     if (!ps->progress) break;
   }
   return 0;
@@ -1613,6 +1480,7 @@ static int pair_pass(pstate *ps, const mhint *hints, size_t nhints) {
 int m_pair_all(matcher *m, const mhint *hints, size_t nhints) {
   m_families_prepare(m);
   if (m->oom) return wbr_oom(m->ctx);
+  m_fused_prepare(m); /* freed at done (an allocation failure is m->oom, reported there) */
   pstate ps = {.m = m};
   ps.nids = m->in.n;
   ps.by_nelem_s = malloc((m->S.n + 1) * sizeof(uint32_t));
@@ -1658,6 +1526,7 @@ int m_pair_all(matcher *m, const mhint *hints, size_t nhints) {
   m_fold_warn(m);
   if (m->oom) rc = wbr_oom(m->ctx);
 done:
+  m_fused_free(m);
   m_structure_free(m);
   free(ps.by_nelem_s);
   free(ps.by_nelem_t);

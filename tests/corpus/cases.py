@@ -196,6 +196,8 @@ def bases():
             (("hf", "nanogpt"), ("hf", "flax"), ("hf", "neo"), ("nanogpt", "hf"), ("neo", "nanogpt"), ("flax", "nanogpt"))]
     out += [_pair("gpt2", GPT_S, lambda: M.gpt2(depth=5), a, b) for a, b in (("flaxscan", "nanogpt"), ("hf", "flaxscan"))]
     out.append(_pair("gpt2", GPT_S, M.gpt2, "nanogpt", "neox", "refuse", NEOX))
+    # separate Linear q, k, v joined along axis 1 into HF's Conv1D c_attn [in, 3 out]
+    out.append(_pair("gpt2", GPT_S, M.gpt2, "neo", "hf"))
     out += [_pair("llama", LLAMA_S, M.llama, a, b) for a, b in (("hf", "phi3"), ("phi3", "hf"), ("hf", "hf"))]
     out += [_pair("llama", LLAMA_S, M.llama, a, b, "refuse", ROPE) for a, b in (("meta", "hf"), ("hf", "meta"))]
     out.append(_pair("llama", LLAMA_S, M.llama, "hf", "megatron", "refuse", MEGATRON))
