@@ -1459,6 +1459,33 @@ static void keep_best(munres *u, float *sc, uint32_t s, float v) {
   if (u->ncand < 4) u->ncand++;
 }
 
+static void sort_u64(uint64_t *v, size_t n) {
+  for (size_t i = 1; i < n; i++)
+    for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+      uint64_t x = v[j];
+      v[j] = v[j - 1];
+      v[j - 1] = x;
+    }
+}
+
+/* Do the parents of s and t hold the same make-up: as many tensors, of the same element counts
+ * (timm's `norm.{weight,bias}` and torchvision's `block.2.{weight,bias}`, not `block.0`'s conv
+ * and its bias)? It ranks the candidates an UNRESOLVED comment lists; it decides nothing. */
+static bool same_makeup(pstate *ps, const uint32_t *bps, const uint32_t *bpt, uint32_t s, uint32_t t) {
+  enum { K = 16 };
+  uint64_t a[K], b[K];
+  size_t lo, hi, n = 0;
+  parent_range(&ps->m->S, bps, ps->m->S.n, S(ps, s)->parent, &lo, &hi);
+  if (hi - lo > K) return false;
+  for (size_t i = lo; i < hi; i++) a[n++] = S(ps, bps[i])->nelem;
+  parent_range(&ps->m->T, bpt, ps->m->T.n, T(ps, t)->parent, &lo, &hi);
+  if (hi - lo != n) return false;
+  for (size_t i = lo; i < hi; i++) b[i - lo] = T(ps, bpt[i])->nelem;
+  sort_u64(a, n);
+  sort_u64(b, n);
+  return memcmp(a, b, n * sizeof *a) == 0;
+}
+
 /* What the free sources of a target's size are to it. */
 typedef struct fits {
   size_t ok, vetoed, dtype, size; /* fit; fit but contradict an index map; fit but for the dtype; size only */
@@ -1468,7 +1495,7 @@ typedef struct fits {
   uint32_t dtype_src;             /* one source that fits but for its dtype */
 } fits;
 
-static void classify(pstate *ps, uint32_t t, munres *u, fits *f) {
+static void classify(pstate *ps, uint32_t t, munres *u, fits *f, const uint32_t *bps, const uint32_t *bpt) {
   matcher *m = ps->m;
   const mtensor *x = T(ps, t);
   size_t lo, hi;
@@ -1494,7 +1521,8 @@ static void classify(pstate *ps, uint32_t t, munres *u, fits *f) {
     } else {
       f->size++, tier = 300;
     }
-    keep_best(u, sc, s, (tier < 300 ? score(ps, y, x, &l) : m_csim(m, y, x)) - tier);
+    float like = bps && bpt && same_makeup(ps, bps, bpt, s, t) ? 0.5f : 0;
+    keep_best(u, sc, s, (tier < 300 ? score(ps, y, x, &l) : m_csim(m, y, x)) - tier + like);
   }
 }
 
@@ -1505,6 +1533,7 @@ static void collect_unresolved(pstate *ps) {
   matcher *m = ps->m;
   mfblock *blk = NULL; /* blocked by a convention only (fused.c) */
   size_t nblk = m_fused_blocked(m, &blk);
+  uint32_t *bps = by_parent(&m->S), *bpt = by_parent(&m->T); /* NULL: candidates unranked by make-up */
   for (uint32_t t = 0; t < m->T.n; t++) {
     if (!t_free(ps, t)) continue;
     if (m->nunres == m->ucap) {
@@ -1521,7 +1550,7 @@ static void collect_unresolved(pstate *ps) {
     memset(u, 0, sizeof *u);
     u->t = t;
     fits f;
-    classify(ps, t, u, &f);
+    classify(ps, t, u, &f, bps, bpt);
     const mtensor *x = T(ps, t);
     if (m_fold_why(m, t, u->why, sizeof u->why)) {
       u->ncand = 0; /* a stack whose depth is not the family's (stack.c): no one-to-one hint helps */
@@ -1565,6 +1594,8 @@ static void collect_unresolved(pstate *ps) {
     }
   }
   free(blk);
+  free(bps);
+  free(bpt);
 }
 
 /* A side listed in byte order (as safetensors writers store it) carries no definition order. */
