@@ -1090,6 +1090,36 @@ static bool scopes_prefer_other(pstate *ps, const uint32_t *src, const uint32_t 
   return false;
 }
 
+/* Are the n numbers the group's names vary in (digit run pos of x) every number of that family
+ * on its side? Rank order inside a part of a family says nothing: the leftovers of two blocks
+ * (`X.{0,2}.a` against `Y.{0,1}.a`, one tensor missing on each side) are no family. */
+static bool whole_family(const matcher *m, bool src, const mtensor *x, int pos, size_t n) {
+  if (pos < 0 || pos >= x->nsf) return false;
+  const mside *sd = src ? &m->S : &m->T;
+  const mfmember *fm = m->fmem[src ? 0 : 1];
+  size_t nfm = m->nfmem[src ? 0 : 1], lo = 0, hi = nfm, nv = 0;
+  uint32_t fam = x->sfam[pos];
+  int64_t *seen = malloc((n + 1) * sizeof *seen);
+  if (!seen) return false;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (fm[mid].fam < fam) lo = mid + 1;
+    else hi = mid;
+  }
+  for (size_t k = lo; k < nfm && fm[k].fam == fam && nv <= n; k++) {
+    const mtensor *y = &sd->t[fm[k].i];
+    for (int p = 0; p < y->nsf; p++) {
+      if (y->sfam[p] != fam) continue;
+      size_t q = 0;
+      while (q < nv && seen[q] != y->sval[p]) q++;
+      if (q == nv && nv <= n) seen[nv++] = y->sval[p];
+      break;
+    }
+  }
+  free(seen);
+  return nv == n;
+}
+
 /* One group of the bucket (targets rows[0..n), sources the columns cands[0..n) of fs): paired
  * in the order of their one varying number, when both sides are one name with one number, the
  * names say something beyond shapes, and nothing in roles, scopes or a whole score objects. */
@@ -1105,7 +1135,8 @@ static void take_name_tie(pstate *ps, const uint32_t *rows, const uint32_t *cand
     src[k] = fs[cands[k]], tgt[k] = ft[rows[k]];
     if (!s_free(ps, src[k]) || !t_free(ps, tgt[k])) goto out; /* an earlier group took it */
   }
-  if (one_index(&ps->m->S, src, n, vs) < 0 || one_index(&ps->m->T, tgt, n, vt) < 0) goto out;
+  int pa = one_index(&ps->m->S, src, n, vs), pb = one_index(&ps->m->T, tgt, n, vt);
+  if (!whole_family(ps->m, true, S(ps, src[0]), pa, n) || !whole_family(ps->m, false, T(ps, tgt[0]), pb, n)) goto out;
   if (m_csim(ps->m, S(ps, src[0]), T(ps, tgt[0])) <= 0 && near_scope(ps, S(ps, src[0]), T(ps, tgt[0])) <= 0)
     goto out;
   sort_by_val(src, vs, n);
