@@ -25,6 +25,7 @@ RULES = os.path.join(HERE, "rules")
 # Model sizes. S1 is what the size-specific rule files are written for; S2 differs in every size.
 DENSE = {"s1": dict(dim=32, n_heads=4, n_kv_heads=2, ffn=48, n_layers=2),
          "s2": dict(dim=48, n_heads=6, n_kv_heads=3, ffn=64, n_layers=3, vocab=50)}
+MHA = {k: dict(v, n_kv_heads=v["n_heads"]) for k, v in DENSE.items()}  # per-head fusion
 MOE = {"s1": dict(dim=32, n_heads=4, n_kv_heads=2, ffn=24, n_layers=2, n_experts=4),
        "s2": dict(dim=48, n_heads=6, n_kv_heads=3, ffn=40, n_layers=3, n_experts=4)}
 MOE3 = dict(MOE, s2=dict(MOE["s2"], n_experts=3))  # a file free of the expert count too
@@ -42,6 +43,8 @@ PAIRS = [
      "llama_hf_to_fused_qkv", ["s1"], True),
     ("fused-qkv-to-hf", ("llama", "fused"), ("llama", "hf"), DENSE, "llama_fused_qkv_to_hf",
      "llama_fused_qkv_to_hf", ["s1"], True),
+    ("hf-to-fused-qkv-per-head", ("llama", "hf"), ("llama", "fused"), MHA, "llama_hf_to_fused_qkv_per_head",
+     "llama_hf_to_fused_qkv", ["s1"], True),
     ("mixtral-separate-to-stacked", ("llama", "hf", "separate"), ("llama", "hf", "stacked"), MOE,
      "mixtral_separate_to_stacked", "mixtral_separate_to_stacked", ["s1", "s2"], True),
     ("mixtral-stacked-to-separate", ("llama", "hf", "stacked"), ("llama", "hf", "separate"), MOE3,
