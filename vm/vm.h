@@ -1,0 +1,90 @@
+/* vm.h — internal to the VM: the run's state, shared by the driver (vm.c: working set, name
+ * index, history, diagnostics, target comparison) and the statements (stmt.c: one function per
+ * opcode). Nothing outside those two files includes it. */
+#ifndef WBR_VM_H
+#define WBR_VM_H
+
+#include "bytecode/pattern.h"
+#include "plan.h"
+
+/* The state of one run. */
+typedef struct vm {
+  wbr_plan *plan;
+  wbr_ctx *ctx;
+  const wbr_program *prog;
+  wbr_value *cur;         /* the working set, in order */
+  size_t ncur, capcur;
+  wbr_map index;          /* name -> position in cur (rebuilt after each statement) */
+  bool oom;
+  char **src_lines;       /* the .wbr text split in lines, when it can be read (for carets) */
+  size_t nsrc_lines;
+  char *src_text;
+  /* Scratch reused by every statement, grown to what it needs (no fixed limit of its own). */
+  wbr_value *spare;       /* the next working set is built here */
+  size_t capspare;
+  size_t *idx;            /* positions in cur of the statement's matches */
+  size_t capidx;
+  wbr_value *outs;        /* the statement's outputs, in order */
+  size_t *out_at;         /* for each output, the position in cur it replaces */
+  size_t capouts;         /* of both */
+  bool *consumed;         /* cur positions a statement used up (dropped, cut, joined) */
+  size_t capconsumed;
+  int64_t *sizes;         /* split: the sizes of the parts of one tensor */
+  size_t capsizes;
+  long *parts;            /* concat, stack: the cur position of each input of one group */
+  size_t capparts;
+  uint64_t match_budget;  /* steps left for costly pattern matches (bytecode/pattern.h) */
+  wbr_namepat_state *mstate; /* every match of the run writes here (the patterns are the program's) */
+  bool stop;              /* a limit was hit: the rest of the program does not run */
+  uint32_t pc;            /* the statement running */
+} vm;
+
+/* One statement while it runs: its instruction, its first input pattern compiled, its matches
+ * (positions in vm.idx) and the templates its handler compiled. */
+typedef struct stmt {
+  const wbr_insn *in;
+  uint32_t pc;
+  uint32_t pat;             /* pattern index of the first input pattern */
+  const wbr_namepat *p;     /* it, compiled: the program's (or own, for an unverified program) */
+  wbr_namepat *own;
+  size_t n;                 /* matches */
+  size_t nouts;             /* outputs in vm.outs */
+  size_t cast_floats;       /* cast: tensors converted (or reported), so not "only integers" */
+  wbr_template *tpl;        /* the output template (rename, unstack, select, slice, concat, stack) */
+  wbr_template **tv;        /* split: one template per part */
+  uint32_t nt;
+  wbr_template **inputs;    /* concat, stack: the names of inputs 2..n, from the first's match */
+  uint32_t ninputs;
+} stmt;
+
+/* ---- the driver's services (vm.c) ---- */
+
+/* Arena memory of the plan (zeroed); NULL and v->oom when out of memory. */
+void *vm_alloc(vm *v, size_t n);
+/* Report a problem with statement pc (file:line:col, the source line when it can be read). */
+void vm_stmt_error(vm *v, uint32_t pc, const char *help, const char *fmt, ...) WBR_PRINTF(4, 5);
+/* Record that instruction pc touched val. */
+void vm_touch(vm *v, wbr_value *val, uint32_t pc);
+/* Add the statements that touched `from` to `to`'s history, in program order. */
+void vm_merge_insns(vm *v, wbr_value *to, const wbr_value *from);
+/* A node of kind k made by pc, with like's dtype and shape (if like), and room for nin inputs. */
+wbr_node *vm_node_new(vm *v, wbr_node_kind k, const wbr_node *like, uint32_t pc, size_t nin);
+/* Position of name in the working set, or -1. */
+long vm_find(const vm *v, const char *name);
+/* True (reported, and the run stops) if a statement would grow the working set to n tensors,
+ * past WBR_MAX_TENSORS. */
+bool vm_too_many(vm *v, uint64_t n);
+/* The statement's (first) input pattern in s->p, and its matches (s->n, in v->idx). False if it
+ * could not run (reported, or out of memory). */
+bool vm_match(vm *v, stmt *s, uint32_t pat_index);
+
+/* ---- the statements (stmt.c) ---- */
+
+/* Run statement s on the working set. True if its outputs (v->outs, s->nouts) and the positions
+ * it consumed (v->consumed) make the next working set; false if the working set stays as it is
+ * (nothing matched, an expectation, or a failure midway: reported, or out of memory). */
+bool vm_stmt_run(vm *v, stmt *s);
+/* Free what the statement compiled. */
+void vm_stmt_free(stmt *s);
+
+#endif
