@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h" /* wbr_utf8_valid */
+#include "json.h" /* wbr_json_show, wbr_utf8_valid */
 
 /* Limits: generous for real checkpoints (a state dict costs ~15 values and ~12 memo slots per
  * tensor), small enough that a hostile pickle cannot exhaust memory. */

@@ -418,26 +418,6 @@ static void run_insn(vm *v, uint32_t pc) {
 
 /* ---- the target ---- */
 
-static size_t edit_distance(const char *a, const char *b) {
-  size_t la = strlen(a), lb = strlen(b);
-  if (la > 256 || lb > 256) return la > lb ? la : lb;
-  size_t row[257];
-  for (size_t j = 0; j <= lb; j++) row[j] = j;
-  for (size_t i = 1; i <= la; i++) {
-    size_t prev = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= lb; j++) {
-      size_t cur = row[j];
-      size_t best = prev + (a[i - 1] != b[j - 1]);
-      if (row[j] + 1 < best) best = row[j] + 1;
-      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-      row[j] = best;
-      prev = cur;
-    }
-  }
-  return row[lb];
-}
-
 #define MAX_REPORTS 20
 
 static void compare_target(vm *v) {
@@ -491,8 +471,8 @@ static void compare_target(vm *v) {
     size_t bestd[3] = {SIZE_MAX, SIZE_MAX, SIZE_MAX};
     for (size_t i = 0; i < v->ncur; i++) {
       if (used[i]) continue;
-      size_t d = edit_distance(tt->name, v->cur[i].name);
       size_t tl = strlen(tt->name);
+      size_t d = wbr_edit_distance(tt->name, tl, v->cur[i].name, strlen(v->cur[i].name), 0);
       if (d > (tl / 2 > 3 ? tl / 2 : 3)) continue; /* too different to be a useful suggestion */
       for (int k = 0; k < 3; k++) {
         if (d < bestd[k]) {
