@@ -12,43 +12,10 @@
 #include "base/io.h"
 #include "vm.h"
 
-/* ---- arena: every node, name and list of one plan ---- */
-
-typedef struct chunk {
-  struct chunk *next;
-  size_t used, cap;
-  max_align_t data[];
-} chunk;
-
-static void *arena_alloc(void **arena, size_t n) {
-  chunk *c = *arena;
-  n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
-  if (!c || c->cap - c->used < n) {
-    size_t cap = n > 65536 ? n : 65536;
-    chunk *nc = malloc(sizeof *nc + cap);
-    if (!nc) return NULL;
-    nc->next = c;
-    nc->used = 0;
-    nc->cap = cap;
-    *arena = c = nc;
-  }
-  void *p = (char *)c->data + c->used;
-  c->used += n;
-  memset(p, 0, n);
-  return p;
-}
-
-static void arena_free(void *arena) {
-  for (chunk *c = arena, *n; c; c = n) {
-    n = c->next;
-    free(c);
-  }
-}
-
 /* ---- the run's state (struct vm: vm.h) ---- */
 
 void *vm_alloc(vm *v, size_t n) {
-  void *p = arena_alloc(&v->plan->arena, n);
+  void *p = wbr_arena_alloc(&v->plan->arena, n);
   if (!p) v->oom = true;
   return p;
 }
@@ -521,6 +488,7 @@ int wbr_plan_new(wbr_plan **out, wbr_ctx *ctx, const wbr_program *prog, const wb
   plan->prog = prog;
   plan->src = src;
   plan->target = target;
+  wbr_arena_init(&plan->arena, 65536); /* plans of large checkpoints hold many nodes */
   vm v = {.plan = plan, .ctx = ctx, .prog = prog};
   wbr_map_init(&v.index);
   load_source(&v);
@@ -572,7 +540,7 @@ int wbr_plan_new(wbr_plan **out, wbr_ctx *ctx, const wbr_program *prog, const wb
 void wbr_plan_free(wbr_plan *plan) {
   if (!plan) return;
   free(plan->out);
-  arena_free(plan->arena);
+  wbr_arena_free(&plan->arena);
   free(plan);
 }
 
