@@ -44,14 +44,22 @@ int wbr_report(wbr_ctx *ctx, int code, const wbr_diag *d) {
   return d->severity == WBR_SEV_ERROR ? code : 0;
 }
 
+int wbr_vreport(wbr_ctx *ctx, int code, const wbr_diag *d, const char *fmt, va_list ap) {
+  char msg[WBR_MSG_MAX];
+  int pre = snprintf(msg, sizeof msg, "%s", d->message ? d->message : "");
+  if (pre >= 0 && (size_t)pre < sizeof msg) vsnprintf(msg + pre, sizeof msg - (size_t)pre, fmt, ap);
+  wbr_diag full = *d;
+  full.message = msg;
+  return wbr_report(ctx, code, &full);
+}
+
 int wbr_fail(wbr_ctx *ctx, int code, const char *file, const char *help, const char *fmt, ...) {
-  char msg[1024];
+  wbr_diag d = {.severity = WBR_SEV_ERROR, .file = file, .help = help};
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  int rc = wbr_vreport(ctx, code, &d, fmt, ap);
   va_end(ap);
-  wbr_diag d = {.severity = WBR_SEV_ERROR, .file = file, .message = msg, .help = help};
-  return wbr_report(ctx, code, &d);
+  return rc;
 }
 
 /* Most allocations are small; one that fails means the machine or the process's limit is

@@ -26,6 +26,11 @@ int wbr_fail(wbr_ctx *ctx, int code, const char *file, const char *help, const c
     WBR_PRINTF(5, 6);
 /* Report a fully positioned diagnostic (compiler, plan). Returns code for errors, 0 otherwise. */
 int wbr_report(wbr_ctx *ctx, int code, const wbr_diag *d);
+/* The one formatter of diagnostics: reports d (as wbr_report) with the message d->message (a
+ * prefix, may be NULL) followed by fmt's text, cut at WBR_MSG_MAX - 1 bytes. wbr_fail, the
+ * compiler's positioned errors, the VM's and the loaders' all format through it. */
+#define WBR_MSG_MAX 1536
+int wbr_vreport(wbr_ctx *ctx, int code, const wbr_diag *d, const char *fmt, va_list ap);
 /* Shorthands for out of memory and system-call failures (message includes strerror(errno)). */
 int wbr_oom(wbr_ctx *ctx);
 int wbr_fail_errno(wbr_ctx *ctx, const char *file, const char *what);

@@ -195,12 +195,14 @@ typedef struct loader {
 
 static int bad(loader *l, size_t off, const char *fmt, ...) WBR_PRINTF(3, 4);
 static int bad(loader *l, size_t off, const char *fmt, ...) {
-  char msg[600];
+  char at[48];
+  snprintf(at, sizeof at, "byte %zu: ", off);
+  wbr_diag d = {.severity = WBR_SEV_ERROR, .file = l->name, .message = at, .help = help_recompile};
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  int rc = wbr_vreport(l->ctx, WBR_EINPUT, &d, fmt, ap);
   va_end(ap);
-  return wbr_fail(l->ctx, WBR_EINPUT, l->name, help_recompile, "byte %zu: %s", off, msg);
+  return rc;
 }
 
 static uint32_t get_u32(const uint8_t *p) {

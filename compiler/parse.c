@@ -89,13 +89,11 @@ static uint32_t line_start(const wbr_ast_file *f, uint32_t off) {
 }
 
 static void vreport(wbr_parser *ps, wbr_span span, const char *help, const char *fmt, va_list ap) {
-  char msg[1024];
-  vsnprintf(msg, sizeof msg, fmt, ap);
   ps->nerrors++;
   int64_t ls = line_start(ps->f, span.start);
   if (ls == ps->err_line) return; /* one error per line: the rest are usually echoes */
   ps->err_line = ls;
-  wbr_diag_at(ps->ctx, ps->f, WBR_SEV_ERROR, span, help, "%s", msg);
+  wbr_vdiag_at(ps->ctx, ps->f, WBR_SEV_ERROR, span, help, fmt, ap);
 }
 
 void wbr_parse_error(wbr_parser *ps, wbr_span span, const char *help, const char *fmt, ...) {

@@ -112,12 +112,14 @@ struct wbr_pickle {
 
 static int pk_fail(wbr_pickle *p, const char *help, const char *fmt, ...) WBR_PRINTF(3, 4);
 static int pk_fail(wbr_pickle *p, const char *help, const char *fmt, ...) {
-  char msg[768];
+  char at[256];
+  snprintf(at, sizeof at, "%s, byte %zu: ", p->what, p->op_at);
+  wbr_diag d = {.severity = WBR_SEV_ERROR, .file = p->path, .message = at, .help = help};
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  int rc = wbr_vreport(p->ctx, WBR_EINPUT, &d, fmt, ap);
   va_end(ap);
-  return wbr_fail(p->ctx, WBR_EINPUT, p->path, help, "%s, byte %zu: %s", p->what, p->op_at, msg);
+  return rc;
 }
 
 const char *wbr_pk_kind_name(const wbr_pk_value *v) {

@@ -467,13 +467,13 @@ static bool captures_agree(const wbr_namepat *pa, const char *na, const wbr_matc
 /* Report a bad hint where it was given: at its statement in the --update file, or as --hint. */
 static int hint_fail(matcher *m, const mhint *h, const char *help, const char *fmt, ...) WBR_PRINTF(4, 5);
 static int hint_fail(matcher *m, const mhint *h, const char *help, const char *fmt, ...) {
-  char msg[1024];
+  wbr_diag d = {.severity = WBR_SEV_ERROR, .file = "--hint", .help = help};
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  int rc = h->file ? wbr_vdiag_at(m->ctx, h->file, WBR_SEV_ERROR, (wbr_span){h->start, h->end}, help, fmt, ap)
+                   : wbr_vreport(m->ctx, WBR_EINPUT, &d, fmt, ap);
   va_end(ap);
-  if (h->file) return wbr_diag_at(m->ctx, h->file, WBR_SEV_ERROR, (wbr_span){h->start, h->end}, help, "%s", msg);
-  return wbr_fail(m->ctx, WBR_EINPUT, "--hint", help, "%s", msg);
+  return rc;
 }
 
 /* A hinted pair the plain path does not take: the layout the hint gives (exactly), or a dtype

@@ -51,14 +51,9 @@ static void load_source(vm *v) {
 
 /* Report a problem with statement pc. */
 void vm_stmt_error(vm *v, uint32_t pc, const char *help, const char *fmt, ...) {
-  char msg[1536];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
   wbr_pos pos = wbr_program_pos(v->prog, pc);
   wbr_diag d = {.severity = WBR_SEV_ERROR, .file = wbr_program_source(v->prog), .line = (int)pos.line,
-                .col = (int)pos.col, .message = msg, .help = help};
+                .col = (int)pos.col, .help = help};
   if (d.file && !*d.file) d.file = NULL;
   if (pos.line >= 1 && pos.line <= v->nsrc_lines && pos.col >= 1) {
     const char *line = v->src_lines[pos.line - 1];
@@ -72,31 +67,30 @@ void vm_stmt_error(vm *v, uint32_t pc, const char *help, const char *fmt, ...) {
     }
   }
   v->plan->problems++;
-  wbr_report(v->ctx, WBR_EINPUT, &d);
+  va_list ap;
+  va_start(ap, fmt);
+  wbr_vreport(v->ctx, WBR_EINPUT, &d, fmt, ap);
+  va_end(ap);
 }
 
 /* Problems not tied to one statement (target comparison). */
 static void plan_error(vm *v, const char *help, const char *fmt, ...) WBR_PRINTF(3, 4);
 static void plan_error(vm *v, const char *help, const char *fmt, ...) {
-  char msg[1536];
+  v->plan->problems++;
+  wbr_diag d = {.severity = WBR_SEV_ERROR, .help = help};
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  wbr_vreport(v->ctx, WBR_EINPUT, &d, fmt, ap);
   va_end(ap);
-  v->plan->problems++;
-  wbr_diag d = {.severity = WBR_SEV_ERROR, .message = msg, .help = help};
-  wbr_report(v->ctx, WBR_EINPUT, &d);
 }
 
 static void note(vm *v, const char *fmt, ...) WBR_PRINTF(2, 3);
 static void note(vm *v, const char *fmt, ...) {
-  char msg[1536];
+  wbr_diag d = {.severity = WBR_SEV_NOTE};
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  wbr_vreport(v->ctx, 0, &d, fmt, ap);
   va_end(ap);
-  wbr_diag d = {.severity = WBR_SEV_NOTE, .message = msg};
-  wbr_report(v->ctx, 0, &d);
 }
 
 /* "rules.wbr:12" for provenance, into buf. */
