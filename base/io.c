@@ -75,8 +75,15 @@ int wbr_io_read_file(wbr_ctx *ctx, const char *path, const char *what, size_t ma
                           what ? what : "file", (long long)st.st_size, max)
                : WBR_EINPUT;
   }
+  return wbr_io_read_fd(ctx, fd, (size_t)st.st_size, path, what, max, out, len);
+}
+
+int wbr_io_read_fd(wbr_ctx *ctx, int fd, size_t size, const char *path, const char *what, size_t max,
+                   char **out, size_t *len) {
+  *out = NULL;
+  *len = 0;
   /* Read to the end, not to st_size: the file may change while it is read (up to max). */
-  size_t cap = (size_t)st.st_size + 1, n = 0;
+  size_t cap = size + 1, n = 0;
   char *buf = malloc(cap);
   int rc = buf ? 0 : (ctx ? wbr_oom(ctx) : WBR_ENOMEM);
   while (rc == 0) {
