@@ -156,13 +156,7 @@ void wbr_file_ids_free(wbr_file_ids *ids) {
 
 int wbr_file_ids_add(wbr_file_ids *ids, dev_t dev, ino_t ino, const char *name) {
   if (wbr_file_ids_find(ids, dev, ino)) return 0;
-  if (ids->n == ids->cap) {
-    size_t cap = ids->cap ? ids->cap * 2 : 8;
-    wbr_file_id *v = realloc(ids->v, cap * sizeof *v);
-    if (!v) return -1;
-    ids->v = v;
-    ids->cap = cap;
-  }
+  if (!wbr_grow(&ids->v, &ids->cap, ids->n + 1, sizeof *ids->v, 8)) return -1;
   char *copy = wbr_strdup(name);
   if (!copy) return -1;
   ids->v[ids->n++] = (wbr_file_id){.dev = dev, .ino = ino, .name = copy};

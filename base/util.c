@@ -225,6 +225,26 @@ char *wbr_buf_take(wbr_buf *b) {
   return p;
 }
 
+/* ---- growable arrays ---- */
+
+bool wbr_grow(void *arr, size_t *cap, size_t need, size_t size, size_t first) {
+  if (need <= *cap) return true;
+  size_t n = *cap ? *cap : (first ? first : 1);
+  while (n < need) {
+    if (n > SIZE_MAX / 2) return false;
+    n *= 2;
+  }
+  if (size && n > SIZE_MAX / size) return false;
+  /* arr is the address of some T *: read and write it as bytes, not through a void ** lvalue. */
+  void *old, *p;
+  memcpy(&old, arr, sizeof old);
+  p = realloc(old, n * size);
+  if (!p) return false;
+  memcpy(arr, &p, sizeof p);
+  *cap = n;
+  return true;
+}
+
 char *wbr_strdup(const char *s) { return wbr_strndup(s, strlen(s)); }
 
 char *wbr_strndup(const char *s, size_t n) {

@@ -60,6 +60,14 @@ void wbr_buf_json_str(wbr_buf *b, const char *s);
 /* Take ownership of the contents (NULL if oom); the buffer is reset. */
 char *wbr_buf_take(wbr_buf *b);
 
+/* ---- Growable arrays ---------------------------------------------------------------------- */
+
+/* Make the heap array at *(T **)arr, of capacity *cap elements of `size` bytes, hold at least
+ * `need`: the capacity doubles, starting at `first`. True on success (or when it already
+ * holds them); false when out of memory or past SIZE_MAX, with the array and *cap unchanged.
+ * Usage: if (!wbr_grow(&v->items, &v->cap, v->n + 1, sizeof *v->items, 16)) return oom; */
+bool wbr_grow(void *arr, size_t *cap, size_t need, size_t size, size_t first);
+
 char *wbr_strdup(const char *s);
 char *wbr_strndup(const char *s, size_t n);
 

@@ -65,13 +65,7 @@ char *wbr_ast_strdup(wbr_ast_file *f, const char *s) {
 
 wbr_ast_stmt *wbr_ast_add_stmt(wbr_ast_file *f, wbr_stmt_kind k) {
   arena *a = f->arena;
-  if (f->nstmts == a->stmt_cap) {
-    size_t cap = a->stmt_cap ? a->stmt_cap * 2 : 16;
-    wbr_ast_stmt *p = realloc(f->stmts, cap * sizeof *p);
-    if (!p) return NULL;
-    f->stmts = p;
-    a->stmt_cap = cap;
-  }
+  if (!wbr_grow(&f->stmts, &a->stmt_cap, f->nstmts + 1, sizeof *f->stmts, 16)) return NULL;
   wbr_ast_stmt *s = &f->stmts[f->nstmts++];
   memset(s, 0, sizeof *s);
   s->kind = k;

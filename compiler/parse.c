@@ -278,15 +278,9 @@ int wbr_lex_regex(wbr_parser *ps, const char *s, size_t n, wbr_span span, bool c
 }
 
 void wbr_lex_comment_add(wbr_parser *ps, wbr_span span) {
-  if (ps->ncomments == ps->comments_cap) {
-    size_t cap = ps->comments_cap ? ps->comments_cap * 2 : 16;
-    wbr_lex_comment *c = realloc(ps->comments, cap * sizeof *c);
-    if (!c) {
-      ps->oom = true;
-      return;
-    }
-    ps->comments = c;
-    ps->comments_cap = cap;
+  if (!wbr_grow(&ps->comments, &ps->comments_cap, ps->ncomments + 1, sizeof *ps->comments, 16)) {
+    ps->oom = true;
+    return;
   }
   ps->comments[ps->ncomments++].span = span;
 }

@@ -28,13 +28,7 @@ struct wbr_json {
 static bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 static int nums_push(wbr_json *j, size_t off, size_t len) {
-  if (j->nnum == j->cap) {
-    size_t cap = j->cap ? j->cap * 2 : 64;
-    json_num *nn = realloc(j->nums, cap * sizeof *nn);
-    if (!nn) return -1;
-    j->nums = nn;
-    j->cap = cap;
-  }
+  if (!wbr_grow(&j->nums, &j->cap, j->nnum + 1, sizeof *j->nums, 64)) return -1;
   j->nums[j->nnum++] = (json_num){NULL, off, len};
   return 0;
 }

@@ -186,11 +186,8 @@ static int push(wbr_pickle *p, wbr_pk_value *v) {
   if (p->sp == p->stack_cap) {
     if (p->stack_cap >= MAX_STACK)
       return pk_fail(p, HELP_DAMAGED, "stack deeper than %u entries", MAX_STACK);
-    size_t cap = p->stack_cap ? p->stack_cap * 2 : 256;
-    wbr_pk_value **ns = realloc(p->stack, cap * sizeof *ns);
-    if (!ns) return wbr_oom_file(p->ctx, p->path);
-    p->stack = ns;
-    p->stack_cap = cap;
+    if (!wbr_grow(&p->stack, &p->stack_cap, p->sp + 1, sizeof *p->stack, 256))
+      return wbr_oom_file(p->ctx, p->path);
   }
   p->stack[p->sp++] = v;
   return 0;

@@ -183,15 +183,9 @@ int m_layout_for(const matcher *m, const mtensor *s, const mtensor *t, mlayout *
 
 mpair *m_add_pair(matcher *m, uint32_t t, const uint32_t *s, int ns, const mlayout *lay, int ev,
                   const char *fmt, ...) {
-  if (m->npairs == m->pcap) {
-    size_t nc = m->pcap ? m->pcap * 2 : 256;
-    mpair *np = realloc(m->pairs, nc * sizeof *np);
-    if (!np) {
-      m->oom = true;
-      return NULL;
-    }
-    m->pairs = np;
-    m->pcap = nc;
+  if (!wbr_grow(&m->pairs, &m->pcap, m->npairs + 1, sizeof *m->pairs, 256)) {
+    m->oom = true;
+    return NULL;
   }
   mpair *p = &m->pairs[m->npairs];
   memset(p, 0, sizeof *p);
@@ -1375,15 +1369,9 @@ static void collect_unresolved(pstate *ps) {
   size_t nblk = m_fused_blocked(m, &blk);
   for (uint32_t t = 0; t < m->T.n; t++) {
     if (!t_free(ps, t)) continue;
-    if (m->nunres == m->ucap) {
-      size_t nc = m->ucap ? m->ucap * 2 : 64;
-      munres *nu = realloc(m->unres, nc * sizeof *nu);
-      if (!nu) {
-        m->oom = true;
-        break;
-      }
-      m->unres = nu;
-      m->ucap = nc;
+    if (!wbr_grow(&m->unres, &m->ucap, m->nunres + 1, sizeof *m->unres, 64)) {
+      m->oom = true;
+      break;
     }
     munres *u = &m->unres[m->nunres++];
     memset(u, 0, sizeof *u);

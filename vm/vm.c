@@ -131,15 +131,9 @@ static char *provenance(vm *v, const wbr_value *val) {
 /* ---- the working set ---- */
 
 static wbr_value *push(vm *v, wbr_value **arr, size_t *n, size_t *cap, wbr_value val) {
-  if (*n == *cap) {
-    size_t nc = *cap ? *cap * 2 : 64;
-    wbr_value *na = realloc(*arr, nc * sizeof *na);
-    if (!na) {
-      v->oom = true;
-      return NULL;
-    }
-    *arr = na;
-    *cap = nc;
+  if (!wbr_grow(arr, cap, *n + 1, sizeof **arr, 64)) {
+    v->oom = true;
+    return NULL;
   }
   (*arr)[*n] = val;
   return &(*arr)[(*n)++];
@@ -300,15 +294,9 @@ static size_t match_all(vm *v, const wbr_namepat *p, bool *failed) {
       break;
     }
     if (!r) continue;
-    if (n == v->capidx) {
-      size_t cap = v->capidx ? v->capidx * 2 : 64;
-      size_t *ni = realloc(v->idx, cap * sizeof *ni);
-      if (!ni) {
-        v->oom = true;
-        break;
-      }
-      v->idx = ni;
-      v->capidx = cap;
+    if (!wbr_grow(&v->idx, &v->capidx, n + 1, sizeof *v->idx, 64)) {
+      v->oom = true;
+      break;
     }
     v->idx[n++] = i;
   }

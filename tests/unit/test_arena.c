@@ -1,11 +1,14 @@
-/* test_arena.c — base/arena.c, the one arena of the syntax tree and the plan: memory comes back
- * zeroed and aligned, a large request does not retire the block small ones are served from,
- * strings are copied with their NUL, and an arena is reusable after it is freed. */
+/* test_arena.c — base/'s memory helpers. The one arena of the syntax tree and the plan
+ * (arena.c): memory comes back zeroed and aligned, a large request does not retire the block
+ * small ones are served from, strings are copied with their NUL, an arena is reusable after it
+ * is freed. The growable array (util.c wbr_grow): doubles from `first`, keeps the contents,
+ * refuses an overflowing size without touching the array. */
 #include <stdalign.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "../../base/arena.h"
+#include "../../base/util.h"
 #include "harness.h"
 
 TEST(arena_zeroed_aligned_distinct) {
@@ -55,4 +58,30 @@ TEST(arena_strndup) {
   CHECK(wbr_arena_alloc(&a, SIZE_MAX - 3) == NULL); /* refused, not wrapped around */
   CHECK(wbr_arena_alloc(&a, 4) != NULL);           /* and the arena still serves */
   wbr_arena_free(&a);
+}
+
+TEST(grow_doubles_and_keeps_contents) {
+  int64_t *v = NULL;
+  size_t cap = 0, caps[6], ncaps = 0;
+  for (size_t n = 0; n < 100; n++) {
+    size_t before = cap;
+    CHECK(wbr_grow(&v, &cap, n + 1, sizeof *v, 16));
+    if (cap != before && ncaps < 6) caps[ncaps++] = cap;
+    v[n] = (int64_t)n * 7;
+  }
+  CHECK_INT(ncaps, 4);
+  CHECK(caps[0] == 16 && caps[1] == 32 && caps[2] == 64 && caps[3] == 128);
+  for (size_t n = 0; n < 100; n++) CHECK(v[n] == (int64_t)n * 7);
+  /* Room already there: nothing moves. */
+  int64_t *same = v;
+  CHECK(wbr_grow(&v, &cap, 50, sizeof *v, 16) && v == same && cap == 128);
+  /* A jump past one doubling. */
+  CHECK(wbr_grow(&v, &cap, 1000, sizeof *v, 16) && cap == 1024 && v[99] == 693);
+  /* Too large: refused, the array and its capacity as they were. */
+  same = v;
+  CHECK(!wbr_grow(&v, &cap, SIZE_MAX / 4, sizeof *v, 16));
+  CHECK(v == same && cap == 1024);
+  CHECK(!wbr_grow(&v, &cap, SIZE_MAX, 1, 16));
+  CHECK(v == same && cap == 1024);
+  free(v);
 }
