@@ -6,6 +6,7 @@
 #define WBR_PROGRAM_H
 
 #include "opcodes.h"
+#include "base/text.h"
 #include "base/util.h"
 
 /* Pattern kinds (wbr_pattern.kind) and regex flag bits (wbr_pattern.flags). */
@@ -131,9 +132,6 @@ void wbr_program_drop_patterns(wbr_program *p);
  * that failed, or -1 (nothing failed, or a pool entry did). */
 int wbr_program_verify(wbr_program *p, wbr_ctx *ctx, const char *file, size_t code_base,
                        int64_t *bad_addr);
-/* Offset of the first byte of s[0, len) that is not valid UTF-8 (no overlongs, surrogates or
- * code points above U+10FFFF), or len if it all is. */
-size_t wbr_utf8_check(const char *s, size_t len);
 /* Pool-entry checks shared with the loader: NULL if fine, else a message written to err. */
 const char *wbr_check_str(const char *s, size_t len, char *err, size_t errn);
 const char *wbr_check_pattern(const wbr_program *p, uint32_t i, char *err, size_t errn);

@@ -11,31 +11,6 @@
 
 /* ---- verification ---- */
 
-size_t wbr_utf8_check(const char *s, size_t len) {
-  const unsigned char *u = (const unsigned char *)s;
-  for (size_t i = 0; i < len;) {
-    unsigned c = u[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-    bool ok = n && i + n <= len;
-    for (size_t k = 1; ok && k < n; k++) ok = (u[i + k] & 0xc0) == 0x80;
-    if (ok && n == 3) { /* no overlongs, no surrogates */
-      if (c == 0xe0 && u[i + 1] < 0xa0) ok = false;
-      if (c == 0xed && u[i + 1] >= 0xa0) ok = false;
-    }
-    if (ok && n == 4) { /* no overlongs, nothing above U+10FFFF */
-      if (c == 0xf0 && u[i + 1] < 0x90) ok = false;
-      if (c == 0xf4 && u[i + 1] >= 0x90) ok = false;
-    }
-    if (!ok) return i;
-    i += n;
-  }
-  return len;
-}
-
 const char *wbr_check_str(const char *s, size_t len, char *err, size_t errn) {
   if (len > WBR_MAX_STR) {
     snprintf(err, errn, "string of %zu bytes exceeds the limit of %u", len, WBR_MAX_STR);
@@ -46,8 +21,8 @@ const char *wbr_check_str(const char *s, size_t len, char *err, size_t errn) {
     snprintf(err, errn, "NUL byte at offset %zu of a string", (size_t)(nul - s));
     return err;
   }
-  size_t bad = wbr_utf8_check(s, len);
-  if (bad < len) {
+  size_t bad;
+  if (!wbr_utf8_valid(s, len, &bad)) {
     snprintf(err, errn, "invalid UTF-8 at offset %zu of a string", bad);
     return err;
   }

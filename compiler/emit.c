@@ -214,7 +214,7 @@ int wbr_emit(wbr_program **out, wbr_ctx *ctx, const wbr_ast_file *f) {
   if (wbr_program_new(&e.p) != 0) return wbr_oom(ctx);
   const char *name = f->name ? f->name : "";
   /* A name too long to record, or not UTF-8 (the .wbc holds UTF-8), is left out: not worth failing. */
-  if (strlen(name) > WBR_MAX_SOURCE_NAME || wbr_utf8_check(name, strlen(name)) < strlen(name)) name = "";
+  if (strlen(name) > WBR_MAX_SOURCE_NAME || !wbr_utf8_valid(name, strlen(name), NULL)) name = "";
   if (wbr_program_set_source(e.p, name, wbr_hash(f->src ? f->src : "", f->src ? f->len : 0),
                              f->version > 0 ? (uint32_t)f->version : 1) != 0) {
     wbr_program_free(e.p);

@@ -26,6 +26,8 @@ void wbr_fmt_stmt(const wbr_ast_stmt *s, wbr_buf *b);
  * for an error, 0 for a warning or note. */
 int wbr_diag_at(wbr_ctx *ctx, const wbr_ast_file *f, wbr_severity sev, wbr_span span,
                 const char *help, const char *fmt, ...) WBR_PRINTF(6, 7);
+int wbr_vdiag_at(wbr_ctx *ctx, const wbr_ast_file *f, wbr_severity sev, wbr_span span,
+                 const char *help, const char *fmt, va_list ap);
 /* Compute 1-based line and column (in bytes; a tab counts 1) of a byte offset. */
 void wbr_span_linecol(const wbr_ast_file *f, uint32_t off, int *line, int *col);
 
