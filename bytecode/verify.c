@@ -208,6 +208,22 @@ static const char *check_int_list(const vstate *v, wbr_opk k, uint32_t idx, uint
   return NULL;
 }
 
+/* concat, stack: the VM matches only the first pattern of the list; the text of each later one
+ * is a template of the first's captures (whatever its kind and flags) naming one input, so it
+ * must compile as exactly that. */
+static const char *check_later_inputs(const vstate *vs, const uint32_t *r, uint32_t n, char *err,
+                                      size_t errn) {
+  const wbr_program *p = vs->p;
+  for (uint32_t i = 1; i < n; i++) {
+    char sub[300];
+    if (check_template(vs->np[r[0]], p->strs[p->pats[r[i]].text], false, sub, sizeof sub)) {
+      snprintf(err, errn, "input %u: %.300s", i + 1, sub);
+      return err;
+    }
+  }
+  return NULL;
+}
+
 /* Check one operand value v of kind k; ci describes the input pattern for templates. */
 static const char *check_operand(vstate *vs, wbr_opk k, uint32_t v, const wbr_namepat *ci,
                                  uint32_t nouts, char *err, size_t errn) {
@@ -243,7 +259,7 @@ static const char *check_operand(vstate *vs, wbr_opk k, uint32_t v, const wbr_na
                  r[i], i, v, p->npats);
         return err;
       }
-    return NULL;
+    return check_later_inputs(vs, r, n, err, errn);
   }
   case WBR_OPK_TPL:
   case WBR_OPK_TPLI:
