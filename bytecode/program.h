@@ -88,6 +88,7 @@ struct wbr_program {
    * the text is not known (a .wbc nobody attached its .wbr to, a program built by hand). */
   char *text;
   size_t text_len;
+  size_t text_end; /* up to its first NUL: what diagnostics quote */
   wbr_src_span *spans;
 };
 

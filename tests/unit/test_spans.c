@@ -151,6 +151,35 @@ TEST(spans_positions_outside_the_text_quote_nothing) {
   wbr_program_free(p);
 }
 
+TEST(spans_attach_reaches_every_line_of_a_long_text) {
+  /* 20,000 statements on 20,000 lines, the last without a newline: each position is found from
+   * a line index (a scan per statement would be quadratic in what a hostile .wbc can give) */
+  enum { N = 20000 };
+  wbr_buf b;
+  wbr_buf_init(&b);
+  wbr_buf_puts(&b, "weightbridge 1");
+  for (int i = 0; i < N; i++) wbr_buf_printf(&b, "\n  drop \"t%d\"", i);
+  wbr_program *p;
+  CHECK_INT(wbr_program_new(&p), 0);
+  uint32_t g = (uint32_t)wbr_program_add_pattern(p, WBR_PK_GLOB, 0, "a", 1);
+  wbr_insn in = {WBR_OP_DROP, 0, 0, g, 0, 0};
+  for (uint32_t i = 0; i < N; i++) wbr_program_add_insn(p, in, N + 1 - i, 3);
+  wbr_program_finish(p);
+  wbr_program_set_source(p, "r.wbr", wbr_hash(b.p, b.len), 1);
+  CHECK_INT(wbr_program_attach_source(p, b.p, b.len), 0);
+  int caret = 0;
+  char *line = wbr_program_quote(p, 0, &caret);
+  CHECK_STR(line, "  drop \"t19999\"");
+  CHECK_INT(caret, 4);
+  CHECK_INT(p->spans[0].start, b.len - 13);
+  free(line);
+  line = wbr_program_quote(p, N - 1, &caret);
+  CHECK_STR(line, "  drop \"t0\"");
+  free(line);
+  wbr_buf_free(&b);
+  wbr_program_free(p);
+}
+
 /* A program whose pattern 1 (a regex that does not compile) and string 2 (with a NUL) are bad;
  * with use_them, instruction 1 at 3:1 matches the regex and instruction 2 at 4:5 renames to the
  * string. */
