@@ -4,7 +4,7 @@
  * checksum) so mutations reach the verifier and the VM; what loads gets a fixed rule text
  * attached (so diagnostics quote lines at the fuzzed positions) and is planned over a small set
  * built in memory, alone and against itself as the target, then rendered. Every problem the VM
- * finds must be reported exactly once. Seeds: rule files compiled by fuzz/seeds.sh. */
+ * finds must be reported exactly once. Seeds: rule files compiled by tools/fuzz_seeds.sh. */
 #include <stdlib.h>
 #include <string.h>
 
