@@ -92,6 +92,8 @@ void wbr_program_free(wbr_program *p) {
   free(p->refs);
   free(p->ref_vals);
   free(p->source);
+  free(p->text);
+  free(p->spans);
   free(p);
 }
 

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/io.h"
 #include "vm.h"
 
 /* ---- the run's state (struct vm: vm.h) ---- */
@@ -20,57 +19,20 @@ void *vm_alloc(vm *v, size_t n) {
   return p;
 }
 
-/* Load the rule file's text for source lines in diagnostics, if it is there and unchanged. The
- * path comes from the program (maybe an untrusted .wbc): only a regular file named *.wbr is read
- * (a FIFO, /dev/stdin or a /proc file that blocks on read must not stall the run), silently, and
- * used only if its hash is the one the program records; anything else just means no source
- * lines are shown. */
-static void load_source(vm *v) {
-  const char *path = wbr_program_source(v->prog);
-  size_t plen = path ? strlen(path) : 0;
-  if (plen < 4 || strcmp(path + plen - 4, ".wbr") != 0) return;
-  char *text = NULL;
-  size_t len = 0;
-  if (wbr_io_read_file(NULL, path, NULL, 16u << 20, &text, &len) != 0) return;
-  if (wbr_hash(text, len) != wbr_program_hash(v->prog)) {
-    free(text);
-    return;
-  }
-  v->src_text = text;
-  size_t lines = 1;
-  for (char *p = v->src_text; *p; p++) lines += *p == '\n';
-  v->src_lines = calloc(lines, sizeof *v->src_lines);
-  if (!v->src_lines) return;
-  char *p = v->src_text;
-  while (p && v->nsrc_lines < lines) {
-    v->src_lines[v->nsrc_lines++] = p;
-    p = strchr(p, '\n');
-    if (p) *p++ = 0;
-  }
-}
-
 /* Report a problem with statement pc. */
 void vm_stmt_error(vm *v, uint32_t pc, const char *help, const char *fmt, ...) {
   wbr_pos pos = wbr_program_pos(v->prog, pc);
   wbr_diag d = {.severity = WBR_SEV_ERROR, .file = wbr_program_source(v->prog), .line = (int)pos.line,
                 .col = (int)pos.col, .help = help};
   if (d.file && !*d.file) d.file = NULL;
-  if (pos.line >= 1 && pos.line <= v->nsrc_lines && pos.col >= 1) {
-    const char *line = v->src_lines[pos.line - 1];
-    size_t len = strlen(line);
-    if (pos.col <= len) {
-      d.source_line = line;
-      size_t e = pos.col - 1;
-      while (e < len && line[e] != ' ' && line[e] != '\t') e++;
-      d.span = (int)(e - (pos.col - 1));
-      if (d.span < 1) d.span = 1;
-    }
-  }
+  char *line = wbr_program_quote(v->prog, pc, &d.span); /* from the program's text, if it has it */
+  d.source_line = line;
   v->plan->problems++;
   va_list ap;
   va_start(ap, fmt);
   wbr_vreport(v->ctx, WBR_EINPUT, &d, fmt, ap);
   va_end(ap);
+  free(line);
 }
 
 /* Problems not tied to one statement (target comparison). */
@@ -473,7 +435,6 @@ int wbr_plan_new(wbr_plan **out, wbr_ctx *ctx, const wbr_program *prog, const wb
   wbr_arena_init(&plan->arena, 65536); /* plans of large checkpoints hold many nodes */
   vm v = {.plan = plan, .ctx = ctx, .prog = prog};
   wbr_map_init(&v.index);
-  load_source(&v);
   for (size_t i = 0; i < src->n && !v.oom; i++) {
     const wbr_tensor *t = &src->t[i];
     wbr_node *nd = vm_node_new(&v, WBR_N_SOURCE, NULL, UINT32_MAX, 0);
@@ -509,8 +470,6 @@ int wbr_plan_new(wbr_plan **out, wbr_ctx *ctx, const wbr_program *prog, const wb
   free(v.parts);
   wbr_namepat_state_free(v.mstate);
   wbr_map_free(&v.index);
-  free(v.src_lines);
-  free(v.src_text);
   if (v.oom) {
     wbr_plan_free(plan);
     return wbr_oom(ctx);

@@ -42,3 +42,10 @@ case "$out" in
   *"FAIL: layout/no-file-cycles: {base/b1.c, base/b2.c}"*) pass layout/checker-sees-cycle ;;
   *) fail layout/checker-sees-cycle "$out" ;;
 esac
+# The VM opens no file (issue 11: source lines come from the text the program carries, never
+# from a path named inside bytecode): no fopen or base/io.h in vm/, and its objects call no
+# open, fopen or file reader.
+hits=$(cd "$TOP" && grep -n 'fopen\|#include "base/io.h"' vm/*.c vm/*.h | head -5)
+if [ -z "$hits" ]; then pass layout/vm-opens-no-file-source; else fail layout/vm-opens-no-file-source "$hits"; fi
+calls=$(nm -u "$BUILD"/obj/vm/*.o | grep -E ' (open|open64|openat|fopen|fopen64|wbr_io_[a-z_]+|wbr_read_file)$' | sort -u | tr '\n' ' ')
+if [ -z "$calls" ]; then pass layout/vm-opens-no-file-objects; else fail layout/vm-opens-no-file-objects "vm/ objects call: $calls"; fi
