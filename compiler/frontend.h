@@ -14,6 +14,11 @@ int wbr_parse(wbr_ast_file **out, wbr_ctx *ctx, const char *name, const char *sr
  * only when out of memory), so the checker can report their problems in the same run. */
 int wbr_parse_partial(wbr_ast_file **out, wbr_ctx *ctx, const char *name, const char *src,
                       size_t len);
+/* Parse and check as wbr_program_compile does (the same size limit, every problem reported),
+ * keeping the AST for a caller that also reads, extends or prints it (match --update). Returns
+ * 0 with *out set, or the error with *out NULL. */
+int wbr_parse_checked(wbr_ast_file **out, wbr_ctx *ctx, const char *name, const char *src,
+                      size_t len);
 /* Semantic checks (docs/language.md, "Errors"); returns 0 or WBR_EINPUT after reporting every
  * problem. */
 int wbr_check(wbr_ast_file *f, wbr_ctx *ctx);
