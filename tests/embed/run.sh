@@ -13,7 +13,7 @@ if [ -z "$syms" ]; then pass embed/runtime-has-no-compiler-symbols
 else fail embed/runtime-has-no-compiler-symbols "$(echo "$syms" | tr '\n' ' ')"; fi
 
 if ${CC:-cc} ${WBR_SAN_FLAGS:-} -std=c11 -Wall -Wextra -Werror -Iinclude -o "$T/embed" tests/embed/embed.c \
-     "$RT" -lpcre2-8 -lcjson -lz -lm 2>"$T/cc.err"; then
+     "$RT" $(sh tools/ldlibs.sh) 2>"$T/cc.err"; then
   pass embed/links-with-runtime-only
 else
   fail embed/links-with-runtime-only "$(head -c 600 "$T/cc.err")"
