@@ -239,7 +239,7 @@ static const wbr_tensorset *mapping_of(const wbr_tensorset *ts, const void *addr
 }
 
 static int changed(exec *x, const wbr_tensorset *ts, const char *how) {
-  return wbr_fail(x->ctx, WBR_EINPUT, ts && ts->path ? ts->path : "the source",
+  return wbr_fail(x->ctx, WBR_EFORMAT, ts && ts->path ? ts->path : "the source",
                   "make sure nothing rewrites the source while apply reads it, then run apply again",
                   "the file changed while it was being read (%s); nothing was written", how);
 }
@@ -402,10 +402,10 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
   if (!opts) opts = &defaults;
   if (!plan || !path) return WBR_EUSAGE;
   if (plan->problems)
-    return wbr_fail(ctx, WBR_EINPUT, path, "fix the problems reported by `wbr check` first",
+    return wbr_fail(ctx, WBR_EMAPPING, path, "fix the problems reported by `wbr check` first",
                     "not writing: the plan has %zu problem%s", plan->problems, plan->problems == 1 ? "" : "s");
   if (!plan->src->has_data)
-    return wbr_fail(ctx, WBR_EINPUT, path, "give a weight file as the source, not a manifest",
+    return wbr_fail(ctx, WBR_EFORMAT, path, "give a weight file as the source, not a manifest",
                     "the source has names and shapes but no tensor data to convert");
   wbr_tensorset *layout;
   int rc = wbr_tensorset_new(&layout, ctx);
@@ -453,7 +453,7 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
   }
   /* After open, so that naming an input as the output is reported as such first. */
   if (rc == 0 && !w->fmt->has_data)
-    rc = wbr_fail(ctx, WBR_EINPUT, path, "name the output .safetensors; for a manifest of the result use `wbr inspect OUT --json`",
+    rc = wbr_fail(ctx, WBR_EFORMAT, path, "name the output .safetensors; for a manifest of the result use `wbr inspect OUT --json`",
                   "a %s holds no tensor data: cannot write the converted weights to it", w->fmt->name);
   exec x = {.ctx = ctx, .plan = plan, .w = w};
   bool caught = rc == 0;

@@ -125,7 +125,7 @@ void wbr_program_drop_patterns(wbr_program *p);
 /* ---- verification ---- */
 /* Check every pool entry and every operand of every instruction, and keep the compiled
  * patterns on p (wbr_program_namepat). Reports one error about
- * `file` and returns WBR_EINPUT on the first problem. `code_base` is the byte offset of the
+ * `file` and returns WBR_EBYTECODE on the first problem. `code_base` is the byte offset of the
  * first instruction in the .wbc (0 when not loaded from a file), used to give instruction
  * offsets in messages. If bad_addr is not NULL it is set to the address of the instruction
  * that failed, or -1 (nothing failed, or a pool entry did). */

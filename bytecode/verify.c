@@ -360,25 +360,25 @@ int wbr_program_verify(wbr_program *p, wbr_ctx *ctx, const char *file, size_t co
   if (bad_addr) *bad_addr = -1;
   char err[512];
   if (wbr_check_str(p->source, strlen(p->source), err, sizeof err))
-    return wbr_fail(ctx, WBR_EINPUT, file, help, "source name: %s", err);
+    return wbr_fail(ctx, WBR_EBYTECODE, file, help, "source name: %s", err);
   for (uint32_t i = 0; i < p->nstrs; i++)
     if (wbr_check_str(p->strs[i], p->str_len[i], err, sizeof err))
-      return wbr_fail(ctx, WBR_EINPUT, file, help, "string %u: %s", i, err);
+      return wbr_fail(ctx, WBR_EBYTECODE, file, help, "string %u: %s", i, err);
   vs.np = calloc(p->npats ? p->npats : 1, sizeof *vs.np);
   if (!vs.np) return wbr_oom(ctx);
   for (uint32_t i = 0; i < p->npats && rc == 0; i++) {
     if (check_pattern_fields(p, i, err, sizeof err) ||
         pattern_compile(p, i, &vs.np[i], err, sizeof err))
-      rc = wbr_fail(ctx, WBR_EINPUT, file, help, "pattern %u: %s", i, err);
+      rc = wbr_fail(ctx, WBR_EBYTECODE, file, help, "pattern %u: %s", i, err);
   }
   for (uint32_t i = 0; i < p->nints && rc == 0; i++)
     if (p->ints[i].n > WBR_MAX_LIST || p->ints[i].off > p->nint_vals ||
         p->nint_vals - p->ints[i].off < p->ints[i].n)
-      rc = wbr_fail(ctx, WBR_EINPUT, file, help, "int list %u: bad extent", i);
+      rc = wbr_fail(ctx, WBR_EBYTECODE, file, help, "int list %u: bad extent", i);
   for (uint32_t i = 0; i < p->nrefs && rc == 0; i++)
     if (p->refs[i].n > WBR_MAX_LIST || p->refs[i].off > p->nref_vals ||
         p->nref_vals - p->refs[i].off < p->refs[i].n)
-      rc = wbr_fail(ctx, WBR_EINPUT, file, help, "ref list %u: bad extent", i);
+      rc = wbr_fail(ctx, WBR_EBYTECODE, file, help, "ref list %u: bad extent", i);
   for (uint32_t i = 0; i < p->ncode && rc == 0; i++) {
     if (check_insn(&vs, i, err, sizeof err)) {
       const wbr_opinfo *oi = wbr_opinfo_get(p->code[i].op);
@@ -388,7 +388,7 @@ int wbr_program_verify(wbr_program *p, wbr_ctx *ctx, const char *file, size_t co
         snprintf(where, sizeof where, " at byte %zu", code_base + (size_t)i * WBR_INSN_SIZE);
       else
         where[0] = 0;
-      rc = wbr_fail(ctx, WBR_EINPUT, file, help, "instruction %u%s%s%s%s: %s", i, where,
+      rc = wbr_fail(ctx, WBR_EBYTECODE, file, help, "instruction %u%s%s%s%s: %s", i, where,
                     oi ? " (" : "", oi ? oi->name : "", oi ? ")" : "", err);
     }
   }

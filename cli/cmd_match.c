@@ -68,7 +68,7 @@ int cmd_match(int argc, char **argv) {
   if (!rc) rc = wbr_tensorset_open(&tgt, ctx, pos[1]);
   if (!rc && update) {
     upd = cli_read_file(ctx, update, &upd_len);
-    if (!upd) rc = WBR_EINPUT;
+    if (!upd) rc = WBR_ERULES;
   }
   wbr_match_result res;
   memset(&res, 0, sizeof res);

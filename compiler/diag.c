@@ -63,7 +63,7 @@ int wbr_diag_at(wbr_ctx *ctx, const wbr_ast_file *f, wbr_severity sev, wbr_span 
     uint32_t end = span.end < le ? span.end : (uint32_t)le;
     d.span = end > start ? (int)(end - start) : 1;
   }
-  int rc = wbr_report(ctx, WBR_EINPUT, &d);
+  int rc = wbr_report(ctx, WBR_ERULES, &d);
   free(text);
   return rc;
 }

@@ -117,7 +117,7 @@ static int pk_fail(wbr_pickle *p, const char *help, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  return wbr_fail(p->ctx, WBR_EINPUT, p->path, help, "%s, byte %zu: %s", p->what, p->op_at, msg);
+  return wbr_fail(p->ctx, WBR_EFORMAT, p->path, help, "%s, byte %zu: %s", p->what, p->op_at, msg);
 }
 
 const char *wbr_pk_kind_name(const wbr_pk_value *v) {

@@ -118,7 +118,7 @@ int wbr_writer_open_ids(wbr_writer **out, wbr_ctx *ctx, const char *path,
   }
   for (size_t i = 0; i < layout->n && !fmt->quant_ok; i++)
     if (layout->t[i].quant)
-      return wbr_fail(ctx, WBR_EINPUT, path, "write a .gguf, or drop the quantized tensors in the rules",
+      return wbr_fail(ctx, WBR_EFORMAT, path, "write a .gguf, or drop the quantized tensors in the rules",
                       "tensor '%s' is quantized (%s): a %s file cannot hold it", layout->t[i].name,
                       layout->t[i].quant_name, fmt->name);
   writer_impl *wi = calloc(1, sizeof *wi);
@@ -204,7 +204,7 @@ int wbr_writer_copy(wbr_writer *w, int fd, uint64_t off, const void *bytes, size
     if (k == 0 && fstat(fd, &sb) == 0 && (uint64_t)sb.st_size < (uint64_t)in + (len - done)) {
       /* The source ends early: it shrank after it was opened (its mapping would fault too). */
       w->failed = true;
-      return wbr_fail(w->ctx, WBR_EINPUT, w->path,
+      return wbr_fail(w->ctx, WBR_EFORMAT, w->path,
                       "make sure nothing rewrites the source while apply reads it, then run apply again",
                       "tensor '%s': the source file changed while it was being read (it now ends "
                       "%llu bytes short of this tensor's bytes); nothing was written",
@@ -242,7 +242,7 @@ int wbr_writer_write(wbr_writer *w, const void *bytes, size_t len) {
                         "a %s file takes no tensor bytes (got %zu)", w->fmt->name, len);
       uint64_t total = 0;
       for (size_t i = 0; i < w->layout->n; i++) total += w->layout->t[i].nbytes;
-      return wbr_fail(w->ctx, WBR_EINPUT, w->path,
+      return wbr_fail(w->ctx, WBR_EFORMAT, w->path,
                       "give exactly each tensor's bytes, in layout order",
                       "got %zu bytes more than the layout's %zu tensors hold (%llu bytes)", len,
                       w->layout->n, (unsigned long long)total);
@@ -283,7 +283,7 @@ int wbr_writer_commit(wbr_writer *w) {
   if (w->cur < w->layout->n) {
     w->failed = true;
     const wbr_tensor *t = &w->layout->t[w->cur];
-    return wbr_fail(w->ctx, WBR_EINPUT, w->path,
+    return wbr_fail(w->ctx, WBR_EFORMAT, w->path,
                     "give every tensor's bytes, in layout order, before committing",
                     "tensor '%s': got %llu bytes, expected %llu", t->name,
                     (unsigned long long)w->cur_done, (unsigned long long)t->nbytes);
@@ -341,7 +341,7 @@ static int check_dims(wbr_writer *w, const wbr_name_rules *r, const char *shown,
                       const int64_t *shape) {
   for (int d = 0; d < nd; d++)
     if (shape[d] > EXACT_DIM_MAX)
-      return wbr_fail(w->ctx, WBR_EINPUT, w->path, "check the reshape in the rules",
+      return wbr_fail(w->ctx, WBR_EFORMAT, w->path, "check the reshape in the rules",
                       "cannot write tensor '%s' to %s: dimension %d is %lld, larger than 2^53 "
                       "(its readers refuse it)", shown, r->format, d, (long long)shape[d]);
   return 0;
@@ -362,10 +362,10 @@ int wbr_writer_check_layout(wbr_writer *w, const wbr_name_rules *r) {
     else if (r->max_name && nl > r->max_name)
       snprintf(why, sizeof why, "its name is %zu bytes, the format allows %zu", nl, r->max_name);
     else if (r->reserved && strcmp(t->name, r->reserved) == 0)
-      return wbr_fail(w->ctx, WBR_EINPUT, w->path, "rename the tensor in the rules",
+      return wbr_fail(w->ctx, WBR_EFORMAT, w->path, "rename the tensor in the rules",
                       "cannot write a tensor named '%s' to %s", shown, r->format);
     if (why[0])
-      return wbr_fail(w->ctx, WBR_EINPUT, w->path, "rename the tensor in the rules",
+      return wbr_fail(w->ctx, WBR_EFORMAT, w->path, "rename the tensor in the rules",
                       "cannot write tensor '%s' to %s: %s", shown, r->format, why);
     int rc = check_dims(w, r, shown, t->ndim, t->shape);
     if (!rc && t->quant) rc = check_dims(w, r, shown, t->qndim, t->qshape);
@@ -378,7 +378,7 @@ int wbr_tensorset_write(const wbr_tensorset *ts, wbr_ctx *ctx, const char *path)
   if (!ts || !path) return WBR_EUSAGE;
   const wbr_format *fmt = wbr_format_for_path(path);
   if (fmt && fmt->has_data && ts->n && !ts->has_data)
-    return wbr_fail(ctx, WBR_EINPUT, path, "write a manifest (.json) instead, or read a weight file",
+    return wbr_fail(ctx, WBR_EFORMAT, path, "write a manifest (.json) instead, or read a weight file",
                     "cannot write a %s file: the tensor set has names and shapes but no data",
                     fmt->name);
   wbr_writer *w;
@@ -390,7 +390,7 @@ int wbr_tensorset_write(const wbr_tensorset *ts, wbr_ctx *ctx, const char *path)
       if (t->lazy)
         rc = write_lazy(w, ctx, path, t);
       else if (t->nbytes && !t->data)
-        rc = wbr_fail(ctx, WBR_EINPUT, path, "give every tensor its bytes (wbr_tensorset_add with data)",
+        rc = wbr_fail(ctx, WBR_EFORMAT, path, "give every tensor its bytes (wbr_tensorset_add with data)",
                       "tensor '%s' has no data to write", t->name);
       else
         rc = wbr_writer_write(w, t->data, (size_t)t->nbytes);

@@ -47,14 +47,36 @@ extern "C" {
   WBR_EXPAND_AND_QUOTE_(WBR_VERSION_PATCH)
 #define WBR_MAX_DIMS 8
 
+/* Marks a name kept for one release after it was replaced; using it warns. */
+#if defined(__GNUC__)
+#define WBR_DEPRECATED(msg) __attribute__((deprecated(msg)))
+#else
+#define WBR_DEPRECATED(msg)
+#endif
+
+/* What went wrong, by what the caller would fix. The four input codes say which input is bad;
+ * the message through the ctx says where and how. Codes keep their values across releases. */
 typedef enum wbr_error {
   WBR_OK = 0,
-  WBR_EINPUT = -1,   /* malformed or wrong input: a weight file, rules, bytecode, a mapping */
-  WBR_EIO = -2,      /* the operating system refused: open, read, write, rename */
-  WBR_ENOMEM = -3,   /* out of memory */
-  WBR_EUSAGE = -4,   /* the caller passed arguments that make no sense */
-  WBR_EINTERNAL = -5 /* a bug in weightbridge */
+  WBR_EFORMAT = -1,   /* a bad weight file or manifest: malformed, truncated, not a regular file,
+                         changed while read, or unable to hold what is written to it */
+  WBR_EIO = -2,       /* the operating system refused: open, read, write, rename */
+  WBR_ENOMEM = -3,    /* out of memory */
+  WBR_EUSAGE = -4,    /* the caller passed arguments that make no sense */
+  WBR_EINTERNAL = -5, /* a bug in weightbridge */
+  WBR_ERULES = -6,    /* bad rules: .wbr source that does not parse or check, a malformed --hint */
+  WBR_EBYTECODE = -7, /* a bad .wbc: truncated, corrupt, of another version, or failing the
+                         verifier (a .wbc is untrusted input) */
+  WBR_EMAPPING = -8,  /* valid rules that do not map the source onto the target: the plan has
+                         problems (see wbr_plan_problems) */
+  /* The one input code before it was split in four; it has WBR_EFORMAT's value. Deprecated, kept
+   * for one release: test WBR_IS_INPUT_ERROR(rc) for "any bad input". */
+  WBR_EINPUT WBR_DEPRECATED("use WBR_EFORMAT, WBR_ERULES, WBR_EBYTECODE or WBR_EMAPPING") = -1
 } wbr_error;
+
+/* True for the four codes that mean bad input (what WBR_EINPUT covered; the CLI exits 1). */
+#define WBR_IS_INPUT_ERROR(rc)                                                          \
+  ((rc) == WBR_EFORMAT || (rc) == WBR_ERULES || (rc) == WBR_EBYTECODE || (rc) == WBR_EMAPPING)
 
 /* ---- Context and diagnostics -------------------------------------------------------------- */
 
@@ -141,7 +163,8 @@ typedef struct wbr_tensor_info {
 } wbr_tensor_info;
 
 /* Open a weight file or manifest; the format is chosen by the file name's extension
- * (.safetensors, .json). Only the header is read; tensor bytes are mapped, not loaded. */
+ * (.safetensors, .json). Only the header is read; tensor bytes are mapped, not loaded. A file
+ * that is malformed, of an unknown type or not a regular file is WBR_EFORMAT. */
 WBR_API int wbr_tensorset_open(wbr_tensorset **out, wbr_ctx *ctx, const char *path);
 /* Parse from memory; `name` is used in diagnostics and picks the format by extension. The
  * bytes are copied if the format needs them after return. */
@@ -241,7 +264,7 @@ WBR_API int wbr_write_file(wbr_ctx *ctx, const char *path, const void *bytes, si
 
 /* Read a whole regular file (at most 1 GiB) into a NUL-terminated buffer the caller frees with
  * wbr_free; *len excludes the NUL. A FIFO, a device or a directory is refused at once (never
- * blocks): WBR_EINPUT. */
+ * blocks), as is a larger file: WBR_EFORMAT. */
 WBR_API int wbr_read_file(wbr_ctx *ctx, const char *path, char **out, size_t *len);
 
 /* Remove every named temporary file the library is writing. Async-signal-safe: meant for a
@@ -255,13 +278,15 @@ WBR_API void wbr_remove_temporaries(void);
 typedef struct wbr_program wbr_program;
 
 /* Parse, check and compile .wbr source. `name` is the file name used in diagnostics
- * (file:line:col). Every error found is reported (parsing recovers to report several). */
+ * (file:line:col). Every error found is reported (parsing recovers to report several); bad
+ * rules are WBR_ERULES. */
 WBR_API int wbr_program_compile(wbr_program **out, wbr_ctx *ctx, const char *name,
                                 const char *src, size_t len);
 /* Read and compile a .wbr file. */
 WBR_API int wbr_program_compile_file(wbr_program **out, wbr_ctx *ctx, const char *path);
-/* Load a .wbc bytecode file; every operand is verified (a .wbc is untrusted input). Needs only
- * the runtime part of the library. */
+/* Load a .wbc bytecode file; every operand is verified (a .wbc is untrusted input): a file that
+ * is not valid bytecode for this version is WBR_EBYTECODE. Needs only the runtime part of the
+ * library. */
 WBR_API int wbr_program_load(wbr_program **out, wbr_ctx *ctx, const char *path);
 WBR_API int wbr_program_load_bytes(wbr_program **out, wbr_ctx *ctx, const char *name,
                                    const void *bytes, size_t len);
@@ -312,8 +337,9 @@ typedef struct wbr_apply_options {
   void *userdata;           /* for progress */
 } wbr_apply_options;
 
-/* Execute a plan without problems: read the source's data, write every output tensor in plan
- * order to path through the atomic streaming writer (see wbr_writer; `protect` as there, and
+/* Execute a plan without problems (one with problems is refused with WBR_EMAPPING, a manifest
+ * as the source with WBR_EFORMAT; nothing is written): read the source's data, write every
+ * output tensor in plan order to path through the atomic streaming writer (see wbr_writer; `protect` as there, and
  * every file the plan's source and target sets read is protected as well). The
  * output's metadata keeps the source's and records the rules' hash and the tool version. opts
  * may be NULL (defaults). While it reads mapped source bytes it installs a SIGBUS handler (and
@@ -358,7 +384,9 @@ typedef struct wbr_match_result {
 } wbr_match_result;
 
 /* Run the matcher. Returns 0 when a draft was produced (complete or not: see result->complete),
- * WBR_EINPUT for bad input (a malformed hint or --update file; reported through ctx), WBR_ENOMEM.
+ * WBR_ERULES for a malformed hint or --update file, WBR_EMAPPING when the --update rules do not
+ * run over src, WBR_EFORMAT for a tensor name no rule file can spell (each reported through
+ * ctx), WBR_ENOMEM.
  * The draft is proven: when result->complete is true, compiling and planning it maps src onto
  * target exactly, each target from the sources the matcher paired it with. */
 WBR_API int wbr_match_run(wbr_match_result *result, wbr_ctx *ctx, const wbr_tensorset *src,

@@ -497,7 +497,7 @@ static void upd_free(upd *u) {
  * text) is refused with one error, not parsed as text (an error per line). */
 static int refuse_bytecode(wbr_ctx *ctx, const wbr_match_opts *o) {
   if (o->update_len < 4 || memcmp(o->update_src, "\x89WBC", 4) != 0) return 0;
-  return wbr_fail(ctx, WBR_EINPUT, o->update_name,
+  return wbr_fail(ctx, WBR_ERULES, o->update_name,
                   "give --update the .wbr rule file this was compiled from (or `wbr disasm` it to see its statements)",
                   "this is compiled bytecode (.wbc); --update reads and extends a rule file (.wbr)");
 }
@@ -528,7 +528,7 @@ static int upd_load(upd *u, wbr_ctx *ctx, const wbr_tensorset *src, const wbr_te
   rc = wbr_plan_new(&u->plan, ctx, u->prog, src, NULL);
   if (rc) return rc;
   if (u->plan->problems)
-    return wbr_fail(ctx, WBR_EINPUT, o->update_name, "fix the rules so that `wbr plan` runs without errors, then retry",
+    return wbr_fail(ctx, WBR_EMAPPING, o->update_name, "fix the rules so that `wbr plan` runs without errors, then retry",
                     "the rules given to --update do not run over the source");
   rc = wbr_tensorset_new(&u->left, ctx);
   if (!rc) rc = wbr_tensorset_new(&u->todo, ctx);
@@ -742,7 +742,7 @@ static int refuse_unspellable(wbr_ctx *ctx, const wbr_tensorset *ts, const char 
       wbr_buf_init(&b);
       wbr_buf_put_clean(&b, ts->t[i].name, false);
       char *shown = wbr_buf_take(&b);
-      int rc = wbr_fail(ctx, WBR_EINPUT, label, "rename the tensor in the checkpoint first; match cannot draft rules for it",
+      int rc = wbr_fail(ctx, WBR_EFORMAT, label, "rename the tensor in the checkpoint first; match cannot draft rules for it",
                         "tensor '%s' has a control character in its name, which a rule file cannot spell",
                         shown ? shown : "?");
       free(shown);

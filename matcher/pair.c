@@ -473,7 +473,7 @@ static int hint_fail(matcher *m, const mhint *h, const char *help, const char *f
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   if (h->file) return wbr_diag_at(m->ctx, h->file, WBR_SEV_ERROR, (wbr_span){h->start, h->end}, help, "%s", msg);
-  return wbr_fail(m->ctx, WBR_EINPUT, "--hint", help, "%s", msg);
+  return wbr_fail(m->ctx, WBR_ERULES, "--hint", help, "%s", msg);
 }
 
 /* A hinted pair the plain path does not take: the layout the hint gives (exactly), or a dtype

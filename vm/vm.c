@@ -105,7 +105,7 @@ void vm_stmt_error(vm *v, uint32_t pc, const char *help, const char *fmt, ...) {
     }
   }
   v->plan->problems++;
-  wbr_report(v->ctx, WBR_EINPUT, &d);
+  wbr_report(v->ctx, WBR_EMAPPING, &d);
 }
 
 /* Problems not tied to one statement (target comparison). */
@@ -118,7 +118,7 @@ static void plan_error(vm *v, const char *help, const char *fmt, ...) {
   va_end(ap);
   v->plan->problems++;
   wbr_diag d = {.severity = WBR_SEV_ERROR, .message = msg, .help = help};
-  wbr_report(v->ctx, WBR_EINPUT, &d);
+  wbr_report(v->ctx, WBR_EMAPPING, &d);
 }
 
 static void note(vm *v, const char *fmt, ...) WBR_PRINTF(2, 3);

@@ -30,3 +30,17 @@ if grep -q '^flipped.wbc: error: byte .*: checksum mismatch' "$T/err"; then pass
 else fail embed/rejects-flipped-byte "stderr: $(head -c 300 "$T/err")"; fi
 # The runtime cannot compile source: a .wbr is not bytecode.
 rejects embed/wbr-is-not-bytecode 1 'not a .wbc bytecode file' "$T/embed" "$T/rules.wbr"
+
+# The runtime alone tells a bad file, a bad .wbc and a wrong mapping apart by code.
+if ${CC:-cc} ${WBR_SAN_FLAGS:-} -std=c11 -Wall -Wextra -Werror -Iinclude -o "$T/codes" tests/embed/codes.c \
+     "$RT" $(sh tools/ldlibs.sh) 2>"$T/cc.err"; then
+  printf 'weightbridge 1\nrename "a" -> "b"\n' >"$T/ab.wbr"
+  "$WBR" compile "$T/ab.wbr" -o "$T/ab.wbc" 2>"$T/err" || fail embed/codes-compile "$(head -c 300 "$T/err")"
+  "$T/codes" "$T/ab.wbc" "$T/out.safetensors" >"$T/codes.out" 2>&1
+  for c in bad-file bad-wbc good-wbc wrong-mapping wrote-nothing; do
+    if grep -qx "ok $c" "$T/codes.out"; then pass "embed/codes-$c"
+    else fail "embed/codes-$c" "$(grep "$c" "$T/codes.out" || head -c 300 "$T/codes.out")"; fi
+  done
+else
+  fail embed/codes-links "$(head -c 600 "$T/cc.err")"
+fi

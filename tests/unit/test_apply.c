@@ -59,7 +59,7 @@ static void shrink_case(const char *rules, size_t after, const char *want) {
   if (after == 0) CHECK_INT(truncate(src, 4096), 0);
   struct sigaction before, now;
   sigaction(SIGBUS, NULL, &before);
-  CHECK_INT(wbr_plan_apply(plan, ctx, out, NULL, &o), WBR_EINPUT);
+  CHECK_INT(wbr_plan_apply(plan, ctx, out, NULL, &o), WBR_EFORMAT);
   CHECK_INT(g.n, 1);
   if (!strstr(g.last, want)) test_failed(__FILE__, __LINE__, "message '%s' lacks '%s'", g.last, want);
   struct stat st;
@@ -109,7 +109,7 @@ TEST(writer_copy_from_a_shrunk_source) {
   wbr_writer *w = NULL;
   CHECK_INT(wbr_writer_open(&w, ctx, out, layout, NULL), 0);
   if (w && bytes) {
-    CHECK_INT(wbr_writer_copy(w, fd, 0, bytes, N), WBR_EINPUT);
+    CHECK_INT(wbr_writer_copy(w, fd, 0, bytes, N), WBR_EFORMAT);
     CHECK_INT(g.n, 1);
     if (!strstr(g.last, "tensor 'w': the source file changed while it was being read (it now ends "
                         "2097152 bytes short"))

@@ -118,7 +118,7 @@ TEST(writer_too_few_bytes_leaves_nothing) {
   CHECK_INT(wbr_writer_open(&w, ctx, out, ts, NULL), 0);
   CHECK_INT(wbr_writer_write(w, small_a, sizeof small_a), 0);
   CHECK_INT(wbr_writer_write(w, big_bytes, 1000), 0);
-  CHECK_INT(wbr_writer_commit(w), WBR_EINPUT);
+  CHECK_INT(wbr_writer_commit(w), WBR_EFORMAT);
   CHECK_STR(g.last, "tensor 'big': got 1000 bytes, expected 3145733");
   CHECK_INT(g.n, 1);
   wbr_writer_free(w);
@@ -140,7 +140,7 @@ TEST(writer_too_many_bytes) {
   stream(w, big_bytes, BIG, 1 << 20, &rc);
   CHECK_INT(rc, 0);
   CHECK_INT(wbr_writer_write(w, small_b, 4), 0);
-  CHECK_INT(wbr_writer_write(w, small_b, 4), WBR_EINPUT);
+  CHECK_INT(wbr_writer_write(w, small_b, 4), WBR_EFORMAT);
   CHECK_STR(g.last, "got 2 bytes more than the layout's 4 tensors hold (3145751 bytes)");
   CHECK_INT(wbr_writer_commit(w), WBR_EIO); /* failed writers stay failed, silently */
   CHECK_INT(g.n, 1);
