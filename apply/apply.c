@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "../base/version.h"
 #include "../formats/format.h"
 #include "../formats/writer.h"
 #include "kernels.h"
@@ -398,9 +399,12 @@ static int emit_node(exec *x, const wbr_node *nd, sink s) {
 
 int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const char *const *protect,
                    const wbr_apply_options *opts) {
-  static const wbr_apply_options defaults = {0};
+  static const wbr_apply_options defaults = WBR_APPLY_OPTIONS_INIT;
   if (!opts) opts = &defaults;
   if (!plan || !path) return WBR_EUSAGE;
+  int vrc = WBR_CHECK_VERSION(ctx, "wbr_plan_apply", opts, wbr_apply_options, WBR_APPLY_OPTIONS);
+  if (!vrc) vrc = WBR_CHECK_VERSION(ctx, "wbr_plan_apply", &opts->output, wbr_writer_options, WBR_WRITER_OPTIONS);
+  if (vrc) return vrc;
   if (plan->problems)
     return wbr_fail(ctx, WBR_EMAPPING, path, "fix the problems reported by `wbr check` first",
                     "not writing: the plan has %zu problem%s", plan->problems, plan->problems == 1 ? "" : "s");
@@ -445,12 +449,8 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
   for (size_t i = 0; rc == 0 && protect && protect[i]; i++)
     if (wbr_file_ids_add_path(&ids, protect[i]) != 0) rc = wbr_oom(ctx);
   wbr_writer *w = NULL;
-  if (rc == 0) rc = wbr_writer_open_ids(&w, ctx, path, layout, &ids);
+  if (rc == 0) rc = wbr_writer_open_ids(&w, ctx, path, layout, &ids, &opts->output);
   wbr_file_ids_free(&ids);
-  if (rc == 0) {
-    wbr_writer_set_durable(w, (opts->flags & WBR_APPLY_SYNC) != 0);
-    wbr_writer_set_max_shard(w, opts->max_shard_bytes);
-  }
   /* After open, so that naming an input as the output is reported as such first. */
   if (rc == 0 && !w->fmt->has_data)
     rc = wbr_fail(ctx, WBR_EFORMAT, path, "name the output .safetensors; for a manifest of the result use `wbr inspect OUT --json`",

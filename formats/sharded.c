@@ -438,7 +438,7 @@ static int sh_begin(wbr_writer *w) {
   st->prefix[pl] = 0;
   free(dir);
   st->name_cap = name_cap;
-  st->max = WBR_SHARD_DEFAULT_MAX;
+  st->max = w->max_shard ? w->max_shard : WBR_SHARD_DEFAULT_MAX;
   st->cur = -1;
   st->index_fd = w->fd;
   st->lock_fd = -1;
@@ -456,16 +456,10 @@ static int sh_begin(wbr_writer *w) {
   return wbr_writer_check_layout(w, &names);
 }
 
-void wbr_writer_set_max_shard(wbr_writer *w, uint64_t bytes) {
-  if (!w || w->fmt != &wbr_format_sharded || !w->state || bytes == 0) return;
-  sh_state *st = w->state;
-  if (!st->planned) st->max = bytes;
-}
-
 static int sh_tensor_begin(wbr_writer *w, size_t i) {
   sh_state *st = w->state;
-  /* Zero-byte tensors at the start are framed while the writer opens, before the maximum can be
-   * set: they need nothing written, so the plan waits for the first tensor with bytes. */
+  /* Zero-byte tensors at the start are framed while the writer opens: they need nothing
+   * written, so the plan waits for the first tensor with bytes. */
   if (!st->planned && w->layout->t[i].nbytes == 0) return 0;
   int rc = st->planned ? 0 : sh_plan(w, st);
   if (rc == 0) rc = sh_switch(w, st, st->shard_of[i]);

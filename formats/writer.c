@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../base/version.h"
 #include "json.h"
 #include "writer.h"
 
@@ -104,11 +105,16 @@ static int skip_empty(wbr_writer *w) {
 }
 
 int wbr_writer_open_ids(wbr_writer **out, wbr_ctx *ctx, const char *path,
-                        const wbr_tensorset *layout, const wbr_file_ids *protect) {
+                        const wbr_tensorset *layout, const wbr_file_ids *protect,
+                        const wbr_writer_options *opts) {
+  static const wbr_writer_options defaults = WBR_WRITER_OPTIONS_INIT;
   if (!out) return WBR_EUSAGE;
   *out = NULL;
   if (!path || !layout)
     return wbr_fail(ctx, WBR_EUSAGE, path, NULL, "wbr_writer_open needs a path and a layout");
+  if (!opts) opts = &defaults;
+  int vrc = WBR_CHECK_VERSION(ctx, "wbr_writer_open", opts, wbr_writer_options, WBR_WRITER_OPTIONS);
+  if (vrc) return vrc;
   const wbr_format *fmt = wbr_format_for_path(path);
   if (!fmt) {
     char exts[384], help[512];
@@ -128,6 +134,8 @@ int wbr_writer_open_ids(wbr_writer **out, wbr_ctx *ctx, const char *path,
   w->fmt = fmt;
   w->layout = layout;
   w->fd = -1;
+  w->durable = opts->durable;
+  w->max_shard = opts->max_shard_bytes;
   wi->out.fd = -1;
   w->path = wbr_strdup(path);
   w->buf = malloc(OUT_BUF);
@@ -155,7 +163,7 @@ int wbr_writer_open_ids(wbr_writer **out, wbr_ctx *ctx, const char *path,
 }
 
 int wbr_writer_open(wbr_writer **out, wbr_ctx *ctx, const char *path, const wbr_tensorset *layout,
-                    const char *const *protect) {
+                    const char *const *protect, const wbr_writer_options *opts) {
   wbr_file_ids ids = {0};
   for (size_t i = 0; protect && protect[i]; i++)
     if (wbr_file_ids_add_path(&ids, protect[i]) != 0) {
@@ -163,7 +171,7 @@ int wbr_writer_open(wbr_writer **out, wbr_ctx *ctx, const char *path, const wbr_
       if (out) *out = NULL;
       return wbr_oom(ctx);
     }
-  int rc = wbr_writer_open_ids(out, ctx, path, layout, &ids);
+  int rc = wbr_writer_open_ids(out, ctx, path, layout, &ids, opts);
   wbr_file_ids_free(&ids);
   return rc;
 }
@@ -300,10 +308,6 @@ int wbr_writer_commit(wbr_writer *w) {
   return 0;
 }
 
-void wbr_writer_set_durable(wbr_writer *w, int on) {
-  if (w) w->durable = on != 0;
-}
-
 void wbr_writer_free(wbr_writer *w) {
   if (!w) return;
   writer_impl *wi = (writer_impl *)w;
@@ -382,7 +386,7 @@ int wbr_tensorset_write(const wbr_tensorset *ts, wbr_ctx *ctx, const char *path)
                     "cannot write a %s file: the tensor set has names and shapes but no data",
                     fmt->name);
   wbr_writer *w;
-  int rc = wbr_writer_open(&w, ctx, path, ts, NULL);
+  int rc = wbr_writer_open(&w, ctx, path, ts, NULL, NULL);
   if (rc) return rc;
   if (fmt && fmt->has_data) {
     for (size_t i = 0; i < ts->n && rc == 0; i++) {

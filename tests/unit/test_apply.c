@@ -55,7 +55,9 @@ static void shrink_case(const char *rules, size_t after, const char *want) {
   CHECK_INT(wbr_program_compile(&p, ctx, "r.wbr", rules, strlen(rules)), 0);
   CHECK_INT(wbr_plan_new(&plan, ctx, p, ts, NULL), 0);
   shrink s = {src, after};
-  wbr_apply_options o = {.progress = shrink_source, .userdata = &s};
+  wbr_apply_options o = WBR_APPLY_OPTIONS_INIT;
+  o.progress = shrink_source;
+  o.userdata = &s;
   if (after == 0) CHECK_INT(truncate(src, 4096), 0);
   struct sigaction before, now;
   sigaction(SIGBUS, NULL, &before);
@@ -107,7 +109,7 @@ TEST(writer_copy_from_a_shrunk_source) {
   int64_t shape[1] = {N};
   wbr_tensorset_add(layout, "w", WBR_U8, 1, shape, NULL);
   wbr_writer *w = NULL;
-  CHECK_INT(wbr_writer_open(&w, ctx, out, layout, NULL), 0);
+  CHECK_INT(wbr_writer_open(&w, ctx, out, layout, NULL, NULL), 0);
   if (w && bytes) {
     CHECK_INT(wbr_writer_copy(w, fd, 0, bytes, N), WBR_EFORMAT);
     CHECK_INT(g.n, 1);

@@ -152,7 +152,7 @@ TEST(st_empty_set) {
   wbr_tensorset_new(&ts, ctx);
   const char *path = test_path("empty.safetensors");
   wbr_writer *w = NULL;
-  CHECK_INT(wbr_writer_open(&w, ctx, path, ts, NULL), 0);
+  CHECK_INT(wbr_writer_open(&w, ctx, path, ts, NULL, NULL), 0);
   CHECK_INT(wbr_writer_commit(w), 0);
   wbr_writer_free(w);
   size_t len;
