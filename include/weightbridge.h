@@ -370,11 +370,11 @@ typedef struct wbr_apply_options {
  * order to path through the atomic streaming writer (see wbr_writer; `protect` as there, and
  * every file the plan's source and target sets read is protected as well). The output's
  * metadata keeps the source's and records the rules' hash and the tool version. opts may be
- * NULL (the defaults of WBR_APPLY_OPTIONS_INIT). A plan with problems is refused with
- * WBR_EMAPPING, a manifest as the source with WBR_EFORMAT; nothing is written then. While it reads mapped source bytes it installs a SIGBUS handler (and
- * restores the previous one before returning), so a source truncated by another process is
- * reported as an error ("the file changed while it was being read") instead of killing the
- * program; nothing is written then. */
+ * NULL (the defaults of WBR_APPLY_OPTIONS_INIT). While it reads mapped source bytes it installs
+ * a SIGBUS handler (and restores the previous one before returning), so a source truncated by
+ * another process is reported as an error ("the file changed while it was being read",
+ * WBR_EFORMAT) instead of killing the program. A plan with problems is refused with
+ * WBR_EMAPPING, a manifest as the source with WBR_EFORMAT. Nothing is written on any error. */
 WBR_API int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path,
                            const char *const *protect, const wbr_apply_options *opts);
 WBR_API void wbr_plan_free(wbr_plan *plan);
@@ -393,9 +393,11 @@ typedef struct wbr_match_options {
   size_t update_len;
   bool explain;                 /* fill result->explain */
 } wbr_match_options;
-#define WBR_MATCH_OPTIONS_INIT {WBR_MATCH_OPTIONS_VERSION, NULL, NULL, NULL, 0, NULL, NULL, 0, false}
+#define WBR_MATCH_OPTIONS_INIT \
+  {WBR_MATCH_OPTIONS_VERSION, NULL, NULL, NULL, 0, NULL, NULL, 0, false}
 /* The old name, from before the version field; deprecated, kept for one release. */
-typedef wbr_match_options wbr_match_opts WBR_DEPRECATED("use wbr_match_options and WBR_MATCH_OPTIONS_INIT");
+typedef wbr_match_options wbr_match_opts
+    WBR_DEPRECATED("use wbr_match_options and WBR_MATCH_OPTIONS_INIT");
 
 /* Filled by wbr_match_run; the caller makes it with WBR_MATCH_RESULT_INIT, which says which
  * fields it has room for. */
@@ -419,7 +421,8 @@ typedef struct wbr_match_result {
   char *review;         /* what exit 0 proves, then the REVIEW list: lines of text, each ending
                            in a newline; the draft's header says the same (NULL without pairs) */
 } wbr_match_result;
-#define WBR_MATCH_RESULT_INIT {WBR_MATCH_RESULT_VERSION, NULL, NULL, false, 0, 0, 0, 0, 0, 0, 0, 0, NULL}
+#define WBR_MATCH_RESULT_INIT \
+  {WBR_MATCH_RESULT_VERSION, NULL, NULL, false, 0, 0, 0, 0, 0, 0, 0, 0, NULL}
 
 /* Run the matcher. result is made with WBR_MATCH_RESULT_INIT; opts may be NULL (defaults).
  * Returns 0 when a draft was produced (complete or not: see result->complete), WBR_ERULES for a

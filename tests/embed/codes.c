@@ -1,7 +1,8 @@
 /* codes.c — an engine embedding only the runtime tells its failures apart by code: a bad weight
  * file is WBR_EFORMAT, a bad .wbc WBR_EBYTECODE, and a .wbc whose rules do not map the source
  * onto the target WBR_EMAPPING (apply writes nothing). Built by tests/embed/run.sh against
- * libweightbridge-runtime.a only; prints one "ok NAME" or "bad NAME: got RC" line per case. */
+ * libweightbridge-runtime.a only; prints one "ok NAME" or "bad NAME: got RC" line per case.
+ * Also compiled as C++ there: the header and its _INIT macros must stay valid C++. */
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -48,7 +49,9 @@ int main(int argc, char **argv) {
   wbr_plan *plan = NULL;
   if (rc == 0 && src && tgt) rc = wbr_plan_new(&plan, ctx, p, src, tgt);
   if (rc == 0 && plan) {
-    expect("wrong-mapping", wbr_plan_apply(plan, ctx, argv[2], NULL, NULL), WBR_EMAPPING);
+    wbr_apply_options o = WBR_APPLY_OPTIONS_INIT;
+    o.output.durable = true;
+    expect("wrong-mapping", wbr_plan_apply(plan, ctx, argv[2], NULL, &o), WBR_EMAPPING);
     struct stat st;
     expect("wrote-nothing", stat(argv[2], &st), -1);
   } else {

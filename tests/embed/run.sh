@@ -44,3 +44,13 @@ if ${CC:-cc} ${WBR_SAN_FLAGS:-} -std=c11 -Wall -Wextra -Werror -Iinclude -o "$T/
 else
   fail embed/codes-links "$(head -c 600 "$T/cc.err")"
 fi
+# The public header, with its _INIT macros, is valid C++ too (extern "C").
+if command -v c++ >/dev/null 2>&1; then
+  if c++ -x c++ -std=c++11 -Wall -Wextra -Werror -Iinclude -fsyntax-only tests/embed/codes.c 2>"$T/cxx.err"; then
+    pass embed/header-is-cxx
+  else
+    fail embed/header-is-cxx "$(head -c 600 "$T/cxx.err")"
+  fi
+else
+  echo "SKIP: embed/header-is-cxx: no c++ compiler"
+fi
