@@ -872,6 +872,25 @@ static bool orders_agree(pstate *ps) {
   return adjacent < 6 || 2 * agree >= adjacent;
 }
 
+/* What the walks of one phase_order call have been through: per direction, per `stepped`, per
+ * source position, the target position and the number of pairs (+ 1) when a walk was there. A
+ * walk is a function of that state and the pairs: one that reaches a state an earlier walk left
+ * with no pair taken anywhere since would only repeat it (take nothing, mark the same pairs
+ * covered), so it stops. Without this, pairs taken in an order unlike the definition order make
+ * many walks cross the same long runs (quadratic on the 20,000-tensor bench). */
+typedef struct oseen {
+  uint32_t t;
+  size_t epoch; /* m->npairs + 1 when left; 0: never */
+} oseen;
+
+static bool walk_seen(oseen *v, const matcher *m, int dir, long s, long t, bool stepped) {
+  oseen *e = &v[((size_t)(dir > 0) * 2 + stepped) * m->S.n + (size_t)s];
+  if (e->epoch == m->npairs + 1 && e->t == (uint32_t)t) return true;
+  e->t = (uint32_t)t;
+  e->epoch = m->npairs + 1;
+  return false;
+}
+
 /* Extend runs of single pairs in definition order, both ways: the next source and the next
  * target must both be free, or be paired with each other (then the run steps over them). */
 static void phase_order(pstate *ps) {
@@ -880,11 +899,13 @@ static void phase_order(pstate *ps) {
   /* a pair walked over by another pair's run is not walked from again (keeps rounds linear) */
   uint8_t *covered = calloc(np + 1, 1);
   uint32_t *bs = by_parent(&m->S), *bt = by_parent(&m->T);
-  if (!covered || !bs || !bt) {
+  oseen *seen = calloc(4 * m->S.n + 1, sizeof *seen);
+  if (!covered || !bs || !bt || !seen) {
     m->oom = true;
     free(covered);
     free(bs);
     free(bt);
+    free(seen);
     return;
   }
   for (size_t pi = 0; pi < np; pi++) {
@@ -896,6 +917,7 @@ static void phase_order(pstate *ps) {
       snprintf(anchor, sizeof anchor, "continues the run in definition order from %s", S(ps, (uint32_t)s)->name);
       bool stepped = false;
       for (;;) {
+        if (walk_seen(seen, m, dir, s, t, stepped)) break;
         long s2 = s + dir, t2 = t + dir;
         if (s2 < 0 || t2 < 0 || (size_t)s2 >= m->S.n || (size_t)t2 >= m->T.n) break;
         mtensor *a = S(ps, (uint32_t)s2), *b = T(ps, (uint32_t)t2);
@@ -947,6 +969,7 @@ static void phase_order(pstate *ps) {
   free(covered);
   free(bs);
   free(bt);
+  free(seen);
 }
 
 /* Structure (structure.c): the same place in two aligned modules, where shapes, roles, index
