@@ -362,6 +362,24 @@ void mrules_free(mrules *r);
  * all_literal: one literal statement per tensor (the proof's fallback). literal_src is
  * reserved for a finer fallback (per source) and may be NULL. */
 int m_induce(matcher *m, mrules *out, const bool *literal_src, bool all_literal);
+/* nscore.c: one tensor's share of m_csim and m_nsim, for scoring it against many (phase_name),
+ * and the near-scope image pair.c keeps with it. m_nrec_csim is m_csim only when neither
+ * record is `many` (more distinct content words than it holds). */
+#define M_NREC_WORDS 12
+typedef struct mnrec {
+  double cw;                    /* idf sum of its distinct content words */
+  uint32_t w[M_NREC_WORDS];     /* those words, in order */
+  uint8_t nw, nn;
+  bool many;
+  uint8_t rank[M_MAXNUM];       /* its informative numbers: rank and family size */
+  uint16_t fam[M_MAXNUM];
+  const char *img;              /* pair.c: its nearest paired scope's image, cut to segments */
+  uint32_t ilen, isegs;
+} mnrec;
+void m_nrec_fill(const matcher *m, const mside *side, const mtensor *x, mnrec *r);
+float m_nrec_csim(const matcher *m, const mnrec *a, const mnrec *b);
+float m_nrec_nsim(const mnrec *a, const mnrec *b);
+
 /* A new statement at the end of r (NULL when out of memory); a glob that selects s literally. */
 mstmt *m_stmt_new(mrules *r, int kind);
 char *m_lit(const char *s);

@@ -1074,6 +1074,67 @@ static bool row_best(const float *row, size_t ns, float *best, float *second) {
   return *best > -1e8f;
 }
 
+/* near_scope's half for x (a source if src): the image of its nearest scope with pairs, cut
+ * back to whole segments, and how many segments that is; r->img NULL when it adds nothing. */
+static void near_img(pstate *ps, bool src, const mtensor *x, mnrec *r) {
+  const uint32_t *idx = src ? ps->img_s_idx : ps->img_t_idx, *len = src ? ps->img_s_len : ps->img_t_len;
+  const mside *os = src ? &ps->m->T : &ps->m->S;
+  r->img = NULL;
+  for (int k = 0; k < x->nanc; k++) {
+    uint32_t a = x->anc[k];
+    if (a >= ps->nids || idx[a] == UINT32_MAX) continue;
+    const char *img = os->t[idx[a]].name;
+    uint32_t l = len[a], segs = 0;
+    while (l > 0 && !sepc(img[l - 1])) l--;
+    for (uint32_t i = 0; i < l; i++) segs += sepc(img[i]);
+    if (l == 0) return; /* prefix_share's "no information" */
+    r->img = img;
+    r->ilen = l;
+    r->isegs = segs;
+    return;
+  }
+}
+
+/* prefix_share of a record's image with x. */
+static float rec_share(const mnrec *r, const mtensor *x) {
+  uint32_t common = 0;
+  for (uint32_t i = 0; i < r->ilen && i < x->len && r->img[i] == x->name[i]; i++)
+    if (sepc(r->img[i])) common++;
+  return (float)common / (float)r->isegs;
+}
+
+/* near_scope(s, t) from the records of s and t. */
+static float near_rec(const mnrec *rs, const mnrec *rt, const mtensor *s, const mtensor *t) {
+  float tot = 0;
+  int n = 0;
+  if (rs->img) tot += rec_share(rs, t), n++;
+  if (rt->img) tot += rec_share(rt, s), n++;
+  return n ? tot / (float)n : 0;
+}
+
+/* score(s, t) from their records (phase_name's matrix): the same float. */
+static float score_rec(pstate *ps, const mnrec *rs, const mnrec *rt, const mtensor *s, const mtensor *t,
+                       const mlayout *lay) {
+  float cs = rs->many || rt->many ? m_csim(ps->m, s, t) : m_nrec_csim(ps->m, rs, rt);
+  float sc = cs + 0.25f * m_nrec_nsim(rs, rt) + 0.5f * scope_of(ps, s, t) + near_rec(rs, rt, s, t);
+  if (roles_conflict(s, t)) sc -= 2.0f;
+  else if (s->role != ROLE_OTHER && s->role == t->role) sc += 0.3f;
+  if (lay->rel != REL_ID) sc -= 0.02f * (float)lay->rel;
+  return sc;
+}
+
+/* Records for a bucket's free tensors (ids in v, n of them): NULL when out of memory. */
+static mnrec *bucket_recs(pstate *ps, bool src, const uint32_t *v, size_t n) {
+  mnrec *r = malloc((n + 1) * sizeof *r);
+  if (!r) return NULL;
+  const mside *side = src ? &ps->m->S : &ps->m->T;
+  for (size_t i = 0; i < n; i++) {
+    m_nrec_fill(ps->m, side, &side->t[v[i]], &r[i]);
+    near_img(ps, src, &side->t[v[i]], &r[i]);
+  }
+  return r;
+}
+
 /* Mutual best name match with a clear margin, within each element-count bucket. The match must
  * rest on more than role words (weight, bias): shared content words or paired scopes. Where
  * a group of sources and a group of targets tie exactly and each group is one name with one
@@ -1107,9 +1168,10 @@ static void phase_name(pstate *ps) {
     float *bt_sc = malloc(nt * 2 * sizeof(float)), *bs_sc = malloc(ns * 2 * sizeof(float));
     uint32_t *bt_s = malloc(nt * sizeof(uint32_t)), *bs_t = malloc(ns * sizeof(uint32_t));
     bool *done = calloc(nt, sizeof(bool));
-    if (!sc || !bt_sc || !bs_sc || !bt_s || !bs_t || !done) {
+    mnrec *rt = bucket_recs(ps, false, ft, nt), *rs = bucket_recs(ps, true, fs, ns);
+    if (!sc || !bt_sc || !bs_sc || !bt_s || !bs_t || !done || !rt || !rs) {
       m->oom = true;
-      free(sc), free(bt_sc), free(bs_sc), free(bt_s), free(bs_t), free(done);
+      free(sc), free(bt_sc), free(bs_sc), free(bt_s), free(bs_t), free(done), free(rt), free(rs);
       free(ft), free(fs);
       return;
     }
@@ -1123,7 +1185,7 @@ static void phase_name(pstate *ps) {
         float v = -1e9f;
         mlayout l;
         if (tf && s_free(ps, s) && m_layout_for(m, S(ps, s), T(ps, t), &l) != REL_NONE)
-          v = score(ps, S(ps, s), T(ps, t), &l);
+          v = score_rec(ps, &rs[b], &rt[a], S(ps, s), T(ps, t), &l);
         sc[a * ns + b] = v;
         if (v <= -1e8f) continue;
         if (v > bt_sc[2 * a]) {
@@ -1234,7 +1296,7 @@ static void phase_name(pstate *ps) {
       epoch++;
     }
     free(cs), free(ct), free(vs), free(vt), free(gone), free(src), free(tgt), free(rowh), free(tried);
-    free(sc), free(bt_sc), free(bs_sc), free(bt_s), free(bs_t), free(done);
+    free(sc), free(bt_sc), free(bs_sc), free(bt_s), free(bs_t), free(done), free(rt), free(rs);
   }
   free(ft);
   free(fs);
