@@ -23,9 +23,11 @@ SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
 FLEX    ?= flex
 BISON   ?= bison
 
-# The runtime (tensor sets, formats, bytecode loader, VM) must build without flex/bison so an
-# engine can embed it with a .wbc; the compiler and the matcher sit on top.
-RT_SRC    := $(wildcard runtime/*.c) $(wildcard formats/*.c)
+# The runtime (base, formats, bytecode, vm, apply) must build without flex/bison so an engine
+# can embed it with a .wbc; the compiler and the matcher sit on top. ARCHITECTURE.md's layers:
+# base -> {formats, bytecode} -> {vm, compiler} -> {apply, matcher} -> cli.
+RT_DIRS   := base formats bytecode vm apply
+RT_SRC    := $(foreach d,$(RT_DIRS),$(wildcard $(d)/*.c))
 COMP_SRC  := $(wildcard compiler/*.c) $(wildcard matcher/*.c)
 GRAM_Y    := $(wildcard grammar/*.y)
 GRAM_L    := $(wildcard grammar/*.l)

@@ -1,4 +1,4 @@
-/* ops_bench.c — throughput of the apply kernels (runtime/ops.c) against this machine's memcpy.
+/* ops_bench.c — throughput of the apply kernels (apply/kernels.c) against this machine's memcpy.
  * Not a test: prints one line per kernel with GB/s (bytes read + bytes written, per second) and
  * the ratio to memcpy's GB/s (also read + written), best of 5 runs. The quality bar is >= 50%
  * of memcpy for transposes and casts. Build and run: see bench/README.md. */
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "runtime/ops.h"
+#include "apply/kernels.h"
 
 #define RUNS 5
 

@@ -6,7 +6,7 @@
 #ifndef WBR_AST_H
 #define WBR_AST_H
 
-#include "../runtime/util.h"
+#include "../base/util.h"
 
 /* Byte offsets [start, end) into the source text. */
 typedef struct wbr_span {

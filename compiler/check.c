@@ -1,5 +1,5 @@
 /* check.c — semantic checks of a parsed .wbr file: everything that can be known without a tensor
- * set. Patterns and templates are compiled with the runtime's own engine (runtime/namepat.c,
+ * set. Patterns and templates are compiled with the runtime's own engine (bytecode/pattern.c,
  * as the bytecode verifier and the VM do, so the three cannot disagree); the checks before it
  * only give the common mistakes a more precise message. Axis lists, sizes and ranges are
  * checked, and repeated statements are found. Every problem is reported (one diagnostic each)
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "frontend.h"
-#include "runtime/namepat.h"
+#include "bytecode/pattern.h"
 
 enum { MAX_CAPS = 32 };
 

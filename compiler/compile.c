@@ -5,7 +5,7 @@
 
 #include "emit.h"
 #include "frontend.h"
-#include "runtime/io.h"
+#include "base/io.h"
 
 #define WBR_MAX_SOURCE (64u << 20) /* a rule file larger than this is certainly not one */
 

@@ -1,9 +1,9 @@
-/* emit.h — the emitter: a checked AST becomes a verified in-memory program (runtime/program.h).
+/* emit.h — the emitter: a checked AST becomes a verified in-memory program (bytecode/program.h).
  * Internal to the compiler; wbr_program_compile (compile.c) is the public entry point. */
 #ifndef WBR_EMIT_H
 #define WBR_EMIT_H
 
-#include "../runtime/program.h"
+#include "../bytecode/program.h"
 #include "ast.h"
 
 /* Emit one instruction per statement of f, in order, with deduplicated pools; the source name,

@@ -10,7 +10,7 @@
 
 #include "frontend.h"
 #include "parser.h"
-#include "runtime/program.h"
+#include "bytecode/program.h"
 /* flex's header names the bison types without the api.prefix */
 #define YYSTYPE WBR_YYSTYPE
 #define YYLTYPE WBR_YYLTYPE

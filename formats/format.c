@@ -1,5 +1,7 @@
-/* format.c — the registry of weight-file formats (chosen by file extension) and writing a whole
- * tensor set through the streaming writer. New formats add one line to `formats`. */
+/* format.c — the registry of weight-file formats (chosen by file extension) and opening a tensor
+ * set from a file: the file is memory-mapped read-only and handed to its format's reader, so
+ * only the header is parsed and tensor bytes are read by the OS on demand. New formats add one
+ * line to `formats`. */
 #include "format.h"
 #include "json.h"
 
@@ -7,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const wbr_format *const formats[] = {
     &wbr_format_safetensors,
@@ -84,86 +89,107 @@ void *wbr_ts_own_block(wbr_tensorset *ts, wbr_ctx *ctx, size_t n) {
   return wbr_ts_adopt(ts, c) == 0 ? p : NULL;
 }
 
-/* Write a lazy tensor's bytes: made in a buffer of its size, one tensor at a time. */
-static int write_lazy(wbr_writer *w, wbr_ctx *ctx, const char *path, const wbr_tensor *t) {
-  uint8_t *buf = t->nbytes <= SIZE_MAX ? malloc(t->nbytes ? (size_t)t->nbytes : 1) : NULL;
-  if (!buf) {
-    char sz[32];
-    wbr_bytes_str(sz, sizeof sz, t->nbytes);
-    return wbr_fail(ctx, WBR_ENOMEM, path, "free memory, or write the tensors to a smaller output",
-                    "out of memory making the %s of tensor '%s'", sz, t->name);
-  }
-  int rc = wbr_tensor_fill(ctx, t, buf);
-  if (rc == 0) rc = wbr_writer_write(w, buf, (size_t)t->nbytes);
-  free(buf);
-  return rc;
-}
-
-/* Dimensions a JSON reader holds exactly (the safetensors and manifest readers' limit). */
-#define EXACT_DIM_MAX (INT64_C(1) << 53)
-
-static int check_dims(wbr_writer *w, const wbr_name_rules *r, const char *shown, int nd,
-                      const int64_t *shape) {
-  for (int d = 0; d < nd; d++)
-    if (shape[d] > EXACT_DIM_MAX)
-      return wbr_fail(w->ctx, WBR_EINPUT, w->path, "check the reshape in the rules",
-                      "cannot write tensor '%s' to %s: dimension %d is %lld, larger than 2^53 "
-                      "(its readers refuse it)", shown, r->format, d, (long long)shape[d]);
-  return 0;
-}
-
-int wbr_writer_check_layout(wbr_writer *w, const wbr_name_rules *r) {
-  const wbr_tensorset *ts = w->layout;
-  char shown[256];
-  for (size_t i = 0; i < ts->n; i++) {
-    const wbr_tensor *t = &ts->t[i];
-    size_t nl = strlen(t->name), bad;
-    wbr_json_show(shown, sizeof shown, t->name);
-    char why[96] = "";
-    if (r->unnamed) ;
-    else if (nl == 0) snprintf(why, sizeof why, "its name is empty");
-    else if (!wbr_utf8_valid((const uint8_t *)t->name, nl, &bad))
-      snprintf(why, sizeof why, "its name is not UTF-8 (byte %zu)", bad);
-    else if (r->max_name && nl > r->max_name)
-      snprintf(why, sizeof why, "its name is %zu bytes, the format allows %zu", nl, r->max_name);
-    else if (r->reserved && strcmp(t->name, r->reserved) == 0)
-      return wbr_fail(w->ctx, WBR_EINPUT, w->path, "rename the tensor in the rules",
-                      "cannot write a tensor named '%s' to %s", shown, r->format);
-    if (why[0])
-      return wbr_fail(w->ctx, WBR_EINPUT, w->path, "rename the tensor in the rules",
-                      "cannot write tensor '%s' to %s: %s", shown, r->format, why);
-    int rc = check_dims(w, r, shown, t->ndim, t->shape);
-    if (!rc && t->quant) rc = check_dims(w, r, shown, t->qndim, t->qshape);
-    if (rc) return rc;
-  }
-  return 0;
-}
-
-int wbr_tensorset_write(const wbr_tensorset *ts, wbr_ctx *ctx, const char *path) {
-  if (!ts || !path) return WBR_EUSAGE;
+static const wbr_format *format_or_fail(wbr_ctx *ctx, const char *path) {
   const wbr_format *fmt = wbr_format_for_path(path);
-  if (fmt && fmt->has_data && ts->n && !ts->has_data)
-    return wbr_fail(ctx, WBR_EINPUT, path, "write a manifest (.json) instead, or read a weight file",
-                    "cannot write a %s file: the tensor set has names and shapes but no data",
-                    fmt->name);
-  wbr_writer *w;
-  int rc = wbr_writer_open(&w, ctx, path, ts, NULL);
-  if (rc) return rc;
-  if (fmt && fmt->has_data) {
-    for (size_t i = 0; i < ts->n && rc == 0; i++) {
-      const wbr_tensor *t = &ts->t[i];
-      if (t->lazy)
-        rc = write_lazy(w, ctx, path, t);
-      else if (t->nbytes && !t->data)
-        rc = wbr_fail(ctx, WBR_EINPUT, path, "give every tensor its bytes (wbr_tensorset_add with data)",
-                      "tensor '%s' has no data to write", t->name);
-      else
-        rc = wbr_writer_write(w, t->data, (size_t)t->nbytes);
-    }
+  if (!fmt) {
+    char exts[384], help[512];
+    wbr_format_extensions(exts, sizeof exts);
+    snprintf(help, sizeof help, "name the file with one of the extensions weightbridge reads: %s", exts);
+    wbr_fail(ctx, WBR_EINPUT, path, help, "unknown file type (by extension)");
   }
-  if (rc == 0) rc = wbr_writer_commit(w);
-  wbr_writer_free(w);
+  return fmt;
+}
+
+static int read_into(wbr_tensorset **out, wbr_tensorset *ts, const wbr_format *fmt,
+                     const char *path, const char *key, const uint8_t *bytes, size_t len) {
+  ts->format = fmt->name;
+  int rc = fmt->read(ts, ts->ctx, path, key, bytes, len);
+  if (rc != 0) {
+    wbr_tensorset_free(ts);
+    *out = NULL;
+    return rc < 0 ? rc : WBR_EINPUT;
+  }
+  ts->has_data = fmt->has_data;
+  *out = ts;
+  return 0;
+}
+
+static int open_file(wbr_tensorset **out, wbr_ctx *ctx, const char *path, const char *key);
+
+int wbr_tensorset_open(wbr_tensorset **out, wbr_ctx *ctx, const char *spec) {
+  if (!out || !spec) return WBR_EUSAGE;
+  *out = NULL;
+  /* FILE#KEY selects an entry of a container (a sub-dict of a PyTorch checkpoint): split at the
+   * last '#' when the name before it has a known extension and the whole name is no file. */
+  char *path = wbr_strdup(spec);
+  if (!path) return wbr_oom(ctx);
+  const char *key = NULL;
+  char *hash = strrchr(path, '#');
+  if (hash && access(spec, F_OK) != 0) {
+    *hash = 0;
+    if (wbr_format_for_path(path)) key = hash + 1;
+    else *hash = '#';
+  }
+  int rc = open_file(out, ctx, path, key);
+  free(path);
   return rc;
+}
+
+static int open_file(wbr_tensorset **out, wbr_ctx *ctx, const char *path, const char *key) {
+  const wbr_format *fmt = format_or_fail(ctx, path);
+  if (!fmt) return WBR_EINPUT;
+  struct stat st;
+  int fd = wbr_io_open_read(ctx, path, NULL, &st);
+  if (fd < 0) return fd;
+  wbr_tensorset *ts;
+  int rc = wbr_tensorset_new(&ts, ctx);
+  if (rc) {
+    close(fd);
+    return rc;
+  }
+  size_t len = (size_t)st.st_size;
+  const uint8_t *bytes = (const uint8_t *)"";
+  if (len > 0) {
+    void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED) {
+      rc = wbr_fail_errno(ctx, path, "cannot map");
+      close(fd);
+      wbr_tensorset_free(ts);
+      return rc;
+    }
+    ts->map_base = m;
+    ts->map_len = len;
+    bytes = m;
+  }
+  ts->fd = fd;
+  ts->dev = st.st_dev;
+  ts->ino = st.st_ino;
+  ts->path = wbr_strdup(path);
+  if (!ts->path) {
+    wbr_tensorset_free(ts);
+    return wbr_oom(ctx);
+  }
+  return read_into(out, ts, fmt, path, key, bytes, len);
+}
+
+int wbr_tensorset_open_memory(wbr_tensorset **out, wbr_ctx *ctx, const char *name,
+                              const void *bytes, size_t len) {
+  if (!out || !name || (!bytes && len)) return WBR_EUSAGE;
+  *out = NULL;
+  const wbr_format *fmt = format_or_fail(ctx, name);
+  if (!fmt) return WBR_EINPUT;
+  wbr_tensorset *ts;
+  int rc = wbr_tensorset_new(&ts, ctx);
+  if (rc) return rc;
+  /* One spare byte so readers may rely on a NUL after the bytes; the copy is the set's own. */
+  ts->owned = malloc(len + 1);
+  if (!ts->owned) {
+    wbr_tensorset_free(ts);
+    return wbr_oom(ctx);
+  }
+  if (len) memcpy(ts->owned, bytes, len);
+  ((uint8_t *)ts->owned)[len] = 0;
+  return read_into(out, ts, fmt, name, NULL, ts->owned, len);
 }
 
 char *wbr_tensorset_to_manifest(const wbr_tensorset *ts) {

@@ -4,7 +4,7 @@
 #ifndef WBR_FORMAT_H
 #define WBR_FORMAT_H
 
-#include "../runtime/tensorset.h"
+#include "../base/tensorset.h"
 
 typedef struct wbr_format {
   const char *name;        /* "safetensors" */

@@ -1,6 +1,6 @@
 /* json.h — the strict JSON layer shared by the safetensors and manifest readers: cJSON builds the
  * tree after a lexical pass of our own that gives exact error positions and reads integers
- * exactly from their digits. Implemented in safetensors.c. */
+ * exactly from their digits. Implemented in json.c. */
 #ifndef WBR_JSON_H
 #define WBR_JSON_H
 
@@ -14,6 +14,10 @@ int wbr_json_parse(wbr_json **out, const char *text, size_t len, size_t *err_off
 const cJSON *wbr_json_root(const wbr_json *j);
 void wbr_json_free(wbr_json *j);
 const char *wbr_json_kind(const cJSON *v);
+/* A non-negative integer up to 2^53, read exactly from its digits into *out; otherwise one error
+ * "WHO: WHAT is <value>, expected ..." about path. */
+int wbr_json_uint(const wbr_json *j, wbr_ctx *ctx, const char *path, const char *who,
+                  const char *what, const cJSON *v, uint64_t *out, const char *help);
 int wbr_json_shape(const wbr_json *j, wbr_ctx *ctx, const char *path, const char *who,
                    const cJSON *v, int64_t *shape, int *ndim, const char *help);
 int wbr_json_meta(wbr_ctx *ctx, const char *path, const char *label, const cJSON *v,

@@ -7,7 +7,7 @@
 #ifndef WBR_PICKLE_H
 #define WBR_PICKLE_H
 
-#include "../runtime/util.h"
+#include "../base/util.h"
 
 typedef enum wbr_pk_kind {
   WBR_PK_NONE,

@@ -2,7 +2,7 @@
  * NAME.safetensors.index.json ({"metadata": {...}, "weight_map": {tensor: shard file}}) beside
  * shards NAME-0000K-of-0000N.safetensors. Read: every shard is opened and checked against the
  * weight map. Written: the format's hooks write the shards themselves (the generic writer's own
- * file becomes the index), each through the one atomic output of runtime/io.c, and rename them
+ * file becomes the index), each through the one atomic output of base/io.c, and rename them
  * into place only when all are complete, holding a lock on the directory from the first shard to
  * the index's rename so that concurrent writers of one output do not interleave. */
 #include <errno.h>

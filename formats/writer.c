@@ -1,6 +1,6 @@
 /* writer.c — the generic streaming writer behind every weight format: bytes go through a buffer
  * that large writes bypass, are counted against the layout and framed per tensor for the
- * format's hooks. The file itself is the one atomic output of runtime/io.c (wbr_out): a
+ * format's hooks. The file itself is the one atomic output of base/io.c (wbr_out): a
  * temporary renamed into place at commit, so OUT is either the old file or the whole new one;
  * a device or a pipe is written in place; an input is never replaced. */
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "writer.h"
 
 #define OUT_BUF (1u << 20)      /* smaller writes are gathered into this buffer */
@@ -314,4 +315,88 @@ void wbr_writer_free(wbr_writer *w) {
   free(w->buf);
   free(w->state);
   free(wi);
+}
+
+/* ---- Layout checks and whole-set writes (the writer's callers that need no kernel) -------- */
+
+/* Write a lazy tensor's bytes: made in a buffer of its size, one tensor at a time. */
+static int write_lazy(wbr_writer *w, wbr_ctx *ctx, const char *path, const wbr_tensor *t) {
+  uint8_t *buf = t->nbytes <= SIZE_MAX ? malloc(t->nbytes ? (size_t)t->nbytes : 1) : NULL;
+  if (!buf) {
+    char sz[32];
+    wbr_bytes_str(sz, sizeof sz, t->nbytes);
+    return wbr_fail(ctx, WBR_ENOMEM, path, "free memory, or write the tensors to a smaller output",
+                    "out of memory making the %s of tensor '%s'", sz, t->name);
+  }
+  int rc = wbr_tensor_fill(ctx, t, buf);
+  if (rc == 0) rc = wbr_writer_write(w, buf, (size_t)t->nbytes);
+  free(buf);
+  return rc;
+}
+
+/* Dimensions a JSON reader holds exactly (the safetensors and manifest readers' limit). */
+#define EXACT_DIM_MAX (INT64_C(1) << 53)
+
+static int check_dims(wbr_writer *w, const wbr_name_rules *r, const char *shown, int nd,
+                      const int64_t *shape) {
+  for (int d = 0; d < nd; d++)
+    if (shape[d] > EXACT_DIM_MAX)
+      return wbr_fail(w->ctx, WBR_EINPUT, w->path, "check the reshape in the rules",
+                      "cannot write tensor '%s' to %s: dimension %d is %lld, larger than 2^53 "
+                      "(its readers refuse it)", shown, r->format, d, (long long)shape[d]);
+  return 0;
+}
+
+int wbr_writer_check_layout(wbr_writer *w, const wbr_name_rules *r) {
+  const wbr_tensorset *ts = w->layout;
+  char shown[256];
+  for (size_t i = 0; i < ts->n; i++) {
+    const wbr_tensor *t = &ts->t[i];
+    size_t nl = strlen(t->name), bad;
+    wbr_json_show(shown, sizeof shown, t->name);
+    char why[96] = "";
+    if (r->unnamed) ;
+    else if (nl == 0) snprintf(why, sizeof why, "its name is empty");
+    else if (!wbr_utf8_valid((const uint8_t *)t->name, nl, &bad))
+      snprintf(why, sizeof why, "its name is not UTF-8 (byte %zu)", bad);
+    else if (r->max_name && nl > r->max_name)
+      snprintf(why, sizeof why, "its name is %zu bytes, the format allows %zu", nl, r->max_name);
+    else if (r->reserved && strcmp(t->name, r->reserved) == 0)
+      return wbr_fail(w->ctx, WBR_EINPUT, w->path, "rename the tensor in the rules",
+                      "cannot write a tensor named '%s' to %s", shown, r->format);
+    if (why[0])
+      return wbr_fail(w->ctx, WBR_EINPUT, w->path, "rename the tensor in the rules",
+                      "cannot write tensor '%s' to %s: %s", shown, r->format, why);
+    int rc = check_dims(w, r, shown, t->ndim, t->shape);
+    if (!rc && t->quant) rc = check_dims(w, r, shown, t->qndim, t->qshape);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+int wbr_tensorset_write(const wbr_tensorset *ts, wbr_ctx *ctx, const char *path) {
+  if (!ts || !path) return WBR_EUSAGE;
+  const wbr_format *fmt = wbr_format_for_path(path);
+  if (fmt && fmt->has_data && ts->n && !ts->has_data)
+    return wbr_fail(ctx, WBR_EINPUT, path, "write a manifest (.json) instead, or read a weight file",
+                    "cannot write a %s file: the tensor set has names and shapes but no data",
+                    fmt->name);
+  wbr_writer *w;
+  int rc = wbr_writer_open(&w, ctx, path, ts, NULL);
+  if (rc) return rc;
+  if (fmt && fmt->has_data) {
+    for (size_t i = 0; i < ts->n && rc == 0; i++) {
+      const wbr_tensor *t = &ts->t[i];
+      if (t->lazy)
+        rc = write_lazy(w, ctx, path, t);
+      else if (t->nbytes && !t->data)
+        rc = wbr_fail(ctx, WBR_EINPUT, path, "give every tensor its bytes (wbr_tensorset_add with data)",
+                      "tensor '%s' has no data to write", t->name);
+      else
+        rc = wbr_writer_write(w, t->data, (size_t)t->nbytes);
+    }
+  }
+  if (rc == 0) rc = wbr_writer_commit(w);
+  wbr_writer_free(w);
+  return rc;
 }

@@ -5,7 +5,7 @@
 #ifndef WBR_WRITER_H
 #define WBR_WRITER_H
 
-#include "../runtime/io.h"
+#include "../base/io.h"
 #include "format.h"
 
 /* wbr_writer_open with the inputs as identities (may be NULL); the list is copied. */

@@ -9,7 +9,7 @@
 #ifndef WBR_ZIP_H
 #define WBR_ZIP_H
 
-#include "../runtime/util.h"
+#include "../base/util.h"
 
 /* ---- Reader -------------------------------------------------------------------------------- */
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "../compiler/frontend.h"
-#include "../runtime/plan.h"
+#include "../vm/plan.h"
 #include "mint.h"
 
 /* ---- quiet context: collects what the proof's compile/plan report ----------------------------- */

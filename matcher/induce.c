@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "../compiler/ast.h"
-#include "../runtime/namepat.h"
+#include "../bytecode/pattern.h"
 #include "mint.h"
 
 /* ---- statements --------------------------------------------------------------------------------- */

@@ -4,8 +4,8 @@
 #ifndef WBR_MINT_H
 #define WBR_MINT_H
 
-#include "../runtime/tensorset.h"
-#include "../runtime/util.h"
+#include "../base/tensorset.h"
+#include "../base/util.h"
 #include "match.h"
 
 #define M_MAXNUM 16  /* numbers kept per name */

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "../compiler/frontend.h"
-#include "../runtime/namepat.h"
+#include "../bytecode/pattern.h"
 #include "mint.h"
 
 /* ---- layout relations ------------------------------------------------------------------------ */
@@ -148,9 +148,8 @@ int rel_find(mlayout *out, const int64_t *a, int na, const int64_t *b, int nb, i
   return out->rel = REL_NONE;
 }
 
-static bool is_float(wbr_dtype d) { return d == WBR_F64 || d == WBR_F32 || d == WBR_F16 || d == WBR_BF16; }
-
-static bool dtype_ok(wbr_dtype a, wbr_dtype b) { return a == b || (is_float(a) && is_float(b)); }
+/* A pair whose dtypes differ needs a cast the kernels have. */
+static bool dtype_ok(wbr_dtype a, wbr_dtype b) { return wbr_cast_supported(a, b); }
 
 static int conv_of(const mtensor *s, const mtensor *t) {
   if (s->kernel && !t->kernel && t->role == ROLE_WEIGHT && !(t->ndim == 2 && m_conv1d_name(t))) return CONV_FLAX_TO_TORCH;

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "../compiler/ast.h"
-#include "../runtime/namepat.h"
-#include "../runtime/plan.h"
+#include "../bytecode/pattern.h"
+#include "../vm/plan.h"
 #include "mint.h"
 
 /* ---- finding the groups ------------------------------------------------------------------------- */

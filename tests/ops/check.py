@@ -1,4 +1,4 @@
-"""check.py DRIVER TMPDIR — cross-checks the apply kernels (runtime/ops.c, through driver.c)
+"""check.py DRIVER TMPDIR — cross-checks the apply kernels (apply/kernels.c, through driver.c)
 against numpy and torch, comparing output BYTES exactly; prints one PASS/FAIL line per case.
 
 Expected values come from the libraries wherever their semantics are ours: numpy for

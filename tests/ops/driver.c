@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/ops.h"
+#include "apply/kernels.h"
 
 /* The file's bytes at an odd address; free with free(p - 1). */
 static unsigned char *slurp(const char *path, size_t *len) {

@@ -1,11 +1,11 @@
 #!/bin/sh
 # run.sh — cross-checks the apply kernels against numpy and torch (tests/ops/check.py) through a
-# small driver compiled from runtime/ops.c directly, so this suite does not depend on the rest of
+# small driver compiled from apply/kernels.c directly, so this suite does not depend on the rest of
 # the library linking. Every case compares output bytes exactly; one PASS/FAIL line per case.
 . "$(dirname "$0")/../lib.sh"
 needs_py ops/python numpy torch || exit 0
 if ! cc -std=c11 -O2 ${WBR_SAN_FLAGS:-} -D_GNU_SOURCE -I"$TOP/include" -I"$TOP" \
-    -o "$T/driver" "$TOP/tests/ops/driver.c" "$TOP/runtime/ops.c" "$TOP/runtime/dtype.c" \
+    -o "$T/driver" "$TOP/tests/ops/driver.c" "$TOP/apply/kernels.c" "$TOP/base/dtype.c" \
     2>"$T/cc.err"; then
   fail ops/driver-builds "$(head -c 400 "$T/cc.err")"
   exit 1

@@ -2,7 +2,7 @@
  * the errors a user sees for bad patterns. */
 #include <stdlib.h>
 
-#include "../../runtime/namepat.h"
+#include "../../bytecode/pattern.h"
 #include "harness.h"
 
 /* Rename `name` with pattern/template; returns the new name (static buffer) or "<no match>" or

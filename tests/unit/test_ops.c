@@ -1,12 +1,12 @@
-/* test_ops.c — the apply kernels (runtime/ops.c): permute against a naive reference on random
+/* test_ops.c — the apply kernels (apply/kernels.c): permute against a naive reference on random
  * shapes and every element size, blocked-transpose edges, cast tables with exact bit patterns
  * (rounding ties, overflow, subnormals, NaN payloads, -0), exhaustive 16-bit round trips, the
  * fast cast paths against the general converter, and slice / concat round trips and streams. */
 #include <stdlib.h>
 
-#include "../../runtime/half.h"
-#include "../../runtime/ops.h"
-#include "../../runtime/util.h"
+#include "../../base/half.h"
+#include "../../apply/kernels.h"
+#include "../../base/util.h"
 #include "harness.h"
 
 /* A seeded generator, so every failure reproduces. */

@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "../../runtime/tensorset.h"
+#include "../../base/tensorset.h"
 #include "harness.h"
 
 TEST(tensorset_keeps_order_and_finds_names) {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "harness.h"
-#include "runtime/plan.h"
+#include "vm/plan.h"
 #include "weightbridge.h"
 
 #define LONG 5000u /* more entries than WBR_MAX_LIST */

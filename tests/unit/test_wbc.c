@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <zlib.h>
 
-#include "../../runtime/program.h"
+#include "../../bytecode/program.h"
 #include "harness.h"
 
 /* A program using every opcode once, with regex and glob patterns, captures and lists. */

@@ -96,4 +96,17 @@ void wbr_shape_str(char *buf, size_t n, int ndim, const int64_t *shape);
 /* Human-readable byte count ("1.5 MiB") into buf. */
 void wbr_bytes_str(char *buf, size_t n, uint64_t bytes);
 
+/* ---- dtypes and shapes (dtype.c): what the planner and the kernels both need ---------- */
+
+/* True for every floating-point dtype: F64, F32, F16, BF16 and the two F8s. */
+bool wbr_dtype_is_float(wbr_dtype dt);
+
+/* True if wbr_cast converts from -> to: any dtype to itself (a copy), and every pair of F64,
+ * F32, F16 and BF16. Integer, bool and F8 conversions are not provided: the planner refuses
+ * them with its own diagnostic. */
+bool wbr_cast_supported(wbr_dtype from, wbr_dtype to);
+
+/* out[i] = shape[perm[i]]: the shape of the permuted tensor. */
+void wbr_permute_shape(int64_t *out, int ndim, const int64_t *shape, const int *perm);
+
 #endif

@@ -1,13 +1,13 @@
-/* ops.c — tensor kernels for `wbr apply`: one strided-copy engine (permute, slice, concat-into)
+/* kernels.c — tensor kernels for `wbr apply`: one strided-copy engine (permute, slice, concat-into)
  * with a cache-blocked transpose at its core, float casts with exact IEEE rounding done in
  * integer arithmetic, and zero-copy span emitters for slices and concatenations.
- * See ops.h for the contracts. */
-#include "ops.h"
+ * See kernels.h for the contracts. */
+#include "kernels.h"
 
 #include <string.h>
 
-#include "half.h"
-#include "util.h"
+#include "base/half.h"
+#include "base/util.h"
 
 /* ---- Shapes ------------------------------------------------------------------------------- */
 
@@ -244,10 +244,6 @@ bool wbr_perm_is_valid(int ndim, const int *perm) {
   return true;
 }
 
-void wbr_permute_shape(int64_t *out, int ndim, const int64_t *shape, const int *perm) {
-  for (int i = 0; i < ndim; i++) out[i] = shape[perm[i]];
-}
-
 int wbr_permute_put(void *dst, const int64_t *dst_shape, int axis, int64_t start,
                     const void *src, size_t esize, int ndim, const int64_t *src_shape,
                     const int *perm) {
@@ -388,13 +384,6 @@ int wbr_concat_stream(wbr_emit_fn emit, void *userdata, size_t esize, int ndim,
 }
 
 /* ---- Cast --------------------------------------------------------------------------------- */
-
-static bool is_float(wbr_dtype t) { return t == WBR_F64 || t == WBR_F32 || t == WBR_F16 || t == WBR_BF16; }
-
-bool wbr_cast_supported(wbr_dtype from, wbr_dtype to) {
-  if ((unsigned)from >= WBR_DTYPE_COUNT || (unsigned)to >= WBR_DTYPE_COUNT) return false;
-  return from == to || (is_float(from) && is_float(to));
-}
 
 static wbr_fpfmt fmt_of(wbr_dtype t) {
   if (t == WBR_F64) return WBR_FP_F64;

@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checked.h"
-#include "ops.h"
+#include "base/checked.h"
 #include "vm.h"
 
 /* What to do with one matched tensor: its position in the working set, its value (a copy to
@@ -28,10 +27,6 @@ static const char *quantized(const vm *v, const wbr_node *nd) {
   if (nd->kind != WBR_N_SOURCE) return NULL;
   const wbr_tensor *t = &v->plan->src->t[nd->src];
   return t->quant ? t->quant_name : NULL;
-}
-
-static bool is_float(wbr_dtype d) {
-  return d == WBR_F64 || d == WBR_F32 || d == WBR_F16 || d == WBR_BF16 || d == WBR_F8_E4M3 || d == WBR_F8_E5M2;
 }
 
 static int norm_axis(int64_t axis, int ndim) {
@@ -302,7 +297,7 @@ static bool cast_one(vm *v, stmt *s, size_t i, wbr_value val, const wbr_match *m
   wbr_dtype to = (wbr_dtype)s->in->x;
   /* `cast "*" bf16` means the floating-point weights: integer and bool tensors (step
    * counters, index buffers) keep their dtype. */
-  if (!is_float(nd->dtype) && is_float(to)) return out_push(v, s, i, val);
+  if (!wbr_dtype_is_float(nd->dtype) && wbr_dtype_is_float(to)) return out_push(v, s, i, val);
   s->cast_floats++;
   if (nd->dtype != to) {
     if (!wbr_cast_supported(nd->dtype, to)) {

@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "io.h"
+#include "base/io.h"
 #include "program.h"
 
 #define WBC_HEADER 24
@@ -173,7 +173,7 @@ int wbr_program_save(const wbr_program *p, wbr_ctx *ctx, const char *path) {
   size_t len;
   int rc = wbr_program_serialize(p, ctx, &bytes, &len);
   if (rc) return rc;
-  /* The one atomic output (runtime/io.c); the rule file itself is never replaced. */
+  /* The one atomic output (base/io.c); the rule file itself is never replaced. */
   wbr_file_ids ids = {0};
   const char *src = wbr_program_source(p);
   if (src && *src && wbr_file_ids_add_path(&ids, src) != 0) rc = wbr_oom(ctx);

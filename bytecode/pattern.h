@@ -1,11 +1,11 @@
-/* namepat.h — name patterns and templates of the rule language, as the runtime executes them.
+/* pattern.h — name patterns and templates of the rule language, as the runtime executes them.
  * A glob ("blocks.{i}.*.weight") is translated to an anchored PCRE2 regex; a /regex/ is used as
  * written and searched anywhere. Templates build names from a match. The compiler's checker and
  * the bytecode verifier use the same functions, so the three can never disagree. */
 #ifndef WBR_NAMEPAT_H
 #define WBR_NAMEPAT_H
 
-#include "util.h"
+#include "base/util.h"
 
 typedef enum wbr_namepat_kind { WBR_NAMEPAT_GLOB = 0, WBR_NAMEPAT_REGEX = 1 } wbr_namepat_kind;
 

@@ -1,4 +1,4 @@
-/* ops.h — the tensor kernels `wbr apply` runs: permute (transpose), cast between the float
+/* kernels.h — the tensor kernels `wbr apply` runs: permute (transpose), cast between the float
  * dtypes, and slicing / concatenation along an axis. Internal to the library. Every kernel is a
  * pure function of its arguments (no globals, no allocation, no diagnostics); the VM checks the
  * plan first and reports, so a negative return here (WBR_EUSAGE) means the caller passed
@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "weightbridge.h"
+#include "base/util.h" /* wbr_permute_shape, wbr_cast_supported (shared with the VM) */
 
 /* A consumer of output bytes, e.g. a wrapper around wbr_writer_write. Returns 0 or a negative
  * wbr_error, which stops the producer and is returned by it unchanged. */
@@ -51,9 +52,6 @@ bool wbr_shape_bytes(size_t *out, size_t esize, int ndim, const int64_t *shape);
 
 /* True if perm[0..ndim) is a permutation of 0..ndim-1 and 0 <= ndim <= WBR_MAX_DIMS. */
 bool wbr_perm_is_valid(int ndim, const int *perm);
-
-/* out[i] = shape[perm[i]]: the shape of the permuted tensor. */
-void wbr_permute_shape(int64_t *out, int ndim, const int64_t *shape, const int *perm);
 
 /* dst = the permutation of src, with numpy's np.transpose(src, perm) semantics: output axis i
  * is input axis perm[i], so dst's shape is wbr_permute_shape(shape, perm) and
@@ -76,11 +74,6 @@ int wbr_permute_put(void *dst, const int64_t *dst_shape, int axis, int64_t start
                     const int *perm);
 
 /* ---- Cast --------------------------------------------------------------------------------- */
-
-/* True if wbr_cast converts from -> to: any dtype to itself (a copy), and every pair of F64,
- * F32, F16 and BF16. Integer, bool and F8 conversions are not provided: the planner refuses
- * them with its own diagnostic. */
-bool wbr_cast_supported(wbr_dtype from, wbr_dtype to);
 
 /* Convert n elements. IEEE 754 semantics, computed with integer arithmetic only (independent of
  * the FPU's rounding mode and of flush-to-zero): round to nearest, ties to even, in ONE rounding

@@ -4,7 +4,7 @@
 #ifndef WBR_VM_H
 #define WBR_VM_H
 
-#include "namepat.h"
+#include "bytecode/pattern.h"
 #include "plan.h"
 
 /* The state of one run. */
@@ -33,7 +33,7 @@ typedef struct vm {
   size_t capsizes;
   long *parts;            /* concat, stack: the cur position of each input of one group */
   size_t capparts;
-  uint64_t match_budget;  /* steps left for costly pattern matches (namepat.h) */
+  uint64_t match_budget;  /* steps left for costly pattern matches (bytecode/pattern.h) */
   wbr_namepat_state *mstate; /* every match of the run writes here (the patterns are the program's) */
   bool stop;              /* a limit was hit: the rest of the program does not run */
   uint32_t pc;            /* the statement running */

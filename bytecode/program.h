@@ -1,12 +1,12 @@
 /* program.h — the in-memory rule program (struct wbr_program): instructions, their source
  * positions and the typed pools they index, plus the accessors the VM uses, a builder for the
  * emitter and tests, and the verifier shared by the emitter and the .wbc loader. The syntax of
- * patterns and templates is namepat.h's. */
+ * patterns and templates is pattern.h's. */
 #ifndef WBR_PROGRAM_H
 #define WBR_PROGRAM_H
 
 #include "opcodes.h"
-#include "util.h"
+#include "base/util.h"
 
 /* Pattern kinds (wbr_pattern.kind) and regex flag bits (wbr_pattern.flags). */
 enum { WBR_PK_GLOB = 0, WBR_PK_REGEX = 1 };
@@ -118,6 +118,9 @@ int64_t wbr_program_add_insn(wbr_program *p, wbr_insn in, uint32_t line, uint32_
 int wbr_program_set_source(wbr_program *p, const char *name, uint64_t hash, uint32_t lang);
 /* Drop the dedupe maps (the loader and the emitter call it when done). */
 void wbr_program_finish(wbr_program *p);
+
+/* Free the compiled patterns a verify kept on p (verify.c compiles them again). */
+void wbr_program_drop_patterns(wbr_program *p);
 
 /* ---- verification ---- */
 /* Check every pool entry and every operand of every instruction, and keep the compiled

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io.h"
+#include "base/io.h"
 #include "vm.h"
 
 /* ---- arena: every node, name and list of one plan ---- */

@@ -5,8 +5,8 @@
 #ifndef WBR_PLAN_H
 #define WBR_PLAN_H
 
-#include "program.h"
-#include "tensorset.h"
+#include "bytecode/program.h"
+#include "base/tensorset.h"
 
 /* Limits of one run (docs/language.md, "Limits"): a split or unstack cuts one tensor into at
  * most WBR_MAX_PARTS tensors, and the working set never holds more than WBR_MAX_TENSORS (the

@@ -1,9 +1,9 @@
-/* namepat.c — globs and regexes over tensor names, and the templates that build new names.
+/* pattern.c — globs and regexes over tensor names, and the templates that build new names.
  * Globs become anchored PCRE2 regexes (lazy `*` so the leftmost star takes as little as it
  * can); a literal prefix/suffix test rejects most names before PCRE2 runs, which keeps plans of
  * tens of thousands of names fast. Matching has PCRE2 limits so no pattern can hang the tool. */
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include "namepat.h"
+#include "pattern.h"
 
 #include <ctype.h>
 #include <pcre2.h>

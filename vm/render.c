@@ -1,4 +1,4 @@
-/* plan_render.c — a plan as text (terminal), markdown (code review) or JSON (tools; format in
+/* render.c — a plan as text (terminal), markdown (code review) or JSON (tools; format in
  * docs/plan.md). Each output's expression is written as its sources plus a list of operations
  * applied to them in order, the same vocabulary as the fixtures' truth.json, so a reviewer or a
  * script can replay it. */

@@ -1,6 +1,5 @@
-/* tensorset.c — the ordered, name-indexed tensor set, and opening one from a file: the file is
- * memory-mapped read-only and handed to its format's reader, so only the header is parsed and
- * tensor bytes are read by the OS on demand. */
+/* tensorset.c — the ordered, name-indexed tensor set: the container only. Opening one from a
+ * file is formats/format.c's job (wbr_tensorset_open). */
 #include "tensorset.h"
 
 #include <errno.h>
@@ -12,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../formats/format.h"
 
 bool wbr_shape_nelem(int ndim, const int64_t *shape, uint64_t *out) {
   uint64_t n = 1;
@@ -206,107 +204,4 @@ int wbr_ts_file_ids(const wbr_tensorset *ts, wbr_file_ids *ids) {
   for (size_t i = 0; i < ts->nchildren; i++)
     if (wbr_ts_file_ids(ts->children[i], ids) != 0) return -1;
   return 0;
-}
-
-static const wbr_format *format_or_fail(wbr_ctx *ctx, const char *path) {
-  const wbr_format *fmt = wbr_format_for_path(path);
-  if (!fmt) {
-    char exts[384], help[512];
-    wbr_format_extensions(exts, sizeof exts);
-    snprintf(help, sizeof help, "name the file with one of the extensions weightbridge reads: %s", exts);
-    wbr_fail(ctx, WBR_EINPUT, path, help, "unknown file type (by extension)");
-  }
-  return fmt;
-}
-
-static int read_into(wbr_tensorset **out, wbr_tensorset *ts, const wbr_format *fmt,
-                     const char *path, const char *key, const uint8_t *bytes, size_t len) {
-  ts->format = fmt->name;
-  int rc = fmt->read(ts, ts->ctx, path, key, bytes, len);
-  if (rc != 0) {
-    wbr_tensorset_free(ts);
-    *out = NULL;
-    return rc < 0 ? rc : WBR_EINPUT;
-  }
-  ts->has_data = fmt->has_data;
-  *out = ts;
-  return 0;
-}
-
-static int open_file(wbr_tensorset **out, wbr_ctx *ctx, const char *path, const char *key);
-
-int wbr_tensorset_open(wbr_tensorset **out, wbr_ctx *ctx, const char *spec) {
-  if (!out || !spec) return WBR_EUSAGE;
-  *out = NULL;
-  /* FILE#KEY selects an entry of a container (a sub-dict of a PyTorch checkpoint): split at the
-   * last '#' when the name before it has a known extension and the whole name is no file. */
-  char *path = wbr_strdup(spec);
-  if (!path) return wbr_oom(ctx);
-  const char *key = NULL;
-  char *hash = strrchr(path, '#');
-  if (hash && access(spec, F_OK) != 0) {
-    *hash = 0;
-    if (wbr_format_for_path(path)) key = hash + 1;
-    else *hash = '#';
-  }
-  int rc = open_file(out, ctx, path, key);
-  free(path);
-  return rc;
-}
-
-static int open_file(wbr_tensorset **out, wbr_ctx *ctx, const char *path, const char *key) {
-  const wbr_format *fmt = format_or_fail(ctx, path);
-  if (!fmt) return WBR_EINPUT;
-  struct stat st;
-  int fd = wbr_io_open_read(ctx, path, NULL, &st);
-  if (fd < 0) return fd;
-  wbr_tensorset *ts;
-  int rc = wbr_tensorset_new(&ts, ctx);
-  if (rc) {
-    close(fd);
-    return rc;
-  }
-  size_t len = (size_t)st.st_size;
-  const uint8_t *bytes = (const uint8_t *)"";
-  if (len > 0) {
-    void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (m == MAP_FAILED) {
-      rc = wbr_fail_errno(ctx, path, "cannot map");
-      close(fd);
-      wbr_tensorset_free(ts);
-      return rc;
-    }
-    ts->map_base = m;
-    ts->map_len = len;
-    bytes = m;
-  }
-  ts->fd = fd;
-  ts->dev = st.st_dev;
-  ts->ino = st.st_ino;
-  ts->path = wbr_strdup(path);
-  if (!ts->path) {
-    wbr_tensorset_free(ts);
-    return wbr_oom(ctx);
-  }
-  return read_into(out, ts, fmt, path, key, bytes, len);
-}
-
-int wbr_tensorset_open_memory(wbr_tensorset **out, wbr_ctx *ctx, const char *name,
-                              const void *bytes, size_t len) {
-  if (!out || !name || (!bytes && len)) return WBR_EUSAGE;
-  *out = NULL;
-  const wbr_format *fmt = format_or_fail(ctx, name);
-  if (!fmt) return WBR_EINPUT;
-  wbr_tensorset *ts;
-  int rc = wbr_tensorset_new(&ts, ctx);
-  if (rc) return rc;
-  /* One spare byte so readers may rely on a NUL after the bytes; the copy is the set's own. */
-  ts->owned = malloc(len + 1);
-  if (!ts->owned) {
-    wbr_tensorset_free(ts);
-    return wbr_oom(ctx);
-  }
-  if (len) memcpy(ts->owned, bytes, len);
-  ((uint8_t *)ts->owned)[len] = 0;
-  return read_into(out, ts, fmt, name, NULL, ts->owned, len);
 }

@@ -15,8 +15,8 @@
 
 #include "../formats/format.h"
 #include "../formats/writer.h"
-#include "ops.h"
-#include "plan.h"
+#include "kernels.h"
+#include "vm/plan.h"
 
 #define SCRATCH (1u << 20)
 /* A permute reading straight from the mapping works in slabs of about this many bytes. */

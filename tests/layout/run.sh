@@ -1,0 +1,32 @@
+#!/bin/sh
+# run.sh — the tree keeps ARCHITECTURE.md's shape: layers one way and no call cycle between
+# files of the lower folders (checked on the built objects, deps.py), none of the includes the
+# layering forbids, and the VM made of short functions (funclen.py).
+. "$(dirname "$0")/../lib.sh"
+if ! command -v nm >/dev/null 2>&1; then echo "SKIP: layout/deps: nm missing (binutils)"; exit 0; fi
+python3 "$TOP/tests/layout/deps.py" "$BUILD"
+for rule in 'formats/:base bytecode vm' 'apply/:vm' 'vm/:bytecode formats base' 'compiler/:vm apply formats'; do
+  inc=${rule%%:*}; dirs=${rule#*:}
+  # shellcheck disable=SC2086
+  hits=$(cd "$TOP" && grep -rn "#include \"\(\.\./\)*$inc" $dirs 2>/dev/null | head -5)
+  if [ -z "$hits" ]; then pass "layout/no-include-$inc-in-$(echo "$dirs" | tr ' ' '+')"
+  else fail "layout/no-include-$inc-in-$(echo "$dirs" | tr ' ' '+')" "$hits"; fi
+done
+python3 "$TOP/tests/layout/funclen.py" --max 120 vm
+# The checker must catch what it claims to: a planted base -> vm call and a call cycle inside
+# base/ are both reported.
+mkdir -p "$T/b/obj/base" "$T/b/obj/vm"
+printf 'int v_f(void);\nint b_f(void) { return v_f(); }\nint b_g(void);\nint b_h(void) { return b_g(); }\n' >"$T/b1.c"
+printf 'int b_h(void);\nint b_g(void) { return 1; }\nint b_k(void) { return b_h(); }\n' >"$T/b2.c"
+printf 'int b_g(void);\nint v_f(void) { return b_g(); }\n' >"$T/v1.c"
+cc -c "$T/b1.c" -o "$T/b/obj/base/b1.o" && cc -c "$T/b2.c" -o "$T/b/obj/base/b2.o" &&
+  cc -c "$T/v1.c" -o "$T/b/obj/vm/v1.o"
+out=$(python3 "$TOP/tests/layout/deps.py" "$T/b")
+case "$out" in
+  *"FAIL: layout/layers: "*"base/b1.c -> vm/v1.c"*) pass layout/checker-sees-upward-use ;;
+  *) fail layout/checker-sees-upward-use "$out" ;;
+esac
+case "$out" in
+  *"FAIL: layout/no-file-cycles: {base/b1.c, base/b2.c}"*) pass layout/checker-sees-cycle ;;
+  *) fail layout/checker-sees-cycle "$out" ;;
+esac
