@@ -233,6 +233,10 @@ typedef struct pstate {
   uint64_t *sh_key;
   uint32_t *sh_cnt_s, *sh_cnt_t;
   size_t sh_cap;
+  /* where count_src (per target, into by_nelem_s) and count_tgt (per source, into by_nelem_t)
+   * resume in the element-count bucket, and its end: the entries before are paired or do not
+   * fit, and stay so for the rest of a pass (a pass only adds pairs); UINT32_MAX: not yet */
+  uint32_t *cur_s, *end_s, *cur_t, *end_t;
 } pstate;
 
 static mtensor *S(pstate *ps, uint32_t i) { return &ps->m->S.t[i]; }
@@ -594,35 +598,53 @@ static void phase_key(pstate *ps) {
   free(cnt_t);
 }
 
+/* The part of x's bucket (sources of target x if src, else targets of source x) still worth
+ * scanning in this pass: [*lo, *hi). */
+static void bucket_rest(pstate *ps, bool src, uint32_t x, size_t *lo, size_t *hi) {
+  uint32_t *cur = src ? ps->cur_s : ps->cur_t, *end = src ? ps->end_s : ps->end_t;
+  if (cur[x] == UINT32_MAX) {
+    if (src) nelem_range(&ps->m->S, ps->by_nelem_s, ps->m->S.n, T(ps, x)->nelem, lo, hi);
+    else nelem_range(&ps->m->T, ps->by_nelem_t, ps->m->T.n, S(ps, x)->nelem, lo, hi);
+    cur[x] = (uint32_t)*lo;
+    end[x] = (uint32_t)*hi;
+  }
+  *lo = cur[x];
+  *hi = end[x];
+}
+
 /* Count compatible free sources of t (up to 2); the last one found in *one. */
 static int count_src(pstate *ps, uint32_t t, uint32_t *one, mlayout *lay) {
   if (free_same_shape(ps, T(ps, t), true) >= 2) return 2;
   size_t lo, hi;
-  nelem_range(&ps->m->S, ps->by_nelem_s, ps->m->S.n, T(ps, t)->nelem, &lo, &hi);
+  bucket_rest(ps, true, t, &lo, &hi);
   int c = 0;
   for (size_t i = lo; i < hi && c < 2; i++) {
     uint32_t s = ps->by_nelem_s[i];
     mlayout l;
     if (!s_free(ps, s) || m_layout_for(ps->m, S(ps, s), T(ps, t), &l) == REL_NONE) continue;
+    if (c == 0) ps->cur_s[t] = (uint32_t)i;
     c++;
     *one = s;
     *lay = l;
   }
+  if (c == 0) ps->cur_s[t] = (uint32_t)hi;
   return c;
 }
 
 static int count_tgt(pstate *ps, uint32_t s, uint32_t *one) {
   if (free_same_shape(ps, S(ps, s), false) >= 2) return 2;
   size_t lo, hi;
-  nelem_range(&ps->m->T, ps->by_nelem_t, ps->m->T.n, S(ps, s)->nelem, &lo, &hi);
+  bucket_rest(ps, false, s, &lo, &hi);
   int c = 0;
   for (size_t i = lo; i < hi && c < 2; i++) {
     uint32_t t = ps->by_nelem_t[i];
     mlayout l;
     if (!t_free(ps, t) || m_layout_for(ps->m, S(ps, s), T(ps, t), &l) == REL_NONE) continue;
+    if (c == 0) ps->cur_t[s] = (uint32_t)i;
     c++;
     *one = t;
   }
+  if (c == 0) ps->cur_t[s] = (uint32_t)hi;
   return c;
 }
 
@@ -1536,6 +1558,8 @@ static int pair_pass(pstate *ps, const mhint *hints, size_t nhints) {
   for (size_t i = 0; i < m->S.n; i++) m->S.t[i].pair = -1;
   for (size_t i = 0; i < m->T.n; i++) m->T.t[i].pair = -1;
   for (size_t i = 0; i < ps->nids; i++) ps->pmap[i] = ps->pmap_t[i] = ps->img_s_idx[i] = ps->img_t_idx[i] = PM_UNSET;
+  memset(ps->cur_s, 0xff, (m->T.n + 1) * sizeof *ps->cur_s); /* every tensor is free again */
+  memset(ps->cur_t, 0xff, (m->S.n + 1) * sizeof *ps->cur_t);
   int rc = 0;
   m_structure_free(m); /* the last pass's alignment says nothing about this one's pairs */
   for (size_t i = 0; i < nhints && rc == 0; i++) rc = apply_hint(ps, &hints[i]);
@@ -1581,9 +1605,14 @@ int m_pair_all(matcher *m, const mhint *hints, size_t nhints) {
   ps.sh_key = malloc(ps.sh_cap * sizeof *ps.sh_key);
   ps.sh_cnt_s = malloc(ps.sh_cap * sizeof *ps.sh_cnt_s);
   ps.sh_cnt_t = malloc(ps.sh_cap * sizeof *ps.sh_cnt_t);
+  ps.cur_s = malloc((m->T.n + 1) * sizeof *ps.cur_s);
+  ps.end_s = malloc((m->T.n + 1) * sizeof *ps.end_s);
+  ps.cur_t = malloc((m->S.n + 1) * sizeof *ps.cur_t);
+  ps.end_t = malloc((m->S.n + 1) * sizeof *ps.end_t);
   int rc = 0;
   if (!ps.by_nelem_s || !ps.by_nelem_t || !ps.pmap || !ps.pmap_t || !ps.img_s_idx || !ps.img_s_len ||
-      !ps.img_t_idx || !ps.img_t_len || !ps.square_conflict || !ps.sh_key || !ps.sh_cnt_s || !ps.sh_cnt_t) {
+      !ps.img_t_idx || !ps.img_t_len || !ps.square_conflict || !ps.sh_key || !ps.sh_cnt_s || !ps.sh_cnt_t ||
+      !ps.cur_s || !ps.end_s || !ps.cur_t || !ps.end_t) {
     rc = wbr_oom(m->ctx);
     goto done;
   }
@@ -1624,5 +1653,9 @@ done:
   free(ps.sh_key);
   free(ps.sh_cnt_s);
   free(ps.sh_cnt_t);
+  free(ps.cur_s);
+  free(ps.end_s);
+  free(ps.cur_t);
+  free(ps.end_t);
   return rc;
 }
