@@ -211,6 +211,7 @@ typedef struct matcher {
   uint32_t *fusedv[2];  /* ... and the tensors that hold several */
   size_t nfused[2];
   struct mstruct *structure; /* the last alignment of the name trees (structure.c) */
+  struct mtrees *trees;      /* the name trees themselves, built once per m_pair_all (structure.c) */
 } matcher;
 
 /* tokens.c */
@@ -289,6 +290,8 @@ size_t m_structure_propose(matcher *m, mprop **out);
 /* Would (s, t) cut across two modules the last alignment paired? (Kept until m_structure_free.) */
 bool m_structure_veto(const matcher *m, uint32_t s, uint32_t t);
 void m_structure_free(matcher *m);
+/* Drop the name trees m_structure_propose keeps (the end of m_pair_all). */
+void m_structure_trees_free(matcher *m);
 
 /* convention.c: the convention (s, t) crosses, in words, or NULL */
 const char *m_convention_crossed(const mtensor *s, const mtensor *t);
@@ -366,6 +369,7 @@ int m_induce(matcher *m, mrules *out, const bool *literal_src, bool all_literal)
  * and the near-scope image pair.c keeps with it. m_nrec_csim is m_csim only when neither
  * record is `many` (more distinct content words than it holds). */
 #define M_NREC_WORDS 12
+#define M_NREC_SEPS 24
 typedef struct mnrec {
   double cw;                    /* idf sum of its distinct content words */
   uint32_t w[M_NREC_WORDS];     /* those words, in order */
@@ -375,6 +379,9 @@ typedef struct mnrec {
   uint16_t fam[M_MAXNUM];
   const char *img;              /* pair.c: its nearest paired scope's image, cut to segments */
   uint32_t ilen, isegs;
+  uint16_t sep[M_NREC_SEPS];    /* ... the positions of its separators (if isegs <= M_NREC_SEPS) */
+  bool live;                    /* pair.c: free when the bucket is scored */
+  uint8_t cls;                  /* pair.c: its layout class in the bucket */
 } mnrec;
 void m_nrec_fill(const matcher *m, const mside *side, const mtensor *x, mnrec *r);
 float m_nrec_csim(const matcher *m, const mnrec *a, const mnrec *b);

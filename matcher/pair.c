@@ -1107,7 +1107,11 @@ static void near_img(pstate *ps, bool src, const mtensor *x, mnrec *r) {
     const char *img = os->t[idx[a]].name;
     uint32_t l = len[a], segs = 0;
     while (l > 0 && !sepc(img[l - 1])) l--;
-    for (uint32_t i = 0; i < l; i++) segs += sepc(img[i]);
+    for (uint32_t i = 0; i < l; i++)
+      if (sepc(img[i])) {
+        if (segs < M_NREC_SEPS) r->sep[segs] = (uint16_t)i;
+        segs++;
+      }
     if (l == 0) return; /* prefix_share's "no information" */
     r->img = img;
     r->ilen = l;
@@ -1116,11 +1120,23 @@ static void near_img(pstate *ps, bool src, const mtensor *x, mnrec *r) {
   }
 }
 
-/* prefix_share of a record's image with x. */
+/* prefix_share of a record's image with x: the separators of the image before the first byte
+ * where it and x's name differ (compared eight bytes at a time). */
 static float rec_share(const mnrec *r, const mtensor *x) {
-  uint32_t common = 0;
-  for (uint32_t i = 0; i < r->ilen && i < x->len && r->img[i] == x->name[i]; i++)
-    if (sepc(r->img[i])) common++;
+  uint32_t n = r->ilen < x->len ? r->ilen : (uint32_t)x->len, i = 0, common = 0;
+  if (r->isegs > M_NREC_SEPS) {
+    for (; i < n && r->img[i] == x->name[i]; i++)
+      if (sepc(r->img[i])) common++;
+    return (float)common / (float)r->isegs;
+  }
+  for (; i + 8 <= n; i += 8) {
+    uint64_t u, v;
+    memcpy(&u, r->img + i, 8);
+    memcpy(&v, x->name + i, 8);
+    if (u != v) break;
+  }
+  while (i < n && r->img[i] == x->name[i]) i++;
+  while (common < r->isegs && r->sep[common] < i) common++;
   return (float)common / (float)r->isegs;
 }
 
@@ -1133,27 +1149,77 @@ static float near_rec(const mnrec *rs, const mnrec *rt, const mtensor *s, const 
   return n ? tot / (float)n : 0;
 }
 
-/* score(s, t) from their records (phase_name's matrix): the same float. */
-static float score_rec(pstate *ps, const mnrec *rs, const mnrec *rt, const mtensor *s, const mtensor *t,
-                       const mlayout *lay) {
+/* score(s, t) from their records (phase_name's matrix), rel its layout relation: the same float. */
+static float score_rec(pstate *ps, const mnrec *rs, const mnrec *rt, const mtensor *s, const mtensor *t, int rel) {
   float cs = rs->many || rt->many ? m_csim(ps->m, s, t) : m_nrec_csim(ps->m, rs, rt);
   float sc = cs + 0.25f * m_nrec_nsim(rs, rt) + 0.5f * scope_of(ps, s, t) + near_rec(rs, rt, s, t);
   if (roles_conflict(s, t)) sc -= 2.0f;
   else if (s->role != ROLE_OTHER && s->role == t->role) sc += 0.3f;
-  if (lay->rel != REL_ID) sc -= 0.02f * (float)lay->rel;
+  if (rel != REL_ID) sc -= 0.02f * (float)rel;
   return sc;
 }
 
+/* Layout classes of a bucket: tensors alike in dtype, shape, role, "kernel" and GPT-2 names
+ * relate alike to any other (layout_raw looks at nothing else), so the relation is found once
+ * per pair of classes. NB_MAXCLS: a tensor past the last class, related one by one. */
+#define NB_MAXCLS 32
+typedef struct nbucket {
+  mnrec *rt, *rs;
+  uint32_t rep[2][NB_MAXCLS]; /* a tensor of each class, per side (0: sources) */
+  bool c1d[2][NB_MAXCLS];
+  int ncls[2];
+  int8_t rel[NB_MAXCLS][NB_MAXCLS]; /* [source class][target class]; -1: not yet */
+} nbucket;
+
+static uint8_t layout_class(pstate *ps, nbucket *nb, bool src, uint32_t i) {
+  const mtensor *x = src ? S(ps, i) : T(ps, i);
+  bool c1d = m_conv1d_name(x);
+  int side = src ? 0 : 1;
+  for (int k = 0; k < nb->ncls[side]; k++) {
+    const mtensor *y = src ? S(ps, nb->rep[side][k]) : T(ps, nb->rep[side][k]);
+    if (x->dtype == y->dtype && x->role == y->role && x->kernel == y->kernel && nb->c1d[side][k] == c1d &&
+        same_shape(x->shape, x->ndim, y->shape, y->ndim))
+      return (uint8_t)k;
+  }
+  if (nb->ncls[side] == NB_MAXCLS) return NB_MAXCLS;
+  nb->rep[side][nb->ncls[side]] = i;
+  nb->c1d[side][nb->ncls[side]] = c1d;
+  return (uint8_t)nb->ncls[side]++;
+}
+
+/* m_layout_for(S(s), T(t))'s relation for the bucket's source b and target a. */
+static int bucket_rel(pstate *ps, nbucket *nb, size_t a, size_t b, uint32_t s, uint32_t t) {
+  mlayout l;
+  uint8_t cs = nb->rs[b].cls, ct = nb->rt[a].cls;
+  if (cs == NB_MAXCLS || ct == NB_MAXCLS) return m_layout_for(ps->m, S(ps, s), T(ps, t), &l);
+  int8_t *r = &nb->rel[cs][ct];
+  if (*r < 0) *r = (int8_t)layout_raw(S(ps, nb->rep[0][cs]), T(ps, nb->rep[1][ct]), &l);
+  if (*r == REL_NONE) return REL_NONE;
+  long c = m_index_veto(ps->m, S(ps, s), T(ps, t));
+  return c >= 0 && !ps->m->fcorr[c].depth ? REL_NONE : *r;
+}
+
 /* Records for a bucket's free tensors (ids in v, n of them): NULL when out of memory. */
-static mnrec *bucket_recs(pstate *ps, bool src, const uint32_t *v, size_t n) {
+static mnrec *bucket_recs(pstate *ps, nbucket *nb, bool src, const uint32_t *v, size_t n) {
   mnrec *r = malloc((n + 1) * sizeof *r);
   if (!r) return NULL;
   const mside *side = src ? &ps->m->S : &ps->m->T;
   for (size_t i = 0; i < n; i++) {
     m_nrec_fill(ps->m, side, &side->t[v[i]], &r[i]);
     near_img(ps, src, &side->t[v[i]], &r[i]);
+    r[i].live = src ? s_free(ps, v[i]) : t_free(ps, v[i]);
+    r[i].cls = layout_class(ps, nb, src, v[i]);
   }
   return r;
+}
+
+/* The bucket's records and classes; false when out of memory. */
+static bool bucket_init(pstate *ps, nbucket *nb, const uint32_t *ft, size_t nt, const uint32_t *fs, size_t ns) {
+  nb->ncls[0] = nb->ncls[1] = 0;
+  memset(nb->rel, -1, sizeof nb->rel);
+  nb->rt = bucket_recs(ps, nb, false, ft, nt);
+  nb->rs = bucket_recs(ps, nb, true, fs, ns);
+  return nb->rt && nb->rs;
 }
 
 /* Mutual best name match with a clear margin, within each element-count bucket. The match must
@@ -1189,10 +1255,11 @@ static void phase_name(pstate *ps) {
     float *bt_sc = malloc(nt * 2 * sizeof(float)), *bs_sc = malloc(ns * 2 * sizeof(float));
     uint32_t *bt_s = malloc(nt * sizeof(uint32_t)), *bs_t = malloc(ns * sizeof(uint32_t));
     bool *done = calloc(nt, sizeof(bool));
-    mnrec *rt = bucket_recs(ps, false, ft, nt), *rs = bucket_recs(ps, true, fs, ns);
-    if (!sc || !bt_sc || !bs_sc || !bt_s || !bs_t || !done || !rt || !rs) {
+    nbucket nb;
+    bool nb_ok = bucket_init(ps, &nb, ft, nt, fs, ns);
+    if (!sc || !bt_sc || !bs_sc || !bt_s || !bs_t || !done || !nb_ok) {
       m->oom = true;
-      free(sc), free(bt_sc), free(bs_sc), free(bt_s), free(bs_t), free(done), free(rt), free(rs);
+      free(sc), free(bt_sc), free(bs_sc), free(bt_s), free(bs_t), free(done), free(nb.rt), free(nb.rs);
       free(ft), free(fs);
       return;
     }
@@ -1204,9 +1271,9 @@ static void phase_name(pstate *ps) {
       for (size_t b = 0; b < ns; b++) {
         uint32_t s = fs[b];
         float v = -1e9f;
-        mlayout l;
-        if (tf && s_free(ps, s) && m_layout_for(m, S(ps, s), T(ps, t), &l) != REL_NONE)
-          v = score_rec(ps, &rs[b], &rt[a], S(ps, s), T(ps, t), &l);
+        int rel;
+        if (tf && nb.rs[b].live && (rel = bucket_rel(ps, &nb, a, b, s, t)) != REL_NONE)
+          v = score_rec(ps, &nb.rs[b], &nb.rt[a], S(ps, s), T(ps, t), rel);
         sc[a * ns + b] = v;
         if (v <= -1e8f) continue;
         if (v > bt_sc[2 * a]) {
@@ -1317,7 +1384,7 @@ static void phase_name(pstate *ps) {
       epoch++;
     }
     free(cs), free(ct), free(vs), free(vt), free(gone), free(src), free(tgt), free(rowh), free(tried);
-    free(sc), free(bt_sc), free(bs_sc), free(bt_s), free(bs_t), free(done), free(rt), free(rs);
+    free(sc), free(bt_sc), free(bs_sc), free(bt_s), free(bs_t), free(done), free(nb.rt), free(nb.rs);
   }
   free(ft);
   free(fs);
@@ -1641,6 +1708,7 @@ int m_pair_all(matcher *m, const mhint *hints, size_t nhints) {
 done:
   m_fused_free(m);
   m_structure_free(m);
+  m_structure_trees_free(m);
   free(ps.by_nelem_s);
   free(ps.by_nelem_t);
   free(ps.pmap);
