@@ -212,6 +212,7 @@ typedef struct matcher {
   size_t nfused[2];
   struct mstruct *structure; /* the last alignment of the name trees (structure.c) */
   struct mtrees *trees;      /* the name trees themselves, built once per m_pair_all (structure.c) */
+  struct mlcache *lcache;    /* layout fits per pair of layout classes, kept through m_pair_all (lcache.c) */
 } matcher;
 
 /* tokens.c */
@@ -365,6 +366,13 @@ void mrules_free(mrules *r);
  * all_literal: one literal statement per tensor (the proof's fallback). literal_src is
  * reserved for a finer fallback (per source) and may be NULL. */
 int m_induce(matcher *m, mrules *out, const bool *literal_src, bool all_literal);
+/* lcache.c: m_layout_for's cache of layout_raw's yes / no per pair of layout classes (tensors
+ * alike in everything layout_raw reads). The cell of (s, t): 1 fits, 0 does not, -1 not asked;
+ * NULL when there is no cache or s, t are not tensors of the two sides. */
+void m_lcache_build(matcher *m);
+void m_lcache_free(matcher *m);
+int8_t *m_lcache_cell(const matcher *m, const mtensor *s, const mtensor *t);
+
 /* nscore.c: one tensor's share of m_csim and m_nsim, for scoring it against many (phase_name),
  * and the near-scope image pair.c keeps with it. m_nrec_csim is m_csim only when neither
  * record is `many` (more distinct content words than it holds). */

@@ -166,11 +166,28 @@ static int layout_raw(const mtensor *s, const mtensor *t, mlayout *out) {
   return rel_find(out, s->shape, s->ndim, t->shape, t->ndim, conv_of(s, t));
 }
 
+/* m_layout_for when the layout classes of s and t are known to fit or not: the same result,
+ * with the index map asked before the shapes (a veto leaves *out as a misfit does). */
+static int layout_cached(const matcher *m, const mtensor *s, const mtensor *t, mlayout *out, int8_t fits) {
+  long c = fits ? m_index_veto(m, s, t) : -1;
+  if (!fits || (c >= 0 && !m->fcorr[c].depth)) {
+    memset(out, 0, sizeof *out);
+    return out->rel = REL_NONE;
+  }
+  return layout_raw(s, t, out);
+}
+
 /* ... and not against a family's index map: what every phase pairs by. A pair between the
  * families of a depth mismatch stays a candidate (it still competes, so that no other candidate
  * looks unique because of it) but is never taken (take()). */
 int m_layout_for(const matcher *m, const mtensor *s, const mtensor *t, mlayout *out) {
-  if (layout_raw(s, t, out) == REL_NONE) return REL_NONE;
+  int8_t *cell = m_lcache_cell(m, s, t);
+  if (cell && *cell >= 0) return layout_cached(m, s, t, out, *cell);
+  if (layout_raw(s, t, out) == REL_NONE) {
+    if (cell) *cell = 0;
+    return REL_NONE;
+  }
+  if (cell) *cell = 1;
   long c = m_index_veto(m, s, t);
   if (c >= 0 && !m->fcorr[c].depth) {
     memset(out, 0, sizeof *out);
@@ -1656,6 +1673,7 @@ int m_pair_all(matcher *m, const mhint *hints, size_t nhints) {
   m_families_prepare(m);
   if (m->oom) return wbr_oom(m->ctx);
   m_fused_prepare(m); /* freed at done (an allocation failure is m->oom, reported there) */
+  m_lcache_build(m);
   pstate ps = {.m = m};
   ps.nids = m->in.n;
   ps.by_nelem_s = malloc((m->S.n + 1) * sizeof(uint32_t));
@@ -1709,6 +1727,7 @@ done:
   m_fused_free(m);
   m_structure_free(m);
   m_structure_trees_free(m);
+  m_lcache_free(m);
   free(ps.by_nelem_s);
   free(ps.by_nelem_t);
   free(ps.pmap);
