@@ -249,6 +249,11 @@ int wbr_namepat_stars(const wbr_namepat *p) { return p->nstars; }
 uint32_t wbr_namepat_groups(const wbr_namepat *p) { return p->ngroups; }
 const char *wbr_namepat_literal(const wbr_namepat *p) { return p->literal; }
 
+const char *wbr_namepat_prefix(const wbr_namepat *p, size_t *len) {
+  *len = p->kind == WBR_NAMEPAT_GLOB && p->prefix ? p->prefix_len : 0;
+  return p->prefix ? p->prefix : "";
+}
+
 const char *wbr_namepat_group_name(const wbr_namepat *p, uint32_t g) {
   return g <= MAX_GROUPS ? p->names[g] : NULL;
 }

@@ -38,6 +38,9 @@ uint32_t wbr_namepat_group_of(const wbr_namepat *p, const char *name, size_t len
 const char *wbr_namepat_group_name(const wbr_namepat *p, uint32_t g);
 /* If the glob has no wildcard, the one name it matches (escapes resolved); else NULL. */
 const char *wbr_namepat_literal(const wbr_namepat *p);
+/* A glob's literal text before its first wildcard (*len bytes; 0 for a regex): a name that does
+ * not start with it never matches, so a caller scanning many names may skip those unmatched. */
+const char *wbr_namepat_prefix(const wbr_namepat *p, size_t *len);
 
 /* Where a pattern matched: the matched byte range of the name and every group's range
  * (start == end == SIZE_MAX for a group that did not participate). */

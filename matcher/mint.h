@@ -211,6 +211,8 @@ typedef struct matcher {
   uint32_t *fusedv[2];  /* ... and the tensors that hold several */
   size_t nfused[2];
   struct mstruct *structure; /* the last alignment of the name trees (structure.c) */
+  struct mtrees *trees;      /* the name trees themselves, built once per m_pair_all (structure.c) */
+  struct mlcache *lcache;    /* layout fits per pair of layout classes, kept through m_pair_all (lcache.c) */
 } matcher;
 
 /* tokens.c */
@@ -289,6 +291,8 @@ size_t m_structure_propose(matcher *m, mprop **out);
 /* Would (s, t) cut across two modules the last alignment paired? (Kept until m_structure_free.) */
 bool m_structure_veto(const matcher *m, uint32_t s, uint32_t t);
 void m_structure_free(matcher *m);
+/* Drop the name trees m_structure_propose keeps (the end of m_pair_all). */
+void m_structure_trees_free(matcher *m);
 
 /* convention.c: the convention (s, t) crosses, in words, or NULL */
 const char *m_convention_crossed(const mtensor *s, const mtensor *t);
@@ -368,6 +372,35 @@ void mrules_free(mrules *r);
  * all_literal: one literal statement per tensor (the proof's fallback). literal_src is
  * reserved for a finer fallback (per source) and may be NULL. */
 int m_induce(matcher *m, mrules *out, const bool *literal_src, bool all_literal);
+/* lcache.c: m_layout_for's cache of layout_raw's yes / no per pair of layout classes (tensors
+ * alike in everything layout_raw reads). The cell of (s, t): 1 fits, 0 does not, -1 not asked;
+ * NULL when there is no cache or s, t are not tensors of the two sides. */
+void m_lcache_build(matcher *m);
+void m_lcache_free(matcher *m);
+int8_t *m_lcache_cell(const matcher *m, const mtensor *s, const mtensor *t);
+
+/* nscore.c: one tensor's share of m_csim and m_nsim, for scoring it against many (phase_name),
+ * and the near-scope image pair.c keeps with it. m_nrec_csim is m_csim only when neither
+ * record is `many` (more distinct content words than it holds). */
+#define M_NREC_WORDS 12
+#define M_NREC_SEPS 24
+typedef struct mnrec {
+  double cw;                    /* idf sum of its distinct content words */
+  uint32_t w[M_NREC_WORDS];     /* those words, in order */
+  uint8_t nw, nn;
+  bool many;
+  uint8_t rank[M_MAXNUM];       /* its informative numbers: rank and family size */
+  uint16_t fam[M_MAXNUM];
+  const char *img;              /* pair.c: its nearest paired scope's image, cut to segments */
+  uint32_t ilen, isegs;
+  uint16_t sep[M_NREC_SEPS];    /* ... the positions of its separators (if isegs <= M_NREC_SEPS) */
+  bool live;                    /* pair.c: free when the bucket is scored */
+  uint8_t cls;                  /* pair.c: its layout class in the bucket */
+} mnrec;
+void m_nrec_fill(const matcher *m, const mside *side, const mtensor *x, mnrec *r);
+float m_nrec_csim(const matcher *m, const mnrec *a, const mnrec *b);
+float m_nrec_nsim(const mnrec *a, const mnrec *b);
+
 /* A new statement at the end of r (NULL when out of memory); a glob that selects s literally. */
 mstmt *m_stmt_new(mrules *r, int kind);
 char *m_lit(const char *s);

@@ -166,11 +166,28 @@ static int layout_raw(const mtensor *s, const mtensor *t, mlayout *out) {
   return rel_find(out, s->shape, s->ndim, t->shape, t->ndim, conv_of(s, t));
 }
 
+/* m_layout_for when the layout classes of s and t are known to fit or not: the same result,
+ * with the index map asked before the shapes (a veto leaves *out as a misfit does). */
+static int layout_cached(const matcher *m, const mtensor *s, const mtensor *t, mlayout *out, int8_t fits) {
+  long c = fits ? m_index_veto(m, s, t) : -1;
+  if (!fits || (c >= 0 && !m->fcorr[c].depth)) {
+    memset(out, 0, sizeof *out);
+    return out->rel = REL_NONE;
+  }
+  return layout_raw(s, t, out);
+}
+
 /* ... and not against a family's index map: what every phase pairs by. A pair between the
  * families of a depth mismatch stays a candidate (it still competes, so that no other candidate
  * looks unique because of it) but is never taken (take()). */
 int m_layout_for(const matcher *m, const mtensor *s, const mtensor *t, mlayout *out) {
-  if (layout_raw(s, t, out) == REL_NONE) return REL_NONE;
+  int8_t *cell = m_lcache_cell(m, s, t);
+  if (cell && *cell >= 0) return layout_cached(m, s, t, out, *cell);
+  if (layout_raw(s, t, out) == REL_NONE) {
+    if (cell) *cell = 0;
+    return REL_NONE;
+  }
+  if (cell) *cell = 1;
   long c = m_index_veto(m, s, t);
   if (c >= 0 && !m->fcorr[c].depth) {
     memset(out, 0, sizeof *out);
@@ -229,6 +246,10 @@ typedef struct pstate {
   uint64_t *sh_key;
   uint32_t *sh_cnt_s, *sh_cnt_t;
   size_t sh_cap;
+  /* where count_src (per target, into by_nelem_s) and count_tgt (per source, into by_nelem_t)
+   * resume in the element-count bucket, and its end: the entries before are paired or do not
+   * fit, and stay so for the rest of a pass (a pass only adds pairs); UINT32_MAX: not yet */
+  uint32_t *cur_s, *end_s, *cur_t, *end_t;
 } pstate;
 
 static mtensor *S(pstate *ps, uint32_t i) { return &ps->m->S.t[i]; }
@@ -595,35 +616,53 @@ static void phase_key(pstate *ps) {
   free(cnt_t);
 }
 
+/* The part of x's bucket (sources of target x if src, else targets of source x) still worth
+ * scanning in this pass: [*lo, *hi). */
+static void bucket_rest(pstate *ps, bool src, uint32_t x, size_t *lo, size_t *hi) {
+  uint32_t *cur = src ? ps->cur_s : ps->cur_t, *end = src ? ps->end_s : ps->end_t;
+  if (cur[x] == UINT32_MAX) {
+    if (src) nelem_range(&ps->m->S, ps->by_nelem_s, ps->m->S.n, T(ps, x)->nelem, lo, hi);
+    else nelem_range(&ps->m->T, ps->by_nelem_t, ps->m->T.n, S(ps, x)->nelem, lo, hi);
+    cur[x] = (uint32_t)*lo;
+    end[x] = (uint32_t)*hi;
+  }
+  *lo = cur[x];
+  *hi = end[x];
+}
+
 /* Count compatible free sources of t (up to 2); the last one found in *one. */
 static int count_src(pstate *ps, uint32_t t, uint32_t *one, mlayout *lay) {
   if (free_same_shape(ps, T(ps, t), true) >= 2) return 2;
   size_t lo, hi;
-  nelem_range(&ps->m->S, ps->by_nelem_s, ps->m->S.n, T(ps, t)->nelem, &lo, &hi);
+  bucket_rest(ps, true, t, &lo, &hi);
   int c = 0;
   for (size_t i = lo; i < hi && c < 2; i++) {
     uint32_t s = ps->by_nelem_s[i];
     mlayout l;
     if (!s_free(ps, s) || m_layout_for(ps->m, S(ps, s), T(ps, t), &l) == REL_NONE) continue;
+    if (c == 0) ps->cur_s[t] = (uint32_t)i;
     c++;
     *one = s;
     *lay = l;
   }
+  if (c == 0) ps->cur_s[t] = (uint32_t)hi;
   return c;
 }
 
 static int count_tgt(pstate *ps, uint32_t s, uint32_t *one) {
   if (free_same_shape(ps, S(ps, s), false) >= 2) return 2;
   size_t lo, hi;
-  nelem_range(&ps->m->T, ps->by_nelem_t, ps->m->T.n, S(ps, s)->nelem, &lo, &hi);
+  bucket_rest(ps, false, s, &lo, &hi);
   int c = 0;
   for (size_t i = lo; i < hi && c < 2; i++) {
     uint32_t t = ps->by_nelem_t[i];
     mlayout l;
     if (!t_free(ps, t) || m_layout_for(ps->m, S(ps, s), T(ps, t), &l) == REL_NONE) continue;
+    if (c == 0) ps->cur_t[s] = (uint32_t)i;
     c++;
     *one = t;
   }
+  if (c == 0) ps->cur_t[s] = (uint32_t)hi;
   return c;
 }
 
@@ -872,6 +911,25 @@ static bool orders_agree(pstate *ps) {
   return adjacent < 6 || 2 * agree >= adjacent;
 }
 
+/* What the walks of one phase_order call have been through: per direction, per `stepped`, per
+ * source position, the target position and the number of pairs (+ 1) when a walk was there. A
+ * walk is a function of that state and the pairs: one that reaches a state an earlier walk left
+ * with no pair taken anywhere since would only repeat it (take nothing, mark the same pairs
+ * covered), so it stops. Without this, pairs taken in an order unlike the definition order make
+ * many walks cross the same long runs (quadratic on the 20,000-tensor bench). */
+typedef struct oseen {
+  uint32_t t;
+  size_t epoch; /* m->npairs + 1 when left; 0: never */
+} oseen;
+
+static bool walk_seen(oseen *v, const matcher *m, int dir, long s, long t, bool stepped) {
+  oseen *e = &v[((size_t)(dir > 0) * 2 + stepped) * m->S.n + (size_t)s];
+  if (e->epoch == m->npairs + 1 && e->t == (uint32_t)t) return true;
+  e->t = (uint32_t)t;
+  e->epoch = m->npairs + 1;
+  return false;
+}
+
 /* Extend runs of single pairs in definition order, both ways: the next source and the next
  * target must both be free, or be paired with each other (then the run steps over them). */
 static void phase_order(pstate *ps) {
@@ -880,11 +938,13 @@ static void phase_order(pstate *ps) {
   /* a pair walked over by another pair's run is not walked from again (keeps rounds linear) */
   uint8_t *covered = calloc(np + 1, 1);
   uint32_t *bs = by_parent(&m->S), *bt = by_parent(&m->T);
-  if (!covered || !bs || !bt) {
+  oseen *seen = calloc(4 * m->S.n + 1, sizeof *seen);
+  if (!covered || !bs || !bt || !seen) {
     m->oom = true;
     free(covered);
     free(bs);
     free(bt);
+    free(seen);
     return;
   }
   for (size_t pi = 0; pi < np; pi++) {
@@ -896,6 +956,7 @@ static void phase_order(pstate *ps) {
       snprintf(anchor, sizeof anchor, "continues the run in definition order from %s", S(ps, (uint32_t)s)->name);
       bool stepped = false;
       for (;;) {
+        if (walk_seen(seen, m, dir, s, t, stepped)) break;
         long s2 = s + dir, t2 = t + dir;
         if (s2 < 0 || t2 < 0 || (size_t)s2 >= m->S.n || (size_t)t2 >= m->T.n) break;
         mtensor *a = S(ps, (uint32_t)s2), *b = T(ps, (uint32_t)t2);
@@ -947,6 +1008,7 @@ static void phase_order(pstate *ps) {
   free(covered);
   free(bs);
   free(bt);
+  free(seen);
 }
 
 /* Structure (structure.c): the same place in two aligned modules, where shapes, roles, index
@@ -1049,6 +1111,133 @@ static bool row_best(const float *row, size_t ns, float *best, float *second) {
     else if (row[b] > *second) *second = row[b];
   }
   return *best > -1e8f;
+}
+
+/* near_scope's half for x (a source if src): the image of its nearest scope with pairs, cut
+ * back to whole segments, and how many segments that is; r->img NULL when it adds nothing. */
+static void near_img(pstate *ps, bool src, const mtensor *x, mnrec *r) {
+  const uint32_t *idx = src ? ps->img_s_idx : ps->img_t_idx, *len = src ? ps->img_s_len : ps->img_t_len;
+  const mside *os = src ? &ps->m->T : &ps->m->S;
+  r->img = NULL;
+  for (int k = 0; k < x->nanc; k++) {
+    uint32_t a = x->anc[k];
+    if (a >= ps->nids || idx[a] == UINT32_MAX) continue;
+    const char *img = os->t[idx[a]].name;
+    uint32_t l = len[a], segs = 0;
+    while (l > 0 && !sepc(img[l - 1])) l--;
+    for (uint32_t i = 0; i < l; i++)
+      if (sepc(img[i])) {
+        if (segs < M_NREC_SEPS) r->sep[segs] = (uint16_t)i;
+        segs++;
+      }
+    if (l == 0) return; /* prefix_share's "no information" */
+    r->img = img;
+    r->ilen = l;
+    r->isegs = segs;
+    return;
+  }
+}
+
+/* prefix_share of a record's image with x: the separators of the image before the first byte
+ * where it and x's name differ (compared eight bytes at a time). */
+static float rec_share(const mnrec *r, const mtensor *x) {
+  uint32_t n = r->ilen < x->len ? r->ilen : (uint32_t)x->len, i = 0, common = 0;
+  if (r->isegs > M_NREC_SEPS) {
+    for (; i < n && r->img[i] == x->name[i]; i++)
+      if (sepc(r->img[i])) common++;
+    return (float)common / (float)r->isegs;
+  }
+  for (; i + 8 <= n; i += 8) {
+    uint64_t u, v;
+    memcpy(&u, r->img + i, 8);
+    memcpy(&v, x->name + i, 8);
+    if (u != v) break;
+  }
+  while (i < n && r->img[i] == x->name[i]) i++;
+  while (common < r->isegs && r->sep[common] < i) common++;
+  return (float)common / (float)r->isegs;
+}
+
+/* near_scope(s, t) from the records of s and t. */
+static float near_rec(const mnrec *rs, const mnrec *rt, const mtensor *s, const mtensor *t) {
+  float tot = 0;
+  int n = 0;
+  if (rs->img) tot += rec_share(rs, t), n++;
+  if (rt->img) tot += rec_share(rt, s), n++;
+  return n ? tot / (float)n : 0;
+}
+
+/* score(s, t) from their records (phase_name's matrix), rel its layout relation: the same float. */
+static float score_rec(pstate *ps, const mnrec *rs, const mnrec *rt, const mtensor *s, const mtensor *t, int rel) {
+  float cs = rs->many || rt->many ? m_csim(ps->m, s, t) : m_nrec_csim(ps->m, rs, rt);
+  float sc = cs + 0.25f * m_nrec_nsim(rs, rt) + 0.5f * scope_of(ps, s, t) + near_rec(rs, rt, s, t);
+  if (roles_conflict(s, t)) sc -= 2.0f;
+  else if (s->role != ROLE_OTHER && s->role == t->role) sc += 0.3f;
+  if (rel != REL_ID) sc -= 0.02f * (float)rel;
+  return sc;
+}
+
+/* Layout classes of a bucket: tensors alike in dtype, shape, role, "kernel" and GPT-2 names
+ * relate alike to any other (layout_raw looks at nothing else), so the relation is found once
+ * per pair of classes. NB_MAXCLS: a tensor past the last class, related one by one. */
+#define NB_MAXCLS 32
+typedef struct nbucket {
+  mnrec *rt, *rs;
+  uint32_t rep[2][NB_MAXCLS]; /* a tensor of each class, per side (0: sources) */
+  bool c1d[2][NB_MAXCLS];
+  int ncls[2];
+  int8_t rel[NB_MAXCLS][NB_MAXCLS]; /* [source class][target class]; -1: not yet */
+} nbucket;
+
+static uint8_t layout_class(pstate *ps, nbucket *nb, bool src, uint32_t i) {
+  const mtensor *x = src ? S(ps, i) : T(ps, i);
+  bool c1d = m_conv1d_name(x);
+  int side = src ? 0 : 1;
+  for (int k = 0; k < nb->ncls[side]; k++) {
+    const mtensor *y = src ? S(ps, nb->rep[side][k]) : T(ps, nb->rep[side][k]);
+    if (x->dtype == y->dtype && x->role == y->role && x->kernel == y->kernel && nb->c1d[side][k] == c1d &&
+        same_shape(x->shape, x->ndim, y->shape, y->ndim))
+      return (uint8_t)k;
+  }
+  if (nb->ncls[side] == NB_MAXCLS) return NB_MAXCLS;
+  nb->rep[side][nb->ncls[side]] = i;
+  nb->c1d[side][nb->ncls[side]] = c1d;
+  return (uint8_t)nb->ncls[side]++;
+}
+
+/* m_layout_for(S(s), T(t))'s relation for the bucket's source b and target a. */
+static int bucket_rel(pstate *ps, nbucket *nb, size_t a, size_t b, uint32_t s, uint32_t t) {
+  mlayout l;
+  uint8_t cs = nb->rs[b].cls, ct = nb->rt[a].cls;
+  if (cs == NB_MAXCLS || ct == NB_MAXCLS) return m_layout_for(ps->m, S(ps, s), T(ps, t), &l);
+  int8_t *r = &nb->rel[cs][ct];
+  if (*r < 0) *r = (int8_t)layout_raw(S(ps, nb->rep[0][cs]), T(ps, nb->rep[1][ct]), &l);
+  if (*r == REL_NONE) return REL_NONE;
+  long c = m_index_veto(ps->m, S(ps, s), T(ps, t));
+  return c >= 0 && !ps->m->fcorr[c].depth ? REL_NONE : *r;
+}
+
+/* Records for a bucket's free tensors (ids in v, n of them): NULL when out of memory. */
+static mnrec *bucket_recs(pstate *ps, nbucket *nb, bool src, const uint32_t *v, size_t n) {
+  mnrec *r = malloc((n + 1) * sizeof *r);
+  if (!r) return NULL;
+  const mside *side = src ? &ps->m->S : &ps->m->T;
+  for (size_t i = 0; i < n; i++) {
+    m_nrec_fill(ps->m, side, &side->t[v[i]], &r[i]);
+    near_img(ps, src, &side->t[v[i]], &r[i]);
+    r[i].live = src ? s_free(ps, v[i]) : t_free(ps, v[i]);
+    r[i].cls = layout_class(ps, nb, src, v[i]);
+  }
+  return r;
+}
+
+/* The bucket's records and classes; false when out of memory. */
+static bool bucket_init(pstate *ps, nbucket *nb, const uint32_t *ft, size_t nt, const uint32_t *fs, size_t ns) {
+  nb->ncls[0] = nb->ncls[1] = 0;
+  memset(nb->rel, -1, sizeof nb->rel);
+  nb->rt = bucket_recs(ps, nb, false, ft, nt);
+  nb->rs = bucket_recs(ps, nb, true, fs, ns);
+  return nb->rt && nb->rs;
 }
 
 /* ---- name ties that paired scopes make lopsided ---------------------------------------------- */
@@ -1240,9 +1429,11 @@ static void phase_name(pstate *ps) {
     float *bt_sc = malloc(nt * 2 * sizeof(float)), *bs_sc = malloc(ns * 2 * sizeof(float));
     uint32_t *bt_s = malloc(nt * sizeof(uint32_t)), *bs_t = malloc(ns * sizeof(uint32_t));
     bool *done = calloc(nt, sizeof(bool));
-    if (!sc || !bt_sc || !bs_sc || !bt_s || !bs_t || !done) {
+    nbucket nb;
+    bool nb_ok = bucket_init(ps, &nb, ft, nt, fs, ns);
+    if (!sc || !bt_sc || !bs_sc || !bt_s || !bs_t || !done || !nb_ok) {
       m->oom = true;
-      free(sc), free(bt_sc), free(bs_sc), free(bt_s), free(bs_t), free(done);
+      free(sc), free(bt_sc), free(bs_sc), free(bt_s), free(bs_t), free(done), free(nb.rt), free(nb.rs);
       free(ft), free(fs);
       return;
     }
@@ -1254,9 +1445,9 @@ static void phase_name(pstate *ps) {
       for (size_t b = 0; b < ns; b++) {
         uint32_t s = fs[b];
         float v = -1e9f;
-        mlayout l;
-        if (tf && s_free(ps, s) && m_layout_for(m, S(ps, s), T(ps, t), &l) != REL_NONE)
-          v = score(ps, S(ps, s), T(ps, t), &l);
+        int rel;
+        if (tf && nb.rs[b].live && (rel = bucket_rel(ps, &nb, a, b, s, t)) != REL_NONE)
+          v = score_rec(ps, &nb.rs[b], &nb.rt[a], S(ps, s), T(ps, t), rel);
         sc[a * ns + b] = v;
         if (v <= -1e8f) continue;
         if (v > bt_sc[2 * a]) {
@@ -1368,7 +1559,7 @@ static void phase_name(pstate *ps) {
     }
     free(cs), free(ct), free(vs), free(vt), free(gone), free(src), free(tgt), free(rowh), free(tried);
     if (ok) phase_name_ties(ps, ft, nt, fs, ns, done);
-    free(sc), free(bt_sc), free(bs_sc), free(bt_s), free(bs_t), free(done);
+    free(sc), free(bt_sc), free(bs_sc), free(bt_s), free(bs_t), free(done), free(nb.rt), free(nb.rs);
   }
   free(ft);
   free(fs);
@@ -1661,6 +1852,8 @@ static int pair_pass(pstate *ps, const mhint *hints, size_t nhints) {
   for (size_t i = 0; i < m->S.n; i++) m->S.t[i].pair = -1;
   for (size_t i = 0; i < m->T.n; i++) m->T.t[i].pair = -1;
   for (size_t i = 0; i < ps->nids; i++) ps->pmap[i] = ps->pmap_t[i] = ps->img_s_idx[i] = ps->img_t_idx[i] = PM_UNSET;
+  memset(ps->cur_s, 0xff, (m->T.n + 1) * sizeof *ps->cur_s); /* every tensor is free again */
+  memset(ps->cur_t, 0xff, (m->S.n + 1) * sizeof *ps->cur_t);
   int rc = 0;
   m_structure_free(m); /* the last pass's alignment says nothing about this one's pairs */
   for (size_t i = 0; i < nhints && rc == 0; i++) rc = apply_hint(ps, &hints[i]);
@@ -1690,6 +1883,7 @@ int m_pair_all(matcher *m, const mhint *hints, size_t nhints) {
   m_families_prepare(m);
   if (m->oom) return wbr_oom(m->ctx);
   m_fused_prepare(m); /* freed at done (an allocation failure is m->oom, reported there) */
+  m_lcache_build(m);
   pstate ps = {.m = m};
   ps.nids = m->in.n;
   ps.by_nelem_s = malloc((m->S.n + 1) * sizeof(uint32_t));
@@ -1706,9 +1900,14 @@ int m_pair_all(matcher *m, const mhint *hints, size_t nhints) {
   ps.sh_key = malloc(ps.sh_cap * sizeof *ps.sh_key);
   ps.sh_cnt_s = malloc(ps.sh_cap * sizeof *ps.sh_cnt_s);
   ps.sh_cnt_t = malloc(ps.sh_cap * sizeof *ps.sh_cnt_t);
+  ps.cur_s = malloc((m->T.n + 1) * sizeof *ps.cur_s);
+  ps.end_s = malloc((m->T.n + 1) * sizeof *ps.end_s);
+  ps.cur_t = malloc((m->S.n + 1) * sizeof *ps.cur_t);
+  ps.end_t = malloc((m->S.n + 1) * sizeof *ps.end_t);
   int rc = 0;
   if (!ps.by_nelem_s || !ps.by_nelem_t || !ps.pmap || !ps.pmap_t || !ps.img_s_idx || !ps.img_s_len ||
-      !ps.img_t_idx || !ps.img_t_len || !ps.square_conflict || !ps.sh_key || !ps.sh_cnt_s || !ps.sh_cnt_t) {
+      !ps.img_t_idx || !ps.img_t_len || !ps.square_conflict || !ps.sh_key || !ps.sh_cnt_s || !ps.sh_cnt_t ||
+      !ps.cur_s || !ps.end_s || !ps.cur_t || !ps.end_t) {
     rc = wbr_oom(m->ctx);
     goto done;
   }
@@ -1737,6 +1936,8 @@ int m_pair_all(matcher *m, const mhint *hints, size_t nhints) {
 done:
   m_fused_free(m);
   m_structure_free(m);
+  m_structure_trees_free(m);
+  m_lcache_free(m);
   free(ps.by_nelem_s);
   free(ps.by_nelem_t);
   free(ps.pmap);
@@ -1749,5 +1950,9 @@ done:
   free(ps.sh_key);
   free(ps.sh_cnt_s);
   free(ps.sh_cnt_t);
+  free(ps.cur_s);
+  free(ps.end_s);
+  free(ps.cur_t);
+  free(ps.end_t);
   return rc;
 }

@@ -229,11 +229,12 @@ static void rent_range(const rent *v, size_t n, const rent *e, int level, size_t
   *hi = a;
 }
 
-static bool skippable(const matcher *m, const rent *self, const rent *o, bool src, const mtensor *other) {
+/* bind[k]: binds(m, self->fam[k], src, other), found once per count_in (it does not depend on o). */
+static bool skippable(const rent *self, const rent *o, const bool *bind) {
   if (o->depth) return false; /* m_layout_for keeps it a candidate */
   for (int k = 0; k < self->n; k++)
     for (int j = 0; j < o->n; j++)
-      if (o->fam[j] == self->fam[k] && o->val[j] != self->val[k] && binds(m, self->fam[k], src, other)) return true;
+      if (o->fam[j] == self->fam[k] && o->val[j] != self->val[k] && bind[k]) return true;
   return false;
 }
 
@@ -253,9 +254,11 @@ static size_t count_in(const matcher *m, const rent *v, size_t lo, size_t hi, co
   const mside *side = src ? &m->S : &m->T;
   const mtensor *x = &side->t[self->i];
   size_t n = 0;
+  bool bind[MAXBIND];
+  for (int k = 0; k < self->n; k++) bind[k] = binds(m, self->fam[k], src, other);
   for (size_t k = lo; k < hi; k++) {
     const rent *o = &v[k];
-    if (o->i == self->i || o->h != self->h || skippable(m, self, o, src, other)) continue;
+    if (o->i == self->i || o->h != self->h || skippable(self, o, bind)) continue;
     const mtensor *y = &side->t[o->i];
     if (!free_at(m, side, src, o->i, P) || y->ndim != x->ndim || memcmp(y->shape, x->shape, sizeof(int64_t) * (size_t)x->ndim))
       continue;
