@@ -7,31 +7,16 @@
 #define WBR_AST_H
 
 #include "../base/util.h"
+#include "statements.h"
 
 /* Byte offsets [start, end) into the source text. */
 typedef struct wbr_span {
   uint32_t start, end;
 } wbr_span;
 
-/* Statement kinds, once: keyword and one line of meaning. */
-#define WBR_STMT_LIST(X)                                                                          \
-  X(RENAME, "rename", "give each matched tensor the name built from the template")               \
-  X(DROP, "drop", "remove each matched tensor")                                                    \
-  X(RESHAPE, "reshape", "reshape each matched tensor (one -1 infers a dimension)")                 \
-  X(TRANSPOSE, "transpose", "swap the two axes of each matched 2-D tensor")                        \
-  X(PERMUTE, "permute", "reorder the axes of each matched tensor")                                 \
-  X(SPLIT, "split", "cut each matched tensor along an axis into the named parts")                  \
-  X(CONCAT, "concat", "join one tensor from each pattern along an existing axis")                  \
-  X(STACK, "stack", "join one tensor from each pattern along a new axis")                          \
-  X(UNSTACK, "unstack", "cut each matched tensor along an axis into one tensor per index")         \
-  X(SELECT, "select", "take one index along an axis (the axis disappears)")                        \
-  X(SLICE, "slice", "take a range [start, end) along an axis (the axis stays)")                    \
-  X(CAST, "cast", "convert each matched tensor to a dtype")                                        \
-  X(HINT, "hint", "tell the matcher that two names correspond; no effect on the mapping")          \
-  X(EXPECT, "expect", "assert the shape, dtype or count of the matched tensors")
-
+/* Statement kinds, once: compiler/statements.h. */
 typedef enum wbr_stmt_kind {
-#define WBR_STMT_ENUM(id, kw, doc) WBR_STMT_##id,
+#define WBR_STMT_ENUM(id, kw, syntax, doc) WBR_STMT_##id,
   WBR_STMT_LIST(WBR_STMT_ENUM)
 #undef WBR_STMT_ENUM
       WBR_STMT_COUNT

@@ -175,23 +175,3 @@ void wbr_fmt_ast(const wbr_ast_file *f, wbr_buf *b) {
   }
   put_comment_lines(b, f->tail, f->ntail, true);
 }
-
-int wbr_rules_format(char **out, wbr_ctx *ctx, const char *name, const char *src, size_t len) {
-  if (!out || (!src && len)) return WBR_EUSAGE;
-  *out = NULL;
-  wbr_ast_file *f = NULL;
-  int rc = wbr_parse_partial(&f, ctx, name, src ? src : "", len);
-  if (!f) return rc;
-  /* Check what parsed even after a syntax error, so one run shows every problem. */
-  int crc = wbr_check(f, ctx);
-  if (rc == 0) rc = crc;
-  if (rc == 0) {
-    wbr_buf b;
-    wbr_buf_init(&b);
-    wbr_fmt_ast(f, &b);
-    *out = wbr_buf_take(&b);
-    if (!*out) rc = wbr_oom(ctx);
-  }
-  wbr_ast_free(f);
-  return rc;
-}
