@@ -7,6 +7,7 @@
 #define WBR_AST_H
 
 #include "../base/util.h"
+#include "../bytecode/program.h"
 #include "statements.h"
 
 /* Byte offsets [start, end) into the source text. */
@@ -24,21 +25,20 @@ typedef enum wbr_stmt_kind {
 
 const char *wbr_stmt_keyword(wbr_stmt_kind k);
 
-typedef enum wbr_pat_kind {
-  WBR_PAT_GLOB, /* "..." : whole-name match; '*' and {name} captures */
-  WBR_PAT_REGEX /* /.../ : PCRE2, searched anywhere in the name; $1, ${name} references */
-} wbr_pat_kind;
+/* Pattern kinds are bytecode/pattern.h's: WBR_PK_GLOB "..." (whole-name match; '*' and {name}
+ * captures), WBR_PK_REGEX /.../ (PCRE2, searched anywhere in the name; $1, ${name} references). */
 
 /* A pattern (left side) or a template (right side). `text` is the content without the quotes
  * or slashes. For a quoted string (glob, template, hint) the only escape resolved is \" -> ";
  * the glob escapes stay as written, always two bytes: \* \{ \} \\ (so a '*' or '{' in text
  * not preceded by '\' is a wildcard or a capture). For a /regex/ the text is exactly what was
  * between the slashes (PCRE2 syntax; "\/" stands for '/'). Regex flags are the letters after
- * the closing slash ("i", "x"), in the canonical order "ix" (see docs/language.md). */
+ * the closing slash ("i", "x"), held as the bytecode's WBR_RX_* bits; wbr_pattern_letters
+ * spells them in the canonical order "ix" (see docs/language.md). */
 typedef struct wbr_ast_pat {
-  wbr_pat_kind kind;
+  wbr_pattern_kind kind;
   char *text;
-  char flags[8]; /* regex only, e.g. "i" */
+  uint8_t flags; /* regex only: WBR_RX_* bits (bytecode/program.h) */
   wbr_span span; /* including the quotes or slashes */
 } wbr_ast_pat;
 

@@ -22,7 +22,7 @@ typedef struct checker {
 
 /* What a pattern binds, for checking the templates that use it. */
 typedef struct binds {
-  wbr_pat_kind kind;
+  wbr_pattern_kind kind;
   bool ok;             /* the pattern itself is valid */
   int nstars;          /* glob */
   int ncaps;           /* glob: named captures; */
@@ -90,7 +90,7 @@ static size_t scan_brace(checker *c, const wbr_ast_pat *p, size_t i, bool allow_
   while (t[j] && t[j] != '}' && t[j] != '{') j++;
   if (t[j] != '}') {
     err(c, str_span(p, i, 1), "close the capture with '}', or write '\\{' for a literal '{'",
-        "unclosed '{' in %s", p->kind == WBR_PAT_GLOB ? "a glob" : "a template");
+        "unclosed '{' in %s", p->kind == WBR_PK_GLOB ? "a glob" : "a template");
     return 0;
   }
   size_t n = j - i - 1;
@@ -115,7 +115,7 @@ static size_t scan_brace(checker *c, const wbr_ast_pat *p, size_t i, bool allow_
 /* Validate a glob pattern and record what it binds. */
 static void glob_pattern(checker *c, const wbr_ast_pat *p, binds *b) {
   const char *t = p->text;
-  b->kind = WBR_PAT_GLOB;
+  b->kind = WBR_PK_GLOB;
   b->ok = true;
   for (size_t i = 0; t[i]; i++) {
     if (t[i] == '\\' && t[i + 1]) {
@@ -153,17 +153,18 @@ static void glob_pattern(checker *c, const wbr_ast_pat *p, binds *b) {
 
 /* Compile p with the runtime's engine; its refusal is reported at the offset it names. */
 static void engine_pattern(checker *c, const wbr_ast_pat *p, binds *b) {
-  bool rx = p->kind == WBR_PAT_REGEX;
+  bool rx = p->kind == WBR_PK_REGEX;
+  char letters[8];
+  wbr_pattern_letters(p->flags, letters);
   wbr_namepat_error e;
-  int rc = wbr_namepat_new(&b->np, rx ? WBR_NAMEPAT_REGEX : WBR_NAMEPAT_GLOB, p->text,
-                           rx ? p->flags : NULL, &e);
+  int rc = wbr_namepat_new(&b->np, p->kind, p->text, rx ? letters : NULL, &e);
   if (rc == WBR_ENOMEM) {
     c->oom = true;
     b->ok = false;
   } else if (rc) {
     size_t len = strlen(p->text);
     /* A regex's offsets run past its text into the flags after the closing '/'. */
-    size_t max = rx ? len + 1 + strlen(p->flags) : len;
+    size_t max = rx ? len + 1 + strlen(letters) : len;
     size_t off = e.offset < max ? e.offset : max;
     wbr_span at = rx ? (wbr_span){p->span.start + 1 + (uint32_t)off, p->span.start + 2 + (uint32_t)off}
                      : str_span(p, off, 1);
@@ -175,7 +176,7 @@ static void engine_pattern(checker *c, const wbr_ast_pat *p, binds *b) {
 }
 
 static void regex_pattern(checker *c, const wbr_ast_pat *p, binds *b) {
-  b->kind = WBR_PAT_REGEX;
+  b->kind = WBR_PK_REGEX;
   b->ok = true;
   engine_pattern(c, p, b);
   if (!b->ok) return;
@@ -192,11 +193,11 @@ static void pattern(checker *c, const wbr_ast_pat *p, binds *b, const char *what
   memset(b, 0, sizeof *b);
   b->kind = p->kind;
   if (!p->text[0]) {
-    err(c, p->span, p->kind == WBR_PAT_GLOB ? "write \"*\" to match every tensor" : NULL,
+    err(c, p->span, p->kind == WBR_PK_GLOB ? "write \"*\" to match every tensor" : NULL,
         "empty %s", what);
     return;
   }
-  if (p->kind == WBR_PAT_GLOB) {
+  if (p->kind == WBR_PK_GLOB) {
     glob_pattern(c, p, b);
     if (b->ok) engine_pattern(c, p, b);
   } else {
@@ -249,7 +250,7 @@ static void template(checker *c, const wbr_ast_pat *t, const binds *b, bool allo
       size_t n = j - i - 1;
       if (n == 1 && s[i + 1] == '#') {
         if (hash) *hash = true;
-      } else if (b->kind == WBR_PAT_REGEX) {
+      } else if (b->kind == WBR_PK_REGEX) {
         err(c, str_span(t, i, n + 2), "with a /regex/ pattern write ${name} or $1",
             "'{%.*s}' in the template of a /regex/ pattern", (int)n, s + i + 1);
       } else if (!bound(b, s + i + 1, n)) {
@@ -265,7 +266,7 @@ static void template(checker *c, const wbr_ast_pat *t, const binds *b, bool allo
     } else if (s[i] == '}') {
       err(c, str_span(t, i, 1), "write '\\}' for a literal '}'", "unmatched '}' in a template");
     } else if (s[i] == '*') {
-      if (b->kind == WBR_PAT_REGEX) {
+      if (b->kind == WBR_PK_REGEX) {
         err(c, str_span(t, i, 1), "with a /regex/ pattern use $1 or ${name}; write '\\*' for a "
             "literal '*'", "'*' in the template of a /regex/ pattern");
         continue;
@@ -275,7 +276,7 @@ static void template(checker *c, const wbr_ast_pat *t, const binds *b, bool allo
     } else if (s[i] == '$') {
       char nx = s[i + 1];
       bool digit = nx >= '0' && nx <= '9';
-      if (b->kind == WBR_PAT_GLOB) {
+      if (b->kind == WBR_PK_GLOB) {
         if (digit || nx == '{')
           err(c, str_span(t, i, digit ? 2 : 1),
               "'$1' and '${name}' refer to /regex/ groups; a glob template uses '*' and {name}",
@@ -321,7 +322,7 @@ static void template(checker *c, const wbr_ast_pat *t, const binds *b, bool allo
       }
     }
   }
-  if (b->kind == WBR_PAT_GLOB && nstars && nstars != b->nstars) {
+  if (b->kind == WBR_PK_GLOB && nstars && nstars != b->nstars) {
     char help[200];
     snprintf(help, sizeof help, "the k-th '*' of the template copies the k-th '*' of the "
              "pattern: use %d, or none and name the parts with {captures}", b->nstars);
@@ -392,7 +393,7 @@ static void check_permute(checker *c, const wbr_ast_stmt *s) {
 }
 
 static bool same_pat(const wbr_ast_pat *a, const wbr_ast_pat *b) {
-  return a->kind == b->kind && strcmp(a->text, b->text) == 0 && strcmp(a->flags, b->flags) == 0;
+  return a->kind == b->kind && strcmp(a->text, b->text) == 0 && a->flags == b->flags;
 }
 
 static void check_stmt(checker *c, const wbr_ast_stmt *s) {
@@ -420,7 +421,7 @@ static void check_stmt(checker *c, const wbr_ast_stmt *s) {
     }
     int errors_before = c->errors;
     pattern(c, p, &bi, "pattern");
-    if (bi.ok && b0.ok && p->kind == WBR_PAT_GLOB) {
+    if (bi.ok && b0.ok && p->kind == WBR_PK_GLOB) {
       for (int k = 0; k < bi.ncaps; k++) {
         if (!bound(&b0, bi.caps[k], bi.caplen[k])) {
           size_t off = (size_t)(bi.caps[k] - p->text) - 1;
@@ -430,7 +431,7 @@ static void check_stmt(checker *c, const wbr_ast_stmt *s) {
               bi.caps[k], kw);
         }
       }
-    } else if (bi.ok && b0.ok && p->kind == WBR_PAT_REGEX && bi.ngroups > 0) {
+    } else if (bi.ok && b0.ok && p->kind == WBR_PK_REGEX && bi.ngroups > 0) {
       /* Later regexes join the first on named groups only. */
       if (bi.ngroups != bi.nnamed) {
         err(c, p->span, "name the groups with (?<name>...), or use (?:...) for grouping only",
@@ -452,7 +453,7 @@ static void check_stmt(checker *c, const wbr_ast_stmt *s) {
       char what[96];
       snprintf(what, sizeof what, "input %zu of '%s' (built from the first pattern's captures): ", i + 1, kw);
       engine_template(c, p, &b0, false, what,
-                      p->kind == WBR_PAT_REGEX ? "a later input names one tensor from the first regex's groups, "
+                      p->kind == WBR_PK_REGEX ? "a later input names one tensor from the first regex's groups, "
                                                  "written like a template: /b${i}/"
                                                : NULL);
     }
@@ -468,7 +469,7 @@ static void check_stmt(checker *c, const wbr_ast_stmt *s) {
 
   switch (s->kind) {
   case WBR_STMT_RENAME:
-    if (s->nout == 1 && b0.ok && s->in[0].kind == WBR_PAT_GLOB &&
+    if (s->nout == 1 && b0.ok && s->in[0].kind == WBR_PK_GLOB &&
         strcmp(s->in[0].text, s->out[0].text) == 0)
       err(c, s->out[0].span, "remove the statement, or change the template",
           "the template equals the pattern: this rename does nothing");

@@ -32,13 +32,13 @@ static void put_string(wbr_buf *b, const char *t) {
 }
 
 static void put_pat(wbr_buf *b, const wbr_ast_pat *p) {
-  if (p->kind == WBR_PAT_REGEX) {
+  if (p->kind == WBR_PK_REGEX) {
     wbr_buf_putc(b, '/');
     wbr_buf_puts(b, p->text);
     wbr_buf_putc(b, '/');
-    /* flags in canonical order */
-    if (strchr(p->flags, 'i')) wbr_buf_putc(b, 'i');
-    if (strchr(p->flags, 'x')) wbr_buf_putc(b, 'x');
+    char letters[8]; /* in canonical order */
+    wbr_pattern_letters(p->flags, letters);
+    wbr_buf_puts(b, letters);
   } else {
     put_string(b, p->text);
   }

@@ -178,7 +178,7 @@ int wbr_lex_int(wbr_parser *ps, const char *s, size_t n, wbr_span span, int64_t 
   return wbr_lex_token(ps, T_INT, span);
 }
 
-static wbr_ast_pat *new_pat(wbr_parser *ps, wbr_pat_kind k, wbr_span span, size_t textcap) {
+static wbr_ast_pat *new_pat(wbr_parser *ps, wbr_pattern_kind k, wbr_span span, size_t textcap) {
   wbr_ast_pat *p = wbr_ast_alloc(ps->f, sizeof *p);
   char *t = p ? wbr_ast_alloc(ps->f, textcap + 1) : NULL;
   if (!p || !t) {
@@ -194,7 +194,7 @@ static wbr_ast_pat *new_pat(wbr_parser *ps, wbr_pat_kind k, wbr_span span, size_
 int wbr_lex_string(wbr_parser *ps, const char *s, size_t n, wbr_span span, bool closed,
                    wbr_ast_pat **val) {
   size_t body = n - 1 - (closed ? 1 : 0);
-  wbr_ast_pat *p = new_pat(ps, WBR_PAT_GLOB, span, body);
+  wbr_ast_pat *p = new_pat(ps, WBR_PK_GLOB, span, body);
   *val = p;
   if (!closed)
     wbr_parse_error(ps, span, "add the closing '\"' on the same line",
@@ -245,7 +245,7 @@ int wbr_lex_regex(wbr_parser *ps, const char *s, size_t n, wbr_span span, bool c
     while (s[close] != '/') close--;
   }
   size_t body = closed ? close - 1 : n - 1;
-  wbr_ast_pat *p = new_pat(ps, WBR_PAT_REGEX, span, body);
+  wbr_ast_pat *p = new_pat(ps, WBR_PK_REGEX, span, body);
   *val = p;
   if (!closed) {
     wbr_parse_error(ps, span, "add the closing '/' on the same line (write a '/' inside as '\\/')",
@@ -279,10 +279,7 @@ int wbr_lex_regex(wbr_parser *ps, const char *s, size_t n, wbr_span span, bool c
     }
     if (seen) *seen = true;
   }
-  size_t k = 0;
-  if (seen_i) p->flags[k++] = 'i';
-  if (seen_x) p->flags[k++] = 'x';
-  p->flags[k] = 0;
+  p->flags = (uint8_t)((seen_i ? WBR_RX_CASELESS : 0) | (seen_x ? WBR_RX_EXTENDED : 0));
   return wbr_lex_token(ps, T_REGEX, span);
 }
 
