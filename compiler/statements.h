@@ -1,7 +1,8 @@
 /* statements.h — the statements of the rule language, once: X(ID, keyword, syntax, meaning).
  * From this table come the statement enum (ast.h), the keyword table, the lexer's keyword
  * words and "did you mean" candidates, the "the syntax is: ..." and "statements are: ..." help
- * (parse.c); docs/language.md's statement table is checked against it (tests/unit/test_stmts.c).
+ * (parse.c); docs/language.md's statement table, keyword list and grammar are checked against
+ * it (tests/unit/test_stmts.c).
  * Each row also needs a %token KW_ID in grammar/parser.y (bison declares its tokens itself).
  * Adding a statement: docs/extending.md. */
 #ifndef WBR_STATEMENTS_H

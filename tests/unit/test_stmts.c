@@ -1,7 +1,8 @@
 /* test_stmts.c — compiler/statements.h is the one statement table: docs/language.md's
  * statement table must list its rows in order (same syntax, each meaning starting with the
- * table's), and the parser's help must come from it ("the syntax is: ...", "statements
- * are: ..."), so a stale doc or a second keyword list fails here. */
+ * table's) and name every keyword in section 1 and the grammar of section 2, and the parser's
+ * help must come from it ("the syntax is: ...", "statements are: ..."), so a stale doc or a
+ * second keyword list fails here. */
 #include <stdlib.h>
 
 #include "compiler/frontend.h"
@@ -115,4 +116,36 @@ TEST(stmt_table_drives_parser_help) {
   for (int k = 0; k < NROWS; k++)
     o += (size_t)snprintf(want + o, sizeof want - o, "%s%s", k ? ", " : "", table[k].kw);
   CHECK_STR(help, want);
+}
+
+/* The other places docs/language.md names every statement: the keyword list of section 1 (in
+ * the table's order, after "optional") and one alternative of the grammar in section 2. */
+TEST(stmt_keywords_in_docs) {
+  char *doc = read_doc();
+  CHECK(doc != NULL);
+  if (!doc) return;
+  const char *kws = strstr(doc, "`weightbridge optional ");
+  const char *end = kws ? strchr(kws + 1, '`') : NULL;
+  CHECK(end != NULL);
+  const char *at = kws ? kws + strlen("`weightbridge optional") : NULL;
+  for (int k = 0; end && k < NROWS; k++) {
+    size_t n = strlen(table[k].kw);
+    while (*at == ' ' || *at == '\n') at++;
+    if (at + n > end || strncmp(at, table[k].kw, n) != 0 || (at[n] != ' ' && at[n] != '\n'))
+      test_failed(__FILE__, __LINE__, "section 1's keyword list lacks '%s' at \"%.20s\"",
+                  table[k].kw, at);
+    else
+      at += n;
+  }
+  const char *g = strstr(doc, "\nstatement  = ");
+  const char *gend = g ? strstr(g, " ;\n") : NULL;
+  CHECK(gend != NULL);
+  for (int k = 0; gend && k < NROWS; k++) {
+    char alt[64];
+    snprintf(alt, sizeof alt, "%s\"%s\"", k ? "| " : "= ", table[k].kw);
+    const char *hit = strstr(g, alt);
+    if (!hit || hit > gend)
+      test_failed(__FILE__, __LINE__, "section 2's grammar has no alternative %s", alt);
+  }
+  free(doc);
 }
