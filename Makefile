@@ -143,9 +143,11 @@ fuzz: deps
 	@$(MAKE) --no-print-directory BUILD=build/fuzzlib CC=clang CFLAGS="-O1 -g" \
 	  SAN="-fsanitize=fuzzer-no-link,address,undefined" build/fuzzlib/libweightbridge.a
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)
-	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \
+	@sh tools/fuzz_seeds.sh build/fuzz
+	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n build/fuzz/seeds-$$n; \
 	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 build/fuzz/corpus-$$n fuzz/corpus/$$n || exit 1; done
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 build/fuzz/corpus-$$n fuzz/corpus/$$n \
+	    build/fuzz/seeds-$$n || exit 1; done
 
 build/fuzz/%: fuzz/%.c build/fuzzlib/libweightbridge.a
 	@mkdir -p $(dir $@)

@@ -414,14 +414,9 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
   for (size_t i = 0; i < plan->nout && rc == 0; i++) {
     const wbr_value *v = &plan->out[i];
     rc = wbr_tensorset_add(layout, v->name, v->node->dtype, v->node->ndim, v->node->shape, NULL);
-    if (rc == 0 && v->node->kind == WBR_N_SOURCE && plan->src->t[v->node->src].quant) {
-      /* Quantized blocks pass through: the output keeps their type and logical shape. */
-      const wbr_tensor *q = &plan->src->t[v->node->src];
-      wbr_tensor *o = &layout->t[layout->n - 1];
-      o->quant = q->quant;
-      o->quant_name = q->quant_name;
-      o->qndim = q->qndim;
-      memcpy(o->qshape, q->qshape, sizeof o->qshape);
+    if (rc == 0 && v->node->kind == WBR_N_SOURCE && plan->src->t[v->node->src].opaque.type) {
+      /* Opaque bytes pass through: the output keeps their encoding and logical shape. */
+      layout->t[layout->n - 1].opaque = plan->src->t[v->node->src].opaque;
     }
     total += node_bytes(v->node);
   }

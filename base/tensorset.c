@@ -132,9 +132,9 @@ int wbr_tensorset_get(const wbr_tensorset *ts, size_t i, wbr_tensor_info *out) {
   out->nelem = t->nelem;
   out->nbytes = t->nbytes;
   out->data = t->data;
-  out->quantized = t->quant ? t->quant_name : NULL;
-  out->quant_ndim = t->quant ? t->qndim : 0;
-  out->quant_shape = t->quant ? t->qshape : NULL;
+  out->quantized = t->opaque.type;
+  out->quant_ndim = t->opaque.type ? t->opaque.ndim : 0;
+  out->quant_shape = t->opaque.type ? t->opaque.shape : NULL;
   return 0;
 }
 

@@ -11,6 +11,16 @@
 
 struct wbr_lazy; /* formats/format.h */
 
+/* Bytes in an encoding only their own format reads (GGUF's quantized blocks, "Q4_K"): the tensor
+ * holds them as U8 [nbytes]; this names the encoding and gives the logical shape. Only rename
+ * and drop are defined on such a tensor; the format that writes it back finds its own encoding
+ * by the name. type == NULL: an ordinary tensor. */
+typedef struct wbr_opaque {
+  const char *type; /* static string */
+  int ndim;
+  int64_t shape[WBR_MAX_DIMS];
+} wbr_opaque;
+
 typedef struct wbr_tensor {
   char *name;
   wbr_dtype dtype;
@@ -19,12 +29,7 @@ typedef struct wbr_tensor {
   uint64_t nelem;
   uint64_t nbytes;
   const uint8_t *data; /* NULL when the set has no data */
-  /* An opaque quantized tensor (a GGUF Q4_K...): held as U8 bytes [nbytes]; its format-specific
-   * type code (0: none), the type's name, and its logical shape. Only rename and drop apply. */
-  uint32_t quant;
-  const char *quant_name;
-  int qndim;
-  int64_t qshape[WBR_MAX_DIMS];
+  wbr_opaque opaque; /* opaque.type: bytes in a format's own encoding (see wbr_opaque) */
   /* Bytes made only when needed (a strided PyTorch view, a deflated or converted NumPy array):
    * data is NULL and wbr_tensor_fill (formats/format.h) makes them; owned by the set. */
   const struct wbr_lazy *lazy;

@@ -226,14 +226,14 @@ char *wbr_tensorset_to_manifest(const wbr_tensorset *ts) {
 
 /* A quantized tensor is shown with its type and logical shape (its bytes are U8 [nbytes]). */
 static void shape_cell(char *buf, size_t n, const wbr_tensor *t) {
-  if (t->quant) wbr_shape_str(buf, n, t->qndim, t->qshape);
+  if (t->opaque.type) wbr_shape_str(buf, n, t->opaque.ndim, t->opaque.shape);
   else wbr_shape_str(buf, n, t->ndim, t->shape);
 }
 
 static uint64_t params_of(const wbr_tensor *t) {
-  if (!t->quant) return t->nelem;
+  if (!t->opaque.type) return t->nelem;
   uint64_t ne = 1;
-  for (int d = 0; d < t->qndim; d++) ne *= (uint64_t)t->qshape[d];
+  for (int d = 0; d < t->opaque.ndim; d++) ne *= (uint64_t)t->opaque.shape[d];
   return ne;
 }
 
@@ -276,7 +276,7 @@ char *wbr_tensorset_render(const wbr_tensorset *ts, const char *path) {
     /* Pad by display width: printf's %-*s counts bytes. */
     wbr_buf_puts(&b, nm);
     for (int k = text_width(nm); k < wname; k++) wbr_buf_putc(&b, ' ');
-    wbr_buf_printf(&b, "  %-7s  %-*s  %12llu\n", t->quant ? t->quant_name : wbr_dtype_name(t->dtype),
+    wbr_buf_printf(&b, "  %-7s  %-*s  %12llu\n", t->opaque.type ? t->opaque.type : wbr_dtype_name(t->dtype),
                    wshape, sh, (unsigned long long)t->nbytes);
   }
   for (size_t i = 0; i < ts->nmeta; i++) {

@@ -12,7 +12,7 @@ typedef struct wbr_format {
                               end of the path, longest first across formats */
   const char *what;        /* for messages: "weights", "manifest" */
   bool has_data;           /* false for manifests: the writer takes no tensor bytes */
-  bool quant_ok;           /* the writer can hold opaque quantized tensors (GGUF) */
+  bool opaque_ok;          /* the writer can hold opaque tensors (GGUF's quantized blocks) */
   /* Fill ts from bytes[0..len). The bytes stay valid as long as ts (they are the mapping or the
    * set's own copy). `path` is only for diagnostics. `key` selects an entry inside a container
    * (FILE.pt#model) or is NULL; a format without entries refuses a key. Report every problem

@@ -56,6 +56,14 @@ static int ggml_type_of(wbr_dtype dt) {
   return -1;
 }
 
+/* The ggml type of an opaque tensor, found by its encoding's name (wbr_opaque), or -1. */
+static int ggml_type_named(const char *type) {
+  for (unsigned i = 0; i < NGGML; i++)
+    if (ggml_types[i].block && ggml_types[i].dtype < 0 && strcmp(ggml_types[i].name, type) == 0)
+      return (int)i;
+  return -1;
+}
+
 /* ---- metadata value types --------------------------------------------------------------------- */
 
 enum {
@@ -433,10 +441,9 @@ static int gguf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const ch
           rc = wbr_oom_file(ctx, path);
         else {
           wbr_tensor *q = &ts->t[ts->n - 1];
-          q->quant = (uint32_t)t + 1;
-          q->quant_name = ggml_types[t].name;
-          q->qndim = (int)nd;
-          for (uint64_t d = 0; d < nd; d++) q->qshape[d] = (int64_t)dims[nd - 1 - d];
+          q->opaque.type = ggml_types[t].name;
+          q->opaque.ndim = (int)nd;
+          for (uint64_t d = 0; d < nd; d++) q->opaque.shape[d] = (int64_t)dims[nd - 1 - d];
         }
       }
       offs[i] = off;
@@ -801,9 +808,9 @@ static int gw_begin(wbr_writer *w) {
   for (size_t i = 0; i < ts->n && rc == 0; i++) {
     const wbr_tensor *t = &ts->t[i];
     wbr_json_show(shown, sizeof shown, t->name);
-    int gt = t->quant ? (int)t->quant - 1 : ggml_type_of(t->dtype);
-    int ndim = t->quant ? t->qndim : t->ndim;
-    const int64_t *shape = t->quant ? t->qshape : t->shape;
+    int gt = t->opaque.type ? ggml_type_named(t->opaque.type) : ggml_type_of(t->dtype);
+    int ndim = t->opaque.type ? t->opaque.ndim : t->ndim;
+    const int64_t *shape = t->opaque.type ? t->opaque.shape : t->shape;
     size_t nl = strlen(t->name);
     if (gt < 0)
       rc = wbr_fail(w->ctx, WBR_EINPUT, w->path,
@@ -868,7 +875,7 @@ const wbr_format wbr_format_gguf = {
     .exts = gguf_exts,
     .what = "weights",
     .has_data = true,
-    .quant_ok = true,
+    .opaque_ok = true,
     .read = gguf_read,
     .begin = gw_begin,
     .tensor_end = gw_tensor_end,

@@ -192,7 +192,7 @@ const wbr_format wbr_format_manifest = {
     .exts = mf_exts,
     .what = "manifest",
     .has_data = false,
-    .quant_ok = true, /* a manifest lists a quantized tensor as its bytes: U8 [nbytes] */
+    .opaque_ok = true, /* a manifest lists an opaque tensor as its bytes: U8 [nbytes] */
     .read = mf_read,
     .begin = mf_begin,
 };

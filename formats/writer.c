@@ -116,11 +116,11 @@ int wbr_writer_open_ids(wbr_writer **out, wbr_ctx *ctx, const char *path,
     snprintf(help, sizeof help, "name the output with one of the extensions weightbridge writes: %s", exts);
     return wbr_fail(ctx, WBR_EUSAGE, path, help, "unknown output file type (by extension)");
   }
-  for (size_t i = 0; i < layout->n && !fmt->quant_ok; i++)
-    if (layout->t[i].quant)
+  for (size_t i = 0; i < layout->n && !fmt->opaque_ok; i++)
+    if (layout->t[i].opaque.type)
       return wbr_fail(ctx, WBR_EINPUT, path, "write a .gguf, or drop the quantized tensors in the rules",
                       "tensor '%s' is quantized (%s): a %s file cannot hold it", layout->t[i].name,
-                      layout->t[i].quant_name, fmt->name);
+                      layout->t[i].opaque.type, fmt->name);
   writer_impl *wi = calloc(1, sizeof *wi);
   if (!wi) return wbr_oom(ctx);
   wbr_writer *w = &wi->w;
@@ -368,7 +368,7 @@ int wbr_writer_check_layout(wbr_writer *w, const wbr_name_rules *r) {
       return wbr_fail(w->ctx, WBR_EINPUT, w->path, "rename the tensor in the rules",
                       "cannot write tensor '%s' to %s: %s", shown, r->format, why);
     int rc = check_dims(w, r, shown, t->ndim, t->shape);
-    if (!rc && t->quant) rc = check_dims(w, r, shown, t->qndim, t->qshape);
+    if (!rc && t->opaque.type) rc = check_dims(w, r, shown, t->opaque.ndim, t->opaque.shape);
     if (rc) return rc;
   }
   return 0;

@@ -1,6 +1,7 @@
 /* fuzz_parser.c — libFuzzer target for the .wbr front end: parse, check and format arbitrary
  * bytes; whenever the input formats, formatting the output again must give the same text
- * (fmt idempotence), else abort. Seeds: fuzz/corpus/fuzz_parser/. */
+ * (fmt idempotence), else abort. Seeds: every rule file of tests/lang and rules/
+ * (tools/fuzz_seeds.sh) and fuzz/corpus/fuzz_parser/. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

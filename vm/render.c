@@ -149,13 +149,13 @@ static void sources_list(const wbr_plan *p, const wbr_node *nd, const wbr_node *
 static const wbr_tensor *quant_src(const wbr_plan *p, const wbr_value *v) {
   if (v->node->kind != WBR_N_SOURCE) return NULL;
   const wbr_tensor *t = &p->src->t[v->node->src];
-  return t->quant ? t : NULL;
+  return t->opaque.type ? t : NULL;
 }
 
 /* The dtype column: the quantized type for quantized tensors. */
 static const char *dtype_cell(const wbr_plan *p, const wbr_value *v) {
   const wbr_tensor *q = quant_src(p, v);
-  return q ? q->quant_name : wbr_dtype_name(v->node->dtype);
+  return q ? q->opaque.type : wbr_dtype_name(v->node->dtype);
 }
 
 static void shape_json(wbr_buf *b, int ndim, const int64_t *shape) {
@@ -319,8 +319,8 @@ static void render_json(const wbr_plan *p, wbr_buf *b) {
     const wbr_tensor *q = quant_src(p, v);
     if (q) {
       /* Opaque quantized blocks: shape and dtype above are its bytes. */
-      wbr_buf_printf(b, "\"quantized\": \"%s\", \"quant_shape\": ", q->quant_name);
-      shape_json(b, q->qndim, q->qshape);
+      wbr_buf_printf(b, "\"quantized\": \"%s\", \"quant_shape\": ", q->opaque.type);
+      shape_json(b, q->opaque.ndim, q->opaque.shape);
       wbr_buf_puts(b, ", ");
     }
     wbr_buf_puts(b, "\"from\": [");
@@ -377,7 +377,7 @@ char *wbr_plan_render(const wbr_plan *p, wbr_plan_format format) {
     const wbr_value *v = &p->out[i];
     char sh[256];
     const wbr_tensor *q = quant_src(p, v);
-    if (q) wbr_shape_str(sh, sizeof sh, q->qndim, q->qshape);
+    if (q) wbr_shape_str(sh, sizeof sh, q->opaque.ndim, q->opaque.shape);
     else wbr_shape_str(sh, sizeof sh, v->node->ndim, v->node->shape);
     cells[4 * i] = wbr_strdup(sh);
     cells[4 * i + 1] = cell_from(p, v);

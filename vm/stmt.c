@@ -26,7 +26,7 @@ static const char *op_name(const wbr_insn *in) {
 static const char *quantized(const vm *v, const wbr_node *nd) {
   if (nd->kind != WBR_N_SOURCE) return NULL;
   const wbr_tensor *t = &v->plan->src->t[nd->src];
-  return t->quant ? t->quant_name : NULL;
+  return t->opaque.type;
 }
 
 static int norm_axis(int64_t axis, int ndim) {

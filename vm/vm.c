@@ -461,10 +461,10 @@ static void compare_target(vm *v) {
       bool same = nd->ndim == tt->ndim && nd->dtype == tt->dtype &&
                   memcmp(nd->shape, tt->shape, (size_t)nd->ndim * sizeof *nd->shape) == 0;
       const wbr_tensor *st = nd->kind == WBR_N_SOURCE ? &v->plan->src->t[nd->src] : NULL;
-      if (same && st && st->quant && tt->quant && st->quant != tt->quant) {
+      if (same && st && st->opaque.type && tt->opaque.type && strcmp(st->opaque.type, tt->opaque.type) != 0) {
         if (wrong++ < MAX_REPORTS)
           plan_error(v, "the target was quantized differently: convert from a checkpoint of the same quantization",
-                     "tensor '%s' is %s but the target's is %s", tt->name, st->quant_name, tt->quant_name);
+                     "tensor '%s' is %s but the target's is %s", tt->name, st->opaque.type, tt->opaque.type);
         same = true; /* reported */
       }
       if (!same && wrong++ < MAX_REPORTS) {

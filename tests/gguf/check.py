@@ -203,6 +203,18 @@ q5 = [("w", "Q8_0", [2, 30], b"\0" * 68)]
 ggufpy.write(p("qrow.gguf"), [], q5)
 r = wbr("inspect", p("qrow.gguf"))
 check_rejects("gguf/quantized-partial-block", r, "tensor 'w' is Q8_0, whose rows must be whole blocks of 32 values, but ne[0] is 30")
+# Two encodings of the same byte count (9 Q8_0 blocks and 17 Q4_0 blocks are 306 bytes each) are
+# still different tensors: checking one against the other names both encodings.
+ggufpy.write(p("qa.gguf"), [], [("w", "Q8_0", [9, 32], b"\1" * 306)])
+ggufpy.write(p("qb.gguf"), [], [("w", "Q4_0", [17, 32], b"\1" * 306)])
+with open(p("same.wbr"), "w") as f:
+    f.write('weightbridge 1\n')
+r = wbr("check", p("same.wbr"), p("qa.gguf"), "-t", p("qb.gguf"))
+# (A target comparison names no rule line, like every "the target wants" error of `check`.)
+result("gguf/quantized-encodings-differ", r.returncode == 1 and "tensor 'w' is Q8_0 but the target's is Q4_0"
+       in r.stderr and r.stderr.count("error: ") == 1, r.stderr[-400:])
+r = wbr("check", p("same.wbr"), p("qa.gguf"), "-t", p("qa.gguf"))
+result("gguf/quantized-same-encoding-checks", r.returncode == 0, r.stderr[-300:])
 
 
 # ---- bad inputs --------------------------------------------------------------------------------
