@@ -429,12 +429,17 @@ static bool scope_contradicts(pstate *ps, const mtensor *s, const mtensor *t) {
          b != s->parent;
 }
 
-static float score(pstate *ps, const mtensor *s, const mtensor *t, const mlayout *lay) {
-  float sc = m_csim(ps->m, s, t) + 0.25f * m_nsim(s, t) + 0.5f * scope_of(ps, s, t) + near_scope(ps, s, t);
+/* The names alone: content words, numbers, roles and layout, without what paired scopes say. */
+static float name_score(pstate *ps, const mtensor *s, const mtensor *t, const mlayout *lay) {
+  float sc = m_csim(ps->m, s, t) + 0.25f * m_nsim(s, t);
   if (roles_conflict(s, t)) sc -= 2.0f;
   else if (s->role != ROLE_OTHER && s->role == t->role) sc += 0.3f;
   if (lay->rel != REL_ID) sc -= 0.02f * (float)lay->rel;
   return sc;
+}
+
+static float score(pstate *ps, const mtensor *s, const mtensor *t, const mlayout *lay) {
+  return name_score(ps, s, t, lay) + 0.5f * scope_of(ps, s, t) + near_scope(ps, s, t);
 }
 
 /* ---- hints ------------------------------------------------------------------------------------ */
@@ -1050,6 +1055,162 @@ static bool row_best(const float *row, size_t ns, float *best, float *second) {
   return *best > -1e8f;
 }
 
+/* ---- name ties that paired scopes make lopsided ---------------------------------------------- */
+
+/* A row of the bucket whose best names tie (cands: those columns); false if it has no clean
+ * tie: one best of 0.2 or more, at least two within 0.01 of it, none in the margin below. */
+static bool tie_row(const float *row, size_t ns, uint32_t *cands, size_t *nc, float *best) {
+  float second;
+  *nc = 0;
+  if (!row_best(row, ns, best, &second) || *best < 0.2f || *best - second >= 0.15f) return false;
+  for (size_t b = 0; b < ns; b++) {
+    if (row[b] >= *best - 0.01f) cands[(*nc)++] = (uint32_t)b;
+    else if (row[b] > *best - 0.15f) return false;
+  }
+  return *nc >= 2;
+}
+
+/* Does the whole score prefer an assignment of the group other than src[k] -> tgt[k]: would
+ * exchanging the sources of two targets raise the total by more than a rounding? */
+static bool scopes_prefer_other(pstate *ps, const uint32_t *src, const uint32_t *tgt, size_t n) {
+  for (size_t k = 0; k < n; k++)
+    for (size_t l = k + 1; l < n; l++) {
+      mlayout a, b, c, d;
+      if (m_layout_for(ps->m, S(ps, src[k]), T(ps, tgt[k]), &a) == REL_NONE ||
+          m_layout_for(ps->m, S(ps, src[l]), T(ps, tgt[l]), &b) == REL_NONE)
+        return true;
+      if (m_layout_for(ps->m, S(ps, src[l]), T(ps, tgt[k]), &c) == REL_NONE ||
+          m_layout_for(ps->m, S(ps, src[k]), T(ps, tgt[l]), &d) == REL_NONE)
+        continue;
+      float keep = score(ps, S(ps, src[k]), T(ps, tgt[k]), &a) + score(ps, S(ps, src[l]), T(ps, tgt[l]), &b);
+      float swap = score(ps, S(ps, src[l]), T(ps, tgt[k]), &c) + score(ps, S(ps, src[k]), T(ps, tgt[l]), &d);
+      if (swap > keep + 0.01f) return true;
+    }
+  return false;
+}
+
+/* Are the n numbers the group's names vary in (digit run pos of x) every number of that family
+ * on its side? Rank order inside a part of a family says nothing: the leftovers of two blocks
+ * (`X.{0,2}.a` against `Y.{0,1}.a`, one tensor missing on each side) are no family. */
+static bool whole_family(const matcher *m, bool src, const mtensor *x, int pos, size_t n) {
+  if (pos < 0 || pos >= x->nsf) return false;
+  const mside *sd = src ? &m->S : &m->T;
+  const mfmember *fm = m->fmem[src ? 0 : 1];
+  size_t nfm = m->nfmem[src ? 0 : 1], lo = 0, hi = nfm, nv = 0;
+  uint32_t fam = x->sfam[pos];
+  int64_t *seen = malloc((n + 1) * sizeof *seen);
+  if (!seen) return false;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (fm[mid].fam < fam) lo = mid + 1;
+    else hi = mid;
+  }
+  for (size_t k = lo; k < nfm && fm[k].fam == fam && nv <= n; k++) {
+    const mtensor *y = &sd->t[fm[k].i];
+    for (int p = 0; p < y->nsf; p++) {
+      if (y->sfam[p] != fam) continue;
+      size_t q = 0;
+      while (q < nv && seen[q] != y->sval[p]) q++;
+      if (q == nv && nv <= n) seen[nv++] = y->sval[p];
+      break;
+    }
+  }
+  free(seen);
+  return nv == n;
+}
+
+/* One group of the bucket (targets rows[0..n), sources the columns cands[0..n) of fs): paired
+ * in the order of their one varying number, when both sides are one name with one number, the
+ * names say something beyond shapes, and nothing in roles, scopes or a whole score objects. */
+static void take_name_tie(pstate *ps, const uint32_t *rows, const uint32_t *cands, size_t n, const uint32_t *ft,
+                          const uint32_t *fs) {
+  uint32_t *src = malloc(n * sizeof *src), *tgt = malloc(n * sizeof *tgt);
+  int64_t *vs = malloc(n * sizeof *vs), *vt = malloc(n * sizeof *vt);
+  if (!src || !tgt || !vs || !vt) {
+    ps->m->oom = true;
+    goto out;
+  }
+  for (size_t k = 0; k < n; k++) {
+    src[k] = fs[cands[k]], tgt[k] = ft[rows[k]];
+    if (!s_free(ps, src[k]) || !t_free(ps, tgt[k])) goto out; /* an earlier group took it */
+  }
+  int pa = one_index(&ps->m->S, src, n, vs), pb = one_index(&ps->m->T, tgt, n, vt);
+  if (!whole_family(ps->m, true, S(ps, src[0]), pa, n) || !whole_family(ps->m, false, T(ps, tgt[0]), pb, n)) goto out;
+  if (m_csim(ps->m, S(ps, src[0]), T(ps, tgt[0])) <= 0 && near_scope(ps, S(ps, src[0]), T(ps, tgt[0])) <= 0)
+    goto out;
+  sort_by_val(src, vs, n);
+  sort_by_val(tgt, vt, n);
+  for (size_t k = 0; k < n; k++)
+    if (roles_conflict(S(ps, src[k]), T(ps, tgt[k])) || scope_contradicts(ps, S(ps, src[k]), T(ps, tgt[k]))) goto out;
+  if (scopes_prefer_other(ps, src, tgt, n)) goto out;
+  for (size_t k = 0; k < n; k++) {
+    mlayout l;
+    if (m_layout_for(ps->m, S(ps, src[k]), T(ps, tgt[k]), &l) == REL_NONE) continue;
+    char why[120];
+    snprintf(why, sizeof why, "names tie and one index varies on each side: number %zu of %zu on both (scopes agree)",
+             k + 1, n);
+    take(ps, tgt[k], src[k], &l, EV_NAME, why);
+  }
+out:
+  free(src), free(tgt), free(vs), free(vt);
+}
+
+typedef struct hrow {
+  uint64_t h;
+  uint32_t a;
+} hrow;
+
+static int hrow_cmp(const void *x, const void *y) {
+  const hrow *p = x, *q = y;
+  if (p->h != q->h) return p->h < q->h ? -1 : 1;
+  return p->a < q->a ? -1 : p->a > q->a;
+}
+
+/* The indexed-family ties of phase_name once more, judged by the names alone: a pair taken by
+ * definition order inside one block of a family (ConvNeXt's `layer_scale`, listed before the
+ * swapped blocks) gives that block's scope an image, so the whole scores of the family's
+ * members no longer tie exactly, though they prefer no other assignment. Rows with the same
+ * tie set (by hash, then checked) form a group of as many targets as sources. */
+static void phase_name_ties(pstate *ps, const uint32_t *ft, size_t nt, const uint32_t *fs, size_t ns, const bool *done) {
+  float *nm = malloc(nt * ns * sizeof *nm);
+  hrow *hr = malloc(nt * sizeof *hr);
+  uint32_t *ca = malloc(ns * sizeof *ca), *cb = malloc(ns * sizeof *cb), *rows = malloc(nt * sizeof *rows);
+  size_t nh = 0;
+  if (!nm || !hr || !ca || !cb || !rows) {
+    ps->m->oom = true;
+    goto out;
+  }
+  for (size_t a = 0; a < nt; a++)
+    for (size_t b = 0; b < ns; b++) {
+      mlayout l;
+      bool ok = !done[a] && t_free(ps, ft[a]) && s_free(ps, fs[b]) &&
+                m_layout_for(ps->m, S(ps, fs[b]), T(ps, ft[a]), &l) != REL_NONE;
+      nm[a * ns + b] = ok ? name_score(ps, S(ps, fs[b]), T(ps, ft[a]), &l) : -1e9f;
+    }
+  for (size_t a = 0; a < nt; a++) {
+    size_t nc;
+    float best;
+    if (tie_row(nm + a * ns, ns, ca, &nc, &best)) hr[nh++] = (hrow){tie_hash(nm + a * ns, ns, best), (uint32_t)a};
+  }
+  qsort(hr, nh, sizeof *hr, hrow_cmp);
+  for (size_t i = 0; i < nh;) {
+    size_t j = i, nc = 0, nc2 = 0;
+    float best, best2;
+    while (j < nh && hr[j].h == hr[i].h) j++;
+    tie_row(nm + hr[i].a * ns, ns, ca, &nc, &best);
+    bool same = j - i == nc;
+    for (size_t k = i; k < j && same; k++) {
+      rows[k - i] = hr[k].a;
+      same = tie_row(nm + hr[k].a * ns, ns, cb, &nc2, &best2) && nc2 == nc && fabsf(best2 - best) < 0.005f &&
+             memcmp(ca, cb, nc * sizeof *ca) == 0;
+    }
+    if (same) take_name_tie(ps, rows, ca, nc, ft, fs);
+    i = j;
+  }
+out:
+  free(nm), free(hr), free(ca), free(cb), free(rows);
+}
+
 /* Mutual best name match with a clear margin, within each element-count bucket. The match must
  * rest on more than role words (weight, bias): shared content words or paired scopes. Where
  * a group of sources and a group of targets tie exactly and each group is one name with one
@@ -1210,6 +1371,7 @@ static void phase_name(pstate *ps) {
       epoch++;
     }
     free(cs), free(ct), free(vs), free(vt), free(gone), free(src), free(tgt), free(rowh), free(tried);
+    if (ok) phase_name_ties(ps, ft, nt, fs, ns, done);
     free(sc), free(bt_sc), free(bs_sc), free(bt_s), free(bs_t), free(done);
   }
   free(ft);
@@ -1327,6 +1489,33 @@ static void keep_best(munres *u, float *sc, uint32_t s, float v) {
   if (u->ncand < 4) u->ncand++;
 }
 
+static void sort_u64(uint64_t *v, size_t n) {
+  for (size_t i = 1; i < n; i++)
+    for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+      uint64_t x = v[j];
+      v[j] = v[j - 1];
+      v[j - 1] = x;
+    }
+}
+
+/* Do the parents of s and t hold the same make-up: as many tensors, of the same element counts
+ * (timm's `norm.{weight,bias}` and torchvision's `block.2.{weight,bias}`, not `block.0`'s conv
+ * and its bias)? It ranks the candidates an UNRESOLVED comment lists; it decides nothing. */
+static bool same_makeup(pstate *ps, const uint32_t *bps, const uint32_t *bpt, uint32_t s, uint32_t t) {
+  enum { K = 16 };
+  uint64_t a[K], b[K];
+  size_t lo, hi, n = 0;
+  parent_range(&ps->m->S, bps, ps->m->S.n, S(ps, s)->parent, &lo, &hi);
+  if (hi - lo > K) return false;
+  for (size_t i = lo; i < hi; i++) a[n++] = S(ps, bps[i])->nelem;
+  parent_range(&ps->m->T, bpt, ps->m->T.n, T(ps, t)->parent, &lo, &hi);
+  if (hi - lo != n) return false;
+  for (size_t i = lo; i < hi; i++) b[i - lo] = T(ps, bpt[i])->nelem;
+  sort_u64(a, n);
+  sort_u64(b, n);
+  return memcmp(a, b, n * sizeof *a) == 0;
+}
+
 /* What the free sources of a target's size are to it. */
 typedef struct fits {
   size_t ok, vetoed, dtype, size; /* fit; fit but contradict an index map; fit but for the dtype; size only */
@@ -1336,7 +1525,7 @@ typedef struct fits {
   uint32_t dtype_src;             /* one source that fits but for its dtype */
 } fits;
 
-static void classify(pstate *ps, uint32_t t, munres *u, fits *f) {
+static void classify(pstate *ps, uint32_t t, munres *u, fits *f, const uint32_t *bps, const uint32_t *bpt) {
   matcher *m = ps->m;
   const mtensor *x = T(ps, t);
   size_t lo, hi;
@@ -1362,7 +1551,8 @@ static void classify(pstate *ps, uint32_t t, munres *u, fits *f) {
     } else {
       f->size++, tier = 300;
     }
-    keep_best(u, sc, s, (tier < 300 ? score(ps, y, x, &l) : m_csim(m, y, x)) - tier);
+    float like = bps && bpt && same_makeup(ps, bps, bpt, s, t) ? 0.5f : 0;
+    keep_best(u, sc, s, (tier < 300 ? score(ps, y, x, &l) : m_csim(m, y, x)) - tier + like);
   }
 }
 
@@ -1373,6 +1563,7 @@ static void collect_unresolved(pstate *ps) {
   matcher *m = ps->m;
   mfblock *blk = NULL; /* blocked by a convention only (fused.c) */
   size_t nblk = m_fused_blocked(m, &blk);
+  uint32_t *bps = by_parent(&m->S), *bpt = by_parent(&m->T); /* NULL: candidates unranked by make-up */
   for (uint32_t t = 0; t < m->T.n; t++) {
     if (!t_free(ps, t)) continue;
     if (m->nunres == m->ucap) {
@@ -1389,7 +1580,7 @@ static void collect_unresolved(pstate *ps) {
     memset(u, 0, sizeof *u);
     u->t = t;
     fits f;
-    classify(ps, t, u, &f);
+    classify(ps, t, u, &f, bps, bpt);
     const mtensor *x = T(ps, t);
     if (m_fold_why(m, t, u->why, sizeof u->why)) {
       u->ncand = 0; /* a stack whose depth is not the family's (stack.c): no one-to-one hint helps */
@@ -1433,6 +1624,8 @@ static void collect_unresolved(pstate *ps) {
     }
   }
   free(blk);
+  free(bps);
+  free(bpt);
 }
 
 /* A side listed in byte order (as safetensors writers store it) carries no definition order. */

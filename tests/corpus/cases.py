@@ -300,12 +300,40 @@ def renumber(c, which, fn):
     return renames
 
 
+def partial_blocks(c, which):
+    """Names of a block that its family's regex leaves out (torchvision ConvNeXt's
+    `features.3.0.layer_scale` beside `features.3.0.block.*`): a renumbering moves the rest of
+    the block without them."""
+    rx = c.sblk if which == "src" else c.tblk
+    if not rx:
+        return []
+    scopes = {n[:m.end(1) + 1] for n in side(c, which) for m in [re.match(rx, n)] if m}
+    return [n for n in side(c, which) if not re.match(rx, n) and any(n.startswith(sc) for sc in scopes)]
+
+
+STRICT = {"map": 0, "either": 1, "refuse": 2}
+
+
+def only_order_decides(c, why):
+    """Without definition order the case must be refused; with it (a .pt source, orders intact)
+    a right exit 0 or an exit 3 both pass (as for the automorphism)."""
+    pt = "either" if not c.order_tie else max(c.order_tie[0], "either", key=STRICT.get)
+    c.order_tie = (pt, "refuse")
+    c.why = "; ".join(x for x in (c.why, why) if x)
+
+
 def shift(which, by=1):
     """One-based (or zero-based) numbering on one side."""
     def p(c, rng):
         if not families(c, which):
             return False
+        left = partial_blocks(c, which)
         renumber(c, which, lambda f, i: i + by)
+        if left:
+            # features.3.{0: layer_scale; 1: block.*, layer_scale; 2: block.*} against two target
+            # blocks: names and shapes fit a source of three blocks with pieces missing as well
+            only_order_decides(c, f"renumbering left {left[0]!r} (and {len(left) - 1} more) behind: "
+                                  "the numbers no longer say which tensors form a block")
         return True
     return p
 

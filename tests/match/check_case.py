@@ -12,7 +12,8 @@ CASEDIR holds a.json (source), b.json (target) and case.json:
    "stderr": "text the summary must contain" (optional),
    "truth": {"TARGET": null | "SOURCE" | {"from": [SOURCES], "ops": [plan ops]}, ...},
    (or "expr": the plan's expression tree, for a target made of several joins: a stack of concats)
-   "converge": true (default) | false}
+   "converge": true (default) | false,
+   "candidates": true: every undecided target's UNRESOLVED comment lists its true source}
 A truth of null means no source is right for that target: deciding it is wrong. "ops" (the
 plan's JSON ops list) and "expr" are checked when given.
 """
@@ -55,6 +56,18 @@ def wrong_pairs(rows, truth):
     return bad
 
 
+def listed_candidates(draft):
+    """The UNRESOLVED comments of a draft: target -> the candidates it lists."""
+    out, cur = {}, None
+    for line in open(draft):
+        if line.startswith('# target "'):
+            cur = line.split('"')[1]
+            out[cur] = []
+        elif line.startswith('#   candidate "') and cur:
+            out[cur].append(line.split('"')[1])
+    return out
+
+
 def main():
     wbr, case, work = sys.argv[1:4]
     name = os.path.basename(case.rstrip("/"))
@@ -93,6 +106,11 @@ def main():
     lost = sorted(needed & dropped)
     print(("PASS: %s/keeps-needed-sources" % pid) if not lost else
           "FAIL: %s/keeps-needed-sources: the draft drops %s, which undecided targets need" % (pid, lost))
+    if spec.get("candidates"):
+        unlisted = [t for t, c in listed_candidates(draft).items()
+                    if truth.get(t) and len(truth[t]["from"]) == 1 and truth[t]["from"][0] not in c]
+        print(("PASS: %s/lists-true-source" % pid) if not unlisted else
+              "FAIL: %s/lists-true-source: the true source is not a candidate of %s" % (pid, unlisted[:4]))
     if not spec.get("converge", True):
         return
     # the documented loop: the correct hints for every undecided target, then --update
