@@ -295,6 +295,12 @@ const char *m_convention_crossed(const mtensor *s, const mtensor *t);
 bool m_conv1d_name(const mtensor *x);
 bool m_gpt2_c_attn(const mtensor *x);
 
+/* square.c: a square 2-D pair under GPT-2's names with no non-square layer-mate: REL_ID or
+ * REL_TRANSPOSE where both sides' layers show their layout (ls, lt: the layers' name lengths),
+ * else REL_NONE (undecided, m_square_gpt2_why says why) */
+int m_square_gpt2_layout(const matcher *m, const mtensor *s, size_t ls, const mtensor *t, size_t lt);
+const char *m_square_gpt2_why(void);
+
 /* tie.c: pairs that definition order decides inside corresponding blocks (a tie of k) */
 typedef struct mtie {
   uint32_t s, t;

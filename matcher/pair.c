@@ -214,6 +214,8 @@ mpair *m_add_pair(matcher *m, uint32_t t, const uint32_t *s, int ns, const mlayo
 
 #define PM_UNSET UINT32_MAX
 #define PM_CONFLICT (UINT32_MAX - 1)
+#define SQ_NAMES 2  /* square_conflict: no layer-mate, and GPT-2's names do not show the layout */
+#define SQ_HINTED 3 /* ... and a plain hint paired it: it says which, not how */
 
 typedef struct pstate {
   matcher *m;
@@ -226,7 +228,7 @@ typedef struct pstate {
    * the tensors under it (a name index on the other side and a length) */
   uint32_t *img_s_idx, *img_s_len; /* source ancestor -> target name prefix */
   uint32_t *img_t_idx, *img_t_len; /* target ancestor -> source name prefix */
-  bool *square_conflict;           /* per target: square 2-D weight, layer-mates disagree */
+  uint8_t *square_conflict;        /* per target: square 2-D weight, layer-mates disagree (SQ_NAMES: none) */
   bool order_off;                  /* the first pass found the two orders disagree (orders_agree) */
   /* free tensors per exact shape (recounted each round; an overestimate only makes the
    * uniqueness tests more cautious) */
@@ -1418,7 +1420,7 @@ static bool pair_2d(pstate *ps, const mpair *p, int64_t *rows, int64_t *cols) {
 }
 
 /* Take back a pair (every part of a split with it): it is undecided after all. */
-static void unpair(pstate *ps, size_t pi) {
+static void unpair(pstate *ps, size_t pi, uint8_t why) {
   matcher *m = ps->m;
   mpair *p = &m->pairs[pi];
   uint32_t s0 = p->s[0];
@@ -1430,8 +1432,29 @@ static void unpair(pstate *ps, size_t pi) {
     m->T.t[q->t].pair = -1;
     for (int k = 0; k < q->ns; k++) m->S.t[q->s[k]].pair = -1;
     q->ns = 0;
-    if (ps->square_conflict) ps->square_conflict[q->t] = true;
+    if (m->ev_count[q->ev]) m->ev_count[q->ev]--; /* the header's evidence counts pairs kept */
+    if (ps->square_conflict) ps->square_conflict[q->t] = why;
   }
+}
+
+/* A square pair under GPT-2's names with no non-square layer-mate: the layouts both sides'
+ * layers show decide (square.c), else it is undecided. */
+static void square_gpt2(pstate *ps, size_t pi, size_t ls) {
+  mpair *p = &ps->m->pairs[pi];
+  const mtensor *t = T(ps, p->t);
+  int rel = m_square_gpt2_layout(ps->m, S(ps, p->s[0]), ls, t, layer_scope_len(t));
+  if (rel == REL_NONE) { /* even when hinted: a plain hint says which source, not the layout */
+    unpair(ps, pi, p->ev == EV_HINT ? SQ_HINTED : SQ_NAMES);
+    return;
+  }
+  memset(&p->lay, 0, sizeof p->lay);
+  p->lay.rel = (uint8_t)rel;
+  if (rel == REL_TRANSPOSE) {
+    p->lay.nops = 1;
+    set_perm(&p->lay.op[0], T2, 2);
+  }
+  snprintf(p->why + strlen(p->why), sizeof p->why - strlen(p->why), "; square: %s",
+           rel == REL_TRANSPOSE ? "the two layers store [in, out] and [out, in]" : "both layers store one layout");
 }
 
 /* A square 2-D weight (or a square part of a fused one) gives no shape evidence for a
@@ -1458,7 +1481,9 @@ static void fix_square(pstate *ps) {
       else id++;
     }
     if (tr && id) {
-      if (p->ev != EV_HINT) unpair(ps, pi);
+      if (p->ev != EV_HINT) unpair(ps, pi, 1);
+    } else if (!tr && !id && (m_conv1d_name(s) || m_conv1d_name(T(ps, p->t)))) {
+      square_gpt2(ps, pi, L);
     } else if (tr && p->lay.rel == REL_ID) {
       p->lay.rel = REL_TRANSPOSE;
       p->lay.nops = 1;
@@ -1587,8 +1612,12 @@ static void collect_unresolved(pstate *ps) {
       u->depth = true;
     } else if (ps->square_conflict && ps->square_conflict[t]) {
       u->square = true;
-      snprintf(u->why, sizeof u->why,
-               "square 2-D weight: the other 2-D weights of its layer disagree about a transpose");
+      if (ps->square_conflict[t] >= SQ_NAMES)
+        snprintf(u->why, sizeof u->why, "%s%s", m_square_gpt2_why(),
+                 ps->square_conflict[t] == SQ_HINTED ? "; a plain hint pairs it but says no layout: give the hint one" : "");
+      else
+        snprintf(u->why, sizeof u->why,
+                 "square 2-D weight: the other 2-D weights of its layer disagree about a transpose");
     } else if (f.ok == 0 && m_fused_why(m, blk, nblk, t, u)) {
       /* a fused tensor or a part of one, across a convention: its parts are the alternatives */
     } else if (f.ok == 0 && f.conv) {
@@ -1683,7 +1712,7 @@ int m_pair_all(matcher *m, const mhint *hints, size_t nhints) {
   ps.img_s_len = malloc((ps.nids + 1) * sizeof(uint32_t));
   ps.img_t_idx = malloc((ps.nids + 1) * sizeof(uint32_t));
   ps.img_t_len = malloc((ps.nids + 1) * sizeof(uint32_t));
-  ps.square_conflict = calloc(m->T.n + 1, sizeof(bool));
+  ps.square_conflict = calloc(m->T.n + 1, sizeof(uint8_t));
   ps.sh_cap = 1024;
   while (ps.sh_cap < 2 * (m->S.n + m->T.n)) ps.sh_cap *= 2;
   ps.sh_key = malloc(ps.sh_cap * sizeof *ps.sh_key);

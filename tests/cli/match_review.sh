@@ -52,12 +52,17 @@ if [ $rc -eq 0 ] && [ "$(grep -c 'attn.proj.weight \[8, 8\] <- .* \[transpose\] 
 $WBR apply "$T/t.wbr" "$S" -t "$G" -o "$T/t.safetensors" 2>"$T/err"
 r=$(values "$T/t.safetensors" "dict($TR, **{'stem.conv.weight': ('stem.w', (2, 3, 0, 1))})")
 if [ "$r" = ok ]; then pass match/hint-layout/values; else fail match/hint-layout/values "$r $(head -c 300 "$T/err")"; fi
-# the plain hint says which, not how: the square weights stay as they are (not transposed), and
-# the conv kernel gets the matcher's HWIO -> OIHW
+# the plain hint says which, not how: nothing shows the square GPT-2 weights' layout (Conv1D or
+# Linear), so they stay undecided, asking for the hint's layout (issue 10 item 6; kept as they
+# were, a Conv1D source would come out silently wrong); the conv kernel gets the matcher's HWIO -> OIHW
 $WBR match "$S" "$G" --hint "$H" -o "$T/p.wbr" 2>"$T/err"
-$WBR apply "$T/p.wbr" "$S" -t "$G" -o "$T/p.safetensors" 2>>"$T/err"
-r=$(values "$T/p.safetensors" "{'blocks.0.attn.proj.weight': ('layers.0.attn.c_proj.weight', (0, 1)), 'stem.conv.weight': ('stem.w', (3, 2, 0, 1))}")
-if [ "$r" = ok ]; then pass match/hint-layout/plain-hint-differs; else fail match/hint-layout/plain-hint-differs "$r $(head -c 300 "$T/err")"; fi
+rc=$?
+$WBR apply "$T/p.wbr" "$S" -o "$T/p.safetensors" 2>>"$T/err"
+r=$(values "$T/p.safetensors" "{'stem.conv.weight': ('stem.w', (3, 2, 0, 1))}")
+if [ $rc -eq 3 ] && [ "$r" = ok ] && [ "$(grep -c '^# target "blocks\.[012]\.attn\.proj\.weight" \[8, 8\]: .*a plain hint pairs it but says no layout' "$T/p.wbr")" -eq 3 ] &&
+   grep -q '^#   e.g. hint "layers.0.attn.c_proj.weight" = "blocks.0.attn.proj.weight" transpose  # or permute (0, 1): as is$' "$T/p.wbr" &&
+   ! grep -v '^#' "$T/p.wbr" | grep -q 'attn'; then
+  pass match/hint-layout/plain-hint-differs; else fail match/hint-layout/plain-hint-differs "exit $rc, $r $(grep -v '^#' "$T/p.wbr" | tr '\n' '|') $(head -c 300 "$T/err")"; fi
 
 # ---- the same as statements of an --update file: kept canonically, same result ----
 printf 'weightbridge 1\nhint "layers.{i}.attn.c_proj.weight" = "blocks.{i}.attn.proj.weight"   TRANSPOSE\nhint "stem.w" = "stem.conv.weight" permute (2,3,0,1)\n' >"$T/mine.wbr"

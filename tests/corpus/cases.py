@@ -198,6 +198,12 @@ def bases():
     out.append(_pair("gpt2", GPT_S, M.gpt2, "nanogpt", "neox", "refuse", NEOX))
     # separate Linear q, k, v joined along axis 1 into HF's Conv1D c_attn [in, 3 out]
     out.append(_pair("gpt2", GPT_S, M.gpt2, "neo", "hf"))
+    # an MLP ratio of 1: every 2-D weight but c_attn is square, so no non-square layer-mate says
+    # whether to transpose; the layouts both layers show do (c_attn [C, 3C]: Conv1D; Flax kernels;
+    # GPT-Neo's q_proj: Linear), the MLP's c_fc / c_proj included (issue 10 item 6)
+    SQ = lambda: M.gpt2(mlp=24)  # noqa: E731
+    out += [_pair("gpt2", GPT_S, SQ, a, b, tag="-square") for a, b in
+            (("hf", "neo"), ("flax", "neo"), ("nanogpt", "neo"), ("neo", "hf"), ("neo", "nanogpt"))]
     out += [_pair("llama", LLAMA_S, M.llama, a, b) for a, b in (("hf", "phi3"), ("phi3", "hf"), ("hf", "hf"))]
     out += [_pair("llama", LLAMA_S, M.llama, a, b, "refuse", ROPE) for a, b in (("meta", "hf"), ("hf", "meta"))]
     out.append(_pair("llama", LLAMA_S, M.llama, "hf", "megatron", "refuse", MEGATRON))

@@ -2,8 +2,8 @@
 """check_case.py — runs `wbr match` on the hand-made cases of tests/match/cases/ as a user would
 and checks what it claims: the exit code, that no pair the draft decides is wrong, that an
 exit-3 draft does not drop a source an undecided target needs (but for one named like a target),
-and that adding the correct hints for the undecided targets (`--update`) converges to exit 0
-and the truth.
+and that adding the correct hints for the undecided targets (`--update`; with the layout where the
+truth is one permute) converges to exit 0 and the truth.
 
 usage: check_case.py WBR CASEDIR WORKDIR — prints PASS/FAIL lines with ids match/case/NAME/...
 
@@ -36,6 +36,16 @@ def plan_rows(wbr, draft, src):
         return None, None, r.stderr.strip()[:300]
     j = json.loads(r.stdout)
     return {row["name"]: row for row in j["tensors"]}, set(j.get("dropped", [])), None
+
+
+def hint_layout(t):
+    """The layout a correct hint gives when the truth is one permute (a square weight's
+    transpose cannot be told from shapes: the suggested hint carries it), else nothing."""
+    ops = t.get("ops")
+    if not ops or len(ops) != 1 or ops[0]["op"] != "permute":
+        return ""
+    axes = ops[0]["axes"]
+    return " transpose" if axes == [1, 0] else " permute (%s)" % ", ".join(map(str, axes))
 
 
 def wrong_pairs(rows, truth):
@@ -121,7 +131,7 @@ def main():
     with open(mine, "w") as f:
         f.write(text)
         for t in hints:
-            f.write('hint "%s" = "%s"\n' % (truth[t]["from"][0], t))
+            f.write('hint "%s" = "%s"%s\n' % (truth[t]["from"][0], t, hint_layout(truth[t])))
     out = os.path.join(work, name + ".final.wbr")
     r2 = subprocess.run([wbr, "match", a, b, "--update", mine, "-o", out], capture_output=True, text=True)
     if r2.returncode != 0:

@@ -103,22 +103,23 @@ mkdir -p "$T/cases"
 for c in tests/match/cases/*/; do $PY tests/match/check_case.py "$WBR" "$c" "$T/cases"; done
 
 # ---- hints with captures (issue 9 item 18): the last capture is compared too ----
+# (not square: a square weight under GPT-2's names has no known layout, issue 10 item 6)
 $PY - "$T" <<'PYEOF'
 import json, sys
 a, b = {}, {}
 for i in range(3):
-    a["layers.%d.attn.c_proj.weight" % i] = a["layers.%d.attn.c_attn.weight" % i] = {"shape": [8, 8], "dtype": "F32"}
-    b["blocks.%d.attn.proj.weight" % i] = b["blocks.%d.attn.mix.weight" % i] = {"shape": [8, 8], "dtype": "F32"}
+    a["layers.%d.attn.c_proj.weight" % i] = a["layers.%d.attn.c_attn.weight" % i] = {"shape": [8, 16], "dtype": "F32"}
+    b["blocks.%d.attn.proj.weight" % i] = b["blocks.%d.attn.mix.weight" % i] = {"shape": [8, 16], "dtype": "F32"}
 json.dump({"tensors": a}, open(sys.argv[1] + "/h_a.json", "w"))
 json.dump({"tensors": b}, open(sys.argv[1] + "/h_b.json", "w"))
 PYEOF
 H="$T/h_a.json $T/h_b.json"
 $WBR match $H --hint 'layers.{i}.attn.c_proj.weight=blocks.{i}.attn.proj.weight' --explain -o "$T/h.wbr" 2>"$T/h.err"
 rc=$?
-if [ $rc -eq 0 ] && [ "$(grep -c '^blocks\.\([012]\)\.attn\.proj\.weight \[8, 8\] <- layers\.\1\.attn\.c_proj\.weight \[8, 8\]  -- hint' "$T/h.err")" -eq 3 ]; then
+if [ $rc -eq 0 ] && [ "$(grep -c '^blocks\.\([012]\)\.attn\.proj\.weight \[8, 16\] <- layers\.\1\.attn\.c_proj\.weight \[8, 16\]  -- hint' "$T/h.err")" -eq 3 ]; then
   pass match/hint/capture-documented-form; else fail match/hint/capture-documented-form "exit $rc: $(grep -v '^#' "$T/h.err" | head -n 4 | tr '\n' '|')"; fi
 $WBR match $H --hint 'layers.*.attn.c_attn.weight=blocks.*.attn.mix.weight' --explain -o "$T/h2.wbr" 2>"$T/h2.err"
-if [ "$(grep -c '^blocks\.\([012]\)\.attn\.mix\.weight \[8, 8\] <- layers\.\1\.attn\.c_attn\.weight \[8, 8\]  -- hint' "$T/h2.err")" -eq 3 ]; then
+if [ "$(grep -c '^blocks\.\([012]\)\.attn\.mix\.weight \[8, 16\] <- layers\.\1\.attn\.c_attn\.weight \[8, 16\]  -- hint' "$T/h2.err")" -eq 3 ]; then
   pass match/hint/star-by-position; else fail match/hint/star-by-position "$(grep mix "$T/h2.err" | head -n 3 | tr '\n' '|')"; fi
 rejects match/hint/captures-disagree 1 "hint 'layers.{i}.attn.c_proj.weight=blocks.{j}.attn.proj.weight' pins no pair" \
   $WBR match $H --hint 'layers.{i}.attn.c_proj.weight=blocks.{j}.attn.proj.weight'
