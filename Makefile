@@ -142,11 +142,12 @@ FUZZ_SECONDS ?= 20
 fuzz: deps
 	@$(MAKE) --no-print-directory BUILD=build/fuzzlib CC=clang CFLAGS="-O1 -g" \
 	  SAN="-fsanitize=fuzzer-no-link,address,undefined" build/fuzzlib/libweightbridge.a
-	@$(MAKE) --no-print-directory $(FUZZ_BIN)
-	@sh tools/fuzz_seeds.sh build/fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_BIN) $(WBR)
+	@sh tools/fuzz_seeds.sh build/fuzz $(WBR)
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n build/fuzz/seeds-$$n; \
+	  kept=; [ -d fuzz/corpus/$$n ] && kept=fuzz/corpus/$$n; \
 	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 build/fuzz/corpus-$$n fuzz/corpus/$$n \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 build/fuzz/corpus-$$n $$kept \
 	    build/fuzz/seeds-$$n || exit 1; done
 
 build/fuzz/%: fuzz/%.c build/fuzzlib/libweightbridge.a

@@ -48,13 +48,7 @@ typedef struct exec {
 } exec;
 
 static void *x_malloc(exec *x, size_t n) {
-  if (x->nlive == x->caplive) {
-    size_t cap = x->caplive ? x->caplive * 2 : 16;
-    void **l = realloc(x->live, cap * sizeof *l);
-    if (!l) return NULL;
-    x->live = l;
-    x->caplive = cap;
-  }
+  if (!wbr_grow(&x->live, &x->caplive, x->nlive + 1, sizeof *x->live, 16)) return NULL;
   void *p = malloc(n ? n : 1);
   if (p) x->live[x->nlive++] = p;
   return p;

@@ -75,8 +75,15 @@ int wbr_io_read_file(wbr_ctx *ctx, const char *path, const char *what, size_t ma
                           what ? what : "file", (long long)st.st_size, max)
                : WBR_EINPUT;
   }
+  return wbr_io_read_fd(ctx, fd, (size_t)st.st_size, path, what, max, out, len);
+}
+
+int wbr_io_read_fd(wbr_ctx *ctx, int fd, size_t size, const char *path, const char *what, size_t max,
+                   char **out, size_t *len) {
+  *out = NULL;
+  *len = 0;
   /* Read to the end, not to st_size: the file may change while it is read (up to max). */
-  size_t cap = (size_t)st.st_size + 1, n = 0;
+  size_t cap = size + 1, n = 0;
   char *buf = malloc(cap);
   int rc = buf ? 0 : (ctx ? wbr_oom(ctx) : WBR_ENOMEM);
   while (rc == 0) {
@@ -149,13 +156,7 @@ void wbr_file_ids_free(wbr_file_ids *ids) {
 
 int wbr_file_ids_add(wbr_file_ids *ids, dev_t dev, ino_t ino, const char *name) {
   if (wbr_file_ids_find(ids, dev, ino)) return 0;
-  if (ids->n == ids->cap) {
-    size_t cap = ids->cap ? ids->cap * 2 : 8;
-    wbr_file_id *v = realloc(ids->v, cap * sizeof *v);
-    if (!v) return -1;
-    ids->v = v;
-    ids->cap = cap;
-  }
+  if (!wbr_grow(&ids->v, &ids->cap, ids->n + 1, sizeof *ids->v, 8)) return -1;
   char *copy = wbr_strdup(name);
   if (!copy) return -1;
   ids->v[ids->n++] = (wbr_file_id){.dev = dev, .ino = ino, .name = copy};

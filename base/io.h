@@ -26,6 +26,11 @@ int wbr_io_open_read(wbr_ctx *ctx, const char *path, const char *what, struct st
  * is refused (WBR_EINPUT). ctx may be NULL: failures are then silent. */
 int wbr_io_read_file(wbr_ctx *ctx, const char *path, const char *what, size_t max, char **out,
                      size_t *len);
+/* The reading half of wbr_io_read_file, for a caller that opened the file itself (and checked
+ * its size with messages of its own): reads fd to its end, `size` (the size fstat gave) being
+ * the first guess, into *out / *len as above; over `max` bytes is refused. Closes fd. */
+int wbr_io_read_fd(wbr_ctx *ctx, int fd, size_t size, const char *path, const char *what, size_t max,
+                   char **out, size_t *len);
 
 /* Write all n bytes (EINTR retried, large writes split). 0, or -1 with errno set. */
 int wbr_io_write_all(int fd, const void *p, size_t n);

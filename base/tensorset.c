@@ -63,14 +63,8 @@ int wbr_ts_append(wbr_tensorset *ts, const char *name, size_t name_len, wbr_dtyp
   if (!wbr_shape_nelem(ndim, shape, &t.nelem) ||
       !wbr_mul_u64(t.nelem, wbr_dtype_size(dtype), &t.nbytes))
     return 2;
-  if (ts->n == ts->cap) {
-    size_t cap = ts->cap ? ts->cap * 2 : 16;
-    wbr_tensor *nt = realloc(ts->t, cap * sizeof *nt);
-    if (!nt) return -1;
-    ts->t = nt;
-    ts->cap = cap;
-    /* Names moved with the array only as pointers, so the map's borrowed keys stay valid. */
-  }
+  /* Names move with the array only as pointers, so the map's borrowed keys stay valid. */
+  if (!wbr_grow(&ts->t, &ts->cap, ts->n + 1, sizeof *ts->t, 16)) return -1;
   t.name = wbr_strndup(name, name_len);
   if (!t.name) return -1;
   int r = wbr_map_put(&ts->index, t.name, ts->n, NULL);

@@ -44,14 +44,22 @@ int wbr_report(wbr_ctx *ctx, int code, const wbr_diag *d) {
   return d->severity == WBR_SEV_ERROR ? code : 0;
 }
 
+int wbr_vreport(wbr_ctx *ctx, int code, const wbr_diag *d, const char *fmt, va_list ap) {
+  char msg[WBR_MSG_MAX];
+  int pre = snprintf(msg, sizeof msg, "%s", d->message ? d->message : "");
+  if (pre >= 0 && (size_t)pre < sizeof msg) vsnprintf(msg + pre, sizeof msg - (size_t)pre, fmt, ap);
+  wbr_diag full = *d;
+  full.message = msg;
+  return wbr_report(ctx, code, &full);
+}
+
 int wbr_fail(wbr_ctx *ctx, int code, const char *file, const char *help, const char *fmt, ...) {
-  char msg[1024];
+  wbr_diag d = {.severity = WBR_SEV_ERROR, .file = file, .help = help};
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  int rc = wbr_vreport(ctx, code, &d, fmt, ap);
   va_end(ap);
-  wbr_diag d = {.severity = WBR_SEV_ERROR, .file = file, .message = msg, .help = help};
-  return wbr_report(ctx, code, &d);
+  return rc;
 }
 
 /* Most allocations are small; one that fails means the machine or the process's limit is
@@ -215,6 +223,26 @@ char *wbr_buf_take(wbr_buf *b) {
   }
   wbr_buf_free(b);
   return p;
+}
+
+/* ---- growable arrays ---- */
+
+bool wbr_grow(void *arr, size_t *cap, size_t need, size_t size, size_t first) {
+  if (need <= *cap) return true;
+  size_t n = *cap ? *cap : (first ? first : 1);
+  while (n < need) {
+    if (n > SIZE_MAX / 2) return false;
+    n *= 2;
+  }
+  if (size && n > SIZE_MAX / size) return false;
+  /* arr is the address of some T *: read and write it as bytes, not through a void ** lvalue. */
+  void *old, *p;
+  memcpy(&old, arr, sizeof old);
+  p = realloc(old, n * size);
+  if (!p) return false;
+  memcpy(arr, &p, sizeof p);
+  *cap = n;
+  return true;
 }
 
 char *wbr_strdup(const char *s) { return wbr_strndup(s, strlen(s)); }

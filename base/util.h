@@ -26,6 +26,11 @@ int wbr_fail(wbr_ctx *ctx, int code, const char *file, const char *help, const c
     WBR_PRINTF(5, 6);
 /* Report a fully positioned diagnostic (compiler, plan). Returns code for errors, 0 otherwise. */
 int wbr_report(wbr_ctx *ctx, int code, const wbr_diag *d);
+/* The one formatter of diagnostics: reports d (as wbr_report) with the message d->message (a
+ * prefix, may be NULL) followed by fmt's text, cut at WBR_MSG_MAX - 1 bytes. wbr_fail, the
+ * compiler's positioned errors, the VM's and the loaders' all format through it. */
+#define WBR_MSG_MAX 1536
+int wbr_vreport(wbr_ctx *ctx, int code, const wbr_diag *d, const char *fmt, va_list ap);
 /* Shorthands for out of memory and system-call failures (message includes strerror(errno)). */
 int wbr_oom(wbr_ctx *ctx);
 int wbr_fail_errno(wbr_ctx *ctx, const char *file, const char *what);
@@ -54,6 +59,14 @@ void wbr_buf_put_clean(wbr_buf *b, const char *s, bool keep_tab);
 void wbr_buf_json_str(wbr_buf *b, const char *s);
 /* Take ownership of the contents (NULL if oom); the buffer is reset. */
 char *wbr_buf_take(wbr_buf *b);
+
+/* ---- Growable arrays ---------------------------------------------------------------------- */
+
+/* Make the heap array at *(T **)arr, of capacity *cap elements of `size` bytes, hold at least
+ * `need`: the capacity doubles, starting at `first`. True on success (or when it already
+ * holds them); false when out of memory or past SIZE_MAX, with the array and *cap unchanged.
+ * Usage: if (!wbr_grow(&v->items, &v->cap, v->n + 1, sizeof *v->items, 16)) return oom; */
+bool wbr_grow(void *arr, size_t *cap, size_t need, size_t size, size_t first);
 
 char *wbr_strdup(const char *s);
 char *wbr_strndup(const char *s, size_t n);

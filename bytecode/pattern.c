@@ -361,13 +361,7 @@ struct wbr_template {
 };
 
 static int tpush(wbr_template *t, size_t *cap, tpart part) {
-  if (t->n == *cap) {
-    size_t nc = *cap ? *cap * 2 : 8;
-    tpart *np = realloc(t->parts, nc * sizeof *np);
-    if (!np) return WBR_ENOMEM;
-    t->parts = np;
-    *cap = nc;
-  }
+  if (!wbr_grow(&t->parts, cap, t->n + 1, sizeof *t->parts, 8)) return WBR_ENOMEM;
   t->parts[t->n++] = part;
   return 0;
 }

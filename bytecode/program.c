@@ -92,21 +92,13 @@ void wbr_program_free(wbr_program *p) {
   free(p->refs);
   free(p->ref_vals);
   free(p->source);
+  free(p->text);
+  free(p->spans);
   free(p);
 }
 
 /* Grow *arr (elements of size sz) to hold need elements. */
-static bool grow(void **arr, size_t *cap, size_t need, size_t sz) {
-  if (need <= *cap) return true;
-  size_t n = *cap ? *cap : 8;
-  while (n < need) n *= 2;
-  if (n > SIZE_MAX / sz) return false;
-  void *q = realloc(*arr, n * sz);
-  if (!q) return false;
-  *arr = q;
-  *cap = n;
-  return true;
-}
+static bool grow(void **arr, size_t *cap, size_t need, size_t sz) { return wbr_grow(arr, cap, need, sz, 8); }
 
 /* Grow two parallel arrays indexed by a u32 count. */
 static bool grow2(void **a, size_t sa, void **b, size_t sb, uint32_t *cap, uint32_t need) {

@@ -7,6 +7,7 @@
 
 #include "opcodes.h"
 #include "pattern.h"
+#include "base/text.h"
 #include "base/util.h"
 
 /* Pattern kinds (wbr_pattern.kind: pattern.h's WBR_PK_*) and regex flag bits (wbr_pattern.flags;
@@ -37,6 +38,14 @@ typedef struct wbr_pattern {
 typedef struct wbr_pos {
   uint32_t line, col; /* 1-based */
 } wbr_pos;
+
+/* Where an instruction's statement is in the program's text: bytes [start, end). A program
+ * compiled here has the statement's whole extent; a loaded .wbc records only where statements
+ * start, so there end == start; WBR_NO_SPAN when the position is not in the text. */
+typedef struct wbr_src_span {
+  uint32_t start, end;
+} wbr_src_span;
+#define WBR_NO_SPAN UINT32_MAX
 
 typedef struct wbr_list {
   uint32_t off, n; /* into the flat value array of its pool */
@@ -76,6 +85,13 @@ struct wbr_program {
    * that runs do not compile them again; NULL until a verify succeeds. */
   struct wbr_namepat **np;
   uint32_t nnp;
+
+  /* The rule text (owned, NUL-terminated) and one span per instruction in it; both NULL when
+   * the text is not known (a .wbc nobody attached its .wbr to, a program built by hand). */
+  char *text;
+  size_t text_len;
+  size_t text_end; /* up to its first NUL: what diagnostics quote */
+  wbr_src_span *spans;
 };
 
 /* ---- accessors (the VM's view; indices must have been verified) ---- */
@@ -120,6 +136,14 @@ int wbr_program_set_source(wbr_program *p, const char *name, uint64_t hash, uint
 /* Drop the dedupe maps (the loader and the emitter call it when done). */
 void wbr_program_finish(wbr_program *p);
 
+/* Make a copy of text[0, len) the program's own, with one span per instruction (source.c; the
+ * emitter calls it). 0, WBR_ENOMEM, or WBR_EINPUT for a text of 4 GiB or more. */
+int wbr_program_set_text(wbr_program *p, const char *text, size_t len, const wbr_src_span *spans);
+/* The line of instruction i's statement (a copy, caller frees) and in *caret how many bytes of
+ * it to underline from its column (the statement's first word), or NULL when p has no text or
+ * the position is not in it (diagnostics then show no source line). */
+char *wbr_program_quote(const wbr_program *p, uint32_t i, int *caret);
+
 /* Free the compiled patterns a verify kept on p (verify.c compiles them again). */
 void wbr_program_drop_patterns(wbr_program *p);
 
@@ -128,13 +152,12 @@ void wbr_program_drop_patterns(wbr_program *p);
  * patterns on p (wbr_program_namepat). Reports one error about
  * `file` and returns WBR_EINPUT on the first problem. `code_base` is the byte offset of the
  * first instruction in the .wbc (0 when not loaded from a file), used to give instruction
- * offsets in messages. If bad_addr is not NULL it is set to the address of the instruction
- * that failed, or -1 (nothing failed, or a pool entry did). */
+ * offsets in messages. A bad pool entry is reported at the first instruction that uses it
+ * (its address and line:col). If bad_addr is not NULL it is set to the address of the
+ * instruction that failed or uses the entry that failed, or -1 (nothing failed, or an entry no
+ * instruction uses did). */
 int wbr_program_verify(wbr_program *p, wbr_ctx *ctx, const char *file, size_t code_base,
                        int64_t *bad_addr);
-/* Offset of the first byte of s[0, len) that is not valid UTF-8 (no overlongs, surrogates or
- * code points above U+10FFFF), or len if it all is. */
-size_t wbr_utf8_check(const char *s, size_t len);
 /* Pool-entry checks shared with the loader: NULL if fine, else a message written to err. */
 const char *wbr_check_str(const char *s, size_t len, char *err, size_t errn);
 const char *wbr_check_pattern(const wbr_program *p, uint32_t i, char *err, size_t errn);

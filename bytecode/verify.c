@@ -11,31 +11,6 @@
 
 /* ---- verification ---- */
 
-size_t wbr_utf8_check(const char *s, size_t len) {
-  const unsigned char *u = (const unsigned char *)s;
-  for (size_t i = 0; i < len;) {
-    unsigned c = u[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-    bool ok = n && i + n <= len;
-    for (size_t k = 1; ok && k < n; k++) ok = (u[i + k] & 0xc0) == 0x80;
-    if (ok && n == 3) { /* no overlongs, no surrogates */
-      if (c == 0xe0 && u[i + 1] < 0xa0) ok = false;
-      if (c == 0xed && u[i + 1] >= 0xa0) ok = false;
-    }
-    if (ok && n == 4) { /* no overlongs, nothing above U+10FFFF */
-      if (c == 0xf0 && u[i + 1] < 0x90) ok = false;
-      if (c == 0xf4 && u[i + 1] >= 0x90) ok = false;
-    }
-    if (!ok) return i;
-    i += n;
-  }
-  return len;
-}
-
 const char *wbr_check_str(const char *s, size_t len, char *err, size_t errn) {
   if (len > WBR_MAX_STR) {
     snprintf(err, errn, "string of %zu bytes exceeds the limit of %u", len, WBR_MAX_STR);
@@ -46,8 +21,8 @@ const char *wbr_check_str(const char *s, size_t len, char *err, size_t errn) {
     snprintf(err, errn, "NUL byte at offset %zu of a string", (size_t)(nul - s));
     return err;
   }
-  size_t bad = wbr_utf8_check(s, len);
-  if (bad < len) {
+  size_t bad;
+  if (!wbr_utf8_valid(s, len, &bad)) {
     snprintf(err, errn, "invalid UTF-8 at offset %zu of a string", bad);
     return err;
   }
@@ -208,6 +183,22 @@ static const char *check_int_list(const vstate *v, wbr_opk k, uint32_t idx, uint
   return NULL;
 }
 
+/* concat, stack: the VM matches only the first pattern of the list; the text of each later one
+ * is a template of the first's captures (whatever its kind and flags) naming one input, so it
+ * must compile as exactly that. */
+static const char *check_later_inputs(const vstate *vs, const uint32_t *r, uint32_t n, char *err,
+                                      size_t errn) {
+  const wbr_program *p = vs->p;
+  for (uint32_t i = 1; i < n; i++) {
+    char sub[300];
+    if (check_template(vs->np[r[0]], p->strs[p->pats[r[i]].text], false, sub, sizeof sub)) {
+      snprintf(err, errn, "input %u: %.300s", i + 1, sub);
+      return err;
+    }
+  }
+  return NULL;
+}
+
 /* Check one operand value v of kind k; ci describes the input pattern for templates. */
 static const char *check_operand(vstate *vs, wbr_opk k, uint32_t v, const wbr_namepat *ci,
                                  uint32_t nouts, char *err, size_t errn) {
@@ -243,7 +234,7 @@ static const char *check_operand(vstate *vs, wbr_opk k, uint32_t v, const wbr_na
                  r[i], i, v, p->npats);
         return err;
       }
-    return NULL;
+    return check_later_inputs(vs, r, n, err, errn);
   }
   case WBR_OPK_TPL:
   case WBR_OPK_TPLI:
@@ -351,6 +342,85 @@ static const char *check_insn(vstate *vs, uint32_t addr, char *err, size_t errn)
   return NULL;
 }
 
+/* ---- which instruction uses a pool entry (to place a pool failure) ---- */
+
+typedef enum { POOL_STR, POOL_PAT, POOL_INTS, POOL_REFS } pool_kind;
+
+/* The values of ref list i, or NULL (with *n = 0) when its index or extent is bad. */
+static const uint32_t *refs_or_null(const wbr_program *p, uint32_t i, uint32_t *n) {
+  *n = 0;
+  if (i >= p->nrefs || p->refs[i].off > p->nref_vals || p->nref_vals - p->refs[i].off < p->refs[i].n)
+    return NULL;
+  *n = p->refs[i].n;
+  return p->ref_vals + p->refs[i].off;
+}
+
+/* Whether pattern index v is entry idx of pool pk, or its text is. */
+static bool pattern_uses(const wbr_program *p, uint32_t v, pool_kind pk, uint32_t idx) {
+  if (v >= p->npats) return false;
+  return (pk == POOL_PAT && v == idx) || (pk == POOL_STR && p->pats[v].text == idx);
+}
+
+/* Whether operand value v of kind k uses entry idx of pool pk, directly or through a ref list or
+ * a pattern's text. Nothing is verified yet: an index out of range uses nothing. */
+static bool operand_uses(const wbr_program *p, wbr_opk k, uint32_t v, pool_kind pk, uint32_t idx) {
+  uint32_t n;
+  const uint32_t *r;
+  switch (k) {
+  case WBR_OPK_PAT: return pattern_uses(p, v, pk, idx);
+  case WBR_OPK_PATS:
+  case WBR_OPK_TPLS:
+    if (pk == POOL_REFS && v == idx) return true;
+    r = refs_or_null(p, v, &n);
+    for (uint32_t i = 0; i < n; i++)
+      if (k == WBR_OPK_PATS ? pattern_uses(p, r[i], pk, idx) : pk == POOL_STR && r[i] == idx) return true;
+    return false;
+  case WBR_OPK_TPL:
+  case WBR_OPK_TPLI: return pk == POOL_STR && v == idx;
+  case WBR_OPK_SIZES:
+  case WBR_OPK_SHAPE:
+  case WBR_OPK_AXES:
+  case WBR_OPK_INDEX:
+  case WBR_OPK_RANGE:
+  case WBR_OPK_EXPSHAPE: return pk == POOL_INTS && v == idx;
+  case WBR_OPK_NONE:
+  case WBR_OPK_COUNT:
+  case WBR_OPK_AXIS:
+  case WBR_OPK_DTYPE:
+  case WBR_OPK_NKINDS: break;
+  }
+  return false;
+}
+
+/* The address of the first instruction that uses entry idx of pool pk, or -1. */
+static int64_t first_user(const wbr_program *p, pool_kind pk, uint32_t idx) {
+  for (uint32_t i = 0; i < p->ncode; i++) {
+    const wbr_insn *in = &p->code[i];
+    const wbr_opinfo *oi = wbr_opinfo_get(in->op);
+    if (oi && (operand_uses(p, oi->a, in->a, pk, idx) || operand_uses(p, oi->b, in->b, pk, idx) ||
+               operand_uses(p, oi->c, in->c, pk, idx)))
+      return i;
+  }
+  return -1;
+}
+
+/* Report a bad pool entry ("pattern 2: ...") at the first instruction that uses it, with that
+ * instruction's source position, so that the emitter can point at its statement. */
+static int pool_fail(const wbr_program *p, wbr_ctx *ctx, const char *file, size_t code_base,
+                     int64_t *bad_addr, pool_kind pk, uint32_t idx, const char *what,
+                     const char *err) {
+  static const char *const help =
+      "the file is corrupt or was not written by wbr: recompile it with `wbr compile`";
+  int64_t at = first_user(p, pk, idx);
+  if (at < 0) return wbr_fail(ctx, WBR_EINPUT, file, help, "%s %u: %s", what, idx, err);
+  if (bad_addr) *bad_addr = at;
+  char where[96] = "";
+  if (code_base) snprintf(where, sizeof where, " at byte %zu", code_base + (size_t)at * WBR_INSN_SIZE);
+  const wbr_opinfo *oi = wbr_opinfo_get(p->code[at].op);
+  return wbr_fail(ctx, WBR_EINPUT, file, help, "instruction %u%s (%s), line %u:%u: %s %u: %s",
+                  (unsigned)at, where, oi->name, p->pos[at].line, p->pos[at].col, what, idx, err);
+}
+
 int wbr_program_verify(wbr_program *p, wbr_ctx *ctx, const char *file, size_t code_base,
                        int64_t *bad_addr) {
   static const char *const help =
@@ -363,22 +433,22 @@ int wbr_program_verify(wbr_program *p, wbr_ctx *ctx, const char *file, size_t co
     return wbr_fail(ctx, WBR_EINPUT, file, help, "source name: %s", err);
   for (uint32_t i = 0; i < p->nstrs; i++)
     if (wbr_check_str(p->strs[i], p->str_len[i], err, sizeof err))
-      return wbr_fail(ctx, WBR_EINPUT, file, help, "string %u: %s", i, err);
+      return pool_fail(p, ctx, file, code_base, bad_addr, POOL_STR, i, "string", err);
   vs.np = calloc(p->npats ? p->npats : 1, sizeof *vs.np);
   if (!vs.np) return wbr_oom(ctx);
   for (uint32_t i = 0; i < p->npats && rc == 0; i++) {
     if (check_pattern_fields(p, i, err, sizeof err) ||
         pattern_compile(p, i, &vs.np[i], err, sizeof err))
-      rc = wbr_fail(ctx, WBR_EINPUT, file, help, "pattern %u: %s", i, err);
+      rc = pool_fail(p, ctx, file, code_base, bad_addr, POOL_PAT, i, "pattern", err);
   }
   for (uint32_t i = 0; i < p->nints && rc == 0; i++)
     if (p->ints[i].n > WBR_MAX_LIST || p->ints[i].off > p->nint_vals ||
         p->nint_vals - p->ints[i].off < p->ints[i].n)
-      rc = wbr_fail(ctx, WBR_EINPUT, file, help, "int list %u: bad extent", i);
+      rc = pool_fail(p, ctx, file, code_base, bad_addr, POOL_INTS, i, "int list", "bad extent");
   for (uint32_t i = 0; i < p->nrefs && rc == 0; i++)
     if (p->refs[i].n > WBR_MAX_LIST || p->refs[i].off > p->nref_vals ||
         p->nref_vals - p->refs[i].off < p->refs[i].n)
-      rc = wbr_fail(ctx, WBR_EINPUT, file, help, "ref list %u: bad extent", i);
+      rc = pool_fail(p, ctx, file, code_base, bad_addr, POOL_REFS, i, "ref list", "bad extent");
   for (uint32_t i = 0; i < p->ncode && rc == 0; i++) {
     if (check_insn(&vs, i, err, sizeof err)) {
       const wbr_opinfo *oi = wbr_opinfo_get(p->code[i].op);

@@ -195,12 +195,14 @@ typedef struct loader {
 
 static int bad(loader *l, size_t off, const char *fmt, ...) WBR_PRINTF(3, 4);
 static int bad(loader *l, size_t off, const char *fmt, ...) {
-  char msg[600];
+  char at[48];
+  snprintf(at, sizeof at, "byte %zu: ", off);
+  wbr_diag d = {.severity = WBR_SEV_ERROR, .file = l->name, .message = at, .help = help_recompile};
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  int rc = wbr_vreport(l->ctx, WBR_EINPUT, &d, fmt, ap);
   va_end(ap);
-  return wbr_fail(l->ctx, WBR_EINPUT, l->name, help_recompile, "byte %zu: %s", off, msg);
+  return rc;
 }
 
 static uint32_t get_u32(const uint8_t *p) {
@@ -509,26 +511,11 @@ int wbr_program_load(wbr_program **out, wbr_ctx *ctx, const char *path) {
                     "file of %lld bytes exceeds the .wbc size limit of %u bytes",
                     (long long)st.st_size, WBC_MAX_FILE);
   }
-  size_t len = (size_t)st.st_size, got = 0;
-  uint8_t *buf = malloc(len ? len : 1);
-  if (!buf) {
-    close(fd);
-    return wbr_oom(ctx);
-  }
-  while (got < len) {
-    ssize_t r = read(fd, buf + got, len - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      int rc = wbr_fail_errno(ctx, path, "cannot read");
-      free(buf);
-      close(fd);
-      return rc;
-    }
-    if (r == 0) break; /* the file shrank: load what is there, the size check will catch it */
-    got += (size_t)r;
-  }
-  close(fd);
-  int rc = wbr_program_load_bytes(out, ctx, path, buf, got);
+  char *buf;
+  size_t got;
+  int rc = wbr_io_read_fd(ctx, fd, (size_t)st.st_size, path, NULL, WBC_MAX_FILE, &buf, &got);
+  if (rc) return rc;
+  rc = wbr_program_load_bytes(out, ctx, path, (const uint8_t *)buf, got);
   free(buf);
   return rc;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,9 +27,30 @@ static bool ends_with(const char *s, const char *suffix) {
   return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+#define MAX_QUOTED_SOURCE (16u << 20) /* a bigger .wbr is not read just to quote its lines */
+
+/* A .wbc holds no text: give it the .wbr it names, so that errors quote their lines. The name
+ * is untrusted (it comes from the file): only a regular file named *.wbr is read, without
+ * blocking (not a FIFO, /dev/stdin or a device), silently, and the library keeps it only if its
+ * hash is the one the program records; anything else just means no source lines are shown. */
+static void attach_named_source(wbr_program *p) {
+  const char *path = wbr_program_source_name(p);
+  struct stat st;
+  if (!ends_with(path, ".wbr") || stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+      (uint64_t)st.st_size > MAX_QUOTED_SOURCE)
+    return;
+  char *text = NULL;
+  size_t len = 0;
+  if (wbr_read_file(NULL, path, &text, &len) != 0) return;
+  if (len <= MAX_QUOTED_SOURCE) (void)wbr_program_attach_source(p, text, len);
+  wbr_free(text);
+}
+
 int cli_load_rules(wbr_program **out, wbr_ctx *ctx, const char *path) {
-  if (ends_with(path, ".wbc")) return wbr_program_load(out, ctx, path);
-  return wbr_program_compile_file(out, ctx, path);
+  if (!ends_with(path, ".wbc")) return wbr_program_compile_file(out, ctx, path);
+  int rc = wbr_program_load(out, ctx, path);
+  if (rc == 0) attach_named_source(*out);
+  return rc;
 }
 
 /* "5GB" (10^9, as Hugging Face), "2GiB" (2^30), "500MB", "100KB", or bytes. */

@@ -35,13 +35,11 @@ typedef struct binds {
 
 static void err(checker *c, wbr_span sp, const char *help, const char *fmt, ...) WBR_PRINTF(4, 5);
 static void err(checker *c, wbr_span sp, const char *help, const char *fmt, ...) {
-  char msg[1024];
+  c->errors++;
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  wbr_vdiag_at(c->ctx, c->f, WBR_SEV_ERROR, sp, help, fmt, ap);
   va_end(ap);
-  c->errors++;
-  wbr_diag_at(c->ctx, c->f, WBR_SEV_ERROR, sp, help, "%s", msg);
 }
 
 /* Source span of text[i, i+n) of a quoted string: each '"' in text was written '\"'. */

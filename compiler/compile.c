@@ -10,9 +10,8 @@
 
 #define WBR_MAX_SOURCE (64u << 20) /* a rule file larger than this is certainly not one */
 
-int wbr_program_compile(wbr_program **out, wbr_ctx *ctx, const char *name, const char *src,
-                        size_t len) {
-  if (!out) return wbr_fail(ctx, WBR_EUSAGE, name, NULL, "wbr_program_compile: NULL argument");
+int wbr_parse_checked(wbr_ast_file **out, wbr_ctx *ctx, const char *name, const char *src,
+                      size_t len) {
   *out = NULL;
   if (!src && len) return wbr_fail(ctx, WBR_EUSAGE, name, NULL, "wbr_program_compile: NULL source");
   if (!name) name = "<memory>";
@@ -24,6 +23,17 @@ int wbr_program_compile(wbr_program **out, wbr_ctx *ctx, const char *name, const
   if (!f) return prc ? prc : wbr_oom(ctx);
   int crc = wbr_check(f, ctx);
   int rc = prc ? prc : crc;
+  if (rc) wbr_ast_free(f);
+  else *out = f;
+  return rc;
+}
+
+int wbr_program_compile(wbr_program **out, wbr_ctx *ctx, const char *name, const char *src,
+                        size_t len) {
+  if (!out) return wbr_fail(ctx, WBR_EUSAGE, name, NULL, "wbr_program_compile: NULL argument");
+  *out = NULL;
+  wbr_ast_file *f = NULL;
+  int rc = wbr_parse_checked(&f, ctx, name, src, len);
   if (rc == 0) rc = wbr_emit(out, ctx, f);
   wbr_ast_free(f);
   return rc;

@@ -35,13 +35,16 @@ void wbr_span_linecol(const wbr_ast_file *f, uint32_t off, int *line, int *col) 
 
 int wbr_diag_at(wbr_ctx *ctx, const wbr_ast_file *f, wbr_severity sev, wbr_span span,
                 const char *help, const char *fmt, ...) {
-  char msg[1024];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  int rc = wbr_vdiag_at(ctx, f, sev, span, help, fmt, ap);
   va_end(ap);
+  return rc;
+}
 
-  wbr_diag d = {.severity = sev, .file = f ? f->name : NULL, .message = msg, .help = help};
+int wbr_vdiag_at(wbr_ctx *ctx, const wbr_ast_file *f, wbr_severity sev, wbr_span span,
+                 const char *help, const char *fmt, va_list ap) {
+  wbr_diag d = {.severity = sev, .file = f ? f->name : NULL, .help = help};
   char *text = NULL;
   if (f && f->src) {
     uint32_t start = span.start <= f->len ? span.start : (uint32_t)f->len;
@@ -63,7 +66,7 @@ int wbr_diag_at(wbr_ctx *ctx, const wbr_ast_file *f, wbr_severity sev, wbr_span 
     uint32_t end = span.end < le ? span.end : (uint32_t)le;
     d.span = end > start ? (int)(end - start) : 1;
   }
-  int rc = wbr_report(ctx, WBR_EINPUT, &d);
+  int rc = wbr_vreport(ctx, WBR_EINPUT, &d, fmt, ap);
   free(text);
   return rc;
 }

@@ -3,6 +3,7 @@
  * through the same verifier as a loaded .wbc, so the compiler can never write a file that the
  * loader would reject. */
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "emit.h"
@@ -203,13 +204,27 @@ static int emit_stmt(emitter *e, const wbr_ast_stmt *s, wbr_insn *in) {
   return 0;
 }
 
+/* The program keeps the text and each statement's span, for diagnostics at run time. */
+static int keep_text(emitter *e) {
+  const wbr_ast_file *f = e->f;
+  wbr_src_span *spans = malloc((f->nstmts ? f->nstmts : 1) * sizeof *spans);
+  if (!spans) return wbr_oom(e->ctx);
+  for (size_t i = 0; i < f->nstmts; i++) spans[i] = (wbr_src_span){f->stmts[i].span.start, f->stmts[i].span.end};
+  int rc = wbr_program_set_text(e->p, f->src ? f->src : "", f->src ? f->len : 0, spans);
+  free(spans);
+  if (rc == WBR_ENOMEM) return wbr_oom(e->ctx);
+  return rc ? wbr_fail(e->ctx, WBR_EINPUT, f->name, "split the rules into several files",
+                       "a rule file of 4 GiB or more cannot be compiled")
+            : 0;
+}
+
 int wbr_emit(wbr_program **out, wbr_ctx *ctx, const wbr_ast_file *f) {
   *out = NULL;
   emitter e = {.ctx = ctx, .f = f};
   if (wbr_program_new(&e.p) != 0) return wbr_oom(ctx);
   const char *name = f->name ? f->name : "";
   /* A name too long to record, or not UTF-8 (the .wbc holds UTF-8), is left out: not worth failing. */
-  if (strlen(name) > WBR_MAX_SOURCE_NAME || wbr_utf8_check(name, strlen(name)) < strlen(name)) name = "";
+  if (strlen(name) > WBR_MAX_SOURCE_NAME || !wbr_utf8_valid(name, strlen(name), NULL)) name = "";
   if (wbr_program_set_source(e.p, name, wbr_hash(f->src ? f->src : "", f->src ? f->len : 0),
                              f->version > 0 ? (uint32_t)f->version : 1) != 0) {
     wbr_program_free(e.p);
@@ -232,6 +247,7 @@ int wbr_emit(wbr_program **out, wbr_ctx *ctx, const wbr_ast_file *f) {
     }
   }
   wbr_program_finish(e.p);
+  if (rc == 0) rc = keep_text(&e);
   if (rc == 0) {
     /* Verify silently, then report a failure at its statement: it means the checker accepted
      * something the bytecode cannot express, which is a bug in weightbridge. */
@@ -241,11 +257,14 @@ int wbr_emit(wbr_program **out, wbr_ctx *ctx, const wbr_ast_file *f) {
     } else {
       int64_t bad = -1;
       if (wbr_program_verify(e.p, quiet, name, 0, &bad) != 0) {
-        wbr_span at = bad >= 0 && (size_t)bad < f->nstmts ? f->stmts[bad].span : (wbr_span){0, 0};
-        wbr_diag_at(ctx, f, WBR_SEV_ERROR, at,
-                    "this is a bug in weightbridge: please report it with the rule file",
-                    "internal error: the statement compiles to invalid bytecode: %s",
-                    wbr_ctx_last_error(quiet));
+        static const char *const help = "this is a bug in weightbridge: please report it with the rule file";
+        if (bad >= 0 && (size_t)bad < f->nstmts)
+          wbr_diag_at(ctx, f, WBR_SEV_ERROR, f->stmts[bad].span, help,
+                      "internal error: the statement compiles to invalid bytecode: %s",
+                      wbr_ctx_last_error(quiet));
+        else /* nothing to point at (the source name): no made-up 1:1 */
+          wbr_fail(ctx, WBR_EINTERNAL, f->name, help, "internal error: the rules compile to invalid bytecode: %s",
+                   wbr_ctx_last_error(quiet));
         rc = WBR_EINTERNAL;
       }
       wbr_ctx_free(quiet);

@@ -1,5 +1,6 @@
 /* emit.h — the emitter: a checked AST becomes a verified in-memory program (bytecode/program.h).
- * Internal to the compiler; wbr_program_compile (compile.c) is the public entry point. */
+ * Internal to the compiler and the matcher (which proves the AST it built without printing and
+ * parsing it); wbr_program_compile (compile.c) is the public entry point. */
 #ifndef WBR_EMIT_H
 #define WBR_EMIT_H
 

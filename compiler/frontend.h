@@ -14,6 +14,11 @@ int wbr_parse(wbr_ast_file **out, wbr_ctx *ctx, const char *name, const char *sr
  * only when out of memory), so the checker can report their problems in the same run. */
 int wbr_parse_partial(wbr_ast_file **out, wbr_ctx *ctx, const char *name, const char *src,
                       size_t len);
+/* Parse and check as wbr_program_compile does (the same size limit, every problem reported),
+ * keeping the AST for a caller that also reads, extends or prints it (match --update). Returns
+ * 0 with *out set, or the error with *out NULL. */
+int wbr_parse_checked(wbr_ast_file **out, wbr_ctx *ctx, const char *name, const char *src,
+                      size_t len);
 /* Semantic checks (docs/language.md, "Errors"); returns 0 or WBR_EINPUT after reporting every
  * problem. */
 int wbr_check(wbr_ast_file *f, wbr_ctx *ctx);
@@ -26,6 +31,8 @@ void wbr_fmt_stmt(const wbr_ast_stmt *s, wbr_buf *b);
  * for an error, 0 for a warning or note. */
 int wbr_diag_at(wbr_ctx *ctx, const wbr_ast_file *f, wbr_severity sev, wbr_span span,
                 const char *help, const char *fmt, ...) WBR_PRINTF(6, 7);
+int wbr_vdiag_at(wbr_ctx *ctx, const wbr_ast_file *f, wbr_severity sev, wbr_span span,
+                 const char *help, const char *fmt, va_list ap);
 /* Compute 1-based line and column (in bytes; a tab counts 1) of a byte offset. */
 void wbr_span_linecol(const wbr_ast_file *f, uint32_t off, int *line, int *col);
 

@@ -48,28 +48,6 @@ static bool is_stmt_kw(int tok) {
   return w && w->stmt >= 0;
 }
 
-/* Case-insensitive edit distance of two short words (Levenshtein, with transpositions). */
-static size_t edit_distance(const char *a, size_t na, const char *b, size_t nb) {
-  enum { MAXW = 32 };
-  if (na >= MAXW || nb >= MAXW) return 99;
-  size_t d[MAXW][MAXW];
-  for (size_t i = 0; i <= na; i++) d[i][0] = i;
-  for (size_t j = 0; j <= nb; j++) d[0][j] = j;
-  for (size_t i = 1; i <= na; i++) {
-    for (size_t j = 1; j <= nb; j++) {
-      char ca = (char)(a[i - 1] | 0x20), cb = (char)(b[j - 1] | 0x20);
-      size_t c = d[i - 1][j - 1] + (ca != cb);
-      if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
-      if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
-      if (i > 1 && j > 1 && ca == (char)(b[j - 2] | 0x20) && (char)(a[i - 2] | 0x20) == cb &&
-          d[i - 2][j - 2] + 1 < c)
-        c = d[i - 2][j - 2] + 1;
-      d[i][j] = c;
-    }
-  }
-  return d[na][nb];
-}
-
 /* The closest of the candidate words, if it is close enough to be a likely typo. */
 static const char *closest(const char *w, size_t n, const int *toks, int ntoks) {
   const char *best = NULL;
@@ -77,7 +55,7 @@ static const char *closest(const char *w, size_t n, const int *toks, int ntoks) 
   for (int i = 0; i < ntoks; i++) {
     const struct word *kw = word_by_tok(toks[i]);
     if (!kw) continue;
-    size_t d = edit_distance(w, n, kw->name, strlen(kw->name));
+    size_t d = wbr_edit_distance(w, n, kw->name, strlen(kw->name), WBR_EDIT_FOLD_CASE | WBR_EDIT_TRANSPOSE);
     if (d < bestd) {
       bestd = d;
       best = kw->name;
@@ -96,13 +74,11 @@ uint32_t wbr_parse_line_start(const wbr_ast_file *f, uint32_t off) {
 }
 
 static void vreport(wbr_parser *ps, wbr_span span, const char *help, const char *fmt, va_list ap) {
-  char msg[1024];
-  vsnprintf(msg, sizeof msg, fmt, ap);
   ps->nerrors++;
   int64_t ls = wbr_parse_line_start(ps->f, span.start);
   if (ls == ps->err_line) return; /* one error per line: the rest are usually echoes */
   ps->err_line = ls;
-  wbr_diag_at(ps->ctx, ps->f, WBR_SEV_ERROR, span, help, "%s", msg);
+  wbr_vdiag_at(ps->ctx, ps->f, WBR_SEV_ERROR, span, help, fmt, ap);
 }
 
 void wbr_parse_error(wbr_parser *ps, wbr_span span, const char *help, const char *fmt, ...) {
@@ -228,8 +204,8 @@ int wbr_lex_string(wbr_parser *ps, const char *s, size_t n, wbr_span span, bool 
   }
   p->text[o] = 0;
   /* Names are UTF-8 (the bytecode's strings must be): say so here, at the byte. */
-  size_t bad = wbr_utf8_check(s + 1, body);
-  if (bad < body) {
+  size_t bad;
+  if (!wbr_utf8_valid(s + 1, body, &bad)) {
     uint32_t at = span.start + 1 + (uint32_t)bad;
     wbr_parse_error(ps, (wbr_span){at, at + 1}, "tensor names are UTF-8 text: save the rule file as UTF-8",
                     "invalid UTF-8 (byte 0x%02x) in a string", (unsigned char)s[1 + bad]);
@@ -284,15 +260,9 @@ int wbr_lex_regex(wbr_parser *ps, const char *s, size_t n, wbr_span span, bool c
 }
 
 void wbr_lex_comment_add(wbr_parser *ps, wbr_span span) {
-  if (ps->ncomments == ps->comments_cap) {
-    size_t cap = ps->comments_cap ? ps->comments_cap * 2 : 16;
-    wbr_lex_comment *c = realloc(ps->comments, cap * sizeof *c);
-    if (!c) {
-      ps->oom = true;
-      return;
-    }
-    ps->comments = c;
-    ps->comments_cap = cap;
+  if (!wbr_grow(&ps->comments, &ps->comments_cap, ps->ncomments + 1, sizeof *ps->comments, 16)) {
+    ps->oom = true;
+    return;
   }
   ps->comments[ps->ncomments++].span = span;
 }

@@ -25,51 +25,10 @@ struct wbr_json {
   size_t nnum, cap;
 };
 
-bool wbr_utf8_valid(const uint8_t *p, size_t n, size_t *bad) {
-  size_t i = 0;
-  while (i < n) {
-    uint8_t c = p[i];
-    size_t k;
-    uint32_t cp;
-    if (c < 0x80) {
-      i++;
-      continue;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      k = 1, cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      k = 2, cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      k = 3, cp = c & 0x07;
-    } else {
-      goto invalid;
-    }
-    if (n - i <= k) goto invalid;
-    for (size_t m = 1; m <= k; m++) {
-      if ((p[i + m] & 0xC0) != 0x80) goto invalid;
-      cp = (cp << 6) | (p[i + m] & 0x3F);
-    }
-    /* Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8. */
-    if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-      goto invalid;
-    i += k + 1;
-  }
-  return true;
-invalid:
-  if (bad) *bad = i;
-  return false;
-}
-
 static bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 static int nums_push(wbr_json *j, size_t off, size_t len) {
-  if (j->nnum == j->cap) {
-    size_t cap = j->cap ? j->cap * 2 : 64;
-    json_num *nn = realloc(j->nums, cap * sizeof *nn);
-    if (!nn) return -1;
-    j->nums = nn;
-    j->cap = cap;
-  }
+  if (!wbr_grow(&j->nums, &j->cap, j->nnum + 1, sizeof *j->nums, 64)) return -1;
   j->nums[j->nnum++] = (json_num){NULL, off, len};
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "format.h"
+#include "../base/text.h" /* wbr_utf8_valid, for every reader and writer of names */
 
 typedef struct wbr_json wbr_json;
 int wbr_json_parse(wbr_json **out, const char *text, size_t len, size_t *err_off, char *err,
@@ -23,6 +24,5 @@ int wbr_json_shape(const wbr_json *j, wbr_ctx *ctx, const char *path, const char
 int wbr_json_meta(wbr_ctx *ctx, const char *path, const char *label, const cJSON *v,
                   wbr_tensorset *ts, const char *help);
 void wbr_json_show(char *buf, size_t n, const char *s);
-bool wbr_utf8_valid(const uint8_t *p, size_t n, size_t *bad);
 
 #endif

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h" /* wbr_utf8_valid */
+#include "json.h" /* wbr_json_show, wbr_utf8_valid */
 
 /* Limits: generous for real checkpoints (a state dict costs ~15 values and ~12 memo slots per
  * tensor), small enough that a hostile pickle cannot exhaust memory. */
@@ -112,12 +112,14 @@ struct wbr_pickle {
 
 static int pk_fail(wbr_pickle *p, const char *help, const char *fmt, ...) WBR_PRINTF(3, 4);
 static int pk_fail(wbr_pickle *p, const char *help, const char *fmt, ...) {
-  char msg[768];
+  char at[256];
+  snprintf(at, sizeof at, "%s, byte %zu: ", p->what, p->op_at);
+  wbr_diag d = {.severity = WBR_SEV_ERROR, .file = p->path, .message = at, .help = help};
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  int rc = wbr_vreport(p->ctx, WBR_EINPUT, &d, fmt, ap);
   va_end(ap);
-  return wbr_fail(p->ctx, WBR_EINPUT, p->path, help, "%s, byte %zu: %s", p->what, p->op_at, msg);
+  return rc;
 }
 
 const char *wbr_pk_kind_name(const wbr_pk_value *v) {
@@ -184,11 +186,8 @@ static int push(wbr_pickle *p, wbr_pk_value *v) {
   if (p->sp == p->stack_cap) {
     if (p->stack_cap >= MAX_STACK)
       return pk_fail(p, HELP_DAMAGED, "stack deeper than %u entries", MAX_STACK);
-    size_t cap = p->stack_cap ? p->stack_cap * 2 : 256;
-    wbr_pk_value **ns = realloc(p->stack, cap * sizeof *ns);
-    if (!ns) return wbr_oom_file(p->ctx, p->path);
-    p->stack = ns;
-    p->stack_cap = cap;
+    if (!wbr_grow(&p->stack, &p->stack_cap, p->sp + 1, sizeof *p->stack, 256))
+      return wbr_oom_file(p->ctx, p->path);
   }
   p->stack[p->sp++] = v;
   return 0;

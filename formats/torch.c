@@ -111,13 +111,7 @@ static bool has_tensor(reader *r, const wbr_pk_value *v, int depth) {
 }
 
 static int add_found(reader *r, const wbr_buf *name, const wbr_pk_tensor *t) {
-  if (r->nf == r->capf) {
-    size_t cap = r->capf ? r->capf * 2 : 64;
-    found *nf = realloc(r->f, cap * sizeof *nf);
-    if (!nf) return wbr_oom_file(r->ctx, r->path);
-    r->f = nf;
-    r->capf = cap;
-  }
+  if (!wbr_grow(&r->f, &r->capf, r->nf + 1, sizeof *r->f, 64)) return wbr_oom_file(r->ctx, r->path);
   char *s = wbr_strndup(name->p ? name->p : "", name->len);
   if (!s) return wbr_oom_file(r->ctx, r->path);
   r->f[r->nf].name = s;

@@ -507,13 +507,7 @@ static int zw_local(wbr_zipw *z, const char *name, int method, unsigned align, b
   if (nlen > 0xFFFF)
     return wbr_fail(z->ctx, WBR_EINPUT, z->path, "use shorter tensor names",
                     "zip entry name is %zu bytes, more than 65535", nlen);
-  if (z->n == z->cap) {
-    size_t cap = z->cap ? z->cap * 2 : 16;
-    zw_entry *ne = realloc(z->e, cap * sizeof *ne);
-    if (!ne) return wbr_oom_file(z->ctx, z->path);
-    z->e = ne;
-    z->cap = cap;
-  }
+  if (!wbr_grow(&z->e, &z->cap, z->n + 1, sizeof *z->e, 16)) return wbr_oom_file(z->ctx, z->path);
   zw_entry *e = &z->e[z->n];
   memset(e, 0, sizeof *e);
   e->name = wbr_strdup(name);

@@ -6,8 +6,8 @@
  * canonical: no padding, no unused bytes). */
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
+#include "fuzz_repair.h"
 #include "weightbridge.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -33,20 +33,7 @@ static void try_load(const uint8_t *data, size_t size) {
   wbr_ctx_free(ctx);
 }
 
-static void put32(uint8_t *b, uint32_t v) {
-  for (int i = 0; i < 4; i++) b[i] = (uint8_t)(v >> (8 * i));
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  try_load(data, size);
-  if (size >= 24 && size < (1u << 24)) {
-    uint8_t *copy = malloc(size);
-    if (!copy) return 0;
-    memcpy(copy, data, size);
-    put32(copy + 16, (uint32_t)size);
-    put32(copy + size - 4, (uint32_t)crc32(0, copy, (uInt)(size - 4)));
-    try_load(copy, size);
-    free(copy);
-  }
+  with_repair(data, size, try_load);
   return 0;
 }

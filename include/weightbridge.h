@@ -265,6 +265,14 @@ WBR_API int wbr_program_compile_file(wbr_program **out, wbr_ctx *ctx, const char
 WBR_API int wbr_program_load(wbr_program **out, wbr_ctx *ctx, const char *path);
 WBR_API int wbr_program_load_bytes(wbr_program **out, wbr_ctx *ctx, const char *name,
                                    const void *bytes, size_t len);
+/* The name of the .wbr file p was compiled from, as recorded in it ("" when none). A loaded
+ * .wbc's is untrusted: it names a path on the machine that compiled it. */
+WBR_API const char *wbr_program_source_name(const wbr_program *p);
+/* Give a program its rule text, so that diagnostics about its statements show their source
+ * lines (a .wbc holds no text; a compiled program already has it). The text is copied and used
+ * only if it is the one p was compiled from (the hash p records): else WBR_EINPUT and nothing
+ * changes. Nothing is reported. 0, WBR_EINPUT, WBR_ENOMEM or WBR_EUSAGE. */
+WBR_API int wbr_program_attach_source(wbr_program *p, const char *text, size_t len);
 /* Serialize to .wbc bytes (caller frees *out with wbr_free). */
 WBR_API int wbr_program_serialize(const wbr_program *p, wbr_ctx *ctx, void **out, size_t *len);
 /* Write a .wbc file atomically (see "Outputs"); never onto the rule file p was compiled from

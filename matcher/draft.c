@@ -1,13 +1,15 @@
 /* draft.c — the matcher's driver: load both sides (for --update, what the user's rules leave
- * over), pair, induce rules, print them as an AST with the `wbr fmt` printer, and prove the
- * draft by compiling and planning it: every target must come from exactly the sources and
- * operations the pairing chose. A generalisation that breaks the proof falls back to literal
- * statements. Also writes the evidence (--explain) and the unresolved groups. */
+ * over), pair, induce rules, build them as an AST, print it with the `wbr fmt` printer, and
+ * prove that AST by checking, emitting and planning it: every target must come from exactly the
+ * sources and operations the pairing chose. A generalisation that breaks the proof falls back to
+ * literal statements. --update appends the drafted statements to the user's parsed file. Also
+ * writes the evidence (--explain) and the unresolved groups. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../compiler/emit.h"
 #include "../compiler/frontend.h"
 #include "../vm/plan.h"
 #include "mint.h"
@@ -24,16 +26,18 @@ static void collect(void *ud, const wbr_diag *d) {
 
 /* ---- AST ------------------------------------------------------------------------------------- */
 
-static wbr_ast_comment *comment(wbr_ast_file *f, const char *text) {
+static wbr_ast_comment *comment_n(wbr_ast_file *f, const char *text, size_t len) {
   wbr_ast_comment *c = wbr_ast_alloc(f, sizeof *c);
   if (!c) return NULL;
-  size_t n = strlen(text) + 3;
+  size_t n = len + 3;
   char *t = wbr_ast_alloc(f, n);
   if (!t) return NULL;
-  snprintf(t, n, "# %s", text);
+  snprintf(t, n, "# %.*s", (int)len, text);
   c->text = t;
   return c;
 }
+
+static wbr_ast_comment *comment(wbr_ast_file *f, const char *text) { return comment_n(f, text, strlen(text)); }
 
 static int add_comments(wbr_ast_file *f, wbr_ast_comment **v, size_t *n, const char *const *lines, size_t k,
                         bool blank_first) {
@@ -167,20 +171,34 @@ static void annotate(matcher *m, mrules *r) {
 
 /* ---- proof ----------------------------------------------------------------------------------- */
 
+/* A unary plan node under a target, as the proof compares it with the pairing's layout. */
+typedef enum step_kind { STEP_RESHAPE, STEP_PERMUTE, STEP_SLICE, STEP_CAST } step_kind;
+
 typedef struct step {
-  int kind; /* MOP_RESHAPE, MOP_PERMUTE, or 3 = slice, 4 = cast */
+  step_kind kind;
   const wbr_node *node;
 } step;
+
+/* The layout op (MOP_*) a step is, or 0 for a slice or a cast (no layout op). */
+static int step_mop(step_kind k) {
+  switch (k) {
+  case STEP_RESHAPE: return MOP_RESHAPE;
+  case STEP_PERMUTE: return MOP_PERMUTE;
+  case STEP_SLICE:
+  case STEP_CAST: return 0;
+  }
+  return 0;
+}
 
 /* Unary chain under nd, bottom-up into v; returns the node where it stops. */
 static const wbr_node *chain(const wbr_node *nd, step *v, int *n, int max) {
   step tmp[16];
   int k = 0;
   while (nd && k < 16) {
-    if (nd->kind == WBR_N_RESHAPE) tmp[k++] = (step){MOP_RESHAPE, nd};
-    else if (nd->kind == WBR_N_PERMUTE) tmp[k++] = (step){MOP_PERMUTE, nd};
-    else if (nd->kind == WBR_N_SLICE) tmp[k++] = (step){3, nd};
-    else if (nd->kind == WBR_N_CAST) tmp[k++] = (step){4, nd};
+    if (nd->kind == WBR_N_RESHAPE) tmp[k++] = (step){STEP_RESHAPE, nd};
+    else if (nd->kind == WBR_N_PERMUTE) tmp[k++] = (step){STEP_PERMUTE, nd};
+    else if (nd->kind == WBR_N_SLICE) tmp[k++] = (step){STEP_SLICE, nd};
+    else if (nd->kind == WBR_N_CAST) tmp[k++] = (step){STEP_CAST, nd};
     else break;
     nd = nd->nin ? nd->in[0] : NULL;
   }
@@ -192,8 +210,8 @@ static const wbr_node *chain(const wbr_node *nd, step *v, int *n, int max) {
 static bool ops_match(const step *v, int n, const mlayout *lay) {
   int j = 0;
   for (int i = 0; i < n; i++) {
-    if (v[i].kind == 4) continue; /* casts are checked by dtype */
-    if (j >= lay->nops || v[i].kind != lay->op[j].kind) return false;
+    if (v[i].kind == STEP_CAST) continue; /* casts are checked by dtype */
+    if (j >= lay->nops || step_mop(v[i].kind) != lay->op[j].kind) return false;
     const mop *o = &lay->op[j++];
     const wbr_node *nd = v[i].node;
     if (o->kind == MOP_RESHAPE) {
@@ -215,7 +233,7 @@ static bool leaf_is(const matcher *m, const wbr_node *leaf, step *v, int *n, uin
   size_t r = m_fold_real(m, false, s, &k);
   if (!leaf || leaf->kind != WBR_N_SOURCE || leaf->src != r) return false;
   if (k < 0) return true;
-  const wbr_node *u = *n >= 1 && v[0].kind == 3 ? v[0].node : NULL;
+  const wbr_node *u = *n >= 1 && v[0].kind == STEP_SLICE ? v[0].node : NULL;
   if (!u || !u->drop_axis || u->axis != 0 || u->start != k || u->len != 1) return false;
   memmove(v, v + 1, (size_t)(*n - 1) * sizeof *v);
   (*n)--;
@@ -231,7 +249,7 @@ static bool check_output(const matcher *m, const wbr_value *val, const mpair *p)
   if (p->ns > 1) {
     /* casts above the concat are allowed; nothing else */
     for (int i = 0; i < n; i++)
-      if (v[i].kind != 4) return false;
+      if (v[i].kind != STEP_CAST) return false;
     if (top->kind != WBR_N_CONCAT || top->nin != p->ns || top->axis != p->axis) return false;
     for (size_t k = 0; k < top->nin; k++) {
       step w[16];
@@ -243,7 +261,7 @@ static bool check_output(const matcher *m, const wbr_value *val, const mpair *p)
   }
   if (!leaf_is(m, top, v, &n, p->s[0])) return false;
   if (p->split_k) {
-    if (n < 1 || v[0].kind != 3) return false;
+    if (n < 1 || v[0].kind != STEP_SLICE) return false;
     const wbr_node *sl = v[0].node;
     if (sl->axis != p->axis || sl->start != p->off || sl->len != p->len || sl->drop_axis) return false;
     return ops_match(v + 1, n - 1, &p->lay);
@@ -272,9 +290,9 @@ static bool check_target(const matcher *m, const wbr_value *val, size_t r) {
   return true;
 }
 
-/* Compile and plan `text`; true when the plan has no problems and every paired target comes out
- * exactly as paired. `why` receives the first reason otherwise. */
-static bool prove(const matcher *m, const char *text, const wbr_tensorset *src, const wbr_tensorset *tgt,
+/* Check, emit and plan the draft's AST; true when the plan has no problems and every paired target
+ * comes out exactly as paired. `why` receives the first reason otherwise. */
+static bool prove(const matcher *m, wbr_ast_file *f, const wbr_tensorset *src, const wbr_tensorset *tgt,
                   wbr_buf *why) {
   wbr_ctx *q = NULL;
   wbr_buf diag;
@@ -283,7 +301,7 @@ static bool prove(const matcher *m, const char *text, const wbr_tensorset *src, 
   wbr_program *prog = NULL;
   wbr_plan *plan = NULL;
   bool ok = false;
-  if (wbr_program_compile(&prog, q, "draft.wbr", text, strlen(text)) != 0) goto out;
+  if (wbr_check(f, q) != 0 || wbr_emit(&prog, q, f) != 0) goto out;
   if (wbr_plan_new(&plan, q, prog, src, tgt) != 0) goto out;
   if (plan->problems) goto out;
   if (plan->nout != wbr_tensorset_count(tgt)) goto out;
@@ -342,10 +360,52 @@ static int add_header(wbr_ast_file *f, const matcher *m, const char *const *line
   return rc;
 }
 
-static char *render(matcher *m, const mrules *r, const wbr_match_opts *o, bool header) {
+/* The printed draft becomes f's source, as if f had been parsed from it: the line table, and each
+ * statement's span on its line (the printer writes one statement per line; the other lines are
+ * blank, comments or the header), so what the proof reports points at the draft's lines. */
+static int ast_locate(wbr_ast_file *f, const char *text) {
+  size_t len = strlen(text), nl = 1;
+  for (size_t i = 0; i < len; i++) nl += text[i] == '\n';
+  char *src = len < UINT32_MAX ? wbr_ast_alloc(f, len + 1) : NULL;
+  uint32_t *ls = src ? wbr_ast_alloc(f, nl * sizeof *ls) : NULL;
+  if (!ls) return -1;
+  memcpy(src, text, len);
+  f->src = src, f->len = len, f->line_start = ls, f->nlines = 0;
+  ls[f->nlines++] = 0;
+  for (size_t i = 0; i < len; i++)
+    if (text[i] == '\n') ls[f->nlines++] = (uint32_t)(i + 1);
+  bool header = false;
+  wbr_buf b;
+  wbr_buf_init(&b);
+  for (size_t l = 0, k = 0; l < f->nlines && k < f->nstmts; l++) {
+    uint32_t at = ls[l];
+    if (!text[at] || text[at] == '\n' || text[at] == '#') continue;
+    if (!header) {
+      header = true;
+      continue;
+    }
+    wbr_ast_stmt *st = &f->stmts[k++];
+    const char *e = strchr(text + at, '\n');
+    uint32_t end = e ? (uint32_t)(e - text) : (uint32_t)len;
+    if (st->trail) { /* the statement ends where its comment's two spaces begin */
+      b.len = 0;
+      wbr_fmt_stmt(st, &b);
+      end = at + (uint32_t)b.len;
+    }
+    st->span = (wbr_span){at, end};
+    st->kw_span = (wbr_span){at, at + (uint32_t)strlen(wbr_stmt_keyword(st->kind))};
+  }
+  bool oom = b.oom;
+  wbr_buf_free(&b);
+  return oom ? -1 : 0;
+}
+
+/* The draft as an AST whose source is its printed text (*text, malloc'd); NULL when out of
+ * memory. */
+static wbr_ast_file *render(matcher *m, const mrules *r, const wbr_match_opts *o, bool header, char **text) {
+  *text = NULL;
   wbr_ast_file *f = wbr_ast_new("draft.wbr");
   if (!f) return NULL;
-  char *text = NULL;
   char l0[512], l1[512], l2[512], l3[512];
   const char *lines[6];
   size_t nl = 0;
@@ -429,10 +489,13 @@ static char *render(matcher *m, const mrules *r, const wbr_match_opts *o, bool h
   wbr_buf b;
   wbr_buf_init(&b);
   wbr_fmt_ast(f, &b);
-  text = wbr_buf_take(&b);
+  *text = wbr_buf_take(&b);
+  if (*text && ast_locate(f, *text) == 0) return f;
 out:
+  free(*text);
+  *text = NULL;
   wbr_ast_free(f);
-  return text;
+  return NULL;
 }
 
 static void explain(matcher *m) {
@@ -476,7 +539,7 @@ typedef struct upd {
   wbr_tensorset *left;   /* tensors the rules leave that are not finished targets */
   wbr_tensorset *todo;   /* targets the rules do not produce */
   wbr_tensorset *done;   /* targets the rules produce (the drafted rules must leave them alone) */
-  wbr_ast_file *ast;     /* the user's file parsed again, for its hint statements */
+  wbr_ast_file *ast;     /* the user's file, parsed once: its program, hints and canonical text */
   mhint *hints;          /* they point into ast */
   size_t nhints;
   char *canon;           /* the user's file, canonically formatted */
@@ -506,13 +569,16 @@ static int upd_load(upd *u, wbr_ctx *ctx, const wbr_tensorset *src, const wbr_te
                     const wbr_match_opts *o) {
   int rc = refuse_bytecode(ctx, o);
   if (rc) return rc;
-  rc = wbr_program_compile(&u->prog, ctx, o->update_name, o->update_src, o->update_len);
+  rc = wbr_parse_checked(&u->ast, ctx, o->update_name, o->update_src, o->update_len);
   if (rc) return rc;
-  rc = wbr_rules_format(&u->canon, ctx, o->update_name, o->update_src, o->update_len);
+  rc = wbr_emit(&u->prog, ctx, u->ast);
   if (rc) return rc;
-  /* hints: parsed again for their two names and where they are */
-  rc = wbr_parse(&u->ast, ctx, o->update_name, o->update_src, o->update_len);
-  if (rc) return rc;
+  wbr_buf cb;
+  wbr_buf_init(&cb);
+  wbr_fmt_ast(u->ast, &cb);
+  u->canon = wbr_buf_take(&cb);
+  if (!u->canon) return wbr_oom(ctx);
+  /* hints: their two names and where they are */
   u->hints = calloc(u->ast->nstmts + 1, sizeof *u->hints);
   if (!u->hints) return wbr_oom(ctx);
   for (size_t i = 0; i < u->ast->nstmts; i++) {
@@ -563,55 +629,104 @@ static int upd_load(upd *u, wbr_ctx *ctx, const wbr_tensorset *src, const wbr_te
 
 /* ---- driver ------------------------------------------------------------------------------------ */
 
-/* The user's --update file, then the drafted statements (without their header line); the whole
- * file must map the real source onto the real target for res->complete to stay true. */
-static int update_join(wbr_ctx *ctx, wbr_match_result *res, const upd *u, const char *text, const wbr_tensorset *src,
-                       const wbr_tensorset *target) {
-  int rc = 0;
-  /* the user's file, then the drafted statements (without their header line) */
-  const char *body = strchr(text, '\n');
-  const char *hdr = strstr(text, "weightbridge 1\n");
-  body = hdr ? hdr + strlen("weightbridge 1\n") : (body ? body + 1 : text);
+/* The comments that open the drafted part of an --update file, in f's arena: the user's closing
+ * comments, then what was drafted and the REVIEW list (review.c). */
+static wbr_ast_comment *update_intro(wbr_ast_file *f, const char *review, size_t ntodo, size_t *n) {
+  size_t cap = f->ntail + 2;
+  for (const char *c = review; c && *c; c++) cap += *c == '\n';
+  wbr_ast_comment *v = wbr_ast_alloc(f, cap * sizeof *v), *c;
+  char line[160];
+  snprintf(line, sizeof line, "Drafted by `wbr match --update` for the %zu targets these rules leave unmapped.", ntodo);
+  if (!v || !(c = comment(f, line))) return NULL;
+  size_t k = f->ntail;
+  if (k) memcpy(v, f->tail, k * sizeof *v);
+  v[k] = *c;
+  v[k++].blank_before = true;
+  for (const char *r = review; r && *r;) {
+    const char *e = strchr(r, '\n');
+    size_t len = e ? (size_t)(e - r) : strlen(r);
+    if (!(c = comment_n(f, r, len))) return NULL;
+    v[k++] = *c;
+    r += len + (e != NULL);
+  }
+  *n = k;
+  return v;
+}
+
+/* Append d's statements and closing comments to f, attached as parsing f's text followed by the
+ * intro comments and d's text (without its header line) would attach them: the intro leads the
+ * first drafted statement, or closes the file when nothing was drafted. d keeps owning what the
+ * appended statements point to. */
+static int update_append(wbr_ast_file *f, const wbr_ast_file *d, const wbr_ast_comment *intro, size_t nintro) {
+  for (size_t i = 0; i < d->nstmts; i++) {
+    wbr_ast_stmt *s = wbr_ast_add_stmt(f, d->stmts[i].kind);
+    if (!s) return -1;
+    *s = d->stmts[i];
+    if (i > 0) continue;
+    wbr_ast_comment *lead = wbr_ast_alloc(f, (nintro + s->nlead) * sizeof *lead);
+    if (!lead) return -1;
+    memcpy(lead, intro, nintro * sizeof *lead);
+    if (s->nlead) {
+      memcpy(lead + nintro, s->lead, s->nlead * sizeof *lead);
+      lead[nintro].blank_before = s->blank_before; /* its own first comment now follows others */
+    } else {
+      s->blank_after_lead = s->blank_before;
+    }
+    s->blank_before = intro[0].blank_before;
+    lead[0].blank_before = false;
+    s->lead = lead;
+    s->nlead += nintro;
+  }
+  if (d->nstmts) {
+    f->tail = d->tail;
+    f->ntail = d->ntail;
+    return 0;
+  }
+  wbr_ast_comment *tail = wbr_ast_alloc(f, (nintro + d->ntail) * sizeof *tail);
+  if (!tail) return -1;
+  memcpy(tail, intro, nintro * sizeof *tail);
+  if (d->ntail) memcpy(tail + nintro, d->tail, d->ntail * sizeof *tail);
+  f->tail = tail;
+  f->ntail = nintro + d->ntail;
+  return 0;
+}
+
+/* The user's --update file with the drafted statements appended (the draft's AST d, without its
+ * header); the whole file must map the real source onto the real target for res->complete to
+ * stay true. The user's AST is given back as it was, for a second try. */
+static int update_join(wbr_ctx *ctx, wbr_match_result *res, const upd *u, const wbr_ast_file *d,
+                       const wbr_tensorset *src, const wbr_tensorset *target) {
+  wbr_ast_file *f = u->ast;
+  size_t nstmts = f->nstmts, ntail = f->ntail, nintro = 0;
+  wbr_ast_comment *tail = f->tail;
+  const wbr_ast_comment *intro = update_intro(f, res->review, wbr_tensorset_count(u->todo), &nintro);
+  bool joined = intro && update_append(f, d, intro, nintro) == 0;
   wbr_buf all;
   wbr_buf_init(&all);
-  wbr_buf_puts(&all, u->canon);
-  wbr_buf_printf(&all, "\n# Drafted by `wbr match --update` for the %zu targets these rules leave unmapped.\n",
-                 wbr_tensorset_count(u->todo));
-  for (const char *c = res->review; c && *c;) {
-    const char *e = strchr(c, '\n');
-    size_t n = e ? (size_t)(e - c) : strlen(c);
-    wbr_buf_printf(&all, "# %.*s\n", (int)n, c);
-    c += n + (e != NULL);
-  }
-  wbr_buf_puts(&all, body);
-  wbr_buf_putc(&all, 0);
-  char *joined = wbr_buf_take(&all);
-  char *canon = NULL;
+  if (joined) wbr_fmt_ast(f, &all);
+  res->draft = joined ? wbr_buf_take(&all) : NULL;
   wbr_ctx *q = NULL;
-  wbr_buf d;
-  wbr_buf_init(&d);
-  if (joined && !wbr_ctx_new(&q, collect, &d)) {
-    if (wbr_rules_format(&canon, q, "draft.wbr", joined, strlen(joined)) == 0) {
-      res->draft = wbr_strdup(canon);
-      /* the whole file must map the real source onto the real target */
-      if (res->complete) {
-        wbr_program *pg = NULL;
-        wbr_plan *pl = NULL;
-        res->complete = wbr_program_compile(&pg, q, "draft.wbr", canon, strlen(canon)) == 0 &&
-                        wbr_plan_new(&pl, q, pg, src, target) == 0 && pl->problems == 0;
-        wbr_plan_free(pl);
-        wbr_program_free(pg);
-      }
-    } else {
-      res->draft = joined, joined = NULL;
-      res->complete = false;
-    }
-    wbr_ctx_free(q);
+  wbr_buf diag;
+  wbr_buf_init(&diag);
+  int rc = 0;
+  if (!res->draft || wbr_ctx_new(&q, collect, &diag)) {
+    rc = wbr_oom(ctx);
+  } else if (wbr_check(f, q) != 0) {
+    res->complete = false;
+  } else if (res->complete) {
+    /* the whole file must map the real source onto the real target */
+    wbr_program *pg = NULL;
+    wbr_plan *pl = NULL;
+    res->complete = wbr_emit(&pg, q, f) == 0 && wbr_plan_new(&pl, q, pg, src, target) == 0 && pl->problems == 0;
+    wbr_plan_free(pl);
+    wbr_program_free(pg);
   }
-  wbr_free(canon);
-  free(joined);
-  wbr_buf_free(&d);
-  if (!res->draft) rc = wbr_oom(ctx);
+  wbr_ctx_free(q);
+  wbr_buf_free(&all);
+  wbr_buf_free(&diag);
+  f->nstmts = nstmts;
+  f->tail = tail;
+  f->ntail = ntail;
   res->ntargets = wbr_tensorset_count(target);
   res->npaired += res->ntargets - wbr_tensorset_count(u->todo);
   return rc;
@@ -637,10 +752,11 @@ static void matcher_free(matcher *m) {
   wbr_buf_free(&m->explain);
 }
 
-/* Draft rules mapping s onto t (both already loaded); fills text and the verdict. */
+/* Draft rules mapping s onto t (both already loaded); fills text, the verdict and, when ast is not
+ * NULL, the draft's AST (for --update to append). */
 static int draft_for(wbr_ctx *ctx, const wbr_tensorset *s, const wbr_tensorset *t, const wbr_tensorset *finished,
                      bool literal_only, const mhint *hints, size_t nhints, const wbr_match_opts *o, bool header,
-                     wbr_match_result *res, char **text, wbr_buf *expl) {
+                     wbr_match_result *res, char **text, wbr_ast_file **ast, wbr_buf *expl) {
   matcher m;
   memset(&m, 0, sizeof m);
   m.ctx = ctx;
@@ -658,6 +774,7 @@ static int draft_for(wbr_ctx *ctx, const wbr_tensorset *s, const wbr_tensorset *
   }
   if (!rc) rc = m_pair_all(&m, hints, nhints);
   mrules rules = {0};
+  wbr_ast_file *f = NULL;
   bool proven = false;
   wbr_buf why;
   wbr_buf_init(&why);
@@ -670,14 +787,15 @@ static int draft_for(wbr_ctx *ctx, const wbr_tensorset *s, const wbr_tensorset *
     }
     annotate(&m, &rules);
     free(*text);
-    *text = render(&m, &rules, o, header);
-    if (!*text) {
+    wbr_ast_free(f);
+    f = render(&m, &rules, o, header, text);
+    if (!f) {
       rc = wbr_oom(ctx);
       break;
     }
     if (m.nunres) break; /* an incomplete draft cannot be proven; it is written as is */
     why.len = 0;
-    if (prove(&m, *text, s, t, &why)) {
+    if (prove(&m, f, s, t, &why)) {
       proven = true;
       break;
     }
@@ -707,6 +825,8 @@ static int draft_for(wbr_ctx *ctx, const wbr_tensorset *s, const wbr_tensorset *
       if (m.explain.len) wbr_buf_put(expl, m.explain.p, m.explain.len);
     }
   }
+  if (ast && !rc) *ast = f, f = NULL;
+  wbr_ast_free(f);
   wbr_buf_free(&why);
   mrules_free(&rules);
   matcher_free(&m);
@@ -764,11 +884,12 @@ int wbr_match_run(wbr_match_result *res, wbr_ctx *ctx, const wbr_tensorset *src,
   wbr_buf expl;
   wbr_buf_init(&expl);
   char *text = NULL;
+  wbr_ast_file *dast = NULL;
   mhint *hints = NULL;
   int rc;
   if (!o->update_src) {
     rc = cli_hints(&hints, ctx, o, 0);
-    if (!rc) rc = draft_for(ctx, src, target, NULL, false, hints, o->nhints, o, true, res, &text, o->explain ? &expl : NULL);
+    if (!rc) rc = draft_for(ctx, src, target, NULL, false, hints, o->nhints, o, true, res, &text, NULL, o->explain ? &expl : NULL);
     if (!rc) res->draft = text, text = NULL;
   } else {
     upd u = {0};
@@ -793,18 +914,21 @@ int wbr_match_run(wbr_match_result *res, wbr_ctx *ctx, const wbr_tensorset *src,
       wbr_buf_free(&d);
       if (!res->draft) rc = wbr_oom(ctx);
     } else if (!rc) {
-      rc = draft_for(ctx, u.left, u.todo, u.done, false, hints, nh, o, false, res, &text, o->explain ? &expl : NULL);
-      if (!rc) rc = update_join(ctx, res, &u, text, src, target);
+      rc = draft_for(ctx, u.left, u.todo, u.done, false, hints, nh, o, false, res, &text, &dast, o->explain ? &expl : NULL);
+      if (!rc) rc = update_join(ctx, res, &u, dast, src, target);
       if (!rc && !res->complete && !res->nambiguous && !res->nunmatched) {
         /* proven on the leftovers, yet the whole file fails (a drafted statement the same as
          * one of the user's is a duplicate): the drafted part in literal statements */
         wbr_match_result_free(res);
         free(text);
         text = NULL;
-        rc = draft_for(ctx, u.left, u.todo, u.done, true, hints, nh, o, false, res, &text, NULL);
-        if (!rc) rc = update_join(ctx, res, &u, text, src, target);
+        wbr_ast_free(dast);
+        dast = NULL;
+        rc = draft_for(ctx, u.left, u.todo, u.done, true, hints, nh, o, false, res, &text, &dast, NULL);
+        if (!rc) rc = update_join(ctx, res, &u, dast, src, target);
       }
     }
+    wbr_ast_free(dast);
     upd_free(&u);
   }
   cli_hints_free(hints, o->nhints);

@@ -32,13 +32,7 @@ void mrules_free(mrules *r) {
 }
 
 static mstmt *stmt_new(mrules *r, int kind) {
-  if (r->n == r->cap) {
-    size_t nc = r->cap ? r->cap * 2 : 32;
-    mstmt *nv = realloc(r->v, nc * sizeof *nv);
-    if (!nv) return NULL;
-    r->v = nv;
-    r->cap = nc;
-  }
+  if (!wbr_grow(&r->v, &r->cap, r->n + 1, sizeof *r->v, 32)) return NULL;
   mstmt *s = &r->v[r->n++];
   memset(s, 0, sizeof *s);
   s->kind = kind;
@@ -183,15 +177,9 @@ static void grules_free(grules *g) {
 }
 
 static grule *grule_add(grules *g) {
-  if (g->n == g->cap) {
-    size_t nc = g->cap ? g->cap * 2 : 32;
-    grule *nv = realloc(g->v, nc * sizeof *nv);
-    if (!nv) {
-      g->oom = true;
-      return NULL;
-    }
-    g->v = nv;
-    g->cap = nc;
+  if (!wbr_grow(&g->v, &g->cap, g->n + 1, sizeof *g->v, 32)) {
+    g->oom = true;
+    return NULL;
   }
   grule *r = &g->v[g->n++];
   memset(r, 0, sizeof *r);

@@ -183,15 +183,9 @@ int m_layout_for(const matcher *m, const mtensor *s, const mtensor *t, mlayout *
 
 mpair *m_add_pair(matcher *m, uint32_t t, const uint32_t *s, int ns, const mlayout *lay, int ev,
                   const char *fmt, ...) {
-  if (m->npairs == m->pcap) {
-    size_t nc = m->pcap ? m->pcap * 2 : 256;
-    mpair *np = realloc(m->pairs, nc * sizeof *np);
-    if (!np) {
-      m->oom = true;
-      return NULL;
-    }
-    m->pairs = np;
-    m->pcap = nc;
+  if (!wbr_grow(&m->pairs, &m->pcap, m->npairs + 1, sizeof *m->pairs, 256)) {
+    m->oom = true;
+    return NULL;
   }
   mpair *p = &m->pairs[m->npairs];
   memset(p, 0, sizeof *p);
@@ -474,13 +468,13 @@ static bool captures_agree(const wbr_namepat *pa, const char *na, const wbr_matc
 /* Report a bad hint where it was given: at its statement in the --update file, or as --hint. */
 static int hint_fail(matcher *m, const mhint *h, const char *help, const char *fmt, ...) WBR_PRINTF(4, 5);
 static int hint_fail(matcher *m, const mhint *h, const char *help, const char *fmt, ...) {
-  char msg[1024];
+  wbr_diag d = {.severity = WBR_SEV_ERROR, .file = "--hint", .help = help};
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  int rc = h->file ? wbr_vdiag_at(m->ctx, h->file, WBR_SEV_ERROR, (wbr_span){h->start, h->end}, help, fmt, ap)
+                   : wbr_vreport(m->ctx, WBR_EINPUT, &d, fmt, ap);
   va_end(ap);
-  if (h->file) return wbr_diag_at(m->ctx, h->file, WBR_SEV_ERROR, (wbr_span){h->start, h->end}, help, "%s", msg);
-  return wbr_fail(m->ctx, WBR_EINPUT, "--hint", help, "%s", msg);
+  return rc;
 }
 
 /* A hinted pair the plain path does not take: the layout the hint gives (exactly), or a dtype
@@ -1591,15 +1585,9 @@ static void collect_unresolved(pstate *ps) {
   uint32_t *bps = by_parent(&m->S), *bpt = by_parent(&m->T); /* NULL: candidates unranked by make-up */
   for (uint32_t t = 0; t < m->T.n; t++) {
     if (!t_free(ps, t)) continue;
-    if (m->nunres == m->ucap) {
-      size_t nc = m->ucap ? m->ucap * 2 : 64;
-      munres *nu = realloc(m->unres, nc * sizeof *nu);
-      if (!nu) {
-        m->oom = true;
-        break;
-      }
-      m->unres = nu;
-      m->ucap = nc;
+    if (!wbr_grow(&m->unres, &m->ucap, m->nunres + 1, sizeof *m->unres, 64)) {
+      m->oom = true;
+      break;
     }
     munres *u = &m->unres[m->nunres++];
     memset(u, 0, sizeof *u);

@@ -112,15 +112,9 @@ typedef struct stree {
 } stree;
 
 static uint32_t node_new(stree *t, uint32_t parent, uint64_t fam) {
-  if (t->nn == t->cap) {
-    size_t nc = t->cap ? t->cap * 2 : 256;
-    snode *nn = realloc(t->n, nc * sizeof *nn);
-    if (!nn) {
-      t->oom = true;
-      return NONE;
-    }
-    t->n = nn;
-    t->cap = nc;
+  if (!wbr_grow(&t->n, &t->cap, t->nn + 1, sizeof *t->n, 256)) {
+    t->oom = true;
+    return NONE;
   }
   uint32_t id = (uint32_t)t->nn++;
   t->n[id] = (snode){.parent = parent, .child = NONE, .next = NONE, .tensor = NONE, .fam = fam};
@@ -445,15 +439,9 @@ static void module_tail(char *out, size_t n, const mtensor *x) {
 static void propose(actx *c, uint32_t a, uint32_t b) {
   uint32_t s = c->S.n[a].tensor, t = c->T.n[b].tensor;
   if (!src_free(c->m, s) || !tgt_free(c->m, t)) return;
-  if (c->n == c->cap) {
-    size_t nc = c->cap ? c->cap * 2 : 64;
-    mprop *np = realloc(c->out, nc * sizeof *np);
-    if (!np) {
-      c->oom = true;
-      return;
-    }
-    c->out = np;
-    c->cap = nc;
+  if (!wbr_grow(&c->out, &c->cap, c->n + 1, sizeof *c->out, 64)) {
+    c->oom = true;
+    return;
   }
   mprop *p = &c->out[c->n++];
   char x[48], y[48];
@@ -487,13 +475,7 @@ typedef struct ilist {
 } ilist;
 
 static bool ilist_push(ilist *l, item x) {
-  if (l->n == l->cap) {
-    size_t nc = l->cap ? l->cap * 2 : 16;
-    item *nv = realloc(l->v, nc * sizeof *nv);
-    if (!nv) return false;
-    l->v = nv;
-    l->cap = nc;
-  }
+  if (!wbr_grow(&l->v, &l->cap, l->n + 1, sizeof *l->v, 16)) return false;
   l->v[l->n++] = x;
   return true;
 }

@@ -39,13 +39,7 @@ uint32_t mi_id(mintern *in, const char *s, size_t len) {
     if (tmp != stack) free(tmp);
     return (uint32_t)v;
   }
-  if (in->n == in->cap) {
-    size_t nc = in->cap ? in->cap * 2 : 1024;
-    char **ns = realloc(in->s, nc * sizeof *ns);
-    if (!ns) goto oom;
-    in->s = ns;
-    in->cap = nc;
-  }
+  if (!wbr_grow(&in->s, &in->cap, in->n + 1, sizeof *in->s, 1024)) goto oom;
   char *copy = tmp != stack ? tmp : wbr_strndup(s, len);
   if (!copy) goto oom;
   tmp = NULL;

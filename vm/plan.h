@@ -5,6 +5,7 @@
 #ifndef WBR_PLAN_H
 #define WBR_PLAN_H
 
+#include "base/arena.h"
 #include "bytecode/program.h"
 #include "base/tensorset.h"
 
@@ -73,7 +74,7 @@ struct wbr_plan {
   size_t *dropped;               /* source indices removed by drop */
   size_t ndropped;
   size_t problems;               /* mapping errors reported */
-  void *arena;                   /* owns nodes, names, insn lists */
+  wbr_arena arena;               /* owns nodes, names, insn lists */
 };
 
 #endif

@@ -9,127 +9,50 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/io.h"
 #include "vm.h"
-
-/* ---- arena: every node, name and list of one plan ---- */
-
-typedef struct chunk {
-  struct chunk *next;
-  size_t used, cap;
-  max_align_t data[];
-} chunk;
-
-static void *arena_alloc(void **arena, size_t n) {
-  chunk *c = *arena;
-  n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
-  if (!c || c->cap - c->used < n) {
-    size_t cap = n > 65536 ? n : 65536;
-    chunk *nc = malloc(sizeof *nc + cap);
-    if (!nc) return NULL;
-    nc->next = c;
-    nc->used = 0;
-    nc->cap = cap;
-    *arena = c = nc;
-  }
-  void *p = (char *)c->data + c->used;
-  c->used += n;
-  memset(p, 0, n);
-  return p;
-}
-
-static void arena_free(void *arena) {
-  for (chunk *c = arena, *n; c; c = n) {
-    n = c->next;
-    free(c);
-  }
-}
 
 /* ---- the run's state (struct vm: vm.h) ---- */
 
 void *vm_alloc(vm *v, size_t n) {
-  void *p = arena_alloc(&v->plan->arena, n);
+  void *p = wbr_arena_alloc(&v->plan->arena, n);
   if (!p) v->oom = true;
   return p;
 }
 
-/* Load the rule file's text for source lines in diagnostics, if it is there and unchanged. The
- * path comes from the program (maybe an untrusted .wbc): only a regular file named *.wbr is read
- * (a FIFO, /dev/stdin or a /proc file that blocks on read must not stall the run), silently, and
- * used only if its hash is the one the program records; anything else just means no source
- * lines are shown. */
-static void load_source(vm *v) {
-  const char *path = wbr_program_source(v->prog);
-  size_t plen = path ? strlen(path) : 0;
-  if (plen < 4 || strcmp(path + plen - 4, ".wbr") != 0) return;
-  char *text = NULL;
-  size_t len = 0;
-  if (wbr_io_read_file(NULL, path, NULL, 16u << 20, &text, &len) != 0) return;
-  if (wbr_hash(text, len) != wbr_program_hash(v->prog)) {
-    free(text);
-    return;
-  }
-  v->src_text = text;
-  size_t lines = 1;
-  for (char *p = v->src_text; *p; p++) lines += *p == '\n';
-  v->src_lines = calloc(lines, sizeof *v->src_lines);
-  if (!v->src_lines) return;
-  char *p = v->src_text;
-  while (p && v->nsrc_lines < lines) {
-    v->src_lines[v->nsrc_lines++] = p;
-    p = strchr(p, '\n');
-    if (p) *p++ = 0;
-  }
-}
-
 /* Report a problem with statement pc. */
 void vm_stmt_error(vm *v, uint32_t pc, const char *help, const char *fmt, ...) {
-  char msg[1536];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
   wbr_pos pos = wbr_program_pos(v->prog, pc);
   wbr_diag d = {.severity = WBR_SEV_ERROR, .file = wbr_program_source(v->prog), .line = (int)pos.line,
-                .col = (int)pos.col, .message = msg, .help = help};
+                .col = (int)pos.col, .help = help};
   if (d.file && !*d.file) d.file = NULL;
-  if (pos.line >= 1 && pos.line <= v->nsrc_lines && pos.col >= 1) {
-    const char *line = v->src_lines[pos.line - 1];
-    size_t len = strlen(line);
-    if (pos.col <= len) {
-      d.source_line = line;
-      size_t e = pos.col - 1;
-      while (e < len && line[e] != ' ' && line[e] != '\t') e++;
-      d.span = (int)(e - (pos.col - 1));
-      if (d.span < 1) d.span = 1;
-    }
-  }
+  char *line = wbr_program_quote(v->prog, pc, &d.span); /* from the program's text, if it has it */
+  d.source_line = line;
   v->plan->problems++;
-  wbr_report(v->ctx, WBR_EINPUT, &d);
+  va_list ap;
+  va_start(ap, fmt);
+  wbr_vreport(v->ctx, WBR_EINPUT, &d, fmt, ap);
+  va_end(ap);
+  free(line);
 }
 
 /* Problems not tied to one statement (target comparison). */
 static void plan_error(vm *v, const char *help, const char *fmt, ...) WBR_PRINTF(3, 4);
 static void plan_error(vm *v, const char *help, const char *fmt, ...) {
-  char msg[1536];
+  v->plan->problems++;
+  wbr_diag d = {.severity = WBR_SEV_ERROR, .help = help};
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  wbr_vreport(v->ctx, WBR_EINPUT, &d, fmt, ap);
   va_end(ap);
-  v->plan->problems++;
-  wbr_diag d = {.severity = WBR_SEV_ERROR, .message = msg, .help = help};
-  wbr_report(v->ctx, WBR_EINPUT, &d);
 }
 
 static void note(vm *v, const char *fmt, ...) WBR_PRINTF(2, 3);
 static void note(vm *v, const char *fmt, ...) {
-  char msg[1536];
+  wbr_diag d = {.severity = WBR_SEV_NOTE};
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  wbr_vreport(v->ctx, 0, &d, fmt, ap);
   va_end(ap);
-  wbr_diag d = {.severity = WBR_SEV_NOTE, .message = msg};
-  wbr_report(v->ctx, 0, &d);
 }
 
 /* "rules.wbr:12" for provenance, into buf. */
@@ -170,15 +93,9 @@ static char *provenance(vm *v, const wbr_value *val) {
 /* ---- the working set ---- */
 
 static wbr_value *push(vm *v, wbr_value **arr, size_t *n, size_t *cap, wbr_value val) {
-  if (*n == *cap) {
-    size_t nc = *cap ? *cap * 2 : 64;
-    wbr_value *na = realloc(*arr, nc * sizeof *na);
-    if (!na) {
-      v->oom = true;
-      return NULL;
-    }
-    *arr = na;
-    *cap = nc;
+  if (!wbr_grow(arr, cap, *n + 1, sizeof **arr, 64)) {
+    v->oom = true;
+    return NULL;
   }
   (*arr)[*n] = val;
   return &(*arr)[(*n)++];
@@ -339,15 +256,9 @@ static size_t match_all(vm *v, const wbr_namepat *p, bool *failed) {
       break;
     }
     if (!r) continue;
-    if (n == v->capidx) {
-      size_t cap = v->capidx ? v->capidx * 2 : 64;
-      size_t *ni = realloc(v->idx, cap * sizeof *ni);
-      if (!ni) {
-        v->oom = true;
-        break;
-      }
-      v->idx = ni;
-      v->capidx = cap;
+    if (!wbr_grow(&v->idx, &v->capidx, n + 1, sizeof *v->idx, 64)) {
+      v->oom = true;
+      break;
     }
     v->idx[n++] = i;
   }
@@ -418,26 +329,6 @@ static void run_insn(vm *v, uint32_t pc) {
 
 /* ---- the target ---- */
 
-static size_t edit_distance(const char *a, const char *b) {
-  size_t la = strlen(a), lb = strlen(b);
-  if (la > 256 || lb > 256) return la > lb ? la : lb;
-  size_t row[257];
-  for (size_t j = 0; j <= lb; j++) row[j] = j;
-  for (size_t i = 1; i <= la; i++) {
-    size_t prev = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= lb; j++) {
-      size_t cur = row[j];
-      size_t best = prev + (a[i - 1] != b[j - 1]);
-      if (row[j] + 1 < best) best = row[j] + 1;
-      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-      row[j] = best;
-      prev = cur;
-    }
-  }
-  return row[lb];
-}
-
 #define MAX_REPORTS 20
 
 static void compare_target(vm *v) {
@@ -491,8 +382,8 @@ static void compare_target(vm *v) {
     size_t bestd[3] = {SIZE_MAX, SIZE_MAX, SIZE_MAX};
     for (size_t i = 0; i < v->ncur; i++) {
       if (used[i]) continue;
-      size_t d = edit_distance(tt->name, v->cur[i].name);
       size_t tl = strlen(tt->name);
+      size_t d = wbr_edit_distance(tt->name, tl, v->cur[i].name, strlen(v->cur[i].name), 0);
       if (d > (tl / 2 > 3 ? tl / 2 : 3)) continue; /* too different to be a useful suggestion */
       for (int k = 0; k < 3; k++) {
         if (d < bestd[k]) {
@@ -541,9 +432,9 @@ int wbr_plan_new(wbr_plan **out, wbr_ctx *ctx, const wbr_program *prog, const wb
   plan->prog = prog;
   plan->src = src;
   plan->target = target;
+  wbr_arena_init(&plan->arena, 65536); /* plans of large checkpoints hold many nodes */
   vm v = {.plan = plan, .ctx = ctx, .prog = prog};
   wbr_map_init(&v.index);
-  load_source(&v);
   for (size_t i = 0; i < src->n && !v.oom; i++) {
     const wbr_tensor *t = &src->t[i];
     wbr_node *nd = vm_node_new(&v, WBR_N_SOURCE, NULL, UINT32_MAX, 0);
@@ -579,8 +470,6 @@ int wbr_plan_new(wbr_plan **out, wbr_ctx *ctx, const wbr_program *prog, const wb
   free(v.parts);
   wbr_namepat_state_free(v.mstate);
   wbr_map_free(&v.index);
-  free(v.src_lines);
-  free(v.src_text);
   if (v.oom) {
     wbr_plan_free(plan);
     return wbr_oom(ctx);
@@ -592,7 +481,7 @@ int wbr_plan_new(wbr_plan **out, wbr_ctx *ctx, const wbr_program *prog, const wb
 void wbr_plan_free(wbr_plan *plan) {
   if (!plan) return;
   free(plan->out);
-  arena_free(plan->arena);
+  wbr_arena_free(&plan->arena);
   free(plan);
 }
 

@@ -16,9 +16,6 @@ typedef struct vm {
   size_t ncur, capcur;
   wbr_map index;          /* name -> position in cur (rebuilt after each statement) */
   bool oom;
-  char **src_lines;       /* the .wbr text split in lines, when it can be read (for carets) */
-  size_t nsrc_lines;
-  char *src_text;
   /* Scratch reused by every statement, grown to what it needs (no fixed limit of its own). */
   wbr_value *spare;       /* the next working set is built here */
   size_t capspare;
@@ -61,7 +58,8 @@ typedef struct stmt {
 
 /* Arena memory of the plan (zeroed); NULL and v->oom when out of memory. */
 void *vm_alloc(vm *v, size_t n);
-/* Report a problem with statement pc (file:line:col, the source line when it can be read). */
+/* Report a problem with statement pc (file:line:col, and the source line when the program has
+ * its text). */
 void vm_stmt_error(vm *v, uint32_t pc, const char *help, const char *fmt, ...) WBR_PRINTF(4, 5);
 /* Record that instruction pc touched val. */
 void vm_touch(vm *v, wbr_value *val, uint32_t pc);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh — the tree keeps ARCHITECTURE.md's shape: layers one way and no call cycle between
 # files of the lower folders (checked on the built objects, deps.py), none of the includes the
-# layering forbids, and the VM made of short functions (funclen.py).
+# layering forbids, the VM made of short functions (funclen.py), and file I/O in base/io.c
+# only (plumbing.py).
 . "$(dirname "$0")/../lib.sh"
 if ! command -v nm >/dev/null 2>&1; then echo "SKIP: layout/deps: nm missing (binutils)"; exit 0; fi
 python3 "$TOP/tests/layout/deps.py" "$BUILD"
@@ -13,6 +14,17 @@ for rule in 'formats/:base bytecode vm' 'apply/:vm' 'vm/:bytecode formats base' 
   else fail "layout/no-include-$inc-in-$(echo "$dirs" | tr ' ' '+')" "$hits"; fi
 done
 python3 "$TOP/tests/layout/funclen.py" --max 120 vm
+# Plumbing once: only base/io.c opens, reads, writes, renames or syncs files; the checker sees a
+# planted formats/ object that renames a file itself.
+python3 "$TOP/tests/layout/plumbing.py" "$BUILD"
+mkdir -p "$T/p/obj/formats"
+printf '#include <stdio.h>\nint f_save(const char *a, const char *b) { return rename(a, b); }\n' >"$T/p1.c"
+cc -c "$T/p1.c" -o "$T/p/obj/formats/p1.o"
+out=$(python3 "$TOP/tests/layout/plumbing.py" "$T/p")
+case "$out" in
+  *"FAIL: layout/file-io-in-base-io: "*"formats/p1.c (rename)"*) pass layout/plumbing-checker-sees-rename ;;
+  *) fail layout/plumbing-checker-sees-rename "$out" ;;
+esac
 # The checker must catch what it claims to: a planted base -> vm call and a call cycle inside
 # base/ are both reported.
 mkdir -p "$T/b/obj/base" "$T/b/obj/vm"
@@ -39,3 +51,10 @@ case "$out" in
   *"{compiler/c1.c, gen/parser.c}"*) pass layout/checker-sees-compiler-cycle ;;
   *) fail layout/checker-sees-compiler-cycle "$out" ;;
 esac
+# The VM opens no file (issue 11: source lines come from the text the program carries, never
+# from a path named inside bytecode): no fopen or base/io.h in vm/, and its objects call no
+# open, fopen or file reader.
+hits=$(cd "$TOP" && grep -n 'fopen\|#include "base/io.h"' vm/*.c vm/*.h | head -5)
+if [ -z "$hits" ]; then pass layout/vm-opens-no-file-source; else fail layout/vm-opens-no-file-source "$hits"; fi
+calls=$(nm -u "$BUILD"/obj/vm/*.o | grep -E ' (open|open64|openat|fopen|fopen64|wbr_io_[a-z_]+|wbr_read_file)$' | sort -u | tr '\n' ' ')
+if [ -z "$calls" ]; then pass layout/vm-opens-no-file-objects; else fail layout/vm-opens-no-file-objects "vm/ objects call: $calls"; fi

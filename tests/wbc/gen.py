@@ -105,6 +105,13 @@ def main(d):
     struct.pack_into("<I", b, len(b) - 4, zlib.crc32(bytes(b[:-4])))
     files["huge_count"] = bytes(b)
     files["sizes_mismatch"] = encode(variant(ints=[[-1], [16, 16, -1]]))
+    # concat: the VM reads the text of every input pattern after the first as a template of the
+    # first's captures, so the verifier must compile it as one (capture 'j' is not bound).
+    for name, later in (("concat_ok", b"blocks.{i}.k"), ("concat_unbound_input", b"blocks.{j}.k")):
+        files[name] = encode(variant(strings=good()["strings"] + [later],
+                                     patterns=good()["patterns"] + [(0, 0, 9)],
+                                     refs=[[6, 7], [3, 5]],
+                                     code=code + [("concat", 0, 0, 1, 6, 0)]))
     files["version2"] = encode(good(), version=2)
     files["checksum"] = encode(good(), crc=False)
     files["byte_swapped"] = encode(good(), order=0x01020304)

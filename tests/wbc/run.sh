@@ -48,6 +48,10 @@ bad trailing 'byte 16: the header gives a size of 550 bytes but the file has 551
 bad empty 'byte 0: the file is truncated (0 bytes; a .wbc has at least 112)'
 bad not_wbc 'not a .wbc bytecode file (it does not start with \x89WBC)' \
   '  help: give a .wbc written by `wbr compile`, or the .wbr itself'
+# concat/stack: the inputs after the first are templates of the first's captures, verified as
+# the VM will run them (before, this one loaded and failed only when a plan ran).
+bad concat_unbound_input "instruction 6 at byte 238 (concat): operand a: input 2: template \"blocks.{j}.k\" at offset 8: capture 'j' is not bound by the pattern"
+ok wbc/concat_later_input_is_a_template "$WBR" disasm concat_ok.wbc
 
 # ---- wbr compile / wbr disasm: usage and input errors ----
 printf 'weightbridge 1\ndrop "*.tmp"\n' >r.wbr
