@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "../base/version.h"
 #include "../formats/format.h"
 #include "../formats/writer.h"
 #include "kernels.h"
@@ -233,7 +234,7 @@ static const wbr_tensorset *mapping_of(const wbr_tensorset *ts, const void *addr
 }
 
 static int changed(exec *x, const wbr_tensorset *ts, const char *how) {
-  return wbr_fail(x->ctx, WBR_EINPUT, ts && ts->path ? ts->path : "the source",
+  return wbr_fail(x->ctx, WBR_EFORMAT, ts && ts->path ? ts->path : "the source",
                   "make sure nothing rewrites the source while apply reads it, then run apply again",
                   "the file changed while it was being read (%s); nothing was written", how);
 }
@@ -392,14 +393,17 @@ static int emit_node(exec *x, const wbr_node *nd, sink s) {
 
 int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const char *const *protect,
                    const wbr_apply_options *opts) {
-  static const wbr_apply_options defaults = {0};
+  static const wbr_apply_options defaults = WBR_APPLY_OPTIONS_INIT;
   if (!opts) opts = &defaults;
   if (!plan || !path) return WBR_EUSAGE;
+  int vrc = WBR_CHECK_VERSION(ctx, "wbr_plan_apply", opts, wbr_apply_options, WBR_APPLY_OPTIONS);
+  if (!vrc) vrc = WBR_CHECK_VERSION(ctx, "wbr_plan_apply", &opts->output, wbr_writer_options, WBR_WRITER_OPTIONS);
+  if (vrc) return vrc;
   if (plan->problems)
-    return wbr_fail(ctx, WBR_EINPUT, path, "fix the problems reported by `wbr check` first",
+    return wbr_fail(ctx, WBR_EMAPPING, path, "fix the problems reported by `wbr check` first",
                     "not writing: the plan has %zu problem%s", plan->problems, plan->problems == 1 ? "" : "s");
   if (!plan->src->has_data)
-    return wbr_fail(ctx, WBR_EINPUT, path, "give a weight file as the source, not a manifest",
+    return wbr_fail(ctx, WBR_EFORMAT, path, "give a weight file as the source, not a manifest",
                     "the source has names and shapes but no tensor data to convert");
   wbr_tensorset *layout;
   int rc = wbr_tensorset_new(&layout, ctx);
@@ -434,15 +438,11 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
   for (size_t i = 0; rc == 0 && protect && protect[i]; i++)
     if (wbr_file_ids_add_path(&ids, protect[i]) != 0) rc = wbr_oom(ctx);
   wbr_writer *w = NULL;
-  if (rc == 0) rc = wbr_writer_open_ids(&w, ctx, path, layout, &ids);
+  if (rc == 0) rc = wbr_writer_open_ids(&w, ctx, path, layout, &ids, &opts->output);
   wbr_file_ids_free(&ids);
-  if (rc == 0) {
-    wbr_writer_set_durable(w, (opts->flags & WBR_APPLY_SYNC) != 0);
-    wbr_writer_set_max_shard(w, opts->max_shard_bytes);
-  }
   /* After open, so that naming an input as the output is reported as such first. */
   if (rc == 0 && !w->fmt->has_data)
-    rc = wbr_fail(ctx, WBR_EINPUT, path, "name the output .safetensors; for a manifest of the result use `wbr inspect OUT --json`",
+    rc = wbr_fail(ctx, WBR_EFORMAT, path, "name the output .safetensors; for a manifest of the result use `wbr inspect OUT --json`",
                   "a %s holds no tensor data: cannot write the converted weights to it", w->fmt->name);
   exec x = {.ctx = ctx, .plan = plan, .w = w};
   bool caught = rc == 0;

@@ -41,9 +41,9 @@ int wbr_io_open_read(wbr_ctx *ctx, const char *path, const char *what, struct st
                        : S_ISBLK(st->st_mode)  ? "a block device"
                        : S_ISSOCK(st->st_mode) ? "a socket"
                                                : "a special file";
-    rc = ctx ? wbr_fail(ctx, WBR_EINPUT, path, "give the path of a regular file (copy a stream to a file first)",
+    rc = ctx ? wbr_fail(ctx, WBR_EFORMAT, path, "give the path of a regular file (copy a stream to a file first)",
                         "the %s is %s, not a regular file", what, kind)
-             : WBR_EINPUT;
+             : WBR_EFORMAT;
   } else {
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
@@ -57,9 +57,9 @@ int wbr_io_open_read(wbr_ctx *ctx, const char *path, const char *what, struct st
 }
 
 static int grew(wbr_ctx *ctx, const char *path, const char *what, size_t max) {
-  return ctx ? wbr_fail(ctx, WBR_EINPUT, path, NULL, "the %s grew past the limit of %zu bytes while read",
+  return ctx ? wbr_fail(ctx, WBR_EFORMAT, path, NULL, "the %s grew past the limit of %zu bytes while read",
                         what ? what : "file", max)
-             : WBR_EINPUT;
+             : WBR_EFORMAT;
 }
 
 int wbr_io_read_file(wbr_ctx *ctx, const char *path, const char *what, size_t max, char **out,
@@ -71,9 +71,9 @@ int wbr_io_read_file(wbr_ctx *ctx, const char *path, const char *what, size_t ma
   if (fd < 0) return fd;
   if ((uint64_t)st.st_size > max) {
     close(fd);
-    return ctx ? wbr_fail(ctx, WBR_EINPUT, path, NULL, "the %s is %lld bytes, over the limit of %zu",
+    return ctx ? wbr_fail(ctx, WBR_EFORMAT, path, NULL, "the %s is %lld bytes, over the limit of %zu",
                           what ? what : "file", (long long)st.st_size, max)
-               : WBR_EINPUT;
+               : WBR_EFORMAT;
   }
   return wbr_io_read_fd(ctx, fd, (size_t)st.st_size, path, what, max, out, len);
 }

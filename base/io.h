@@ -23,7 +23,7 @@ int wbr_io_open_read(wbr_ctx *ctx, const char *path, const char *what, struct st
 
 /* Read a whole regular file (opened as wbr_io_open_read does) into a NUL-terminated heap
  * buffer: *out (release with free) and *len (without the NUL). A file larger than `max` bytes
- * is refused (WBR_EINPUT). ctx may be NULL: failures are then silent. */
+ * is refused (WBR_EFORMAT). ctx may be NULL: failures are then silent. */
 int wbr_io_read_file(wbr_ctx *ctx, const char *path, const char *what, size_t max, char **out,
                      size_t *len);
 /* The reading half of wbr_io_read_file, for a caller that opened the file itself (and checked

@@ -102,10 +102,10 @@ int wbr_tensorset_add(wbr_tensorset *ts, const char *name, wbr_dtype dtype, int 
     if (data) ts->has_data = true;
     return 0;
   case 1:
-    return wbr_fail(ts->ctx, WBR_EINPUT, NULL, "tensor names in one set must be unique",
+    return wbr_fail(ts->ctx, WBR_EFORMAT, NULL, "tensor names in one set must be unique",
                     "tensor '%s' is already in the set", name);
   case 2:
-    return wbr_fail(ts->ctx, WBR_EINPUT, NULL, NULL,
+    return wbr_fail(ts->ctx, WBR_EFORMAT, NULL, NULL,
                     "tensor '%s': shape has more than %d dimensions, a negative size, or more "
                     "elements than fit in 64 bits",
                     name, WBR_MAX_DIMS);

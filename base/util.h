@@ -20,7 +20,7 @@
 /* ---- Reporting ---------------------------------------------------------------------------- */
 
 /* Report one error about `file` (may be NULL) and return `code` so callers can write
- *   return wbr_fail(ctx, WBR_EINPUT, path, "run 'wbr inspect' ...", "tensor '%s': ...", name);
+ *   return wbr_fail(ctx, WBR_EFORMAT, path, "run 'wbr inspect' ...", "tensor '%s': ...", name);
  * `help` (may be NULL) says what to do next. */
 int wbr_fail(wbr_ctx *ctx, int code, const char *file, const char *help, const char *fmt, ...)
     WBR_PRINTF(5, 6);

@@ -51,7 +51,8 @@ echo "wbr:     $("$WBR" --version 2>/dev/null || echo "$WBR")"
 
 # ---- drivers ---------------------------------------------------------------------------------
 CFLAGS_B="-O2 -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -D_GNU_SOURCE"
-LIBS="-lpcre2-8 -lcjson -lz -lm"
+# Link flags from pkg-config, with the plain list as fallback (as the Makefile takes them).
+LIBS=$(sh tools/ldlibs.sh)
 PB=$OUT/plan_bench
 # shellcheck disable=SC2086
 if ! cc $CFLAGS_B -Iinclude bench/plan_bench.c "$BUILD/libweightbridge.a" $LIBS -o "$PB"; then

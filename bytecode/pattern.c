@@ -43,7 +43,7 @@ static int perr(wbr_namepat_error *err, size_t off, const char *fmt, ...) {
     va_end(ap);
     err->offset = off;
   }
-  return WBR_EINPUT;
+  return WBR_ERULES;
 }
 
 static bool is_name_start(char c) { return isalpha((unsigned char)c) || c == '_'; }

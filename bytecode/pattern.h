@@ -23,7 +23,7 @@ typedef struct wbr_namepat wbr_namepat;
 #define WBR_CAPTURE_NAME_MAX 32
 
 /* Compile a pattern. Glob text keeps its backslash escapes (\* \{ \} \\ are literals). Regex
- * flags: i caseless, m multiline, s dotall, x extended, n no auto capture. Returns 0, WBR_EINPUT (err filled) or
+ * flags: i caseless, m multiline, s dotall, x extended, n no auto capture. Returns 0, WBR_ERULES (err filled) or
  * WBR_ENOMEM. */
 int wbr_namepat_new(wbr_namepat **out, wbr_pattern_kind kind, const char *text, const char *flags,
                     wbr_namepat_error *err);
@@ -65,7 +65,7 @@ typedef struct wbr_match {
  * budget, every match may take WBR_MATCH_STEPS. *steps_left must outlive p's matches. */
 void wbr_namepat_set_budget(wbr_namepat *p, uint64_t *steps_left);
 
-/* Match name against p: 1 if it matches (m filled), 0 if not, WBR_EINPUT if PCRE2's match or
+/* Match name against p: 1 if it matches (m filled), 0 if not, WBR_ERULES if PCRE2's match or
  * depth limit was hit (a pathological regex) or the budget is spent, with a message in err. */
 int wbr_namepat_match(const wbr_namepat *p, const char *name, size_t len, wbr_match *m,
                       wbr_namepat_error *err);

@@ -137,7 +137,7 @@ int wbr_program_set_source(wbr_program *p, const char *name, uint64_t hash, uint
 void wbr_program_finish(wbr_program *p);
 
 /* Make a copy of text[0, len) the program's own, with one span per instruction (source.c; the
- * emitter calls it). 0, WBR_ENOMEM, or WBR_EINPUT for a text of 4 GiB or more. */
+ * emitter calls it). 0, WBR_ENOMEM, or WBR_ERULES for a text of 4 GiB or more. */
 int wbr_program_set_text(wbr_program *p, const char *text, size_t len, const wbr_src_span *spans);
 /* The line of instruction i's statement (a copy, caller frees) and in *caret how many bytes of
  * it to underline from its column (the statement's first word), or NULL when p has no text or
@@ -150,7 +150,7 @@ void wbr_program_drop_patterns(wbr_program *p);
 /* ---- verification ---- */
 /* Check every pool entry and every operand of every instruction, and keep the compiled
  * patterns on p (wbr_program_namepat). Reports one error about
- * `file` and returns WBR_EINPUT on the first problem. `code_base` is the byte offset of the
+ * `file` and returns WBR_EBYTECODE on the first problem. `code_base` is the byte offset of the
  * first instruction in the .wbc (0 when not loaded from a file), used to give instruction
  * offsets in messages. A bad pool entry is reported at the first instruction that uses it
  * (its address and line:col). If bad_addr is not NULL it is set to the address of the

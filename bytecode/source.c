@@ -10,7 +10,7 @@
 
 /* Take a copy of text[0, len) and of one span per instruction as the program's own. */
 int wbr_program_set_text(wbr_program *p, const char *text, size_t len, const wbr_src_span *spans) {
-  if (len >= UINT32_MAX) return WBR_EINPUT; /* spans are 32-bit offsets */
+  if (len >= UINT32_MAX) return WBR_ERULES; /* spans are 32-bit offsets */
   char *t = malloc(len + 1);
   wbr_src_span *s = malloc((p->ncode ? p->ncode : 1) * sizeof *s);
   if (!t || !s) {
@@ -57,9 +57,9 @@ static uint32_t offset_of(const uint32_t *lines, size_t nlines, size_t end, wbr_
 int wbr_program_attach_source(wbr_program *p, const char *text, size_t len) {
   if (!p || (!text && len)) return WBR_EUSAGE;
   if (!text) text = "";
-  if (wbr_hash(text, len) != p->source_hash) return WBR_EINPUT;
+  if (wbr_hash(text, len) != p->source_hash) return WBR_ERULES;
   if (p->text) return 0; /* compiled from this very text: its spans are already exact */
-  if (len >= UINT32_MAX) return WBR_EINPUT;
+  if (len >= UINT32_MAX) return WBR_ERULES;
   uint32_t *lines = NULL;
   size_t end = strnlen(text, len), nlines = line_starts(text, end, &lines);
   wbr_src_span *spans = malloc((p->ncode ? p->ncode : 1) * sizeof *spans);

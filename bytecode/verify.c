@@ -412,12 +412,12 @@ static int pool_fail(const wbr_program *p, wbr_ctx *ctx, const char *file, size_
   static const char *const help =
       "the file is corrupt or was not written by wbr: recompile it with `wbr compile`";
   int64_t at = first_user(p, pk, idx);
-  if (at < 0) return wbr_fail(ctx, WBR_EINPUT, file, help, "%s %u: %s", what, idx, err);
+  if (at < 0) return wbr_fail(ctx, WBR_EBYTECODE, file, help, "%s %u: %s", what, idx, err);
   if (bad_addr) *bad_addr = at;
   char where[96] = "";
   if (code_base) snprintf(where, sizeof where, " at byte %zu", code_base + (size_t)at * WBR_INSN_SIZE);
   const wbr_opinfo *oi = wbr_opinfo_get(p->code[at].op);
-  return wbr_fail(ctx, WBR_EINPUT, file, help, "instruction %u%s (%s), line %u:%u: %s %u: %s",
+  return wbr_fail(ctx, WBR_EBYTECODE, file, help, "instruction %u%s (%s), line %u:%u: %s %u: %s",
                   (unsigned)at, where, oi->name, p->pos[at].line, p->pos[at].col, what, idx, err);
 }
 
@@ -430,7 +430,7 @@ int wbr_program_verify(wbr_program *p, wbr_ctx *ctx, const char *file, size_t co
   if (bad_addr) *bad_addr = -1;
   char err[512];
   if (wbr_check_str(p->source, strlen(p->source), err, sizeof err))
-    return wbr_fail(ctx, WBR_EINPUT, file, help, "source name: %s", err);
+    return wbr_fail(ctx, WBR_EBYTECODE, file, help, "source name: %s", err);
   for (uint32_t i = 0; i < p->nstrs; i++)
     if (wbr_check_str(p->strs[i], p->str_len[i], err, sizeof err))
       return pool_fail(p, ctx, file, code_base, bad_addr, POOL_STR, i, "string", err);
@@ -458,7 +458,7 @@ int wbr_program_verify(wbr_program *p, wbr_ctx *ctx, const char *file, size_t co
         snprintf(where, sizeof where, " at byte %zu", code_base + (size_t)i * WBR_INSN_SIZE);
       else
         where[0] = 0;
-      rc = wbr_fail(ctx, WBR_EINPUT, file, help, "instruction %u%s%s%s%s: %s", i, where,
+      rc = wbr_fail(ctx, WBR_EBYTECODE, file, help, "instruction %u%s%s%s%s: %s", i, where,
                     oi ? " (" : "", oi ? oi->name : "", oi ? ")" : "", err);
     }
   }

@@ -152,7 +152,7 @@ int wbr_program_serialize(const wbr_program *p, wbr_ctx *ctx, void **out, size_t
   }
   if (b.len + WBC_TRAILER > WBC_MAX_FILE) {
     wbr_buf_free(&b);
-    return wbr_fail(ctx, WBR_EINPUT, p->source, "split the rules into several files",
+    return wbr_fail(ctx, WBR_ERULES, p->source, "split the rules into several files",
                     "the program is too large for a .wbc (%zu bytes, limit %u)", b.len,
                     WBC_MAX_FILE);
   }
@@ -200,7 +200,7 @@ static int bad(loader *l, size_t off, const char *fmt, ...) {
   wbr_diag d = {.severity = WBR_SEV_ERROR, .file = l->name, .message = at, .help = help_recompile};
   va_list ap;
   va_start(ap, fmt);
-  int rc = wbr_vreport(l->ctx, WBR_EINPUT, &d, fmt, ap);
+  int rc = wbr_vreport(l->ctx, WBR_EBYTECODE, &d, fmt, ap);
   va_end(ap);
   return rc;
 }
@@ -228,7 +228,7 @@ static const uint8_t *take(loader *l, size_t n, const char *what) {
 static int take_count(loader *l, uint32_t *n, uint32_t limit, size_t min, const char *what) {
   size_t at = l->pos;
   const uint8_t *p = take(l, 4, "a count");
-  if (!p) return WBR_EINPUT;
+  if (!p) return WBR_EBYTECODE;
   *n = get_u32(p);
   if (*n > limit) return bad(l, at, "%u %s exceed the limit of %u", *n, what, limit);
   if ((uint64_t)*n * min > l->end - l->pos)
@@ -241,7 +241,7 @@ static void *alloc_n(size_t n, size_t sz) { return calloc(n ? n : 1, sz); }
 
 static int load_meta(loader *l, wbr_program *p) {
   const uint8_t *h = take(l, 16, "the metadata");
-  if (!h) return WBR_EINPUT;
+  if (!h) return WBR_EBYTECODE;
   p->lang_version = get_u32(h);
   p->source_hash = get_u64(h + 4);
   uint32_t n = get_u32(h + 12);
@@ -253,7 +253,7 @@ static int load_meta(loader *l, wbr_program *p) {
                WBR_MAX_SOURCE_NAME);
   size_t at = l->pos;
   const uint8_t *s = take(l, n, "the source name");
-  if (!s) return WBR_EINPUT;
+  if (!s) return WBR_EBYTECODE;
   char err[200];
   if (wbr_check_str((const char *)s, n, err, sizeof err))
     return bad(l, at, "source name: %s", err);
@@ -273,7 +273,7 @@ static int load_code(loader *l, wbr_program *p) {
   if (!p->code || !p->pos) return wbr_oom(l->ctx);
   for (uint32_t i = 0; i < n; i++) {
     const uint8_t *b = take(l, WBR_INSN_SIZE, "an instruction");
-    if (!b) return WBR_EINPUT;
+    if (!b) return WBR_EBYTECODE;
     if (!wbr_opinfo_get(b[0]))
       return bad(l, l->pos - WBR_INSN_SIZE, "instruction %u: unknown opcode %u", i, b[0]);
     p->code[i] = (wbr_insn){.op = b[0], .flags = b[1], .x = (int16_t)get_u16(b + 2),
@@ -292,7 +292,7 @@ static int load_lines(loader *l, wbr_program *p) {
     return bad(l, at, "line table has %u entries for %u instructions", n, p->ncode);
   for (uint32_t i = 0; i < n; i++) {
     const uint8_t *b = take(l, 8, "a line entry");
-    if (!b) return WBR_EINPUT;
+    if (!b) return WBR_EBYTECODE;
     p->pos[i] = (wbr_pos){get_u32(b), get_u32(b + 4)};
     if (p->pos[i].line == 0 || p->pos[i].col == 0)
       return bad(l, l->pos - 8, "instruction %u: source position %u:%u (lines and columns start at 1)",
@@ -311,12 +311,12 @@ static int load_strings(loader *l, wbr_program *p) {
   for (uint32_t i = 0; i < n; i++) {
     size_t at = l->pos;
     const uint8_t *b = take(l, 4, "a string length");
-    if (!b) return WBR_EINPUT;
+    if (!b) return WBR_EBYTECODE;
     uint32_t len = get_u32(b);
     if (len > WBR_MAX_STR)
       return bad(l, at, "string %u: length %u exceeds the limit of %u", i, len, WBR_MAX_STR);
     const uint8_t *s = take(l, len, "a string");
-    if (!s) return WBR_EINPUT;
+    if (!s) return WBR_EBYTECODE;
     char err[200];
     if (wbr_check_str((const char *)s, len, err, sizeof err))
       return bad(l, at + 4, "string %u: %s", i, err);
@@ -337,7 +337,7 @@ static int load_patterns(loader *l, wbr_program *p) {
   if (!p->pats) return wbr_oom(l->ctx);
   for (uint32_t i = 0; i < n; i++) {
     const uint8_t *b = take(l, 8, "a pattern");
-    if (!b) return WBR_EINPUT;
+    if (!b) return WBR_EBYTECODE;
     if (get_u16(b + 2) != 0)
       return bad(l, l->pos - 6, "pattern %u: reserved bytes are not 0", i);
     p->pats[i] = (wbr_pattern){.kind = b[0], .flags = b[1], .text = get_u32(b + 4)};
@@ -371,13 +371,13 @@ static int load_lists(loader *l, wbr_program *p, bool ints) {
   for (uint32_t i = 0; i < n; i++) {
     size_t at = l->pos;
     const uint8_t *b = take(l, 4, "a list length");
-    if (!b) return WBR_EINPUT;
+    if (!b) return WBR_EBYTECODE;
     uint32_t len = get_u32(b);
     if (len > WBR_MAX_LIST)
       return bad(l, at, "%s list %u: %u values exceed the limit of %u", ints ? "int" : "ref", i,
                  len, WBR_MAX_LIST);
     const uint8_t *v = take(l, (size_t)len * vsz, "a list");
-    if (!v) return WBR_EINPUT;
+    if (!v) return WBR_EBYTECODE;
     lists[i] = (wbr_list){.off = (uint32_t)nv, .n = len};
     for (uint32_t k = 0; k < len; k++, nv++) {
       if (ints)
@@ -408,7 +408,7 @@ int wbr_program_load_bytes(wbr_program **out, wbr_ctx *ctx, const char *name, co
     if (len < 4 && (len == 0 || memcmp(d, wbc_magic, len) == 0))
       return bad(&l, len, "the file is truncated (%zu bytes; a .wbc has at least %d)", len,
                  WBC_MIN_SIZE);
-    return wbr_fail(ctx, WBR_EINPUT, name, "give a .wbc written by `wbr compile`, or the .wbr itself",
+    return wbr_fail(ctx, WBR_EBYTECODE, name, "give a .wbc written by `wbr compile`, or the .wbr itself",
                     "not a .wbc bytecode file (it does not start with \\x89WBC)");
   }
   if (len >= 8 && memcmp(d + 4, wbc_sentinel, 4) != 0)
@@ -422,7 +422,7 @@ int wbr_program_load_bytes(wbr_program **out, wbr_ctx *ctx, const char *name, co
                get_u32(d + 8), WBC_ORDER_MARK);
   uint16_t version = get_u16(d + 12);
   if (version != WBR_WBC_VERSION)
-    return wbr_fail(ctx, WBR_EINPUT, name, "recompile the .wbr with this wbr: `wbr compile RULES.wbr`",
+    return wbr_fail(ctx, WBR_EBYTECODE, name, "recompile the .wbr with this wbr: `wbr compile RULES.wbr`",
                     "byte 12: bytecode format version %u is not supported (this wbr reads version %d)",
                     version, WBR_WBC_VERSION);
   uint32_t size = get_u32(d + 16);
@@ -502,12 +502,12 @@ int wbr_program_load(wbr_program **out, wbr_ctx *ctx, const char *path) {
   /* Opened without blocking and refused unless regular: a FIFO or a device must not hang. */
   struct stat st;
   int fd = wbr_io_open_read(NULL, path, NULL, &st);
-  if (fd == WBR_EINPUT)
-    return wbr_fail(ctx, WBR_EINPUT, path, "give the path of a .wbc file", "not a regular file");
+  if (fd == WBR_EFORMAT)
+    return wbr_fail(ctx, WBR_EBYTECODE, path, "give the path of a .wbc file", "not a regular file");
   if (fd < 0) return wbr_fail_errno(ctx, path, "cannot open");
   if ((uint64_t)st.st_size > WBC_MAX_FILE) {
     close(fd);
-    return wbr_fail(ctx, WBR_EINPUT, path, help_recompile,
+    return wbr_fail(ctx, WBR_EBYTECODE, path, help_recompile,
                     "file of %lld bytes exceeds the .wbc size limit of %u bytes",
                     (long long)st.st_size, WBC_MAX_FILE);
   }

@@ -68,13 +68,19 @@ int cmd_match(int argc, char **argv) {
   if (!rc) rc = wbr_tensorset_open(&tgt, ctx, pos[1]);
   if (!rc && update) {
     upd = cli_read_file(ctx, update, &upd_len);
-    if (!upd) rc = WBR_EINPUT;
+    if (!upd) rc = WBR_ERULES;
   }
-  wbr_match_result res;
-  memset(&res, 0, sizeof res);
+  wbr_match_result res = WBR_MATCH_RESULT_INIT;
   if (!rc) {
-    wbr_match_opts o = {.src_label = pos[0], .target_label = pos[1], .hints = hints, .nhints = nhints,
-                        .update_name = update, .update_src = upd, .update_len = upd_len, .explain = explain};
+    wbr_match_options o = WBR_MATCH_OPTIONS_INIT;
+    o.src_label = pos[0];
+    o.target_label = pos[1];
+    o.hints = hints;
+    o.nhints = nhints;
+    o.update_name = update;
+    o.update_src = upd;
+    o.update_len = upd_len;
+    o.explain = explain;
     rc = wbr_match_run(&res, ctx, src, tgt, &o);
   }
   if (rc) {

@@ -201,8 +201,11 @@ int cmd_apply(int argc, char **argv) {
     const char *protect[] = {j.rules, NULL};
     progress p = {.tty = isatty(2)};
     clock_gettime(CLOCK_MONOTONIC, &p.t0);
-    wbr_apply_options opts = {.flags = j.sync ? WBR_APPLY_SYNC : 0, .max_shard_bytes = j.max_shard,
-                              .progress = show_progress, .userdata = &p};
+    wbr_apply_options opts = WBR_APPLY_OPTIONS_INIT;
+    opts.output.durable = j.sync;
+    opts.output.max_shard_bytes = j.max_shard;
+    opts.progress = show_progress;
+    opts.userdata = &p;
     rc = cli_exit(wbr_plan_apply(j.plan, j.ctx, j.out, protect, &opts));
     if (rc == 0) fprintf(stderr, "wrote %s: %zu tensors\n", j.out, wbr_plan_count(j.plan));
   }

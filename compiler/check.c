@@ -598,5 +598,5 @@ int wbr_check(wbr_ast_file *f, wbr_ctx *ctx) {
   wbr_buf_free(&b);
   wbr_map_free(&seen);
   if (oom || c.oom) return wbr_oom(ctx);
-  return c.errors ? WBR_EINPUT : 0;
+  return c.errors ? WBR_ERULES : 0;
 }

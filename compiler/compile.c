@@ -16,7 +16,7 @@ int wbr_parse_checked(wbr_ast_file **out, wbr_ctx *ctx, const char *name, const 
   if (!src && len) return wbr_fail(ctx, WBR_EUSAGE, name, NULL, "wbr_program_compile: NULL source");
   if (!name) name = "<memory>";
   if (len > WBR_MAX_SOURCE)
-    return wbr_fail(ctx, WBR_EINPUT, name, NULL, "rule file of %zu bytes exceeds the limit of %u",
+    return wbr_fail(ctx, WBR_ERULES, name, NULL, "rule file of %zu bytes exceeds the limit of %u",
                     len, WBR_MAX_SOURCE);
   wbr_ast_file *f = NULL;
   int prc = wbr_parse_partial(&f, ctx, name, src ? src : "", len);
@@ -47,6 +47,8 @@ int wbr_program_compile_file(wbr_program **out, wbr_ctx *ctx, const char *path) 
   char *src = NULL;
   size_t len = 0;
   int src_rc = wbr_io_read_file(ctx, path, "rule file", WBR_MAX_SOURCE, &src, &len);
+  /* The reader refuses a file of the wrong kind or size as a bad file; here it is bad rules. */
+  if (src_rc == WBR_EFORMAT) src_rc = WBR_ERULES;
   if (src_rc) return src_rc;
   int rc = wbr_program_compile(out, ctx, path, src, len);
   free(src);

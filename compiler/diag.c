@@ -66,7 +66,7 @@ int wbr_vdiag_at(wbr_ctx *ctx, const wbr_ast_file *f, wbr_severity sev, wbr_span
     uint32_t end = span.end < le ? span.end : (uint32_t)le;
     d.span = end > start ? (int)(end - start) : 1;
   }
-  int rc = wbr_vreport(ctx, WBR_EINPUT, &d, fmt, ap);
+  int rc = wbr_vreport(ctx, WBR_ERULES, &d, fmt, ap);
   free(text);
   return rc;
 }

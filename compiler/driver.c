@@ -163,7 +163,7 @@ int wbr_parse_partial(wbr_ast_file **out, wbr_ctx *ctx, const char *name, const 
                       size_t len) {
   *out = NULL;
   if (len > (size_t)INT_MAX / 2)
-    return wbr_fail(ctx, WBR_EINPUT, name, "split the rules into smaller files",
+    return wbr_fail(ctx, WBR_ERULES, name, "split the rules into smaller files",
                     "rule file too large (%zu bytes)", len);
   wbr_ast_file *f = wbr_ast_new(name);
   char *copy = f ? wbr_ast_alloc(f, len + 1) : NULL;
@@ -200,7 +200,7 @@ int wbr_parse_partial(wbr_ast_file **out, wbr_ctx *ctx, const char *name, const 
   }
   if (f->version == 0) f->version = 1;
   *out = f;
-  return ps.nerrors || prc ? WBR_EINPUT : 0;
+  return ps.nerrors || prc ? WBR_ERULES : 0;
 }
 
 int wbr_parse(wbr_ast_file **out, wbr_ctx *ctx, const char *name, const char *src, size_t len) {

@@ -103,7 +103,7 @@ static int emit_stmt(emitter *e, const wbr_ast_stmt *s, wbr_insn *in) {
     return wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, s->span, NULL,
                        "internal error: statement without a pattern");
   if (s->kind != WBR_STMT_CONCAT && s->kind != WBR_STMT_STACK && (a = emit_pattern(e, &s->in[0])) < 0)
-    return WBR_EINPUT;
+    return WBR_ERULES;
   bool need_out = s->kind == WBR_STMT_RENAME || s->kind == WBR_STMT_SPLIT ||
                   s->kind == WBR_STMT_CONCAT || s->kind == WBR_STMT_STACK ||
                   s->kind == WBR_STMT_UNSTACK || s->kind == WBR_STMT_SELECT ||
@@ -128,26 +128,26 @@ static int emit_stmt(emitter *e, const wbr_ast_stmt *s, wbr_insn *in) {
     break;
   case WBR_STMT_SPLIT:
     in->op = WBR_OP_SPLIT;
-    if (!small_axis(e, s, &in->x)) return WBR_EINPUT;
+    if (!small_axis(e, s, &in->x)) return WBR_ERULES;
     b = emit_refs(e, s->out, s->nout, true, s->span);
     c = s->has_ints ? emit_ints(e, s->ints.v, s->ints.n, part(s, s->ints.span)) : (int64_t)WBR_NONE;
     break;
   case WBR_STMT_CONCAT:
   case WBR_STMT_STACK:
     in->op = s->kind == WBR_STMT_CONCAT ? WBR_OP_CONCAT : WBR_OP_STACK;
-    if (!small_axis(e, s, &in->x)) return WBR_EINPUT;
+    if (!small_axis(e, s, &in->x)) return WBR_ERULES;
     a = emit_refs(e, s->in, s->nin, false, s->span);
     b = emit_str(e, s->out[0].text, s->out[0].span);
     break;
   case WBR_STMT_UNSTACK:
     in->op = WBR_OP_UNSTACK;
-    if (!small_axis(e, s, &in->x)) return WBR_EINPUT;
+    if (!small_axis(e, s, &in->x)) return WBR_ERULES;
     b = emit_str(e, s->out[0].text, s->out[0].span);
     break;
   case WBR_STMT_SELECT:
   case WBR_STMT_SLICE: {
     in->op = s->kind == WBR_STMT_SELECT ? WBR_OP_SELECT : WBR_OP_SLICE;
-    if (!small_axis(e, s, &in->x)) return WBR_EINPUT;
+    if (!small_axis(e, s, &in->x)) return WBR_ERULES;
     b = emit_str(e, s->out[0].text, s->out[0].span);
     int64_t r[2] = {s->index, s->end};
     c = emit_ints(e, r, s->kind == WBR_STMT_SELECT ? 1 : 2, part(s, s->index_span));
@@ -196,7 +196,7 @@ static int emit_stmt(emitter *e, const wbr_ast_stmt *s, wbr_insn *in) {
     return wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, s->span, NULL,
                        "internal error: unknown statement kind");
   }
-  if (a < 0 || b < 0 || c < 0) return WBR_EINPUT;
+  if (a < 0 || b < 0 || c < 0) return WBR_ERULES;
   in->flags = s->optional ? WBR_INSN_OPTIONAL : 0;
   in->a = (uint32_t)a;
   in->b = (uint32_t)b;
@@ -213,7 +213,7 @@ static int keep_text(emitter *e) {
   int rc = wbr_program_set_text(e->p, f->src ? f->src : "", f->src ? f->len : 0, spans);
   free(spans);
   if (rc == WBR_ENOMEM) return wbr_oom(e->ctx);
-  return rc ? wbr_fail(e->ctx, WBR_EINPUT, f->name, "split the rules into several files",
+  return rc ? wbr_fail(e->ctx, WBR_ERULES, f->name, "split the rules into several files",
                        "a rule file of 4 GiB or more cannot be compiled")
             : 0;
 }
@@ -236,7 +236,7 @@ int wbr_emit(wbr_program **out, wbr_ctx *ctx, const wbr_ast_file *f) {
     wbr_insn in = {0};
     int r = emit_stmt(&e, s, &in);
     if (r) {
-      rc = r < 0 ? r : WBR_EINPUT;
+      rc = r < 0 ? r : WBR_ERULES;
       continue; /* report every statement that cannot be emitted */
     }
     int line, col;

@@ -10,7 +10,7 @@
 /* Emit one instruction per statement of f, in order, with deduplicated pools; the source name,
  * a hash of the source text and the language version go with it. The result is run through
  * the .wbc verifier: a statement the checker let through but the bytecode cannot express is
- * reported at that statement as an internal error. Returns 0, WBR_EINPUT, WBR_ENOMEM or
+ * reported at that statement as an internal error. Returns 0, WBR_ERULES, WBR_ENOMEM or
  * WBR_EINTERNAL; *out is NULL on failure. */
 int wbr_emit(wbr_program **out, wbr_ctx *ctx, const wbr_ast_file *f);
 

@@ -7,7 +7,7 @@
 
 #include "ast.h"
 
-/* Parse source into an AST; reports every syntax error; returns 0 or WBR_EINPUT. On error *out
+/* Parse source into an AST; reports every syntax error; returns 0 or WBR_ERULES. On error *out
  * is NULL. */
 int wbr_parse(wbr_ast_file **out, wbr_ctx *ctx, const char *name, const char *src, size_t len);
 /* Like wbr_parse, but on a syntax error *out still holds the statements that did parse (NULL
@@ -19,7 +19,7 @@ int wbr_parse_partial(wbr_ast_file **out, wbr_ctx *ctx, const char *name, const 
  * 0 with *out set, or the error with *out NULL. */
 int wbr_parse_checked(wbr_ast_file **out, wbr_ctx *ctx, const char *name, const char *src,
                       size_t len);
-/* Semantic checks (docs/language.md, "Errors"); returns 0 or WBR_EINPUT after reporting every
+/* Semantic checks (docs/language.md, "Errors"); returns 0 or WBR_ERULES after reporting every
  * problem. */
 int wbr_check(wbr_ast_file *f, wbr_ctx *ctx);
 /* Print f canonically (fmt). Appends to b. */
@@ -27,7 +27,7 @@ void wbr_fmt_ast(const wbr_ast_file *f, wbr_buf *b);
 /* Print one statement canonically, without comments or newline. Appends to b. */
 void wbr_fmt_stmt(const wbr_ast_stmt *s, wbr_buf *b);
 /* Report a diagnostic about bytes [span.start, span.end) of f's source: computes line and
- * column, copies the source line, and calls wbr_report. `help` may be NULL. Returns WBR_EINPUT
+ * column, copies the source line, and calls wbr_report. `help` may be NULL. Returns WBR_ERULES
  * for an error, 0 for a warning or note. */
 int wbr_diag_at(wbr_ctx *ctx, const wbr_ast_file *f, wbr_severity sev, wbr_span span,
                 const char *help, const char *fmt, ...) WBR_PRINTF(6, 7);

@@ -62,14 +62,14 @@ int wbr_oom_file(wbr_ctx *ctx, const char *path) {
 
 int wbr_format_no_key(wbr_ctx *ctx, const char *path, const char *key) {
   const wbr_format *fmt = wbr_format_for_path(path);
-  return wbr_fail(ctx, WBR_EINPUT, path, "FILE#KEY selects an entry of a PyTorch checkpoint; drop the '#...'",
+  return wbr_fail(ctx, WBR_EFORMAT, path, "FILE#KEY selects an entry of a PyTorch checkpoint; drop the '#...'",
                   "a %s file has no entries to select ('#%s')", fmt ? fmt->name : "?", key);
 }
 
 int wbr_tensor_fill(wbr_ctx *ctx, const wbr_tensor *t, uint8_t *dst) {
   if (t->lazy) return t->lazy->fill(t->lazy, ctx, t, dst);
   if (t->nbytes && !t->data)
-    return wbr_fail(ctx, WBR_EINPUT, NULL, "read the tensors from a weight file, not a manifest",
+    return wbr_fail(ctx, WBR_EFORMAT, NULL, "read the tensors from a weight file, not a manifest",
                     "tensor '%s' has no data", t->name);
   if (t->nbytes) memcpy(dst, t->data, (size_t)t->nbytes);
   return 0;
@@ -95,7 +95,7 @@ static const wbr_format *format_or_fail(wbr_ctx *ctx, const char *path) {
     char exts[384], help[512];
     wbr_format_extensions(exts, sizeof exts);
     snprintf(help, sizeof help, "name the file with one of the extensions weightbridge reads: %s", exts);
-    wbr_fail(ctx, WBR_EINPUT, path, help, "unknown file type (by extension)");
+    wbr_fail(ctx, WBR_EFORMAT, path, help, "unknown file type (by extension)");
   }
   return fmt;
 }
@@ -107,7 +107,7 @@ static int read_into(wbr_tensorset **out, wbr_tensorset *ts, const wbr_format *f
   if (rc != 0) {
     wbr_tensorset_free(ts);
     *out = NULL;
-    return rc < 0 ? rc : WBR_EINPUT;
+    return rc < 0 ? rc : WBR_EFORMAT;
   }
   ts->has_data = fmt->has_data;
   *out = ts;
@@ -137,7 +137,7 @@ int wbr_tensorset_open(wbr_tensorset **out, wbr_ctx *ctx, const char *spec) {
 
 static int open_file(wbr_tensorset **out, wbr_ctx *ctx, const char *path, const char *key) {
   const wbr_format *fmt = format_or_fail(ctx, path);
-  if (!fmt) return WBR_EINPUT;
+  if (!fmt) return WBR_EFORMAT;
   struct stat st;
   int fd = wbr_io_open_read(ctx, path, NULL, &st);
   if (fd < 0) return fd;
@@ -177,7 +177,7 @@ int wbr_tensorset_open_memory(wbr_tensorset **out, wbr_ctx *ctx, const char *nam
   if (!out || !name || (!bytes && len)) return WBR_EUSAGE;
   *out = NULL;
   const wbr_format *fmt = format_or_fail(ctx, name);
-  if (!fmt) return WBR_EINPUT;
+  if (!fmt) return WBR_EFORMAT;
   wbr_tensorset *ts;
   int rc = wbr_tensorset_new(&ts, ctx);
   if (rc) return rc;

@@ -47,7 +47,8 @@ struct wbr_writer {
   size_t cur;        /* tensor whose bytes come next */
   uint64_t cur_done; /* bytes of it received */
   uint64_t written_back; /* bytes whose writeback to disk has been started */
-  bool durable;      /* sync data and directory at commit (wbr_writer_set_durable) */
+  bool durable;      /* sync data and directory at commit (wbr_writer_options.durable) */
+  uint64_t max_shard; /* wbr_writer_options.max_shard_bytes: 0 for the format's default */
   bool started, committed, failed;
   void *state;       /* format-private, freed by the format's finish or by free() */
 };

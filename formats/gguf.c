@@ -86,7 +86,7 @@ typedef struct rd {
 } rd;
 
 static int truncated(rd *r, size_t need) {
-  return wbr_fail(r->ctx, WBR_EINPUT, r->path, help_corrupt,
+  return wbr_fail(r->ctx, WBR_EFORMAT, r->path, help_corrupt,
                   "%s: needs %zu bytes at offset %zu, past the end of the file (%zu bytes)",
                   r->where, need, r->pos, r->len);
 }
@@ -112,7 +112,7 @@ static int rd_str(rd *r, const char **s, uint64_t *n) {
   if (rc) return rc;
   if (*n > r->len - r->pos) {
     r->pos -= 8;
-    return wbr_fail(r->ctx, WBR_EINPUT, r->path, help_corrupt,
+    return wbr_fail(r->ctx, WBR_EFORMAT, r->path, help_corrupt,
                     "%s: string of %llu bytes at offset %zu runs past the end of the file (%zu "
                     "bytes)",
                     r->where, (unsigned long long)*n, r->pos, r->len);
@@ -129,9 +129,9 @@ static int rd_name(rd *r, const char *what, char **out) {
   int rc = rd_str(r, &s, &n);
   if (rc) return rc;
   if (n == 0)
-    return wbr_fail(r->ctx, WBR_EINPUT, r->path, help_corrupt, "%s: %s is empty", r->where, what);
+    return wbr_fail(r->ctx, WBR_EFORMAT, r->path, help_corrupt, "%s: %s is empty", r->where, what);
   if (memchr(s, 0, (size_t)n) || !wbr_utf8_valid((const uint8_t *)s, (size_t)n, NULL))
-    return wbr_fail(r->ctx, WBR_EINPUT, r->path, "GGUF names and keys are UTF-8 text",
+    return wbr_fail(r->ctx, WBR_EFORMAT, r->path, "GGUF names and keys are UTF-8 text",
                     "%s: %s at offset %zu is not UTF-8 text", r->where, what,
                     r->pos - (size_t)n);
   *out = wbr_strndup(s, (size_t)n);
@@ -198,7 +198,7 @@ static int rd_value(rd *r, uint32_t t, int depth, bool in_array, wbr_buf *text, 
   case GV_BOOL:
     if ((rc = rd_uint(r, 1, &u))) return rc;
     if (u > 1)
-      return wbr_fail(r->ctx, WBR_EINPUT, r->path, help_corrupt,
+      return wbr_fail(r->ctx, WBR_EFORMAT, r->path, help_corrupt,
                       "%s: bool at offset %zu is %llu, expected 0 or 1", r->where, r->pos - 1,
                       (unsigned long long)u);
     wbr_buf_puts(text, u ? "true" : "false");
@@ -207,14 +207,14 @@ static int rd_value(rd *r, uint32_t t, int depth, bool in_array, wbr_buf *text, 
     const char *s = NULL;
     if ((rc = rd_str(r, &s, &u))) return rc;
     if (!wbr_utf8_valid((const uint8_t *)s, (size_t)u, NULL))
-      return wbr_fail(r->ctx, WBR_EINPUT, r->path, "GGUF strings are UTF-8",
+      return wbr_fail(r->ctx, WBR_EFORMAT, r->path, "GGUF strings are UTF-8",
                       "%s: string at offset %zu is not valid UTF-8", r->where,
                       r->pos - (size_t)u);
     if (in_array) {
       json_bytes(text, s, (size_t)u);
     } else {
       if (memchr(s, 0, (size_t)u))
-        return wbr_fail(r->ctx, WBR_EINPUT, r->path,
+        return wbr_fail(r->ctx, WBR_EFORMAT, r->path,
                         "metadata strings are kept as C strings; a NUL byte cannot be kept",
                         "%s: string at offset %zu contains a NUL byte", r->where,
                         r->pos - (size_t)u);
@@ -224,16 +224,16 @@ static int rd_value(rd *r, uint32_t t, int depth, bool in_array, wbr_buf *text, 
   }
   case GV_ARR: {
     if (depth >= GGUF_MAX_NESTING)
-      return wbr_fail(r->ctx, WBR_EINPUT, r->path, help_corrupt,
+      return wbr_fail(r->ctx, WBR_EFORMAT, r->path, help_corrupt,
                       "%s: arrays nested deeper than %d levels", r->where, GGUF_MAX_NESTING);
     uint64_t et, n;
     if ((rc = rd_uint(r, 4, &et)) || (rc = rd_uint(r, 8, &n))) return rc;
     if (et >= GV_COUNT)
-      return wbr_fail(r->ctx, WBR_EINPUT, r->path, help_corrupt,
+      return wbr_fail(r->ctx, WBR_EFORMAT, r->path, help_corrupt,
                       "%s: array of unknown value type %llu (at offset %zu)", r->where,
                       (unsigned long long)et, r->pos - 12);
     if (n > (r->len - r->pos) / gv_min[et])
-      return wbr_fail(r->ctx, WBR_EINPUT, r->path, help_corrupt,
+      return wbr_fail(r->ctx, WBR_EFORMAT, r->path, help_corrupt,
                       "%s: array of %llu %s values at offset %zu cannot fit in the %zu bytes "
                       "left in the file",
                       r->where, (unsigned long long)n, gv_names[et], r->pos - 12,
@@ -263,7 +263,7 @@ static int rd_value(rd *r, uint32_t t, int depth, bool in_array, wbr_buf *text, 
     return rc;
   }
   default:
-    return wbr_fail(r->ctx, WBR_EINPUT, r->path, help_corrupt,
+    return wbr_fail(r->ctx, WBR_EFORMAT, r->path, help_corrupt,
                     "%s: unknown value type %u (at offset %zu)", r->where, t, r->pos - 4);
   }
   if (t != GV_ARR && ty) wbr_buf_puts(ty, gv_names[t]);
@@ -277,27 +277,27 @@ static int gguf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const ch
   if (key) return wbr_format_no_key(ctx, path, key);
   rd r = {bytes, len, 0, ctx, path, "header"};
   if (len < 4 || memcmp(bytes, "GGUF", 4) != 0)
-    return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                     "not a GGUF file: it does not start with \"GGUF\"");
   r.pos = 4;
   uint64_t version, ntensors, nkv;
   int rc = rd_uint(&r, 4, &version);
   if (rc) return rc;
   if ((version & 0xFFFF) == 0 && version)
-    return wbr_fail(ctx, WBR_EINPUT, path, "convert it with llama.cpp's gguf tools to little-endian",
+    return wbr_fail(ctx, WBR_EFORMAT, path, "convert it with llama.cpp's gguf tools to little-endian",
                     "big-endian GGUF files are not supported");
   if (version != 2 && version != 3)
-    return wbr_fail(ctx, WBR_EINPUT, path,
+    return wbr_fail(ctx, WBR_EFORMAT, path,
                     "re-save the file with a current llama.cpp or gguf-py (GGUF version 3)",
                     "GGUF version %llu is not supported (versions 2 and 3 are)",
                     (unsigned long long)version);
   if ((rc = rd_uint(&r, 8, &ntensors)) || (rc = rd_uint(&r, 8, &nkv))) return rc;
   if (nkv > (len - r.pos) / 13)
-    return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                     "header claims %llu metadata entries, more than the file's %zu bytes can hold",
                     (unsigned long long)nkv, len);
   if (ntensors > (len - r.pos) / 24)
-    return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                     "header claims %llu tensors, more than the file's %zu bytes can hold",
                     (unsigned long long)ntensors, len);
 
@@ -326,12 +326,12 @@ static int gguf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const ch
       break;
     }
     if (pr == 1) {
-      rc = wbr_fail(ctx, WBR_EINPUT, path, "metadata keys must be unique", "%s appears twice",
+      rc = wbr_fail(ctx, WBR_EFORMAT, path, "metadata keys must be unique", "%s appears twice",
                     where);
       break;
     }
     if (strcmp(keys[i], TYPES_KEY) == 0) {
-      rc = wbr_fail(ctx, WBR_EINPUT, path, "rename the key",
+      rc = wbr_fail(ctx, WBR_EFORMAT, path, "rename the key",
                     "metadata key '" TYPES_KEY "' is reserved by weightbridge (it records the "
                     "types of GGUF values)");
       break;
@@ -339,7 +339,7 @@ static int gguf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const ch
     uint64_t t;
     if ((rc = rd_uint(&r, 4, &t))) break;
     if (t >= GV_COUNT) {
-      rc = wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+      rc = wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                     "%s: unknown value type %llu (at offset %zu)", where, (unsigned long long)t,
                     r.pos - 4);
       break;
@@ -358,10 +358,10 @@ static int gguf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const ch
     if (strcmp(keys[i], "general.alignment") == 0) {
       uint32_t a = t == GV_U32 ? (uint32_t)get_le(bytes + vpos, 4) : 0;
       if (t != GV_U32)
-        rc = wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+        rc = wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                       "metadata 'general.alignment' is of type %s, expected u32", gv_names[t]);
       else if (a == 0 || (a & (a - 1)) != 0)
-        rc = wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+        rc = wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                       "metadata 'general.alignment' is %u, expected a power of two", a);
       alignment = a;
       if (rc) break;
@@ -400,14 +400,14 @@ static int gguf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const ch
     uint64_t nd, t, off, dims[GGUF_MAX_DIMS];
     rc = rd_uint(&r, 4, &nd);
     if (rc == 0 && nd > GGUF_MAX_DIMS)
-      rc = wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+      rc = wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                     "%s has %llu dimensions, GGUF allows at most %d", where,
                     (unsigned long long)nd, GGUF_MAX_DIMS);
     for (uint64_t d = 0; d < nd && rc == 0; d++) {
       rc = rd_uint(&r, 8, &dims[d]);
       /* 2^53: what JSON readers hold exactly, so the shape survives a manifest. */
       if (rc == 0 && dims[d] > (UINT64_C(1) << 53))
-        rc = wbr_fail(ctx, WBR_EINPUT, path, help_corrupt, "%s: ne[%llu] is %llu, larger than 2^53",
+        rc = wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt, "%s: ne[%llu] is %llu, larger than 2^53",
                       where, (unsigned long long)d, (unsigned long long)dims[d]);
     }
     if (rc == 0) rc = rd_uint(&r, 4, &t);
@@ -417,7 +417,7 @@ static int gguf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const ch
       break;
     }
     if (t >= NGGML || !ggml_types[t].block) {
-      rc = wbr_fail(ctx, WBR_EINPUT, path, help_corrupt, "%s has unknown tensor type %llu",
+      rc = wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt, "%s has unknown tensor type %llu",
                     where, (unsigned long long)t);
     } else if (ggml_types[t].dtype < 0) {
       /* Quantized: carried as opaque blocks (U8 [nbytes]) with its type and logical shape, so
@@ -428,7 +428,7 @@ static int gguf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const ch
       uint64_t blocks = nelem / ggml_types[t].block, nbytes = 0;
       if (!ok || nelem % ggml_types[t].block || (nd && dims[0] % ggml_types[t].block) ||
           !wbr_mul_u64(blocks, ggml_types[t].size, &nbytes) || nbytes > (UINT64_C(1) << 53)) {
-        rc = wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+        rc = wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                       "%s is %s, whose rows must be whole blocks of %u values, but ne[0] is %llu",
                       where, ggml_types[t].name, ggml_types[t].block,
                       (unsigned long long)(nd ? dims[0] : 1));
@@ -436,7 +436,7 @@ static int gguf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const ch
         int64_t flat = (int64_t)nbytes;
         int ar = wbr_ts_append(ts, name, strlen(name), WBR_U8, 1, &flat, NULL);
         if (ar == 1)
-          rc = wbr_fail(ctx, WBR_EINPUT, path, "tensor names must be unique", "%s appears twice", where);
+          rc = wbr_fail(ctx, WBR_EFORMAT, path, "tensor names must be unique", "%s appears twice", where);
         else if (ar != 0)
           rc = wbr_oom_file(ctx, path);
         else {
@@ -455,10 +455,10 @@ static int gguf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const ch
       char sh[160];
       wbr_shape_str(sh, sizeof sh, (int)nd, shape);
       if (ar == 1)
-        rc = wbr_fail(ctx, WBR_EINPUT, path, "tensor names must be unique",
+        rc = wbr_fail(ctx, WBR_EFORMAT, path, "tensor names must be unique",
                       "%s appears twice", where);
       else if (ar == 2)
-        rc = wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+        rc = wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                       "%s: shape %s of %s needs more bytes than fit in 64 bits", where, sh,
                       ggml_types[t].name);
       else if (ar < 0)
@@ -481,14 +481,14 @@ static int gguf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const ch
     wbr_json_show(shown, sizeof shown, t->name);
     uint64_t end;
     if (offs[i] != expect)
-      rc = wbr_fail(ctx, WBR_EINPUT, path,
+      rc = wbr_fail(ctx, WBR_EFORMAT, path,
                     "GGUF tensors are stored in order, each padded to general.alignment; "
                     "re-save the file with llama.cpp or gguf-py",
                     "tensor '%s' has data offset %llu, expected %llu", shown,
                     (unsigned long long)offs[i], (unsigned long long)expect);
     else if (!wbr_add_u64(data_start, offs[i], &end) || !wbr_add_u64(end, t->nbytes, &end) ||
              end > len)
-      rc = wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+      rc = wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                     "tensor '%s': %llu bytes at data offset %llu run past the end of the file "
                     "(the data section starts at %llu, the file has %zu bytes)",
                     shown, (unsigned long long)t->nbytes, (unsigned long long)offs[i],
@@ -496,7 +496,7 @@ static int gguf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const ch
     else
       t->data = bytes + data_start + offs[i];
     if (rc == 0 && !wbr_add_u64(expect, align_up(t->nbytes, alignment), &expect))
-      rc = wbr_fail(ctx, WBR_EINPUT, path, help_corrupt, "tensor data exceeds 2^64 bytes");
+      rc = wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt, "tensor data exceeds 2^64 bytes");
   }
   free(offs);
   return rc;
@@ -713,7 +713,7 @@ static int gw_fail_meta(wbr_writer *w, const char *key, const char *type, const 
   char k[256], v[64];
   wbr_json_show(k, sizeof k, key);
   wbr_json_show(v, sizeof v, val);
-  return wbr_fail(w->ctx, WBR_EINPUT, w->path,
+  return wbr_fail(w->ctx, WBR_EFORMAT, w->path,
                   "metadata '" TYPES_KEY "' gives the GGUF type of each non-string value; fix the "
                   "value or remove its entry there to write it as a string",
                   "cannot write metadata '%s' as GGUF type %s: its value '%s' is not one", k,
@@ -743,10 +743,10 @@ static int gw_begin(wbr_writer *w) {
       types = NULL;
       snprintf(err, sizeof err, "not an object");
       eoff = 0;
-      rc = WBR_EINPUT;
+      rc = WBR_EFORMAT;
     }
     if (rc)
-      return wbr_fail(w->ctx, WBR_EINPUT, w->path,
+      return wbr_fail(w->ctx, WBR_EFORMAT, w->path,
                       "'" TYPES_KEY "' is a JSON object {key: \"u32\"|\"f32\"|\"[str]\"|...}",
                       "cannot write GGUF: metadata '" TYPES_KEY "' is not valid: %s at byte %zu",
                       err, eoff);
@@ -772,7 +772,7 @@ static int gw_begin(wbr_writer *w) {
       wbr_json_show(shown, sizeof shown, k);
       char ty[64];
       wbr_json_show(ty, sizeof ty, type);
-      rc = wbr_fail(w->ctx, WBR_EINPUT, w->path,
+      rc = wbr_fail(w->ctx, WBR_EFORMAT, w->path,
                     "GGUF value types are u8 i8 u16 i16 u32 i32 u64 i64 f32 f64 bool str and "
                     "arrays of one type ([u32], [[str]]); arrays of arrays of several types "
                     "cannot be written back",
@@ -792,7 +792,7 @@ static int gw_begin(wbr_writer *w) {
     if (strcmp(k, "general.alignment") == 0) {
       uint32_t a = (uint32_t)get_le((const uint8_t *)kv.p + vat, 4);
       if (a == 0 || (a & (a - 1)) || a > (1u << 24)) {
-        rc = wbr_fail(w->ctx, WBR_EINPUT, w->path, "give a power of two up to 16777216",
+        rc = wbr_fail(w->ctx, WBR_EFORMAT, w->path, "give a power of two up to 16777216",
                       "cannot write GGUF: metadata 'general.alignment' is %u", a);
         break;
       }
@@ -813,11 +813,11 @@ static int gw_begin(wbr_writer *w) {
     const int64_t *shape = t->opaque.type ? t->opaque.shape : t->shape;
     size_t nl = strlen(t->name);
     if (gt < 0)
-      rc = wbr_fail(w->ctx, WBR_EINPUT, w->path,
+      rc = wbr_fail(w->ctx, WBR_EFORMAT, w->path,
                     "GGUF holds F32 F16 BF16 F64 I8 I16 I32 I64; cast the tensor in the rules",
                     "cannot write tensor '%s' to GGUF: it is %s", shown, wbr_dtype_name(t->dtype));
     else if (t->ndim > GGUF_MAX_DIMS)
-      rc = wbr_fail(w->ctx, WBR_EINPUT, w->path, "reshape it to at most 4 dimensions in the rules",
+      rc = wbr_fail(w->ctx, WBR_EFORMAT, w->path, "reshape it to at most 4 dimensions in the rules",
                     "cannot write tensor '%s' to GGUF: it has %d dimensions, GGUF allows %d",
                     shown, t->ndim, GGUF_MAX_DIMS);
     if (rc) break;

@@ -54,7 +54,7 @@ static int jv_fail(jv *v, size_t at, const char *fmt, ...) {
   vsnprintf(v->err, v->errlen, fmt, ap);
   va_end(ap);
   *v->err_off = at;
-  return WBR_EINPUT;
+  return WBR_EFORMAT;
 }
 
 static int hex4(const char *p) {
@@ -184,7 +184,7 @@ static int jv_document(wbr_json *j, const char *s, size_t n, size_t *err_off, ch
       if (c != '"')
         return jv_fail(&v, v.i, st == KEY ? "expected a string key after ','"
                                           : "expected a string key or '}'");
-      if (jv_string(&v)) return WBR_EINPUT;
+      if (jv_string(&v)) return WBR_EFORMAT;
       st = COLON;
       break;
     case COLON:
@@ -223,7 +223,7 @@ static int jv_document(wbr_json *j, const char *s, size_t n, size_t *err_off, ch
         v.i++;
         st = c == '{' ? KEY_OR_END : VALUE_OR_END;
       } else if (c == '"') {
-        if (jv_string(&v)) return WBR_EINPUT;
+        if (jv_string(&v)) return WBR_EFORMAT;
         value_done = true;
       } else if (c == '-' || is_digit(c)) {
         int rc = jv_number(&v, j);
@@ -272,7 +272,7 @@ int wbr_json_parse(wbr_json **out, const char *text, size_t len, size_t *err_off
   if (!wbr_utf8_valid((const uint8_t *)text, len, &bad)) {
     *err_off = bad;
     snprintf(err, errlen, "invalid UTF-8");
-    return WBR_EINPUT;
+    return WBR_EFORMAT;
   }
   wbr_json *j = calloc(1, sizeof *j);
   if (!j) return WBR_ENOMEM;
@@ -398,16 +398,16 @@ int wbr_json_uint(const wbr_json *j, wbr_ctx *ctx, const char *path, const char 
   char shown[64];
   value_show(shown, sizeof shown, j, v);
   if (r == -2)
-    return wbr_fail(ctx, WBR_EINPUT, path, help, "%s: %s is %s, larger than 2^53", who, what,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help, "%s: %s is %s, larger than 2^53", who, what,
                     shown);
-  return wbr_fail(ctx, WBR_EINPUT, path, help, "%s: %s is %s, expected a non-negative integer",
+  return wbr_fail(ctx, WBR_EFORMAT, path, help, "%s: %s is %s, expected a non-negative integer",
                   who, what, shown);
 }
 
 int wbr_json_shape(const wbr_json *j, wbr_ctx *ctx, const char *path, const char *who,
                    const cJSON *v, int64_t *shape, int *ndim, const char *help) {
   if (!cJSON_IsArray(v))
-    return wbr_fail(ctx, WBR_EINPUT, path, help,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help,
                     "%s: \"shape\" is %s, expected a list of non-negative integers", who,
                     wbr_json_kind(v));
   int n = 0;
@@ -415,7 +415,7 @@ int wbr_json_shape(const wbr_json *j, wbr_ctx *ctx, const char *path, const char
     if (n == WBR_MAX_DIMS) {
       int total = n;
       for (; e; e = e->next) total++;
-      return wbr_fail(ctx, WBR_EINPUT, path, help,
+      return wbr_fail(ctx, WBR_EFORMAT, path, help,
                       "%s: shape has %d dimensions, at most %d are supported", who, total,
                       WBR_MAX_DIMS);
     }
@@ -433,7 +433,7 @@ int wbr_json_shape(const wbr_json *j, wbr_ctx *ctx, const char *path, const char
 int wbr_json_meta(wbr_ctx *ctx, const char *path, const char *label, const cJSON *v,
                   wbr_tensorset *ts, const char *help) {
   if (!cJSON_IsObject(v))
-    return wbr_fail(ctx, WBR_EINPUT, path, help, "\"%s\" is %s, expected an object of strings",
+    return wbr_fail(ctx, WBR_EFORMAT, path, help, "\"%s\" is %s, expected an object of strings",
                     label, wbr_json_kind(v));
   wbr_map seen;
   wbr_map_init(&seen);
@@ -445,9 +445,9 @@ int wbr_json_meta(wbr_ctx *ctx, const char *path, const char *label, const cJSON
     if (r < 0)
       rc = wbr_oom_file(ctx, path);
     else if (r == 1)
-      rc = wbr_fail(ctx, WBR_EINPUT, path, help, "\"%s\": key '%s' appears twice", label, shown);
+      rc = wbr_fail(ctx, WBR_EFORMAT, path, help, "\"%s\": key '%s' appears twice", label, shown);
     else if (!cJSON_IsString(e))
-      rc = wbr_fail(ctx, WBR_EINPUT, path, help, "\"%s\": value of '%s' is %s, expected a string",
+      rc = wbr_fail(ctx, WBR_EFORMAT, path, help, "\"%s\": value of '%s' is %s, expected a string",
                     label, shown, wbr_json_kind(e));
     else
       rc = wbr_tensorset_meta_set(ts, e->string, e->valuestring);

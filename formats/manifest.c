@@ -46,7 +46,7 @@ static int syntax_error(wbr_ctx *ctx, const char *path, const char *text, size_t
                 .source_line = off - ls <= o ? src : NULL,
                 .span = 1,
                 .help = help_shape};
-  return wbr_report(ctx, WBR_EINPUT, &d);
+  return wbr_report(ctx, WBR_EFORMAT, &d);
 }
 
 static int mf_entry(const wbr_json *j, wbr_ctx *ctx, const char *path, wbr_tensorset *ts,
@@ -54,11 +54,11 @@ static int mf_entry(const wbr_json *j, wbr_ctx *ctx, const char *path, wbr_tenso
   char shown[256], who[300];
   wbr_json_show(shown, sizeof shown, e->string);
   if (!e->string[0])
-    return wbr_fail(ctx, WBR_EINPUT, path, "give every tensor a non-empty name",
+    return wbr_fail(ctx, WBR_EFORMAT, path, "give every tensor a non-empty name",
                     "a tensor has an empty name");
   snprintf(who, sizeof who, "tensor '%s'", shown);
   if (!cJSON_IsObject(e))
-    return wbr_fail(ctx, WBR_EINPUT, path, help_shape,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_shape,
                     "%s: entry is %s, expected an object with \"shape\" and \"dtype\"", who,
                     wbr_json_kind(e));
   const cJSON *f_shape = NULL, *f_dtype = NULL;
@@ -69,16 +69,16 @@ static int mf_entry(const wbr_json *j, wbr_ctx *ctx, const char *path, wbr_tenso
     char key[256];
     wbr_json_show(key, sizeof key, f->string);
     if (!slot)
-      return wbr_fail(ctx, WBR_EINPUT, path, "a manifest entry has only \"shape\" and \"dtype\"",
+      return wbr_fail(ctx, WBR_EFORMAT, path, "a manifest entry has only \"shape\" and \"dtype\"",
                       "%s: unknown key \"%s\"", who, key);
     if (*slot)
-      return wbr_fail(ctx, WBR_EINPUT, path, help_shape, "%s: key \"%s\" appears twice", who, key);
+      return wbr_fail(ctx, WBR_EFORMAT, path, help_shape, "%s: key \"%s\" appears twice", who, key);
     *slot = f;
   }
-  if (!f_shape) return wbr_fail(ctx, WBR_EINPUT, path, help_shape, "%s: missing \"shape\"", who);
-  if (!f_dtype) return wbr_fail(ctx, WBR_EINPUT, path, help_dtype, "%s: missing \"dtype\"", who);
+  if (!f_shape) return wbr_fail(ctx, WBR_EFORMAT, path, help_shape, "%s: missing \"shape\"", who);
+  if (!f_dtype) return wbr_fail(ctx, WBR_EFORMAT, path, help_dtype, "%s: missing \"dtype\"", who);
   if (!cJSON_IsString(f_dtype))
-    return wbr_fail(ctx, WBR_EINPUT, path, help_dtype,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_dtype,
                     "%s: \"dtype\" is %s, expected a string such as \"F32\"", who,
                     wbr_json_kind(f_dtype));
   wbr_dtype dtype;
@@ -86,7 +86,7 @@ static int mf_entry(const wbr_json *j, wbr_ctx *ctx, const char *path, wbr_tenso
   if (wbr_dtype_parse(&dtype, f_dtype->valuestring, strlen(f_dtype->valuestring)) != 0) {
     char dt[64];
     wbr_json_show(dt, sizeof dt, f_dtype->valuestring);
-    return wbr_fail(ctx, WBR_EINPUT, path, help_dtype, "%s: unknown dtype \"%s\"", who, dt);
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_dtype, "%s: unknown dtype \"%s\"", who, dt);
   }
   int64_t shape[WBR_MAX_DIMS];
   int ndim;
@@ -98,10 +98,10 @@ static int mf_entry(const wbr_json *j, wbr_ctx *ctx, const char *path, wbr_tenso
   case 0:
     return 0;
   case 1:
-    return wbr_fail(ctx, WBR_EINPUT, path, "tensor names must be unique; remove one of them",
+    return wbr_fail(ctx, WBR_EFORMAT, path, "tensor names must be unique; remove one of them",
                     "tensor '%s' appears twice in \"tensors\"", shown);
   case 2:
-    return wbr_fail(ctx, WBR_EINPUT, path, help_shape,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_shape,
                     "%s: shape %s of %s has more elements or bytes than fit in 64 bits", who, sh,
                     wbr_dtype_name(dtype));
   default:
@@ -116,7 +116,7 @@ static int mf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char
   size_t i = 0;
   while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) i++;
   if (i == len)
-    return wbr_fail(ctx, WBR_EINPUT, path, help_shape, "manifest is empty");
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_shape, "manifest is empty");
   wbr_json *j;
   size_t eoff;
   char err[160];
@@ -128,7 +128,7 @@ static int mf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char
   const cJSON *root = wbr_json_root(j);
   const cJSON *tensors = NULL, *meta = NULL;
   if (!cJSON_IsObject(root)) {
-    rc = wbr_fail(ctx, WBR_EINPUT, path, help_shape,
+    rc = wbr_fail(ctx, WBR_EFORMAT, path, help_shape,
                   "manifest is %s, expected an object with a \"tensors\" key", wbr_json_kind(root));
     goto done;
   }
@@ -141,23 +141,23 @@ static int mf_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char
     char key[256];
     wbr_json_show(key, sizeof key, e->string);
     if (!slot) {
-      rc = wbr_fail(ctx, WBR_EINPUT, path,
+      rc = wbr_fail(ctx, WBR_EFORMAT, path,
                     "a manifest has the keys \"tensors\" and (optionally) \"metadata\"",
                     "unknown top-level key \"%s\"", key);
       goto done;
     }
     if (*slot) {
-      rc = wbr_fail(ctx, WBR_EINPUT, path, help_shape, "top-level key \"%s\" appears twice", key);
+      rc = wbr_fail(ctx, WBR_EFORMAT, path, help_shape, "top-level key \"%s\" appears twice", key);
       goto done;
     }
     *slot = e;
   }
   if (!tensors) {
-    rc = wbr_fail(ctx, WBR_EINPUT, path, help_shape, "manifest has no \"tensors\" key");
+    rc = wbr_fail(ctx, WBR_EFORMAT, path, help_shape, "manifest has no \"tensors\" key");
     goto done;
   }
   if (!cJSON_IsObject(tensors)) {
-    rc = wbr_fail(ctx, WBR_EINPUT, path, help_shape,
+    rc = wbr_fail(ctx, WBR_EFORMAT, path, help_shape,
                   "\"tensors\" is %s, expected an object mapping names to {\"shape\", \"dtype\"}",
                   wbr_json_kind(tensors));
     goto done;

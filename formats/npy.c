@@ -145,11 +145,11 @@ static int npy_descr(wbr_ctx *ctx, const char *path, const char *who, const char
     const char *what = kind == 'c' ? " (complex)" : kind == 'O' ? " (Python objects)"
                      : kind == 'U' || kind == 'S' ? " (strings)" : kind == 'V' ? " (raw bytes)"
                      : kind == 'M' || kind == 'm' ? " (dates)" : "";
-    return wbr_fail(ctx, WBR_EINPUT, path, help_dtype, "%sunsupported dtype '%s'%s", who, shown,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_dtype, "%sunsupported dtype '%s'%s", who, shown,
                     what);
   }
   if (order == '|' && size > 1)
-    return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                     "%sdtype '%s' has no byte order but %u-byte elements", who, shown, size);
   info->dtype = (wbr_dtype)dt;
   info->swap = order == '>' && size > 1;
@@ -162,7 +162,7 @@ static int npy_parse(wbr_ctx *ctx, const char *path, const char *who, const uint
                      uint64_t total, npy_info *info) {
   memset(info, 0, sizeof *info);
   if (len < 10 || memcmp(p, "\x93NUMPY", 6) != 0)
-    return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                     "%snot a .npy array: it does not start with \"\\x93NUMPY\"", who);
   unsigned major = p[6], minor = p[7];
   size_t hlen, start;
@@ -171,19 +171,19 @@ static int npy_parse(wbr_ctx *ctx, const char *path, const char *who, const uint
     start = 10;
   } else if (major == 2 || major == 3) {
     if (len < 12)
-      return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt, "%s.npy header is truncated", who);
+      return wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt, "%s.npy header is truncated", who);
     hlen = (size_t)p[8] | (size_t)p[9] << 8 | (size_t)p[10] << 16 | (size_t)p[11] << 24;
     start = 12;
   } else {
-    return wbr_fail(ctx, WBR_EINPUT, path, "re-save the array with numpy (format 1.0, 2.0 or 3.0)",
+    return wbr_fail(ctx, WBR_EFORMAT, path, "re-save the array with numpy (format 1.0, 2.0 or 3.0)",
                     "%s.npy format version %u.%u is not supported", who, major, minor);
   }
   if (hlen > NPY_MAX_HEADER)
-    return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                     "%s.npy header of %zu bytes is longer than the %u bytes arrays need", who,
                     hlen, NPY_MAX_HEADER);
   if (hlen > len - start)
-    return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                     "%s.npy header of %zu bytes runs past the end of the data (%llu bytes)", who,
                     hlen, (unsigned long long)total);
   lit l = {(const char *)p + start, hlen, 0};
@@ -217,7 +217,7 @@ static int npy_parse(wbr_ctx *ctx, const char *path, const char *who, const uint
       snprintf(key, sizeof key, "%.*s", (int)(kn < 40 ? kn : 40), k);
       for (char *q = key; *q; q++)
         if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f) *q = '?';
-      return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+      return wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                       "%s.npy header has an unexpected or repeated key '%s' (it holds exactly "
                       "'descr', 'fortran_order' and 'shape')",
                       who, key);
@@ -234,23 +234,23 @@ static int npy_parse(wbr_ctx *ctx, const char *path, const char *who, const uint
   switch (e) {
   case NPY_OK: break;
   case NPY_SYNTAX:
-    return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                     "%s.npy header is not a dict of 'descr', 'fortran_order' and 'shape' (at "
                     "header byte %zu)",
                     who, l.i);
   case NPY_STRUCTURED:
-    return wbr_fail(ctx, WBR_EINPUT, path,
+    return wbr_fail(ctx, WBR_EFORMAT, path,
                     "save each field as its own array (np.savez(f, a=x['a'], ...))",
                     "%sstructured dtypes (a list of fields) are not supported", who);
   case NPY_DIMS:
-    return wbr_fail(ctx, WBR_EINPUT, path, "reshape the array to at most 8 dimensions",
+    return wbr_fail(ctx, WBR_EFORMAT, path, "reshape the array to at most 8 dimensions",
                     "%sshape has more than %d dimensions", who, WBR_MAX_DIMS);
   case NPY_BIG:
-    return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt, "%sa dimension is larger than 2^53",
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt, "%sa dimension is larger than 2^53",
                     who);
   }
   if (!have_descr || !have_fortran || !have_shape)
-    return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt, "%s.npy header lacks '%s'", who,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt, "%s.npy header lacks '%s'", who,
                     !have_descr ? "descr" : !have_fortran ? "fortran_order" : "shape");
   int rc = npy_descr(ctx, path, who, descr, descr_n, info);
   if (rc) return rc;
@@ -259,12 +259,12 @@ static int npy_parse(wbr_ctx *ctx, const char *path, const char *who, const uint
   wbr_shape_str(sh, sizeof sh, info->ndim, info->shape);
   if (!wbr_shape_nelem(info->ndim, info->shape, &nelem) ||
       !wbr_mul_u64(nelem, wbr_dtype_size(info->dtype), &info->nbytes))
-    return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                     "%sshape %s needs more bytes than fit in 64 bits", who, sh);
   info->data_off = start + hlen;
   uint64_t have = total - info->data_off;
   if (have != info->nbytes)
-    return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                     "%sholds %llu bytes of data, but shape %s of %s needs %llu", who,
                     (unsigned long long)have, sh, wbr_dtype_name(info->dtype),
                     (unsigned long long)info->nbytes);
@@ -341,7 +341,7 @@ static int npy_fill(const wbr_lazy *lz, wbr_ctx *ctx, const wbr_tensor *t, uint8
       char infl[32], comp[32];
       wbr_bytes_str(infl, sizeof infl, a->all->inflated);
       wbr_bytes_str(comp, sizeof comp, a->all->compressed);
-      return wbr_fail(ctx, WBR_EINPUT, a->all->path,
+      return wbr_fail(ctx, WBR_EFORMAT, a->all->path,
                       "re-save it uncompressed with np.savez (not savez_compressed)",
                       "array '%s': the compressed arrays would inflate to %s from %s, more than "
                       "the %d times (plus 1 GiB) weightbridge inflates", t->name, infl, comp,
@@ -388,9 +388,9 @@ static int npy_add(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const npy_
   int r = wbr_ts_append(ts, in->name, strlen(in->name), info.dtype, info.ndim, info.shape,
                         direct ? in->src + info.data_off : NULL);
   if (r == 1)
-    return wbr_fail(ctx, WBR_EINPUT, path, "give every array a distinct name",
+    return wbr_fail(ctx, WBR_EFORMAT, path, "give every array a distinct name",
                     "array '%s' appears twice", shown);
-  if (r == 2) return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt, "%sshape too large", who);
+  if (r == 2) return wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt, "%sshape too large", who);
   if (r < 0) return wbr_oom_file(ctx, path);
   if (direct) return 0;
   lz->lz.fill = npy_fill;
@@ -428,7 +428,7 @@ static int npy_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const cha
   const char *base = slash ? slash + 1 : path;
   size_t n = strlen(base) - 4;
   if (n == 0)
-    return wbr_fail(ctx, WBR_EINPUT, path, "name the file NAME.npy: the array is named after it",
+    return wbr_fail(ctx, WBR_EFORMAT, path, "name the file NAME.npy: the array is named after it",
                     "cannot name the array: the file name has nothing before '.npy'");
   char *name = wbr_strndup(base, n);
   if (!name) return wbr_oom_file(ctx, path);
@@ -452,11 +452,11 @@ static int npy_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const cha
 static int npz_name(wbr_ctx *ctx, const char *path, const wbr_zip_entry *e, const char *shown) {
   size_t bad;
   if (e->name_len <= 4 || strcmp(e->name + e->name_len - 4, ".npy") != 0)
-    return wbr_fail(ctx, WBR_EINPUT, path,
+    return wbr_fail(ctx, WBR_EFORMAT, path,
                     "an .npz holds only NAME.npy arrays, as np.savez writes them",
                     "entry '%s' is not a .npy array", shown);
   if (!wbr_utf8_valid((const uint8_t *)e->name, e->name_len, &bad))
-    return wbr_fail(ctx, WBR_EINPUT, path, "re-save the arrays under UTF-8 names",
+    return wbr_fail(ctx, WBR_EFORMAT, path, "re-save the arrays under UTF-8 names",
                     "entry '%s': its name is not UTF-8 (byte %zu)", shown, bad);
   return 0;
 }
@@ -475,7 +475,7 @@ static int npz_read_entry(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, con
     in.head = in.src;
     in.head_len = (size_t)e->usize;
   } else if (e->usize / DEFLATE_MAX_RATIO > e->csize + 64) {
-    rc = wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+    rc = wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                   "entry '%s' claims %llu bytes from %llu compressed bytes, more than deflate "
                   "can produce",
                   shown, (unsigned long long)e->usize, (unsigned long long)e->csize);
@@ -606,7 +606,7 @@ static int npz_begin(wbr_writer *w) {
     const wbr_tensor *t = &ts->t[i];
     wbr_json_show(shown, sizeof shown, t->name);
     if (!npy_descr_of(t->dtype))
-      return wbr_fail(w->ctx, WBR_EINPUT, w->path,
+      return wbr_fail(w->ctx, WBR_EFORMAT, w->path,
                       t->dtype == WBR_BF16
                           ? "numpy has no bfloat16; add `cast \"*\" f32` (or f16) to the rules"
                           : "numpy has no such dtype; cast the tensor in the rules",
@@ -785,7 +785,7 @@ static int npz_finish(wbr_writer *w) {
 static int npy_begin(wbr_writer *w) {
   const wbr_tensorset *ts = w->layout;
   if (ts->n != 1)
-    return wbr_fail(w->ctx, WBR_EINPUT, w->path,
+    return wbr_fail(w->ctx, WBR_EFORMAT, w->path,
                     "write an .npz for several tensors (or drop all but one in the rules)",
                     "an .npy file holds one array, the output has %zu tensors", ts->n);
   static const wbr_name_rules npy_names = {.format = ".npy", .unnamed = true};
@@ -795,7 +795,7 @@ static int npy_begin(wbr_writer *w) {
   if (!npy_descr_of(t->dtype)) {
     char shown[256];
     wbr_json_show(shown, sizeof shown, t->name);
-    return wbr_fail(w->ctx, WBR_EINPUT, w->path,
+    return wbr_fail(w->ctx, WBR_EFORMAT, w->path,
                     t->dtype == WBR_BF16
                         ? "numpy has no bfloat16; add `cast \"*\" f32` (or f16) to the rules"
                         : "numpy has no such dtype; cast the tensor in the rules",

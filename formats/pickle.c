@@ -117,7 +117,7 @@ static int pk_fail(wbr_pickle *p, const char *help, const char *fmt, ...) {
   wbr_diag d = {.severity = WBR_SEV_ERROR, .file = p->path, .message = at, .help = help};
   va_list ap;
   va_start(ap, fmt);
-  int rc = wbr_vreport(p->ctx, WBR_EINPUT, &d, fmt, ap);
+  int rc = wbr_vreport(p->ctx, WBR_EFORMAT, &d, fmt, ap);
   va_end(ap);
   return rc;
 }

@@ -49,7 +49,7 @@ static int st_entry(const wbr_json *j, wbr_ctx *ctx, const char *path, const cha
                     const cJSON *e, uint64_t data_len, wbr_dtype *dtype, int *ndim,
                     int64_t *shape, st_span *span) {
   if (!cJSON_IsObject(e))
-    return wbr_fail(ctx, WBR_EINPUT, path, help_entry,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_entry,
                     "%s: entry is %s, expected an object with dtype, shape and data_offsets", who,
                     wbr_json_kind(e));
   const cJSON *f_dtype = NULL, *f_shape = NULL, *f_offs = NULL;
@@ -61,21 +61,21 @@ static int st_entry(const wbr_json *j, wbr_ctx *ctx, const char *path, const cha
     char key[256];
     wbr_json_show(key, sizeof key, f->string);
     if (!slot)
-      return wbr_fail(ctx, WBR_EINPUT, path,
+      return wbr_fail(ctx, WBR_EFORMAT, path,
                       "a tensor entry has only dtype, shape and data_offsets; free-form strings "
                       "belong in \"__metadata__\"",
                       "%s: unknown key \"%s\"", who, key);
     if (*slot)
-      return wbr_fail(ctx, WBR_EINPUT, path, help_entry, "%s: key \"%s\" appears twice", who, key);
+      return wbr_fail(ctx, WBR_EFORMAT, path, help_entry, "%s: key \"%s\" appears twice", who, key);
     *slot = f;
   }
-  if (!f_dtype) return wbr_fail(ctx, WBR_EINPUT, path, help_entry, "%s: missing \"dtype\"", who);
-  if (!f_shape) return wbr_fail(ctx, WBR_EINPUT, path, help_entry, "%s: missing \"shape\"", who);
+  if (!f_dtype) return wbr_fail(ctx, WBR_EFORMAT, path, help_entry, "%s: missing \"dtype\"", who);
+  if (!f_shape) return wbr_fail(ctx, WBR_EFORMAT, path, help_entry, "%s: missing \"shape\"", who);
   if (!f_offs)
-    return wbr_fail(ctx, WBR_EINPUT, path, help_entry, "%s: missing \"data_offsets\"", who);
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_entry, "%s: missing \"data_offsets\"", who);
 
   if (!cJSON_IsString(f_dtype))
-    return wbr_fail(ctx, WBR_EINPUT, path, help_dtype,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_dtype,
                     "%s: \"dtype\" is %s, expected a string such as \"F32\"", who,
                     wbr_json_kind(f_dtype));
   /* Exact spelling, as the reference reader requires ("f32" is not a safetensors dtype). */
@@ -84,7 +84,7 @@ static int st_entry(const wbr_json *j, wbr_ctx *ctx, const char *path, const cha
   if (dt == WBR_DTYPE_COUNT) {
     char shown[64];
     wbr_json_show(shown, sizeof shown, f_dtype->valuestring);
-    return wbr_fail(ctx, WBR_EINPUT, path, help_dtype, "%s: unknown dtype \"%s\"", who, shown);
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_dtype, "%s: unknown dtype \"%s\"", who, shown);
   }
   *dtype = (wbr_dtype)dt;
 
@@ -93,7 +93,7 @@ static int st_entry(const wbr_json *j, wbr_ctx *ctx, const char *path, const cha
 
   if (!cJSON_IsArray(f_offs) || !f_offs->child || !f_offs->child->next ||
       f_offs->child->next->next)
-    return wbr_fail(ctx, WBR_EINPUT, path, help_entry,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_entry,
                     "%s: \"data_offsets\" is %s, expected a list of two integers [begin, end]",
                     who, cJSON_IsArray(f_offs) ? "a list of another length" : wbr_json_kind(f_offs));
   rc = wbr_json_uint(j, ctx, path, who, "data_offsets[0]", f_offs->child, &span->begin,
@@ -103,7 +103,7 @@ static int st_entry(const wbr_json *j, wbr_ctx *ctx, const char *path, const cha
                         help_entry);
   if (rc) return rc;
   if (span->begin > span->end)
-    return wbr_fail(ctx, WBR_EINPUT, path, help_entry,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_entry,
                     "%s: data_offsets [%llu, %llu] end before they begin", who,
                     (unsigned long long)span->begin, (unsigned long long)span->end);
 
@@ -111,20 +111,20 @@ static int st_entry(const wbr_json *j, wbr_ctx *ctx, const char *path, const cha
   wbr_shape_str(sh, sizeof sh, *ndim, shape);
   uint64_t nelem, nbytes;
   if (!wbr_shape_nelem(*ndim, shape, &nelem))
-    return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                     "%s: shape %s has more elements than fit in 64 bits", who, sh);
   if (!wbr_mul_u64(nelem, wbr_dtype_size(*dtype), &nbytes))
-    return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                     "%s: shape %s of %s needs more bytes than fit in 64 bits", who, sh,
                     wbr_dtype_name(*dtype));
   if (span->end - span->begin != nbytes)
-    return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                     "%s: data_offsets [%llu, %llu] hold %llu bytes but shape %s of %s needs %llu",
                     who, (unsigned long long)span->begin, (unsigned long long)span->end,
                     (unsigned long long)(span->end - span->begin), sh, wbr_dtype_name(*dtype),
                     (unsigned long long)nbytes);
   if (span->end > data_len)
-    return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                     "%s: data_offsets [%llu, %llu] reach past the end of the data section (%llu "
                     "bytes)",
                     who, (unsigned long long)span->begin, (unsigned long long)span->end,
@@ -144,18 +144,18 @@ static int st_check_layout(const wbr_tensorset *ts, wbr_ctx *ctx, const char *pa
     if (s->begin < pos) {
       const st_span *p = &spans[i - 1]; /* pos > 0 means there is a previous span */
       wbr_json_show(a, sizeof a, ts->t[p->idx].name);
-      return wbr_fail(ctx, WBR_EINPUT, path, help_layout,
+      return wbr_fail(ctx, WBR_EFORMAT, path, help_layout,
                       "tensors '%s' and '%s' overlap: data_offsets [%llu, %llu] and [%llu, %llu]",
                       a, b, (unsigned long long)p->begin, (unsigned long long)p->end,
                       (unsigned long long)s->begin, (unsigned long long)s->end);
     }
     if (s->begin > pos) {
       if (i == 0)
-        return wbr_fail(ctx, WBR_EINPUT, path, help_layout,
+        return wbr_fail(ctx, WBR_EFORMAT, path, help_layout,
                         "no tensor covers bytes [0, %llu) of the data section (before '%s')",
                         (unsigned long long)s->begin, b);
       wbr_json_show(a, sizeof a, ts->t[spans[i - 1].idx].name);
-      return wbr_fail(ctx, WBR_EINPUT, path, help_layout,
+      return wbr_fail(ctx, WBR_EFORMAT, path, help_layout,
                       "no tensor covers bytes [%llu, %llu) of the data section (between '%s' and "
                       "'%s')",
                       (unsigned long long)pos, (unsigned long long)s->begin, a, b);
@@ -164,11 +164,11 @@ static int st_check_layout(const wbr_tensorset *ts, wbr_ctx *ctx, const char *pa
   }
   if (pos != data_len) {
     if (n == 0)
-      return wbr_fail(ctx, WBR_EINPUT, path, help_layout,
+      return wbr_fail(ctx, WBR_EFORMAT, path, help_layout,
                       "the header lists no tensors but %llu bytes of data follow it",
                       (unsigned long long)data_len);
     wbr_json_show(a, sizeof a, ts->t[spans[n - 1].idx].name);
-    return wbr_fail(ctx, WBR_EINPUT, path, help_layout,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_layout,
                     "the data section has %llu bytes after the last tensor ('%s' ends at %llu, "
                     "the section is %llu bytes)",
                     (unsigned long long)(data_len - pos), a, (unsigned long long)pos,
@@ -181,23 +181,23 @@ static int st_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char
                    const uint8_t *bytes, size_t len) {
   if (key) return wbr_format_no_key(ctx, path, key);
   if (len < 8)
-    return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                     "file is %zu bytes: too short for safetensors (it starts with an 8-byte "
                     "header length)",
                     len);
   uint64_t n = le64(bytes);
-  if (n == 0) return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt, "header length is 0");
+  if (n == 0) return wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt, "header length is 0");
   if (n > ST_MAX_HEADER)
-    return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                     "header length %llu exceeds the limit of %llu bytes", (unsigned long long)n,
                     (unsigned long long)ST_MAX_HEADER);
   if (n > len - 8)
-    return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                     "header length %llu runs past the end of the file (%zu bytes follow it)",
                     (unsigned long long)n, len - 8);
   const char *hdr = (const char *)bytes + 8;
   if (hdr[0] != '{')
-    return wbr_fail(ctx, WBR_EINPUT, path, help_corrupt,
+    return wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt,
                     "header does not start with '{' (it must be a JSON object)");
 
   wbr_json *j;
@@ -225,14 +225,14 @@ static int st_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char
     wbr_json_show(shown, sizeof shown, e->string);
     if (strcmp(e->string, "__metadata__") == 0) {
       if (seen_meta)
-        rc = wbr_fail(ctx, WBR_EINPUT, path, help_meta, "\"__metadata__\" appears twice");
+        rc = wbr_fail(ctx, WBR_EFORMAT, path, help_meta, "\"__metadata__\" appears twice");
       else
         rc = wbr_json_meta(ctx, path, "__metadata__", e, ts, help_meta);
       seen_meta = true;
       continue;
     }
     if (!e->string[0]) {
-      rc = wbr_fail(ctx, WBR_EINPUT, path, "give every tensor a non-empty name",
+      rc = wbr_fail(ctx, WBR_EFORMAT, path, "give every tensor a non-empty name",
                     "a tensor has an empty name");
       break;
     }
@@ -246,10 +246,10 @@ static int st_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char
     sp->idx = ts->n;
     int r = wbr_ts_append(ts, e->string, strlen(e->string), dtype, ndim, shape, data + sp->begin);
     if (r == 1)
-      rc = wbr_fail(ctx, WBR_EINPUT, path, "tensor names must be unique; rename or drop one",
+      rc = wbr_fail(ctx, WBR_EFORMAT, path, "tensor names must be unique; rename or drop one",
                     "tensor '%s' appears twice in the header", shown);
     else if (r == 2) /* st_entry checked sizes; kept so a future change cannot slip through */
-      rc = wbr_fail(ctx, WBR_EINPUT, path, help_corrupt, "%s: shape too large", who);
+      rc = wbr_fail(ctx, WBR_EFORMAT, path, help_corrupt, "%s: shape too large", who);
     else if (r < 0)
       rc = wbr_oom_file(ctx, path);
     else
@@ -267,7 +267,7 @@ static int utf8_or_fail(wbr_writer *w, const char *what, const char *s) {
   if (wbr_utf8_valid((const uint8_t *)s, strlen(s), NULL)) return 0;
   char shown[256];
   wbr_json_show(shown, sizeof shown, s);
-  return wbr_fail(w->ctx, WBR_EINPUT, w->path, "safetensors headers are UTF-8 JSON",
+  return wbr_fail(w->ctx, WBR_EFORMAT, w->path, "safetensors headers are UTF-8 JSON",
                   "cannot write %s '%s': it is not valid UTF-8", what, shown);
 }
 
@@ -300,7 +300,7 @@ static int st_begin(wbr_writer *w) {
     const wbr_tensor *t = &ts->t[i];
     uint64_t end;
     if (!wbr_add_u64(off, t->nbytes, &end)) {
-      rc = wbr_fail(w->ctx, WBR_EINPUT, w->path, "write fewer or smaller tensors",
+      rc = wbr_fail(w->ctx, WBR_EFORMAT, w->path, "write fewer or smaller tensors",
                     "cannot write safetensors: the tensors hold more than 2^64 bytes");
       break;
     }
@@ -317,7 +317,7 @@ static int st_begin(wbr_writer *w) {
   while (b.len % 8) wbr_buf_putc(&b, ' ');
   if (rc == 0 && b.oom) rc = wbr_oom_file(w->ctx, w->path);
   if (rc == 0 && b.len > ST_MAX_HEADER)
-    rc = wbr_fail(w->ctx, WBR_EINPUT, w->path,
+    rc = wbr_fail(w->ctx, WBR_EFORMAT, w->path,
                   "split the tensors over several files (readers refuse larger headers)",
                   "the safetensors header would be %zu bytes, over the %llu-byte limit", b.len,
                   (unsigned long long)ST_MAX_HEADER);

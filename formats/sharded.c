@@ -52,7 +52,7 @@ static int sh_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char
   const cJSON *root = wbr_json_root(j), *meta = NULL, *map = NULL;
   char shown[256], file[256];
   if (!cJSON_IsObject(root)) {
-    rc = wbr_fail(ctx, WBR_EINPUT, path, help_index, "index is %s, expected an object",
+    rc = wbr_fail(ctx, WBR_EFORMAT, path, help_index, "index is %s, expected an object",
                   wbr_json_kind(root));
     goto out;
   }
@@ -62,24 +62,24 @@ static int sh_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char
                          : strcmp(e->string, "weight_map") == 0 ? &map
                                                                 : NULL;
     if (slot && *slot) {
-      rc = wbr_fail(ctx, WBR_EINPUT, path, help_index, "top-level key \"%s\" appears twice",
+      rc = wbr_fail(ctx, WBR_EFORMAT, path, help_index, "top-level key \"%s\" appears twice",
                     e->string);
       goto out;
     }
     if (slot) *slot = e;
   }
   if (!map) {
-    rc = wbr_fail(ctx, WBR_EINPUT, path, help_index, "index has no \"weight_map\"");
+    rc = wbr_fail(ctx, WBR_EFORMAT, path, help_index, "index has no \"weight_map\"");
     goto out;
   }
   if (!cJSON_IsObject(map)) {
-    rc = wbr_fail(ctx, WBR_EINPUT, path, help_index,
+    rc = wbr_fail(ctx, WBR_EFORMAT, path, help_index,
                   "\"weight_map\" is %s, expected an object mapping tensor names to shard files",
                   wbr_json_kind(map));
     goto out;
   }
   if (meta && !cJSON_IsObject(meta)) {
-    rc = wbr_fail(ctx, WBR_EINPUT, path, help_index, "\"metadata\" is %s, expected an object",
+    rc = wbr_fail(ctx, WBR_EFORMAT, path, help_index, "\"metadata\" is %s, expected an object",
                   wbr_json_kind(meta));
     goto out;
   }
@@ -102,7 +102,7 @@ static int sh_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char
   for (const cJSON *e = map->child; e && rc == 0; e = e->next, k++) {
     wbr_json_show(shown, sizeof shown, e->string);
     if (!e->string[0]) {
-      rc = wbr_fail(ctx, WBR_EINPUT, path, "give every tensor a non-empty name",
+      rc = wbr_fail(ctx, WBR_EFORMAT, path, "give every tensor a non-empty name",
                     "\"weight_map\" has a tensor with an empty name");
       break;
     }
@@ -112,12 +112,12 @@ static int sh_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char
       break;
     }
     if (r == 1) {
-      rc = wbr_fail(ctx, WBR_EINPUT, path, "list every tensor once",
+      rc = wbr_fail(ctx, WBR_EFORMAT, path, "list every tensor once",
                     "tensor '%s' appears twice in \"weight_map\"", shown);
       break;
     }
     if (!cJSON_IsString(e)) {
-      rc = wbr_fail(ctx, WBR_EINPUT, path, help_index,
+      rc = wbr_fail(ctx, WBR_EFORMAT, path, help_index,
                     "\"weight_map\": tensor '%s' maps to %s, expected a shard file name", shown,
                     wbr_json_kind(e));
       break;
@@ -126,7 +126,7 @@ static int sh_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char
     wbr_json_show(file, sizeof file, f);
     if (!f[0] || strchr(f, '/') || strchr(f, '\\') || strcmp(f, ".") == 0 ||
         strcmp(f, "..") == 0) {
-      rc = wbr_fail(ctx, WBR_EINPUT, path,
+      rc = wbr_fail(ctx, WBR_EFORMAT, path,
                     "shards are plain file names in the index's directory (no '/' or '..')",
                     "\"weight_map\": tensor '%s' maps to '%s', which is not a file name in the "
                     "index's directory",
@@ -134,7 +134,7 @@ static int sh_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char
       break;
     }
     if (!ends_with(f, ".safetensors")) {
-      rc = wbr_fail(ctx, WBR_EINPUT, path, "shards are .safetensors files",
+      rc = wbr_fail(ctx, WBR_EFORMAT, path, "shards are .safetensors files",
                     "\"weight_map\": tensor '%s' maps to '%s', which is not a .safetensors file",
                     shown, file);
       break;
@@ -164,7 +164,7 @@ static int sh_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char
     struct stat sb;
     if (stat(sp.p, &sb) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
       wbr_json_show(file, sizeof file, shards[s].file);
-      rc = wbr_fail(ctx, WBR_EINPUT, path,
+      rc = wbr_fail(ctx, WBR_EFORMAT, path,
                     "every shard must be in the index's directory; download or copy the missing "
                     "ones",
                     "shard '%s' named in \"weight_map\" does not exist", file);
@@ -185,7 +185,7 @@ static int sh_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char
     wbr_json_show(shown, sizeof shown, e->string);
     wbr_json_show(file, sizeof file, s->file);
     if (at < 0) {
-      rc = wbr_fail(ctx, WBR_EINPUT, path, help_mismatch,
+      rc = wbr_fail(ctx, WBR_EFORMAT, path, help_mismatch,
                     "\"weight_map\" puts tensor '%s' in '%s', which has no such tensor", shown,
                     file);
       break;
@@ -202,13 +202,13 @@ static int sh_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char
       size_t at;
       wbr_json_show(shown, sizeof shown, c->t[i].name);
       if (!wbr_map_get(&names, c->t[i].name, &at)) {
-        rc = wbr_fail(ctx, WBR_EINPUT, path, help_mismatch,
+        rc = wbr_fail(ctx, WBR_EFORMAT, path, help_mismatch,
                       "shard '%s' holds tensor '%s', which \"weight_map\" does not list", file,
                       shown);
       } else if (which[at] != s) {
         char other[256];
         wbr_json_show(other, sizeof other, shards[which[at]].file);
-        rc = wbr_fail(ctx, WBR_EINPUT, path, help_mismatch,
+        rc = wbr_fail(ctx, WBR_EFORMAT, path, help_mismatch,
                       "shard '%s' holds tensor '%s', which \"weight_map\" puts in '%s'", file,
                       shown, other);
       }
@@ -353,7 +353,7 @@ static int sh_header(wbr_writer *w, const sh_shard *s, wbr_buf *b) {
   while (b->len % 8) wbr_buf_putc(b, ' ');
   if (b->oom) return wbr_oom(w->ctx);
   if (b->len > ST_MAX_HEADER)
-    return wbr_fail(w->ctx, WBR_EINPUT, s->final, "use a larger --max-shard-size or fewer tensors",
+    return wbr_fail(w->ctx, WBR_EFORMAT, s->final, "use a larger --max-shard-size or fewer tensors",
                     "the shard's safetensors header would be %zu bytes, over the %llu-byte limit",
                     b->len, (unsigned long long)ST_MAX_HEADER);
   return 0;
@@ -438,7 +438,7 @@ static int sh_begin(wbr_writer *w) {
   st->prefix[pl] = 0;
   free(dir);
   st->name_cap = name_cap;
-  st->max = WBR_SHARD_DEFAULT_MAX;
+  st->max = w->max_shard ? w->max_shard : WBR_SHARD_DEFAULT_MAX;
   st->cur = -1;
   st->index_fd = w->fd;
   st->lock_fd = -1;
@@ -447,7 +447,7 @@ static int sh_begin(wbr_writer *w) {
     if (!utf8_ok(w->layout->meta_key[i]) || !utf8_ok(w->layout->meta_val[i])) {
       char shown[256];
       wbr_json_show(shown, sizeof shown, w->layout->meta_key[i]);
-      return wbr_fail(w->ctx, WBR_EINPUT, w->path, "safetensors headers are UTF-8 JSON",
+      return wbr_fail(w->ctx, WBR_EFORMAT, w->path, "safetensors headers are UTF-8 JSON",
                       "cannot write metadata '%s': it is not valid UTF-8", shown);
     }
   }
@@ -456,16 +456,10 @@ static int sh_begin(wbr_writer *w) {
   return wbr_writer_check_layout(w, &names);
 }
 
-void wbr_writer_set_max_shard(wbr_writer *w, uint64_t bytes) {
-  if (!w || w->fmt != &wbr_format_sharded || !w->state || bytes == 0) return;
-  sh_state *st = w->state;
-  if (!st->planned) st->max = bytes;
-}
-
 static int sh_tensor_begin(wbr_writer *w, size_t i) {
   sh_state *st = w->state;
-  /* Zero-byte tensors at the start are framed while the writer opens, before the maximum can be
-   * set: they need nothing written, so the plan waits for the first tensor with bytes. */
+  /* Zero-byte tensors at the start are framed while the writer opens: they need nothing
+   * written, so the plan waits for the first tensor with bytes. */
   if (!st->planned && w->layout->t[i].nbytes == 0) return 0;
   int rc = st->planned ? 0 : sh_plan(w, st);
   if (rc == 0) rc = sh_switch(w, st, st->shard_of[i]);

@@ -9,6 +9,6 @@
 /* Default maximum shard size: 5 GB (5 * 10^9 bytes), as Hugging Face's save_pretrained. */
 #define WBR_SHARD_DEFAULT_MAX UINT64_C(5000000000)
 
-/* wbr_writer_set_max_shard (weightbridge.h) sets the maximum per shard. */
+/* wbr_writer_options.max_shard_bytes (weightbridge.h) sets the maximum per shard. */
 
 #endif

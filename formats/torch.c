@@ -48,18 +48,18 @@ static void reader_free(reader *r) {
 /* Not a zip: say what it is instead, when we can tell. */
 static int not_zip(wbr_ctx *ctx, const char *path, const uint8_t *b, size_t len) {
   if (len >= 4 && b[0] == 0x80 && b[1] <= 5 && b[2] == 0x8a && b[3] == 0x0a)
-    return wbr_fail(ctx, WBR_EINPUT, path,
+    return wbr_fail(ctx, WBR_EFORMAT, path,
                     "re-save it with a current PyTorch: torch.save(torch.load(PATH), NEW_PATH) "
                     "(the zip format is the default since 1.6)",
                     "legacy torch.save format (PyTorch < 1.6, not a zip archive); it is not "
                     "supported");
   if (len >= 2 && b[0] == 0x80 && b[1] <= 5)
-    return wbr_fail(ctx, WBR_EINPUT, path, "save it with torch.save(state_dict, PATH)",
+    return wbr_fail(ctx, WBR_EFORMAT, path, "save it with torch.save(state_dict, PATH)",
                     "a plain Python pickle, not a torch.save checkpoint");
   if (len >= 9 && b[8] == '{' && (b[6] | b[7]) == 0)
-    return wbr_fail(ctx, WBR_EINPUT, path, "rename it to .safetensors",
+    return wbr_fail(ctx, WBR_EFORMAT, path, "rename it to .safetensors",
                     "not a PyTorch checkpoint: it looks like a safetensors file");
-  return wbr_fail(ctx, WBR_EINPUT, path,
+  return wbr_fail(ctx, WBR_EFORMAT, path,
                   "pass a file written by torch.save (PyTorch 1.6 or later)",
                   "not a PyTorch checkpoint: it does not start with a zip header");
 }
@@ -124,10 +124,10 @@ static int add_found(reader *r, const wbr_buf *name, const wbr_pk_tensor *t) {
  * strings, None...) are skipped: checkpoints keep such things beside their tensors. */
 static int walk(reader *r, const wbr_pk_value *v, wbr_buf *name, int depth) {
   if (depth > MAX_NEST)
-    return wbr_fail(r->ctx, WBR_EINPUT, r->path, "select a sub-dict with FILE#KEY",
+    return wbr_fail(r->ctx, WBR_EFORMAT, r->path, "select a sub-dict with FILE#KEY",
                     "'%s': nested deeper than %d levels", name->p ? name->p : "", MAX_NEST);
   if (++r->steps > MAX_STEPS)
-    return wbr_fail(r->ctx, WBR_EINPUT, r->path, "save a plain state dict",
+    return wbr_fail(r->ctx, WBR_EFORMAT, r->path, "save a plain state dict",
                     "looking for tensors took more than %u steps: the checkpoint's objects "
                     "refer to each other too often (shared or self-referencing containers)",
                     MAX_STEPS);
@@ -136,7 +136,7 @@ static int walk(reader *r, const wbr_pk_value *v, wbr_buf *name, int depth) {
   switch (v->kind) {
   case WBR_PK_TENSOR:
     if (name->len == 0)
-      return wbr_fail(r->ctx, WBR_EINPUT, r->path, "save a dict of tensors (a state dict)",
+      return wbr_fail(r->ctx, WBR_EFORMAT, r->path, "save a dict of tensors (a state dict)",
                       "the checkpoint holds a single tensor, not a dict of named tensors");
     return add_found(r, name, v->u.tensor);
   case WBR_PK_DICT:
@@ -146,13 +146,13 @@ static int walk(reader *r, const wbr_pk_value *v, wbr_buf *name, int depth) {
       if (base) wbr_buf_putc(name, '.');
       if (k->kind == WBR_PK_STR) {
         if (memchr(k->u.str.s, 0, k->u.str.n))
-          return wbr_fail(r->ctx, WBR_EINPUT, r->path, HELP_DAMAGED,
+          return wbr_fail(r->ctx, WBR_EFORMAT, r->path, HELP_DAMAGED,
                           "a tensor name contains a NUL byte");
         wbr_buf_put(name, k->u.str.s, k->u.str.n);
       } else if (k->kind == WBR_PK_INT) {
         wbr_buf_printf(name, "%lld", (long long)k->u.i);
       } else {
-        return wbr_fail(r->ctx, WBR_EINPUT, r->path, "use string keys for tensors",
+        return wbr_fail(r->ctx, WBR_EFORMAT, r->path, "use string keys for tensors",
                         "'%s': a dict key holding tensors is %s, not a string",
                         name->p ? name->p : "", wbr_pk_kind_name(k));
       }
@@ -205,7 +205,7 @@ static const wbr_pk_value *dict_get(const wbr_pk_value *d, const char *k, size_t
 static int select_root(reader *r, const wbr_pk_value *root, const char *key,
                        const wbr_pk_value **out) {
   if (root->kind != WBR_PK_DICT)
-    return wbr_fail(r->ctx, WBR_EINPUT, r->path, "save a dict of tensors (a state dict)",
+    return wbr_fail(r->ctx, WBR_EFORMAT, r->path, "save a dict of tensors (a state dict)",
                     "the checkpoint holds %s, not a dict of tensors", wbr_pk_kind_name(root));
   if (!key) {
     bool direct = false, nested = false;
@@ -226,7 +226,7 @@ static int select_root(reader *r, const wbr_pk_value *root, const char *key,
       wbr_buf_printf(&help, "pick one with FILE.pt#%.*s (keys: %s)",
                      first ? (int)(first->u.str.n > 80 ? 80 : first->u.str.n) : 5,
                      first ? first->u.str.s : "model", keys.p ? keys.p : "");
-      int rc = wbr_fail(r->ctx, WBR_EINPUT, r->path, help.p,
+      int rc = wbr_fail(r->ctx, WBR_EFORMAT, r->path, help.p,
                         "this checkpoint nests its tensors in sub-dicts (%s); select one with "
                         "'#KEY' after the file name", keys.p ? keys.p : "");
       wbr_buf_free(&keys);
@@ -252,13 +252,13 @@ static int select_root(reader *r, const wbr_pk_value *root, const char *key,
     wbr_buf_init(&help);
     list_keys(&keys, root, false);
     wbr_buf_printf(&help, "the checkpoint's top-level keys are: %s", keys.p ? keys.p : "");
-    int rc = wbr_fail(r->ctx, WBR_EINPUT, r->path, help.p, "no entry '%s' in the checkpoint", key);
+    int rc = wbr_fail(r->ctx, WBR_EFORMAT, r->path, help.p, "no entry '%s' in the checkpoint", key);
     wbr_buf_free(&keys);
     wbr_buf_free(&help);
     return rc;
   }
   if (v->kind != WBR_PK_DICT)
-    return wbr_fail(r->ctx, WBR_EINPUT, r->path, "select an entry that holds tensors",
+    return wbr_fail(r->ctx, WBR_EFORMAT, r->path, "select an entry that holds tensors",
                     "entry '%s' is %s, not a dict of tensors", key, wbr_pk_kind_name(v));
   *out = v;
   return 0;
@@ -275,7 +275,7 @@ static int find_pickle(reader *r, const wbr_zip_entry **pkl) {
     }
   }
   if (!*pkl)
-    return wbr_fail(r->ctx, WBR_EINPUT, r->path, "pass a file written by torch.save",
+    return wbr_fail(r->ctx, WBR_EFORMAT, r->path, "pass a file written by torch.save",
                     "zip archive without ARCHIVE/data.pkl: not a torch.save checkpoint");
   r->prefix = wbr_strndup((*pkl)->name, (size_t)(strchr((*pkl)->name, '/') - (*pkl)->name));
   if (!r->prefix) return wbr_oom_file(r->ctx, r->path);
@@ -285,7 +285,7 @@ static int find_pickle(reader *r, const wbr_zip_entry **pkl) {
   bool script = n.p && wbr_zip_find(r->zip, n.p);
   wbr_buf_free(&n);
   if (script)
-    return wbr_fail(r->ctx, WBR_EINPUT, r->path,
+    return wbr_fail(r->ctx, WBR_EFORMAT, r->path,
                     "load it with torch.jit.load and save model.state_dict() with torch.save",
                     "a TorchScript archive (torch.jit.save), not a torch.save checkpoint");
   return 0;
@@ -303,10 +303,10 @@ static int check_byteorder(reader *r) {
   if (rc) return rc;
   if (e->usize == 6 && memcmp(d, "little", 6) == 0) return 0;
   if (e->usize == 3 && memcmp(d, "big", 3) == 0)
-    return wbr_fail(r->ctx, WBR_EINPUT, r->path,
+    return wbr_fail(r->ctx, WBR_EFORMAT, r->path,
                     "load and re-save it with torch.save on a little-endian machine",
                     "the checkpoint was saved big-endian; only little-endian is supported");
-  return wbr_fail(r->ctx, WBR_EINPUT, r->path, HELP_DAMAGED,
+  return wbr_fail(r->ctx, WBR_EFORMAT, r->path, HELP_DAMAGED,
                   "the byteorder entry is neither 'little' nor 'big'");
 }
 
@@ -327,7 +327,7 @@ static int place(reader *r, const found *f, placed *pl) {
   const wbr_zip_entry *e = n.p ? wbr_zip_find(r->zip, n.p) : NULL;
   wbr_buf_free(&n);
   if (!e)
-    return wbr_fail(r->ctx, WBR_EINPUT, r->path, HELP_DAMAGED,
+    return wbr_fail(r->ctx, WBR_EFORMAT, r->path, HELP_DAMAGED,
                     "tensor '%s': its storage data/%.*s is missing from the archive", f->name,
                     (int)s->u.storage.key_len, s->u.storage.key);
   int rc = wbr_zip_stored(r->zip, e, &pl->base);
@@ -335,7 +335,7 @@ static int place(reader *r, const found *f, placed *pl) {
   pl->dtype = (wbr_dtype)s->u.storage.dtype;
   uint64_t es = wbr_dtype_size(pl->dtype), need;
   if (!wbr_mul_u64(s->u.storage.numel, es, &need) || need != e->usize)
-    return wbr_fail(r->ctx, WBR_EINPUT, r->path, HELP_DAMAGED,
+    return wbr_fail(r->ctx, WBR_EFORMAT, r->path, HELP_DAMAGED,
                     "tensor '%s': storage data/%.*s holds %llu bytes, but the pickle says %llu "
                     "elements of %s", f->name, (int)s->u.storage.key_len, s->u.storage.key,
                     (unsigned long long)e->usize, (unsigned long long)s->u.storage.numel,
@@ -343,7 +343,7 @@ static int place(reader *r, const found *f, placed *pl) {
   pl->storage_bytes = need;
   uint64_t nelem;
   if (!wbr_shape_nelem(t->ndim, t->size, &nelem) || !wbr_mul_u64(nelem, es, &pl->nbytes))
-    return wbr_fail(r->ctx, WBR_EINPUT, r->path, HELP_DAMAGED,
+    return wbr_fail(r->ctx, WBR_EFORMAT, r->path, HELP_DAMAGED,
                     "tensor '%s': its size overflows 64 bits", f->name);
   pl->copy = false;
   if (nelem == 0) return 0;
@@ -358,7 +358,7 @@ static int place(reader *r, const found *f, placed *pl) {
     ok = ok && wbr_mul_u64(expect, (uint64_t)t->size[d], &expect);
   }
   if (!ok || last >= s->u.storage.numel)
-    return wbr_fail(r->ctx, WBR_EINPUT, r->path, HELP_DAMAGED,
+    return wbr_fail(r->ctx, WBR_EFORMAT, r->path, HELP_DAMAGED,
                     "tensor '%s': its view (offset %lld and strides) reaches past the end of its "
                     "storage data/%.*s (%llu elements)", f->name, (long long)t->offset,
                     (int)s->u.storage.key_len, s->u.storage.key,
@@ -422,7 +422,7 @@ static int view_fill(const wbr_lazy *lz, wbr_ctx *ctx, const wbr_tensor *t, uint
     wbr_bytes_str(have, sizeof have, v->storage_bytes);
     wbr_bytes_str(extra, sizeof extra, v->all->expanded);
     wbr_bytes_str(lim, sizeof lim, TORCH_EXPAND_MAX);
-    return wbr_fail(ctx, WBR_EINPUT, v->all->path,
+    return wbr_fail(ctx, WBR_EFORMAT, v->all->path,
                     "save materialized tensors: {k: v.contiguous() for k, v in sd.items()}",
                     "tensor '%s': a view of %llu bytes over a storage of %s (overlapping strides, "
                     "as expand() makes); the checkpoint's views add %s beyond their storages, "
@@ -503,10 +503,10 @@ static int torch_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const c
                           pl[i].copy ? NULL : pl[i].base);
     if (a == 0 && pl[i].copy) ts->t[ts->n - 1].lazy = &(v++)->lz;
     if (a == 1)
-      rc = wbr_fail(ctx, WBR_EINPUT, path, "rename one of them before saving",
+      rc = wbr_fail(ctx, WBR_EFORMAT, path, "rename one of them before saving",
                     "tensor name '%s' appears twice", r.f[i].name);
     else if (a == 2)
-      rc = wbr_fail(ctx, WBR_EINPUT, path, HELP_DAMAGED, "tensor '%s': its size overflows 64 bits",
+      rc = wbr_fail(ctx, WBR_EFORMAT, path, HELP_DAMAGED, "tensor '%s': its size overflows 64 bits",
                     r.f[i].name);
     else if (a < 0)
       rc = wbr_oom_file(ctx, path);
@@ -603,7 +603,7 @@ static int write_pickle(wbr_writer *w, wbr_buf *b) {
     const wbr_tensor *t = &l->t[i];
     const char *st = wbr_pk_storage_name(t->dtype);
     if (!st)
-      return wbr_fail(w->ctx, WBR_EINPUT, w->path, "cast it with a 'cast' rule first",
+      return wbr_fail(w->ctx, WBR_EFORMAT, w->path, "cast it with a 'cast' rule first",
                       "tensor '%s': PyTorch has no storage type for %s", t->name,
                       wbr_dtype_name(t->dtype));
     if (i % 1000 == 0) wbr_buf_putc(b, '(');

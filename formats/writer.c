@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../base/version.h"
 #include "json.h"
 #include "writer.h"
 
@@ -104,11 +105,16 @@ static int skip_empty(wbr_writer *w) {
 }
 
 int wbr_writer_open_ids(wbr_writer **out, wbr_ctx *ctx, const char *path,
-                        const wbr_tensorset *layout, const wbr_file_ids *protect) {
+                        const wbr_tensorset *layout, const wbr_file_ids *protect,
+                        const wbr_writer_options *opts) {
+  static const wbr_writer_options defaults = WBR_WRITER_OPTIONS_INIT;
   if (!out) return WBR_EUSAGE;
   *out = NULL;
   if (!path || !layout)
     return wbr_fail(ctx, WBR_EUSAGE, path, NULL, "wbr_writer_open needs a path and a layout");
+  if (!opts) opts = &defaults;
+  int vrc = WBR_CHECK_VERSION(ctx, "wbr_writer_open", opts, wbr_writer_options, WBR_WRITER_OPTIONS);
+  if (vrc) return vrc;
   const wbr_format *fmt = wbr_format_for_path(path);
   if (!fmt) {
     char exts[384], help[512];
@@ -118,7 +124,7 @@ int wbr_writer_open_ids(wbr_writer **out, wbr_ctx *ctx, const char *path,
   }
   for (size_t i = 0; i < layout->n && !fmt->opaque_ok; i++)
     if (layout->t[i].opaque.type)
-      return wbr_fail(ctx, WBR_EINPUT, path, "write a .gguf, or drop the quantized tensors in the rules",
+      return wbr_fail(ctx, WBR_EFORMAT, path, "write a .gguf, or drop the quantized tensors in the rules",
                       "tensor '%s' is quantized (%s): a %s file cannot hold it", layout->t[i].name,
                       layout->t[i].opaque.type, fmt->name);
   writer_impl *wi = calloc(1, sizeof *wi);
@@ -128,6 +134,8 @@ int wbr_writer_open_ids(wbr_writer **out, wbr_ctx *ctx, const char *path,
   w->fmt = fmt;
   w->layout = layout;
   w->fd = -1;
+  w->durable = opts->durable;
+  w->max_shard = opts->max_shard_bytes;
   wi->out.fd = -1;
   w->path = wbr_strdup(path);
   w->buf = malloc(OUT_BUF);
@@ -155,7 +163,7 @@ int wbr_writer_open_ids(wbr_writer **out, wbr_ctx *ctx, const char *path,
 }
 
 int wbr_writer_open(wbr_writer **out, wbr_ctx *ctx, const char *path, const wbr_tensorset *layout,
-                    const char *const *protect) {
+                    const char *const *protect, const wbr_writer_options *opts) {
   wbr_file_ids ids = {0};
   for (size_t i = 0; protect && protect[i]; i++)
     if (wbr_file_ids_add_path(&ids, protect[i]) != 0) {
@@ -163,7 +171,7 @@ int wbr_writer_open(wbr_writer **out, wbr_ctx *ctx, const char *path, const wbr_
       if (out) *out = NULL;
       return wbr_oom(ctx);
     }
-  int rc = wbr_writer_open_ids(out, ctx, path, layout, &ids);
+  int rc = wbr_writer_open_ids(out, ctx, path, layout, &ids, opts);
   wbr_file_ids_free(&ids);
   return rc;
 }
@@ -204,7 +212,7 @@ int wbr_writer_copy(wbr_writer *w, int fd, uint64_t off, const void *bytes, size
     if (k == 0 && fstat(fd, &sb) == 0 && (uint64_t)sb.st_size < (uint64_t)in + (len - done)) {
       /* The source ends early: it shrank after it was opened (its mapping would fault too). */
       w->failed = true;
-      return wbr_fail(w->ctx, WBR_EINPUT, w->path,
+      return wbr_fail(w->ctx, WBR_EFORMAT, w->path,
                       "make sure nothing rewrites the source while apply reads it, then run apply again",
                       "tensor '%s': the source file changed while it was being read (it now ends "
                       "%llu bytes short of this tensor's bytes); nothing was written",
@@ -242,7 +250,7 @@ int wbr_writer_write(wbr_writer *w, const void *bytes, size_t len) {
                         "a %s file takes no tensor bytes (got %zu)", w->fmt->name, len);
       uint64_t total = 0;
       for (size_t i = 0; i < w->layout->n; i++) total += w->layout->t[i].nbytes;
-      return wbr_fail(w->ctx, WBR_EINPUT, w->path,
+      return wbr_fail(w->ctx, WBR_EFORMAT, w->path,
                       "give exactly each tensor's bytes, in layout order",
                       "got %zu bytes more than the layout's %zu tensors hold (%llu bytes)", len,
                       w->layout->n, (unsigned long long)total);
@@ -283,7 +291,7 @@ int wbr_writer_commit(wbr_writer *w) {
   if (w->cur < w->layout->n) {
     w->failed = true;
     const wbr_tensor *t = &w->layout->t[w->cur];
-    return wbr_fail(w->ctx, WBR_EINPUT, w->path,
+    return wbr_fail(w->ctx, WBR_EFORMAT, w->path,
                     "give every tensor's bytes, in layout order, before committing",
                     "tensor '%s': got %llu bytes, expected %llu", t->name,
                     (unsigned long long)w->cur_done, (unsigned long long)t->nbytes);
@@ -298,10 +306,6 @@ int wbr_writer_commit(wbr_writer *w) {
   }
   w->committed = true;
   return 0;
-}
-
-void wbr_writer_set_durable(wbr_writer *w, int on) {
-  if (w) w->durable = on != 0;
 }
 
 void wbr_writer_free(wbr_writer *w) {
@@ -341,7 +345,7 @@ static int check_dims(wbr_writer *w, const wbr_name_rules *r, const char *shown,
                       const int64_t *shape) {
   for (int d = 0; d < nd; d++)
     if (shape[d] > EXACT_DIM_MAX)
-      return wbr_fail(w->ctx, WBR_EINPUT, w->path, "check the reshape in the rules",
+      return wbr_fail(w->ctx, WBR_EFORMAT, w->path, "check the reshape in the rules",
                       "cannot write tensor '%s' to %s: dimension %d is %lld, larger than 2^53 "
                       "(its readers refuse it)", shown, r->format, d, (long long)shape[d]);
   return 0;
@@ -362,10 +366,10 @@ int wbr_writer_check_layout(wbr_writer *w, const wbr_name_rules *r) {
     else if (r->max_name && nl > r->max_name)
       snprintf(why, sizeof why, "its name is %zu bytes, the format allows %zu", nl, r->max_name);
     else if (r->reserved && strcmp(t->name, r->reserved) == 0)
-      return wbr_fail(w->ctx, WBR_EINPUT, w->path, "rename the tensor in the rules",
+      return wbr_fail(w->ctx, WBR_EFORMAT, w->path, "rename the tensor in the rules",
                       "cannot write a tensor named '%s' to %s", shown, r->format);
     if (why[0])
-      return wbr_fail(w->ctx, WBR_EINPUT, w->path, "rename the tensor in the rules",
+      return wbr_fail(w->ctx, WBR_EFORMAT, w->path, "rename the tensor in the rules",
                       "cannot write tensor '%s' to %s: %s", shown, r->format, why);
     int rc = check_dims(w, r, shown, t->ndim, t->shape);
     if (!rc && t->opaque.type) rc = check_dims(w, r, shown, t->opaque.ndim, t->opaque.shape);
@@ -378,11 +382,11 @@ int wbr_tensorset_write(const wbr_tensorset *ts, wbr_ctx *ctx, const char *path)
   if (!ts || !path) return WBR_EUSAGE;
   const wbr_format *fmt = wbr_format_for_path(path);
   if (fmt && fmt->has_data && ts->n && !ts->has_data)
-    return wbr_fail(ctx, WBR_EINPUT, path, "write a manifest (.json) instead, or read a weight file",
+    return wbr_fail(ctx, WBR_EFORMAT, path, "write a manifest (.json) instead, or read a weight file",
                     "cannot write a %s file: the tensor set has names and shapes but no data",
                     fmt->name);
   wbr_writer *w;
-  int rc = wbr_writer_open(&w, ctx, path, ts, NULL);
+  int rc = wbr_writer_open(&w, ctx, path, ts, NULL, NULL);
   if (rc) return rc;
   if (fmt && fmt->has_data) {
     for (size_t i = 0; i < ts->n && rc == 0; i++) {
@@ -390,7 +394,7 @@ int wbr_tensorset_write(const wbr_tensorset *ts, wbr_ctx *ctx, const char *path)
       if (t->lazy)
         rc = write_lazy(w, ctx, path, t);
       else if (t->nbytes && !t->data)
-        rc = wbr_fail(ctx, WBR_EINPUT, path, "give every tensor its bytes (wbr_tensorset_add with data)",
+        rc = wbr_fail(ctx, WBR_EFORMAT, path, "give every tensor its bytes (wbr_tensorset_add with data)",
                       "tensor '%s' has no data to write", t->name);
       else
         rc = wbr_writer_write(w, t->data, (size_t)t->nbytes);

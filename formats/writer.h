@@ -10,7 +10,8 @@
 
 /* wbr_writer_open with the inputs as identities (may be NULL); the list is copied. */
 int wbr_writer_open_ids(wbr_writer **out, wbr_ctx *ctx, const char *path,
-                        const wbr_tensorset *layout, const wbr_file_ids *protect);
+                        const wbr_tensorset *layout, const wbr_file_ids *protect,
+                        const wbr_writer_options *opts);
 /* The files the writer's outputs must not replace (never NULL once open). */
 const wbr_file_ids *wbr_writer_protected(const wbr_writer *w);
 

@@ -77,7 +77,7 @@ bool wbr_zip_sniff(const uint8_t *bytes, size_t len) {
   return len >= 4 && (rd32(bytes) == SIG_LOCAL || (len == END_SIZE && rd32(bytes) == SIG_END));
 }
 
-#define ZFAIL(z, help, ...) wbr_fail((z)->ctx, WBR_EINPUT, (z)->path, help, __VA_ARGS__)
+#define ZFAIL(z, help, ...) wbr_fail((z)->ctx, WBR_EFORMAT, (z)->path, help, __VA_ARGS__)
 #define HELP_DAMAGED "the file is damaged or truncated: copy or download it again"
 #define HELP_BUG "this is a bug in weightbridge: please report it with the command that ran"
 
@@ -395,15 +395,15 @@ int wbr_zip_inflate(wbr_ctx *ctx, const char *path, const char *name, const wbr_
   if (zr == Z_MEM_ERROR) return wbr_oom_file(ctx, path);
   if (!whole && produced == want && zr != Z_DATA_ERROR && zr != Z_NEED_DICT) return 0;
   if (zr != Z_STREAM_END)
-    return wbr_fail(ctx, WBR_EINPUT, path, HELP_DAMAGED,
+    return wbr_fail(ctx, WBR_EFORMAT, path, HELP_DAMAGED,
                     "zip entry '%s': the deflated data is corrupt or does not match its stated "
                     "size", name);
   if (produced != e->usize)
-    return wbr_fail(ctx, WBR_EINPUT, path, HELP_DAMAGED,
+    return wbr_fail(ctx, WBR_EFORMAT, path, HELP_DAMAGED,
                     "zip entry '%s': inflates to %llu bytes, the directory says %llu", name,
                     (unsigned long long)produced, (unsigned long long)e->usize);
   if ((uint32_t)crc != e->crc32)
-    return wbr_fail(ctx, WBR_EINPUT, path, HELP_DAMAGED,
+    return wbr_fail(ctx, WBR_EFORMAT, path, HELP_DAMAGED,
                     "zip entry '%s': CRC-32 mismatch (the data is corrupt)", name);
   return 0;
 }
@@ -505,7 +505,7 @@ static int zw_local(wbr_zipw *z, const char *name, int method, unsigned align, b
                     "of two", align);
   size_t nlen = strlen(name);
   if (nlen > 0xFFFF)
-    return wbr_fail(z->ctx, WBR_EINPUT, z->path, "use shorter tensor names",
+    return wbr_fail(z->ctx, WBR_EFORMAT, z->path, "use shorter tensor names",
                     "zip entry name is %zu bytes, more than 65535", nlen);
   if (!wbr_grow(&z->e, &z->cap, z->n + 1, sizeof *z->e, 16)) return wbr_oom_file(z->ctx, z->path);
   zw_entry *e = &z->e[z->n];

@@ -1,21 +1,32 @@
 /* weightbridge.h — the one public header of libweightbridge.
  *
  * libweightbridge maps deep-learning weights between implementations of one architecture:
- * tensor sets (weight files and manifests), rule programs (.wbr source, .wbc bytecode), and the
- * plan/apply runtime that runs a program over a tensor set.
+ * tensor sets (weight files and manifests), rule programs (.wbr source, .wbc bytecode), the
+ * plan/apply runtime that runs a program over a tensor set, and the matcher that drafts rules.
  *
  * Ownership. Every object handed out through an output parameter (wbr_ctx, wbr_tensorset,
- * wbr_writer, wbr_program, and strings from functions documented as "caller frees") belongs to
- * the caller and is released with its own free function (wbr_free for strings); every free
+ * wbr_writer, wbr_program, wbr_plan, the strings of a wbr_match_result, and strings from
+ * functions documented as "caller frees") belongs to the caller and is released with its own
+ * free function (wbr_free for strings, wbr_match_result_free for a result); every free
  * function accepts NULL. Names, shapes and data pointers returned by accessors belong to the
  * object they came from and stay valid until that object is freed or modified. A tensor set
  * opened from a file keeps the file memory-mapped until it is freed. A wbr_ctx must outlive
  * every object created with it. Objects are not thread-safe; distinct objects may be used from
  * distinct threads.
  *
- * Errors. Functions return 0 on success or a negative wbr_error. Every failure is reported
- * once through the context's diagnostic callback (one wbr_diag: where, what, what to do) and its
+ * Errors. Functions that can fail return 0 on success or a negative wbr_error (counts, indexes
+ * and yes/no answers are documented where declared). Every failure is reported once through
+ * the context's diagnostic callback (one wbr_diag: where, what, what to do) and its
  * message is kept as the context's last error. The library never prints and never exits.
+ * docs/api.md lists the codes.
+ *
+ * Versioned structs. The option and result structs the library may grow (wbr_writer_options,
+ * wbr_apply_options, wbr_match_options, wbr_match_result) start with `unsigned version`. Make
+ * each with its _INIT macro, which sets the version this header describes, then set the fields
+ * you need:  wbr_match_options o = WBR_MATCH_OPTIONS_INIT;  o.explain = true;
+ * A library reads only the fields of the version it is given, so a program built against an
+ * older header keeps working with a newer library. A version of 0 (a struct not made with its
+ * _INIT) or one newer than the library knows is refused with WBR_EUSAGE and a message.
  */
 #ifndef WEIGHTBRIDGE_H
 #define WEIGHTBRIDGE_H
@@ -34,8 +45,11 @@ extern "C" {
 #define WBR_API
 #endif
 
-/* The version as numbers for #if (WBR_VERSION_NUMBER >= 100 means 0.1.0 or later) and as the
- * string wbr_version() returns; the string is spelled from the numbers so the two cannot drift. */
+/* The version as numbers for #if (WBR_VERSION_NUMBER is MAJOR * 10000 + MINOR * 100 + PATCH,
+ * so >= 100 means 0.1.0 or later; MINOR and PATCH stay below 100) and as the string WBR_VERSION,
+ * spelled from the numbers so the two cannot drift. wbr_version() returns the library's string,
+ * which differs from WBR_VERSION when a program runs with another library than it was built
+ * against. */
 #define WBR_VERSION_MAJOR 0
 #define WBR_VERSION_MINOR 1
 #define WBR_VERSION_PATCH 0
@@ -47,14 +61,36 @@ extern "C" {
   WBR_EXPAND_AND_QUOTE_(WBR_VERSION_PATCH)
 #define WBR_MAX_DIMS 8
 
+/* Marks a name kept for one release after it was replaced; using it warns. */
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 6) /* attributes on enumerators */
+#define WBR_DEPRECATED(msg) __attribute__((deprecated(msg)))
+#else
+#define WBR_DEPRECATED(msg)
+#endif
+
+/* What went wrong, by what the caller would fix. The four input codes say which input is bad;
+ * the message through the ctx says where and how. Codes keep their values across releases. */
 typedef enum wbr_error {
   WBR_OK = 0,
-  WBR_EINPUT = -1,   /* malformed or wrong input: a weight file, rules, bytecode, a mapping */
-  WBR_EIO = -2,      /* the operating system refused: open, read, write, rename */
-  WBR_ENOMEM = -3,   /* out of memory */
-  WBR_EUSAGE = -4,   /* the caller passed arguments that make no sense */
-  WBR_EINTERNAL = -5 /* a bug in weightbridge */
+  WBR_EFORMAT = -1,   /* a bad weight file or manifest: malformed, truncated, not a regular file,
+                         changed while read, or unable to hold what is written to it */
+  WBR_EIO = -2,       /* the operating system refused: open, read, write, rename */
+  WBR_ENOMEM = -3,    /* out of memory */
+  WBR_EUSAGE = -4,    /* the caller passed arguments that make no sense */
+  WBR_EINTERNAL = -5, /* a bug in weightbridge */
+  WBR_ERULES = -6,    /* bad rules: .wbr source that does not parse or check, a malformed --hint */
+  WBR_EBYTECODE = -7, /* a bad .wbc: truncated, corrupt, of another version, or failing the
+                         verifier (a .wbc is untrusted input) */
+  WBR_EMAPPING = -8,  /* valid rules that do not map the source onto the target: the plan has
+                         problems (see wbr_plan_problems) */
+  /* The one input code before it was split in four; it has WBR_EFORMAT's value. Deprecated, kept
+   * for one release: test WBR_IS_INPUT_ERROR(rc) for "any bad input". */
+  WBR_EINPUT WBR_DEPRECATED("use WBR_EFORMAT, WBR_ERULES, WBR_EBYTECODE or WBR_EMAPPING") = -1
 } wbr_error;
+
+/* True for the four codes that mean bad input (what WBR_EINPUT covered; the CLI exits 1). */
+#define WBR_IS_INPUT_ERROR(rc)                                                          \
+  ((rc) == WBR_EFORMAT || (rc) == WBR_ERULES || (rc) == WBR_EBYTECODE || (rc) == WBR_EMAPPING)
 
 /* ---- Context and diagnostics -------------------------------------------------------------- */
 
@@ -140,15 +176,20 @@ typedef struct wbr_tensor_info {
   const int64_t *quant_shape;
 } wbr_tensor_info;
 
-/* Open a weight file or manifest; the format is chosen by the file name's extension
- * (.safetensors, .json). Only the header is read; tensor bytes are mapped, not loaded. */
+/* Open a weight file or manifest; the format is chosen by the file name's extension:
+ * .safetensors, .safetensors.index.json (sharded), .json (manifest), .pt .pth .bin (PyTorch;
+ * FILE#KEY selects the tensors under KEY of a checkpoint that nests them), .npy, .npz, .gguf
+ * (docs/formats*.md). Only the header is read; tensor bytes are mapped, not loaded. A file that
+ * is malformed, of an unknown type or not a regular file is WBR_EFORMAT. */
 WBR_API int wbr_tensorset_open(wbr_tensorset **out, wbr_ctx *ctx, const char *path);
 /* Parse from memory; `name` is used in diagnostics and picks the format by extension. The
  * bytes are copied if the format needs them after return. */
 WBR_API int wbr_tensorset_open_memory(wbr_tensorset **out, wbr_ctx *ctx, const char *name,
                                       const void *bytes, size_t len);
 WBR_API int wbr_tensorset_new(wbr_tensorset **out, wbr_ctx *ctx);
-/* Append a tensor. `data` (nbytes of it) is borrowed: it must outlive the set; NULL for none. */
+/* Append a tensor. `data` (nbytes of it) is borrowed: it must outlive the set; NULL for none. A
+ * name already in the set, a negative dimension or more elements than 64 bits hold is
+ * WBR_EFORMAT. */
 WBR_API int wbr_tensorset_add(wbr_tensorset *ts, const char *name, wbr_dtype dtype, int ndim,
                               const int64_t *shape, const void *data);
 WBR_API void wbr_tensorset_free(wbr_tensorset *ts);
@@ -160,18 +201,20 @@ WBR_API int wbr_tensorset_get(const wbr_tensorset *ts, size_t i, wbr_tensor_info
 WBR_API long wbr_tensorset_find(const wbr_tensorset *ts, const char *name);
 /* 1 if the set carries tensor bytes (a weight file), 0 for a manifest. */
 WBR_API int wbr_tensorset_has_data(const wbr_tensorset *ts);
-/* Format name the set was read as ("safetensors", "manifest"), or "memory". */
+/* Format name the set was read as ("safetensors", "sharded safetensors", "manifest",
+ * "pytorch", "npy", "npz", "gguf"), or "memory" for a set made with wbr_tensorset_new. */
 WBR_API const char *wbr_tensorset_format(const wbr_tensorset *ts);
 
-/* String metadata (safetensors __metadata__), in file order. */
+/* String metadata (safetensors __metadata__, GGUF key-values as text), in file order. */
 WBR_API size_t wbr_tensorset_meta_count(const wbr_tensorset *ts);
 WBR_API int wbr_tensorset_meta_get(const wbr_tensorset *ts, size_t i, const char **key,
                                    const char **value);
 /* Set (replace or append) a metadata entry; both strings are copied. */
 WBR_API int wbr_tensorset_meta_set(wbr_tensorset *ts, const char *key, const char *value);
 
-/* The set as a JSON manifest ({"tensors": {name: {"shape": [...], "dtype": "F32"}}}, one tensor
- * per line, in order) — what `wbr inspect --json` prints. Caller frees; NULL if out of memory. */
+/* The set as a JSON manifest ({"metadata": {...}, "tensors": {name: {"shape": [...], "dtype":
+ * "F32"}}}, "metadata" only when there is some, one tensor per line, in order) — what
+ * `wbr inspect --json` prints. Caller frees; NULL if out of memory. */
 WBR_API char *wbr_tensorset_to_manifest(const wbr_tensorset *ts);
 /* The table `wbr inspect` prints: "PATH: FORMAT, N tensors, ...", one row per tensor (name,
  * dtype, shape, bytes), then the metadata. Names and metadata come from the file and may be
@@ -188,7 +231,7 @@ WBR_API int wbr_tensorset_write(const wbr_tensorset *ts, wbr_ctx *ctx, const cha
  * and metadata come from `layout` (its data is not used); the bytes of every tensor follow, in
  * layout order, through wbr_writer_write. Output goes to a temporary file in the destination's
  * directory; wbr_writer_commit checks the byte count, flushes and renames it into place (and
- * syncs first if wbr_writer_set_durable was called).
+ * syncs first if the options ask for a durable output).
  * wbr_writer_free without a commit removes the temporary file: a failure never leaves a partial
  * output. `protect` is a NULL-terminated list of input paths (may be NULL; FILE#KEY means
  * FILE): opening fails (WBR_EUSAGE) if path, or a shard a sharded output will write, is the
@@ -196,18 +239,26 @@ WBR_API int wbr_tensorset_write(const wbr_tensorset *ts, wbr_ctx *ctx, const cha
  * modes and signals. */
 typedef struct wbr_writer wbr_writer;
 
+/* How an output is written; given when the writer opens (and in wbr_apply_options). */
+#define WBR_WRITER_OPTIONS_VERSION 1
+typedef struct wbr_writer_options {
+  unsigned version;         /* WBR_WRITER_OPTIONS_VERSION (WBR_WRITER_OPTIONS_INIT sets it) */
+  bool durable;             /* sync the data and the rename to disk before commit returns, so OUT
+                               survives a power loss too (a kill or an error never leaves a
+                               partial OUT either way). Off by default: on a fast copy, waiting
+                               for the disk can take longer than the work. */
+  uint64_t max_shard_bytes; /* sharded outputs (NAME.safetensors.index.json): at most this many
+                               bytes of tensor data per shard (a bigger tensor gets a shard of its
+                               own); 0 for the default, 5 GB. Other formats ignore it. */
+} wbr_writer_options;
+#define WBR_WRITER_OPTIONS_INIT {WBR_WRITER_OPTIONS_VERSION, false, 0}
+
+/* opts may be NULL (the defaults of WBR_WRITER_OPTIONS_INIT). */
 WBR_API int wbr_writer_open(wbr_writer **out, wbr_ctx *ctx, const char *path,
-                            const wbr_tensorset *layout, const char *const *protect);
+                            const wbr_tensorset *layout, const char *const *protect,
+                            const wbr_writer_options *opts);
 WBR_API int wbr_writer_write(wbr_writer *w, const void *bytes, size_t len);
 WBR_API int wbr_writer_commit(wbr_writer *w);
-/* Make the commit durable: the data and the rename are synced to disk before commit returns,
- * so OUT survives a power loss too (a kill or an error never leaves a partial OUT either way).
- * Off by default: on a fast copy, waiting for the disk can take longer than the work. */
-WBR_API void wbr_writer_set_durable(wbr_writer *w, int on);
-/* For a sharded output (NAME.safetensors.index.json): at most `bytes` of tensor data per shard
- * (a bigger tensor gets a shard of its own); 0 means the default, 5 GB. Call it right after
- * wbr_writer_open. No effect on other formats. */
-WBR_API void wbr_writer_set_max_shard(wbr_writer *w, uint64_t bytes);
 WBR_API void wbr_writer_free(wbr_writer *w);
 
 /* ---- Outputs ------------------------------------------------------------------------------- */
@@ -241,7 +292,7 @@ WBR_API int wbr_write_file(wbr_ctx *ctx, const char *path, const void *bytes, si
 
 /* Read a whole regular file (at most 1 GiB) into a NUL-terminated buffer the caller frees with
  * wbr_free; *len excludes the NUL. A FIFO, a device or a directory is refused at once (never
- * blocks): WBR_EINPUT. */
+ * blocks), as is a larger file: WBR_EFORMAT. */
 WBR_API int wbr_read_file(wbr_ctx *ctx, const char *path, char **out, size_t *len);
 
 /* Remove every named temporary file the library is writing. Async-signal-safe: meant for a
@@ -255,14 +306,18 @@ WBR_API void wbr_remove_temporaries(void);
 typedef struct wbr_program wbr_program;
 
 /* Parse, check and compile .wbr source. `name` is the file name used in diagnostics
- * (file:line:col). Every error found is reported (parsing recovers to report several). */
+ * (file:line:col). Every error found is reported (parsing recovers to report several); bad
+ * rules are WBR_ERULES. */
 WBR_API int wbr_program_compile(wbr_program **out, wbr_ctx *ctx, const char *name,
                                 const char *src, size_t len);
-/* Read and compile a .wbr file. */
+/* Read and compile a .wbr file (a FIFO, a device or a directory is refused unread, as is a file
+ * over the source limit: WBR_ERULES). */
 WBR_API int wbr_program_compile_file(wbr_program **out, wbr_ctx *ctx, const char *path);
-/* Load a .wbc bytecode file; every operand is verified (a .wbc is untrusted input). Needs only
- * the runtime part of the library. */
+/* Load a .wbc bytecode file; every operand is verified (a .wbc is untrusted input): a file that
+ * is not valid bytecode for this version is WBR_EBYTECODE. Needs only the runtime part of the
+ * library. */
 WBR_API int wbr_program_load(wbr_program **out, wbr_ctx *ctx, const char *path);
+/* The same from memory; `name` is used in diagnostics. */
 WBR_API int wbr_program_load_bytes(wbr_program **out, wbr_ctx *ctx, const char *name,
                                    const void *bytes, size_t len);
 /* The name of the .wbr file p was compiled from, as recorded in it ("" when none). A loaded
@@ -270,8 +325,8 @@ WBR_API int wbr_program_load_bytes(wbr_program **out, wbr_ctx *ctx, const char *
 WBR_API const char *wbr_program_source_name(const wbr_program *p);
 /* Give a program its rule text, so that diagnostics about its statements show their source
  * lines (a .wbc holds no text; a compiled program already has it). The text is copied and used
- * only if it is the one p was compiled from (the hash p records): else WBR_EINPUT and nothing
- * changes. Nothing is reported. 0, WBR_EINPUT, WBR_ENOMEM or WBR_EUSAGE. */
+ * only if it is the one p was compiled from (the hash p records): else WBR_ERULES and nothing
+ * changes. Nothing is reported. 0, WBR_ERULES, WBR_ENOMEM or WBR_EUSAGE. */
 WBR_API int wbr_program_attach_source(wbr_program *p, const char *text, size_t len);
 /* Serialize to .wbc bytes (caller frees *out with wbr_free). */
 WBR_API int wbr_program_serialize(const wbr_program *p, wbr_ctx *ctx, void **out, size_t *len);
@@ -310,31 +365,33 @@ WBR_API char *wbr_plan_render(const wbr_plan *plan, wbr_plan_format format);
 typedef void (*wbr_progress_fn)(void *userdata, size_t done, size_t total, uint64_t bytes_done,
                                 uint64_t bytes_total);
 
-#define WBR_APPLY_SYNC 1u /* make the output durable (see wbr_writer_set_durable) */
-
+#define WBR_APPLY_OPTIONS_VERSION 1
 typedef struct wbr_apply_options {
-  unsigned flags;           /* 0 or WBR_APPLY_SYNC */
-  uint64_t max_shard_bytes; /* sharded outputs (NAME.safetensors.index.json): bytes of tensor
-                               data per shard at most; 0 for the default, 5 GB */
-  wbr_progress_fn progress; /* may be NULL */
-  void *userdata;           /* for progress */
+  unsigned version;           /* WBR_APPLY_OPTIONS_VERSION (WBR_APPLY_OPTIONS_INIT sets it) */
+  wbr_writer_options output;  /* how the output is written: durable, max_shard_bytes */
+  wbr_progress_fn progress;   /* may be NULL */
+  void *userdata;             /* for progress */
 } wbr_apply_options;
+#define WBR_APPLY_OPTIONS_INIT {WBR_APPLY_OPTIONS_VERSION, WBR_WRITER_OPTIONS_INIT, NULL, NULL}
 
 /* Execute a plan without problems: read the source's data, write every output tensor in plan
  * order to path through the atomic streaming writer (see wbr_writer; `protect` as there, and
- * every file the plan's source and target sets read is protected as well). The
- * output's metadata keeps the source's and records the rules' hash and the tool version. opts
- * may be NULL (defaults). While it reads mapped source bytes it installs a SIGBUS handler (and
- * restores the previous one before returning), so a source truncated by another process is
- * reported as an error ("the file changed while it was being read") instead of killing the
- * program; nothing is written then. */
+ * every file the plan's source and target sets read is protected as well). The output's
+ * metadata keeps the source's and records the rules' hash and the tool version. opts may be
+ * NULL (the defaults of WBR_APPLY_OPTIONS_INIT). While it reads mapped source bytes it installs
+ * a SIGBUS handler (and restores the previous one before returning), so a source truncated by
+ * another process is reported as an error ("the file changed while it was being read",
+ * WBR_EFORMAT) instead of killing the program. A plan with problems is refused with
+ * WBR_EMAPPING, a manifest as the source with WBR_EFORMAT. Nothing is written on any error. */
 WBR_API int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path,
                            const char *const *protect, const wbr_apply_options *opts);
 WBR_API void wbr_plan_free(wbr_plan *plan);
 
 /* ---- The matcher: draft rules mapping one tensor set onto another (`wbr match`) -------------- */
 
-typedef struct wbr_match_opts {
+#define WBR_MATCH_OPTIONS_VERSION 1
+typedef struct wbr_match_options {
+  unsigned version;             /* WBR_MATCH_OPTIONS_VERSION (WBR_MATCH_OPTIONS_INIT sets it) */
   const char *src_label;        /* how the draft names the source (file path), or NULL */
   const char *target_label;     /* how it names the target, or NULL */
   const char *const *hints;     /* "A=B" strings from --hint (globs allowed), may be NULL */
@@ -343,9 +400,18 @@ typedef struct wbr_match_opts {
   const char *update_src;       /* ... and its text */
   size_t update_len;
   bool explain;                 /* fill result->explain */
-} wbr_match_opts;
+} wbr_match_options;
+#define WBR_MATCH_OPTIONS_INIT \
+  {WBR_MATCH_OPTIONS_VERSION, NULL, NULL, NULL, 0, NULL, NULL, 0, false}
+/* The old name, from before the version field; deprecated, kept for one release. */
+typedef wbr_match_options wbr_match_opts
+    WBR_DEPRECATED("use wbr_match_options and WBR_MATCH_OPTIONS_INIT");
 
+/* Filled by wbr_match_run; the caller makes it with WBR_MATCH_RESULT_INIT, which says which
+ * fields it has room for. */
+#define WBR_MATCH_RESULT_VERSION 1
 typedef struct wbr_match_result {
+  unsigned version;     /* WBR_MATCH_RESULT_VERSION (WBR_MATCH_RESULT_INIT sets it) */
   char *draft;          /* the rule file, canonical (wbr fmt) form */
   char *explain;        /* evidence per pairing (only with opts.explain), or NULL */
   bool complete;        /* every target paired, nothing ambiguous, draft proven */
@@ -354,7 +420,6 @@ typedef struct wbr_match_result {
   size_t nambiguous;    /* targets left undecided between several candidates */
   size_t nunmatched;    /* targets with no candidate at all */
   size_t nstmts;        /* statements in the draft (without kept --update statements) */
-  /* Fields are only ever appended here, so the ones above keep their offsets. */
   size_t ndtype;        /* of nambiguous + nunmatched: targets whose only fitting sources have
                            another dtype (no hint helps: the target's dtype is probably wrong) */
   size_t ndepth;        /* of nambiguous + nunmatched: targets refused because a numbered family
@@ -364,13 +429,19 @@ typedef struct wbr_match_result {
   char *review;         /* what exit 0 proves, then the REVIEW list: lines of text, each ending
                            in a newline; the draft's header says the same (NULL without pairs) */
 } wbr_match_result;
+#define WBR_MATCH_RESULT_INIT \
+  {WBR_MATCH_RESULT_VERSION, NULL, NULL, false, 0, 0, 0, 0, 0, 0, 0, 0, NULL}
 
-/* Run the matcher. Returns 0 when a draft was produced (complete or not: see result->complete),
- * WBR_EINPUT for bad input (a malformed hint or --update file; reported through ctx), WBR_ENOMEM.
+/* Run the matcher. result is made with WBR_MATCH_RESULT_INIT; opts may be NULL (defaults).
+ * Returns 0 when a draft was produced (complete or not: see result->complete), WBR_ERULES for a
+ * malformed hint or --update file, WBR_EMAPPING when the --update rules do not run over src,
+ * WBR_EFORMAT for a tensor name no rule file can spell, WBR_EUSAGE for a struct of an unknown
+ * version (each reported through ctx), WBR_ENOMEM.
  * The draft is proven: when result->complete is true, compiling and planning it maps src onto
  * target exactly, each target from the sources the matcher paired it with. */
 WBR_API int wbr_match_run(wbr_match_result *result, wbr_ctx *ctx, const wbr_tensorset *src,
-                          const wbr_tensorset *target, const wbr_match_opts *opts);
+                          const wbr_tensorset *target, const wbr_match_options *opts);
+/* Free what the result holds and clear it, keeping its version: it can be passed again. */
 WBR_API void wbr_match_result_free(wbr_match_result *result);
 
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../base/version.h"
 #include "../compiler/emit.h"
 #include "../compiler/frontend.h"
 #include "../vm/plan.h"
@@ -402,7 +403,7 @@ static int ast_locate(wbr_ast_file *f, const char *text) {
 
 /* The draft as an AST whose source is its printed text (*text, malloc'd); NULL when out of
  * memory. */
-static wbr_ast_file *render(matcher *m, const mrules *r, const wbr_match_opts *o, bool header, char **text) {
+static wbr_ast_file *render(matcher *m, const mrules *r, const wbr_match_options *o, bool header, char **text) {
   *text = NULL;
   wbr_ast_file *f = wbr_ast_new("draft.wbr");
   if (!f) return NULL;
@@ -558,15 +559,15 @@ static void upd_free(upd *u) {
 
 /* --update extends a rule file's text, so bytecode (which keeps neither its comments nor its
  * text) is refused with one error, not parsed as text (an error per line). */
-static int refuse_bytecode(wbr_ctx *ctx, const wbr_match_opts *o) {
+static int refuse_bytecode(wbr_ctx *ctx, const wbr_match_options *o) {
   if (o->update_len < 4 || memcmp(o->update_src, "\x89WBC", 4) != 0) return 0;
-  return wbr_fail(ctx, WBR_EINPUT, o->update_name,
+  return wbr_fail(ctx, WBR_ERULES, o->update_name,
                   "give --update the .wbr rule file this was compiled from (or `wbr disasm` it to see its statements)",
                   "this is compiled bytecode (.wbc); --update reads and extends a rule file (.wbr)");
 }
 
 static int upd_load(upd *u, wbr_ctx *ctx, const wbr_tensorset *src, const wbr_tensorset *tgt,
-                    const wbr_match_opts *o) {
+                    const wbr_match_options *o) {
   int rc = refuse_bytecode(ctx, o);
   if (rc) return rc;
   rc = wbr_parse_checked(&u->ast, ctx, o->update_name, o->update_src, o->update_len);
@@ -594,7 +595,7 @@ static int upd_load(upd *u, wbr_ctx *ctx, const wbr_tensorset *src, const wbr_te
   rc = wbr_plan_new(&u->plan, ctx, u->prog, src, NULL);
   if (rc) return rc;
   if (u->plan->problems)
-    return wbr_fail(ctx, WBR_EINPUT, o->update_name, "fix the rules so that `wbr plan` runs without errors, then retry",
+    return wbr_fail(ctx, WBR_EMAPPING, o->update_name, "fix the rules so that `wbr plan` runs without errors, then retry",
                     "the rules given to --update do not run over the source");
   rc = wbr_tensorset_new(&u->left, ctx);
   if (!rc) rc = wbr_tensorset_new(&u->todo, ctx);
@@ -737,7 +738,9 @@ void wbr_match_result_free(wbr_match_result *r) {
   free(r->draft);
   free(r->explain);
   free(r->review);
+  unsigned version = r->version;
   memset(r, 0, sizeof *r);
+  r->version = version;
 }
 
 static void matcher_free(matcher *m) {
@@ -755,7 +758,7 @@ static void matcher_free(matcher *m) {
 /* Draft rules mapping s onto t (both already loaded); fills text, the verdict and, when ast is not
  * NULL, the draft's AST (for --update to append). */
 static int draft_for(wbr_ctx *ctx, const wbr_tensorset *s, const wbr_tensorset *t, const wbr_tensorset *finished,
-                     bool literal_only, const mhint *hints, size_t nhints, const wbr_match_opts *o, bool header,
+                     bool literal_only, const mhint *hints, size_t nhints, const wbr_match_options *o, bool header,
                      wbr_match_result *res, char **text, wbr_ast_file **ast, wbr_buf *expl) {
   matcher m;
   memset(&m, 0, sizeof m);
@@ -836,7 +839,7 @@ static int draft_for(wbr_ctx *ctx, const wbr_tensorset *s, const wbr_tensorset *
 
 /* The --hint options as hints: SOURCE=TARGET[ LAYOUT], cut at the first '=' (review.c). *out
  * holds n + extra slots. */
-static int cli_hints(mhint **out, wbr_ctx *ctx, const wbr_match_opts *o, size_t extra) {
+static int cli_hints(mhint **out, wbr_ctx *ctx, const wbr_match_options *o, size_t extra) {
   *out = calloc(o->nhints + extra + 1, sizeof **out);
   if (!*out) return wbr_oom(ctx);
   for (size_t i = 0; i < o->nhints; i++) {
@@ -862,7 +865,7 @@ static int refuse_unspellable(wbr_ctx *ctx, const wbr_tensorset *ts, const char 
       wbr_buf_init(&b);
       wbr_buf_put_clean(&b, ts->t[i].name, false);
       char *shown = wbr_buf_take(&b);
-      int rc = wbr_fail(ctx, WBR_EINPUT, label, "rename the tensor in the checkpoint first; match cannot draft rules for it",
+      int rc = wbr_fail(ctx, WBR_EFORMAT, label, "rename the tensor in the checkpoint first; match cannot draft rules for it",
                         "tensor '%s' has a control character in its name, which a rule file cannot spell",
                         shown ? shown : "?");
       free(shown);
@@ -873,13 +876,18 @@ static int refuse_unspellable(wbr_ctx *ctx, const wbr_tensorset *ts, const char 
 }
 
 int wbr_match_run(wbr_match_result *res, wbr_ctx *ctx, const wbr_tensorset *src, const wbr_tensorset *target,
-                  const wbr_match_opts *o) {
+                  const wbr_match_options *o) {
   if (!res || !src || !target) return wbr_fail(ctx, WBR_EUSAGE, NULL, NULL, "wbr_match_run: NULL argument");
+  int bad = WBR_CHECK_VERSION(ctx, "wbr_match_run", res, wbr_match_result, WBR_MATCH_RESULT);
+  if (!bad && o) bad = WBR_CHECK_VERSION(ctx, "wbr_match_run", o, wbr_match_options, WBR_MATCH_OPTIONS);
+  if (bad) return bad;
+  unsigned version = res->version;
   memset(res, 0, sizeof *res);
-  int bad = refuse_unspellable(ctx, src, o && o->src_label ? o->src_label : NULL);
+  res->version = version;
+  bad = refuse_unspellable(ctx, src, o && o->src_label ? o->src_label : NULL);
   if (!bad) bad = refuse_unspellable(ctx, target, o && o->target_label ? o->target_label : NULL);
   if (bad) return bad;
-  wbr_match_opts none = {0};
+  wbr_match_options none = WBR_MATCH_OPTIONS_INIT;
   if (!o) o = &none;
   wbr_buf expl;
   wbr_buf_init(&expl);

@@ -472,7 +472,7 @@ static int hint_fail(matcher *m, const mhint *h, const char *help, const char *f
   va_list ap;
   va_start(ap, fmt);
   int rc = h->file ? wbr_vdiag_at(m->ctx, h->file, WBR_SEV_ERROR, (wbr_span){h->start, h->end}, help, fmt, ap)
-                   : wbr_vreport(m->ctx, WBR_EINPUT, &d, fmt, ap);
+                   : wbr_vreport(m->ctx, WBR_ERULES, &d, fmt, ap);
   va_end(ap);
   return rc;
 }

@@ -21,27 +21,27 @@ static const char *skip_sp(const char *p) {
 static int parse_axes(mhint *h, wbr_ctx *ctx, const char *arg, const char *p) {
   static const char help[] = "write the axes in parentheses, each once, e.g. --hint 'A=B permute (3, 2, 0, 1)'";
   p = skip_sp(p);
-  if (*p != '(') return wbr_fail(ctx, WBR_EINPUT, "--hint", help, "hint '%s': 'permute' wants a list of axes in parentheses", arg);
+  if (*p != '(') return wbr_fail(ctx, WBR_ERULES, "--hint", help, "hint '%s': 'permute' wants a list of axes in parentheses", arg);
   p = skip_sp(p + 1);
   bool seen[WBR_MAX_DIMS] = {false};
   int n = 0;
   while (*p != ')') {
     if (!isdigit((unsigned char)*p) || n == WBR_MAX_DIMS)
-      return wbr_fail(ctx, WBR_EINPUT, "--hint", help, "hint '%s': the axes must be at most %d numbers", arg, WBR_MAX_DIMS);
+      return wbr_fail(ctx, WBR_ERULES, "--hint", help, "hint '%s': the axes must be at most %d numbers", arg, WBR_MAX_DIMS);
     long v = strtol(p, (char **)&p, 10);
-    if (v >= WBR_MAX_DIMS) return wbr_fail(ctx, WBR_EINPUT, "--hint", help, "hint '%s': axis %ld is too large", arg, v);
+    if (v >= WBR_MAX_DIMS) return wbr_fail(ctx, WBR_ERULES, "--hint", help, "hint '%s': axis %ld is too large", arg, v);
     h->perm[n++] = (uint8_t)v;
     p = skip_sp(p);
     if (*p == ',') p = skip_sp(p + 1);
-    else if (*p != ')') return wbr_fail(ctx, WBR_EINPUT, "--hint", help, "hint '%s': expected ',' or ')' in the axes", arg);
+    else if (*p != ')') return wbr_fail(ctx, WBR_ERULES, "--hint", help, "hint '%s': expected ',' or ')' in the axes", arg);
   }
-  if (*skip_sp(p + 1)) return wbr_fail(ctx, WBR_EINPUT, "--hint", help, "hint '%s': text after the axes", arg);
+  if (*skip_sp(p + 1)) return wbr_fail(ctx, WBR_ERULES, "--hint", help, "hint '%s': text after the axes", arg);
   for (int i = 0; i < n; i++) {
     if (h->perm[i] >= n || seen[h->perm[i]])
-      return wbr_fail(ctx, WBR_EINPUT, "--hint", help, "hint '%s': the axes are not a permutation of 0..%d", arg, n - 1);
+      return wbr_fail(ctx, WBR_ERULES, "--hint", help, "hint '%s': the axes are not a permutation of 0..%d", arg, n - 1);
     seen[h->perm[i]] = true;
   }
-  if (n == 0) return wbr_fail(ctx, WBR_EINPUT, "--hint", help, "hint '%s': empty list of axes", arg);
+  if (n == 0) return wbr_fail(ctx, WBR_ERULES, "--hint", help, "hint '%s': empty list of axes", arg);
   h->nperm = (uint8_t)n;
   return 0;
 }
@@ -65,7 +65,7 @@ int m_hint_parse(mhint *h, wbr_ctx *ctx, const char *arg) {
       int rc = parse_axes(h, ctx, arg, lay + 7);
       if (rc) return rc;
     } else {
-      return wbr_fail(ctx, WBR_EINPUT, "--hint",
+      return wbr_fail(ctx, WBR_ERULES, "--hint",
                       "after the target name write nothing, 'transpose' or 'permute (AXES)': --hint 'A=B transpose'",
                       "hint '%s': '%s' is not a layout", arg, lay);
     }

@@ -30,7 +30,7 @@ void vm_stmt_error(vm *v, uint32_t pc, const char *help, const char *fmt, ...) {
   v->plan->problems++;
   va_list ap;
   va_start(ap, fmt);
-  wbr_vreport(v->ctx, WBR_EINPUT, &d, fmt, ap);
+  wbr_vreport(v->ctx, WBR_EMAPPING, &d, fmt, ap);
   va_end(ap);
   free(line);
 }
@@ -42,7 +42,7 @@ static void plan_error(vm *v, const char *help, const char *fmt, ...) {
   wbr_diag d = {.severity = WBR_SEV_ERROR, .help = help};
   va_list ap;
   va_start(ap, fmt);
-  wbr_vreport(v->ctx, WBR_EINPUT, &d, fmt, ap);
+  wbr_vreport(v->ctx, WBR_EMAPPING, &d, fmt, ap);
   va_end(ap);
 }
 

@@ -13,7 +13,7 @@ if [ -z "$syms" ]; then pass embed/runtime-has-no-compiler-symbols
 else fail embed/runtime-has-no-compiler-symbols "$(echo "$syms" | tr '\n' ' ')"; fi
 
 if ${CC:-cc} ${WBR_SAN_FLAGS:-} -std=c11 -Wall -Wextra -Werror -Iinclude -o "$T/embed" tests/embed/embed.c \
-     "$RT" -lpcre2-8 -lcjson -lz -lm 2>"$T/cc.err"; then
+     "$RT" $(sh tools/ldlibs.sh) 2>"$T/cc.err"; then
   pass embed/links-with-runtime-only
 else
   fail embed/links-with-runtime-only "$(head -c 600 "$T/cc.err")"
@@ -30,3 +30,27 @@ if grep -q '^flipped.wbc: error: byte .*: checksum mismatch' "$T/err"; then pass
 else fail embed/rejects-flipped-byte "stderr: $(head -c 300 "$T/err")"; fi
 # The runtime cannot compile source: a .wbr is not bytecode.
 rejects embed/wbr-is-not-bytecode 1 'not a .wbc bytecode file' "$T/embed" "$T/rules.wbr"
+
+# The runtime alone tells a bad file, a bad .wbc and a wrong mapping apart by code.
+if ${CC:-cc} ${WBR_SAN_FLAGS:-} -std=c11 -Wall -Wextra -Werror -Iinclude -o "$T/codes" tests/embed/codes.c \
+     "$RT" $(sh tools/ldlibs.sh) 2>"$T/cc.err"; then
+  printf 'weightbridge 1\nrename "a" -> "b"\n' >"$T/ab.wbr"
+  "$WBR" compile "$T/ab.wbr" -o "$T/ab.wbc" 2>"$T/err" || fail embed/codes-compile "$(head -c 300 "$T/err")"
+  "$T/codes" "$T/ab.wbc" "$T/out.safetensors" >"$T/codes.out" 2>&1
+  for c in bad-file bad-wbc good-wbc wrong-mapping wrote-nothing; do
+    if grep -qx "ok $c" "$T/codes.out"; then pass "embed/codes-$c"
+    else fail "embed/codes-$c" "$(grep "$c" "$T/codes.out" || head -c 300 "$T/codes.out")"; fi
+  done
+else
+  fail embed/codes-links "$(head -c 600 "$T/cc.err")"
+fi
+# The public header, with its _INIT macros, is valid C++ too (extern "C").
+if command -v c++ >/dev/null 2>&1; then
+  if c++ -x c++ -std=c++11 -Wall -Wextra -Werror -Iinclude -fsyntax-only tests/embed/codes.c 2>"$T/cxx.err"; then
+    pass embed/header-is-cxx
+  else
+    fail embed/header-is-cxx "$(head -c 600 "$T/cxx.err")"
+  fi
+else
+  echo "SKIP: embed/header-is-cxx: no c++ compiler"
+fi

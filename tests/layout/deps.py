@@ -17,6 +17,9 @@ import os, subprocess, sys
 
 LAYER = {"base": 0, "formats": 1, "bytecode": 1, "vm": 2, "compiler": 2, "gen": 2,
          "apply": 3, "matcher": 3, "cli": 4}
+# --skip-stale: ignore objects whose source is no longer in the tree (a build dir older than a move).
+STALE_OK = "--skip-stale" in sys.argv
+if STALE_OK: sys.argv.remove("--skip-stale")
 NO_CYCLE = {"base", "formats", "bytecode", "apply", "compiler"}
 
 def objects(build):
@@ -25,8 +28,9 @@ def objects(build):
         d = os.path.join(root, folder)
         for dirpath, _, names in os.walk(d):
             for n in sorted(names):
-                if n.endswith(".o"):
-                    yield folder, os.path.relpath(os.path.join(dirpath, n), root)[:-2] + ".c"
+                rel = os.path.relpath(os.path.join(dirpath, n), root)[:-2] + ".c"
+                if n.endswith(".o") and (not STALE_OK or os.path.exists(rel)):
+                    yield folder, rel
     gen = os.path.join(build, "gen")
     for n in sorted(os.listdir(gen)) if os.path.isdir(gen) else []:
         if n.endswith(".o"):

@@ -12,6 +12,9 @@ FILE_CALLS = {"open", "open64", "openat", "openat64", "creat", "fopen", "fopen64
               "renameat2", "linkat", "link", "unlink", "unlinkat", "fsync", "fdatasync",
               "mkstemp", "mkstemp64", "mkostemp", "tmpfile", "ftruncate", "fchmod", "fchown"}
 SKIP = ("tests", "fuzz", "bench")
+# --skip-stale: ignore objects whose source is no longer in the tree (a build dir older than a move).
+STALE_OK = "--skip-stale" in sys.argv
+if STALE_OK: sys.argv.remove("--skip-stale")
 
 def main():
     root = os.path.join(sys.argv[1], "obj")
@@ -21,7 +24,7 @@ def main():
         for n in sorted(names):
             if not n.endswith(".o"): continue
             rel = os.path.relpath(os.path.join(dirpath, n), root)[:-2] + ".c"
-            if rel == HOME: continue
+            if rel == HOME or (STALE_OK and not os.path.exists(rel)): continue
             out = subprocess.run(["nm", "-u", "-P", os.path.join(dirpath, n)], capture_output=True,
                                  text=True, check=True).stdout
             used = sorted({l.split()[0].split("@")[0] for l in out.splitlines() if l.split()} & FILE_CALLS)

@@ -5,7 +5,7 @@
 # only (plumbing.py).
 . "$(dirname "$0")/../lib.sh"
 if ! command -v nm >/dev/null 2>&1; then echo "SKIP: layout/deps: nm missing (binutils)"; exit 0; fi
-python3 "$TOP/tests/layout/deps.py" "$BUILD"
+python3 "$TOP/tests/layout/deps.py" --skip-stale "$BUILD"
 for rule in 'formats/:base bytecode vm' 'apply/:vm' 'vm/:bytecode formats base' 'compiler/:vm apply formats'; do
   inc=${rule%%:*}; dirs=${rule#*:}
   # shellcheck disable=SC2086
@@ -16,7 +16,7 @@ done
 python3 "$TOP/tests/layout/funclen.py" --max 120 vm
 # Plumbing once: only base/io.c opens, reads, writes, renames or syncs files; the checker sees a
 # planted formats/ object that renames a file itself.
-python3 "$TOP/tests/layout/plumbing.py" "$BUILD"
+python3 "$TOP/tests/layout/plumbing.py" --skip-stale "$BUILD"
 mkdir -p "$T/p/obj/formats"
 printf '#include <stdio.h>\nint f_save(const char *a, const char *b) { return rename(a, b); }\n' >"$T/p1.c"
 cc -c "$T/p1.c" -o "$T/p/obj/formats/p1.o"

@@ -55,11 +55,13 @@ static void shrink_case(const char *rules, size_t after, const char *want) {
   CHECK_INT(wbr_program_compile(&p, ctx, "r.wbr", rules, strlen(rules)), 0);
   CHECK_INT(wbr_plan_new(&plan, ctx, p, ts, NULL), 0);
   shrink s = {src, after};
-  wbr_apply_options o = {.progress = shrink_source, .userdata = &s};
+  wbr_apply_options o = WBR_APPLY_OPTIONS_INIT;
+  o.progress = shrink_source;
+  o.userdata = &s;
   if (after == 0) CHECK_INT(truncate(src, 4096), 0);
   struct sigaction before, now;
   sigaction(SIGBUS, NULL, &before);
-  CHECK_INT(wbr_plan_apply(plan, ctx, out, NULL, &o), WBR_EINPUT);
+  CHECK_INT(wbr_plan_apply(plan, ctx, out, NULL, &o), WBR_EFORMAT);
   CHECK_INT(g.n, 1);
   if (!strstr(g.last, want)) test_failed(__FILE__, __LINE__, "message '%s' lacks '%s'", g.last, want);
   struct stat st;
@@ -107,9 +109,9 @@ TEST(writer_copy_from_a_shrunk_source) {
   int64_t shape[1] = {N};
   wbr_tensorset_add(layout, "w", WBR_U8, 1, shape, NULL);
   wbr_writer *w = NULL;
-  CHECK_INT(wbr_writer_open(&w, ctx, out, layout, NULL), 0);
+  CHECK_INT(wbr_writer_open(&w, ctx, out, layout, NULL, NULL), 0);
   if (w && bytes) {
-    CHECK_INT(wbr_writer_copy(w, fd, 0, bytes, N), WBR_EINPUT);
+    CHECK_INT(wbr_writer_copy(w, fd, 0, bytes, N), WBR_EFORMAT);
     CHECK_INT(g.n, 1);
     if (!strstr(g.last, "tensor 'w': the source file changed while it was being read (it now ends "
                         "2097152 bytes short"))

@@ -255,7 +255,7 @@ TEST(emit_rejects_values_the_bytecode_cannot_hold) {
   wbr_ctx *ctx;
   wbr_ctx_new(&ctx, record, &s);
   wbr_program *p = NULL;
-  CHECK_INT(wbr_emit(&p, ctx, &fx.f), WBR_EINPUT);
+  CHECK_INT(wbr_emit(&p, ctx, &fx.f), WBR_ERULES);
   CHECK(p == NULL);
   CHECK_INT(s.n, 3); /* every problem, not just the first */
   CHECK_INT(s.line, 7);
@@ -265,7 +265,7 @@ TEST(emit_rejects_values_the_bytecode_cannot_hold) {
   build(&fx);
   fx.s[4].count = 5000000000ll;
   wbr_ctx_new(&ctx, record, &s);
-  CHECK_INT(wbr_emit(&p, ctx, &fx.f), WBR_EINPUT);
+  CHECK_INT(wbr_emit(&p, ctx, &fx.f), WBR_ERULES);
   CHECK_STR(s.msg, "count 5000000000 is out of range (0 to 4294967295)");
   CHECK_INT(s.line, 6);
   wbr_ctx_free(ctx);

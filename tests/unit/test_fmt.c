@@ -101,10 +101,10 @@ TEST(fmt_refuses_bad_input) {
   int rc;
   char *out = fmt("weightbridge 1\ndrop \"a\" \"b\"\n", &rc);
   CHECK(out == NULL);
-  CHECK_INT(rc, WBR_EINPUT);
+  CHECK_INT(rc, WBR_ERULES);
   out = fmt("weightbridge 1\npermute \"a\" (0, 0)\n", &rc);
   CHECK(out == NULL);
-  CHECK_INT(rc, WBR_EINPUT);
+  CHECK_INT(rc, WBR_ERULES);
   wbr_ctx *ctx;
   wbr_ctx_new(&ctx, NULL, NULL);
   CHECK_INT(wbr_rules_format(NULL, ctx, "x", "", 0), WBR_EUSAGE);

@@ -99,7 +99,7 @@ TEST(mf_from_safetensors) {
   CHECK_INT(wbr_tensorset_open(&mf, ctx, mp), 0);
   if (mf) m_same(ts, mf);
   /* A manifest cannot be written as a weight file. */
-  if (mf) CHECK_INT(wbr_tensorset_write(mf, ctx, test_path("no.safetensors")), WBR_EINPUT);
+  if (mf) CHECK_INT(wbr_tensorset_write(mf, ctx, test_path("no.safetensors")), WBR_EFORMAT);
   wbr_tensorset_free(mf);
   wbr_tensorset_free(st);
   wbr_tensorset_free(ts);
@@ -144,7 +144,7 @@ TEST(mf_syntax_error_position) {
   wbr_ctx *ctx;
   wbr_ctx_new(&ctx, m_on_diag, &g);
   wbr_tensorset *ts = NULL;
-  CHECK_INT(wbr_tensorset_open_memory(&ts, ctx, "bad.json", text, sizeof text - 1), WBR_EINPUT);
+  CHECK_INT(wbr_tensorset_open_memory(&ts, ctx, "bad.json", text, sizeof text - 1), WBR_EFORMAT);
   CHECK_INT(g.n, 1);
   CHECK_STR(g.last, "manifest is not valid JSON: expected a value");
   CHECK_INT(g.line, 2);
@@ -153,7 +153,7 @@ TEST(mf_syntax_error_position) {
   /* Numbers JSON forbids but cJSON would take. */
   static const char lead0[] = "{\"tensors\": {\"a\": {\"shape\": [01], \"dtype\": \"F32\"}}}";
   g.n = 0;
-  CHECK_INT(wbr_tensorset_open_memory(&ts, ctx, "z.json", lead0, sizeof lead0 - 1), WBR_EINPUT);
+  CHECK_INT(wbr_tensorset_open_memory(&ts, ctx, "z.json", lead0, sizeof lead0 - 1), WBR_EFORMAT);
   CHECK_STR(g.last, "manifest is not valid JSON: malformed number '01'");
   CHECK_INT(g.col, 30);
   CHECK_INT(g.n, 1);
@@ -175,7 +175,7 @@ TEST(mf_large_shape_exact) {
     CHECK(t.shape[0] == INT64_C(9007199254740992));
   }
   wbr_tensorset_free(ts);
-  CHECK_INT(wbr_tensorset_open_memory(&ts, ctx, "big.json", big, sizeof big - 1), WBR_EINPUT);
+  CHECK_INT(wbr_tensorset_open_memory(&ts, ctx, "big.json", big, sizeof big - 1), WBR_EFORMAT);
   CHECK_STR(g.last, "tensor 'a': shape[0] is 9007199254740993, larger than 2^53");
   wbr_ctx_free(ctx);
 }

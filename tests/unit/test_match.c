@@ -77,7 +77,7 @@ TEST(match_run_complete) {
   const int64_t ts_[][2] = {{4, 8}, {8}, {4, 8}, {8}};
   const int tnd[] = {2, 1, 2, 1};
   wbr_tensorset *s = set(ctx, sn, ss, snd, 6), *t = set(ctx, tn, ts_, tnd, 4);
-  wbr_match_result r;
+  wbr_match_result r = WBR_MATCH_RESULT_INIT;
   CHECK_INT(wbr_match_run(&r, ctx, s, t, NULL), 0);
   CHECK(r.complete);
   CHECK_INT(r.npaired, 4);
@@ -99,7 +99,7 @@ TEST(match_run_ambiguous) {
   const int64_t sh[][2] = {{24, 24}, {24, 24}};
   const int nd[] = {2, 2};
   wbr_tensorset *s = set(ctx, sn, sh, nd, 2), *t = set(ctx, tn, sh, nd, 2);
-  wbr_match_result r;
+  wbr_match_result r = WBR_MATCH_RESULT_INIT;
   CHECK_INT(wbr_match_run(&r, ctx, s, t, NULL), 0);
   CHECK(!r.complete);
   CHECK_INT(r.npaired, 0);
@@ -108,7 +108,9 @@ TEST(match_run_ambiguous) {
   CHECK_CONTAINS(r.draft, "target \"extra.left.kernel_x\" [24, 24]");
   /* a hint settles it */
   const char *hints[] = {"aux.alpha.weight=extra.left.kernel_x", "aux.beta.weight=extra.right.kernel_x"};
-  wbr_match_opts o = {.hints = hints, .nhints = 2};
+  wbr_match_options o = WBR_MATCH_OPTIONS_INIT;
+  o.hints = hints;
+  o.nhints = 2;
   wbr_match_result_free(&r);
   CHECK_INT(wbr_match_run(&r, ctx, s, t, &o), 0);
   CHECK(r.complete);
@@ -133,7 +135,7 @@ TEST(match_result_counts_dtype_depth_and_review) {
   wbr_tensorset_add(s, "bn.num_batches_tracked", WBR_I64, 0, NULL, NULL);
   wbr_tensorset_add(t, "bn.weight", WBR_F32, 1, c4, NULL);
   wbr_tensorset_add(t, "bn.num_batches_tracked", WBR_F32, 0, NULL, NULL);
-  wbr_match_result r;
+  wbr_match_result r = WBR_MATCH_RESULT_INIT;
   CHECK_INT(wbr_match_run(&r, ctx, s, t, NULL), 0);
   CHECK(!r.complete);
   CHECK_INT(r.ndtype, 1);
@@ -203,7 +205,7 @@ TEST(match_stack_depth_mismatch_counts) {
     snprintf(name, sizeof name, "layers.%d.mlp.weight", i);
     wbr_tensorset_add(t, name, WBR_F32, 2, w, NULL);
   }
-  wbr_match_result r;
+  wbr_match_result r = WBR_MATCH_RESULT_INIT;
   CHECK_INT(wbr_match_run(&r, ctx, s, t, NULL), 0);
   CHECK(!r.complete);
   CHECK_INT(r.ndepth, 4);

@@ -106,7 +106,7 @@ TEST(bad_patterns_and_templates_are_explained) {
   wbr_template *t;
   wbr_namepat_error err;
   CHECK_INT(wbr_namepat_new(&p, G, "x.*", NULL, &err), 0);
-  CHECK_INT(wbr_template_new(&t, p, "{#}.*", false, &err), WBR_EINPUT);
+  CHECK_INT(wbr_template_new(&t, p, "{#}.*", false, &err), WBR_ERULES);
   CHECK_CONTAINS(err.msg, "only meaningful in the template of 'unstack'");
   wbr_namepat_free(p);
 }
@@ -164,7 +164,7 @@ TEST(costly_matches_are_paid_from_a_shared_budget) {
    * further costly match is refused with a message that names the budget. */
   int n = 0, r = 0;
   while (n < 10000 && (r = wbr_namepat_match(costly, name, strlen(name), &m, &err)) == 0) n++;
-  CHECK_INT(r, WBR_EINPUT);
+  CHECK_INT(r, WBR_ERULES);
   CHECK_CONTAINS(err.msg, "budget of 100000000 steps for costly matches is spent");
   CHECK(n > 10 && n < 200);
   CHECK(budget < WBR_MATCH_STEPS);

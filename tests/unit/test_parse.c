@@ -113,7 +113,7 @@ TEST(parse_reports_every_bad_line) {
                     "permute \"z\" (1, 0\n";
   wbr_ast_file *f = (wbr_ast_file *)1;
   int rc = wbr_parse(&f, ctx, "t.wbr", src, strlen(src));
-  CHECK_INT(rc, WBR_EINPUT);
+  CHECK_INT(rc, WBR_ERULES);
   CHECK(f == NULL);
   CHECK_INT(s.n, 4);
   CHECK_INT(s.line[0], 2);
@@ -134,7 +134,7 @@ TEST(parse_partial_keeps_good_statements) {
   wbr_ctx_new(&ctx, collect, &s);
   const char *src = "weightbridge 1\ndrop \"a\"\ndrop\ndrop \"b\"\n";
   wbr_ast_file *f = NULL;
-  CHECK_INT(wbr_parse_partial(&f, ctx, "t.wbr", src, strlen(src)), WBR_EINPUT);
+  CHECK_INT(wbr_parse_partial(&f, ctx, "t.wbr", src, strlen(src)), WBR_ERULES);
   CHECK(f != NULL);
   if (f) {
     CHECK_INT(f->nstmts, 2);

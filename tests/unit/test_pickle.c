@@ -85,7 +85,7 @@ static void refused(const uint8_t *pk, size_t n, const char *msg) {
   wbr_ctx_new(&ctx, test_on_diag, &g);
   wbr_pickle *p = NULL;
   const wbr_pk_value *r = NULL;
-  CHECK_INT(wbr_pickle_load(&p, &r, ctx, "t.pt", "data.pkl", pk, n), WBR_EINPUT);
+  CHECK_INT(wbr_pickle_load(&p, &r, ctx, "t.pt", "data.pkl", pk, n), WBR_EFORMAT);
   CHECK(p == NULL && r == NULL);
   CHECK_INT(g.n, 1);
   CHECK_CONTAINS(g.last, msg);

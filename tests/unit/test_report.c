@@ -38,7 +38,7 @@ TEST(report_prefix_fields_and_codes) {
   CHECK_INT(wbr_ctx_new(&ctx, keep, &s), 0);
   wbr_diag d = {.severity = WBR_SEV_ERROR, .file = "m.wbc", .line = 3, .col = 7, .span = 2,
                 .message = "byte 42: ", .help = "recompile it"};
-  CHECK_INT(report(ctx, WBR_EINPUT, &d, "section %s ends early (%d left)", "code", 3), WBR_EINPUT);
+  CHECK_INT(report(ctx, WBR_EFORMAT, &d, "section %s ends early (%d left)", "code", 3), WBR_EFORMAT);
   CHECK_STR(s.msg, "byte 42: section code ends early (3 left)");
   CHECK_STR(s.file, "m.wbc");
   CHECK_STR(s.help, "recompile it");
@@ -46,7 +46,7 @@ TEST(report_prefix_fields_and_codes) {
   CHECK_STR(wbr_ctx_last_error(ctx), "byte 42: section code ends early (3 left)");
   /* No prefix; a note returns 0 and is not counted as an error. */
   wbr_diag n = {.severity = WBR_SEV_NOTE};
-  CHECK_INT(report(ctx, WBR_EINPUT, &n, "%zu tensors left over", (size_t)5), 0);
+  CHECK_INT(report(ctx, WBR_EFORMAT, &n, "%zu tensors left over", (size_t)5), 0);
   CHECK_STR(s.msg, "5 tensors left over");
   CHECK_INT(wbr_ctx_error_count(ctx), 1);
   /* wbr_fail is the same formatter. */
@@ -56,7 +56,7 @@ TEST(report_prefix_fields_and_codes) {
   CHECK_INT(s.n, 3);
   wbr_ctx_free(ctx);
   /* Without a context nothing is reported, the code still comes back. */
-  CHECK_INT(report(NULL, WBR_EINPUT, &d, "%s", "x"), WBR_EINPUT);
+  CHECK_INT(report(NULL, WBR_EFORMAT, &d, "%s", "x"), WBR_EFORMAT);
 }
 
 TEST(report_long_message_is_cut) {
@@ -67,12 +67,12 @@ TEST(report_long_message_is_cut) {
   memset(name, 'n', 3999);
   name[3999] = 0;
   wbr_diag d = {.severity = WBR_SEV_ERROR, .message = "p: "};
-  report(ctx, WBR_EINPUT, &d, "tensor '%s' is missing", name);
+  report(ctx, WBR_EFORMAT, &d, "tensor '%s' is missing", name);
   CHECK_INT(strlen(s.msg), WBR_MSG_MAX - 1);
   CHECK(strncmp(s.msg, "p: tensor 'nnn", 14) == 0);
   /* A prefix that fills the buffer leaves no room and no overrun. */
   wbr_diag big = {.severity = WBR_SEV_ERROR, .message = name};
-  report(ctx, WBR_EINPUT, &big, "%s", "tail");
+  report(ctx, WBR_EFORMAT, &big, "%s", "tail");
   CHECK_INT(strlen(s.msg), WBR_MSG_MAX - 1);
   CHECK(strstr(s.msg, "tail") == NULL);
   free(name);

@@ -152,7 +152,7 @@ TEST(st_empty_set) {
   wbr_tensorset_new(&ts, ctx);
   const char *path = test_path("empty.safetensors");
   wbr_writer *w = NULL;
-  CHECK_INT(wbr_writer_open(&w, ctx, path, ts, NULL), 0);
+  CHECK_INT(wbr_writer_open(&w, ctx, path, ts, NULL, NULL), 0);
   CHECK_INT(wbr_writer_commit(w), 0);
   wbr_writer_free(w);
   size_t len;
@@ -234,7 +234,7 @@ static void expect_one_error(const char *name, const char *bytes, size_t len, co
   wbr_ctx_new(&ctx, on_diag, &g);
   wbr_tensorset *ts = (wbr_tensorset *)1;
   int rc = wbr_tensorset_open_memory(&ts, ctx, name, bytes, len);
-  CHECK_INT(rc, WBR_EINPUT);
+  CHECK_INT(rc, WBR_EFORMAT);
   CHECK(ts == NULL);
   CHECK_INT(g.n, 1);
   CHECK_STR(g.last, want);
@@ -276,7 +276,7 @@ TEST(st_writer_refuses_reserved_name) {
   int64_t none[1] = {0};
   wbr_tensorset_add(ts, "__metadata__", WBR_U8, 0, none, &b);
   const char *path = test_path("r.safetensors");
-  CHECK_INT(wbr_tensorset_write(ts, ctx, path), WBR_EINPUT);
+  CHECK_INT(wbr_tensorset_write(ts, ctx, path), WBR_EFORMAT);
   CHECK_STR(g.last, "cannot write a tensor named '__metadata__' to safetensors");
   CHECK_INT(g.n, 1);
   FILE *f = fopen(path, "rb");
@@ -314,7 +314,7 @@ TEST(every_writer_refuses_what_its_reader_refuses) {
       const char *p = test_path(path);
       snprintf(want, sizeof want, "cannot write tensor '%s' to %s: %s", b == 2 ? "a\\xff" : bad[b].name,
                fmts[e], bad[b].why);
-      CHECK_INT(wbr_tensorset_write(ts, ctx, p), WBR_EINPUT);
+      CHECK_INT(wbr_tensorset_write(ts, ctx, p), WBR_EFORMAT);
       if (!strstr(g.last, want)) test_failed(__FILE__, __LINE__, "%s: '%s' lacks '%s'", path, g.last, want);
       CHECK_INT(g.n, 1);
       FILE *f = fopen(p, "rb");

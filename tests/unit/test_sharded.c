@@ -44,9 +44,10 @@ static wbr_tensorset *sh_set(wbr_ctx *ctx, bool leading_empty) {
 
 static int sh_write(wbr_ctx *ctx, const char *path, const wbr_tensorset *ts, uint64_t max) {
   wbr_writer *w;
-  int rc = wbr_writer_open(&w, ctx, path, ts, NULL);
+  wbr_writer_options o = WBR_WRITER_OPTIONS_INIT;
+  o.max_shard_bytes = max;
+  int rc = wbr_writer_open(&w, ctx, path, ts, NULL, &o);
   if (rc) return rc;
-  wbr_writer_set_max_shard(w, max);
   for (size_t i = 0; i < wbr_tensorset_count(ts) && rc == 0; i++) {
     wbr_tensor_info t;
     wbr_tensorset_get(ts, i, &t);
@@ -104,7 +105,7 @@ TEST(sharded_leading_empty_and_default_max) {
   wbr_ctx *ctx;
   wbr_ctx_new(&ctx, NULL, NULL);
   wbr_tensorset *ts = sh_set(ctx, true);
-  /* The maximum is set after wbr_writer_open framed the leading empty tensor: still honoured. */
+  /* wbr_writer_open frames the leading empty tensor; the maximum is honoured all the same. */
   CHECK_INT(sh_write(ctx, test_path("x.safetensors.index.json"), ts, 100), 0);
   CHECK_INT(sh_entries(test_tmpdir()), 4);
   sh_check_back(ctx, test_path("x.safetensors.index.json"), ts);
@@ -120,8 +121,9 @@ TEST(sharded_abandoned_leaves_nothing) {
   wbr_ctx_new(&ctx, NULL, NULL);
   wbr_tensorset *ts = sh_set(ctx, false);
   wbr_writer *w;
-  CHECK_INT(wbr_writer_open(&w, ctx, test_path("gone.safetensors.index.json"), ts, NULL), 0);
-  wbr_writer_set_max_shard(w, 50);
+  wbr_writer_options o = WBR_WRITER_OPTIONS_INIT;
+  o.max_shard_bytes = 50;
+  CHECK_INT(wbr_writer_open(&w, ctx, test_path("gone.safetensors.index.json"), ts, NULL, &o), 0);
   CHECK_INT(wbr_writer_write(w, sh_data, 80), 0); /* a and b: two shards begun */
   CHECK_INT(wbr_writer_write(w, sh_data, 12), 0);
   wbr_writer_free(w);
@@ -147,10 +149,17 @@ TEST(sharded_max_only_for_index_outputs) {
   wbr_ctx_new(&ctx, NULL, NULL);
   wbr_tensorset *ts = sh_set(ctx, false);
   wbr_writer *w;
-  CHECK_INT(wbr_writer_open(&w, ctx, test_path("plain.safetensors"), ts, NULL), 0);
-  wbr_writer_set_max_shard(w, 10); /* no effect on another format */
-  wbr_writer_set_max_shard(NULL, 10);
+  wbr_writer_options o = WBR_WRITER_OPTIONS_INIT;
+  o.max_shard_bytes = 10; /* no effect on another format: one file, all of it */
+  CHECK_INT(wbr_writer_open(&w, ctx, test_path("plain.safetensors"), ts, NULL, &o), 0);
+  for (size_t i = 0; w && i < wbr_tensorset_count(ts); i++) {
+    wbr_tensor_info t;
+    wbr_tensorset_get(ts, i, &t);
+    CHECK_INT(wbr_writer_write(w, t.data, (size_t)t.nbytes), 0);
+  }
+  if (w) CHECK_INT(wbr_writer_commit(w), 0);
   wbr_writer_free(w);
+  CHECK_INT(sh_entries(test_tmpdir()), 1);
   wbr_tensorset_free(ts);
   wbr_ctx_free(ctx);
 }
@@ -162,8 +171,9 @@ TEST(sharded_locks_directory_while_writing) {
   wbr_ctx_new(&ctx, NULL, NULL);
   wbr_tensorset *ts = sh_set(ctx, false);
   wbr_writer *w;
-  CHECK_INT(wbr_writer_open(&w, ctx, test_path("l.safetensors.index.json"), ts, NULL), 0);
-  wbr_writer_set_max_shard(w, 50);
+  wbr_writer_options o = WBR_WRITER_OPTIONS_INIT;
+  o.max_shard_bytes = 50;
+  CHECK_INT(wbr_writer_open(&w, ctx, test_path("l.safetensors.index.json"), ts, NULL, &o), 0);
   wbr_tensor_info t;
   wbr_tensorset_get(ts, 0, &t);
   CHECK_INT(wbr_writer_write(w, t.data, (size_t)t.nbytes), 0);
@@ -193,7 +203,7 @@ TEST(sharded_output_shard_is_input) {
   CHECK_INT(wbr_tensorset_write(ts, ctx, shard), 0);
   const char *protect[] = {shard, NULL};
   wbr_writer *w;
-  CHECK_INT(wbr_writer_open(&w, ctx, test_path("o.safetensors.index.json"), ts, protect), 0);
+  CHECK_INT(wbr_writer_open(&w, ctx, test_path("o.safetensors.index.json"), ts, protect, NULL), 0);
   int rc = 0;
   for (size_t i = 0; i < wbr_tensorset_count(ts) && rc == 0; i++) {
     wbr_tensor_info t;

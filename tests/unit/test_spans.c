@@ -99,7 +99,7 @@ TEST(spans_loaded_wbc_quotes_only_the_attached_matching_text) {
   char other[sizeof src];
   memcpy(other, src, sizeof src);
   other[30] = 'X';
-  CHECK_INT(wbr_program_attach_source(q, other, sizeof src - 1), WBR_EINPUT);
+  CHECK_INT(wbr_program_attach_source(q, other, sizeof src - 1), WBR_ERULES);
   CHECK(!q->text);
   CHECK_INT(wbr_program_attach_source(q, NULL, 5), WBR_EUSAGE);
   /* the right text: same quotes as the compiled program; a .wbc knows only where statements start */
@@ -204,18 +204,18 @@ TEST(spans_verify_names_first_instruction_using_a_bad_pool_entry) {
   wbr_ctx_new(&ctx, test_on_diag, &g);
   wbr_program *p = bad_pools(true);
   int64_t bad = -7;
-  CHECK_INT(wbr_program_verify(p, ctx, "f", 0, &bad), WBR_EINPUT);
+  CHECK_INT(wbr_program_verify(p, ctx, "f", 0, &bad), WBR_EBYTECODE);
   CHECK_STR(g.last, "instruction 2 (rename), line 4:5: string 2: NUL byte at offset 1 of a string");
   CHECK_INT(bad, 2);
   p->str_len[2] = 1; /* "y": the string is fine now, the regex is next */
-  CHECK_INT(wbr_program_verify(p, ctx, "f", 100, &bad), WBR_EINPUT);
+  CHECK_INT(wbr_program_verify(p, ctx, "f", 100, &bad), WBR_EBYTECODE);
   CHECK_STR(g.last, "instruction 1 at byte 116 (drop), line 3:1: pattern 1: regex /x(/ at offset 2: "
                     "missing closing parenthesis");
   CHECK_INT(bad, 1);
   wbr_program_free(p);
   /* an entry no instruction uses has no position to give */
   p = bad_pools(false);
-  CHECK_INT(wbr_program_verify(p, ctx, "f", 0, &bad), WBR_EINPUT);
+  CHECK_INT(wbr_program_verify(p, ctx, "f", 0, &bad), WBR_EBYTECODE);
   CHECK_STR(g.last, "string 2: NUL byte at offset 1 of a string");
   CHECK_INT(bad, -1);
   wbr_program_free(p);

@@ -40,13 +40,13 @@ TEST(tensorset_rejects_duplicates_and_overflow) {
   wbr_tensorset_new(&ts, ctx);
   int64_t s1[1] = {5};
   CHECK_INT(wbr_tensorset_add(ts, "a", WBR_F32, 1, s1, NULL), 0);
-  CHECK_INT(wbr_tensorset_add(ts, "a", WBR_F32, 1, s1, NULL), WBR_EINPUT);
+  CHECK_INT(wbr_tensorset_add(ts, "a", WBR_F32, 1, s1, NULL), WBR_EFORMAT);
   CHECK_CONTAINS(wbr_ctx_last_error(ctx), "tensor 'a' is already in the set");
   int64_t big[3] = {1ll << 30, 1ll << 30, 1ll << 30};
-  CHECK_INT(wbr_tensorset_add(ts, "big", WBR_F32, 3, big, NULL), WBR_EINPUT);
+  CHECK_INT(wbr_tensorset_add(ts, "big", WBR_F32, 3, big, NULL), WBR_EFORMAT);
   CHECK_CONTAINS(wbr_ctx_last_error(ctx), "more elements than fit in 64 bits");
   int64_t neg[1] = {-1};
-  CHECK_INT(wbr_tensorset_add(ts, "neg", WBR_F32, 1, neg, NULL), WBR_EINPUT);
+  CHECK_INT(wbr_tensorset_add(ts, "neg", WBR_F32, 1, neg, NULL), WBR_EFORMAT);
   CHECK_INT(wbr_tensorset_count(ts), 1);
   CHECK_INT(wbr_ctx_error_count(ctx), 3);
   wbr_tensorset_free(ts);
@@ -87,7 +87,7 @@ TEST(open_unknown_extension_says_what_to_do) {
   wbr_ctx *ctx;
   wbr_ctx_new(&ctx, NULL, NULL);
   wbr_tensorset *ts = (wbr_tensorset *)1;
-  CHECK_INT(wbr_tensorset_open(&ts, ctx, "model.xyz"), WBR_EINPUT);
+  CHECK_INT(wbr_tensorset_open(&ts, ctx, "model.xyz"), WBR_EFORMAT);
   CHECK(ts == NULL);
   CHECK_CONTAINS(wbr_ctx_last_error(ctx), "unknown file type");
   wbr_ctx_free(ctx);
@@ -134,7 +134,7 @@ TEST(diag_format_has_position_caret_and_help) {
   wbr_diag d = {.severity = WBR_SEV_ERROR, .file = "r.wbr", .line = 3, .col = 8,
                 .message = "unknown statement 'renme'", .source_line = "  \tx = renme",
                 .span = 5, .help = "did you mean 'rename'?"};
-  CHECK_INT(wbr_report(ctx, WBR_EINPUT, &d), WBR_EINPUT);
+  CHECK_INT(wbr_report(ctx, WBR_EFORMAT, &d), WBR_EFORMAT);
   CHECK_STR(text, "r.wbr:3:8: error: unknown statement 'renme'\n"
                   "    \tx = renme\n"
                   "    \t    ^~~~~\n"
@@ -199,11 +199,11 @@ TEST(tensorset_fifo_refused_identity_kept) {
   const char *fifo = test_path("f.safetensors");
   CHECK_INT(mkfifo(fifo, 0600), 0);
   wbr_tensorset *ts = NULL;
-  CHECK_INT(wbr_tensorset_open(&ts, ctx, fifo), WBR_EINPUT);
+  CHECK_INT(wbr_tensorset_open(&ts, ctx, fifo), WBR_EFORMAT);
   CHECK_STR(wbr_ctx_last_error(ctx), "the file is a FIFO (named pipe), not a regular file");
   char *text = NULL;
   size_t len = 0;
-  CHECK_INT(wbr_read_file(ctx, fifo, &text, &len), WBR_EINPUT);
+  CHECK_INT(wbr_read_file(ctx, fifo, &text, &len), WBR_EFORMAT);
   CHECK(text == NULL);
   const char *man = test_path("m.json");
   FILE *f = fopen(man, "w");

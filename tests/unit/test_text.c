@@ -87,7 +87,7 @@ TEST(text_utf8_json_documents) {
     int rc = wbr_json_parse(&j, doc, n, &off, err, sizeof err);
     if (c->bad < 0) {
       if (rc != 0) test_failed(__FILE__, __LINE__, "case %zu refused: %s at %zu", i, err, off);
-    } else if (rc != WBR_EINPUT || strcmp(err, "invalid UTF-8") != 0 || off != (size_t)c->bad + 2) {
+    } else if (rc != WBR_EFORMAT || strcmp(err, "invalid UTF-8") != 0 || off != (size_t)c->bad + 2) {
       test_failed(__FILE__, __LINE__, "case %zu: rc %d \"%s\" at %zu, expected invalid UTF-8 at %ld", i, rc,
                   err, off, c->bad + 2);
     }

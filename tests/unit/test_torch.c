@@ -115,7 +115,7 @@ TEST(torch_view_gather_and_key) {
   mem m = view_ckpt();
   wbr_tensorset *ts = NULL;
   /* No key: the tensors are nested, which is refused with the keys listed. */
-  CHECK_INT(wbr_tensorset_open_memory(&ts, ctx, "m.pt", m.p, m.len), WBR_EINPUT);
+  CHECK_INT(wbr_tensorset_open_memory(&ts, ctx, "m.pt", m.p, m.len), WBR_EFORMAT);
   CHECK_CONTAINS(g.last, "this checkpoint nests its tensors in sub-dicts (model)");
   /* With a key (through a file, as FILE.pt#model). */
   char path[512], spec[600];
@@ -142,7 +142,7 @@ TEST(torch_view_gather_and_key) {
     wbr_tensorset_free(ts);
   }
   snprintf(spec, sizeof spec, "%s#epoch", path);
-  CHECK_INT(wbr_tensorset_open(&ts, ctx, spec), WBR_EINPUT);
+  CHECK_INT(wbr_tensorset_open(&ts, ctx, spec), WBR_EFORMAT);
   CHECK_CONTAINS(g.last, "entry 'epoch' is an int, not a dict of tensors");
   free(m.p);
   wbr_ctx_free(ctx);

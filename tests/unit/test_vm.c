@@ -137,7 +137,7 @@ TEST(vm_split_at_the_list_limit) {
   wbr_program_free(p);
   rules = split_rules(WBR_MAX_LIST + 1);
   p = NULL;
-  CHECK_INT(wbr_program_compile(&p, ctx, "r.wbr", rules, strlen(rules)), WBR_EINPUT);
+  CHECK_INT(wbr_program_compile(&p, ctx, "r.wbr", rules, strlen(rules)), WBR_ERULES);
   CHECK_INT(g.n, 1);
   CHECK_CONTAINS(g.last, "4097 names in one statement is more than the limit of 4096");
   free(rules);

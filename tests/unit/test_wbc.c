@@ -220,7 +220,7 @@ TEST(wbc_every_byte_flip_is_rejected) {
       memcpy(c, b, len);
       c[i] ^= masks[m];
       int rc = load(c, len, msg, sizeof msg);
-      if (rc != WBR_EINPUT || msg[0] == 0 || msg[0] == '<') {
+      if (rc != WBR_EBYTECODE || msg[0] == 0 || msg[0] == '<') {
         if (bad++ < 5) test_failed(__FILE__, __LINE__, "flip 0x%02x at byte %zu: rc %d, '%s'", masks[m], i, rc, msg);
       }
     }
@@ -241,20 +241,20 @@ TEST(wbc_every_truncation_and_extension_is_rejected) {
     uint8_t *c = malloc(n ? n : 1);
     memcpy(c, b, n);
     int rc = load(c, n, msg, sizeof msg);
-    if ((rc != WBR_EINPUT || msg[0] == 0 || msg[0] == '<') && bad++ < 5)
+    if ((rc != WBR_EBYTECODE || msg[0] == 0 || msg[0] == '<') && bad++ < 5)
       test_failed(__FILE__, __LINE__, "truncated to %zu: rc %d, '%s'", n, rc, msg);
     free(c);
   }
   uint8_t *c = malloc(len + 1);
   memcpy(c, b, len);
   c[len] = 0;
-  CHECK_INT(load(c, len + 1, msg, sizeof msg), WBR_EINPUT);
+  CHECK_INT(load(c, len + 1, msg, sizeof msg), WBR_EBYTECODE);
   CHECK_STR(msg, "byte 16: the header gives a size of 1185 bytes but the file has 1186 (trailing bytes)");
-  CHECK_INT(load(b, 100, msg, sizeof msg), WBR_EINPUT);
+  CHECK_INT(load(b, 100, msg, sizeof msg), WBR_EBYTECODE);
   CHECK_STR(msg, "byte 100: the file is truncated (100 bytes; a .wbc has at least 112)");
-  CHECK_INT(load(b, 500, msg, sizeof msg), WBR_EINPUT);
+  CHECK_INT(load(b, 500, msg, sizeof msg), WBR_EBYTECODE);
   CHECK_STR(msg, "byte 16: the header gives a size of 1185 bytes but the file has 500 (truncated)");
-  CHECK_INT(load("PK\3\4", 4, msg, sizeof msg), WBR_EINPUT);
+  CHECK_INT(load("PK\3\4", 4, msg, sizeof msg), WBR_EBYTECODE);
   CHECK_STR(msg, "not a .wbc bytecode file (it does not start with \\x89WBC)");
   free(c);
   free(b);
@@ -485,7 +485,7 @@ TEST(wbc_hostile_files_rejected_with_exact_messages) {
     }
     char msg[1024];
     int rc = load(b, len, msg, sizeof msg);
-    if (rc != WBR_EINPUT || strcmp(msg, h->want) != 0)
+    if (rc != WBR_EBYTECODE || strcmp(msg, h->want) != 0)
       test_failed(__FILE__, __LINE__, "%s: rc %d, message\n      got:  %s\n      want: %s", h->id, rc,
                   msg, h->want);
     free(b);
@@ -518,7 +518,7 @@ TEST(wbc_save_is_atomic_and_loads_back) {
   CHECK_INT(wbr_program_load(&r, ctx, path2), WBR_EIO);
   CHECK(r == NULL);
   CHECK_STR(wbr_ctx_last_error(ctx), "cannot open: No such file or directory");
-  CHECK_INT(wbr_program_load(&r, ctx, test_tmpdir()), WBR_EINPUT);
+  CHECK_INT(wbr_program_load(&r, ctx, test_tmpdir()), WBR_EBYTECODE);
   CHECK_STR(wbr_ctx_last_error(ctx), "not a regular file");
   wbr_program_free(p);
   wbr_program_free(q);

@@ -78,7 +78,7 @@ TEST(writer_chunked_equals_whole) {
   static const size_t chunks[] = {1, 7, 4096, 1u << 20, (1u << 20) + 3, 5u << 20};
   for (size_t c = 0; c < sizeof chunks / sizeof *chunks; c++) {
     wbr_writer *w = NULL;
-    int rc = wbr_writer_open(&w, ctx, chunked, ts, NULL);
+    int rc = wbr_writer_open(&w, ctx, chunked, ts, NULL, NULL);
     CHECK_INT(rc, 0);
     stream(w, all, total, chunks[c], &rc);
     CHECK_INT(rc, 0);
@@ -115,10 +115,10 @@ TEST(writer_too_few_bytes_leaves_nothing) {
   wbr_tensorset *ts = layout(ctx);
   const char *out = test_path("out.safetensors");
   wbr_writer *w = NULL;
-  CHECK_INT(wbr_writer_open(&w, ctx, out, ts, NULL), 0);
+  CHECK_INT(wbr_writer_open(&w, ctx, out, ts, NULL, NULL), 0);
   CHECK_INT(wbr_writer_write(w, small_a, sizeof small_a), 0);
   CHECK_INT(wbr_writer_write(w, big_bytes, 1000), 0);
-  CHECK_INT(wbr_writer_commit(w), WBR_EINPUT);
+  CHECK_INT(wbr_writer_commit(w), WBR_EFORMAT);
   CHECK_STR(g.last, "tensor 'big': got 1000 bytes, expected 3145733");
   CHECK_INT(g.n, 1);
   wbr_writer_free(w);
@@ -134,13 +134,13 @@ TEST(writer_too_many_bytes) {
   wbr_tensorset *ts = layout(ctx);
   const char *out = test_path("out.safetensors");
   wbr_writer *w = NULL;
-  CHECK_INT(wbr_writer_open(&w, ctx, out, ts, NULL), 0);
+  CHECK_INT(wbr_writer_open(&w, ctx, out, ts, NULL, NULL), 0);
   int rc = 0;
   stream(w, small_a, sizeof small_a, 5, &rc);
   stream(w, big_bytes, BIG, 1 << 20, &rc);
   CHECK_INT(rc, 0);
   CHECK_INT(wbr_writer_write(w, small_b, 4), 0);
-  CHECK_INT(wbr_writer_write(w, small_b, 4), WBR_EINPUT);
+  CHECK_INT(wbr_writer_write(w, small_b, 4), WBR_EFORMAT);
   CHECK_STR(g.last, "got 2 bytes more than the layout's 4 tensors hold (3145751 bytes)");
   CHECK_INT(wbr_writer_commit(w), WBR_EIO); /* failed writers stay failed, silently */
   CHECK_INT(g.n, 1);
@@ -158,7 +158,7 @@ TEST(writer_replaces_only_on_commit) {
   const char *out = test_path("out.safetensors");
   put_file(out, "old contents");
   wbr_writer *w = NULL;
-  CHECK_INT(wbr_writer_open(&w, ctx, out, ts, NULL), 0);
+  CHECK_INT(wbr_writer_open(&w, ctx, out, ts, NULL, NULL), 0);
   CHECK_INT(wbr_writer_write(w, small_a, sizeof small_a), 0);
   size_t len;
   unsigned char *p = test_slurp(out, &len);
@@ -189,7 +189,7 @@ TEST(writer_killed_leaves_nothing) {
     wbr_ctx_new(&ctx, NULL, NULL);
     wbr_tensorset *ts = layout(ctx);
     wbr_writer *w = NULL;
-    if (wbr_writer_open(&w, ctx, out, ts, NULL) == 0) {
+    if (wbr_writer_open(&w, ctx, out, ts, NULL, NULL) == 0) {
       wbr_writer_write(w, small_a, sizeof small_a);
       wbr_writer_write(w, big_bytes, BIG);
     }
@@ -250,7 +250,7 @@ TEST(writer_protect) {
   for (int i = 0; i < 3; i++) {
     wbr_writer *w = (wbr_writer *)1;
     g.n = 0;
-    CHECK_INT(wbr_writer_open(&w, ctx, dests[i], ts, protect), WBR_EUSAGE);
+    CHECK_INT(wbr_writer_open(&w, ctx, dests[i], ts, protect, NULL), WBR_EUSAGE);
     CHECK(w == NULL);
     CHECK_INT(g.n, 1);
     char want[700];
@@ -259,7 +259,7 @@ TEST(writer_protect) {
   }
   /* A different file is fine, and so is a destination that does not exist yet. */
   wbr_writer *w = NULL;
-  CHECK_INT(wbr_writer_open(&w, ctx, test_path("new.safetensors"), ts, protect), 0);
+  CHECK_INT(wbr_writer_open(&w, ctx, test_path("new.safetensors"), ts, protect, NULL), 0);
   wbr_writer_free(w);
   size_t len;
   unsigned char *p = test_slurp(in, &len);
@@ -332,7 +332,7 @@ TEST(writer_manifest_takes_no_bytes) {
   wbr_ctx_new(&ctx, test_on_diag, &g);
   wbr_tensorset *ts = layout(ctx);
   wbr_writer *w = NULL;
-  CHECK_INT(wbr_writer_open(&w, ctx, test_path("m.json"), ts, NULL), 0);
+  CHECK_INT(wbr_writer_open(&w, ctx, test_path("m.json"), ts, NULL, NULL), 0);
   CHECK_INT(wbr_writer_write(w, small_a, 0), 0);
   CHECK_INT(wbr_writer_write(w, small_a, 4), WBR_EUSAGE);
   CHECK_STR(g.last, "a manifest file takes no tensor bytes (got 4)");
@@ -352,7 +352,7 @@ TEST(writer_commit_twice) {
   wbr_tensorset_add(ts, "z", WBR_F32, 1, s, NULL);
   wbr_writer *w = NULL;
   const char *out = test_path("z.safetensors");
-  CHECK_INT(wbr_writer_open(&w, ctx, out, ts, NULL), 0);
+  CHECK_INT(wbr_writer_open(&w, ctx, out, ts, NULL, NULL), 0);
   CHECK_INT(wbr_writer_commit(w), 0);
   CHECK_INT(wbr_writer_commit(w), WBR_EUSAGE);
   CHECK_INT(wbr_writer_write(w, s, 1), WBR_EUSAGE);
@@ -432,7 +432,7 @@ TEST(writer_remove_temporaries) {
   char out[600], first[256] = "";
   snprintf(out, sizeof out, "%s/x.safetensors", sub);
   wbr_writer *w = NULL;
-  CHECK_INT(wbr_writer_open(&w, ctx, out, ts, NULL), 0);
+  CHECK_INT(wbr_writer_open(&w, ctx, out, ts, NULL, NULL), 0);
   CHECK_INT(dir_entries(sub, first, sizeof first), 1);
   CHECK(first[0] == '.' && strstr(first, ".tmp"));
   wbr_remove_temporaries();

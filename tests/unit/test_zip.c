@@ -106,7 +106,7 @@ static void expect_open_fails(const uint8_t *p, size_t len, const char *msg) {
   wbr_ctx *ctx;
   wbr_ctx_new(&ctx, test_on_diag, &g);
   wbr_zip *z = NULL;
-  CHECK_INT(wbr_zip_open(&z, ctx, "t.zip", NULL, p, len), WBR_EINPUT);
+  CHECK_INT(wbr_zip_open(&z, ctx, "t.zip", NULL, p, len), WBR_EFORMAT);
   CHECK(z == NULL);
   CHECK_INT(g.n, 1);
   CHECK_CONTAINS(g.last, msg);
@@ -185,13 +185,13 @@ TEST(zip_refusals) {
     CHECK_INT(wbr_zip_open(&z, ctx, "t.zip", NULL, c, m.len), 0);
     const wbr_zip_entry *e = wbr_zip_find(z, "a/x");
     c[e->data_offset + 5] ^= 1;
-    CHECK_INT(wbr_zip_check_crc(z, e), WBR_EINPUT);
+    CHECK_INT(wbr_zip_check_crc(z, e), WBR_EFORMAT);
     CHECK_CONTAINS(g.last, "CRC-32 mismatch");
     /* Corrupt deflate data. */
     e = wbr_zip_find(z, "a/z");
     c[e->data_offset + 3] ^= 0x55;
     uint8_t out[5000];
-    CHECK_INT(wbr_zip_extract(z, e, out, sizeof out), WBR_EINPUT);
+    CHECK_INT(wbr_zip_extract(z, e, out, sizeof out), WBR_EFORMAT);
     wbr_zip_free(z);
     wbr_ctx_free(ctx);
   }
