@@ -31,8 +31,9 @@ static void put_pattern(wbr_buf *b, const wbr_program *p, uint32_t i) {
   const wbr_pattern *pt = wbr_program_pattern(p, i);
   if (pt->kind == WBR_PK_REGEX) {
     put_quoted(b, wbr_program_str(p, pt->text), '/');
-    for (int k = 0; WBR_RX_LETTERS[k]; k++)
-      if (pt->flags & (1u << k)) wbr_buf_putc(b, WBR_RX_LETTERS[k]);
+    char letters[8];
+    wbr_pattern_letters(pt->flags, letters);
+    wbr_buf_puts(b, letters);
   } else {
     put_quoted(b, wbr_program_str(p, pt->text), '"');
   }

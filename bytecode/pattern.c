@@ -21,7 +21,7 @@ struct wbr_namepat_state {
 };
 
 struct wbr_namepat {
-  wbr_namepat_kind kind;
+  wbr_pattern_kind kind;
   pcre2_code *code;
   wbr_namepat_state own;
   bool jit;
@@ -173,7 +173,7 @@ static void state_fini(wbr_namepat_state *st) {
   pcre2_match_context_free(st->mctx);
 }
 
-int wbr_namepat_new(wbr_namepat **out, wbr_namepat_kind kind, const char *text, const char *flags,
+int wbr_namepat_new(wbr_namepat **out, wbr_pattern_kind kind, const char *text, const char *flags,
                     wbr_namepat_error *err) {
   *out = NULL;
   wbr_namepat *p = calloc(1, sizeof *p);
@@ -184,7 +184,7 @@ int wbr_namepat_new(wbr_namepat **out, wbr_namepat_kind kind, const char *text, 
   wbr_buf_init(&lit);
   uint32_t opts = 0;
   int rc = 0;
-  if (kind == WBR_NAMEPAT_GLOB) {
+  if (kind == WBR_PK_GLOB) {
     if (!*text) rc = perr(err, 0, "empty pattern: it would match no tensor name");
     else rc = glob_to_regex(p, text, &re, &lit, err);
     opts = PCRE2_DOTALL;
@@ -211,10 +211,10 @@ int wbr_namepat_new(wbr_namepat **out, wbr_namepat_kind kind, const char *text, 
       PCRE2_UCHAR msg[200];
       pcre2_get_error_message(ecode, msg, sizeof msg);
       /* A glob's regex is ours: its errors cannot be placed in the user's text. */
-      rc = perr(err, kind == WBR_NAMEPAT_REGEX ? (size_t)eoff : 0, "%s", (const char *)msg);
+      rc = perr(err, kind == WBR_PK_REGEX ? (size_t)eoff : 0, "%s", (const char *)msg);
     }
   }
-  if (rc == 0 && kind == WBR_NAMEPAT_REGEX) {
+  if (rc == 0 && kind == WBR_PK_REGEX) {
     uint32_t n = 0;
     pcre2_pattern_info(p->code, PCRE2_INFO_CAPTURECOUNT, &n);
     if (n > MAX_GROUPS) rc = perr(err, 0, "more than %d groups in one regex", MAX_GROUPS);
@@ -244,7 +244,7 @@ void wbr_namepat_free(wbr_namepat *p) {
   free(p);
 }
 
-wbr_namepat_kind wbr_namepat_get_kind(const wbr_namepat *p) { return p->kind; }
+wbr_pattern_kind wbr_namepat_get_kind(const wbr_namepat *p) { return p->kind; }
 int wbr_namepat_stars(const wbr_namepat *p) { return p->nstars; }
 uint32_t wbr_namepat_groups(const wbr_namepat *p) { return p->ngroups; }
 const char *wbr_namepat_literal(const wbr_namepat *p) { return p->literal; }
@@ -291,7 +291,7 @@ static int match_budgeted(const wbr_namepat *p, const wbr_namepat_state *st, con
 
 int wbr_namepat_match_in(const wbr_namepat *p, wbr_namepat_state *st, const char *name, size_t len,
                          wbr_match *m, wbr_namepat_error *err) {
-  if (p->kind == WBR_NAMEPAT_GLOB) {
+  if (p->kind == WBR_PK_GLOB) {
     if (p->literal) {
       if (len != p->prefix_len || memcmp(name, p->literal, len) != 0) return 0;
     } else if (len < p->prefix_len + p->suffix_len || memcmp(name, p->prefix, p->prefix_len) != 0 ||
@@ -394,7 +394,7 @@ int wbr_template_new(wbr_template **out, const wbr_namepat *p, const char *text,
       part.len = 1;
       i += 2;
     } else if (c == '*') {
-      if (p->kind != WBR_NAMEPAT_GLOB) {
+      if (p->kind != WBR_PK_GLOB) {
         rc = perr(err, i, "'*' in a template stands for a '*' of a glob pattern, and this pattern is a regex: use $1, ${name}, or \\* for a literal star");
         break;
       }
@@ -423,7 +423,7 @@ int wbr_template_new(wbr_template **out, const wbr_namepat *p, const char *text,
           rc = perr(err, i, "'${' must be closed by '}' after the group number");
           break;
         }
-        if (p->kind != WBR_NAMEPAT_REGEX) {
+        if (p->kind != WBR_PK_REGEX) {
           rc = perr(err, i, "${%u} refers to a regex group, but this pattern is a glob: use '*' or {name}", g);
           break;
         }
@@ -459,7 +459,7 @@ int wbr_template_new(wbr_template **out, const wbr_namepat *p, const char *text,
         uint32_t g = 0;
         size_t o = i + 1;
         while (isdigit((unsigned char)text[o]) && g < 1000) g = g * 10 + (uint32_t)(text[o++] - '0');
-        if (p->kind != WBR_NAMEPAT_REGEX) {
+        if (p->kind != WBR_PK_REGEX) {
           rc = perr(err, i, "$%u refers to a regex group, but this pattern is a glob: use '*' or {name}", g);
           break;
         }

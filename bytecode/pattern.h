@@ -7,7 +7,9 @@
 
 #include "base/util.h"
 
-typedef enum wbr_namepat_kind { WBR_NAMEPAT_GLOB = 0, WBR_NAMEPAT_REGEX = 1 } wbr_namepat_kind;
+/* A pattern's kind, one enum for the AST (compiler/ast.h), the program (wbr_pattern.kind, whose
+ * values are the .wbc encoding) and the matcher. */
+typedef enum wbr_pattern_kind { WBR_PK_GLOB = 0, WBR_PK_REGEX = 1 } wbr_pattern_kind;
 
 /* Why a pattern or template was refused: a message and the byte offset in its text. */
 typedef struct wbr_namepat_error {
@@ -23,11 +25,11 @@ typedef struct wbr_namepat wbr_namepat;
 /* Compile a pattern. Glob text keeps its backslash escapes (\* \{ \} \\ are literals). Regex
  * flags: i caseless, m multiline, s dotall, x extended, n no auto capture. Returns 0, WBR_ERULES (err filled) or
  * WBR_ENOMEM. */
-int wbr_namepat_new(wbr_namepat **out, wbr_namepat_kind kind, const char *text, const char *flags,
+int wbr_namepat_new(wbr_namepat **out, wbr_pattern_kind kind, const char *text, const char *flags,
                     wbr_namepat_error *err);
 void wbr_namepat_free(wbr_namepat *p);
 
-wbr_namepat_kind wbr_namepat_get_kind(const wbr_namepat *p);
+wbr_pattern_kind wbr_namepat_get_kind(const wbr_namepat *p);
 /* Number of `*` in a glob (0 for a regex). */
 int wbr_namepat_stars(const wbr_namepat *p);
 /* Number of capture groups (glob: stars and {name}s; regex: its groups). */

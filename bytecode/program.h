@@ -6,11 +6,12 @@
 #define WBR_PROGRAM_H
 
 #include "opcodes.h"
+#include "pattern.h"
 #include "base/text.h"
 #include "base/util.h"
 
-/* Pattern kinds (wbr_pattern.kind) and regex flag bits (wbr_pattern.flags). */
-enum { WBR_PK_GLOB = 0, WBR_PK_REGEX = 1 };
+/* Pattern kinds (wbr_pattern.kind: pattern.h's WBR_PK_*) and regex flag bits (wbr_pattern.flags;
+ * the AST holds the same bits). */
 #define WBR_RX_CASELESS 0x01u  /* i */
 #define WBR_RX_MULTILINE 0x02u /* m */
 #define WBR_RX_DOTALL 0x04u    /* s */

@@ -38,7 +38,7 @@ static int pattern_compile(const wbr_program *p, uint32_t i, wbr_namepat **out, 
   wbr_pattern_letters(pt->flags, letters);
   wbr_namepat_error pe;
   const char *t = p->strs[pt->text];
-  int rc = wbr_namepat_new(out, pt->kind == WBR_PK_REGEX ? WBR_NAMEPAT_REGEX : WBR_NAMEPAT_GLOB,
+  int rc = wbr_namepat_new(out, pt->kind == WBR_PK_REGEX ? WBR_PK_REGEX : WBR_PK_GLOB,
                            t, letters, &pe);
   if (rc == WBR_ENOMEM)
     snprintf(err, errn, "out of memory");

@@ -7,31 +7,17 @@
 #define WBR_AST_H
 
 #include "../base/util.h"
+#include "../bytecode/program.h"
+#include "statements.h"
 
 /* Byte offsets [start, end) into the source text. */
 typedef struct wbr_span {
   uint32_t start, end;
 } wbr_span;
 
-/* Statement kinds, once: keyword and one line of meaning. */
-#define WBR_STMT_LIST(X)                                                                          \
-  X(RENAME, "rename", "give each matched tensor the name built from the template")               \
-  X(DROP, "drop", "remove each matched tensor")                                                    \
-  X(RESHAPE, "reshape", "reshape each matched tensor (one -1 infers a dimension)")                 \
-  X(TRANSPOSE, "transpose", "swap the two axes of each matched 2-D tensor")                        \
-  X(PERMUTE, "permute", "reorder the axes of each matched tensor")                                 \
-  X(SPLIT, "split", "cut each matched tensor along an axis into the named parts")                  \
-  X(CONCAT, "concat", "join one tensor from each pattern along an existing axis")                  \
-  X(STACK, "stack", "join one tensor from each pattern along a new axis")                          \
-  X(UNSTACK, "unstack", "cut each matched tensor along an axis into one tensor per index")         \
-  X(SELECT, "select", "take one index along an axis (the axis disappears)")                        \
-  X(SLICE, "slice", "take a range [start, end) along an axis (the axis stays)")                    \
-  X(CAST, "cast", "convert each matched tensor to a dtype")                                        \
-  X(HINT, "hint", "tell the matcher that two names correspond; no effect on the mapping")          \
-  X(EXPECT, "expect", "assert the shape, dtype or count of the matched tensors")
-
+/* Statement kinds, once: compiler/statements.h. */
 typedef enum wbr_stmt_kind {
-#define WBR_STMT_ENUM(id, kw, doc) WBR_STMT_##id,
+#define WBR_STMT_ENUM(id, kw, syntax, doc) WBR_STMT_##id,
   WBR_STMT_LIST(WBR_STMT_ENUM)
 #undef WBR_STMT_ENUM
       WBR_STMT_COUNT
@@ -39,21 +25,20 @@ typedef enum wbr_stmt_kind {
 
 const char *wbr_stmt_keyword(wbr_stmt_kind k);
 
-typedef enum wbr_pat_kind {
-  WBR_PAT_GLOB, /* "..." : whole-name match; '*' and {name} captures */
-  WBR_PAT_REGEX /* /.../ : PCRE2, searched anywhere in the name; $1, ${name} references */
-} wbr_pat_kind;
+/* Pattern kinds are bytecode/pattern.h's: WBR_PK_GLOB "..." (whole-name match; '*' and {name}
+ * captures), WBR_PK_REGEX /.../ (PCRE2, searched anywhere in the name; $1, ${name} references). */
 
 /* A pattern (left side) or a template (right side). `text` is the content without the quotes
  * or slashes. For a quoted string (glob, template, hint) the only escape resolved is \" -> ";
  * the glob escapes stay as written, always two bytes: \* \{ \} \\ (so a '*' or '{' in text
  * not preceded by '\' is a wildcard or a capture). For a /regex/ the text is exactly what was
  * between the slashes (PCRE2 syntax; "\/" stands for '/'). Regex flags are the letters after
- * the closing slash ("i", "x"), in the canonical order "ix" (see docs/language.md). */
+ * the closing slash ("i", "x"), held as the bytecode's WBR_RX_* bits; wbr_pattern_letters
+ * spells them in the canonical order "ix" (see docs/language.md). */
 typedef struct wbr_ast_pat {
-  wbr_pat_kind kind;
+  wbr_pattern_kind kind;
   char *text;
-  char flags[8]; /* regex only, e.g. "i" */
+  uint8_t flags; /* regex only: WBR_RX_* bits (bytecode/program.h) */
   wbr_span span; /* including the quotes or slashes */
 } wbr_ast_pat;
 

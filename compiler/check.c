@@ -22,7 +22,7 @@ typedef struct checker {
 
 /* What a pattern binds, for checking the templates that use it. */
 typedef struct binds {
-  wbr_pat_kind kind;
+  wbr_pattern_kind kind;
   bool ok;             /* the pattern itself is valid */
   int nstars;          /* glob */
   int ncaps;           /* glob: named captures; */
@@ -88,7 +88,7 @@ static size_t scan_brace(checker *c, const wbr_ast_pat *p, size_t i, bool allow_
   while (t[j] && t[j] != '}' && t[j] != '{') j++;
   if (t[j] != '}') {
     err(c, str_span(p, i, 1), "close the capture with '}', or write '\\{' for a literal '{'",
-        "unclosed '{' in %s", p->kind == WBR_PAT_GLOB ? "a glob" : "a template");
+        "unclosed '{' in %s", p->kind == WBR_PK_GLOB ? "a glob" : "a template");
     return 0;
   }
   size_t n = j - i - 1;
@@ -113,7 +113,7 @@ static size_t scan_brace(checker *c, const wbr_ast_pat *p, size_t i, bool allow_
 /* Validate a glob pattern and record what it binds. */
 static void glob_pattern(checker *c, const wbr_ast_pat *p, binds *b) {
   const char *t = p->text;
-  b->kind = WBR_PAT_GLOB;
+  b->kind = WBR_PK_GLOB;
   b->ok = true;
   for (size_t i = 0; t[i]; i++) {
     if (t[i] == '\\' && t[i + 1]) {
@@ -151,17 +151,18 @@ static void glob_pattern(checker *c, const wbr_ast_pat *p, binds *b) {
 
 /* Compile p with the runtime's engine; its refusal is reported at the offset it names. */
 static void engine_pattern(checker *c, const wbr_ast_pat *p, binds *b) {
-  bool rx = p->kind == WBR_PAT_REGEX;
+  bool rx = p->kind == WBR_PK_REGEX;
+  char letters[8];
+  wbr_pattern_letters(p->flags, letters);
   wbr_namepat_error e;
-  int rc = wbr_namepat_new(&b->np, rx ? WBR_NAMEPAT_REGEX : WBR_NAMEPAT_GLOB, p->text,
-                           rx ? p->flags : NULL, &e);
+  int rc = wbr_namepat_new(&b->np, p->kind, p->text, rx ? letters : NULL, &e);
   if (rc == WBR_ENOMEM) {
     c->oom = true;
     b->ok = false;
   } else if (rc) {
     size_t len = strlen(p->text);
     /* A regex's offsets run past its text into the flags after the closing '/'. */
-    size_t max = rx ? len + 1 + strlen(p->flags) : len;
+    size_t max = rx ? len + 1 + strlen(letters) : len;
     size_t off = e.offset < max ? e.offset : max;
     wbr_span at = rx ? (wbr_span){p->span.start + 1 + (uint32_t)off, p->span.start + 2 + (uint32_t)off}
                      : str_span(p, off, 1);
@@ -173,7 +174,7 @@ static void engine_pattern(checker *c, const wbr_ast_pat *p, binds *b) {
 }
 
 static void regex_pattern(checker *c, const wbr_ast_pat *p, binds *b) {
-  b->kind = WBR_PAT_REGEX;
+  b->kind = WBR_PK_REGEX;
   b->ok = true;
   engine_pattern(c, p, b);
   if (!b->ok) return;
@@ -190,11 +191,11 @@ static void pattern(checker *c, const wbr_ast_pat *p, binds *b, const char *what
   memset(b, 0, sizeof *b);
   b->kind = p->kind;
   if (!p->text[0]) {
-    err(c, p->span, p->kind == WBR_PAT_GLOB ? "write \"*\" to match every tensor" : NULL,
+    err(c, p->span, p->kind == WBR_PK_GLOB ? "write \"*\" to match every tensor" : NULL,
         "empty %s", what);
     return;
   }
-  if (p->kind == WBR_PAT_GLOB) {
+  if (p->kind == WBR_PK_GLOB) {
     glob_pattern(c, p, b);
     if (b->ok) engine_pattern(c, p, b);
   } else {
@@ -224,6 +225,80 @@ static void engine_template(checker *c, const wbr_ast_pat *t, const binds *b, bo
   }
 }
 
+/* A {name} at t->text[i..j] (j at '}') of a template: bound by the (glob) pattern? */
+static void tpl_capture(checker *c, const wbr_ast_pat *t, const binds *b, size_t i, size_t j) {
+  const char *s = t->text;
+  size_t n = j - i - 1;
+  char have[200];
+  if (b->kind == WBR_PK_REGEX) {
+    err(c, str_span(t, i, n + 2), "with a /regex/ pattern write ${name} or $1",
+        "'{%.*s}' in the template of a /regex/ pattern", (int)n, s + i + 1);
+  } else if (!bound(b, s + i + 1, n)) {
+    bound_list(b, have, sizeof have);
+    char help[260];
+    if (have[0]) snprintf(help, sizeof help, "the pattern binds %s", have);
+    else snprintf(help, sizeof help, "the pattern binds no captures; add {%.*s} to it",
+                  (int)(n > 40 ? 40 : n), s + i + 1);
+    err(c, str_span(t, i, n + 2), help,
+        "capture '{%.*s}' is not bound by the pattern", (int)n, s + i + 1);
+  }
+}
+
+/* A '$' reference at t->text[*i] of a template: $$, $N or ${name} of a regex group. *i is left
+ * on its last byte. Returns false after an error that ends the template's check. */
+static bool tpl_dollar(checker *c, const wbr_ast_pat *t, const binds *b, size_t *at) {
+  const char *s = t->text;
+  size_t i = *at;
+  char nx = s[i + 1];
+  bool digit = nx >= '0' && nx <= '9';
+  if (b->kind == WBR_PK_GLOB) {
+    if (digit || nx == '{')
+      err(c, str_span(t, i, digit ? 2 : 1),
+          "'$1' and '${name}' refer to /regex/ groups; a glob template uses '*' and {name}",
+          "'$%c' in the template of a glob pattern", nx);
+    return true;
+  }
+  if (nx == '$') {
+    i++;
+  } else if (digit) {
+    size_t n = (s[i + 2] >= '0' && s[i + 2] <= '9') ? 2 : 1;
+    unsigned g = (unsigned)(nx - '0');
+    if (n == 2) g = g * 10 + (unsigned)(s[i + 2] - '0');
+    if (g > b->ngroups)
+      err(c, str_span(t, i, n + 1), "number the groups ( ... ) of the regex from 1; $0 is "
+          "the whole match",
+          "'$%u' refers to group %u, but the regex has %u group%s", g, g, b->ngroups,
+          b->ngroups == 1 ? "" : "s");
+    i += n;
+  } else if (nx == '{') {
+    size_t j = i + 2;
+    while (s[j] && s[j] != '}') j++;
+    size_t n = j - i - 2;
+    if (!s[j] || n == 0) {
+      err(c, str_span(t, i, s[j] ? n + 3 : 2), "write ${name} or ${1}", "unclosed '${' in a template");
+      return false;
+    }
+    const char *nm = s + i + 2;
+    bool num = true;
+    for (size_t k = 0; k < n; k++) num = num && nm[k] >= '0' && nm[k] <= '9';
+    if (num) {
+      unsigned long g = n <= 3 ? strtoul(nm, NULL, 10) : 1000;
+      if (g > b->ngroups)
+        err(c, str_span(t, i, n + 3), NULL, "'${%.*s}' refers to group %lu, but the regex has %u group%s",
+            (int)n, nm, g, b->ngroups, b->ngroups == 1 ? "" : "s");
+    } else if (!regex_has_name(b, nm, n)) {
+      err(c, str_span(t, i, n + 3), "name a group with (?<name>...)",
+          "'${%.*s}': the regex has no group named '%.*s'", (int)n, nm, (int)n, nm);
+    }
+    i = j;
+  } else {
+    err(c, str_span(t, i, 1), "write '$$' for a literal '$'",
+        "'$' must be followed by a group number, {name} or '$'");
+  }
+  *at = i;
+  return true;
+}
+
 /* Check a template against the binds of its (first) pattern. Sets *hash if it uses {#}. */
 static void template(checker *c, const wbr_ast_pat *t, const binds *b, bool allow_hash,
                      bool *hash) {
@@ -237,33 +312,22 @@ static void template(checker *c, const wbr_ast_pat *t, const binds *b, bool allo
   int errors_before = c->errors;
   int nstars = 0;
   uint32_t first_star = 0;
-  char have[200];
   for (size_t i = 0; s[i]; i++) {
     if (s[i] == '\\' && s[i + 1]) {
       i++;
     } else if (s[i] == '{') {
       size_t j = scan_brace(c, t, i, allow_hash);
       if (!j) return;
-      size_t n = j - i - 1;
-      if (n == 1 && s[i + 1] == '#') {
+      if (j == i + 2 && s[i + 1] == '#') {
         if (hash) *hash = true;
-      } else if (b->kind == WBR_PAT_REGEX) {
-        err(c, str_span(t, i, n + 2), "with a /regex/ pattern write ${name} or $1",
-            "'{%.*s}' in the template of a /regex/ pattern", (int)n, s + i + 1);
-      } else if (!bound(b, s + i + 1, n)) {
-        bound_list(b, have, sizeof have);
-        char help[260];
-        if (have[0]) snprintf(help, sizeof help, "the pattern binds %s", have);
-        else snprintf(help, sizeof help, "the pattern binds no captures; add {%.*s} to it",
-                      (int)(n > 40 ? 40 : n), s + i + 1);
-        err(c, str_span(t, i, n + 2), help,
-            "capture '{%.*s}' is not bound by the pattern", (int)n, s + i + 1);
+      } else {
+        tpl_capture(c, t, b, i, j);
       }
       i = j;
     } else if (s[i] == '}') {
       err(c, str_span(t, i, 1), "write '\\}' for a literal '}'", "unmatched '}' in a template");
     } else if (s[i] == '*') {
-      if (b->kind == WBR_PAT_REGEX) {
+      if (b->kind == WBR_PK_REGEX) {
         err(c, str_span(t, i, 1), "with a /regex/ pattern use $1 or ${name}; write '\\*' for a "
             "literal '*'", "'*' in the template of a /regex/ pattern");
         continue;
@@ -271,55 +335,10 @@ static void template(checker *c, const wbr_ast_pat *t, const binds *b, bool allo
       if (!nstars) first_star = (uint32_t)i;
       nstars++;
     } else if (s[i] == '$') {
-      char nx = s[i + 1];
-      bool digit = nx >= '0' && nx <= '9';
-      if (b->kind == WBR_PAT_GLOB) {
-        if (digit || nx == '{')
-          err(c, str_span(t, i, digit ? 2 : 1),
-              "'$1' and '${name}' refer to /regex/ groups; a glob template uses '*' and {name}",
-              "'$%c' in the template of a glob pattern", nx);
-        continue;
-      }
-      if (nx == '$') {
-        i++;
-      } else if (digit) {
-        size_t n = (s[i + 2] >= '0' && s[i + 2] <= '9') ? 2 : 1;
-        unsigned g = (unsigned)(nx - '0');
-        if (n == 2) g = g * 10 + (unsigned)(s[i + 2] - '0');
-        if (g > b->ngroups)
-          err(c, str_span(t, i, n + 1), "number the groups ( ... ) of the regex from 1; $0 is "
-              "the whole match",
-              "'$%u' refers to group %u, but the regex has %u group%s", g, g, b->ngroups,
-              b->ngroups == 1 ? "" : "s");
-        i += n;
-      } else if (nx == '{') {
-        size_t j = i + 2;
-        while (s[j] && s[j] != '}') j++;
-        size_t n = j - i - 2;
-        if (!s[j] || n == 0) {
-          err(c, str_span(t, i, s[j] ? n + 3 : 2), "write ${name} or ${1}", "unclosed '${' in a template");
-          return;
-        }
-        const char *nm = s + i + 2;
-        bool num = true;
-        for (size_t k = 0; k < n; k++) num = num && nm[k] >= '0' && nm[k] <= '9';
-        if (num) {
-          unsigned long g = n <= 3 ? strtoul(nm, NULL, 10) : 1000;
-          if (g > b->ngroups)
-            err(c, str_span(t, i, n + 3), NULL, "'${%.*s}' refers to group %lu, but the regex has %u group%s",
-                (int)n, nm, g, b->ngroups, b->ngroups == 1 ? "" : "s");
-        } else if (!regex_has_name(b, nm, n)) {
-          err(c, str_span(t, i, n + 3), "name a group with (?<name>...)",
-              "'${%.*s}': the regex has no group named '%.*s'", (int)n, nm, (int)n, nm);
-        }
-        i = j;
-      } else {
-        err(c, str_span(t, i, 1), "write '$$' for a literal '$'",
-            "'$' must be followed by a group number, {name} or '$'");
-      }
+      if (!tpl_dollar(c, t, b, &i)) return;
     }
   }
-  if (b->kind == WBR_PAT_GLOB && nstars && nstars != b->nstars) {
+  if (b->kind == WBR_PK_GLOB && nstars && nstars != b->nstars) {
     char help[200];
     snprintf(help, sizeof help, "the k-th '*' of the template copies the k-th '*' of the "
              "pattern: use %d, or none and name the parts with {captures}", b->nstars);
@@ -390,71 +409,115 @@ static void check_permute(checker *c, const wbr_ast_stmt *s) {
 }
 
 static bool same_pat(const wbr_ast_pat *a, const wbr_ast_pat *b) {
-  return a->kind == b->kind && strcmp(a->text, b->text) == 0 && strcmp(a->flags, b->flags) == 0;
+  return a->kind == b->kind && strcmp(a->text, b->text) == 0 && a->flags == b->flags;
+}
+
+static void check_hint(checker *c, const wbr_ast_stmt *s) {
+  binds bi;
+  for (size_t i = 0; i < s->nin; i++) {
+    pattern(c, &s->in[i], &bi, "name in 'hint'");
+    binds_free(&bi);
+  }
+  if (s->nin == 2 && s->in[0].text[0] && same_pat(&s->in[0], &s->in[1]))
+    err(c, s->in[1].span, "a hint relates two different names", "the hint relates a name to itself");
+  if (s->hint_layout == WBR_HINT_PERMUTE) check_permute(c, s);
+}
+
+/* Input i >= 1 of a concat or stack: the same kind as the first, and joined to it only by the
+ * first pattern's captures (a glob) or named groups (a regex). */
+static void check_later_input(checker *c, const wbr_ast_stmt *s, size_t i, const binds *b0) {
+  const char *kw = wbr_stmt_keyword(s->kind);
+  binds bi;
+  const wbr_ast_pat *p = &s->in[i];
+  if (p->kind != s->in[0].kind) {
+    err(c, p->span, "write every input as a glob, or every input as a /regex/",
+        "'%s' mixes glob and /regex/ inputs", kw);
+    return;
+  }
+  int errors_before = c->errors;
+  pattern(c, p, &bi, "pattern");
+  if (bi.ok && b0->ok && p->kind == WBR_PK_GLOB) {
+    for (int k = 0; k < bi.ncaps; k++) {
+      if (!bound(b0, bi.caps[k], bi.caplen[k])) {
+        size_t off = (size_t)(bi.caps[k] - p->text) - 1;
+        err(c, str_span(p, off, bi.caplen[k] + 2),
+            "the first pattern enumerates the groups; the others may only use its captures",
+            "capture '{%.*s}' is not bound by the first pattern of '%s'", (int)bi.caplen[k],
+            bi.caps[k], kw);
+      }
+    }
+  } else if (bi.ok && b0->ok && p->kind == WBR_PK_REGEX && bi.ngroups > 0) {
+    /* Later regexes join the first on named groups only. */
+    if (bi.ngroups != bi.nnamed) {
+      err(c, p->span, "name the groups with (?<name>...), or use (?:...) for grouping only",
+          "unnamed group in a later /regex/ of '%s': only named groups can join the first", kw);
+    } else {
+      for (uint32_t g = 1; g <= bi.ngroups; g++) {
+        const char *nm = wbr_namepat_group_name(bi.np, g);
+        if (nm && !regex_has_name(b0, nm, strlen(nm)))
+          err(c, p->span, "the first pattern enumerates the groups; the others may only use "
+              "its named groups", "group '%s' is not a named group of the first pattern of '%s'",
+              nm, kw);
+      }
+    }
+  }
+  binds_free(&bi);
+  /* The runtime builds the name each later input selects from the first pattern's captures,
+   * as a template: it must compile as one. */
+  if (bi.ok && b0->ok && c->errors == errors_before) {
+    char what[96];
+    snprintf(what, sizeof what, "input %zu of '%s' (built from the first pattern's captures): ", i + 1, kw);
+    engine_template(c, p, b0, false, what,
+                    p->kind == WBR_PK_REGEX ? "a later input names one tensor from the first regex's groups, "
+                                               "written like a template: /b${i}/"
+                                             : NULL);
+  }
+}
+
+/* At least two outputs, one size per output (one -1 at most, the others positive), no two
+ * outputs alike. */
+static void check_split(checker *c, const wbr_ast_stmt *s) {
+  if (s->nout < 2) {
+    err(c, s->out[0].span, "list one template per part: -> \"a\", \"b\"",
+        "'split' needs at least 2 outputs, found %zu", s->nout);
+  }
+  if (s->has_ints) {
+    if (s->ints.n != s->nout && s->nout >= 2)
+      err(c, s->ints.span, "give one size per output template",
+          "%zu sizes for %zu outputs", s->ints.n, s->nout);
+    size_t infer = 0;
+    for (size_t i = 0; i < s->ints.n; i++) {
+      if (s->ints.v[i] == -1 && infer++ == 0) continue;
+      if (s->ints.v[i] == -1)
+        err(c, s->ints.spans[i], "only one size can be inferred", "more than one -1 in the sizes of 'split'");
+      else if (s->ints.v[i] <= 0)
+        err(c, s->ints.spans[i], "every part has a size of at least 1 (or -1 for the rest)",
+            "split size %lld is not positive", (long long)s->ints.v[i]);
+    }
+  }
+  for (size_t i = 1; i < s->nout; i++) {
+    for (size_t j = 0; j < i; j++) {
+      if (strcmp(s->out[i].text, s->out[j].text) == 0) {
+        err(c, s->out[i].span, "give every part its own name",
+            "two outputs of 'split' have the same template");
+        wbr_diag_at(c->ctx, c->f, WBR_SEV_NOTE, s->out[j].span, NULL, "the first is here");
+        break;
+      }
+    }
+  }
 }
 
 static void check_stmt(checker *c, const wbr_ast_stmt *s) {
   const char *kw = wbr_stmt_keyword(s->kind);
-  binds b0, bi;
+  binds b0;
   memset(&b0, 0, sizeof b0);
   if (s->kind == WBR_STMT_HINT) {
-    for (size_t i = 0; i < s->nin; i++) {
-      pattern(c, &s->in[i], &bi, "name in 'hint'");
-      binds_free(&bi);
-    }
-    if (s->nin == 2 && s->in[0].text[0] && same_pat(&s->in[0], &s->in[1]))
-      err(c, s->in[1].span, "a hint relates two different names", "the hint relates a name to itself");
-    if (s->hint_layout == WBR_HINT_PERMUTE) check_permute(c, s);
+    check_hint(c, s);
     return;
   }
   if (s->nin == 0) return;
   pattern(c, &s->in[0], &b0, "pattern");
-  for (size_t i = 1; i < s->nin; i++) {
-    const wbr_ast_pat *p = &s->in[i];
-    if (p->kind != s->in[0].kind) {
-      err(c, p->span, "write every input as a glob, or every input as a /regex/",
-          "'%s' mixes glob and /regex/ inputs", kw);
-      continue;
-    }
-    int errors_before = c->errors;
-    pattern(c, p, &bi, "pattern");
-    if (bi.ok && b0.ok && p->kind == WBR_PAT_GLOB) {
-      for (int k = 0; k < bi.ncaps; k++) {
-        if (!bound(&b0, bi.caps[k], bi.caplen[k])) {
-          size_t off = (size_t)(bi.caps[k] - p->text) - 1;
-          err(c, str_span(p, off, bi.caplen[k] + 2),
-              "the first pattern enumerates the groups; the others may only use its captures",
-              "capture '{%.*s}' is not bound by the first pattern of '%s'", (int)bi.caplen[k],
-              bi.caps[k], kw);
-        }
-      }
-    } else if (bi.ok && b0.ok && p->kind == WBR_PAT_REGEX && bi.ngroups > 0) {
-      /* Later regexes join the first on named groups only. */
-      if (bi.ngroups != bi.nnamed) {
-        err(c, p->span, "name the groups with (?<name>...), or use (?:...) for grouping only",
-            "unnamed group in a later /regex/ of '%s': only named groups can join the first", kw);
-      } else {
-        for (uint32_t g = 1; g <= bi.ngroups; g++) {
-          const char *nm = wbr_namepat_group_name(bi.np, g);
-          if (nm && !regex_has_name(&b0, nm, strlen(nm)))
-            err(c, p->span, "the first pattern enumerates the groups; the others may only use "
-                "its named groups", "group '%s' is not a named group of the first pattern of '%s'",
-                nm, kw);
-        }
-      }
-    }
-    binds_free(&bi);
-    /* The runtime builds the name each later input selects from the first pattern's captures,
-     * as a template: it must compile as one. */
-    if (bi.ok && b0.ok && c->errors == errors_before) {
-      char what[96];
-      snprintf(what, sizeof what, "input %zu of '%s' (built from the first pattern's captures): ", i + 1, kw);
-      engine_template(c, p, &b0, false, what,
-                      p->kind == WBR_PAT_REGEX ? "a later input names one tensor from the first regex's groups, "
-                                                 "written like a template: /b${i}/"
-                                               : NULL);
-    }
-  }
+  for (size_t i = 1; i < s->nin; i++) check_later_input(c, s, i, &b0);
 
   bool hash = false;
   for (size_t i = 0; i < s->nout; i++) {
@@ -466,43 +529,14 @@ static void check_stmt(checker *c, const wbr_ast_stmt *s) {
 
   switch (s->kind) {
   case WBR_STMT_RENAME:
-    if (s->nout == 1 && b0.ok && s->in[0].kind == WBR_PAT_GLOB &&
+    if (s->nout == 1 && b0.ok && s->in[0].kind == WBR_PK_GLOB &&
         strcmp(s->in[0].text, s->out[0].text) == 0)
       err(c, s->out[0].span, "remove the statement, or change the template",
           "the template equals the pattern: this rename does nothing");
     break;
   case WBR_STMT_RESHAPE: check_shape_list(c, s, true); break;
   case WBR_STMT_PERMUTE: check_permute(c, s); break;
-  case WBR_STMT_SPLIT:
-    if (s->nout < 2) {
-      err(c, s->out[0].span, "list one template per part: -> \"a\", \"b\"",
-          "'split' needs at least 2 outputs, found %zu", s->nout);
-    }
-    if (s->has_ints) {
-      if (s->ints.n != s->nout && s->nout >= 2)
-        err(c, s->ints.span, "give one size per output template",
-            "%zu sizes for %zu outputs", s->ints.n, s->nout);
-      size_t infer = 0;
-      for (size_t i = 0; i < s->ints.n; i++) {
-        if (s->ints.v[i] == -1 && infer++ == 0) continue;
-        if (s->ints.v[i] == -1)
-          err(c, s->ints.spans[i], "only one size can be inferred", "more than one -1 in the sizes of 'split'");
-        else if (s->ints.v[i] <= 0)
-          err(c, s->ints.spans[i], "every part has a size of at least 1 (or -1 for the rest)",
-              "split size %lld is not positive", (long long)s->ints.v[i]);
-      }
-    }
-    for (size_t i = 1; i < s->nout; i++) {
-      for (size_t j = 0; j < i; j++) {
-        if (strcmp(s->out[i].text, s->out[j].text) == 0) {
-          err(c, s->out[i].span, "give every part its own name",
-              "two outputs of 'split' have the same template");
-          wbr_diag_at(c->ctx, c->f, WBR_SEV_NOTE, s->out[j].span, NULL, "the first is here");
-          break;
-        }
-      }
-    }
-    break;
+  case WBR_STMT_SPLIT: check_split(c, s); break;
   case WBR_STMT_CONCAT:
   case WBR_STMT_STACK:
     if (s->nin < 2)

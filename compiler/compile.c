@@ -1,6 +1,7 @@
 /* compile.c — the public compiler entry points: .wbr source (or a .wbr file) -> parse -> check
- * -> emit -> a verified wbr_program. Parsing keeps going after a syntax error and the checker
- * still looks at the statements that parsed, so one run reports every problem it can. */
+ * -> emit -> a verified wbr_program, and source -> parse -> check -> canonical text (`wbr fmt`).
+ * Parsing keeps going after a syntax error and the checker still looks at the statements that
+ * parsed, so one run reports every problem it can. */
 #include <stdlib.h>
 
 #include "emit.h"
@@ -51,5 +52,27 @@ int wbr_program_compile_file(wbr_program **out, wbr_ctx *ctx, const char *path) 
   if (src_rc) return src_rc;
   int rc = wbr_program_compile(out, ctx, path, src, len);
   free(src);
+  return rc;
+}
+
+/* `wbr fmt`: parse, check, print canonically (fmt.c). Here rather than in fmt.c, so that the
+ * printer stays below the checker (check.c keys duplicates by canonical text). */
+int wbr_rules_format(char **out, wbr_ctx *ctx, const char *name, const char *src, size_t len) {
+  if (!out || (!src && len)) return WBR_EUSAGE;
+  *out = NULL;
+  wbr_ast_file *f = NULL;
+  int rc = wbr_parse_partial(&f, ctx, name, src ? src : "", len);
+  if (!f) return rc;
+  /* Check what parsed even after a syntax error, so one run shows every problem. */
+  int crc = wbr_check(f, ctx);
+  if (rc == 0) rc = crc;
+  if (rc == 0) {
+    wbr_buf b;
+    wbr_buf_init(&b);
+    wbr_fmt_ast(f, &b);
+    *out = wbr_buf_take(&b);
+    if (!*out) rc = wbr_oom(ctx);
+  }
+  wbr_ast_free(f);
   return rc;
 }

@@ -36,25 +36,20 @@ static int64_t emit_str(emitter *e, const char *text, wbr_span at) {
 }
 
 static int64_t emit_pattern(emitter *e, const wbr_ast_pat *pt) {
-  uint8_t flags = 0;
-  if (pt->kind == WBR_PAT_REGEX) {
-    for (size_t k = 0; k < sizeof pt->flags && pt->flags[k]; k++) {
-      const char *l = strchr(WBR_RX_LETTERS, pt->flags[k]);
-      if (!l)
-        return wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, pt->span, "use the flags i, m, s, x or n",
-                           "regex flag '%c' has no bytecode encoding", pt->flags[k]),
-               -1;
-      flags |= (uint8_t)(1u << (l - WBR_RX_LETTERS));
-    }
-  }
+  /* A glob's flags are ignored; a regex's are the bytecode's bits (a hand-built AST may hold
+   * others). */
+  uint8_t flags = pt->kind == WBR_PK_REGEX ? pt->flags : 0;
+  if (flags & ~WBR_RX_ALL)
+    return wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, pt->span, "use the flags i, m, s, x or n",
+                       "regex flag bits 0x%02x have no bytecode encoding", flags & ~WBR_RX_ALL),
+           -1;
   size_t n = strlen(pt->text);
   if (n > WBR_MAX_STR)
     return wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, pt->span, NULL,
                        "a pattern of %zu bytes is longer than the limit of %u bytes", n,
                        WBR_MAX_STR),
            -1;
-  int64_t i = wbr_program_add_pattern(
-      e->p, pt->kind == WBR_PAT_REGEX ? WBR_PK_REGEX : WBR_PK_GLOB, flags, pt->text, n);
+  int64_t i = wbr_program_add_pattern(e->p, pt->kind, flags, pt->text, n);
   if (i < 0) oom_or_limit(e, pt->span, "patterns");
   return i;
 }

@@ -32,13 +32,13 @@ static void put_string(wbr_buf *b, const char *t) {
 }
 
 static void put_pat(wbr_buf *b, const wbr_ast_pat *p) {
-  if (p->kind == WBR_PAT_REGEX) {
+  if (p->kind == WBR_PK_REGEX) {
     wbr_buf_putc(b, '/');
     wbr_buf_puts(b, p->text);
     wbr_buf_putc(b, '/');
-    /* flags in canonical order */
-    if (strchr(p->flags, 'i')) wbr_buf_putc(b, 'i');
-    if (strchr(p->flags, 'x')) wbr_buf_putc(b, 'x');
+    char letters[8]; /* in canonical order */
+    wbr_pattern_letters(p->flags, letters);
+    wbr_buf_puts(b, letters);
   } else {
     put_string(b, p->text);
   }
@@ -174,24 +174,4 @@ void wbr_fmt_ast(const wbr_ast_file *f, wbr_buf *b) {
     wbr_buf_putc(b, '\n');
   }
   put_comment_lines(b, f->tail, f->ntail, true);
-}
-
-int wbr_rules_format(char **out, wbr_ctx *ctx, const char *name, const char *src, size_t len) {
-  if (!out || (!src && len)) return WBR_EUSAGE;
-  *out = NULL;
-  wbr_ast_file *f = NULL;
-  int rc = wbr_parse_partial(&f, ctx, name, src ? src : "", len);
-  if (!f) return rc;
-  /* Check what parsed even after a syntax error, so one run shows every problem. */
-  int crc = wbr_check(f, ctx);
-  if (rc == 0) rc = crc;
-  if (rc == 0) {
-    wbr_buf b;
-    wbr_buf_init(&b);
-    wbr_fmt_ast(f, &b);
-    *out = wbr_buf_take(&b);
-    if (!*out) rc = wbr_oom(ctx);
-  }
-  wbr_ast_free(f);
-  return rc;
 }

@@ -1,7 +1,7 @@
 /* frontend.h — the .wbr front end as the rest of the compiler sees it: parse source into an AST,
  * check it, print it canonically, report positioned diagnostics, and build ASTs by hand (the
  * matcher). The second half is private to the grammar (grammar/lexer.l, grammar/parser.y) and to
- * compiler/parse.c and compiler/ast.c: the parser state shared by the lexer and the parser. */
+ * compiler/{driver,parse,build}.c: the parser state shared by the lexer and the parser. */
 #ifndef WBR_FRONTEND_H
 #define WBR_FRONTEND_H
 
@@ -44,7 +44,7 @@ wbr_ast_stmt *wbr_ast_add_stmt(wbr_ast_file *f, wbr_stmt_kind k);
 char *wbr_ast_strdup(wbr_ast_file *f, const char *s); /* arena copy */
 void *wbr_ast_alloc(wbr_ast_file *f, size_t n);       /* arena, zeroed */
 
-/* ---- Parser internals: grammar/ and compiler/{parse,ast}.c only ------------------------------ */
+/* ---- Parser internals: grammar/ and compiler/{driver,parse,build}.c only --------------------- */
 
 /* Growable lists the grammar builds up before a statement is complete (arena memory). */
 typedef struct wbr_pat_list {
@@ -58,25 +58,6 @@ typedef struct wbr_int_list {
   size_t n, cap;
   wbr_span span;
 } wbr_int_list;
-
-/* Parts of a statement, gathered by one grammar action into one builder call. */
-typedef struct wbr_parts {
-  wbr_ast_pat *in1;      /* single input */
-  wbr_pat_list *ins;     /* several inputs (concat, stack) */
-  wbr_ast_pat *out1;     /* single output template */
-  wbr_pat_list *outs;    /* several outputs (split) */
-  wbr_int_list *ints;
-  bool has_axis;
-  int64_t axis;
-  wbr_span axis_span;
-  int64_t index, end;
-  wbr_span index_span;
-  bool has_dtype;
-  wbr_span dtype_span;   /* the dtype word; resolved and checked by the builder */
-  wbr_expect_kind expect;
-  int64_t count;
-  wbr_span count_span;
-} wbr_parts;
 
 /* A comment seen by the lexer, attached to statements after parsing. */
 typedef struct wbr_lex_comment {
@@ -122,18 +103,28 @@ void wbr_parse_syntax_error(wbr_parser *ps, int tok, wbr_span span, const int *e
 void wbr_parse_error(wbr_parser *ps, wbr_span span, const char *help, const char *fmt, ...)
     WBR_PRINTF(4, 5);
 
-/* Grammar builders (compiler/ast.c): one call per grammar action. */
+/* The start of the line holding byte off. */
+uint32_t wbr_parse_line_start(const wbr_ast_file *f, uint32_t off);
+/* Report the missing 'weightbridge 1' header (at 1:1). */
+void wbr_parse_missing_header(wbr_parser *ps);
+
+/* Grammar builders (compiler/build.c). An action fills a wbr_ast_stmt and hands it to
+ * wbr_b_stmt; the lists it was gathered from become its arrays (wbr_b_ints_array, and
+ * .in = l->v, .nin = l->n for the pattern lists). */
 void wbr_b_header(wbr_parser *ps, wbr_span kw, int64_t version, wbr_span num);
 void wbr_b_header_bad(wbr_parser *ps, wbr_span kw);
-wbr_ast_stmt *wbr_b_stmt(wbr_parser *ps, wbr_stmt_kind k, wbr_span span, wbr_span kw,
-                         const wbr_parts *p);
+/* An arena copy of s, the statement the action filled (NULL if out of memory). */
+wbr_ast_stmt *wbr_b_stmt(wbr_parser *ps, wbr_ast_stmt s);
 wbr_ast_stmt *wbr_b_optional(wbr_parser *ps, wbr_ast_stmt *s, wbr_span span, wbr_span kw);
-/* hint "A" = "B" [transpose | permute (axes)]: the layout it asserts, axes for permute only. */
-wbr_ast_stmt *wbr_b_hint(wbr_parser *ps, wbr_span span, wbr_span kw, wbr_ast_pat *a,
-                         wbr_ast_pat *b, wbr_hint_layout layout, wbr_int_list *axes);
 void wbr_b_push(wbr_parser *ps, wbr_ast_stmt *s);
 wbr_pat_list *wbr_b_pats(wbr_parser *ps, wbr_pat_list *l, wbr_ast_pat *p);
+/* The two names of a hint as one array (NULL if out of memory). */
+wbr_ast_pat *wbr_b_pair(wbr_parser *ps, const wbr_ast_pat *a, const wbr_ast_pat *b);
 wbr_int_list *wbr_b_ints(wbr_parser *ps, wbr_int_list *l, int64_t v, wbr_span span);
 wbr_int_list *wbr_b_ints_close(wbr_parser *ps, wbr_int_list *l, wbr_span span);
+/* The AST's view of an integer list (all zero for NULL). */
+wbr_ast_ints wbr_b_ints_array(const wbr_int_list *l);
+/* Resolve a dtype word (reported if unknown; then f32). */
+wbr_dtype wbr_b_dtype(wbr_parser *ps, wbr_span word);
 
 #endif

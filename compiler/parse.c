@@ -1,7 +1,8 @@
-/* parse.c — the parser driver: runs the flex scanner and the bison parser over one source text,
- * turns token text into values (strings, regexes, numbers, words), words syntax errors the way a
- * person would ("expected '->' after the pattern of 'rename', found a string"), and attaches the
- * comments the lexer saw to statements so the formatter can keep them. */
+/* parse.c — what the generated lexer and parser call back: turns token text into values
+ * (strings, regexes, numbers, words), words syntax errors the way a person would ("expected '->'
+ * after the pattern of 'rename', found a string") and records the comments the lexer saw. The
+ * driver that runs them is driver.c; this file never calls the generated code, so the callbacks
+ * and their callers form no cycle. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,10 +12,6 @@
 #include "frontend.h"
 #include "parser.h"
 #include "bytecode/program.h"
-/* flex's header names the bison types without the api.prefix */
-#define YYSTYPE WBR_YYSTYPE
-#define YYLTYPE WBR_YYLTYPE
-#include "lexer.h"
 
 /* ---- words ------------------------------------------------------------------------------ */
 
@@ -26,22 +23,10 @@ static const struct word {
 } words[] = {
     {"weightbridge", T_KW_WEIGHTBRIDGE, -1, "weightbridge 1"},
     {"optional", T_KW_OPTIONAL, -1, NULL},
-    {"rename", T_KW_RENAME, WBR_STMT_RENAME, "rename PATTERN -> \"TEMPLATE\""},
-    {"drop", T_KW_DROP, WBR_STMT_DROP, "drop PATTERN"},
-    {"reshape", T_KW_RESHAPE, WBR_STMT_RESHAPE, "reshape PATTERN [D, ...]"},
-    {"transpose", T_KW_TRANSPOSE, WBR_STMT_TRANSPOSE, "transpose PATTERN"},
-    {"permute", T_KW_PERMUTE, WBR_STMT_PERMUTE, "permute PATTERN (AXIS, ...)"},
-    {"split", T_KW_SPLIT, WBR_STMT_SPLIT,
-     "split PATTERN axis N [sizes [S, ...]] -> \"T1\", \"T2\", ..."},
-    {"concat", T_KW_CONCAT, WBR_STMT_CONCAT, "concat PATTERN, PATTERN, ... axis N -> \"TEMPLATE\""},
-    {"stack", T_KW_STACK, WBR_STMT_STACK, "stack PATTERN, PATTERN, ... axis N -> \"TEMPLATE\""},
-    {"unstack", T_KW_UNSTACK, WBR_STMT_UNSTACK, "unstack PATTERN axis N -> \"TEMPLATE with {#}\""},
-    {"select", T_KW_SELECT, WBR_STMT_SELECT, "select PATTERN axis N index I -> \"TEMPLATE\""},
-    {"slice", T_KW_SLICE, WBR_STMT_SLICE, "slice PATTERN axis N range A:B -> \"TEMPLATE\""},
-    {"cast", T_KW_CAST, WBR_STMT_CAST, "cast PATTERN DTYPE"},
-    {"hint", T_KW_HINT, WBR_STMT_HINT, "hint \"NAME\" = \"NAME\" [transpose | permute (AXIS, ...)]"},
-    {"expect", T_KW_EXPECT, WBR_STMT_EXPECT,
-     "expect PATTERN shape [D, ...] | dtype DTYPE | count N"},
+/* The statements, from compiler/statements.h (a row without its %token does not compile). */
+#define STMT_WORD(id, kw, syntax, doc) {kw, T_KW_##id, WBR_STMT_##id, syntax},
+    WBR_STMT_LIST(STMT_WORD)
+#undef STMT_WORD
     {"axis", T_KW_AXIS, -1, NULL},
     {"sizes", T_KW_SIZES, -1, NULL},
     {"index", T_KW_INDEX, -1, NULL},
@@ -82,7 +67,7 @@ static const char *closest(const char *w, size_t n, const int *toks, int ntoks) 
 
 /* ---- reporting ------------------------------------------------------------------------------ */
 
-static uint32_t line_start(const wbr_ast_file *f, uint32_t off) {
+uint32_t wbr_parse_line_start(const wbr_ast_file *f, uint32_t off) {
   if (off > f->len) off = (uint32_t)f->len;
   while (off > 0 && f->src[off - 1] != '\n') off--;
   return off;
@@ -90,7 +75,7 @@ static uint32_t line_start(const wbr_ast_file *f, uint32_t off) {
 
 static void vreport(wbr_parser *ps, wbr_span span, const char *help, const char *fmt, va_list ap) {
   ps->nerrors++;
-  int64_t ls = line_start(ps->f, span.start);
+  int64_t ls = wbr_parse_line_start(ps->f, span.start);
   if (ls == ps->err_line) return; /* one error per line: the rest are usually echoes */
   ps->err_line = ls;
   wbr_vdiag_at(ps->ctx, ps->f, WBR_SEV_ERROR, span, help, fmt, ap);
@@ -103,7 +88,7 @@ void wbr_parse_error(wbr_parser *ps, wbr_span span, const char *help, const char
   va_end(ap);
 }
 
-static void missing_header(wbr_parser *ps) {
+void wbr_parse_missing_header(wbr_parser *ps) {
   ps->nerrors++;
   wbr_diag_at(ps->ctx, ps->f, WBR_SEV_ERROR, (wbr_span){0, 0},
               "add the line 'weightbridge 1' at the top (comments may come before it)",
@@ -115,7 +100,7 @@ static void missing_header(wbr_parser *ps) {
 int wbr_lex_token(wbr_parser *ps, int kind, wbr_span span) {
   if (!ps->any_tok) {
     ps->any_tok = true;
-    if (kind != T_KW_WEIGHTBRIDGE) missing_header(ps);
+    if (kind != T_KW_WEIGHTBRIDGE) wbr_parse_missing_header(ps);
   }
   if (kind != T_NL && kind != T_YYEOF) {
     if (!ps->line_has_tok) {
@@ -169,7 +154,7 @@ int wbr_lex_int(wbr_parser *ps, const char *s, size_t n, wbr_span span, int64_t 
   return wbr_lex_token(ps, T_INT, span);
 }
 
-static wbr_ast_pat *new_pat(wbr_parser *ps, wbr_pat_kind k, wbr_span span, size_t textcap) {
+static wbr_ast_pat *new_pat(wbr_parser *ps, wbr_pattern_kind k, wbr_span span, size_t textcap) {
   wbr_ast_pat *p = wbr_ast_alloc(ps->f, sizeof *p);
   char *t = p ? wbr_ast_alloc(ps->f, textcap + 1) : NULL;
   if (!p || !t) {
@@ -185,7 +170,7 @@ static wbr_ast_pat *new_pat(wbr_parser *ps, wbr_pat_kind k, wbr_span span, size_
 int wbr_lex_string(wbr_parser *ps, const char *s, size_t n, wbr_span span, bool closed,
                    wbr_ast_pat **val) {
   size_t body = n - 1 - (closed ? 1 : 0);
-  wbr_ast_pat *p = new_pat(ps, WBR_PAT_GLOB, span, body);
+  wbr_ast_pat *p = new_pat(ps, WBR_PK_GLOB, span, body);
   *val = p;
   if (!closed)
     wbr_parse_error(ps, span, "add the closing '\"' on the same line",
@@ -236,7 +221,7 @@ int wbr_lex_regex(wbr_parser *ps, const char *s, size_t n, wbr_span span, bool c
     while (s[close] != '/') close--;
   }
   size_t body = closed ? close - 1 : n - 1;
-  wbr_ast_pat *p = new_pat(ps, WBR_PAT_REGEX, span, body);
+  wbr_ast_pat *p = new_pat(ps, WBR_PK_REGEX, span, body);
   *val = p;
   if (!closed) {
     wbr_parse_error(ps, span, "add the closing '/' on the same line (write a '/' inside as '\\/')",
@@ -270,10 +255,7 @@ int wbr_lex_regex(wbr_parser *ps, const char *s, size_t n, wbr_span span, bool c
     }
     if (seen) *seen = true;
   }
-  size_t k = 0;
-  if (seen_i) p->flags[k++] = 'i';
-  if (seen_x) p->flags[k++] = 'x';
-  p->flags[k] = 0;
+  p->flags = (uint8_t)((seen_i ? WBR_RX_CASELESS : 0) | (seen_x ? WBR_RX_EXTENDED : 0));
   return wbr_lex_token(ps, T_REGEX, span);
 }
 
@@ -387,6 +369,14 @@ static void describe_token(wbr_parser *ps, int tok, wbr_span sp, bool after, wbr
   }
 }
 
+/* "statements are: rename, drop, ...", every keyword of compiler/statements.h in order. */
+static const char *statements_help(char *out, size_t cap) {
+  size_t o = (size_t)snprintf(out, cap, "statements are: ");
+  for (int k = 0; k < WBR_STMT_COUNT && o < cap; k++)
+    o += (size_t)snprintf(out + o, cap - o, "%s%s", k ? ", " : "", wbr_stmt_keyword((wbr_stmt_kind)k));
+  return out;
+}
+
 void wbr_parse_syntax_error(wbr_parser *ps, int tok, wbr_span span, const int *exp, int n) {
   const char *src = ps->f->src;
   const struct word *kw = word_by_tok(ps->cur_kw);
@@ -408,11 +398,11 @@ void wbr_parse_syntax_error(wbr_parser *ps, int tok, wbr_span span, const int *e
     if (best)
       wbr_parse_error(ps, span, syn[0] ? syn : NULL, "unknown statement '%.*s'; did you mean '%s'?", shown,
                       src + span.start, best);
-    else
-      wbr_parse_error(ps, span,
-                      "statements are: rename, drop, reshape, transpose, permute, split, concat, "
-                      "stack, unstack, select, slice, cast, hint, expect",
-                      "unknown statement '%.*s'", shown, src + span.start);
+    else {
+      char all[512];
+      wbr_parse_error(ps, span, statements_help(all, sizeof all), "unknown statement '%.*s'",
+                      shown, src + span.start);
+    }
     return;
   }
 
@@ -447,203 +437,4 @@ void wbr_parse_syntax_error(wbr_parser *ps, int tok, wbr_span span, const int *e
     snprintf(help, sizeof help, "%s", "a line that ends with ',' or '->' continues on the next");
   wbr_parse_error(ps, span, help[0] ? help : NULL, "%s", b.p ? b.p : "syntax error");
   wbr_buf_free(&b);
-}
-
-/* ---- comments ------------------------------------------------------------------------------ */
-
-static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
-
-/* The line before the one holding off is blank (only spaces). */
-static bool blank_before(const wbr_ast_file *f, uint32_t off) {
-  uint32_t ls = line_start(f, off);
-  if (ls == 0) return false;
-  uint32_t p = ls - 1; /* the '\n' ending the previous line */
-  while (p > 0 && f->src[p - 1] != '\n') {
-    if (!is_space(f->src[p - 1])) return false;
-    p--;
-  }
-  return true;
-}
-
-static bool own_line(const wbr_ast_file *f, uint32_t off) {
-  for (uint32_t p = line_start(f, off); p < off; p++)
-    if (!is_space(f->src[p])) return false;
-  return true;
-}
-
-static bool same_line(const wbr_ast_file *f, uint32_t a, uint32_t b) {
-  for (uint32_t p = a; p < b && p < f->len; p++)
-    if (f->src[p] == '\n') return false;
-  return true;
-}
-
-enum { DEST_HEAD, DEST_VTRAIL, DEST_LEAD, DEST_MID, DEST_TRAIL, DEST_TAIL };
-
-static void attach_comments(wbr_parser *ps) {
-  wbr_ast_file *f = ps->f;
-  size_t nc = ps->ncomments, ns = f->nstmts;
-  if (nc == 0) {
-    for (size_t i = 0; i < ns; i++) f->stmts[i].blank_before = blank_before(f, f->stmts[i].span.start);
-    return;
-  }
-  int *dest = calloc(nc, sizeof *dest);
-  size_t *target = calloc(nc, sizeof *target);
-  size_t *nlead = calloc(ns + 1, sizeof *nlead), *nmid = calloc(ns + 1, sizeof *nmid);
-  if (!dest || !target || !nlead || !nmid) {
-    ps->oom = true;
-    goto done;
-  }
-  size_t si = 0;
-  for (size_t i = 0; i < nc; i++) {
-    uint32_t cs = ps->comments[i].span.start;
-    while (si < ns && f->stmts[si].span.start < cs) si++;
-    bool own = own_line(f, cs);
-    if (ps->header_seen && cs < f->version_span.start) {
-      dest[i] = DEST_HEAD;
-    } else if (si > 0 && cs < f->stmts[si - 1].span.end) {
-      dest[i] = DEST_MID;
-      target[i] = si - 1;
-      nmid[si - 1]++;
-    } else if (!own && si > 0 && same_line(f, f->stmts[si - 1].span.end, cs) &&
-               !f->stmts[si - 1].trail) {
-      dest[i] = DEST_TRAIL;
-      target[i] = si - 1;
-      f->stmts[si - 1].trail = (wbr_ast_comment *)1; /* placeholder, set below */
-    } else if (!own && ps->header_seen && !f->version_trail &&
-               same_line(f, f->version_span.end, cs) && cs >= f->version_span.end) {
-      dest[i] = DEST_VTRAIL;
-      f->version_trail = (wbr_ast_comment *)1;
-    } else if (si < ns) {
-      dest[i] = DEST_LEAD;
-      target[i] = si;
-      nlead[si]++;
-    } else {
-      dest[i] = DEST_TAIL;
-    }
-  }
-  /* Allocate, then fill in source order (leads before mid-statement comments). */
-  size_t nhead = 0, ntail = 0;
-  for (size_t i = 0; i < nc; i++) {
-    nhead += dest[i] == DEST_HEAD;
-    ntail += dest[i] == DEST_TAIL;
-  }
-  f->head = nhead ? wbr_ast_alloc(f, nhead * sizeof *f->head) : NULL;
-  f->tail = ntail ? wbr_ast_alloc(f, ntail * sizeof *f->tail) : NULL;
-  if (f->version_trail) f->version_trail = wbr_ast_alloc(f, sizeof *f->version_trail);
-  for (size_t s = 0; s < ns; s++) {
-    wbr_ast_stmt *st = &f->stmts[s];
-    size_t nl = nlead[s] + nmid[s];
-    st->lead = nl ? wbr_ast_alloc(f, nl * sizeof *st->lead) : NULL;
-    if (st->trail) st->trail = wbr_ast_alloc(f, sizeof *st->trail);
-    if ((nl && !st->lead) || (st->trail == NULL && 0)) ps->oom = true;
-    /* The group starts at its first lead comment written above it. */
-    uint32_t first = st->span.start;
-    for (size_t i = 0; i < nc; i++)
-      if (dest[i] == DEST_LEAD && target[i] == s) {
-        first = ps->comments[i].span.start;
-        break;
-      }
-    st->blank_before = blank_before(f, first);
-    st->blank_after_lead = nlead[s] > 0 && blank_before(f, st->span.start);
-  }
-  if ((nhead && !f->head) || (ntail && !f->tail)) ps->oom = true;
-  for (int pass = 0; pass < 2; pass++) {
-    for (size_t i = 0; i < nc; i++) {
-      wbr_span sp = ps->comments[i].span;
-      size_t n = sp.end - sp.start;
-      while (n > 1 && is_space(f->src[sp.start + n - 1])) n--;
-      wbr_ast_comment c = {.span = sp, .blank_before = blank_before(f, sp.start)};
-      c.text = wbr_ast_alloc(f, n + 1);
-      if (!c.text) {
-        ps->oom = true;
-        continue;
-      }
-      memcpy(c.text, f->src + sp.start, n);
-      wbr_ast_stmt *st = ns ? &f->stmts[target[i] < ns ? target[i] : 0] : NULL;
-      if (st && pass == 0 && dest[i] == DEST_LEAD && st->lead) st->lead[st->nlead++] = c;
-      if (st && pass == 1 && dest[i] == DEST_MID && st->lead) st->lead[st->nlead++] = c;
-      if (st && pass == 0 && dest[i] == DEST_TRAIL && st->trail) *st->trail = c;
-      if (pass == 0 && dest[i] == DEST_HEAD && f->head) f->head[f->nhead++] = c;
-      if (pass == 0 && dest[i] == DEST_TAIL && f->tail) f->tail[f->ntail++] = c;
-      if (pass == 0 && dest[i] == DEST_VTRAIL && f->version_trail) *f->version_trail = c;
-    }
-  }
-  for (size_t s = 0; s < ns; s++)
-    if (f->stmts[s].nlead) f->stmts[s].lead[0].blank_before = false;
-  if (f->nhead) f->head[0].blank_before = false;
-  f->version_blank_before = f->nhead > 0 && blank_before(f, f->version_span.start);
-done:
-  free(dest);
-  free(target);
-  free(nlead);
-  free(nmid);
-}
-
-/* ---- driver -------------------------------------------------------------------------------- */
-
-/* The start of every line, once: diagnostics and the emitter's line table then cost a binary
- * search per position instead of a scan from the top (which made compiling O(N^2)). */
-static int line_table(wbr_ast_file *f) {
-  size_t n = 1;
-  for (size_t i = 0; i < f->len; i++) n += f->src[i] == '\n';
-  f->line_start = wbr_ast_alloc(f, n * sizeof *f->line_start);
-  if (!f->line_start) return -1;
-  f->line_start[0] = 0;
-  f->nlines = 1;
-  for (size_t i = 0; i < f->len; i++)
-    if (f->src[i] == '\n') f->line_start[f->nlines++] = (uint32_t)(i + 1);
-  return 0;
-}
-
-int wbr_parse_partial(wbr_ast_file **out, wbr_ctx *ctx, const char *name, const char *src,
-                      size_t len) {
-  *out = NULL;
-  if (len > (size_t)INT_MAX / 2)
-    return wbr_fail(ctx, WBR_ERULES, name, "split the rules into smaller files",
-                    "rule file too large (%zu bytes)", len);
-  wbr_ast_file *f = wbr_ast_new(name);
-  char *copy = f ? wbr_ast_alloc(f, len + 1) : NULL;
-  if (!copy) {
-    wbr_ast_free(f);
-    return wbr_oom(ctx);
-  }
-  if (len) memcpy(copy, src, len);
-  f->src = copy;
-  f->len = len;
-  f->version = 0;
-  if (line_table(f) != 0) {
-    wbr_ast_free(f);
-    return wbr_oom(ctx);
-  }
-
-  wbr_parser ps = {.ctx = ctx, .f = f, .err_line = -1};
-  yyscan_t scanner;
-  if (wbr_yylex_init_extra(&ps, &scanner) != 0) {
-    wbr_ast_free(f);
-    return wbr_oom(ctx);
-  }
-  YY_BUFFER_STATE buf = wbr_yy_scan_bytes(copy, (int)len, scanner);
-  int prc = buf ? wbr_yyparse(&ps, scanner) : 2;
-  if (buf) wbr_yy_delete_buffer(buf, scanner);
-  wbr_yylex_destroy(scanner);
-  if (prc == 2) ps.oom = true;
-  if (!ps.any_tok) missing_header(&ps);
-  if (!ps.oom) attach_comments(&ps);
-  free(ps.comments);
-  if (ps.oom) {
-    wbr_ast_free(f);
-    return wbr_oom(ctx);
-  }
-  if (f->version == 0) f->version = 1;
-  *out = f;
-  return ps.nerrors || prc ? WBR_ERULES : 0;
-}
-
-int wbr_parse(wbr_ast_file **out, wbr_ctx *ctx, const char *name, const char *src, size_t len) {
-  int rc = wbr_parse_partial(out, ctx, name, src, len);
-  if (rc != 0) {
-    wbr_ast_free(*out);
-    *out = NULL;
-  }
-  return rc;
 }

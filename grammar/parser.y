@@ -1,5 +1,6 @@
 /* parser.y — the grammar of .wbr rule files (docs/language.md has it in EBNF). Pure and
- * reentrant; every action is one builder call (compiler/ast.c). A statement with a syntax error
+ * reentrant; every action is one builder call (compiler/build.c); a statement's action fills
+ * its wbr_ast_stmt directly (the STMT macros below). A statement with a syntax error
  * is skipped up to its end of line ('error NL') so one run reports every bad line; messages are
  * composed in compiler/parse.c from the lookahead and the expected tokens. */
 %code requires {
@@ -25,6 +26,18 @@ int wbr_yylex(WBR_YYSTYPE *lval, WBR_YYLTYPE *lloc, void *scanner);
     }                                                                 \
   } while (0)
 static void wbr_yyerror(WBR_YYLTYPE *loc, wbr_parser *ps, void *scanner, const char *msg);
+/* A statement action fills the wbr_ast_stmt itself; these name its parts. The lists the
+ * grammar gathered become the statement's arrays (a NULL list is an empty one). */
+#define STMT(id, at, kw, ...) \
+  wbr_b_stmt(ps, (wbr_ast_stmt){.kind = WBR_STMT_##id, .span = (at), .kw_span = (kw), __VA_ARGS__})
+#define ONE_IN(p) .in = (p), .nin = 1
+#define ONE_OUT(t) .out = (t), .nout = 1
+#define INS(l) .in = (l) ? (l)->v : NULL, .nin = (l) ? (l)->n : 0
+#define OUTS(l) .out = (l) ? (l)->v : NULL, .nout = (l) ? (l)->n : 0
+#define INTS(l) .has_ints = (l) != NULL, .ints = wbr_b_ints_array(l)
+#define AXIS(v, at) .has_axis = true, .axis = (v), .axis_span = (at)
+#define DTYPE(at) .dtype = wbr_b_dtype(ps, (at)), .dtype_span = (at)
+#define HINT_PAIR(a, b) .in = wbr_b_pair(ps, (a), (b)), .nin = 2
 }
 
 %define api.prefix {wbr_yy}
@@ -84,37 +97,37 @@ stmt:
 ;
 
 body:
-  KW_RENAME pat ARROW tmpl    { $$ = wbr_b_stmt(ps, WBR_STMT_RENAME, @$, @1, &(wbr_parts){.in1 = $2, .out1 = $4}); }
-| KW_DROP pat                 { $$ = wbr_b_stmt(ps, WBR_STMT_DROP, @$, @1, &(wbr_parts){.in1 = $2}); }
-| KW_RESHAPE pat brack        { $$ = wbr_b_stmt(ps, WBR_STMT_RESHAPE, @$, @1, &(wbr_parts){.in1 = $2, .ints = $3}); }
-| KW_TRANSPOSE pat            { $$ = wbr_b_stmt(ps, WBR_STMT_TRANSPOSE, @$, @1, &(wbr_parts){.in1 = $2}); }
-| KW_PERMUTE pat paren        { $$ = wbr_b_stmt(ps, WBR_STMT_PERMUTE, @$, @1, &(wbr_parts){.in1 = $2, .ints = $3}); }
+  KW_RENAME pat ARROW tmpl    { $$ = STMT(RENAME, @$, @1, ONE_IN($2), ONE_OUT($4)); }
+| KW_DROP pat                 { $$ = STMT(DROP, @$, @1, ONE_IN($2)); }
+| KW_RESHAPE pat brack        { $$ = STMT(RESHAPE, @$, @1, ONE_IN($2), INTS($3)); }
+| KW_TRANSPOSE pat            { $$ = STMT(TRANSPOSE, @$, @1, ONE_IN($2)); }
+| KW_PERMUTE pat paren        { $$ = STMT(PERMUTE, @$, @1, ONE_IN($2), INTS($3)); }
 | KW_SPLIT pat KW_AXIS INT ARROW tmpls
-    { $$ = wbr_b_stmt(ps, WBR_STMT_SPLIT, @$, @1, &(wbr_parts){.in1 = $2, .has_axis = true, .axis = $4, .axis_span = @4, .outs = $6}); }
+    { $$ = STMT(SPLIT, @$, @1, ONE_IN($2), AXIS($4, @4), OUTS($6)); }
 | KW_SPLIT pat KW_AXIS INT KW_SIZES brack ARROW tmpls
-    { $$ = wbr_b_stmt(ps, WBR_STMT_SPLIT, @$, @1, &(wbr_parts){.in1 = $2, .has_axis = true, .axis = $4, .axis_span = @4, .ints = $6, .outs = $8}); }
+    { $$ = STMT(SPLIT, @$, @1, ONE_IN($2), AXIS($4, @4), INTS($6), OUTS($8)); }
 | KW_CONCAT pats KW_AXIS INT ARROW tmpl
-    { $$ = wbr_b_stmt(ps, WBR_STMT_CONCAT, @$, @1, &(wbr_parts){.ins = $2, .has_axis = true, .axis = $4, .axis_span = @4, .out1 = $6}); }
+    { $$ = STMT(CONCAT, @$, @1, INS($2), AXIS($4, @4), ONE_OUT($6)); }
 | KW_STACK pats KW_AXIS INT ARROW tmpl
-    { $$ = wbr_b_stmt(ps, WBR_STMT_STACK, @$, @1, &(wbr_parts){.ins = $2, .has_axis = true, .axis = $4, .axis_span = @4, .out1 = $6}); }
+    { $$ = STMT(STACK, @$, @1, INS($2), AXIS($4, @4), ONE_OUT($6)); }
 | KW_UNSTACK pat KW_AXIS INT ARROW tmpl
-    { $$ = wbr_b_stmt(ps, WBR_STMT_UNSTACK, @$, @1, &(wbr_parts){.in1 = $2, .has_axis = true, .axis = $4, .axis_span = @4, .out1 = $6}); }
+    { $$ = STMT(UNSTACK, @$, @1, ONE_IN($2), AXIS($4, @4), ONE_OUT($6)); }
 | KW_SELECT pat KW_AXIS INT KW_INDEX INT ARROW tmpl
-    { $$ = wbr_b_stmt(ps, WBR_STMT_SELECT, @$, @1, &(wbr_parts){.in1 = $2, .has_axis = true, .axis = $4, .axis_span = @4, .index = $6, .index_span = @6, .out1 = $8}); }
+    { $$ = STMT(SELECT, @$, @1, ONE_IN($2), AXIS($4, @4), .index = $6, .index_span = @6, ONE_OUT($8)); }
 | KW_SLICE pat KW_AXIS INT KW_RANGE INT COLON INT ARROW tmpl
-    { $$ = wbr_b_stmt(ps, WBR_STMT_SLICE, @$, @1, &(wbr_parts){.in1 = $2, .has_axis = true, .axis = $4, .axis_span = @4, .index = $6, .end = $8, .index_span = {@6.start, @8.end}, .out1 = $10}); }
-| KW_CAST pat IDENT           { $$ = wbr_b_stmt(ps, WBR_STMT_CAST, @$, @1, &(wbr_parts){.in1 = $2, .has_dtype = true, .dtype_span = @3}); }
-| KW_HINT STRING EQUALS STRING { $$ = wbr_b_hint(ps, @$, @1, $2, $4, WBR_HINT_ANY, NULL); }
+    { $$ = STMT(SLICE, @$, @1, ONE_IN($2), AXIS($4, @4), .index = $6, .end = $8, .index_span = {@6.start, @8.end}, ONE_OUT($10)); }
+| KW_CAST pat IDENT           { $$ = STMT(CAST, @$, @1, ONE_IN($2), DTYPE(@3)); }
+| KW_HINT STRING EQUALS STRING { $$ = STMT(HINT, @$, @1, HINT_PAIR($2, $4)); }
 | KW_HINT STRING EQUALS STRING KW_TRANSPOSE
-    { $$ = wbr_b_hint(ps, @$, @1, $2, $4, WBR_HINT_TRANSPOSE, NULL); }
+    { $$ = STMT(HINT, @$, @1, HINT_PAIR($2, $4), .hint_layout = WBR_HINT_TRANSPOSE); }
 | KW_HINT STRING EQUALS STRING KW_PERMUTE paren
-    { $$ = wbr_b_hint(ps, @$, @1, $2, $4, WBR_HINT_PERMUTE, $6); }
+    { $$ = STMT(HINT, @$, @1, HINT_PAIR($2, $4), .hint_layout = WBR_HINT_PERMUTE, INTS($6)); }
 | KW_EXPECT pat KW_SHAPE brack
-    { $$ = wbr_b_stmt(ps, WBR_STMT_EXPECT, @$, @1, &(wbr_parts){.in1 = $2, .expect = WBR_EXPECT_SHAPE, .ints = $4}); }
+    { $$ = STMT(EXPECT, @$, @1, ONE_IN($2), .expect = WBR_EXPECT_SHAPE, INTS($4)); }
 | KW_EXPECT pat KW_DTYPE IDENT
-    { $$ = wbr_b_stmt(ps, WBR_STMT_EXPECT, @$, @1, &(wbr_parts){.in1 = $2, .expect = WBR_EXPECT_DTYPE, .has_dtype = true, .dtype_span = @4}); }
+    { $$ = STMT(EXPECT, @$, @1, ONE_IN($2), .expect = WBR_EXPECT_DTYPE, DTYPE(@4)); }
 | KW_EXPECT pat KW_COUNT INT
-    { $$ = wbr_b_stmt(ps, WBR_STMT_EXPECT, @$, @1, &(wbr_parts){.in1 = $2, .expect = WBR_EXPECT_COUNT, .count = $4, .count_span = @4}); }
+    { $$ = STMT(EXPECT, @$, @1, ONE_IN($2), .expect = WBR_EXPECT_COUNT, .count = $4, .count_span = @4); }
 ;
 
 pat:

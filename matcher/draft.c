@@ -58,7 +58,7 @@ static wbr_ast_pat *pats(wbr_ast_file *f, char *const *txt, size_t n) {
   wbr_ast_pat *p = wbr_ast_alloc(f, (n ? n : 1) * sizeof *p);
   if (!p) return NULL;
   for (size_t i = 0; i < n; i++) {
-    p[i].kind = WBR_PAT_GLOB;
+    p[i].kind = WBR_PK_GLOB;
     p[i].text = wbr_ast_strdup(f, txt[i]);
     if (!p[i].text) return NULL;
   }

@@ -458,7 +458,7 @@ static long try_rule_from(stage *st, const char *pat, const char *tmpl, bool app
   wbr_template *tp = NULL;
   wbr_namepat_error err;
   long count = 0;
-  if (wbr_namepat_new(&np, WBR_NAMEPAT_GLOB, pat, "", &err)) return -1;
+  if (wbr_namepat_new(&np, WBR_PK_GLOB, pat, "", &err)) return -1;
   if (tmpl && wbr_template_new(&tp, np, tmpl, false, &err)) {
     wbr_namepat_free(np);
     return -1;
@@ -1275,7 +1275,7 @@ static void stage_fused(ictx *ic) {
         for (size_t q = 0; q < np && ok; q++) {
           wbr_namepat *pat = NULL;
           wbr_namepat_error err;
-          if (wbr_namepat_new(&pat, WBR_NAMEPAT_GLOB, parts[q], "", &err)) {
+          if (wbr_namepat_new(&pat, WBR_PK_GLOB, parts[q], "", &err)) {
             ok = false;
             break;
           }
@@ -1405,7 +1405,7 @@ static void stage_fused(ictx *ic) {
       if (!any || !g.v[r].tmpl) continue;
       wbr_namepat *pat = NULL;
       wbr_namepat_error err;
-      if (wbr_namepat_new(&pat, WBR_NAMEPAT_GLOB, g.v[r].pat, "", &err)) continue;
+      if (wbr_namepat_new(&pat, WBR_PK_GLOB, g.v[r].pat, "", &err)) continue;
       size_t hits = 0;
       bool ok = true;
       for (size_t i = 0; i < sim->n && ok; i++) {

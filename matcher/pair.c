@@ -520,8 +520,8 @@ static int apply_hint(pstate *ps, const mhint *h) {
   int rc = 0;
   char label[600];
   snprintf(label, sizeof label, h->file ? "\"%s\" = \"%s\"" : "'%s=%s'", h->src, h->tgt);
-  if (wbr_namepat_new(&pa, WBR_NAMEPAT_GLOB, h->src, "", &err) ||
-      wbr_namepat_new(&pb, WBR_NAMEPAT_GLOB, h->tgt, "", &err)) {
+  if (wbr_namepat_new(&pa, WBR_PK_GLOB, h->src, "", &err) ||
+      wbr_namepat_new(&pb, WBR_PK_GLOB, h->tgt, "", &err)) {
     rc = hint_fail(m, h, "hints are two globs: \"*\" and {captures} as in rule patterns", "hint %s: %s", label,
                    err.msg);
     goto done;

@@ -488,7 +488,7 @@ uint32_t m_fold_piece(const matcher *m, bool tgt, size_t real, size_t k) {
 static bool selects_exactly(const char *pat, const wbr_tensorset *ts, const bool *want) {
   wbr_namepat *np = NULL;
   wbr_namepat_error err;
-  if (wbr_namepat_new(&np, WBR_NAMEPAT_GLOB, pat, "", &err)) return false;
+  if (wbr_namepat_new(&np, WBR_PK_GLOB, pat, "", &err)) return false;
   bool ok = true;
   for (size_t i = 0; i < ts->n && ok; i++) {
     wbr_match mm;

@@ -176,7 +176,7 @@ static bool each_match(vm *v, stmt *s, bool needs_values, each_fn *one) {
 
 static bool rename_one(vm *v, stmt *s, size_t i, wbr_value val, const wbr_match *m) {
   /* A regex rename replaces only the matched part of the name. */
-  val.name = expand(v, s->tpl, val.name, m, 0, wbr_namepat_get_kind(s->p) == WBR_NAMEPAT_GLOB, &val.len);
+  val.name = expand(v, s->tpl, val.name, m, 0, wbr_namepat_get_kind(s->p) == WBR_PK_GLOB, &val.len);
   return val.name && emit(v, s, i, val);
 }
 

@@ -234,7 +234,7 @@ static int compile_pattern(vm *v, uint32_t pat_index, wbr_namepat **out) {
   char letters[8];
   wbr_pattern_letters(pp->flags, letters);
   wbr_namepat_error err;
-  int rc = wbr_namepat_new(out, pp->kind == WBR_PK_REGEX ? WBR_NAMEPAT_REGEX : WBR_NAMEPAT_GLOB,
+  int rc = wbr_namepat_new(out, pp->kind == WBR_PK_REGEX ? WBR_PK_REGEX : WBR_PK_GLOB,
                            wbr_program_str(v->prog, pp->text), letters, &err);
   if (rc == WBR_ENOMEM) v->oom = true;
   else if (rc) vm_stmt_error(v, v->pc, NULL, "pattern: %s", err.msg);

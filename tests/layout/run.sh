@@ -33,6 +33,11 @@ printf 'int b_h(void);\nint b_g(void) { return 1; }\nint b_k(void) { return b_h(
 printf 'int b_g(void);\nint v_f(void) { return b_g(); }\n' >"$T/v1.c"
 cc -c "$T/b1.c" -o "$T/b/obj/base/b1.o" && cc -c "$T/b2.c" -o "$T/b/obj/base/b2.o" &&
   cc -c "$T/v1.c" -o "$T/b/obj/vm/v1.o"
+# compiler/ is checked too, with the generated grammar (BUILD/gen) counted in it.
+mkdir -p "$T/b/obj/compiler" "$T/b/gen"
+printf 'int g_f(void);\nint c_f(void) { return g_f(); }\n' >"$T/c1.c"
+printf 'int c_f(void);\nint g_f(void) { return c_f(); }\n' >"$T/g1.c"
+cc -c "$T/c1.c" -o "$T/b/obj/compiler/c1.o" && cc -c "$T/g1.c" -o "$T/b/gen/parser.o"
 out=$(python3 "$TOP/tests/layout/deps.py" "$T/b")
 case "$out" in
   *"FAIL: layout/layers: "*"base/b1.c -> vm/v1.c"*) pass layout/checker-sees-upward-use ;;
@@ -41,6 +46,10 @@ esac
 case "$out" in
   *"FAIL: layout/no-file-cycles: {base/b1.c, base/b2.c}"*) pass layout/checker-sees-cycle ;;
   *) fail layout/checker-sees-cycle "$out" ;;
+esac
+case "$out" in
+  *"{compiler/c1.c, gen/parser.c}"*) pass layout/checker-sees-compiler-cycle ;;
+  *) fail layout/checker-sees-compiler-cycle "$out" ;;
 esac
 # The VM opens no file (issue 11: source lines come from the text the program carries, never
 # from a path named inside bytecode): no fopen or base/io.h in vm/, and its objects call no

@@ -35,7 +35,7 @@ static wbr_span line_span(int line) {
   return (wbr_span){(uint32_t)(p - src), (uint32_t)(strchr(p, '\n') - src)};
 }
 
-static wbr_ast_pat glob(const char *t) { return (wbr_ast_pat){.kind = WBR_PAT_GLOB, .text = (char *)t}; }
+static wbr_ast_pat glob(const char *t) { return (wbr_ast_pat){.kind = WBR_PK_GLOB, .text = (char *)t}; }
 
 typedef struct file {
   wbr_ast_file f;
@@ -79,7 +79,7 @@ static void build(file *fx) {
   s[++k] = (wbr_ast_stmt){.kind = WBR_STMT_CONCAT, .in = pats(fx, 2, glob("q.{i}"), glob("k.{i}")),
                           .nin = 2, .out = pats(fx, 1, glob("qk.{i}")), .nout = 1, .axis = -1,
                           .has_axis = true};
-  wbr_ast_pat rx = {.kind = WBR_PAT_REGEX, .text = "^x(\\d)$", .flags = "ix"};
+  wbr_ast_pat rx = {.kind = WBR_PK_REGEX, .text = "^x(\\d)$", .flags = WBR_RX_CASELESS | WBR_RX_EXTENDED};
   s[++k] = (wbr_ast_stmt){.kind = WBR_STMT_EXPECT, .in = pats(fx, 1, rx), .nin = 1,
                           .expect = WBR_EXPECT_COUNT, .count = 3};
   s[++k] = (wbr_ast_stmt){.kind = WBR_STMT_SELECT, .in = pats(fx, 1, glob("w")), .nin = 1,
@@ -248,8 +248,8 @@ TEST(emit_rejects_values_the_bytecode_cannot_hold) {
   build(&fx);
   fx.s[4].count = 5000000000ll;
   fx.s[5].axis = 40;
-  fx.s[0].in[0].flags[0] = 'q'; /* a glob: flags are ignored */
-  wbr_ast_pat rx = {.kind = WBR_PAT_REGEX, .text = "a", .flags = "iq"};
+  fx.s[0].in[0].flags = 0x40; /* a glob: flags are ignored */
+  wbr_ast_pat rx = {.kind = WBR_PK_REGEX, .text = "a", .flags = WBR_RX_CASELESS | 0x40};
   fx.s[1].in = pats(&fx, 1, rx);
   seen s = {0};
   wbr_ctx *ctx;

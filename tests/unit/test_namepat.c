@@ -7,7 +7,7 @@
 
 /* Rename `name` with pattern/template; returns the new name (static buffer) or "<no match>" or
  * "<error: msg>". */
-static const char *apply(wbr_namepat_kind kind, const char *pat, const char *flags,
+static const char *apply(wbr_pattern_kind kind, const char *pat, const char *flags,
                          const char *tmpl, const char *name, long index) {
   static char res[512];
   wbr_namepat *p;
@@ -30,7 +30,7 @@ static const char *apply(wbr_namepat_kind kind, const char *pat, const char *fla
   else {
     wbr_buf b;
     wbr_buf_init(&b);
-    wbr_template_expand(t, name, &m, index, kind == WBR_NAMEPAT_GLOB, &b);
+    wbr_template_expand(t, name, &m, index, kind == WBR_PK_GLOB, &b);
     snprintf(res, sizeof res, "%s", b.p ? b.p : "");
     wbr_buf_free(&b);
   }
@@ -39,8 +39,8 @@ static const char *apply(wbr_namepat_kind kind, const char *pat, const char *fla
   return res;
 }
 
-#define G WBR_NAMEPAT_GLOB
-#define R WBR_NAMEPAT_REGEX
+#define G WBR_PK_GLOB
+#define R WBR_PK_REGEX
 
 TEST(glob_star_crosses_separators_and_matches_whole_name) {
   CHECK_STR(apply(G, "*.num_batches_tracked", NULL, NULL, "layer1.0.bn1.num_batches_tracked", 0), "<match 0-32>");

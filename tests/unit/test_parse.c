@@ -90,9 +90,9 @@ TEST(parse_string_and_regex_text) {
   if (!f) return;
   CHECK_STR(f->stmts[0].in[0].text, "a\"b\\*{x}");
   CHECK_STR(f->stmts[0].out[0].text, "c\\\\{x}");
-  CHECK_INT(f->stmts[1].in[0].kind, WBR_PAT_REGEX);
+  CHECK_INT(f->stmts[1].in[0].kind, WBR_PK_REGEX);
   CHECK_STR(f->stmts[1].in[0].text, "^h\\.(\\d+)\\/x");
-  CHECK_STR(f->stmts[1].in[0].flags, "ix");
+  CHECK_INT(f->stmts[1].in[0].flags, WBR_RX_CASELESS | WBR_RX_EXTENDED);
   CHECK_INT(f->stmts[2].dtype, WBR_BF16);
   CHECK_INT(f->stmts[3].expect, WBR_EXPECT_COUNT);
   CHECK_INT(f->stmts[3].count, 7);

@@ -1,0 +1,37 @@
+/* statements.h — the statements of the rule language, once: X(ID, keyword, syntax, meaning).
+ * From this table come the statement enum (ast.h), the keyword table, the lexer's keyword
+ * words and "did you mean" candidates, the "the syntax is: ..." and "statements are: ..." help
+ * (parse.c); docs/language.md's statement table, keyword list and grammar are checked against
+ * it (tests/unit/test_stmts.c).
+ * Each row also needs a %token KW_ID in grammar/parser.y (bison declares its tokens itself).
+ * Adding a statement: docs/extending.md. */
+#ifndef WBR_STATEMENTS_H
+#define WBR_STATEMENTS_H
+
+#define WBR_STMT_LIST(X)                                                                          \
+  X(RENAME, "rename", "rename PATTERN -> \"TEMPLATE\"",                                           \
+    "give each matched tensor the name built from the template")                                  \
+  X(DROP, "drop", "drop PATTERN", "remove each matched tensor")                                    \
+  X(RESHAPE, "reshape", "reshape PATTERN [D, ...]",                                               \
+    "reshape each matched tensor to the given sizes")                                             \
+  X(TRANSPOSE, "transpose", "transpose PATTERN", "swap the two axes of each matched 2-D tensor")  \
+  X(PERMUTE, "permute", "permute PATTERN (AXIS, ...)", "reorder the axes of each matched tensor") \
+  X(SPLIT, "split", "split PATTERN axis N [sizes [S, ...]] -> \"T1\", \"T2\", ...",               \
+    "cut each matched tensor along axis N into the named parts")                                  \
+  X(CONCAT, "concat", "concat PATTERN, PATTERN, ... axis N -> \"TEMPLATE\"",                      \
+    "join one tensor from each pattern along an existing axis")                                   \
+  X(STACK, "stack", "stack PATTERN, PATTERN, ... axis N -> \"TEMPLATE\"",                         \
+    "join one tensor from each pattern along a new axis")                                         \
+  X(UNSTACK, "unstack", "unstack PATTERN axis N -> \"TEMPLATE with {#}\"",                        \
+    "cut each matched tensor along an axis into one tensor per index")                            \
+  X(SELECT, "select", "select PATTERN axis N index I -> \"TEMPLATE\"",                            \
+    "take one index along an axis (the axis disappears)")                                         \
+  X(SLICE, "slice", "slice PATTERN axis N range A:B -> \"TEMPLATE\"",                             \
+    "take a range [A, B) along an axis (the axis stays)")                                         \
+  X(CAST, "cast", "cast PATTERN DTYPE", "convert the matched floating-point tensors to a dtype")  \
+  X(HINT, "hint", "hint \"NAME\" = \"NAME\" [transpose | permute (AXIS, ...)]",                   \
+    "tell the matcher that two names correspond; no effect on the mapping")                       \
+  X(EXPECT, "expect", "expect PATTERN shape [D, ...] | dtype DTYPE | count N",                    \
+    "assert the shape, dtype or count of the matched tensors")
+
+#endif
