@@ -250,7 +250,7 @@ uint32_t wbr_namepat_groups(const wbr_namepat *p) { return p->ngroups; }
 const char *wbr_namepat_literal(const wbr_namepat *p) { return p->literal; }
 
 const char *wbr_namepat_prefix(const wbr_namepat *p, size_t *len) {
-  *len = p->kind == WBR_NAMEPAT_GLOB && p->prefix ? p->prefix_len : 0;
+  *len = p->kind == WBR_PK_GLOB && p->prefix ? p->prefix_len : 0;
   return p->prefix ? p->prefix : "";
 }
 

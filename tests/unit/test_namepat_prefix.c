@@ -11,7 +11,7 @@ static const char *prefix_of(const char *pat, size_t *len) {
   static char out[128];
   wbr_namepat *p;
   wbr_namepat_error err;
-  if (wbr_namepat_new(&p, pat[0] == '^' ? WBR_NAMEPAT_REGEX : WBR_NAMEPAT_GLOB, pat, NULL, &err) != 0) return "<error>";
+  if (wbr_namepat_new(&p, pat[0] == '^' ? WBR_PK_REGEX : WBR_PK_GLOB, pat, NULL, &err) != 0) return "<error>";
   const char *pre = wbr_namepat_prefix(p, len);
   snprintf(out, sizeof out, "%.*s", (int)*len, pre);
   static const char *names[] = {"layer1.3.conv1.weight", "layer1.30.bn.bias", "layer2.3.x", "la", "stem.weight",
