@@ -8,7 +8,7 @@
  *                                             "seconds GB/s" (GB/s counts bytes read + written)
  *   plan_bench phases RULES SRC TARGET RUNS   in-process best time of each plan/check phase (ms)
  * Build: cc -O2 -D_GNU_SOURCE -Iinclude bench/plan_bench.c BUILD/libweightbridge.a
- *        -lpcre2-8 -lcjson -lz -lm */
+ *        $(sh tools/ldlibs.sh) */
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>

@@ -18,7 +18,7 @@ elif nm "$LIBDIR/libweightbridge.a" 2>/dev/null | grep -q '__ubsan_'; then
   san="-fsanitize=undefined"
 fi
 if ! ${CC:-cc} -std=c11 -D_GNU_SOURCE -I"$TOP/include" $san -o "$T/rewrite" "$TOP/tests/py/rewrite.c" \
-  "$LIBDIR/libweightbridge.a" -lpcre2-8 -lcjson -lz -lm 2>"$T/cc.err"; then
+  "$LIBDIR/libweightbridge.a" $(sh "$TOP/tools/ldlibs.sh") 2>"$T/cc.err"; then
   fail py/build-rewrite "$(head -c 600 "$T/cc.err")"
   exit 1
 fi
