@@ -73,3 +73,15 @@ size_t wbr_edit_distance(const char *a, size_t na, const char *b, size_t nb, uns
   }
   return prev[nb];
 }
+
+int wbr_hex4(const char *p) {
+  int x = 0;
+  for (int k = 0; k < 4; k++) {
+    char c = p[k];
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (d < 0) return -1;
+    x = x * 16 + d;
+  }
+  return x;
+}

@@ -1,6 +1,7 @@
 /* text.h — the library's text checks: the one UTF-8 validator (names in checkpoints, .wbc
- * strings, rule files) and the one edit distance ("did you mean" for keywords and for target
- * names). Pure functions over bytes; no allocation, no reporting. */
+ * strings, rule files), the one edit distance ("did you mean" for keywords and for target
+ * names) and the \uXXXX hex digits of the JSON readers. Pure functions over bytes; no
+ * allocation, no reporting. */
 #ifndef WBR_TEXT_H
 #define WBR_TEXT_H
 
@@ -25,5 +26,9 @@ enum {
  * into b[0, nb). A text longer than WBR_EDIT_MAX is not compared: the result is then the
  * longer length, which every caller's "close enough" bound rejects. */
 size_t wbr_edit_distance(const char *a, size_t na, const char *b, size_t nb, unsigned flags);
+
+/* The value of four hex digits p[0..4) (a JSON \uXXXX escape), or -1 if one is not a hex digit.
+ * p must hold 4 bytes. */
+int wbr_hex4(const char *p);
 
 #endif

@@ -548,18 +548,6 @@ static int tp_type(const char *s, size_t *len) {
   return -1;
 }
 
-static int tp_hex4(const char *s) {
-  int x = 0;
-  for (int k = 0; k < 4; k++) {
-    char c = s[k];
-    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-    if (d < 0) return -1;
-    x = x * 16 + d;
-  }
-  return x;
-}
-
 /* A JSON string at p (on its quote) into out (GGUF string: length then bytes). */
 static bool tp_string(tp *p, wbr_buf *out) {
   if (p->s[p->i] != '"') return false;
@@ -587,11 +575,11 @@ static bool tp_string(tp *p, wbr_buf *out) {
       continue;
     }
     if (e != 'u') break;
-    int cp = tp_hex4(p->s + p->i);
+    int cp = wbr_hex4(p->s + p->i);
     if (cp < 0) break;
     p->i += 4;
     if (cp >= 0xD800 && cp <= 0xDBFF && p->s[p->i] == '\\' && p->s[p->i + 1] == 'u') {
-      int lo = tp_hex4(p->s + p->i + 2);
+      int lo = wbr_hex4(p->s + p->i + 2);
       if (lo < 0xDC00 || lo > 0xDFFF) break;
       p->i += 6;
       cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);

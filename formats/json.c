@@ -57,18 +57,6 @@ static int jv_fail(jv *v, size_t at, const char *fmt, ...) {
   return WBR_EFORMAT;
 }
 
-static int hex4(const char *p) {
-  int x = 0;
-  for (int k = 0; k < 4; k++) {
-    char c = p[k];
-    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-    if (d < 0) return -1;
-    x = x * 16 + d;
-  }
-  return x;
-}
-
 /* A string at v->i (on its opening quote); leaves v->i after the closing quote. */
 static int jv_string(jv *v) {
   size_t start = v->i++;
@@ -91,7 +79,7 @@ static int jv_string(jv *v) {
       continue;
     }
     if (e != 'u') return jv_fail(v, at, "invalid escape '\\%c' in a string", e);
-    int cp = v->i + 6 <= v->n ? hex4(v->s + v->i + 2) : -1;
+    int cp = v->i + 6 <= v->n ? wbr_hex4(v->s + v->i + 2) : -1;
     if (cp < 0) return jv_fail(v, at, "invalid \\u escape in a string");
     if (cp == 0)
       return jv_fail(v, at, "string contains \\u0000, which names and metadata cannot hold");
@@ -100,7 +88,7 @@ static int jv_string(jv *v) {
       return jv_fail(v, at, "\\u escape is half a UTF-16 surrogate pair");
     if (cp >= 0xD800 && cp <= 0xDBFF) {
       int lo = v->i + 6 <= v->n && v->s[v->i] == '\\' && v->s[v->i + 1] == 'u'
-                   ? hex4(v->s + v->i + 2) : -1;
+                   ? wbr_hex4(v->s + v->i + 2) : -1;
       if (lo < 0xDC00 || lo > 0xDFFF)
         return jv_fail(v, at, "\\u escape is half a UTF-16 surrogate pair");
       v->i += 6;
