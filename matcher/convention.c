@@ -8,7 +8,7 @@
 
 #include "mint.h"
 
-static bool has_segment(const mtensor *x, const char *seg) {
+bool m_has_segment(const mtensor *x, const char *seg) {
   size_t n = strlen(seg);
   for (size_t i = 0; i + n <= x->len; i++) {
     if (i > 0 && x->name[i - 1] != '.' && x->name[i - 1] != '/' && x->name[i - 1] != ':') continue;
@@ -19,11 +19,14 @@ static bool has_segment(const mtensor *x, const char *seg) {
   return false;
 }
 
-/* Meta's LLaMA (`attention.wq`, `attention.wk`): rotary dimensions interleaved in pairs. */
-static bool rope_interleaved(const mtensor *x) { return has_segment(x, "wq") || has_segment(x, "wk"); }
+/* Meta's LLaMA (`attention.wq`, `attention.wk`) and llama.cpp's GGUF names (`blk.N.attn_q`,
+ * `attn_k`: its converter permutes them from HF): rotary dimensions interleaved in pairs. */
+static bool rope_interleaved(const mtensor *x) {
+  return m_has_segment(x, "wq") || m_has_segment(x, "wk") || m_has_segment(x, "attn_q") || m_has_segment(x, "attn_k");
+}
 
 /* GPT-NeoX, BLOOM, Falcon (`query_key_value`): fused per head (or per kv group), not blocked. */
-static bool qkv_per_head(const mtensor *x) { return has_segment(x, "query_key_value"); }
+static bool qkv_per_head(const mtensor *x) { return m_has_segment(x, "query_key_value"); }
 
 static bool holds_qk(const mtensor *x) { return x->part == 0 || x->part == 1 || x->fused; }
 
@@ -31,16 +34,16 @@ static bool holds_qk(const mtensor *x) { return x->part == 0 || x->part == 1 || 
  * kernel, a Linear one (nanoGPT, same names) [out, in]: the names cannot tell which, so
  * shapes and layer-mates decide (pair.c conv_of). */
 bool m_conv1d_name(const mtensor *x) {
-  return has_segment(x, "c_attn") || has_segment(x, "c_proj") || has_segment(x, "c_fc");
+  return m_has_segment(x, "c_attn") || m_has_segment(x, "c_proj") || m_has_segment(x, "c_fc");
 }
 
 /* GPT-2's `c_attn` (HF Conv1D and nanoGPT Linear alike): q, k and v blocked, in that order. */
-bool m_gpt2_c_attn(const mtensor *x) { return has_segment(x, "c_attn"); }
+bool m_gpt2_c_attn(const mtensor *x) { return m_has_segment(x, "c_attn"); }
 
 const char *m_convention_crossed(const mtensor *s, const mtensor *t) {
   if (holds_qk(s) && holds_qk(t) && rope_interleaved(s) != rope_interleaved(t))
-    return "rotary q/k convention: Meta-style `wq`/`wk` interleave rotary pairs, other implementations may "
-           "split them in halves (a permute of rows the matcher does not draft)";
+    return "rotary q/k convention: Meta-style `wq`/`wk` and GGUF `attn_q`/`attn_k` interleave rotary pairs, other "
+           "implementations may split them in halves (a permutation of rows drafted only between known families)";
   if (qkv_per_head(s) != qkv_per_head(t))
     return "fused qkv convention: `query_key_value` is fused per head (or kv group), the other side blocked "
            "[q; k; v] or separate (a reordering of rows the matcher does not draft)";

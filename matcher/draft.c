@@ -449,11 +449,14 @@ static wbr_ast_file *render(matcher *m, const mrules *r, const wbr_match_options
     if (stmt_to_ast(f, &r->v[i])) goto out;
   /* unresolved groups in the tail */
   if (m->nunres) {
-    size_t cap = m->nunres * 7 + 4, k = 0;
+    size_t cap = m->nunres * 7 + 8, k = 0;
     char **tl = calloc(cap, sizeof *tl);
     if (!tl) goto out;
     tl[k++] = wbr_strdup("UNRESOLVED: no rule was drafted for these targets. Settle each with a hint,");
     tl[k++] = wbr_strdup("either `hint \"SOURCE\" = \"TARGET\"` in a rule file given to --update or --hint SOURCE=TARGET.");
+    char pl[4][160];
+    size_t np = m_famtab_missing(m, pl, 4);
+    for (size_t i = 0; i < np && k + 8 <= cap; i++) tl[k++] = wbr_strdup(pl[i]);
     for (size_t u = 0; u < m->nunres && k + 7 <= cap; u++) {
       munres *un = &m->unres[u];
       char sb[96], buf[1024];
@@ -472,6 +475,8 @@ static wbr_ast_file *render(matcher *m, const mrules *r, const wbr_match_options
       }
       if (un->dtype) {
         tl[k++] = wbr_strdup("  no hint helps: correct the target's dtype (or cast the source in the rules)");
+      } else if (un->param) {
+        tl[k++] = wbr_strdup("  no hint helps: give the parameter (see `param ... = ?` above)");
       } else if (un->layout) {
         tl[k++] = wbr_strdup("  no hint carries this layout: write the statements for it by hand");
       } else if (un->ncand) {
@@ -752,6 +757,7 @@ static void matcher_free(matcher *m) {
   free(m->pairs);
   free(m->unres);
   m_families_free(m);
+  m_famtab_free(m);
   wbr_buf_free(&m->explain);
 }
 

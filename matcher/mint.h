@@ -134,6 +134,7 @@ typedef struct munres {
   bool layout;   /* undecided because of a layout a hint does not carry (a convention, two axes) */
   bool depth;    /* undecided because the fitting sources sit in a family of another depth */
   bool square;   /* a square 2-D weight whose layout nothing decides: a hint should give it */
+  bool param;    /* undecided until a parameter is given (famtab.c): a hint does not help */
   char why[400];
 } munres;
 
@@ -213,6 +214,7 @@ typedef struct matcher {
   struct mstruct *structure; /* the last alignment of the name trees (structure.c) */
   struct mtrees *trees;      /* the name trees themselves, built once per m_pair_all (structure.c) */
   struct mlcache *lcache;    /* layout fits per pair of layout classes, kept through m_pair_all (lcache.c) */
+  struct mfam *famtab;       /* implementation families of both sides and the parameters (famtab.c) */
 } matcher;
 
 /* tokens.c */
@@ -298,6 +300,23 @@ void m_structure_trees_free(matcher *m);
 const char *m_convention_crossed(const mtensor *s, const mtensor *t);
 bool m_conv1d_name(const mtensor *x);
 bool m_gpt2_c_attn(const mtensor *x);
+/* Is seg a whole segment of x's name (between `.`, `/`, `:`)? */
+bool m_has_segment(const mtensor *x, const char *seg);
+
+/* famtab.c: implementation families (Hugging Face, Meta, GGUF, ...) read from names, and the
+ * layouts a same-shape pair needs between two of them */
+void m_famtab_prepare(matcher *m);
+void m_famtab_free(matcher *m);
+/* (s, t) crosses the rotary convention between two established families and the head count is
+ * known: the permutation of rows into *out. */
+bool m_rope_layout(const matcher *m, const mtensor *s, const mtensor *t, mlayout *out);
+/* ... established but the head count is missing or does not fit: why, with the flag to add. */
+bool m_rope_why(matcher *m, const mtensor *s, const mtensor *t, char *why, size_t n);
+/* The parameters undecided pairs wait for, one line each (`param n_heads = ?  (...)`). */
+size_t m_famtab_missing(const matcher *m, char lines[][160], size_t max);
+/* Pairs of a family's layout no shape relation shows (Mixtral's concatenated w2, transposed per
+ * expert, against the stacked one); *out and *lays are the caller's to free. */
+size_t m_famtab_propose(matcher *m, struct mprop **out, mlayout **lays);
 
 /* square.c: a square 2-D pair under GPT-2's names with no non-square layer-mate: REL_ID or
  * REL_TRANSPOSE where both sides' layers show their layout (ls, lt: the layers' name lengths),

@@ -379,7 +379,11 @@ static mpair *take(pstate *ps, uint32_t t, uint32_t s, const mlayout *lay, int e
   if (!s_free(ps, s) || !t_free(ps, t)) return NULL; /* a tensor is paired once, or the draft lies */
   long veto = ev == EV_HINT ? -1 : m_index_veto(ps->m, S(ps, s), T(ps, t));
   if (depth_veto_lifted(ps, s, t, ev, veto)) veto = -1;
-  if (ev != EV_HINT && (veto >= 0 || m_convention_crossed(S(ps, s), T(ps, t)) || m_structure_veto(ps->m, s, t)))
+  mlayout rope;
+  bool crossed = ev != EV_HINT && m_convention_crossed(S(ps, s), T(ps, t));
+  if (crossed && m_rope_layout(ps->m, S(ps, s), T(ps, t), &rope)) /* two known families (famtab.c) */
+    crossed = false, lay = &rope;
+  if (ev != EV_HINT && (veto >= 0 || crossed || m_structure_veto(ps->m, s, t)))
     return NULL; /* only a hint decides */
   mpair *p = m_add_pair(ps->m, t, &s, 1, lay, ev, "%s", why);
   if (p) {
@@ -1569,6 +1573,16 @@ static void phase_name(pstate *ps) {
  * fused source cut into them, with the sizes the parts have. */
 static void phase_fused(pstate *ps) { ps->progress += m_fused_pairs(ps->m); }
 
+/* Pairs of a family's layout that no shape relation shows (famtab.c). */
+static void phase_famtab(pstate *ps) {
+  mprop *v = NULL;
+  mlayout *l = NULL;
+  size_t n = m_famtab_propose(ps->m, &v, &l);
+  for (size_t i = 0; i < n; i++) take(ps, v[i].t, v[i].s, &l[i], EV_KEY, v[i].why);
+  free(v);
+  free(l);
+}
+
 /* Last: definition order breaks exact ties inside corresponding blocks (tie.c). */
 static void phase_ties(pstate *ps) {
   mtie *v = NULL;
@@ -1802,6 +1816,7 @@ static void collect_unresolved(pstate *ps) {
     } else if (f.ok == 0 && f.conv) {
       snprintf(u->why, sizeof u->why, "%zu free source%s fit by shape, but the pair crosses a %s", f.conv,
                f.conv == 1 ? "" : "s", f.conv_why);
+      if (u->ncand && m_rope_why(m, S(ps, u->cand[0]), x, u->why, sizeof u->why)) u->param = true;
     } else if (f.ok == 0 && f.vetoed) {
       char d[300];
       m_families_describe(m, f.veto, d, sizeof d);
@@ -1873,6 +1888,7 @@ static int pair_pass(pstate *ps, const mhint *hints, size_t nhints) {
     phase_name(ps);
     if (ps->progress) continue;
     phase_fused(ps);
+    if (!ps->progress) phase_famtab(ps);
     if (!ps->progress && use_order) phase_ties(ps);
     if (!ps->progress) break;
   }
@@ -1881,6 +1897,7 @@ static int pair_pass(pstate *ps, const mhint *hints, size_t nhints) {
 
 int m_pair_all(matcher *m, const mhint *hints, size_t nhints) {
   m_families_prepare(m);
+  if (!m->oom) m_famtab_prepare(m);
   if (m->oom) return wbr_oom(m->ctx);
   m_fused_prepare(m); /* freed at done (an allocation failure is m->oom, reported there) */
   m_lcache_build(m);

@@ -1,0 +1,284 @@
+/* famtab.c — implementation families read from names (docs/matcher.md, "Implementation
+ * families"): which LLM naming each side uses (Hugging Face, Meta, GGUF, fused qkv, Mixtral
+ * experts, GPT-2 Conv1D), what that naming implies (RoPE convention, fusion layout), and the
+ * layout a same-shape pair needs between two families that differ: the rotary permutation of q/k
+ * rows (with the head counts given by --param / --config) and experts concatenated with w2
+ * stored transposed. A side whose family the names do not establish stays undecided. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mint.h"
+
+/* ---- the table ---------------------------------------------------------------------------------- */
+
+enum { ROPE_NONE = 0, ROPE_HALF, ROPE_INTERLEAVED };
+
+/* One family. A side is of the family when, for every mark, some name has it as a segment (a
+ * whole `.`/`/`-separated part); q and k name its separate rotary projections (NULL: none). */
+typedef struct mfamdef {
+  const char *name;
+  const char *marks[3];
+  const char *q, *k;
+  uint8_t rope;
+} mfamdef;
+
+static const mfamdef FAMILIES[] = {
+    /* Hugging Face LlamaForCausalLM, Mistral, Qwen2: rotate_half, the pairs (j, j + d/2) */
+    {"Hugging Face LLaMA", {"self_attn", "q_proj", "gate_proj"}, "q_proj", "k_proj", ROPE_HALF},
+    /* Meta's original release (params.json, consolidated.*.pth): the pairs (2j, 2j + 1) */
+    {"Meta LLaMA", {"attention", "wq", "feed_forward"}, "wq", "wk", ROPE_INTERLEAVED},
+    /* llama.cpp's GGUF names: its converter permutes q/k from HF into the interleaved pairs */
+    {"llama.cpp GGUF", {"attn_q", "ffn_gate", "token_embd"}, "attn_q", "attn_k", ROPE_INTERLEAVED},
+    /* Phi-3: qkv_proj blocked [q; k; v], gate_up_proj [gate; up]; half-split RoPE (fused.c) */
+    {"Hugging Face fused qkv (Phi-3)", {"self_attn", "qkv_proj", NULL}, NULL, NULL, ROPE_HALF},
+    /* GPT-NeoX, BLOOM, Falcon, Megatron: query_key_value per head or kv group (convention.c) */
+    {"query_key_value per head or kv group", {"query_key_value", NULL, NULL}, NULL, NULL, ROPE_NONE},
+    /* Mixtral: experts as separate tensors, stacked [E, ...], or concatenated along rows */
+    {"Mixtral experts", {"block_sparse_moe", "experts", NULL}, NULL, NULL, ROPE_NONE},
+    /* Hugging Face GPT-2 Conv1D [in, out] or nanoGPT Linear [out, in]: square.c decides */
+    {"GPT-2", {"c_attn", NULL, NULL}, NULL, NULL, ROPE_NONE},
+};
+#define NFAM (sizeof FAMILIES / sizeof FAMILIES[0])
+
+/* ---- per side ------------------------------------------------------------------------------------ */
+
+typedef struct mfamside {
+  int fam;         /* index into FAMILIES of the one rotary family the side is, or -1 */
+  int64_t qrows;   /* the row count every q projection of the side has, or 0 (none, or several) */
+} mfamside;
+
+/* Values of the matcher's parameters (n_heads, n_kv_heads): -1 when not given. */
+typedef struct mfam {
+  mfamside side[2];
+  int64_t n_heads, n_kv_heads;
+  bool want_heads, want_kv; /* an undecided pair needs it (listed in the draft) */
+} mfam;
+
+static bool has_seg(const mtensor *x, const char *seg) { return seg && m_has_segment(x, seg); }
+
+static bool side_has(const mside *sd, const char *seg) {
+  for (size_t i = 0; i < sd->n; i++)
+    if (has_seg(&sd->t[i], seg)) return true;
+  return false;
+}
+
+/* The one family with a rotary convention whose marks the side has (two: none is established). */
+static int side_family(const mside *sd) {
+  int found = -1;
+  for (size_t f = 0; f < NFAM; f++) {
+    if (FAMILIES[f].rope == ROPE_NONE || !FAMILIES[f].q) continue;
+    bool all = true;
+    for (int k = 0; k < 3 && all; k++) all = !FAMILIES[f].marks[k] || side_has(sd, FAMILIES[f].marks[k]);
+    if (!all) continue;
+    if (found >= 0) return -1;
+    found = (int)f;
+  }
+  return found;
+}
+
+static int64_t side_qrows(const mside *sd, const mfamdef *d) {
+  int64_t r = 0;
+  for (size_t i = 0; i < sd->n; i++) {
+    const mtensor *x = &sd->t[i];
+    if (x->fused || x->part != 0 || x->ndim != 2 || !has_seg(x, d->q)) continue;
+    if (r && r != x->shape[0]) return 0;
+    r = x->shape[0];
+  }
+  return r;
+}
+
+/* STUB until the params branch lands: the values --param / --config will give the matcher's
+ * options, read from WBR_MATCH_PARAMS ("n_heads=4,n_kv_heads=2"). Deleted at that merge. */
+static void params_stub(mfam *f) {
+  const char *e = getenv("WBR_MATCH_PARAMS");
+  while (e && *e) {
+    long long v = -1;
+    char name[32];
+    int used = 0;
+    if (sscanf(e, " %31[a-z_]=%lld%n", name, &v, &used) != 2 || used <= 0) break;
+    if (strcmp(name, "n_heads") == 0) f->n_heads = v;
+    if (strcmp(name, "n_kv_heads") == 0) f->n_kv_heads = v;
+    e += used;
+    while (*e == ',' || *e == ' ') e++;
+  }
+}
+
+void m_famtab_prepare(matcher *m) {
+  m_famtab_free(m);
+  mfam *f = calloc(1, sizeof *f);
+  if (!f) {
+    m->oom = true;
+    return;
+  }
+  f->n_heads = f->n_kv_heads = -1;
+  params_stub(f);
+  for (int s = 0; s < 2; s++) {
+    const mside *sd = s ? &m->T : &m->S;
+    f->side[s].fam = side_family(sd);
+    f->side[s].qrows = f->side[s].fam >= 0 ? side_qrows(sd, &FAMILIES[f->side[s].fam]) : 0;
+  }
+  m->famtab = f;
+}
+
+void m_famtab_free(matcher *m) {
+  free(m->famtab);
+  m->famtab = NULL;
+}
+
+/* ---- the rotary permutation ------------------------------------------------------------------------ */
+
+/* Is (s, t) a separate q (0) or k (1) projection, weight or bias, named so by both families? */
+static int rope_part(const mfam *f, const mtensor *s, const mtensor *t) {
+  const mfamdef *ds = &FAMILIES[f->side[0].fam], *dt = &FAMILIES[f->side[1].fam];
+  if (s->fused || t->fused || s->part != t->part || (s->part != 0 && s->part != 1)) return -1;
+  if (s->ndim != t->ndim || s->ndim < 1 || s->ndim > 2) return -1;
+  for (int d = 0; d < s->ndim; d++)
+    if (s->shape[d] != t->shape[d]) return -1;
+  const char *qs = s->part ? ds->k : ds->q, *qt = t->part ? dt->k : dt->q;
+  return has_seg(s, qs) && has_seg(t, qt) ? s->part : -1;
+}
+
+/* The head count for rows R of part p, or -1 with *miss naming what is missing or wrong. */
+static int64_t rope_heads(const mfam *f, int p, int64_t R, const char **miss) {
+  *miss = p ? "n_kv_heads" : "n_heads";
+  int64_t qrows = f->side[0].qrows;
+  if (f->n_heads < 1) {
+    *miss = "n_heads";
+    return -1;
+  }
+  int64_t h = p ? f->n_kv_heads : f->n_heads;
+  if (p && h < 1) { /* k under GQA: as many kv heads as head_dim-wide blocks of its rows */
+    if (!qrows || qrows % f->n_heads || R % (qrows / f->n_heads)) return -1;
+    h = R / (qrows / f->n_heads);
+  }
+  if (h < 1 || R % h || (R / h) % 2) return -1;
+  if (qrows && p && qrows % f->n_heads == 0 && R / h != qrows / f->n_heads) return -1; /* head_dim differs */
+  return h;
+}
+
+static void set_op(mop *o, int kind, const int64_t *v, int n) {
+  o->kind = (uint8_t)kind;
+  o->n = (uint8_t)n;
+  for (int i = 0; i < n; i++) o->v[i] = v[i];
+}
+
+/* Rows [H, 2, d/2] <-> [H, d/2, 2]: reshape, swap the two inner axes, reshape back. */
+static void rope_chain(mlayout *out, const mtensor *t, int64_t h, bool to_interleaved) {
+  int64_t d = t->shape[0] / h, in = t->ndim == 2 ? t->shape[1] : 1;
+  int64_t mid[4] = {h, to_interleaved ? 2 : d / 2, to_interleaved ? d / 2 : 2, in};
+  int64_t perm[4] = {0, 2, 1, 3};
+  int n = t->ndim == 2 ? 4 : 3;
+  memset(out, 0, sizeof *out);
+  out->rel = REL_PERMUTE;
+  out->nops = 3;
+  set_op(&out->op[0], MOP_RESHAPE, mid, n);
+  set_op(&out->op[1], MOP_PERMUTE, perm, n);
+  set_op(&out->op[2], MOP_RESHAPE, t->shape, t->ndim);
+}
+
+static bool rope_crossing(const matcher *m) {
+  const mfam *f = m->famtab;
+  return f && f->side[0].fam >= 0 && f->side[1].fam >= 0 &&
+         FAMILIES[f->side[0].fam].rope != FAMILIES[f->side[1].fam].rope;
+}
+
+bool m_rope_layout(const matcher *m, const mtensor *s, const mtensor *t, mlayout *out) {
+  if (!rope_crossing(m)) return false;
+  const mfam *f = m->famtab;
+  int p = rope_part(f, s, t);
+  const char *miss;
+  int64_t h = p < 0 ? -1 : rope_heads(f, p, t->shape[0], &miss);
+  if (h < 1) return false;
+  rope_chain(out, t, h, FAMILIES[f->side[1].fam].rope == ROPE_INTERLEAVED);
+  return true;
+}
+
+bool m_rope_why(matcher *m, const mtensor *s, const mtensor *t, char *why, size_t n) {
+  if (!rope_crossing(m)) return false;
+  mfam *f = m->famtab;
+  int p = rope_part(f, s, t);
+  if (p < 0) return false;
+  const char *miss;
+  if (rope_heads(f, p, t->shape[0], &miss) >= 1) return false;
+  const mfamdef *ds = &FAMILIES[f->side[0].fam], *dt = &FAMILIES[f->side[1].fam];
+  bool given = strcmp(miss, "n_heads") == 0 ? f->n_heads >= 1 : f->n_kv_heads >= 1;
+  if (strcmp(miss, "n_heads") == 0) f->want_heads = true;
+  else f->want_kv = true;
+  snprintf(why, n,
+           "rotary q/k convention: the source is %s (%s pairs), the target %s (%s pairs): the rows are "
+           "permuted per head, %s: %s --param %s=N or --config config.json",
+           ds->name, ds->rope == ROPE_HALF ? "half-split" : "interleaved", dt->name,
+           dt->rope == ROPE_HALF ? "half-split" : "interleaved",
+           given ? "and the head count given does not fit the rows" : "and the head count is not known",
+           given ? "give the right" : "add", miss);
+  return true;
+}
+
+/* The draft's list of the parameters an undecided pair waits for (lines without '#'). */
+size_t m_famtab_missing(const matcher *m, char lines[][160], size_t max) {
+  const mfam *f = m->famtab;
+  size_t k = 0;
+  if (!f) return 0;
+  if (f->want_heads && k < max)
+    snprintf(lines[k++], 160, "param n_heads = ?  (the attention heads: add --param n_heads=N or --config config.json)");
+  if (f->want_kv && k < max)
+    snprintf(lines[k++], 160, "param n_kv_heads = ?  (the kv heads: add --param n_kv_heads=N or --config config.json)");
+  return k;
+}
+
+/* ---- experts concatenated, w2 stored transposed ------------------------------------------------------ */
+
+/* Mixtral's experts concatenated along rows keep the down projection w2 transposed per expert
+ * ([E * ffn, dim]) where the stacked layout has [E, dim, ffn]: a concat source of the stacked
+ * target's very name becomes it by reshape [E, ffn, dim] + permute (0, 2, 1), and the reverse by
+ * permute then reshape. Only for `experts.w2` (or `down_proj`) of a Mixtral-named side, of the
+ * same name on both sides, and not square (ffn != dim: square, the names cannot tell). */
+static bool experts_down(const mtensor *x) {
+  return m_has_segment(x, "experts") && (m_has_segment(x, "w2") || m_has_segment(x, "down_proj"));
+}
+
+static bool experts_t_layout(const mtensor *s, const mtensor *t, mlayout *out) {
+  bool to_stack = s->ndim == 2 && t->ndim == 3;
+  const mtensor *c = to_stack ? s : t, *k = to_stack ? t : s; /* concat, stacked */
+  if (!(s->ndim == 2 && t->ndim == 3) && !(s->ndim == 3 && t->ndim == 2)) return false;
+  int64_t E = k->shape[0], a = k->shape[1], b = k->shape[2]; /* stacked [E, dim, ffn] */
+  if (E < 2 || a == b || c->shape[0] != E * b || c->shape[1] != a) return false;
+  int64_t mid[3] = {E, b, a}, perm[3] = {0, 2, 1};
+  memset(out, 0, sizeof *out);
+  out->rel = REL_PERMUTE;
+  out->nops = 2;
+  if (to_stack) {
+    set_op(&out->op[0], MOP_RESHAPE, mid, 3);
+    set_op(&out->op[1], MOP_PERMUTE, perm, 3);
+  } else {
+    set_op(&out->op[0], MOP_PERMUTE, perm, 3);
+    set_op(&out->op[1], MOP_RESHAPE, t->shape, 2);
+  }
+  return true;
+}
+
+size_t m_famtab_propose(matcher *m, mprop **out, mlayout **lays) {
+  *out = malloc((m->T.n + 1) * sizeof **out);
+  *lays = malloc((m->T.n + 1) * sizeof **lays);
+  if (!*out || !*lays) {
+    m->oom = true;
+    return 0;
+  }
+  size_t n = 0;
+  for (uint32_t t = 0; t < m->T.n; t++) {
+    const mtensor *x = &m->T.t[t];
+    if (!m_tgt_free(m, t) || !experts_down(x)) continue;
+    for (uint32_t s = 0; s < m->S.n; s++) {
+      const mtensor *y = &m->S.t[s];
+      if (!m_src_free(m, s) || y->key != x->key || y->dtype != x->dtype || !experts_t_layout(y, x, &(*lays)[n]))
+        continue;
+      (*out)[n] = (mprop){.s = s, .t = t};
+      snprintf((*out)[n].why, sizeof (*out)[n].why,
+               "same name; Mixtral experts concatenated along rows hold w2 transposed per expert");
+      n++;
+      break;
+    }
+  }
+  return n;
+}

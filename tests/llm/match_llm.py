@@ -1,0 +1,130 @@
+# match_llm.py WBR SCRATCH [REGEX] — `wbr match` drafts the LLM layout conversions itself (issue 12,
+# "The matcher"): for each pair, model A (tests/llm/models.py, seeded random weights) is written as
+# safetensors and model B as a manifest; `wbr match A B -o DRAFT` with zero hints and the model's
+# head counts must exit 0 with a proven draft; the draft must pass `wbr check`, and applied to A it
+# must load strictly into B and give B the outputs of A (the forward pass, not only bytes). Without
+# the head counts the rotary pairs must exit 3 and name the parameter and the flag to add. A
+# model of s1's shapes with 8 heads of 4 shows the parameter matters: the same shapes, other rows.
+import json
+import os
+import re
+import subprocess
+import sys
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "apply"))
+import models  # noqa: E402
+import st  # noqa: E402
+
+WBR, WORK = sys.argv[1], sys.argv[2]
+ONLY = re.compile(sys.argv[3]) if len(sys.argv) > 3 else None
+
+DENSE = {"s1": dict(dim=32, n_heads=4, n_kv_heads=2, ffn=48, n_layers=2),
+         "s2": dict(dim=48, n_heads=6, n_kv_heads=3, ffn=64, n_layers=3, vocab=50),
+         "heads8": dict(dim=32, n_heads=8, n_kv_heads=4, ffn=48, n_layers=2)}
+MOE = {"s1": dict(dim=32, n_heads=4, n_kv_heads=2, ffn=24, n_layers=2, n_experts=4),
+       "s2": dict(dim=48, n_heads=6, n_kv_heads=3, ffn=40, n_layers=3, n_experts=3)}
+
+# id, model A, model B, sizes, needs the head counts
+PAIRS = [
+    ("hf-to-meta", ("hf",), ("meta",), DENSE, True),
+    ("meta-to-hf", ("meta",), ("hf",), DENSE, True),
+    ("hf-to-gguf", ("hf",), ("gguf",), DENSE, True),
+    ("gguf-to-hf", ("gguf",), ("hf",), DENSE, True),
+    ("mixtral-concat-to-stacked", ("hf", "concat"), ("hf", "stacked"), MOE, False),
+    ("mixtral-stacked-to-concat", ("hf", "stacked"), ("hf", "concat"), MOE, False),
+]
+TOL = 1e-5
+
+
+def param_env(sizes):
+    """The head counts as the matcher takes them (WBR_MATCH_PARAMS until --param lands)."""
+    env = dict(os.environ)
+    env["WBR_MATCH_PARAMS"] = "n_heads=%d,n_kv_heads=%d" % (sizes["n_heads"], sizes["n_kv_heads"])
+    return env
+
+
+def run(args, env=None):
+    return subprocess.run([WBR] + args, capture_output=True, text=True, env=env)
+
+
+def forward(model, tokens):
+    with torch.no_grad():
+        return model(tokens)
+
+
+def write_pair(d, a_spec, b_spec, sizes, seed):
+    os.makedirs(d, exist_ok=True)
+    a = models.randomize(models.Llama(models.Config(**sizes), *a_spec), seed)
+    b = models.Llama(models.Config(**sizes), *b_spec)
+    src, man = os.path.join(d, "a.safetensors"), os.path.join(d, "b.json")
+    st.write(src, [st.from_array(n, t.detach().numpy()) for n, t in a.state_dict().items()])
+    with open(man, "w") as f:
+        json.dump({"tensors": {n: {"shape": list(t.shape), "dtype": "F32"} for n, t in b.state_dict().items()}}, f)
+    return a, b, src, man
+
+
+def drafted(pid, a_spec, b_spec, sizes, seed):
+    d = os.path.join(WORK, pid)
+    a, b, src, man = write_pair(d, a_spec, b_spec, sizes, seed)
+    draft, out = os.path.join(d, "draft.wbr"), os.path.join(d, "out.safetensors")
+    env = param_env(sizes)
+    r = run(["match", src, man, "-o", draft], env)
+    if r.returncode != 0:
+        print("FAIL: llm/match/%s: wbr match exited %d: %s" % (pid, r.returncode, r.stderr.strip()[:300]))
+        return
+    r = run(["check", draft, src, "-t", man], env)
+    if r.returncode != 0:
+        print("FAIL: llm/match/%s/check: %s" % (pid, r.stderr.strip()[:300]))
+        return
+    r = run(["apply", draft, src, "-t", man, "-o", out], env)
+    if r.returncode != 0:
+        print("FAIL: llm/match/%s: wbr apply of the draft: %s" % (pid, r.stderr.strip()[:300]))
+        return
+    tensors, _, _ = st.read(out)
+    b.load_state_dict({t.name: torch.from_numpy(t.array().copy()) for t in tensors}, strict=True)
+    vocab = models.Config(**sizes).vocab
+    tokens = torch.randint(0, vocab, (2, 9), generator=torch.Generator().manual_seed(seed + 1))
+    ya = forward(a, tokens)
+    diff = (forward(b, tokens) - ya).abs().max().item()
+    if diff > TOL * ya.abs().max().item():
+        print("FAIL: llm/match/%s: the draft's outputs differ by %.3g" % (pid, diff))
+    else:
+        print("PASS: llm/match/%s (max |diff| %.2g)" % (pid, diff))
+
+
+def refused(pid, a_spec, b_spec, sizes, seed):
+    """Without the head counts: exit 3, the parameter and the flag named, no rule for q/k."""
+    d = os.path.join(WORK, pid)
+    _, _, src, man = write_pair(d, a_spec, b_spec, sizes, seed)
+    env = dict(os.environ)
+    env.pop("WBR_MATCH_PARAMS", None)
+    draft = os.path.join(d, "draft.wbr")
+    r = run(["match", src, man, "-o", draft], env)
+    text = open(draft).read() if os.path.exists(draft) else ""
+    want = "add --param n_heads=N or --config config.json"
+    if r.returncode == 3 and want in text and "# param n_heads = ?" in text:
+        print("PASS: llm/match/%s" % pid)
+    else:
+        print("FAIL: llm/match/%s: exit %d, %s" % (pid, r.returncode,
+              "names the parameter" if want in text else "the draft does not say '%s'" % want))
+
+
+def main():
+    seed = 500
+    for pid, a_spec, b_spec, table, heads in PAIRS:
+        for size in table:
+            seed += 10
+            name = "%s/%s" % (pid, size)
+            if ONLY and not ONLY.search(name):
+                continue
+            drafted(name, a_spec, b_spec, table[size], seed)
+            if heads and size == "s1":
+                refused(name + "-no-params", a_spec, b_spec, table[size], seed)
+
+
+if __name__ == "__main__":
+    main()
