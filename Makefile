@@ -55,6 +55,11 @@ all: $(WBR) $(LIB_A) $(LIB_SO) $(RT_A)
 deps:
 	@sh tools/deps.sh
 
+# The installed rules library (rules/*.wbr), where `wbr match` looks when neither --library nor
+# WBR_RULES_PATH says (cli/library.c).
+RULES_DIR ?= $(PREFIX)/share/weightbridge/rules
+$(BUILD)/obj/cli/library.o: CPPFLAGS_ALL += -DWBR_RULES_DIR='"$(RULES_DIR)"'
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
@@ -123,6 +128,8 @@ install: all
 	ln -sf libweightbridge.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libweightbridge.so.$(SOMAJOR)
 	ln -sf libweightbridge.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libweightbridge.so
 	install -m 644 include/weightbridge.h $(DESTDIR)$(PREFIX)/include/
+	install -d $(DESTDIR)$(RULES_DIR)
+	install -m 644 rules/*.wbr $(DESTDIR)$(RULES_DIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	  tools/weightbridge.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/weightbridge.pc
 
@@ -132,6 +139,7 @@ uninstall:
 	  $(DESTDIR)$(PREFIX)/lib/libweightbridge.so.$(SOMAJOR) \
 	  $(DESTDIR)$(PREFIX)/lib/libweightbridge.so.$(VERSION) \
 	  $(DESTDIR)$(PREFIX)/include/weightbridge.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/weightbridge.pc
+	rm -rf $(DESTDIR)$(RULES_DIR)
 
 # ---- fuzzing (libFuzzer, clang) ------------------------------------------------------------------
 

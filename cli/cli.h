@@ -41,6 +41,12 @@ int cmd_check(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_match(int argc, char **argv);
 
+/* library.c: print a `library:` line on stderr for each rule file of the rules library (dir, or
+ * WBR_RULES_PATH's directories, or the installed share dir) that maps src onto tgt exactly;
+ * labels are how SRC and TARGET are named. Returns how many. */
+size_t cli_library_propose(const char *dir, const wbr_tensorset *src, const wbr_tensorset *tgt,
+                           const char *const *labels);
+
 /* Load rules: a .wbc is loaded and verified, anything else is compiled as .wbr source. */
 int cli_load_rules(wbr_program **out, wbr_ctx *ctx, const char *path);
 

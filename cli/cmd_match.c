@@ -1,5 +1,5 @@
 /* cmd_match.c — `wbr match SRC TARGET [-o DRAFT.wbr] [--hint 'A=B [LAYOUT]']... [--update RULES.wbr]
- * [--explain]`: draft a rule file mapping SRC onto TARGET. The draft goes to -o (written
+ * [--explain] [--library DIR]`: draft a rule file mapping SRC onto TARGET. The draft goes to -o (written
  * atomically) or stdout; --explain prints the evidence of every pairing to stderr. Exit 0 for a
  * complete, proven draft; 3 when it is incomplete or ambiguous (the draft says where); 1 bad
  * input; 2 usage. */
@@ -12,7 +12,7 @@
 #include "cli.h"
 
 int cmd_match(int argc, char **argv) {
-  const char *pos[2] = {0}, *out = NULL, *update = NULL;
+  const char *pos[2] = {0}, *out = NULL, *update = NULL, *library = NULL;
   int npos = 0;
   bool explain = false;
   const char **hints = calloc((size_t)argc + 1, sizeof *hints);
@@ -24,7 +24,8 @@ int cmd_match(int argc, char **argv) {
   int code = EXIT_OK;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    if (cli_is(a, "-o", "--output") || cli_is(a, "--hint", NULL) || cli_is(a, "--update", NULL)) {
+    if (cli_is(a, "-o", "--output") || cli_is(a, "--hint", NULL) || cli_is(a, "--update", NULL) ||
+        cli_is(a, "--library", NULL)) {
       if (i + 1 >= argc) {
         code = cli_usage("match", "%s needs a value", a);
         goto done;
@@ -32,6 +33,7 @@ int cmd_match(int argc, char **argv) {
       const char *v = argv[++i];
       if (a[1] == 'o' || !strcmp(a, "--output")) out = v;
       else if (!strcmp(a, "--update")) update = v;
+      else if (!strcmp(a, "--library")) library = v;
       else if (!strchr(v, '=') || v[0] == '=' || !strchr(v, '=')[1]) {
         code = cli_usage("match", "--hint wants SOURCE=TARGET (got '%s')", v);
         goto done;
@@ -40,11 +42,14 @@ int cmd_match(int argc, char **argv) {
       explain = true;
     } else if (cli_is(a, "-h", "--help")) {
       printf("usage: wbr match SRC TARGET [-o DRAFT.wbr] [--hint 'A=B [LAYOUT]']... [--update RULES.wbr] [--explain]\n"
+             "                 [--library DIR]\n"
              "  drafts rules mapping SRC onto TARGET; exit 0 complete, 3 incomplete or ambiguous\n"
              "  --hint A=B      pin source A to target B (globs with matching {captures} allowed);\n"
              "                  'A=B transpose' or 'A=B permute (3, 2, 0, 1)' also fixes the layout\n"
              "  --update RULES  keep RULES and draft only what they leave unmapped\n"
-             "  --explain       print the evidence for each pairing to stderr\n");
+             "  --explain       print the evidence for each pairing to stderr\n"
+             "  --library DIR   propose the rule files of DIR that map SRC onto TARGET (default:\n"
+             "                  WBR_RULES_PATH's directories, else the installed rules library)\n");
       goto done;
     } else if (a[0] == '-' && a[1]) {
       code = cli_usage("match", "unknown option '%s'", a);
@@ -96,6 +101,7 @@ int cmd_match(int argc, char **argv) {
       fprintf(stderr, "wbr match: error writing the draft: %s\n", strerror(errno));
       code = EXIT_INPUT;
     }
+    if (code == EXIT_OK && !update) cli_library_propose(library, src, tgt, pos);
     if (code == EXIT_OK) {
       fprintf(stderr, "%s: %zu of %zu targets paired, %zu statements%s\n", out ? out : "draft", res.npaired,
               res.ntargets, res.nstmts,

@@ -9,6 +9,10 @@ for f in bin/wbr lib/libweightbridge.a lib/libweightbridge-runtime.a lib/libweig
     lib/libweightbridge.so.0 "lib/libweightbridge.so.$V" include/weightbridge.h lib/pkgconfig/weightbridge.pc; do
   if [ -e "$P/$f" ]; then pass "install/has-$f"; else fail "install/has-$f" "missing after make install"; fi
 done
+# The rules library, where `wbr match` looks by default (cli/library.c, docs/matcher.md).
+for f in rules/*.wbr; do
+  if [ -e "$P/share/weightbridge/$f" ]; then pass "install/has-share/weightbridge/$f"; else fail "install/has-share/weightbridge/$f" "missing after make install"; fi
+done
 # The shared library is installed once, under its full version; .so.0 (the soname) and .so link to it.
 links="$(readlink "$P/lib/libweightbridge.so") $(readlink "$P/lib/libweightbridge.so.0")"
 if [ "$links" = "libweightbridge.so.0 libweightbridge.so.$V" ] && [ ! -L "$P/lib/libweightbridge.so.$V" ]; then

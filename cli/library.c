@@ -1,0 +1,79 @@
+/* library.c — the rules library for `wbr match` (docs/matcher.md, "The rules library"): which
+ * directories hold it (--library DIR, else the directories of WBR_RULES_PATH, else the installed
+ * share dir), and which of its rule files map SRC onto TARGET exactly (compiled, planned against
+ * both, no problem: what `wbr check` says), proposed on stderr before the draft's summary. */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef WBR_RULES_DIR
+#define WBR_RULES_DIR "/usr/local/share/weightbridge/rules"
+#endif
+
+static void quiet(void *ud, const wbr_diag *d) {
+  (void)ud;
+  (void)d;
+}
+
+static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Does the rule file at path map src onto tgt exactly? Its own errors are not ours to print. */
+static bool maps(const char *path, const wbr_tensorset *src, const wbr_tensorset *tgt) {
+  wbr_ctx *q = NULL;
+  if (wbr_ctx_new(&q, quiet, NULL)) return false;
+  wbr_program *prog = NULL;
+  wbr_plan *plan = NULL;
+  bool ok = wbr_program_compile_file(&prog, q, path) == 0 && wbr_plan_new(&plan, q, prog, src, tgt) == 0 &&
+            wbr_plan_problems(plan) == 0;
+  wbr_plan_free(plan);
+  wbr_program_free(prog);
+  wbr_ctx_free(q);
+  return ok;
+}
+
+/* The *.wbr files of one directory that map src onto tgt, in name order, each a line on err. */
+static size_t propose_dir(const char *dir, const wbr_tensorset *src, const wbr_tensorset *tgt, const char *const *labels) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  char **names = NULL;
+  size_t n = 0, cap = 0, found = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    size_t len = strlen(e->d_name);
+    if (len < 5 || strcmp(e->d_name + len - 4, ".wbr") != 0 || e->d_name[0] == '.') continue;
+    if (n == cap) {
+      char **nv = realloc(names, (cap = cap ? 2 * cap : 16) * sizeof *names);
+      if (!nv) break;
+      names = nv;
+    }
+    if (!(names[n] = malloc(strlen(dir) + len + 2))) break;
+    sprintf(names[n++], "%s/%s", dir, e->d_name);
+  }
+  closedir(d);
+  if (n) qsort(names, n, sizeof *names, by_name);
+  for (size_t i = 0; i < n; i++) {
+    if (maps(names[i], src, tgt)) {
+      fprintf(stderr, "library: %s maps %s onto %s (checked: it compiles and plans with no problem); "
+                      "use it: wbr apply %s %s -t %s -o OUT\n",
+              names[i], labels[0], labels[1], names[i], labels[0], labels[1]);
+      found++;
+    }
+    free(names[i]);
+  }
+  free(names);
+  return found;
+}
+
+size_t cli_library_propose(const char *dir, const wbr_tensorset *src, const wbr_tensorset *tgt, const char *const *labels) {
+  if (dir) return propose_dir(dir, src, tgt, labels);
+  const char *path = getenv("WBR_RULES_PATH");
+  if (!path || !*path) return propose_dir(WBR_RULES_DIR, src, tgt, labels);
+  char *copy = strdup(path), *save = NULL;
+  size_t found = 0;
+  for (char *p = copy ? strtok_r(copy, ":", &save) : NULL; p; p = strtok_r(NULL, ":", &save))
+    found += propose_dir(p, src, tgt, labels);
+  free(copy);
+  return found;
+}
