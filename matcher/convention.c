@@ -25,8 +25,11 @@ static bool rope_interleaved(const mtensor *x) {
   return m_has_segment(x, "wq") || m_has_segment(x, "wk") || m_has_segment(x, "attn_q") || m_has_segment(x, "attn_k");
 }
 
-/* GPT-NeoX, BLOOM, Falcon (`query_key_value`): fused per head (or per kv group), not blocked. */
-static bool qkv_per_head(const mtensor *x) { return m_has_segment(x, "query_key_value"); }
+/* GPT-NeoX, BLOOM, Falcon (`query_key_value`), Megatron-core (`linear_qkv`): fused per head (or
+ * per kv group), not blocked. */
+static bool qkv_per_head(const mtensor *x) {
+  return m_has_segment(x, "query_key_value") || m_has_segment(x, "linear_qkv");
+}
 
 static bool holds_qk(const mtensor *x) { return x->part == 0 || x->part == 1 || x->fused; }
 
@@ -45,7 +48,16 @@ const char *m_convention_crossed(const mtensor *s, const mtensor *t) {
     return "rotary q/k convention: Meta-style `wq`/`wk` and GGUF `attn_q`/`attn_k` interleave rotary pairs, other "
            "implementations may split them in halves (a permutation of rows drafted only between known families)";
   if (qkv_per_head(s) != qkv_per_head(t))
-    return "fused qkv convention: `query_key_value` is fused per head (or kv group), the other side blocked "
+    return "fused qkv convention: `query_key_value` (`linear_qkv`) is fused per head (or kv group), the other side blocked "
            "[q; k; v] or separate (a reordering of rows the matcher does not draft)";
   return NULL;
+}
+
+/* Separate q, k, v (or a blocked fusion) against `query_key_value` / `linear_qkv` fused per kv
+ * group, crossing no rotary convention: the one crossing famtab.c drafts, given the groups. */
+bool m_qkv_grouped(const mtensor *x) { return qkv_per_head(x); }
+
+bool m_qkv_grouped_pair(const mtensor *s, const mtensor *t) {
+  return qkv_per_head(s) != qkv_per_head(t) &&
+         !(holds_qk(s) && holds_qk(t) && rope_interleaved(s) != rope_interleaved(t));
 }

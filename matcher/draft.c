@@ -217,8 +217,8 @@ static bool ops_match(const step *v, int n, const mlayout *lay) {
     const wbr_node *nd = v[i].node;
     if (o->kind == MOP_RESHAPE) {
       if (nd->ndim != o->n) return false;
-      for (int d = 0; d < o->n; d++)
-        if (nd->shape[d] != o->v[d]) return false;
+      for (int d = 0; d < o->n; d++) /* -1: the size the others leave (the elements are fixed) */
+        if (nd->shape[d] != o->v[d] && o->v[d] != -1) return false;
     } else {
       for (int d = 0; d < o->n; d++)
         if (nd->perm[d] != o->v[d]) return false;
@@ -248,9 +248,10 @@ static bool check_output(const matcher *m, const wbr_value *val, const mpair *p)
   const wbr_node *top = chain(val->node, v, &n, 16);
   if (!top) return false;
   if (p->ns > 1) {
-    /* casts above the concat are allowed; nothing else */
+    /* casts above the concat are allowed, and the view of a join per kv group; nothing else */
+    if (!ops_match(v, n, &p->post)) return false;
     for (int i = 0; i < n; i++)
-      if (v[i].kind != STEP_CAST) return false;
+      if (v[i].kind == STEP_SLICE) return false;
     if (top->kind != WBR_N_CONCAT || top->nin != p->ns || top->axis != p->axis) return false;
     for (size_t k = 0; k < top->nin; k++) {
       step w[16];
@@ -262,10 +263,11 @@ static bool check_output(const matcher *m, const wbr_value *val, const mpair *p)
   }
   if (!leaf_is(m, top, v, &n, p->s[0])) return false;
   if (p->split_k) {
-    if (n < 1 || v[0].kind != STEP_SLICE) return false;
-    const wbr_node *sl = v[0].node;
+    int np = p->pre.nops; /* a cut per kv group views the source as [G, -1] first */
+    if (n < np + 1 || !ops_match(v, np, &p->pre) || v[np].kind != STEP_SLICE) return false;
+    const wbr_node *sl = v[np].node;
     if (sl->axis != p->axis || sl->start != p->off || sl->len != p->len || sl->drop_axis) return false;
-    return ops_match(v + 1, n - 1, &p->lay);
+    return ops_match(v + np + 1, n - np - 1, &p->lay);
   }
   return ops_match(v, n, &p->lay);
 }

@@ -282,3 +282,50 @@ size_t m_famtab_propose(matcher *m, mprop **out, mlayout **lays) {
   }
   return n;
 }
+
+/* ---- q, k, v fused per kv group --------------------------------------------------------------------- */
+
+/* GPT-NeoX, BLOOM, Falcon and Megatron fuse q, k, v per kv group: for each of the G groups, its
+ * query heads' rows, then its k head's, then its v head's ([q0..qn, k, v] per group; per head
+ * when G = n_heads, blocked when G = 1). So the parts, each viewed as [G, -1], join along axis 1
+ * and the result is viewed as [R, in]; a cut views the fused tensor as [G, -1] first. G is
+ * n_kv_heads, or, not given, k's rows over the head size q's rows and n_heads give. */
+const char m_qkv_param_why[] =
+    "fused qkv convention: `query_key_value` (`linear_qkv`) is fused per kv group, and the group count is not known "
+    "(or does not divide the rows): add --param n_kv_heads=N (or n_heads) or --config config.json";
+
+int64_t m_qkv_groups(matcher *m, const int64_t *rows, bool note) {
+  mfam *f = m->famtab;
+  if (!f) return -1;
+  int64_t q = rows[0], k = rows[1], v = rows[2], G = f->n_kv_heads;
+  if (G < 1 && f->n_heads >= 1 && q % f->n_heads == 0 && k % (q / f->n_heads) == 0) G = k / (q / f->n_heads);
+  if (G < 1 || k != v || q % G || k % G) {
+    if (note && f->n_kv_heads < 1) f->want_heads = true;
+    else if (note) f->want_kv = true;
+    return -1;
+  }
+  return G;
+}
+
+static void reshape_op(mlayout *l, const int64_t *shape, int n) {
+  memset(l, 0, sizeof *l);
+  l->rel = REL_RESHAPE;
+  l->nops = 1;
+  set_op(&l->op[0], MOP_RESHAPE, shape, n);
+}
+
+void m_qkv_group_join(mpair *p, const mtensor *fused, int64_t G) {
+  int64_t g[2] = {G, -1}; /* -1: each part's own rows per group (the proof reads it so) */
+  reshape_op(&p->lay, g, 2);
+  reshape_op(&p->post, fused->shape, fused->ndim);
+  p->axis = 1;
+}
+
+void m_qkv_group_cut(mpair *p, const mtensor *fused, const mtensor *part, int64_t G, int64_t off, int64_t len) {
+  int64_t g[2] = {G, -1}, in = fused->nelem / (uint64_t)fused->shape[0];
+  reshape_op(&p->pre, g, 2);
+  reshape_op(&p->lay, part->shape, part->ndim);
+  p->axis = 1;
+  p->off = off / G * in;
+  p->len = len / G * in;
+}

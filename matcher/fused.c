@@ -122,6 +122,7 @@ typedef struct fcand {
   uint8_t cut_part;
   float score;
   const char *crossed; /* a convention the pair crosses (probe only) */
+  int64_t groups;      /* > 0: fused per kv group, that many (famtab.c); -1 while being fitted */
 } fcand;
 
 typedef struct fctx {
@@ -162,6 +163,19 @@ static bool rival_for_cut(const fctx *c, const mtensor *f, uint8_t part, uint64_
     if (fp.n == 1 && fp.p[0] == part && m_index_veto(c->m, f, y) < 0) return true;
   }
   return false;
+}
+
+/* A fit across the per-kv-group convention: q, k, v whole along axis 0, as they are; the group
+ * count from the parameters (famtab.c), or, probing, the reason it waits for them. */
+static bool group_fit(const fctx *c, const fparts *fp, fcand *out, int axis) {
+  if (axis != 0 || out->cut || out->npiece != 3 || fp->p[0] != FP_Q || fp->p[1] != FP_K || fp->p[2] != FP_V)
+    return false;
+  for (int k = 0; k < 3; k++)
+    if (out->lay[k].nops) return false;
+  out->groups = m_qkv_groups(c->m, out->size, c->probe);
+  if (out->groups >= 1) return true;
+  if (c->probe) out->crossed = m_qkv_param_why;
+  return c->probe;
 }
 
 /* Lay the members of one group [g0, g1) out as the pieces of f along `axis`; false if they do
@@ -207,6 +221,7 @@ static bool fit_axis(const fctx *c, const mtensor *f, const fparts *fp, const fm
     int64_t size = (int64_t)(yt->nelem / per);
     if (!piece_layout(c, f, axis, size, yt, &out->lay[out->npiece])) return false;
     const char *cv = m_convention_crossed(c->split ? f : yt, c->split ? yt : f);
+    if (cv && m_qkv_grouped_pair(c->split ? f : yt, c->split ? yt : f)) cv = NULL, out->groups = -1;
     if ((cv && !c->probe) || role_conflict(f, yt) || m_index_veto(m, c->split ? f : yt, c->split ? yt : f) >= 0)
       return false;
     if (cv && !out->crossed) out->crossed = cv;
@@ -232,6 +247,7 @@ static bool fit_axis(const fctx *c, const mtensor *f, const fparts *fp, const fm
   /* a join is one concat with one layout for every part */
   for (int k = 1; !c->split && k < out->npiece; k++)
     if (memcmp(&out->lay[k], &out->lay[0], sizeof out->lay[0]) != 0) return false;
+  if (out->groups && !group_fit(c, fp, out, axis)) return false;
   out->axis = (uint8_t)axis;
   return true;
 }
@@ -305,9 +321,11 @@ static size_t take_cand(fctx *c, const fcand *k) {
     uint32_t s[M_MAXPARTS];
     for (int i = 0; i < k->npiece; i++) s[i] = k->piece[i];
     mpair *p = m_add_pair(m, k->f, s, k->npiece, &k->lay[0], EV_FUSED,
-                          "%d parts joined in the order their names give", k->npiece);
+                          "%d parts joined in the order their names give%s", k->npiece,
+                          k->groups > 0 ? ", per kv group" : "");
     if (!p) return 0;
     p->axis = k->axis;
+    if (k->groups > 0) m_qkv_group_join(p, &c->fs->t[k->f], k->groups);
     return 1;
   }
   int64_t off = 0;
@@ -326,6 +344,7 @@ static size_t take_cand(fctx *c, const fcand *k) {
       p->len = k->size[i];
       p->cut = k->cut;
       p->cut_part = k->cut_part;
+      if (k->groups > 0) m_qkv_group_cut(p, &c->fs->t[k->f], &c->ps->t[k->piece[i]], k->groups, off, k->size[i]);
       made++;
     }
     off += k->size[i];
@@ -558,7 +577,8 @@ bool m_fused_why(const matcher *m, const mfblock *v, size_t n, uint32_t t, munre
                b->why);
     memcpy(u->cand, b->cand, sizeof u->cand);
     u->ncand = b->ncand;
-    u->layout = true;
+    u->layout = b->why != m_qkv_param_why;
+    u->param = !u->layout;
     return true;
   }
   return false;

@@ -1205,6 +1205,24 @@ out:
   free(it);
 }
 
+/* A source cut per kv group is viewed as [G, -1] before its split (famtab.c): once per source. */
+static void stage_split_pre(ictx *ic) {
+  matcher *m = ic->m;
+  uint32_t *slots = malloc((m->npairs + 1) * sizeof *slots);
+  mlayout *lays = malloc((m->npairs + 1) * sizeof *lays);
+  size_t k = 0;
+  if (!slots || !lays) ic->oom = true;
+  for (size_t p = 0; p < m->npairs && !ic->oom; p++) {
+    const mpair *pr = &m->pairs[p];
+    if (!pair_live(pr) || !pr->split_k || !pr->pre.nops || !m_split_first(m, p)) continue;
+    slots[k] = pr->s[0];
+    lays[k++] = pr->pre;
+  }
+  if (!ic->oom) stage_ops(ic, slots, lays, k);
+  free(slots);
+  free(lays);
+}
+
 /* concat and split: generalised over their joined names; checked part by part. */
 static void stage_fused(ictx *ic) {
   matcher *m = ic->m;
@@ -1344,6 +1362,7 @@ static void stage_fused(ictx *ic) {
     free(pid);
     free(done);
   }
+  stage_split_pre(ic);
   /* split statements: generalised like concat (the input and the joined outputs) */
   size_t nsp = 0;
   for (size_t p = 0; p < m->npairs; p++) {
@@ -2122,11 +2141,12 @@ static void stage_post(ictx *ic) {
   size_t k = 0;
   for (size_t p = 0; p < m->npairs; p++) {
     mpair *pr = &m->pairs[p];
-    if (!pair_live(pr) || pr->ns != 1 || !pr->lay.nops) continue;
+    bool joined = pr->ns > 1 && pr->post.nops; /* a join per kv group, viewed as [R, in] after */
+    if (!pair_live(pr) || (pr->ns != 1 && !joined) || !(joined ? pr->post.nops : pr->lay.nops)) continue;
     long slot = sim_find(sim, tname(m, pr->t));
     if (slot < 0) continue;
     slots[k] = (uint32_t)slot;
-    lays[k] = pr->lay;
+    lays[k] = joined ? pr->post : pr->lay;
     k++;
   }
   stage_ops(ic, slots, lays, k);

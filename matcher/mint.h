@@ -124,6 +124,8 @@ typedef struct mpair {
   char why[120];
   bool layout_hinted;       /* a hint gave its layout: nothing may change it (review.c) */
   uint16_t rivals;          /* decided by names or order with this many free same-shape rivals */
+  mlayout pre, post;        /* famtab.c, fused per kv group: a split's source before the cut ([G, -1]),
+                             * a concat's result after the join ([R, in]); nops 0: none */
 } mpair;
 
 typedef struct munres {
@@ -317,6 +319,17 @@ size_t m_famtab_missing(const matcher *m, char lines[][160], size_t max);
 /* Pairs of a family's layout no shape relation shows (Mixtral's concatenated w2, transposed per
  * expert, against the stacked one); *out and *lays are the caller's to free. */
 size_t m_famtab_propose(matcher *m, struct mprop **out, mlayout **lays);
+/* q, k, v fused per kv group (`query_key_value`, Megatron's `linear_qkv`) against separate parts
+ * (convention.c: the only convention the pair crosses): */
+bool m_qkv_grouped(const mtensor *x);
+bool m_qkv_grouped_pair(const mtensor *s, const mtensor *t);
+/* the group count for parts of rows[0..3) (q, k, v), or -1 (noted: the draft lists the parameter) */
+int64_t m_qkv_groups(matcher *m, const int64_t *rows, bool note);
+/* the reason a grouped pair waits for its parameter (m_fused_why tells it by its address) */
+extern const char m_qkv_param_why[];
+/* Make the pair p of a join (ns 3) or of a cut (its piece at `off` of `len` rows) per G groups. */
+void m_qkv_group_join(mpair *p, const mtensor *fused, int64_t G);
+void m_qkv_group_cut(mpair *p, const mtensor *fused, const mtensor *part, int64_t G, int64_t off, int64_t len);
 
 /* square.c: a square 2-D pair under GPT-2's names with no non-square layer-mate: REL_ID or
  * REL_TRANSPOSE where both sides' layers show their layout (ls, lt: the layers' name lengths),

@@ -24,7 +24,8 @@ ONLY = re.compile(sys.argv[3]) if len(sys.argv) > 3 else None
 
 DENSE = {"s1": dict(dim=32, n_heads=4, n_kv_heads=2, ffn=48, n_layers=2),
          "s2": dict(dim=48, n_heads=6, n_kv_heads=3, ffn=64, n_layers=3, vocab=50),
-         "heads8": dict(dim=32, n_heads=8, n_kv_heads=4, ffn=48, n_layers=2)}
+         "heads8": dict(dim=32, n_heads=8, n_kv_heads=4, ffn=48, n_layers=2),
+         "mha": dict(dim=32, n_heads=4, n_kv_heads=4, ffn=48, n_layers=2)}
 MOE = {"s1": dict(dim=32, n_heads=4, n_kv_heads=2, ffn=24, n_layers=2, n_experts=4),
        "s2": dict(dim=48, n_heads=6, n_kv_heads=3, ffn=40, n_layers=3, n_experts=3)}
 
@@ -34,6 +35,8 @@ PAIRS = [
     ("meta-to-hf", ("meta",), ("hf",), DENSE, True),
     ("hf-to-gguf", ("hf",), ("gguf",), DENSE, True),
     ("gguf-to-hf", ("gguf",), ("hf",), DENSE, True),
+    ("hf-to-qkv-groups", ("hf",), ("qkv_groups",), DENSE, True),
+    ("qkv-groups-to-hf", ("qkv_groups",), ("hf",), DENSE, True),
     ("mixtral-concat-to-stacked", ("hf", "concat"), ("hf", "stacked"), MOE, False),
     ("mixtral-stacked-to-concat", ("hf", "stacked"), ("hf", "concat"), MOE, False),
 ]

@@ -128,9 +128,13 @@ NAMES = {
              "w1": "ffn_gate.weight", "w2": "ffn_down.weight", "w3": "ffn_up.weight"},
 }
 NAMES["fused"] = dict(NAMES["hf"], qkv="self_attn.qkv_proj.weight")
+# qkv_groups: the same per-kv-group fusion under the name the implementations that use it give it
+# (GPT-NeoX, Falcon, Megatron `query_key_value`): `qkv_proj` is Phi-3's blocked [q; k; v] too, so
+# only this name lets `wbr match` tell the layout (docs/matcher.md, "Implementation families").
+NAMES["qkv_groups"] = dict(NAMES["hf"], qkv="self_attn.query_key_value.weight")
 # Which rotary convention each layout's forward pass uses (llama.cpp's LLaMA uses adjacent pairs,
 # so its converter permutes Hugging Face's q and k rows back to Meta's order).
-ROPE = {"hf": "half", "fused": "half", "meta": "interleaved", "gguf": "interleaved"}
+ROPE = {"hf": "half", "fused": "half", "qkv_groups": "half", "meta": "interleaved", "gguf": "interleaved"}
 
 
 class Llama(Tree):
@@ -149,7 +153,7 @@ class Llama(Tree):
         self.add(self.n["embed"], (c.vocab, c.dim))
         for i in range(c.n_layers):
             self.add(self.ln(i, "attn_norm"), (c.dim,))
-            if layout == "fused":
+            if "qkv" in self.n:
                 self.add(self.ln(i, "qkv"), (qd + 2 * kvd, c.dim))
             else:
                 self.add(self.ln(i, "q"), (qd, c.dim))
@@ -208,7 +212,7 @@ class Llama(Tree):
         """q [H*d, dim], k and v [KV*d, dim] of layer i. The fused layout holds, for each kv group
         g in turn, the rows of its H/KV query heads, then its k head, then its v head."""
         c = self.cfg
-        if self.layout != "fused":
+        if "qkv" not in self.n:
             return tuple(self.get(self.ln(i, x)) for x in ("q", "k", "v"))
         per = c.n_heads // c.n_kv_heads
         w = self.get(self.ln(i, "qkv")).reshape(c.n_kv_heads, (per + 2) * c.head_dim, c.dim)
