@@ -314,18 +314,24 @@ static void reshape_op(mlayout *l, const int64_t *shape, int n) {
   set_op(&l->op[0], MOP_RESHAPE, shape, n);
 }
 
+/* Axis 0 cut in two, [G, -1, ...]: the view fuse/unfuse `groups` take (vm/layout.c), -1 being
+ * each part's own rows per group (the proof reads it so). */
+static void group_view(mlayout *l, const mtensor *x, int64_t G) {
+  int64_t g[WBR_MAX_DIMS] = {G, -1};
+  for (int d = 1; d < x->ndim && d + 1 < WBR_MAX_DIMS; d++) g[d + 1] = x->shape[d];
+  reshape_op(l, g, x->ndim + 1);
+}
+
 void m_qkv_group_join(mpair *p, const mtensor *fused, int64_t G) {
-  int64_t g[2] = {G, -1}; /* -1: each part's own rows per group (the proof reads it so) */
-  reshape_op(&p->lay, g, 2);
+  group_view(&p->lay, fused, G);
   reshape_op(&p->post, fused->shape, fused->ndim);
   p->axis = 1;
 }
 
 void m_qkv_group_cut(mpair *p, const mtensor *fused, const mtensor *part, int64_t G, int64_t off, int64_t len) {
-  int64_t g[2] = {G, -1}, in = fused->nelem / (uint64_t)fused->shape[0];
-  reshape_op(&p->pre, g, 2);
+  group_view(&p->pre, fused, G);
   reshape_op(&p->lay, part->shape, part->ndim);
   p->axis = 1;
-  p->off = off / G * in;
-  p->len = len / G * in;
+  p->off = off / G;
+  p->len = len / G;
 }
