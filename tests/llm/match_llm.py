@@ -37,6 +37,10 @@ PAIRS = [
     ("gguf-to-hf", ("gguf",), ("hf",), DENSE, True),
     ("hf-to-qkv-groups", ("hf",), ("qkv_groups",), DENSE, True),
     ("qkv-groups-to-hf", ("qkv_groups",), ("hf",), DENSE, True),
+    ("meta-to-gguf", ("meta",), ("gguf",), DENSE, False),
+    ("gguf-to-meta", ("gguf",), ("meta",), DENSE, False),
+    ("mixtral-separate-to-stacked", ("hf", "separate"), ("hf", "stacked"), MOE, False),
+    ("mixtral-stacked-to-separate", ("hf", "stacked"), ("hf", "separate"), MOE, False),
     ("mixtral-concat-to-stacked", ("hf", "concat"), ("hf", "stacked"), MOE, False),
     ("mixtral-stacked-to-concat", ("hf", "stacked"), ("hf", "concat"), MOE, False),
 ]
