@@ -12,7 +12,8 @@
 
 /* ---- the table ---------------------------------------------------------------------------------- */
 
-enum { ROPE_NONE = 0, ROPE_HALF, ROPE_INTERLEAVED };
+/* ROPE_ARCH: the names do not say; it depends on the model's architecture (GGUF, below). */
+enum { ROPE_NONE = 0, ROPE_HALF, ROPE_INTERLEAVED, ROPE_ARCH };
 
 /* One family. A side is of the family when, for every mark, some name has it as a segment (a
  * whole `.`/`/`-separated part); q and k name its separate rotary projections (NULL: none). */
@@ -24,12 +25,16 @@ typedef struct mfamdef {
 } mfamdef;
 
 static const mfamdef FAMILIES[] = {
-    /* Hugging Face LlamaForCausalLM, Mistral, Qwen2: rotate_half, the pairs (j, j + d/2) */
-    {"Hugging Face LLaMA", {"self_attn", "q_proj", "gate_proj"}, "q_proj", "k_proj", ROPE_HALF},
+    /* Hugging Face LlamaForCausalLM, Mistral, Qwen2, Gemma: rotate_half, the pairs (j, j + d/2)
+     * (Cohere's q_proj/gate_proj rotate interleaved pairs: it has no post_attention_layernorm) */
+    {"Hugging Face LLaMA", {"q_proj", "gate_proj", "post_attention_layernorm"}, "q_proj", "k_proj", ROPE_HALF},
     /* Meta's original release (params.json, consolidated.*.pth): the pairs (2j, 2j + 1) */
     {"Meta LLaMA", {"attention", "wq", "feed_forward"}, "wq", "wk", ROPE_INTERLEAVED},
-    /* llama.cpp's GGUF names: its converter permutes q/k from HF into the interleaved pairs */
-    {"llama.cpp GGUF", {"attn_q", "ffn_gate", "token_embd"}, "attn_q", "attn_k", ROPE_INTERLEAVED},
+    /* llama.cpp's GGUF names: its converter permutes q/k from HF into the interleaved pairs for
+     * the LLaMA architecture (llama, mistral, mixtral) only; qwen2, gemma, phi3 ... keep HF's
+     * half-split rows (llama.cpp runs them with NEOX rope). The names do not tell which, but a
+     * Meta-named other side is a LLaMA, hence interleaved too (convention.c). */
+    {"llama.cpp GGUF", {"attn_q", "ffn_gate", "token_embd"}, "attn_q", "attn_k", ROPE_ARCH},
     /* Phi-3: qkv_proj blocked [q; k; v], gate_up_proj [gate; up]; half-split RoPE (fused.c) */
     {"Hugging Face fused qkv (Phi-3)", {"self_attn", "qkv_proj", NULL}, NULL, NULL, ROPE_HALF},
     /* GPT-NeoX, BLOOM, Falcon, Megatron: query_key_value per head or kv group (convention.c) */
@@ -177,14 +182,19 @@ static void rope_chain(mlayout *out, const mtensor *t, int64_t h, bool to_interl
   set_op(&out->op[2], MOP_RESHAPE, t->shape, t->ndim);
 }
 
-static bool rope_crossing(const matcher *m) {
+/* Both sides' families are known and use different conventions: ROPE_HALF against
+ * ROPE_INTERLEAVED is drafted; against ROPE_ARCH it is not known (*arch). */
+static bool rope_crossing(const matcher *m, bool *arch) {
   const mfam *f = m->famtab;
-  return f && f->side[0].fam >= 0 && f->side[1].fam >= 0 &&
-         FAMILIES[f->side[0].fam].rope != FAMILIES[f->side[1].fam].rope;
+  if (!f || f->side[0].fam < 0 || f->side[1].fam < 0) return false;
+  int a = FAMILIES[f->side[0].fam].rope, b = FAMILIES[f->side[1].fam].rope;
+  *arch = a == ROPE_ARCH || b == ROPE_ARCH;
+  return a != b && !(*arch && (a == ROPE_INTERLEAVED || b == ROPE_INTERLEAVED));
 }
 
 bool m_rope_layout(const matcher *m, const mtensor *s, const mtensor *t, mlayout *out) {
-  if (!rope_crossing(m)) return false;
+  bool arch;
+  if (!rope_crossing(m, &arch) || arch) return false;
   const mfam *f = m->famtab;
   int p = rope_part(f, s, t);
   const char *miss;
@@ -194,22 +204,35 @@ bool m_rope_layout(const matcher *m, const mtensor *s, const mtensor *t, mlayout
   return true;
 }
 
-bool m_rope_why(matcher *m, const mtensor *s, const mtensor *t, char *why, size_t n) {
-  if (!rope_crossing(m)) return false;
+static const char *rope_word(int r) {
+  return r == ROPE_HALF ? "half-split pairs" : r == ROPE_INTERLEAVED ? "interleaved pairs" : "pairs by architecture";
+}
+
+bool m_rope_why(matcher *m, const mtensor *s, const mtensor *t, char *why, size_t n, bool *param) {
+  bool arch;
+  if (!rope_crossing(m, &arch)) return false;
   mfam *f = m->famtab;
   int p = rope_part(f, s, t);
   if (p < 0) return false;
+  const mfamdef *ds = &FAMILIES[f->side[0].fam], *dt = &FAMILIES[f->side[1].fam];
+  *param = !arch;
+  if (arch) {
+    snprintf(why, n,
+             "rotary q/k convention: the source is %s (%s), the target %s (%s): llama.cpp interleaves q/k pairs "
+             "for LLaMA-architecture models only (not qwen2, gemma, phi3), which the names do not show (LLaMA: "
+             "the library's rules or a rope statement; otherwise a hint pairs it as it is)",
+             ds->name, rope_word(ds->rope), dt->name, rope_word(dt->rope));
+    return true;
+  }
   const char *miss;
   if (rope_heads(f, p, t->shape[0], &miss) >= 1) return false;
-  const mfamdef *ds = &FAMILIES[f->side[0].fam], *dt = &FAMILIES[f->side[1].fam];
   bool given = strcmp(miss, "n_heads") == 0 ? f->n_heads >= 1 : f->n_kv_heads >= 1;
   if (strcmp(miss, "n_heads") == 0) f->want_heads = true;
   else f->want_kv = true;
   snprintf(why, n,
-           "rotary q/k convention: the source is %s (%s pairs), the target %s (%s pairs): the rows are "
+           "rotary q/k convention: the source is %s (%s), the target %s (%s): the rows are "
            "permuted per head, %s: %s --param %s=N or --config config.json",
-           ds->name, ds->rope == ROPE_HALF ? "half-split" : "interleaved", dt->name,
-           dt->rope == ROPE_HALF ? "half-split" : "interleaved",
+           ds->name, rope_word(ds->rope), dt->name, rope_word(dt->rope),
            given ? "and the head count given does not fit the rows" : "and the head count is not known",
            given ? "give the right" : "add", miss);
   return true;

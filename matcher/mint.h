@@ -312,8 +312,9 @@ void m_famtab_free(matcher *m);
 /* (s, t) crosses the rotary convention between two established families and the head count is
  * known: the permutation of rows into *out. */
 bool m_rope_layout(const matcher *m, const mtensor *s, const mtensor *t, mlayout *out);
-/* ... established but the head count is missing or does not fit: why, with the flag to add. */
-bool m_rope_why(matcher *m, const mtensor *s, const mtensor *t, char *why, size_t n);
+/* ... established but the head count is missing or does not fit: why, with the flag to add
+ * (*param: a parameter settles it), or one side's convention depends on its architecture. */
+bool m_rope_why(matcher *m, const mtensor *s, const mtensor *t, char *why, size_t n, bool *param);
 /* The parameters undecided pairs wait for, one line each (`param n_heads = ?  (...)`). */
 size_t m_famtab_missing(const matcher *m, char lines[][160], size_t max);
 /* Pairs of a family's layout no shape relation shows (Mixtral's concatenated w2, transposed per

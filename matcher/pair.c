@@ -1816,7 +1816,7 @@ static void collect_unresolved(pstate *ps) {
     } else if (f.ok == 0 && f.conv) {
       snprintf(u->why, sizeof u->why, "%zu free source%s fit by shape, but the pair crosses a %s", f.conv,
                f.conv == 1 ? "" : "s", f.conv_why);
-      if (u->ncand && m_rope_why(m, S(ps, u->cand[0]), x, u->why, sizeof u->why)) u->param = true;
+      if (u->ncand) m_rope_why(m, S(ps, u->cand[0]), x, u->why, sizeof u->why, &u->param);
     } else if (f.ok == 0 && f.vetoed) {
       char d[300];
       m_families_describe(m, f.veto, d, sizeof d);
