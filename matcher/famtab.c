@@ -28,6 +28,8 @@ static const mfamdef FAMILIES[] = {
     /* Hugging Face LlamaForCausalLM, Mistral, Qwen2, Gemma: rotate_half, the pairs (j, j + d/2)
      * (Cohere's q_proj/gate_proj rotate interleaved pairs: it has no post_attention_layernorm) */
     {"Hugging Face LLaMA", {"q_proj", "gate_proj", "post_attention_layernorm"}, "q_proj", "k_proj", ROPE_HALF},
+    /* Hugging Face Mixtral: the same attention, experts instead of the MLP */
+    {"Hugging Face Mixtral", {"q_proj", "block_sparse_moe", "post_attention_layernorm"}, "q_proj", "k_proj", ROPE_HALF},
     /* Meta's original release (params.json, consolidated.*.pth): the pairs (2j, 2j + 1) */
     {"Meta LLaMA", {"attention", "wq", "feed_forward"}, "wq", "wk", ROPE_INTERLEAVED},
     /* llama.cpp's GGUF names: its converter permutes q/k from HF into the interleaved pairs for
@@ -68,7 +70,8 @@ static bool side_has(const mside *sd, const char *seg) {
   return false;
 }
 
-/* The one family with a rotary convention whose marks the side has (two: none is established). */
+/* The one family with a rotary convention whose marks the side has (two that differ in it or in
+ * their q/k names: none is established). */
 static int side_family(const mside *sd) {
   int found = -1;
   for (size_t f = 0; f < NFAM; f++) {
@@ -76,8 +79,10 @@ static int side_family(const mside *sd) {
     bool all = true;
     for (int k = 0; k < 3 && all; k++) all = !FAMILIES[f].marks[k] || side_has(sd, FAMILIES[f].marks[k]);
     if (!all) continue;
-    if (found >= 0) return -1;
-    found = (int)f;
+    if (found >= 0 && (FAMILIES[found].rope != FAMILIES[f].rope || strcmp(FAMILIES[found].q, FAMILIES[f].q) != 0 ||
+                       strcmp(FAMILIES[found].k, FAMILIES[f].k) != 0))
+      return -1;
+    if (found < 0) found = (int)f;
   }
   return found;
 }

@@ -40,6 +40,8 @@ PAIRS = [
     ("qkv-groups-to-hf", ("qkv_groups",), ("hf",), DENSE, True),
     ("meta-to-gguf", ("meta",), ("gguf",), DENSE, False),
     ("gguf-to-meta", ("gguf",), ("meta",), DENSE, False),
+    ("mixtral-hf-to-meta", ("hf", "separate"), ("meta", "separate"), MOE, True),
+    ("mixtral-meta-to-hf", ("meta", "separate"), ("hf", "separate"), MOE, True),
     ("mixtral-separate-to-stacked", ("hf", "separate"), ("hf", "stacked"), MOE, False),
     ("mixtral-stacked-to-separate", ("hf", "stacked"), ("hf", "separate"), MOE, False),
     ("mixtral-concat-to-stacked", ("hf", "concat"), ("hf", "stacked"), MOE, False),
