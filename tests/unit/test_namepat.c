@@ -100,6 +100,7 @@ TEST(index_arithmetic_shifts_numbers_and_keeps_zero_padding) {
   CHECK_STR(apply(R, "^h\\.(?<i>\\d+)\\.", "", "b.${i+1}.", "h.4.w", 0), "b.5.w");
   CHECK_STR(apply(R, "^h\\.(\\d+)\\.(\\d+)$", "", "b.${1-1}.${2+2}", "h.4.5", 0), "b.3.7");
   CHECK_STR(apply(R, "(\\d+)", "", "$1+1", "a7", 0), "a7+1"); /* no braces: literal "+1" */
+  CHECK_STR(apply(R, "^(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)(k)(l)", "", "$123", "abcdefghijkl", 0), "l3"); /* $ takes two digits */
   CHECK_STR(apply(G, "s.*", NULL, "b.{#+1}.*", "s.w", 4), "b.5.w");
   CHECK_STR(apply(G, "h.{i}.w", NULL, "b.{i+1}.w", "h.x.w", 0), "<aerror: '{i+1}' needs a number, and capture 'i' is 'x'>");
   CHECK_STR(apply(G, "h.{i}.w", NULL, "b.{i-1}.w", "h.0.w", 0), "<aerror: '{i-1}' would be negative: capture 'i' is '0'>");
