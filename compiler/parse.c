@@ -315,7 +315,8 @@ static void describe_expected(wbr_parser *ps, const int *exp, int n, wbr_buf *b)
       parts[np++] = ps->cur_kw == T_KW_WEIGHTBRIDGE ? "the language version (1)" : "a number";
     } else if (t == T_IDENT) {
       /* where a number may be written, so may a parameter: "a number" says it */
-      if (!has(exp, n, T_INT)) parts[np++] = "a dtype (f32, f16, bf16, ...)";
+      if (ps->cur_kw == T_KW_PARAM && !has(exp, n, T_INT)) parts[np++] = "a parameter name (n_heads)";
+      else if (!has(exp, n, T_INT)) parts[np++] = "a dtype (f32, f16, bf16, ...)";
     } else if (t == T_NL) {
       parts[np++] = "end of line";
     } else if (w && w->stmt >= 0 && ps->cur_kw != T_KW_HINT) {
@@ -408,6 +409,14 @@ void wbr_parse_syntax_error(wbr_parser *ps, int tok, wbr_span span, const int *e
       wbr_parse_error(ps, span, statements_help(all, sizeof all), "unknown statement '%.*s'",
                       shown, src + span.start);
     }
+    return;
+  }
+
+  /* param count = 3: a keyword cannot name a parameter */
+  const struct word *kwtok = word_by_tok(tok);
+  if (ps->cur_kw == T_KW_PARAM && ps->prev_tok == T_KW_PARAM && ps->last_tok == tok && kwtok) {
+    wbr_parse_error(ps, span, "choose another name, e.g. n_count",
+                    "'%s' is a keyword of the language and cannot name a parameter", kwtok->name);
     return;
   }
 
