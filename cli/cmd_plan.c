@@ -147,7 +147,7 @@ static int finish(job *j, int code) {
 int cmd_plan(int argc, char **argv) {
   job j = {.cmd = "plan", .format = WBR_PLAN_TEXT};
   int rc = parse_args(&j, argc, argv, true, false);
-  if (rc) return rc;
+  if (rc) return finish(&j, rc);
   rc = prepare(&j);
   if (rc == 0) {
     char *s = wbr_plan_render(j.plan, j.format);
@@ -166,8 +166,8 @@ int cmd_plan(int argc, char **argv) {
 int cmd_check(int argc, char **argv) {
   job j = {.cmd = "check"};
   int rc = parse_args(&j, argc, argv, false, false);
-  if (rc) return rc;
-  if (!j.target) return cli_usage("check", "-t TARGET is required: check compares the result with it");
+  if (rc) return finish(&j, rc);
+  if (!j.target) return finish(&j, cli_usage("check", "-t TARGET is required: check compares the result with it"));
   rc = prepare(&j);
   if (rc == 0) {
     size_t p = wbr_plan_problems(j.plan);
@@ -202,8 +202,8 @@ static void show_progress(void *ud, size_t done, size_t total, uint64_t bytes, u
 int cmd_apply(int argc, char **argv) {
   job j = {.cmd = "apply"};
   int rc = parse_args(&j, argc, argv, false, true);
-  if (rc) return rc;
-  if (!j.out) return cli_usage("apply", "-o OUT is required");
+  if (rc) return finish(&j, rc);
+  if (!j.out) return finish(&j, cli_usage("apply", "-o OUT is required"));
   rc = prepare(&j);
   if (rc == 0) {
     /* The library protects every file the source and target sets read; the rule file too. */

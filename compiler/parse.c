@@ -447,6 +447,10 @@ void wbr_parse_syntax_error(wbr_parser *ps, int tok, wbr_span span, const int *e
   if (tok == T_REGEX && has(exp, n, T_STRING) && !has(exp, n, T_REGEX))
     snprintf(help, sizeof help, "%s",
              "templates are quoted strings; with a /regex/ pattern write \"...$1...\"");
+  /* permute "x" (n, 0), axis n: the places a number stays literal */
+  if (tok == T_IDENT && has(exp, n, T_INT) && ps->cur_kw != T_KW_WEIGHTBRIDGE)
+    snprintf(help, sizeof help, "%s",
+             "axes are literal numbers; parameters go in sizes, counts, indices and ranges");
   if (tok == T_NL && ps->cont && !help[0])
     snprintf(help, sizeof help, "%s", "a line that ends with ',' or '->' continues on the next");
   wbr_parse_error(ps, span, help[0] ? help : NULL, "%s", b.p ? b.p : "syntax error");
