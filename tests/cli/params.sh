@@ -120,3 +120,14 @@ ok cli/params_check_ok "$WBR" check rope.wbr small.safetensors -t small_want.saf
 rc=$?
 if [ $rc -eq 0 ]; then pass cli/params_match_accepts_flags; else fail cli/params_match_accepts_flags "exit $rc $(head -c 300 err)"; fi
 rejects cli/params_match_bad_flag 2 "--param wants NAME=INT" "$WBR" match small.safetensors small.safetensors --param x
+# Rules without parameters still compile to format 1 with 7 sections (what every wbr before
+# parameters wrote and reads), and a literal in the reference range stays a literal there.
+printf 'weightbridge 1\nreshape "layers.*.wq" [-1]\nselect "layers.0.wq" axis 0 index -9223372036854775807 -> "s"\n' >plain.wbr
+ok cli/params_plain_compile "$WBR" compile plain.wbr -o plain.wbc
+if [ "$(od -An -tu2 -j12 -N4 plain.wbc | tr -s ' ')" = " 1 7" ]; then pass cli/params_plain_is_format_1
+else fail cli/params_plain_is_format_1 "header: $(od -An -tu2 -j12 -N4 plain.wbc)"; fi
+rejects cli/params_plain_literal_kept 1 "select: index out of range for axis 0 of 'layers.0.wq'" "$WBR" plan plain.wbc small.safetensors
+# With parameters (format 2) the same literal is written as a literal node: still that number.
+printf 'weightbridge 1\nparam n = 1\nselect "layers.0.wq" axis 0 index -9223372036854775807 -> "s"\n' >lit2.wbr
+ok cli/params_v2_literal_compile "$WBR" compile lit2.wbr -o lit2.wbc
+rejects cli/params_v2_literal_kept 1 "select: index out of range for axis 0 of 'layers.0.wq'" "$WBR" plan lit2.wbc small.safetensors
