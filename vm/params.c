@@ -103,7 +103,7 @@ static bool eval(binder *bd, uint32_t i, uint32_t pc, const char *what, int64_t 
 /* The value given for parameter name by an entry of origin o, or NULL. For one name the first
  * entry wins (wbr_config_params lists a config's keys in precedence order). */
 static const wbr_param_value *given(const wbr_plan_options *o, const char *name, wbr_param_origin og) {
-  for (size_t i = 0; o && i < o->nparams; i++)
+  for (size_t i = 0; o && o->params && i < o->nparams; i++)
     if (o->params[i].origin == og && o->params[i].name && strcmp(o->params[i].name, name) == 0)
       return &o->params[i];
   return NULL;
@@ -111,7 +111,7 @@ static const wbr_param_value *given(const wbr_plan_options *o, const char *name,
 
 /* Every --param name must be one the rules declare. */
 static void check_flags(binder *bd, const wbr_plan_options *o) {
-  for (size_t i = 0; o && i < o->nparams; i++) {
+  for (size_t i = 0; o && o->params && i < o->nparams; i++) {
     const wbr_param_value *g = &o->params[i];
     if (g->origin != WBR_PARAM_FLAG || !g->name || wbr_program_param_find(bd->p, g->name) >= 0) continue;
     const char *best = NULL;
