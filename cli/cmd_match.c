@@ -21,11 +21,17 @@ int cmd_match(int argc, char **argv) {
     fputs("wbr match: out of memory\n", stderr);
     return EXIT_INPUT;
   }
-  int code = EXIT_OK;
+  int code = EXIT_OK, prc;
+  cli_params params = {0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    if (cli_is(a, "-o", "--output") || cli_is(a, "--hint", NULL) || cli_is(a, "--update", NULL) ||
-        cli_is(a, "--library", NULL)) {
+    if ((prc = cli_params_arg(&params, "match", argc, argv, &i)) >= 0) {
+      if (prc) {
+        code = prc;
+        goto done;
+      }
+    } else if (cli_is(a, "-o", "--output") || cli_is(a, "--hint", NULL) || cli_is(a, "--update", NULL) ||
+               cli_is(a, "--library", NULL)) {
       if (i + 1 >= argc) {
         code = cli_usage("match", "%s needs a value", a);
         goto done;
@@ -49,7 +55,9 @@ int cmd_match(int argc, char **argv) {
              "  --update RULES  keep RULES and draft only what they leave unmapped\n"
              "  --explain       print the evidence for each pairing to stderr\n"
              "  --library DIR   propose the rule files of DIR that map SRC onto TARGET (default:\n"
-             "                  WBR_RULES_PATH's directories, else the installed rules library)\n");
+             "                  WBR_RULES_PATH's directories, else the installed rules library)\n"
+             "  --param N=INT   the value of a parameter (repeatable)\n"
+             "  --config FILE   parameter values from a model config (config.json)\n");
       goto done;
     } else if (a[0] == '-' && a[1]) {
       code = cli_usage("match", "unknown option '%s'", a);
@@ -66,6 +74,11 @@ int cmd_match(int argc, char **argv) {
     goto done;
   }
   wbr_ctx *ctx = cli_ctx();
+  code = cli_params_load(&params, ctx);
+  if (code) {
+    wbr_ctx_free(ctx);
+    goto done;
+  }
   wbr_tensorset *src = NULL, *tgt = NULL;
   char *upd = NULL;
   size_t upd_len = 0;
@@ -86,6 +99,8 @@ int cmd_match(int argc, char **argv) {
     o.update_src = upd;
     o.update_len = upd_len;
     o.explain = explain;
+    o.params = params.v;
+    o.nparams = params.n;
     rc = wbr_match_run(&res, ctx, src, tgt, &o);
   }
   if (rc) {
@@ -120,6 +135,7 @@ int cmd_match(int argc, char **argv) {
   wbr_tensorset_free(src);
   wbr_ctx_free(ctx);
 done:
+  cli_params_free(&params);
   free(hints);
   return code;
 }

@@ -138,6 +138,11 @@ typedef struct wbr_ast_stmt {
   wbr_span count_span;
   wbr_ast_expr *count_e; /* expect count written as an expression (NULL: the literal count) */
 
+  char *name;           /* param: the parameter's name */
+  wbr_span name_span;
+  wbr_ast_num def;      /* param: the default, when has_def */
+  bool has_def;
+
   wbr_ast_comment *lead; /* comment lines directly above the statement */
   size_t nlead;
   wbr_ast_comment *trail; /* comment on the same line, after the statement, or NULL */
