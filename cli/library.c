@@ -1,7 +1,8 @@
 /* library.c — the rules library for `wbr match` (docs/matcher.md, "The rules library"): which
  * directories hold it (--library DIR, else the directories of WBR_RULES_PATH, else the installed
  * share dir), and which of its rule files map SRC onto TARGET exactly (compiled, planned against
- * both, no problem: what `wbr check` says), proposed on stderr before the draft's summary. */
+ * both with the --param/--config values, no problem: what `wbr check` says), proposed on stderr
+ * before the draft's summary. */
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +20,14 @@ static void quiet(void *ud, const wbr_diag *d) {
 
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Does the rule file at path map src onto tgt exactly? Its own errors are not ours to print. */
-static bool maps(const char *path, const wbr_tensorset *src, const wbr_tensorset *tgt) {
+/* Does the rule file at path map src onto tgt exactly, with the parameter values given (as a
+ * config's: a name the file does not declare is no error)? Its own errors are not ours to print. */
+static bool maps(const char *path, const wbr_tensorset *src, const wbr_tensorset *tgt, const wbr_plan_options *po) {
   wbr_ctx *q = NULL;
   if (wbr_ctx_new(&q, quiet, NULL)) return false;
   wbr_program *prog = NULL;
   wbr_plan *plan = NULL;
-  bool ok = wbr_program_compile_file(&prog, q, path) == 0 && wbr_plan_new(&plan, q, prog, src, tgt) == 0 &&
+  bool ok = wbr_program_compile_file(&prog, q, path) == 0 && wbr_plan_new_with(&plan, q, prog, src, tgt, po) == 0 &&
             wbr_plan_problems(plan) == 0;
   wbr_plan_free(plan);
   wbr_program_free(prog);
@@ -34,7 +36,8 @@ static bool maps(const char *path, const wbr_tensorset *src, const wbr_tensorset
 }
 
 /* The *.wbr files of one directory that map src onto tgt, in name order, each a line on err. */
-static size_t propose_dir(const char *dir, const wbr_tensorset *src, const wbr_tensorset *tgt, const char *const *labels) {
+static size_t propose_dir(const char *dir, const wbr_tensorset *src, const wbr_tensorset *tgt, const char *const *labels,
+                          const wbr_plan_options *po) {
   DIR *d = opendir(dir);
   if (!d) return 0;
   char **names = NULL;
@@ -54,7 +57,7 @@ static size_t propose_dir(const char *dir, const wbr_tensorset *src, const wbr_t
   closedir(d);
   if (n) qsort(names, n, sizeof *names, by_name);
   for (size_t i = 0; i < n; i++) {
-    if (maps(names[i], src, tgt)) {
+    if (maps(names[i], src, tgt, po)) {
       fprintf(stderr, "library: %s maps %s onto %s (checked: it compiles and plans with no problem); "
                       "use it: wbr apply %s %s -t %s -o OUT\n",
               names[i], labels[0], labels[1], names[i], labels[0], labels[1]);
@@ -66,14 +69,24 @@ static size_t propose_dir(const char *dir, const wbr_tensorset *src, const wbr_t
   return found;
 }
 
-size_t cli_library_propose(const char *dir, const wbr_tensorset *src, const wbr_tensorset *tgt, const char *const *labels) {
-  if (dir) return propose_dir(dir, src, tgt, labels);
+size_t cli_library_propose(const char *dir, const wbr_tensorset *src, const wbr_tensorset *tgt, const char *const *labels,
+                           const wbr_param_value *params, size_t nparams) {
+  wbr_param_value *asc = calloc(nparams + 1, sizeof *asc);
+  if (!asc) return 0;
+  for (size_t i = 0; i < nparams; i++) asc[i] = params[i], asc[i].origin = WBR_PARAM_CONFIG;
+  wbr_plan_options po = WBR_PLAN_OPTIONS_INIT;
+  po.params = asc;
+  po.nparams = nparams;
   const char *path = getenv("WBR_RULES_PATH");
-  if (!path || !*path) return propose_dir(WBR_RULES_DIR, src, tgt, labels);
-  char *copy = strdup(path), *save = NULL;
   size_t found = 0;
-  for (char *p = copy ? strtok_r(copy, ":", &save) : NULL; p; p = strtok_r(NULL, ":", &save))
-    found += propose_dir(p, src, tgt, labels);
-  free(copy);
+  if (dir) found = propose_dir(dir, src, tgt, labels, &po);
+  else if (!path || !*path) found = propose_dir(WBR_RULES_DIR, src, tgt, labels, &po);
+  else {
+    char *copy = strdup(path), *save = NULL;
+    for (char *p = copy ? strtok_r(copy, ":", &save) : NULL; p; p = strtok_r(NULL, ":", &save))
+      found += propose_dir(p, src, tgt, labels, &po);
+    free(copy);
+  }
+  free(asc);
   return found;
 }

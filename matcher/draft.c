@@ -101,6 +101,23 @@ static int stmt_to_ast(wbr_ast_file *f, const mstmt *m) {
   return 0;
 }
 
+/* `param NAME = VALUE  # where it came from` (famtab.c), at the head of the draft. */
+static int params_to_ast(wbr_ast_file *f, const matcher *m) {
+  mdecl d[4];
+  size_t n = m_famtab_decls(m, d, 4);
+  for (size_t i = 0; i < n; i++) {
+    wbr_ast_stmt *s = wbr_ast_add_stmt(f, WBR_STMT_PARAM);
+    size_t len = strlen(d[i].name);
+    char *name = s ? wbr_ast_alloc(f, len + 1) : NULL;
+    if (!name || !(s->trail = comment(f, d[i].from))) return -1;
+    memcpy(name, d[i].name, len + 1);
+    s->name = name;
+    s->def = (wbr_ast_num){d[i].value, NULL, {0, 0}};
+    s->has_def = true;
+  }
+  return (int)n;
+}
+
 /* ---- comments on statements ------------------------------------------------------------------- */
 
 static const char *ev_name(int ev) {
@@ -447,8 +464,11 @@ static wbr_ast_file *render(matcher *m, const mrules *r, const wbr_match_options
     lines[nl++] = l3;
   }
   if (header && add_header(f, m, lines, nl)) goto out;
+  int ndecl = params_to_ast(f, m);
+  if (ndecl < 0) goto out;
   for (size_t i = 0; i < r->n; i++)
     if (stmt_to_ast(f, &r->v[i])) goto out;
+  if (ndecl > 0 && f->nstmts > (size_t)ndecl) f->stmts[ndecl].blank_before = true;
   /* unresolved groups in the tail */
   if (m->nunres) {
     size_t cap = m->nunres * 7 + 8, k = 0;
@@ -772,6 +792,7 @@ static int draft_for(wbr_ctx *ctx, const wbr_tensorset *s, const wbr_tensorset *
   memset(&m, 0, sizeof m);
   m.ctx = ctx;
   m.finished = finished;
+  if (o && o->version >= 2) m.params = o->params, m.nparams = o->nparams; /* the head counts (famtab.c) */
   mi_init(&m.in);
   wbr_buf_init(&m.explain);
   mfold fold;
@@ -894,6 +915,7 @@ int wbr_match_run(wbr_match_result *res, wbr_ctx *ctx, const wbr_tensorset *src,
   res->version = version;
   bad = refuse_unspellable(ctx, src, o && o->src_label ? o->src_label : NULL);
   if (!bad) bad = refuse_unspellable(ctx, target, o && o->target_label ? o->target_label : NULL);
+  if (!bad && o && o->version >= 2) bad = m_famtab_check_params(ctx, o->params, o->nparams);
   if (bad) return bad;
   wbr_match_options none = WBR_MATCH_OPTIONS_INIT;
   if (!o) o = &none;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../base/text.h"
 #include "mint.h"
 
 /* ---- the table ---------------------------------------------------------------------------------- */
@@ -59,6 +60,8 @@ typedef struct mfamside {
 typedef struct mfam {
   mfamside side[2];
   int64_t n_heads, n_kv_heads;
+  const wbr_param_value *heads_from, *kv_from; /* where the values came from */
+  int64_t kv_used;          /* the kv head count a pair was drafted with (given or from k's rows) */
   bool want_heads, want_kv; /* an undecided pair needs it (listed in the draft) */
 } mfam;
 
@@ -98,20 +101,36 @@ static int64_t side_qrows(const mside *sd, const mfamdef *d) {
   return r;
 }
 
-/* STUB until the params branch lands: the values --param / --config will give the matcher's
- * options, read from WBR_MATCH_PARAMS ("n_heads=4,n_kv_heads=2"). Deleted at that merge. */
-static void params_stub(mfam *f) {
-  const char *e = getenv("WBR_MATCH_PARAMS");
-  while (e && *e) {
-    long long v = -1;
-    char name[32];
-    int used = 0;
-    if (sscanf(e, " %31[a-z_]=%lld%n", name, &v, &used) != 2 || used <= 0) break;
-    if (strcmp(name, "n_heads") == 0) f->n_heads = v;
-    if (strcmp(name, "n_kv_heads") == 0) f->n_kv_heads = v;
-    e += used;
-    while (*e == ',' || *e == ' ') e++;
+/* The values --param and --config give the matcher (wbr_match_options version 2), the first
+ * entry of a name winning (the command line lists --param values before the config's). */
+static void params_given(mfam *f, const matcher *m) {
+  for (size_t i = m->nparams; m->params && i-- > 0;) {
+    const wbr_param_value *p = &m->params[i];
+    if (p->name && strcmp(p->name, "n_heads") == 0) f->n_heads = p->value, f->heads_from = p;
+    else if (p->name && strcmp(p->name, "n_kv_heads") == 0) f->n_kv_heads = p->value, f->kv_from = p;
   }
+}
+
+/* The parameters the matcher uses; a --param of another name is a mistake worth one error (a
+ * config's other keys are not: it holds many). */
+static const char *const USED[] = {"n_heads", "n_kv_heads"};
+
+int m_famtab_check_params(wbr_ctx *ctx, const wbr_param_value *v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (v[i].origin != WBR_PARAM_FLAG || !v[i].name) continue;
+    const char *near = NULL;
+    bool known = false;
+    for (size_t k = 0; k < sizeof USED / sizeof USED[0]; k++) {
+      known |= strcmp(v[i].name, USED[k]) == 0;
+      if (wbr_edit_distance(v[i].name, strlen(v[i].name), USED[k], strlen(USED[k]), WBR_EDIT_TRANSPOSE) <= 2) near = USED[k];
+    }
+    if (known) continue;
+    char help[120];
+    snprintf(help, sizeof help, "%s%s%swbr match uses --param n_heads and n_kv_heads", near ? "did you mean " : "",
+             near ? near : "", near ? "? " : "");
+    return wbr_fail(ctx, WBR_EUSAGE, "--param", help, "wbr match has no parameter '%s'", v[i].name);
+  }
+  return 0;
 }
 
 void m_famtab_prepare(matcher *m) {
@@ -122,7 +141,7 @@ void m_famtab_prepare(matcher *m) {
     return;
   }
   f->n_heads = f->n_kv_heads = -1;
-  params_stub(f);
+  params_given(f, m);
   for (int s = 0; s < 2; s++) {
     const mside *sd = s ? &m->T : &m->S;
     f->side[s].fam = side_family(sd);
@@ -200,11 +219,12 @@ static bool rope_crossing(const matcher *m, bool *arch) {
 bool m_rope_layout(const matcher *m, const mtensor *s, const mtensor *t, mlayout *out) {
   bool arch;
   if (!rope_crossing(m, &arch) || arch) return false;
-  const mfam *f = m->famtab;
+  mfam *f = m->famtab;
   int p = rope_part(f, s, t);
   const char *miss;
   int64_t h = p < 0 ? -1 : rope_heads(f, p, t->shape[0], &miss);
   if (h < 1) return false;
+  if (p == 1) f->kv_used = h;
   rope_chain(out, t, h, FAMILIES[f->side[1].fam].rope == ROPE_INTERLEAVED);
   return true;
 }
@@ -241,6 +261,30 @@ bool m_rope_why(matcher *m, const mtensor *s, const mtensor *t, char *why, size_
            given ? "and the head count given does not fit the rows" : "and the head count is not known",
            given ? "give the right" : "add", miss);
   return true;
+}
+
+/* Where a value came from, for the draft's `param` line. */
+static void from_text(char *b, size_t n, const wbr_param_value *p) {
+  if (p->origin == WBR_PARAM_FLAG) snprintf(b, n, "--param");
+  else snprintf(b, n, "--config %s", p->key ? p->key : p->name);
+}
+
+size_t m_famtab_decls(const matcher *m, mdecl *out, size_t max) {
+  const mfam *f = m->famtab;
+  size_t k = 0;
+  if (!f || max < 2) return 0;
+  if (f->heads_from) {
+    out[k] = (mdecl){.name = "n_heads", .value = f->n_heads};
+    from_text(out[k++].from, sizeof out->from, f->heads_from);
+  }
+  if (f->kv_from) {
+    out[k] = (mdecl){.name = "n_kv_heads", .value = f->n_kv_heads};
+    from_text(out[k++].from, sizeof out->from, f->kv_from);
+  } else if (f->kv_used > 0) {
+    out[k] = (mdecl){.name = "n_kv_heads", .value = f->kv_used};
+    snprintf(out[k++].from, sizeof out->from, "not given: k's rows over the head size of q's rows and n_heads");
+  }
+  return k;
 }
 
 /* The draft's list of the parameters an undecided pair waits for (lines without '#'). */
@@ -332,6 +376,7 @@ int64_t m_qkv_groups(matcher *m, const int64_t *rows, bool note) {
     else if (note) f->want_kv = true;
     return -1;
   }
+  f->kv_used = G;
   return G;
 }
 

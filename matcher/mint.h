@@ -217,6 +217,8 @@ typedef struct matcher {
   struct mtrees *trees;      /* the name trees themselves, built once per m_pair_all (structure.c) */
   struct mlcache *lcache;    /* layout fits per pair of layout classes, kept through m_pair_all (lcache.c) */
   struct mfam *famtab;       /* implementation families of both sides and the parameters (famtab.c) */
+  const wbr_param_value *params; /* --param / --config values (wbr_match_options version 2), or NULL */
+  size_t nparams;
 } matcher;
 
 /* tokens.c */
@@ -308,6 +310,8 @@ bool m_has_segment(const mtensor *x, const char *seg);
 /* famtab.c: implementation families (Hugging Face, Meta, GGUF, ...) read from names, and the
  * layouts a same-shape pair needs between two of them */
 void m_famtab_prepare(matcher *m);
+/* A --param the matcher does not use (n_heads, n_kv_heads): one usage error, with did you mean. */
+int m_famtab_check_params(wbr_ctx *ctx, const wbr_param_value *v, size_t n);
 void m_famtab_free(matcher *m);
 /* (s, t) crosses the rotary convention between two established families and the head count is
  * known: the permutation of rows into *out. */
@@ -315,6 +319,14 @@ bool m_rope_layout(const matcher *m, const mtensor *s, const mtensor *t, mlayout
 /* ... established but the head count is missing or does not fit: why, with the flag to add
  * (*param: a parameter settles it), or one side's convention depends on its architecture. */
 bool m_rope_why(matcher *m, const mtensor *s, const mtensor *t, char *why, size_t n, bool *param);
+/* The parameters the draft declares: the head counts given (so that `wbr check` takes the same
+ * --param flags) and one a pair was drafted with; name, value and where it came from. */
+typedef struct mdecl {
+  const char *name;
+  int64_t value;
+  char from[80];
+} mdecl;
+size_t m_famtab_decls(const matcher *m, mdecl *out, size_t max);
 /* The parameters undecided pairs wait for, one line each (`param n_heads = ?  (...)`). */
 size_t m_famtab_missing(const matcher *m, char lines[][160], size_t max);
 /* Pairs of a family's layout no shape relation shows (Mixtral's concatenated w2, transposed per

@@ -31,3 +31,20 @@ WBR_RULES_PATH=$L $WBR match $Q/a.json $Q/b.json -o "$T/d4.wbr" 2>"$T/err4"
 if [ "$(grep -c '^library: ' "$T/err4")" = 1 ] && grep -q "^library: $L/convnext_tv_to_timm.wbr " "$T/err4"; then
   pass match/library/other-pair; else fail match/library/other-pair "$(grep '^library' "$T/err4")"; fi
 rejects match/library/needs-value 2 "--library needs a value" $WBR match $P/a.json $P/b.json --library
+
+# A library file with a parameter is checked with the values given (as a config's: a file that
+# does not declare one is still checked), and passed over without them.
+mkdir -p "$T/plib"
+printf '{"tensors": {"a.weight": {"shape": [8, 4], "dtype": "F32"}}}\n' >"$T/pa.json"
+printf '{"tensors": {"b.weight": {"shape": [2, 4, 4], "dtype": "F32"}}}\n' >"$T/pb.json"
+printf 'weightbridge 1\nparam n_heads\nrename "a.weight" -> "b.weight"\nreshape "b.weight" [n_heads, -1, 4]\n' >"$T/plib/heads.wbr"
+printf 'weightbridge 1\nrename "a.weight" -> "b.weight"\nreshape "b.weight" [2, 4, 4]\n' >"$T/plib/plain.wbr"
+$WBR match "$T/pa.json" "$T/pb.json" --library "$T/plib" --param n_heads=2 -o "$T/p1.wbr" 2>"$T/perr1"
+if [ "$(grep -c '^library: ' "$T/perr1")" = 2 ] && grep -q "^library: $T/plib/heads.wbr " "$T/perr1"; then
+  pass match/library/with-params; else fail match/library/with-params "$(grep '^library' "$T/perr1")"; fi
+$WBR match "$T/pa.json" "$T/pb.json" --library "$T/plib" -o "$T/p2.wbr" 2>"$T/perr2"
+if grep -q "^library: $T/plib/heads.wbr" "$T/perr2" || ! grep -q "^library: $T/plib/plain.wbr" "$T/perr2"; then
+  fail match/library/params-missing "$(grep '^library' "$T/perr2")"; else pass match/library/params-missing; fi
+$WBR match "$T/pa.json" "$T/pb.json" --library "$T/plib" --param n_heads=3 -o "$T/p3.wbr" 2>"$T/perr3"
+if grep -q "^library: $T/plib/heads.wbr" "$T/perr3"; then fail match/library/params-wrong "$(grep '^library' "$T/perr3")"
+else pass match/library/params-wrong; fi

@@ -50,15 +50,26 @@ PAIRS = [
 TOL = 1e-5
 
 
-def param_env(sizes):
-    """The head counts as the matcher takes them (WBR_MATCH_PARAMS until --param lands)."""
-    env = dict(os.environ)
-    env["WBR_MATCH_PARAMS"] = "n_heads=%d,n_kv_heads=%d" % (sizes["n_heads"], sizes["n_kv_heads"])
-    return env
+def param_args(d, size, sizes):
+    """The head counts as a user gives them: --param (s1), a Hugging Face config.json (s2, and
+    mha without num_key_value_heads: k's head count then comes from its rows), Meta's params.json
+    (heads8, whose keys are the parameters' own names)."""
+    if size == "s1":
+        return ["--param", "n_heads=%d" % sizes["n_heads"], "--param", "n_kv_heads=%d" % sizes["n_kv_heads"]]
+    if size == "heads8":
+        cfg = {"dim": sizes["dim"], "n_heads": sizes["n_heads"], "n_kv_heads": sizes["n_kv_heads"], "norm_eps": 1e-5}
+    else:
+        cfg = {"hidden_size": sizes["dim"], "num_attention_heads": sizes["n_heads"], "model_type": "llama"}
+        if size != "mha":
+            cfg["num_key_value_heads"] = sizes["n_kv_heads"]
+    path = os.path.join(d, "config.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    return ["--config", path]
 
 
-def run(args, env=None):
-    return subprocess.run([WBR] + args, capture_output=True, text=True, env=env)
+def run(args):
+    return subprocess.run([WBR] + args, capture_output=True, text=True)
 
 
 def forward(model, tokens):
@@ -77,20 +88,21 @@ def write_pair(d, a_spec, b_spec, sizes, seed):
     return a, b, src, man
 
 
-def drafted(pid, a_spec, b_spec, sizes, seed):
+def drafted(pid, a_spec, b_spec, sizes, seed, size):
     d = os.path.join(WORK, pid)
     a, b, src, man = write_pair(d, a_spec, b_spec, sizes, seed)
     draft, out = os.path.join(d, "draft.wbr"), os.path.join(d, "out.safetensors")
-    env = param_env(sizes)
-    r = run(["match", src, man, "-o", draft], env)
+    given = param_args(d, size, sizes)
+    r = run(["match", src, man, "-o", draft] + given)
     if r.returncode != 0:
         print("FAIL: llm/match/%s: wbr match exited %d: %s" % (pid, r.returncode, r.stderr.strip()[:300]))
         return
-    r = run(["check", draft, src, "-t", man], env)
-    if r.returncode != 0:
-        print("FAIL: llm/match/%s/check: %s" % (pid, r.stderr.strip()[:300]))
-        return
-    r = run(["apply", draft, src, "-t", man, "-o", out], env)
+    for extra in ([], given):  # the draft stands alone, and takes the same values
+        r = run(["check", draft, src, "-t", man] + extra)
+        if r.returncode != 0:
+            print("FAIL: llm/match/%s/check%s: %s" % (pid, " with the values" if extra else "", r.stderr.strip()[:300]))
+            return
+    r = run(["apply", draft, src, "-t", man, "-o", out] + given)
     if r.returncode != 0:
         print("FAIL: llm/match/%s: wbr apply of the draft: %s" % (pid, r.stderr.strip()[:300]))
         return
@@ -112,7 +124,7 @@ def refused_arch(pid, a_spec, b_spec, sizes, seed):
     d = os.path.join(WORK, pid)
     _, _, src, man = write_pair(d, a_spec, b_spec, sizes, seed)
     draft = os.path.join(d, "draft.wbr")
-    r = run(["match", src, man, "-o", draft], param_env(sizes))
+    r = run(["match", src, man, "-o", draft] + param_args(d, "s2", sizes))
     text = open(draft).read() if os.path.exists(draft) else ""
     undecided = re.findall(r'^# target "([^"]+)"', text, re.M)
     qk = [n for n in undecided if re.search(r"(attn_[qk]|[qk]_proj)\.", n)]
@@ -126,10 +138,8 @@ def refused(pid, a_spec, b_spec, sizes, seed):
     """Without the head counts: exit 3, the parameter and the flag named, no rule for q/k."""
     d = os.path.join(WORK, pid)
     _, _, src, man = write_pair(d, a_spec, b_spec, sizes, seed)
-    env = dict(os.environ)
-    env.pop("WBR_MATCH_PARAMS", None)
     draft = os.path.join(d, "draft.wbr")
-    r = run(["match", src, man, "-o", draft], env)
+    r = run(["match", src, man, "-o", draft])
     text = open(draft).read() if os.path.exists(draft) else ""
     want = "add --param n_heads=N or --config config.json"
     if r.returncode == 3 and want in text and "# param n_heads = ?" in text:
@@ -154,7 +164,7 @@ def not_established(pid, seed):
     with open(src, "w") as f:
         json.dump({"tensors": keep}, f)
     draft = os.path.join(d, "draft.wbr")
-    r = run(["match", src, man, "-o", draft], param_env(sizes))
+    r = run(["match", src, man, "-o", draft] + param_args(d, "s1", sizes))
     text = open(draft).read() if os.path.exists(draft) else ""
     qk = re.findall(r'^# target "(layers\.\d+\.attention\.w[qk]\.weight)".*Meta-style', text, re.M)
     if r.returncode == 3 and len(qk) == 2 * sizes["n_layers"] and "reshape" not in text.split("# UNRESOLVED")[0]:
@@ -174,7 +184,7 @@ def main():
             if heads == "arch":
                 refused_arch(name, a_spec, b_spec, table[size], seed)
                 continue
-            drafted(name, a_spec, b_spec, table[size], seed)
+            drafted(name, a_spec, b_spec, table[size], seed, size)
             if heads and size == "s1":
                 refused(name + "-no-params", a_spec, b_spec, table[size], seed)
     not_established("hf-without-post-attention-norm-to-meta", 900)
