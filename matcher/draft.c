@@ -464,7 +464,7 @@ static wbr_ast_file *render(matcher *m, const mrules *r, const wbr_match_options
     lines[nl++] = l3;
   }
   if (header && add_header(f, m, lines, nl)) goto out;
-  int ndecl = params_to_ast(f, m);
+  int ndecl = header ? params_to_ast(f, m) : 0; /* not into an --update file: it may declare them */
   if (ndecl < 0) goto out;
   for (size_t i = 0; i < r->n; i++)
     if (stmt_to_ast(f, &r->v[i])) goto out;
@@ -571,6 +571,7 @@ typedef struct upd {
   mhint *hints;          /* they point into ast */
   size_t nhints;
   char *canon;           /* the user's file, canonically formatted */
+  const wbr_match_options *o; /* its --param / --config values plan it (famtab.c) */
 } upd;
 
 static void upd_free(upd *u) {
@@ -597,6 +598,7 @@ static int upd_load(upd *u, wbr_ctx *ctx, const wbr_tensorset *src, const wbr_te
                     const wbr_match_options *o) {
   int rc = refuse_bytecode(ctx, o);
   if (rc) return rc;
+  u->o = o;
   rc = wbr_parse_checked(&u->ast, ctx, o->update_name, o->update_src, o->update_len);
   if (rc) return rc;
   rc = wbr_emit(&u->prog, ctx, u->ast);
@@ -619,7 +621,7 @@ static int upd_load(upd *u, wbr_ctx *ctx, const wbr_tensorset *src, const wbr_te
     for (size_t k = 0; s->hint_layout == WBR_HINT_PERMUTE && k < s->ints.n && k < WBR_MAX_DIMS; k++)
       h->perm[h->nperm++] = (uint8_t)s->ints.v[k];
   }
-  rc = wbr_plan_new(&u->plan, ctx, u->prog, src, NULL);
+  rc = m_plan_given(&u->plan, ctx, u->prog, src, NULL, o);
   if (rc) return rc;
   if (u->plan->problems)
     return wbr_fail(ctx, WBR_EMAPPING, o->update_name, "fix the rules so that `wbr plan` runs without errors, then retry",
@@ -745,7 +747,7 @@ static int update_join(wbr_ctx *ctx, wbr_match_result *res, const upd *u, const 
     /* the whole file must map the real source onto the real target */
     wbr_program *pg = NULL;
     wbr_plan *pl = NULL;
-    res->complete = wbr_emit(&pg, q, f) == 0 && wbr_plan_new(&pl, q, pg, src, target) == 0 && pl->problems == 0;
+    res->complete = wbr_emit(&pg, q, f) == 0 && m_plan_given(&pl, q, pg, src, target, u->o) == 0 && pl->problems == 0;
     wbr_plan_free(pl);
     wbr_program_free(pg);
   }
@@ -915,7 +917,8 @@ int wbr_match_run(wbr_match_result *res, wbr_ctx *ctx, const wbr_tensorset *src,
   res->version = version;
   bad = refuse_unspellable(ctx, src, o && o->src_label ? o->src_label : NULL);
   if (!bad) bad = refuse_unspellable(ctx, target, o && o->target_label ? o->target_label : NULL);
-  if (!bad && o && o->version >= 2) bad = m_famtab_check_params(ctx, o->params, o->nparams);
+  if (!bad && o && o->version >= 2 && !o->update_name) /* --update: its file may declare others */
+    bad = m_famtab_check_params(ctx, o->params, o->nparams);
   if (bad) return bad;
   wbr_match_options none = WBR_MATCH_OPTIONS_INIT;
   if (!o) o = &none;
@@ -945,7 +948,7 @@ int wbr_match_run(wbr_match_result *res, wbr_ctx *ctx, const wbr_tensorset *src,
       wbr_buf_init(&d);
       if (!wbr_ctx_new(&q, collect, &d)) {
         wbr_plan *pl = NULL;
-        res->complete = wbr_plan_new(&pl, q, u.prog, src, target) == 0 && pl->problems == 0;
+        res->complete = m_plan_given(&pl, q, u.prog, src, target, o) == 0 && pl->problems == 0;
         wbr_plan_free(pl);
         wbr_ctx_free(q);
       }

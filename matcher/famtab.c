@@ -408,3 +408,19 @@ void m_qkv_group_cut(mpair *p, const mtensor *fused, const mtensor *part, int64_
   p->off = off / G;
   p->len = len / G;
 }
+
+/* ---- rule files planned with the values given ----------------------------------------------------- */
+
+int m_plan_given(wbr_plan **out, wbr_ctx *ctx, const wbr_program *prog, const wbr_tensorset *src,
+                 const wbr_tensorset *tgt, const wbr_match_options *o) {
+  size_t n = o && o->version >= 2 && o->params ? o->nparams : 0;
+  wbr_param_value *v = malloc((n + 1) * sizeof *v);
+  if (!v) return wbr_oom(ctx);
+  for (size_t i = 0; i < n; i++) v[i] = o->params[i], v[i].origin = WBR_PARAM_CONFIG;
+  wbr_plan_options po = WBR_PLAN_OPTIONS_INIT;
+  po.params = v;
+  po.nparams = n;
+  int rc = wbr_plan_new_with(out, ctx, prog, src, tgt, &po);
+  free(v);
+  return rc;
+}

@@ -310,6 +310,10 @@ bool m_has_segment(const mtensor *x, const char *seg);
 /* famtab.c: implementation families (Hugging Face, Meta, GGUF, ...) read from names, and the
  * layouts a same-shape pair needs between two of them */
 void m_famtab_prepare(matcher *m);
+/* wbr_plan_new_with the --param / --config values of o, all taken as a config's (a name the rules
+ * do not declare is no error): the --update file, and the whole file after it, are planned so. */
+int m_plan_given(wbr_plan **out, wbr_ctx *ctx, const wbr_program *prog, const wbr_tensorset *src,
+                 const wbr_tensorset *tgt, const wbr_match_options *o);
 /* A --param the matcher does not use (n_heads, n_kv_heads): one usage error, with did you mean. */
 int m_famtab_check_params(wbr_ctx *ctx, const wbr_param_value *v, size_t n);
 void m_famtab_free(matcher *m);

@@ -8,3 +8,15 @@ rejects match/params/unused 2 "wbr match has no parameter 'dim'" $WBR match $P/a
 printf '{"num_attention_heads": 4, "hidden_size": 48, "vocab_size": 10}\n' >"$T/config.json"
 ok match/params/config-keys-ignored $WBR match $P/a.json $P/b.json --config "$T/config.json" -o "$T/d.wbr"
 ok match/params/known $WBR match $P/a.json $P/b.json --param n_heads=4 -o "$T/d2.wbr"
+
+# --update with a file that declares parameters: planned with the values given (a name it does not
+# declare, such as the matcher's n_heads, is no error; its own names are not refused either).
+printf '{"tensors": {"a.weight": {"shape": [8, 4], "dtype": "F32"}, "c.bias": {"shape": [3], "dtype": "F32"}}}\n' >"$T/ua.json"
+printf '{"tensors": {"b.weight": {"shape": [2, 4, 4], "dtype": "F32"}, "d.bias": {"shape": [3], "dtype": "F32"}}}\n' >"$T/ub.json"
+printf 'weightbridge 1\nparam groups\nrename "a.weight" -> "b.weight"\nreshape "b.weight" [groups, -1, 4]\n' >"$T/mine.wbr"
+$WBR match "$T/ua.json" "$T/ub.json" --update "$T/mine.wbr" --param groups=2 --param n_heads=4 -o "$T/u.wbr" 2>"$T/uerr"
+rc=$?
+if [ $rc -eq 0 ] && grep -q '^param groups$' "$T/u.wbr" && grep -q '^rename "c.' "$T/u.wbr" && ! grep -q '^param n_heads' "$T/u.wbr"; then
+  pass match/params/update; else fail match/params/update "exit $rc: $(head -c 300 "$T/uerr")"; fi
+ok match/params/update-checks $WBR check "$T/u.wbr" "$T/ua.json" -t "$T/ub.json" --param groups=2
+rejects match/params/update-needs-value 1 "groups" $WBR match "$T/ua.json" "$T/ub.json" --update "$T/mine.wbr" -o "$T/u2.wbr"
