@@ -111,23 +111,25 @@ static void params_given(mfam *f, const matcher *m) {
   }
 }
 
-/* The parameters the matcher uses; a --param of another name is a mistake worth one error (a
- * config's other keys are not: it holds many). */
+/* The parameters the matcher uses. A --param of another name may be for the rules library
+ * (cli/library.c plans its files with every value), but one a typo away from these is a mistake
+ * worth one error. */
 static const char *const USED[] = {"n_heads", "n_kv_heads"};
 
 int m_famtab_check_params(wbr_ctx *ctx, const wbr_param_value *v, size_t n) {
   for (size_t i = 0; i < n; i++) {
     if (v[i].origin != WBR_PARAM_FLAG || !v[i].name) continue;
     const char *near = NULL;
-    bool known = false;
     for (size_t k = 0; k < sizeof USED / sizeof USED[0]; k++) {
-      known |= strcmp(v[i].name, USED[k]) == 0;
+      if (strcmp(v[i].name, USED[k]) == 0) {
+        near = NULL;
+        break;
+      }
       if (wbr_edit_distance(v[i].name, strlen(v[i].name), USED[k], strlen(USED[k]), WBR_EDIT_TRANSPOSE) <= 2) near = USED[k];
     }
-    if (known) continue;
+    if (!near) continue;
     char help[120];
-    snprintf(help, sizeof help, "%s%s%swbr match uses --param n_heads and n_kv_heads", near ? "did you mean " : "",
-             near ? near : "", near ? "? " : "");
+    snprintf(help, sizeof help, "did you mean %s? wbr match reads --param n_heads and n_kv_heads", near);
     return wbr_fail(ctx, WBR_EUSAGE, "--param", help, "wbr match has no parameter '%s'", v[i].name);
   }
   return 0;

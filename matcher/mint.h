@@ -314,7 +314,7 @@ void m_famtab_prepare(matcher *m);
  * do not declare is no error): the --update file, and the whole file after it, are planned so. */
 int m_plan_given(wbr_plan **out, wbr_ctx *ctx, const wbr_program *prog, const wbr_tensorset *src,
                  const wbr_tensorset *tgt, const wbr_match_options *o);
-/* A --param the matcher does not use (n_heads, n_kv_heads): one usage error, with did you mean. */
+/* A --param a typo away from the matcher's (n_heads, n_kv_heads): one usage error, did you mean. */
 int m_famtab_check_params(wbr_ctx *ctx, const wbr_param_value *v, size_t n);
 void m_famtab_free(matcher *m);
 /* (s, t) crosses the rotary convention between two established families and the head count is
