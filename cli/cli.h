@@ -60,7 +60,8 @@ void cli_params_free(cli_params *cp);
  * WBR_RULES_PATH's directories, or the installed share dir) that maps src onto tgt exactly with
  * the parameter values given; labels are how SRC and TARGET are named. Returns how many. */
 size_t cli_library_propose(const char *dir, const wbr_tensorset *src, const wbr_tensorset *tgt,
-                           const char *const *labels, const wbr_param_value *params, size_t nparams);
+                           const char *const *labels, const wbr_param_value *params, size_t nparams,
+                           const char *config);
 
 /* Load rules: a .wbc is loaded and verified, anything else is compiled as .wbr source. */
 int cli_load_rules(wbr_program **out, wbr_ctx *ctx, const char *path);

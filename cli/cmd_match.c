@@ -116,7 +116,7 @@ int cmd_match(int argc, char **argv) {
       fprintf(stderr, "wbr match: error writing the draft: %s\n", strerror(errno));
       code = EXIT_INPUT;
     }
-    if (code == EXIT_OK && !update) cli_library_propose(library, src, tgt, pos, params.v, params.n);
+    if (code == EXIT_OK && !update) cli_library_propose(library, src, tgt, pos, params.v, params.n, params.config);
     if (code == EXIT_OK) {
       fprintf(stderr, "%s: %zu of %zu targets paired, %zu statements%s\n", out ? out : "draft", res.npaired,
               res.ntargets, res.nstmts,

@@ -37,7 +37,7 @@ static bool maps(const char *path, const wbr_tensorset *src, const wbr_tensorset
 
 /* The *.wbr files of one directory that map src onto tgt, in name order, each a line on err. */
 static size_t propose_dir(const char *dir, const wbr_tensorset *src, const wbr_tensorset *tgt, const char *const *labels,
-                          const wbr_plan_options *po) {
+                          const wbr_plan_options *po, const char *flags) {
   DIR *d = opendir(dir);
   if (!d) return 0;
   char **names = NULL;
@@ -59,8 +59,8 @@ static size_t propose_dir(const char *dir, const wbr_tensorset *src, const wbr_t
   for (size_t i = 0; i < n; i++) {
     if (maps(names[i], src, tgt, po)) {
       fprintf(stderr, "library: %s maps %s onto %s (checked: it compiles and plans with no problem); "
-                      "use it: wbr apply %s %s -t %s -o OUT\n",
-              names[i], labels[0], labels[1], names[i], labels[0], labels[1]);
+                      "use it: wbr apply %s %s -t %s -o OUT%s\n",
+              names[i], labels[0], labels[1], names[i], labels[0], labels[1], flags);
       found++;
     }
     free(names[i]);
@@ -69,24 +69,44 @@ static size_t propose_dir(const char *dir, const wbr_tensorset *src, const wbr_t
   return found;
 }
 
+/* The values as the user gave them, for the `use it:` line: --param NAME=V ... --config FILE. */
+static char *flags_text(const wbr_param_value *params, size_t nparams, const char *config) {
+  size_t cap = 1 + (config ? strlen(config) + 10 : 0), len = 0;
+  for (size_t i = 0; i < nparams; i++) cap += params[i].origin == WBR_PARAM_FLAG ? strlen(params[i].name) + 32 : 0;
+  char *b = malloc(cap);
+  if (!b) return NULL;
+  b[0] = 0;
+  for (size_t i = 0; i < nparams; i++)
+    if (params[i].origin == WBR_PARAM_FLAG)
+      len += (size_t)snprintf(b + len, cap - len, " --param %s=%lld", params[i].name, (long long)params[i].value);
+  if (config) snprintf(b + len, cap - len, " --config %s", config);
+  return b;
+}
+
 size_t cli_library_propose(const char *dir, const wbr_tensorset *src, const wbr_tensorset *tgt, const char *const *labels,
-                           const wbr_param_value *params, size_t nparams) {
+                           const wbr_param_value *params, size_t nparams, const char *config) {
   wbr_param_value *asc = calloc(nparams + 1, sizeof *asc);
-  if (!asc) return 0;
+  char *flags = flags_text(params, nparams, config);
+  if (!asc || !flags) {
+    free(asc);
+    free(flags);
+    return 0;
+  }
   for (size_t i = 0; i < nparams; i++) asc[i] = params[i], asc[i].origin = WBR_PARAM_CONFIG;
   wbr_plan_options po = WBR_PLAN_OPTIONS_INIT;
   po.params = asc;
   po.nparams = nparams;
   const char *path = getenv("WBR_RULES_PATH");
   size_t found = 0;
-  if (dir) found = propose_dir(dir, src, tgt, labels, &po);
-  else if (!path || !*path) found = propose_dir(WBR_RULES_DIR, src, tgt, labels, &po);
+  if (dir) found = propose_dir(dir, src, tgt, labels, &po, flags);
+  else if (!path || !*path) found = propose_dir(WBR_RULES_DIR, src, tgt, labels, &po, flags);
   else {
     char *copy = strdup(path), *save = NULL;
     for (char *p = copy ? strtok_r(copy, ":", &save) : NULL; p; p = strtok_r(NULL, ":", &save))
-      found += propose_dir(p, src, tgt, labels, &po);
+      found += propose_dir(p, src, tgt, labels, &po, flags);
     free(copy);
   }
   free(asc);
+  free(flags);
   return found;
 }
