@@ -14,10 +14,10 @@ ok match/params/known $WBR match $P/a.json $P/b.json --param n_heads=4 -o "$T/d2
 # declare, such as the matcher's n_heads, is no error; its own names are not refused either).
 printf '{"tensors": {"a.weight": {"shape": [8, 4], "dtype": "F32"}, "c.bias": {"shape": [3], "dtype": "F32"}}}\n' >"$T/ua.json"
 printf '{"tensors": {"b.weight": {"shape": [2, 4, 4], "dtype": "F32"}, "d.bias": {"shape": [3], "dtype": "F32"}}}\n' >"$T/ub.json"
-printf 'weightbridge 1\nparam groups\nrename "a.weight" -> "b.weight"\nreshape "b.weight" [groups, -1, 4]\n' >"$T/mine.wbr"
-$WBR match "$T/ua.json" "$T/ub.json" --update "$T/mine.wbr" --param groups=2 --param n_heads=4 -o "$T/u.wbr" 2>"$T/uerr"
+printf 'weightbridge 1\nparam n_groups\nrename "a.weight" -> "b.weight"\nreshape "b.weight" [n_groups, -1, 4]\n' >"$T/mine.wbr"
+$WBR match "$T/ua.json" "$T/ub.json" --update "$T/mine.wbr" --param n_groups=2 --param n_heads=4 -o "$T/u.wbr" 2>"$T/uerr"
 rc=$?
-if [ $rc -eq 0 ] && grep -q '^param groups$' "$T/u.wbr" && grep -q '^rename "c.' "$T/u.wbr" && ! grep -q '^param n_heads' "$T/u.wbr"; then
+if [ $rc -eq 0 ] && grep -q '^param n_groups$' "$T/u.wbr" && grep -q '^rename "c.' "$T/u.wbr" && ! grep -q '^param n_heads' "$T/u.wbr"; then
   pass match/params/update; else fail match/params/update "exit $rc: $(head -c 300 "$T/uerr")"; fi
-ok match/params/update-checks $WBR check "$T/u.wbr" "$T/ua.json" -t "$T/ub.json" --param groups=2
-rejects match/params/update-needs-value 1 "groups" $WBR match "$T/ua.json" "$T/ub.json" --update "$T/mine.wbr" -o "$T/u2.wbr"
+ok match/params/update-checks $WBR check "$T/u.wbr" "$T/ua.json" -t "$T/ub.json" --param n_groups=2
+rejects match/params/update-needs-value 1 "n_groups" $WBR match "$T/ua.json" "$T/ub.json" --update "$T/mine.wbr" -o "$T/u2.wbr"
