@@ -50,7 +50,10 @@
   K(EXPSHAPE, "shape ", "int list, <= WBR_MAX_DIMS values >= -1 (-1 matches any size)")          \
   K(COUNT, "count ", "u32 immediate: an expected number of tensors")                             \
   K(AXIS, "axis ", "x immediate: an axis, -WBR_MAX_DIMS .. WBR_MAX_DIMS-1")                      \
-  K(DTYPE, "", "x immediate: a wbr_dtype")
+  K(DTYPE, "", "x immediate: a wbr_dtype")                                                        \
+  K(ROPEDIR, "", "x immediate: 0 interleaved -> half, 1 half -> interleaved")                    \
+  K(HEADS, "heads ", "int list of 1 value >= 1: the head count")                                 \
+  K(LAYOUT, "", "int list: 0 (blocked) or 1 (groups), the group count G >= 1 (1 if blocked), then no size or one per output (at most one -1)")
 
 typedef enum wbr_opk {
 #define WBR_OPK_ENUM(id, label, doc) WBR_OPK_##id,
@@ -94,7 +97,13 @@ typedef enum wbr_opk {
   OP(EXPECT_COUNT, "expect_count", NONE, PAT, COUNT, NONE,                                        \
      "fail unless exactly b tensors match a")                                                     \
   OP(HINT_LAYOUT, "hint_layout", NONE, PAT, PAT, AXES,                                            \
-     "a hint that also fixes the layout: output axis i is axis c[i] of a's tensor; no effect here")
+     "a hint that also fixes the layout: output axis i is axis c[i] of a's tensor; no effect here") \
+  OP(ROPE, "rope", ROPEDIR, PAT, HEADS, NONE,                                                     \
+     "move the rows of each tensor matching a, b heads, between the rotary conventions (x)")      \
+  OP(FUSE, "fuse", AXIS, PATS, TPL, LAYOUT,                                                       \
+     "join one tensor per pattern of a along axis x into b, whole or block by block (c)")         \
+  OP(UNFUSE, "unfuse", AXIS, PAT, TPLS, LAYOUT,                                                   \
+     "cut each tensor matching a along axis x into parts named by b, whole or block by block (c)")
 
 typedef enum wbr_opcode {
 #define WBR_OP_ENUM(id, name, x, a, b, c, doc) WBR_OP_##id,

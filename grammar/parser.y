@@ -38,6 +38,8 @@ static void wbr_yyerror(WBR_YYLTYPE *loc, wbr_parser *ps, void *scanner, const c
 #define AXIS(v, at) .has_axis = true, .axis = (v), .axis_span = (at)
 #define DTYPE(at) .dtype = wbr_b_dtype(ps, (at)), .dtype_span = (at)
 #define HINT_PAIR(a, b) .in = wbr_b_pair(ps, (a), (b)), .nin = 2
+#define ROPE(n, at, d) .groups = (n), .groups_span = (at), .rope = (d)
+#define GROUPS(n, at) .groups = (n), .groups_span = (at)
 }
 
 %define api.prefix {wbr_yy}
@@ -71,10 +73,13 @@ static void wbr_yyerror(WBR_YYLTYPE *loc, wbr_parser *ps, void *scanner, const c
 %token KW_EXPECT "expect"
 %token KW_AXIS "axis" KW_SIZES "sizes" KW_INDEX "index" KW_RANGE "range" KW_SHAPE "shape"
 %token KW_DTYPE "dtype" KW_COUNT "count"
+%token KW_ROPE "rope" KW_FUSE "fuse" KW_UNFUSE "unfuse" KW_HEADS "heads"
+%token KW_INTERLEAVED "interleaved" KW_HALF "half" KW_BLOCKED "blocked" KW_GROUPS "groups"
 
 %type <pat> pat tmpl
 %type <pats> pats tmpls
-%type <ints> brack paren int_items
+%type <ints> brack paren int_items opt_sizes
+%type <num> opt_axis
 %type <stmt> stmt body
 
 %%
@@ -117,6 +122,7 @@ body:
 | KW_SLICE pat KW_AXIS INT KW_RANGE INT COLON INT ARROW tmpl
     { $$ = STMT(SLICE, @$, @1, ONE_IN($2), AXIS($4, @4), .index = $6, .end = $8, .index_span = {@6.start, @8.end}, ONE_OUT($10)); }
 | KW_CAST pat IDENT           { $$ = STMT(CAST, @$, @1, ONE_IN($2), DTYPE(@3)); }
+| KW_CAST pat KW_HALF         { $$ = STMT(CAST, @$, @1, ONE_IN($2), DTYPE(@3)); } /* an alias: reported */
 | KW_HINT STRING EQUALS STRING { $$ = STMT(HINT, @$, @1, HINT_PAIR($2, $4)); }
 | KW_HINT STRING EQUALS STRING KW_TRANSPOSE
     { $$ = STMT(HINT, @$, @1, HINT_PAIR($2, $4), .hint_layout = WBR_HINT_TRANSPOSE); }
@@ -128,6 +134,29 @@ body:
     { $$ = STMT(EXPECT, @$, @1, ONE_IN($2), .expect = WBR_EXPECT_DTYPE, DTYPE(@4)); }
 | KW_EXPECT pat KW_COUNT INT
     { $$ = STMT(EXPECT, @$, @1, ONE_IN($2), .expect = WBR_EXPECT_COUNT, .count = $4, .count_span = @4); }
+| KW_ROPE pat KW_HEADS INT KW_INTERLEAVED ARROW KW_HALF
+    { $$ = STMT(ROPE, @$, @1, ONE_IN($2), ROPE($4, @4, WBR_ROPE_TO_HALF)); }
+| KW_ROPE pat KW_HEADS INT KW_HALF ARROW KW_INTERLEAVED
+    { $$ = STMT(ROPE, @$, @1, ONE_IN($2), ROPE($4, @4, WBR_ROPE_TO_INTERLEAVED)); }
+| KW_FUSE pats opt_axis KW_BLOCKED ARROW tmpl
+    { $$ = STMT(FUSE, @$, @1, INS($2), AXIS($3, @3), .blocked = true, ONE_OUT($6)); }
+| KW_FUSE pats opt_axis KW_GROUPS INT ARROW tmpl
+    { $$ = STMT(FUSE, @$, @1, INS($2), AXIS($3, @3), GROUPS($5, @5), ONE_OUT($7)); }
+| KW_UNFUSE pat opt_axis KW_BLOCKED opt_sizes ARROW tmpls
+    { $$ = STMT(UNFUSE, @$, @1, ONE_IN($2), AXIS($3, @3), .blocked = true, INTS($5), OUTS($7)); }
+| KW_UNFUSE pat opt_axis KW_GROUPS INT opt_sizes ARROW tmpls
+    { $$ = STMT(UNFUSE, @$, @1, ONE_IN($2), AXIS($3, @3), GROUPS($5, @5), INTS($6), OUTS($8)); }
+;
+
+/* fuse, unfuse: the axis is 0 unless given. */
+opt_axis:
+  %empty                      { $$ = 0; }
+| KW_AXIS INT                 { $$ = $2; }
+;
+
+opt_sizes:
+  %empty                      { $$ = NULL; }
+| KW_SIZES brack              { $$ = $2; }
 ;
 
 pat:

@@ -73,6 +73,13 @@ static wbr_program *sample_with(bool with_layout_hint) {
     static const int64_t t2[] = {1, 0};
     uint32_t i_t2 = (uint32_t)wbr_program_add_ints(p, t2, 2);
     wbr_program_add_insn(p, (wbr_insn){WBR_OP_HINT_LAYOUT, 0, 0, g_red, g_c1, i_t2}, 40, 1);
+    /* rope, fuse by groups, unfuse blocked with sizes */
+    static const int64_t heads[] = {4}, groups[] = {1, 2}, blocked[] = {0, 1, 48, 48, -1};
+    uint32_t i_h = (uint32_t)wbr_program_add_ints(p, heads, 1), i_g = (uint32_t)wbr_program_add_ints(p, groups, 2),
+             i_b = (uint32_t)wbr_program_add_ints(p, blocked, 5);
+    wbr_program_add_insn(p, (wbr_insn){WBR_OP_ROPE, 0, 1, g_gam, i_h, 0}, 41, 1);
+    wbr_program_add_insn(p, (wbr_insn){WBR_OP_FUSE, 0, 0, r_ins, s_kv, i_g}, 42, 1);
+    wbr_program_add_insn(p, (wbr_insn){WBR_OP_UNFUSE, WBR_INSN_OPTIONAL, -1, g_qkv, r_outs, i_b}, 43, 1);
   }
   wbr_program_finish(p);
   return p;
@@ -355,14 +362,14 @@ static void b_pat_reserved(uint8_t *b, size_t len) { (void)len, b[sect(b, 5) + 4
 static void b_list_len(uint8_t *b, size_t len) { (void)len, wr32(b + sect(b, 6) + 4, 5000); }
 static void b_lang(uint8_t *b, size_t len) { (void)len, wr32(b + sect(b, 1), 2); }
 static void b_name_len(uint8_t *b, size_t len) { (void)len, wr32(b + sect(b, 1) + 12, 5000); }
-static void b_opcode(uint8_t *b, size_t len) { (void)len, b[sect(b, 2) + 4 + 16 * 3] = 17; }
+static void b_opcode(uint8_t *b, size_t len) { (void)len, b[sect(b, 2) + 4 + 16 * 3] = 250; }
 static void b_refs_left(uint8_t *b, size_t len) { (void)len, wr32(b + sect(b, 7), 1); }
 
 static const hostile hostiles[] = {
     {"opcode", m_opcode, NULL,
      "byte 160: instruction 1: unknown opcode 200"},
     {"opcode_bytes", NULL, b_opcode,
-     "byte 192: instruction 3: unknown opcode 17"},
+     "byte 192: instruction 3: unknown opcode 250"},
     {"flags", m_flags, NULL,
      "instruction 0 at byte 144 (drop): unknown flag bits 0x06"},
     {"pattern_index", m_pat_index, NULL,
