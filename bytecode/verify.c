@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "params.h"
 #include "pattern.h"
 #include "program.h"
 
@@ -111,7 +112,8 @@ typedef struct vstate {
 /* fuse, unfuse: [0, 1] (blocked) or [1, G >= 1] (groups), then no size or one per output
  * (unfuse's; each >= 1, or one -1 for the rest). */
 static const char *check_layout(const int64_t *iv, uint32_t n, uint32_t nouts, char *err, size_t errn) {
-  if (n < 2 || (iv[0] != 0 && iv[0] != 1) || iv[1] < 1 || (iv[0] == 0 && iv[1] != 1)) {
+  if (n < 2 || (iv[0] != 0 && iv[0] != 1) || (iv[1] < 1 && !(iv[0] == 1 && wbr_xref_is(iv[1]))) ||
+      (iv[0] == 0 && iv[1] != 1)) {
     snprintf(err, errn, "a layout is 0, 1 (blocked) or 1, G >= 1 (groups), then the sizes");
     return err;
   }
@@ -121,6 +123,7 @@ static const char *check_layout(const int64_t *iv, uint32_t n, uint32_t nouts, c
   }
   uint32_t infer = 0;
   for (uint32_t i = 2; i < n; i++) {
+    if (wbr_xref_is(iv[i])) continue;
     if (iv[i] == 0 || iv[i] < -1 || (iv[i] == -1 && infer++)) {
       snprintf(err, errn, "size %lld at position %u: a size is >= 1, or one -1 for the rest", (long long)iv[i], i - 2);
       return err;
@@ -190,7 +193,7 @@ static const char *check_int_list(const vstate *v, wbr_opk k, uint32_t idx, uint
     }
     return NULL;
   case WBR_OPK_HEADS:
-    if (n != 1 || iv[0] < 1) {
+    if (n != 1 || (iv[0] < 1 && !wbr_xref_is(iv[0]))) {
       snprintf(err, errn, "a head count is 1 value >= 1 (the list has %u value%s)", n, n == 1 ? "" : "s");
       return err;
     }

@@ -38,8 +38,8 @@ static void wbr_yyerror(WBR_YYLTYPE *loc, wbr_parser *ps, void *scanner, const c
 #define AXIS(v, at) .has_axis = true, .axis = (v), .axis_span = (at)
 #define DTYPE(at) .dtype = wbr_b_dtype(ps, (at)), .dtype_span = (at)
 #define HINT_PAIR(a, b) .in = wbr_b_pair(ps, (a), (b)), .nin = 2
-#define ROPE(n, at, d) .groups = (n), .groups_span = (at), .rope = (d)
-#define GROUPS(n, at) .groups = (n), .groups_span = (at)
+#define ROPE(n, d) .groups = (n), .rope = (d)
+#define GROUPS(n) .groups = (n)
 }
 
 %define api.prefix {wbr_yy}
@@ -59,6 +59,8 @@ static void wbr_yyerror(WBR_YYLTYPE *loc, wbr_parser *ps, void *scanner, const c
   wbr_int_list *ints;
   wbr_ast_stmt *stmt;
   int64_t num;
+  wbr_ast_expr *expr;
+  wbr_ast_num nv;
 }
 
 %token <pat> STRING "a string" REGEX "a regex"
@@ -66,6 +68,7 @@ static void wbr_yyerror(WBR_YYLTYPE *loc, wbr_parser *ps, void *scanner, const c
 %token IDENT "a word"
 %token ARROW "'->'" COMMA "','" LBRACK "'['" RBRACK "']'" LPAREN "'('" RPAREN "')'"
 %token COLON "':'" EQUALS "'='" NL "end of line"
+%token PLUS "'+'" MINUS "'-'" STAR "'*'" SLASH "'/'"
 %token KW_WEIGHTBRIDGE "weightbridge" KW_OPTIONAL "optional"
 %token KW_RENAME "rename" KW_DROP "drop" KW_RESHAPE "reshape" KW_TRANSPOSE "transpose"
 %token KW_PERMUTE "permute" KW_SPLIT "split" KW_CONCAT "concat" KW_STACK "stack"
@@ -78,7 +81,9 @@ static void wbr_yyerror(WBR_YYLTYPE *loc, wbr_parser *ps, void *scanner, const c
 
 %type <pat> pat tmpl
 %type <pats> pats tmpls
-%type <ints> brack paren int_items opt_sizes
+%type <ints> brack paren int_items num_items opt_sizes
+%type <expr> expr term factor
+%type <nv> num
 %type <num> opt_axis
 %type <stmt> stmt body
 
@@ -117,10 +122,10 @@ body:
     { $$ = STMT(STACK, @$, @1, INS($2), AXIS($4, @4), ONE_OUT($6)); }
 | KW_UNSTACK pat KW_AXIS INT ARROW tmpl
     { $$ = STMT(UNSTACK, @$, @1, ONE_IN($2), AXIS($4, @4), ONE_OUT($6)); }
-| KW_SELECT pat KW_AXIS INT KW_INDEX INT ARROW tmpl
-    { $$ = STMT(SELECT, @$, @1, ONE_IN($2), AXIS($4, @4), .index = $6, .index_span = @6, ONE_OUT($8)); }
-| KW_SLICE pat KW_AXIS INT KW_RANGE INT COLON INT ARROW tmpl
-    { $$ = STMT(SLICE, @$, @1, ONE_IN($2), AXIS($4, @4), .index = $6, .end = $8, .index_span = {@6.start, @8.end}, ONE_OUT($10)); }
+| KW_SELECT pat KW_AXIS INT KW_INDEX num ARROW tmpl
+    { $$ = STMT(SELECT, @$, @1, ONE_IN($2), AXIS($4, @4), .index = $6.v, .index_e = $6.e, .index_span = @6, ONE_OUT($8)); }
+| KW_SLICE pat KW_AXIS INT KW_RANGE num COLON num ARROW tmpl
+    { $$ = STMT(SLICE, @$, @1, ONE_IN($2), AXIS($4, @4), .index = $6.v, .index_e = $6.e, .end = $8.v, .end_e = $8.e, .index_span = {@6.start, @8.end}, .end_span = @8, ONE_OUT($10)); }
 | KW_CAST pat IDENT           { $$ = STMT(CAST, @$, @1, ONE_IN($2), DTYPE(@3)); }
 | KW_CAST pat KW_HALF         { $$ = STMT(CAST, @$, @1, ONE_IN($2), DTYPE(@3)); } /* an alias: reported */
 | KW_HINT STRING EQUALS STRING { $$ = STMT(HINT, @$, @1, HINT_PAIR($2, $4)); }
@@ -132,20 +137,20 @@ body:
     { $$ = STMT(EXPECT, @$, @1, ONE_IN($2), .expect = WBR_EXPECT_SHAPE, INTS($4)); }
 | KW_EXPECT pat KW_DTYPE IDENT
     { $$ = STMT(EXPECT, @$, @1, ONE_IN($2), .expect = WBR_EXPECT_DTYPE, DTYPE(@4)); }
-| KW_EXPECT pat KW_COUNT INT
-    { $$ = STMT(EXPECT, @$, @1, ONE_IN($2), .expect = WBR_EXPECT_COUNT, .count = $4, .count_span = @4); }
-| KW_ROPE pat KW_HEADS INT KW_INTERLEAVED ARROW KW_HALF
-    { $$ = STMT(ROPE, @$, @1, ONE_IN($2), ROPE($4, @4, WBR_ROPE_TO_HALF)); }
-| KW_ROPE pat KW_HEADS INT KW_HALF ARROW KW_INTERLEAVED
-    { $$ = STMT(ROPE, @$, @1, ONE_IN($2), ROPE($4, @4, WBR_ROPE_TO_INTERLEAVED)); }
+| KW_EXPECT pat KW_COUNT num
+    { $$ = STMT(EXPECT, @$, @1, ONE_IN($2), .expect = WBR_EXPECT_COUNT, .count = $4.v, .count_e = $4.e, .count_span = @4); }
+| KW_ROPE pat KW_HEADS num KW_INTERLEAVED ARROW KW_HALF
+    { $$ = STMT(ROPE, @$, @1, ONE_IN($2), ROPE($4, WBR_ROPE_TO_HALF)); }
+| KW_ROPE pat KW_HEADS num KW_HALF ARROW KW_INTERLEAVED
+    { $$ = STMT(ROPE, @$, @1, ONE_IN($2), ROPE($4, WBR_ROPE_TO_INTERLEAVED)); }
 | KW_FUSE pats opt_axis KW_BLOCKED ARROW tmpl
     { $$ = STMT(FUSE, @$, @1, INS($2), AXIS($3, @3), .blocked = true, ONE_OUT($6)); }
-| KW_FUSE pats opt_axis KW_GROUPS INT ARROW tmpl
-    { $$ = STMT(FUSE, @$, @1, INS($2), AXIS($3, @3), GROUPS($5, @5), ONE_OUT($7)); }
+| KW_FUSE pats opt_axis KW_GROUPS num ARROW tmpl
+    { $$ = STMT(FUSE, @$, @1, INS($2), AXIS($3, @3), GROUPS($5), ONE_OUT($7)); }
 | KW_UNFUSE pat opt_axis KW_BLOCKED opt_sizes ARROW tmpls
     { $$ = STMT(UNFUSE, @$, @1, ONE_IN($2), AXIS($3, @3), .blocked = true, INTS($5), OUTS($7)); }
-| KW_UNFUSE pat opt_axis KW_GROUPS INT opt_sizes ARROW tmpls
-    { $$ = STMT(UNFUSE, @$, @1, ONE_IN($2), AXIS($3, @3), GROUPS($5, @5), INTS($6), OUTS($8)); }
+| KW_UNFUSE pat opt_axis KW_GROUPS num opt_sizes ARROW tmpls
+    { $$ = STMT(UNFUSE, @$, @1, ONE_IN($2), AXIS($3, @3), GROUPS($5), INTS($6), OUTS($8)); }
 ;
 
 /* fuse, unfuse: the axis is 0 unless given. */
@@ -180,7 +185,7 @@ tmpls:
 
 brack:
   LBRACK RBRACK               { $$ = wbr_b_ints_close(ps, NULL, @$); }
-| LBRACK int_items RBRACK     { $$ = wbr_b_ints_close(ps, $2, @$); }
+| LBRACK num_items RBRACK     { $$ = wbr_b_ints_close(ps, $2, @$); }
 ;
 
 paren:
@@ -191,6 +196,35 @@ paren:
 int_items:
   INT                         { $$ = wbr_b_ints(ps, NULL, $1, @1); }
 | int_items COMMA INT         { $$ = wbr_b_ints(ps, $1, $3, @3); }
+;
+
+num_items:
+  num                         { $$ = wbr_b_nums(ps, NULL, $1); }
+| num_items COMMA num         { $$ = wbr_b_nums(ps, $1, $3); }
+;
+
+/* A size, count or index: an integer expression over parameters (docs/language.md,
+ * "Parameters"); the lexer makes '/', '+' and '-' operators after a number, a name or ')'. */
+num:
+  expr                        { $$ = wbr_b_num(ps, $1, @1); }
+;
+
+expr:
+  term
+| expr PLUS term              { $$ = wbr_b_binop(ps, WBR_EXPR_ADD, $1, $3, @$); }
+| expr MINUS term             { $$ = wbr_b_binop(ps, WBR_EXPR_SUB, $1, $3, @$); }
+;
+
+term:
+  factor
+| term STAR factor            { $$ = wbr_b_binop(ps, WBR_EXPR_MUL, $1, $3, @$); }
+| term SLASH factor           { $$ = wbr_b_binop(ps, WBR_EXPR_DIV, $1, $3, @$); }
+;
+
+factor:
+  INT                         { $$ = wbr_b_lit(ps, $1, @1); }
+| IDENT                       { $$ = wbr_b_name(ps, @1); }
+| LPAREN expr RPAREN          { $$ = $2; }
 ;
 
 %%

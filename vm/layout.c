@@ -10,7 +10,7 @@
 #include "vm.h"
 
 /* The int list of operand idx, as the run resolved it. */
-static const int64_t *ints(const vm *v, uint32_t idx, uint32_t *n) { return wbr_program_ints(v->prog, idx, n); }
+static const int64_t *ints(const vm *v, uint32_t idx, uint32_t *n) { return vm_ints(v, idx, n); }
 
 static void shape_of(char sh[256], const wbr_node *nd) { wbr_shape_str(sh, 256, nd->ndim, nd->shape); }
 
