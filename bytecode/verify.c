@@ -193,8 +193,12 @@ static const char *check_int_list(const vstate *v, wbr_opk k, uint32_t idx, uint
     }
     return NULL;
   case WBR_OPK_HEADS:
-    if (n != 1 || (iv[0] < 1 && !wbr_xref_is(iv[0]))) {
-      snprintf(err, errn, "a head count is 1 value >= 1 (the list has %u value%s)", n, n == 1 ? "" : "s");
+    if (n != 1) {
+      snprintf(err, errn, "a head count is 1 value, the list has %u", n);
+      return err;
+    }
+    if (iv[0] < 1 && !wbr_xref_is(iv[0])) {
+      snprintf(err, errn, "head count %lld (at least 1)", (long long)iv[0]);
       return err;
     }
     return NULL;

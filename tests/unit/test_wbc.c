@@ -343,6 +343,27 @@ static void m_too_many_dims(wbr_program *p) {
   p->code[3].b = (uint32_t)wbr_program_add_ints(p, nine, 9);
 }
 static void m_hint_template(wbr_program *p) { p->code[14].b = p->code[1].b; }
+/* rope, fuse, unfuse in the places of transpose, concat and split, with bad operands */
+static void m_rope_dir(wbr_program *p) { p->code[4] = (wbr_insn){WBR_OP_ROPE, 0, 2, p->code[4].a, p->code[11].c, 0}; }
+static void m_rope_heads(wbr_program *p) { p->code[4] = (wbr_insn){WBR_OP_ROPE, 0, 0, p->code[4].a, p->code[12].c, 0}; }
+static void m_rope_heads0(wbr_program *p) {
+  static const int64_t zero[1] = {0};
+  p->b = NULL;
+  p->code[4] = (wbr_insn){WBR_OP_ROPE, 0, 0, p->code[4].a, (uint32_t)wbr_program_add_ints(p, zero, 1), 0};
+}
+static void m_fuse_blocked_groups(wbr_program *p) { /* [0, 4]: blocked with 4 groups */
+  p->code[8] = (wbr_insn){WBR_OP_FUSE, 0, 0, p->code[8].a, p->code[8].b, p->code[12].c};
+}
+static void m_unfuse_sizes(wbr_program *p) {
+  static const int64_t two[4] = {1, 2, 48, 48}; /* groups 2, two sizes for three outputs */
+  p->b = NULL;
+  p->code[6] = (wbr_insn){WBR_OP_UNFUSE, 0, 0, p->code[6].a, p->code[6].b, (uint32_t)wbr_program_add_ints(p, two, 4)};
+}
+static void m_unfuse_size0(wbr_program *p) {
+  static const int64_t z[5] = {1, 2, 48, 0, -1};
+  p->b = NULL;
+  p->code[6] = (wbr_insn){WBR_OP_UNFUSE, 0, 0, p->code[6].a, p->code[6].b, (uint32_t)wbr_program_add_ints(p, z, 5)};
+}
 
 static void b_version(uint8_t *b, size_t len) { (void)len, b[12] = 2; }
 static void b_sentinel(uint8_t *b, size_t len) { (void)len, b[5] = '\r'; }
@@ -434,6 +455,18 @@ static const hostile hostiles[] = {
      "instruction 3 at byte 192 (reshape): operand b: shape has 9 dimensions (at most 8)"},
     {"hint_second_pattern", m_hint_template, NULL,
      "instruction 14 at byte 368 (hint): operand b: pattern index 14 out of range (11 patterns)"},
+    {"rope_direction", m_rope_dir, NULL,
+     "instruction 4 at byte 208 (rope): operand x: rope direction 2 (0 or 1)"},
+    {"rope_heads_list", m_rope_heads, NULL,
+     "instruction 4 at byte 208 (rope): operand b: a head count is 1 value, the list has 2"},
+    {"rope_heads_zero", m_rope_heads0, NULL,
+     "instruction 4 at byte 208 (rope): operand b: head count 0 (at least 1)"},
+    {"fuse_blocked_groups", m_fuse_blocked_groups, NULL,
+     "instruction 8 at byte 272 (fuse): operand c: a layout is 0, 1 (blocked) or 1, G >= 1 (groups), then the sizes"},
+    {"unfuse_sizes_count", m_unfuse_sizes, NULL,
+     "instruction 6 at byte 240 (unfuse): operand c: 2 sizes for 3 outputs"},
+    {"unfuse_size_zero", m_unfuse_size0, NULL,
+     "instruction 6 at byte 240 (unfuse): operand c: size 0 at position 1: a size is >= 1, or one -1 for the rest"},
     {"version", NULL, b_version,
      "byte 12: bytecode format version 2 is not supported (this wbr reads version 1)"},
     {"sentinel", NULL, b_sentinel,
