@@ -57,15 +57,30 @@ static int64_t int_at(const wbr_program *p, uint32_t i, uint32_t k) {
   return wbr_program_ints(p, i, &n)[k];
 }
 
+/* Value k of int list i of rope, fuse or unfuse (a head or group count, a size). */
+static void put_count(wbr_buf *b, const wbr_program *p, uint32_t i, uint32_t k) {
+  uint32_t n;
+  wbr_buf_printf(b, "%" PRId64, wbr_program_ints(p, i, &n)[k]);
+}
+
+/* fuse, unfuse: whether the layout operand says groups (else blocked). */
+static bool by_groups(const wbr_program *p, uint32_t i) {
+  uint32_t n;
+  return wbr_program_ints(p, i, &n)[0] != 0;
+}
+
 /* fuse, unfuse: "blocked" or "groups G", and unfuse's sizes. */
 static void put_layout(wbr_buf *b, const wbr_program *p, uint32_t i) {
   uint32_t n;
-  const int64_t *v = wbr_program_ints(p, i, &n);
-  if (v[0] == 0) wbr_buf_puts(b, "blocked");
-  else wbr_buf_printf(b, "groups %" PRId64, v[1]);
+  wbr_program_ints(p, i, &n);
+  wbr_buf_puts(b, by_groups(p, i) ? "groups " : "blocked");
+  if (by_groups(p, i)) put_count(b, p, i, 1);
   if (n <= 2) return;
   wbr_buf_puts(b, " sizes [");
-  for (uint32_t k = 2; k < n; k++) wbr_buf_printf(b, "%s%" PRId64, k > 2 ? ", " : "", v[k]);
+  for (uint32_t k = 2; k < n; k++) {
+    if (k > 2) wbr_buf_puts(b, ", ");
+    put_count(b, p, i, k);
+  }
   wbr_buf_putc(b, ']');
 }
 
@@ -108,7 +123,7 @@ static void put_operand(wbr_buf *b, const wbr_program *p, wbr_opk k, uint32_t v)
   case WBR_OPK_AXIS: wbr_buf_printf(b, "%d", (int)(int32_t)v); break;
   case WBR_OPK_DTYPE: wbr_buf_puts(b, wbr_dtype_name((wbr_dtype)(int32_t)v)); break;
   case WBR_OPK_ROPEDIR: wbr_buf_puts(b, v == 0 ? "interleaved -> half" : "half -> interleaved"); break;
-  case WBR_OPK_HEADS: wbr_buf_printf(b, "%" PRId64, int_at(p, v, 0)); break;
+  case WBR_OPK_HEADS: put_count(b, p, v, 0); break;
   case WBR_OPK_LAYOUT: put_layout(b, p, v); break;
   case WBR_OPK_NONE:
   case WBR_OPK_NKINDS: break;
@@ -229,16 +244,21 @@ static void put_comment(wbr_buf *b, const wbr_program *p, const wbr_insn *in) {
   case WBR_OP_ROPE:
     wbr_buf_puts(b, "move the rows of each match of ");
     put_pattern_kind(b, p, in->a);
-    wbr_buf_printf(b, ", %" PRId64 " heads, from %s", int_at(p, in->b, 0),
-                   in->x == 0 ? "interleaved rotary pairs to half-split ones" : "half-split rotary pairs to interleaved ones");
+    wbr_buf_puts(b, ", ");
+    put_count(b, p, in->b, 0);
+    wbr_buf_printf(b, " heads, from %s", in->x == 0 ? "interleaved rotary pairs to half-split ones"
+                                                     : "half-split rotary pairs to interleaved ones");
     break;
   case WBR_OP_FUSE: {
     const uint32_t *r = wbr_program_refs(p, in->a, &n);
     wbr_buf_printf(b, "fuse one match of each of %u patterns (grouped by the captures of ", n);
     put_pattern(b, p, r[0]);
     wbr_buf_printf(b, ") along axis %d", in->x);
-    if (int_at(p, in->c, 0) != 0)
-      wbr_buf_printf(b, ", block by block in %" PRId64 " groups", int_at(p, in->c, 1));
+    if (by_groups(p, in->c)) {
+      wbr_buf_puts(b, ", block by block in ");
+      put_count(b, p, in->c, 1);
+      wbr_buf_puts(b, " groups");
+    }
     wbr_buf_puts(b, ", into ");
     put_quoted(b, wbr_program_str(p, in->b), '"');
     break;
@@ -250,8 +270,11 @@ static void put_comment(wbr_buf *b, const wbr_program *p, const wbr_insn *in) {
     put_pattern_kind(b, p, in->a);
     wbr_program_refs(p, in->b, &n);
     wbr_buf_printf(b, " along axis %d into %u %s", in->x, n, nl > 2 ? "parts of the sizes given" : "equal parts");
-    if (int_at(p, in->c, 0) != 0)
-      wbr_buf_printf(b, ", block by block in %" PRId64 " groups", int_at(p, in->c, 1));
+    if (by_groups(p, in->c)) {
+      wbr_buf_puts(b, ", block by block in ");
+      put_count(b, p, in->c, 1);
+      wbr_buf_puts(b, " groups");
+    }
     break;
   }
   case WBR_OP_COUNT: break;
