@@ -50,7 +50,9 @@
   K(EXPSHAPE, "shape ", "int list, <= WBR_MAX_DIMS values >= -1 (-1 matches any size)")          \
   K(COUNT, "count ", "u32 immediate: an expected number of tensors")                             \
   K(AXIS, "axis ", "x immediate: an axis, -WBR_MAX_DIMS .. WBR_MAX_DIMS-1")                      \
-  K(DTYPE, "", "x immediate: a wbr_dtype")                                                        \
+  K(DTYPE, "", "x immediate: a wbr_dtype")                                                      \
+  K(PARAM, "", "u32 immediate: the next entry of the parameter table (declared in table order)") \
+  K(COUNTL, "count ", "int list of 1 value >= 0: an expected number of tensors")                   \
   K(ROPEDIR, "", "x immediate: 0 interleaved -> half, 1 half -> interleaved")                    \
   K(HEADS, "heads ", "int list of 1 value >= 1: the head count")                                 \
   K(LAYOUT, "", "int list: 0 (blocked) or 1 (groups), the group count G >= 1 (1 if blocked), then no size or one per output (at most one -1)")
@@ -98,6 +100,10 @@ typedef enum wbr_opk {
      "fail unless exactly b tensors match a")                                                     \
   OP(HINT_LAYOUT, "hint_layout", NONE, PAT, PAT, AXES,                                            \
      "a hint that also fixes the layout: output axis i is axis c[i] of a's tensor; no effect here") \
+  OP(PARAM, "param", NONE, PARAM, NONE, NONE,                                                     \
+     "declare parameter a (name and default in the parameter table); no effect when running")    \
+  OP(EXPECT_COUNT_OF, "expect_count", NONE, PAT, COUNTL, NONE,                                 \
+     "fail unless exactly b[0] tensors match a (a count given by parameters)")                     \
   OP(ROPE, "rope", ROPEDIR, PAT, HEADS, NONE,                                                     \
      "move the rows of each tensor matching a, b heads, between the rotary conventions (x)")      \
   OP(FUSE, "fuse", AXIS, PATS, TPL, LAYOUT,                                                       \

@@ -144,6 +144,10 @@ typedef struct wbr_ast_stmt {
   wbr_span count_span;
   wbr_ast_expr *count_e; /* expect count written as an expression (NULL: the literal count) */
 
+  char *name;           /* param: the parameter's name */
+  wbr_span name_span;
+  wbr_ast_num def;      /* param: the default, when has_def */
+  bool has_def;
   wbr_ast_num groups;   /* rope: the head count; fuse, unfuse with 'groups': the group count */
   bool blocked;         /* fuse, unfuse: 'blocked' (groups is unused) */
   wbr_rope_dir rope;    /* rope: the direction */

@@ -108,12 +108,17 @@ wbr_ast_expr *wbr_b_lit(wbr_parser *ps, int64_t v, wbr_span span) {
   return x;
 }
 
+char *wbr_b_word(wbr_parser *ps, wbr_span span) {
+  size_t n = span.end - span.start;
+  char *w = ps_alloc(ps, n + 1);
+  if (w) memcpy(w, ps->f->src + span.start, n);
+  return w;
+}
+
 wbr_ast_expr *wbr_b_name(wbr_parser *ps, wbr_span span) {
   wbr_ast_expr *x = expr_node(ps, WBR_EXPR_NAME, span);
-  size_t n = span.end - span.start;
-  char *name = x ? ps_alloc(ps, n + 1) : NULL;
+  char *name = x ? wbr_b_word(ps, span) : NULL;
   if (!name) return NULL;
-  memcpy(name, ps->f->src + span.start, n);
   x->name = name;
   return x;
 }
@@ -196,9 +201,10 @@ wbr_ast_stmt *wbr_b_stmt(wbr_parser *ps, wbr_ast_stmt s) {
 
 wbr_ast_stmt *wbr_b_optional(wbr_parser *ps, wbr_ast_stmt *s, wbr_span span, wbr_span kw) {
   if (!s) return NULL;
-  if (s->kind == WBR_STMT_HINT) {
-    wbr_parse_error(ps, kw, "remove 'optional': a hint never matches or fails",
-                    "'optional' cannot be used with 'hint'");
+  if (s->kind == WBR_STMT_HINT || s->kind == WBR_STMT_PARAM) {
+    wbr_parse_error(ps, kw, s->kind == WBR_STMT_HINT ? "remove 'optional': a hint never matches or fails"
+                                                     : "remove 'optional': a parameter matches no tensor",
+                    "'optional' cannot be used with '%s'", wbr_stmt_keyword(s->kind));
     return s;
   }
   s->optional = true;

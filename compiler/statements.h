@@ -33,6 +33,8 @@
     "tell the matcher that two names correspond; no effect on the mapping")                       \
   X(EXPECT, "expect", "expect PATTERN shape [D, ...] | dtype DTYPE | count N",                    \
     "assert the shape, dtype or count of the matched tensors")                                    \
+  X(PARAM, "param", "param NAME [= EXPR]",                                                        \
+    "declare an integer parameter, given by --param or --config, else its default")                \
   X(ROPE, "rope", "rope PATTERN heads N interleaved -> half | half -> interleaved",               \
     "reorder the rows of a q or k projection between the two rotary (RoPE) conventions")          \
   X(FUSE, "fuse", "fuse PATTERN, PATTERN, ... [axis N] blocked | groups G -> \"TEMPLATE\"",        \

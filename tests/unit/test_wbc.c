@@ -73,6 +73,17 @@ static wbr_program *sample_with(bool with_layout_hint) {
     static const int64_t t2[] = {1, 0};
     uint32_t i_t2 = (uint32_t)wbr_program_add_ints(p, t2, 2);
     wbr_program_add_insn(p, (wbr_insn){WBR_OP_HINT_LAYOUT, 0, 0, g_red, g_c1, i_t2}, 40, 1);
+    /* Format 2: a parameter n = 3 and a count of n * 4 (opcodes param and expect_count). */
+    p->xrefs = true;
+    uint32_t s_n = (uint32_t)wbr_program_add_str(p, "n", 1);
+    uint32_t x3 = (uint32_t)wbr_program_add_xlit(p, 3);
+    wbr_program_add_param(p, s_n, x3);
+    uint32_t xn = (uint32_t)wbr_program_add_xnode(p, WBR_XOP_PARAM, 0, 0);
+    uint32_t x4 = (uint32_t)wbr_program_add_xlit(p, 4);
+    int64_t cnt = wbr_xref_make((uint32_t)wbr_program_add_xnode(p, WBR_XOP_MUL, xn, x4));
+    uint32_t i_cnt = (uint32_t)wbr_program_add_ints(p, &cnt, 1);
+    wbr_program_add_insn(p, (wbr_insn){WBR_OP_PARAM, 0, 0, 0, 0, 0}, 41, 1);
+    wbr_program_add_insn(p, (wbr_insn){WBR_OP_EXPECT_COUNT_OF, 0, 0, g_all, i_cnt, 0}, 42, 1);
     /* rope, fuse by groups, unfuse blocked with sizes */
     static const int64_t heads[] = {4}, groups[] = {1, 2}, blocked[] = {0, 1, 48, 48, -1};
     uint32_t i_h = (uint32_t)wbr_program_add_ints(p, heads, 1), i_g = (uint32_t)wbr_program_add_ints(p, groups, 2),
@@ -115,6 +126,12 @@ static bool program_equal(const wbr_program *a, const wbr_program *b) {
     const uint32_t *va = wbr_program_refs(a, i, &na), *vb = wbr_program_refs(b, i, &nb);
     if (na != nb || (na && memcmp(va, vb, na * sizeof *va) != 0)) return false;
   }
+  if (a->nparams != b->nparams || a->nxnodes != b->nxnodes || a->xrefs != b->xrefs) return false;
+  for (uint32_t i = 0; i < a->nparams; i++)
+    if (a->params[i].name != b->params[i].name || a->params[i].def != b->params[i].def) return false;
+  for (uint32_t i = 0; i < a->nxnodes; i++)
+    if (a->xnodes[i].op != b->xnodes[i].op || a->xnodes[i].a != b->xnodes[i].a || a->xnodes[i].b != b->xnodes[i].b)
+      return false;
   return true;
 }
 
@@ -365,7 +382,7 @@ static void m_unfuse_size0(wbr_program *p) {
   p->code[6] = (wbr_insn){WBR_OP_UNFUSE, 0, 0, p->code[6].a, p->code[6].b, (uint32_t)wbr_program_add_ints(p, z, 5)};
 }
 
-static void b_version(uint8_t *b, size_t len) { (void)len, b[12] = 2; }
+static void b_version(uint8_t *b, size_t len) { (void)len, b[12] = 3; }
 static void b_sentinel(uint8_t *b, size_t len) { (void)len, b[5] = '\r'; }
 static void b_order(uint8_t *b, size_t len) { (void)len, wr32(b + 8, 0x01020304); }
 static void b_nsect(uint8_t *b, size_t len) { (void)len, b[14] = 8; }
@@ -383,14 +400,14 @@ static void b_pat_reserved(uint8_t *b, size_t len) { (void)len, b[sect(b, 5) + 4
 static void b_list_len(uint8_t *b, size_t len) { (void)len, wr32(b + sect(b, 6) + 4, 5000); }
 static void b_lang(uint8_t *b, size_t len) { (void)len, wr32(b + sect(b, 1), 2); }
 static void b_name_len(uint8_t *b, size_t len) { (void)len, wr32(b + sect(b, 1) + 12, 5000); }
-static void b_opcode(uint8_t *b, size_t len) { (void)len, b[sect(b, 2) + 4 + 16 * 3] = 250; }
+static void b_opcode(uint8_t *b, size_t len) { (void)len, b[sect(b, 2) + 4 + 16 * 3] = 200; }
 static void b_refs_left(uint8_t *b, size_t len) { (void)len, wr32(b + sect(b, 7), 1); }
 
 static const hostile hostiles[] = {
     {"opcode", m_opcode, NULL,
      "byte 160: instruction 1: unknown opcode 200"},
     {"opcode_bytes", NULL, b_opcode,
-     "byte 192: instruction 3: unknown opcode 250"},
+     "byte 192: instruction 3: unknown opcode 200"},
     {"flags", m_flags, NULL,
      "instruction 0 at byte 144 (drop): unknown flag bits 0x06"},
     {"pattern_index", m_pat_index, NULL,
@@ -468,7 +485,7 @@ static const hostile hostiles[] = {
     {"unfuse_size_zero", m_unfuse_size0, NULL,
      "instruction 6 at byte 240 (unfuse): operand c: size 0 at position 1: a size is >= 1, or one -1 for the rest"},
     {"version", NULL, b_version,
-     "byte 12: bytecode format version 2 is not supported (this wbr reads version 1)"},
+     "byte 12: bytecode format version 3 is not supported (this wbr reads versions 1 and 2)"},
     {"sentinel", NULL, b_sentinel,
      "byte 4: the header's sentinel bytes are damaged: the file went through a text-mode transfer (line endings converted)"},
     {"byte_order", NULL, b_order,
