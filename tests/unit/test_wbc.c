@@ -604,3 +604,15 @@ TEST(wbc_docs_opcode_table_matches_opcodes_h) {
     if (!strstr(doc, row)) test_failed(__FILE__, __LINE__, "docs/bytecode.md lacks the row\n      %s", row);
   }
 }
+
+/* The int-list column of WBR_OPK_LIST says which operands the VM resolves (parameters): it must
+ * mark exactly the kinds whose operand is an int list, as their meanings say. */
+TEST(opk_int_list_column_matches_meanings) {
+  for (int k = 0; k < WBR_OPK_NKINDS; k++) {
+    const char *doc = wbr_opk_doc((wbr_opk)k);
+    bool says = strncmp(doc, "int list", 8) == 0;
+    if (says != wbr_opk_is_int_list((wbr_opk)k))
+      test_failed(__FILE__, __LINE__, "operand kind %s: meaning \"%.30s\", int-list column %d",
+                  wbr_opk_name((wbr_opk)k), doc, wbr_opk_is_int_list((wbr_opk)k));
+  }
+}
