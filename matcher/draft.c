@@ -76,7 +76,8 @@ static int stmt_to_ast(wbr_ast_file *f, const mstmt *m) {
     s->nout = m->nout;
     if (!s->out) return -1;
   }
-  if (m->kind == WBR_STMT_RESHAPE || m->kind == WBR_STMT_PERMUTE || (m->kind == WBR_STMT_SPLIT && m->nints)) {
+  if (m->kind == WBR_STMT_RESHAPE || m->kind == WBR_STMT_PERMUTE ||
+      ((m->kind == WBR_STMT_SPLIT || m->kind == WBR_STMT_UNFUSE) && m->nints)) {
     s->ints.v = wbr_ast_alloc(f, (m->nints ? m->nints : 1) * sizeof(int64_t));
     s->ints.spans = wbr_ast_alloc(f, (m->nints ? m->nints : 1) * sizeof(wbr_span));
     if (!s->ints.v || !s->ints.spans) return -1;
@@ -85,6 +86,11 @@ static int stmt_to_ast(wbr_ast_file *f, const mstmt *m) {
     s->has_ints = true;
   }
   if (m->kind == WBR_STMT_CAST) s->dtype = (wbr_dtype)m->ints[0];
+  if (m->named) { /* rope, fuse, unfuse (famtab.c): the count, and rope's direction */
+    s->groups = (wbr_ast_num){m->count, NULL, {0, 0}};
+    s->rope = m->named == MNAMED_ROPE_TO_HALF || m->named == MNAMED_ROPE_K_TO_HALF ? WBR_ROPE_TO_HALF
+                                                                                   : WBR_ROPE_TO_INTERLEAVED;
+  }
   if (m->has_axis) {
     s->has_axis = true;
     s->axis = m->axis;
@@ -116,6 +122,27 @@ static int params_to_ast(wbr_ast_file *f, const matcher *m) {
     s->has_def = true;
   }
   return (int)n;
+}
+
+/* The counts of rope, fuse and unfuse statements v[0..n) (from the rules r) read as the declared
+ * parameter they equal: heads n_heads for q, n_kv_heads for k and for the groups. */
+static int counts_to_params(wbr_ast_file *f, const matcher *m, const mrules *r, wbr_ast_stmt *v) {
+  mdecl d[4];
+  size_t nd = m_famtab_decls(m, d, 4);
+  for (size_t i = 0; i < r->n; i++) {
+    const mstmt *ms = &r->v[i];
+    bool q = ms->named == MNAMED_ROPE_TO_HALF || ms->named == MNAMED_ROPE_TO_INTERLEAVED;
+    const char *want = q ? "n_heads" : "n_kv_heads";
+    for (size_t k = 0; ms->named && k < nd; k++) {
+      if (strcmp(d[k].name, want) != 0 || d[k].value != ms->count) continue;
+      wbr_ast_expr *e = wbr_ast_alloc(f, sizeof *e);
+      if (!e) return -1;
+      e->op = WBR_EXPR_NAME;
+      e->name = want; /* a static string outlives the AST */
+      v[i].groups.e = e;
+    }
+  }
+  return 0;
 }
 
 /* ---- comments on statements ------------------------------------------------------------------- */
@@ -178,6 +205,16 @@ static void annotate(matcher *m, mrules *r) {
     case WBR_STMT_SPLIT:
       snprintf(buf, sizeof buf, "cut in the order the names give (q, k, v; gate, up)%s: check the order",
                s->nints ? ", with the parts' sizes" : "");
+      break;
+    case WBR_STMT_ROPE:
+      if (!first_of_kind[s->kind])
+        snprintf(buf, sizeof buf, "the rotary pairs of each head, between the two families' conventions");
+      break;
+    case WBR_STMT_FUSE:
+      snprintf(buf, sizeof buf, "q, k, v per kv group in the order their names give: check the order and the groups");
+      break;
+    case WBR_STMT_UNFUSE:
+      snprintf(buf, sizeof buf, "cut per kv group in the order the names give: check the order and the groups");
       break;
     default:
       break;
@@ -466,8 +503,10 @@ static wbr_ast_file *render(matcher *m, const mrules *r, const wbr_match_options
   if (header && add_header(f, m, lines, nl)) goto out;
   int ndecl = header ? params_to_ast(f, m) : 0; /* not into an --update file: it may declare them */
   if (ndecl < 0) goto out;
+  size_t first = f->nstmts;
   for (size_t i = 0; i < r->n; i++)
     if (stmt_to_ast(f, &r->v[i])) goto out;
+  if (ndecl > 0 && counts_to_params(f, m, r, f->stmts + first)) goto out;
   if (ndecl > 0 && f->nstmts > (size_t)ndecl) f->stmts[ndecl].blank_before = true;
   /* unresolved groups in the tail */
   if (m->nunres) {
@@ -546,7 +585,10 @@ static void explain(matcher *m) {
     }
     if (p->split_k) wbr_buf_printf(b, " part %d/%d", p->split_i + 1, p->split_k);
     static const char *const rels[] = {"", "reshape", "transpose", "permute", "reshape+transpose"};
-    if (p->lay.rel && p->lay.rel < 5) wbr_buf_printf(b, " [%s]", rels[p->lay.rel]);
+    if (p->named) /* a named layout statement (famtab.c) */
+      wbr_buf_printf(b, " [%s %lld]", p->named == MNAMED_GROUPS ? "fused per kv group: groups" : "rope: heads",
+                     (long long)p->count);
+    else if (p->lay.rel && p->lay.rel < 5) wbr_buf_printf(b, " [%s]", rels[p->lay.rel]);
     wbr_buf_printf(b, "  -- %s: %s", ev_name(p->ev), p->why);
     if (p->rivals) wbr_buf_printf(b, "; REVIEW: among %u same-shape candidates", (unsigned)p->rivals + 1);
     wbr_buf_putc(b, '\n');

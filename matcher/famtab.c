@@ -125,7 +125,8 @@ int m_famtab_check_params(wbr_ctx *ctx, const wbr_param_value *v, size_t n) {
         near = NULL;
         break;
       }
-      if (wbr_edit_distance(v[i].name, strlen(v[i].name), USED[k], strlen(USED[k]), WBR_EDIT_TRANSPOSE) <= 2) near = USED[k];
+      size_t d = wbr_edit_distance(v[i].name, strlen(v[i].name), USED[k], strlen(USED[k]), WBR_EDIT_TRANSPOSE);
+      if (d <= 2) near = USED[k];
     }
     if (!near) continue;
     char help[120];
@@ -231,6 +232,13 @@ bool m_rope_layout(const matcher *m, const mtensor *s, const mtensor *t, mlayout
   return true;
 }
 
+void m_rope_mark(const matcher *m, mpair *p, const mtensor *s, const mlayout *l) {
+  bool il = FAMILIES[m->famtab->side[1].fam].rope == ROPE_INTERLEAVED;
+  p->count = l->op[0].v[0];
+  p->named = (uint8_t)(s->part == 1 ? (il ? MNAMED_ROPE_K_TO_INTERLEAVED : MNAMED_ROPE_K_TO_HALF)
+                                    : (il ? MNAMED_ROPE_TO_INTERLEAVED : MNAMED_ROPE_TO_HALF));
+}
+
 static const char *rope_word(int r) {
   return r == ROPE_HALF ? "half-split pairs" : r == ROPE_INTERLEAVED ? "interleaved pairs" : "pairs by architecture";
 }
@@ -295,7 +303,8 @@ size_t m_famtab_missing(const matcher *m, char lines[][160], size_t max) {
   size_t k = 0;
   if (!f) return 0;
   if (f->want_heads && k < max)
-    snprintf(lines[k++], 160, "param n_heads = ?  (the attention heads: add --param n_heads=N or --config config.json)");
+    snprintf(lines[k++], 160,
+             "param n_heads = ?  (the attention heads: add --param n_heads=N or --config config.json)");
   if (f->want_kv && k < max)
     snprintf(lines[k++], 160, "param n_kv_heads = ?  (the kv heads: add --param n_kv_heads=N or --config config.json)");
   return k;
@@ -398,12 +407,16 @@ static void group_view(mlayout *l, const mtensor *x, int64_t G) {
 }
 
 void m_qkv_group_join(mpair *p, const mtensor *fused, int64_t G) {
+  p->named = MNAMED_GROUPS;
+  p->count = G;
   group_view(&p->lay, fused, G);
   reshape_op(&p->post, fused->shape, fused->ndim);
   p->axis = 1;
 }
 
 void m_qkv_group_cut(mpair *p, const mtensor *fused, const mtensor *part, int64_t G, int64_t off, int64_t len) {
+  p->named = MNAMED_GROUPS;
+  p->count = G;
   group_view(&p->pre, fused, G);
   reshape_op(&p->lay, part->shape, part->ndim);
   p->axis = 1;

@@ -1165,6 +1165,16 @@ done:
 static void split_fill(const matcher *m, mstmt *st, uint32_t s) {
   int64_t sz[M_MAXPARTS];
   int axis = 0, n = m_split_pieces(m, s, sz, &axis);
+  for (size_t p = 0; p < m->npairs; p++) /* cut per kv group: unfuse, sizes in whole rows */
+    if (m->pairs[p].split_k && m->pairs[p].s[0] == s && m->pairs[p].named == MNAMED_GROUPS) {
+      st->kind = WBR_STMT_UNFUSE;
+      st->named = MNAMED_GROUPS;
+      st->count = m->pairs[p].count;
+      st->has_axis = false;
+      for (int i = 0; i < n; i++) sz[i] *= st->count;
+      axis = 0;
+      break;
+    }
   st->axis = axis;
   bool equal = true;
   for (int i = 1; i < n; i++) equal &= sz[i] == sz[0];
@@ -1210,22 +1220,14 @@ out:
   free(it);
 }
 
-/* A source cut per kv group is viewed as [G, -1] before its split (famtab.c): once per source. */
-static void stage_split_pre(ictx *ic) {
-  matcher *m = ic->m;
-  uint32_t *slots = malloc((m->npairs + 1) * sizeof *slots);
-  mlayout *lays = malloc((m->npairs + 1) * sizeof *lays);
-  size_t k = 0;
-  if (!slots || !lays) ic->oom = true;
-  for (size_t p = 0; p < m->npairs && !ic->oom; p++) {
-    const mpair *pr = &m->pairs[p];
-    if (!pair_live(pr) || !pr->split_k || !pr->pre.nops || !m_split_first(m, p)) continue;
-    slots[k] = pr->s[0];
-    lays[k++] = pr->pre;
-  }
-  if (!ic->oom) stage_ops(ic, slots, lays, k);
-  free(slots);
-  free(lays);
+/* A join per kv group is one fuse statement (its views are the statement's own). */
+static void concat_named(mstmt *s, const mpair *pr) {
+  if (pr->named != MNAMED_GROUPS) return;
+  s->kind = WBR_STMT_FUSE;
+  s->named = MNAMED_GROUPS;
+  s->count = pr->count;
+  s->axis = 0;
+  s->has_axis = false;
 }
 
 /* concat and split: generalised over their joined names; checked part by part. */
@@ -1248,7 +1250,7 @@ static void stage_fused(ictx *ic) {
     size_t k = 0;
     for (size_t p = 0; p < m->npairs; p++) {
       mpair *pr = &m->pairs[p];
-      if (!pair_live(pr) || pr->ns < 2 || !pr->lay.nops) continue;
+      if (!pair_live(pr) || pr->ns < 2 || !pr->lay.nops || pr->named) continue;
       for (int i = 0; i < pr->ns; i++) {
         slots[k] = pr->s[i]; /* a source keeps its slot through renames */
         lays[k] = pr->lay;
@@ -1335,6 +1337,7 @@ static void stage_fused(ictx *ic) {
         s->nout = 1;
         s->axis = m->pairs[pid[g.v[r].ids[0]]].axis;
         s->has_axis = true;
+        concat_named(s, &m->pairs[pid[g.v[r].ids[0]]]);
         s->nmembers = g.v[r].nids;
         free(buf);
         for (size_t z = 0; z < g.v[r].nids; z++) done[g.v[r].ids[z]] = true;
@@ -1354,6 +1357,7 @@ static void stage_fused(ictx *ic) {
           s->nout = 1;
           s->axis = pr->axis;
           s->has_axis = true;
+          concat_named(s, pr);
           s->nmembers = 1;
         }
         for (int q = 0; q < pr->ns; q++) sim->alive[pr->s[q]] = false; /* map rebuilt below */
@@ -1367,7 +1371,6 @@ static void stage_fused(ictx *ic) {
     free(pid);
     free(done);
   }
-  stage_split_pre(ic);
   /* split statements: generalised like concat (the input and the joined outputs) */
   size_t nsp = 0;
   for (size_t p = 0; p < m->npairs; p++) {
@@ -2198,6 +2201,47 @@ out:
   free(st.rider);
 }
 
+static void fill_rope(ictx *ic, mstmt *s, const void *ud, uint32_t first) {
+  (void)ic;
+  (void)first;
+  const mpair *pr = ud;
+  s->named = pr->named;
+  s->count = pr->count;
+}
+
+/* rope statements in target terms, one per direction, head count and q/k (famtab.c). */
+static void stage_rope(ictx *ic) {
+  matcher *m = ic->m;
+  msim *sim = &ic->sim;
+  stage st = {.sim = sim, .nitems = sim->n};
+  st.pending = calloc(sim->n + 1, sizeof *st.pending);
+  st.want = calloc(sim->n + 1, sizeof *st.want);
+  gitem *it = malloc((m->npairs + 1) * sizeof *it);
+  bool *done = calloc(m->npairs + 1, sizeof *done);
+  if (!st.pending || !st.want || !it || !done) ic->oom = true;
+  for (size_t i = 0; i < sim->n && !ic->oom; i++) sim->item[i] = (int32_t)i;
+  for (size_t a = 0; a < m->npairs && !ic->oom; a++) {
+    const mpair *pa = &m->pairs[a];
+    if (done[a] || !pair_live(pa) || pa->named == MNAMED_NONE || pa->named == MNAMED_GROUPS) continue;
+    size_t k = 0;
+    for (size_t b = a; b < m->npairs; b++) {
+      const mpair *pb = &m->pairs[b];
+      bool alike = pair_live(pb) && pb->named == pa->named && pb->count == pa->count;
+      long slot = alike ? sim_find(sim, tname(m, pb->t)) : -1;
+      if (done[b] || slot < 0) continue;
+      done[b] = true;
+      st.pending[slot] = true;
+      it[k++] = (gitem){.x = sim->name[slot], .y = NULL, .id = (uint32_t)slot};
+    }
+    run_stage(ic, &st, it, k, WBR_STMT_ROPE, false, fill_rope, pa);
+  }
+  for (size_t i = 0; i < sim->n; i++) sim->item[i] = -1;
+  free(st.pending);
+  free(st.want);
+  free(it);
+  free(done);
+}
+
 /* Layout statements in target terms (after the renames), then casts. */
 static void stage_post(ictx *ic) {
   matcher *m = ic->m;
@@ -2211,15 +2255,16 @@ static void stage_post(ictx *ic) {
   size_t k = 0;
   for (size_t p = 0; p < m->npairs; p++) {
     mpair *pr = &m->pairs[p];
-    bool joined = pr->ns > 1 && pr->post.nops; /* a join per kv group, viewed as [R, in] after */
-    if (!pair_live(pr) || (pr->ns != 1 && !joined) || !(joined ? pr->post.nops : pr->lay.nops)) continue;
+    if (!pair_live(pr) || pr->ns != 1 || !pr->lay.nops) continue;
+    if (pr->named) continue; /* said by a rope, fuse or unfuse statement */
     long slot = sim_find(sim, tname(m, pr->t));
     if (slot < 0) continue;
     slots[k] = (uint32_t)slot;
-    lays[k] = joined ? pr->post : pr->lay;
+    lays[k] = pr->lay;
     k++;
   }
   stage_ops(ic, slots, lays, k);
+  stage_rope(ic);
   /* casts: group targets by the dtype they need */
   for (int dt = 0; dt < WBR_DTYPE_COUNT && !ic->oom; dt++) {
     size_t need = 0;

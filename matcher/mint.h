@@ -126,7 +126,12 @@ typedef struct mpair {
   uint16_t rivals;          /* decided by names or order with this many free same-shape rivals */
   mlayout pre, post;        /* famtab.c, fused per kv group: a split's source before the cut ([G, -1]),
                              * a concat's result after the join ([R, in]); nops 0: none */
+  uint8_t named;            /* MNAMED_*: the statement that says the layout (famtab.c), or 0 */
+  int64_t count;            /* ... its count: heads (rope), groups (fuse, unfuse) */
 } mpair;
+/* The named layout statements the matcher drafts (spec 12, section 3). */
+enum { MNAMED_NONE = 0, MNAMED_ROPE_TO_HALF, MNAMED_ROPE_TO_INTERLEAVED, MNAMED_ROPE_K_TO_HALF,
+       MNAMED_ROPE_K_TO_INTERLEAVED, MNAMED_GROUPS };
 
 typedef struct munres {
   uint32_t t;
@@ -320,6 +325,8 @@ void m_famtab_free(matcher *m);
 /* (s, t) crosses the rotary convention between two established families and the head count is
  * known: the permutation of rows into *out. */
 bool m_rope_layout(const matcher *m, const mtensor *s, const mtensor *t, mlayout *out);
+/* The pair p just taken with that permutation: the rope statement that says it. */
+void m_rope_mark(const matcher *m, mpair *p, const mtensor *s, const mlayout *l);
 /* ... established but the head count is missing or does not fit: why, with the flag to add
  * (*param: a parameter settles it), or one side's convention depends on its architecture. */
 bool m_rope_why(matcher *m, const mtensor *s, const mtensor *t, char *why, size_t n, bool *param);
@@ -407,6 +414,8 @@ typedef struct mstmt {
   char *lead;         /* comment line above, or NULL */
   bool blank_before;
   bool pieces;        /* a drop of pieces cut off a fused source, not of sources */
+  uint8_t named;      /* rope, fuse, unfuse: MNAMED_* (the direction; k's head count) */
+  int64_t count;      /* ... the heads or groups */
   uint32_t *members;  /* which items it is meant to act on (see induce.c) */
   size_t nmembers;
 } mstmt;

@@ -386,6 +386,7 @@ static mpair *take(pstate *ps, uint32_t t, uint32_t s, const mlayout *lay, int e
   if (ev != EV_HINT && (veto >= 0 || crossed || m_structure_veto(ps->m, s, t)))
     return NULL; /* only a hint decides */
   mpair *p = m_add_pair(ps->m, t, &s, 1, lay, ev, "%s", why);
+  if (p && lay == &rope) m_rope_mark(ps->m, p, S(ps, s), &rope);
   if (p) {
     record_parents(ps, s, t);
     img_update(ps, true, S(ps, s), t, T(ps, t));

@@ -173,6 +173,40 @@ def not_established(pid, seed):
         print("FAIL: llm/match/%s: exit %d, q/k refused by convention: %s" % (pid, r.returncode, qk))
 
 
+def one_draft_other_heads(pid, seed):
+    """The draft declares its head counts: drafted on s1 (4 heads of 8), applied with --param to a
+    model of the same shapes with 8 heads of 4 it is right; with its own defaults it is not (the
+    rows go wrong per head: only the parameter tells them apart)."""
+    if ONLY and not ONLY.search(pid):
+        return
+    d = os.path.join(WORK, pid)
+    s1, h8 = DENSE["s1"], DENSE["heads8"]
+    _, _, src, man = write_pair(d, ("hf",), ("meta",), s1, seed)
+    draft = os.path.join(d, "draft.wbr")
+    r = run(["match", src, man, "-o", draft] + param_args(d, "s1", s1))
+    if r.returncode != 0 or "heads n_heads" not in open(draft).read():
+        print("FAIL: llm/match/%s: the s1 draft (exit %d) has no 'heads n_heads'" % (pid, r.returncode))
+        return
+    a, b, src8, man8 = write_pair(os.path.join(d, "h8"), ("hf",), ("meta",), h8, seed + 1)
+    tokens = torch.randint(0, models.Config(**h8).vocab, (2, 9), generator=torch.Generator().manual_seed(seed))
+    ya = forward(a, tokens)
+    diffs = []
+    for extra in (["--param", "n_heads=8", "--param", "n_kv_heads=4"], []):
+        out = os.path.join(d, "out%d.safetensors" % len(extra))
+        r = run(["apply", draft, src8, "-t", man8, "-o", out] + extra)
+        if r.returncode != 0:
+            print("FAIL: llm/match/%s: apply %s: %s" % (pid, extra, r.stderr.strip()[:300]))
+            return
+        tensors, _, _ = st.read(out)
+        b.load_state_dict({t.name: torch.from_numpy(t.array().copy()) for t in tensors}, strict=True)
+        diffs.append((forward(b, tokens) - ya).abs().max().item())
+    scale = ya.abs().max().item()
+    if diffs[0] <= TOL * scale and diffs[1] > 1e-2 * scale:
+        print("PASS: llm/match/%s (with --param %.2g, with the s1 defaults %.2g)" % (pid, diffs[0], diffs[1]))
+    else:
+        print("FAIL: llm/match/%s: with --param %.3g, with the defaults %.3g (scale %.3g)" % (pid, diffs[0], diffs[1], scale))
+
+
 def main():
     seed = 500
     for pid, a_spec, b_spec, table, heads in PAIRS:
@@ -188,6 +222,7 @@ def main():
             if heads and size == "s1":
                 refused(name + "-no-params", a_spec, b_spec, table[size], seed)
     not_established("hf-without-post-attention-norm-to-meta", 900)
+    one_draft_other_heads("hf-to-meta/one-draft-two-head-counts", 910)
 
 
 if __name__ == "__main__":
