@@ -100,6 +100,15 @@ typedef struct wbr_ast_stmt {
   int64_t count;        /* expect count */
   wbr_span count_span;
 
+  /* The experts forms (docs/language.md "Experts"): stack/concat PATTERN over NAME, split ...
+   * parts N, and 'transpose' of each part (those two and unstack ... transpose). */
+  const char *over;     /* the capture whose values number the parts, or NULL */
+  wbr_span over_span;
+  int64_t parts;        /* split ... parts N */
+  bool has_parts;
+  wbr_span parts_span;
+  bool transpose;       /* each part transposed: before the join, after the cut */
+
   wbr_ast_comment *lead; /* comment lines directly above the statement */
   size_t nlead;
   wbr_ast_comment *trail; /* comment on the same line, after the statement, or NULL */

@@ -93,6 +93,16 @@ wbr_ast_ints wbr_b_ints_array(const wbr_int_list *l) {
   return (wbr_ast_ints){.v = l->v, .n = l->n, .span = l->span, .spans = l->spans};
 }
 
+/* A word of the source (a capture name after 'over'), copied into the arena. */
+const char *wbr_b_word(wbr_parser *ps, wbr_span sp) {
+  size_t n = sp.end - sp.start;
+  char *w = ps_alloc(ps, n + 1);
+  if (!w) return NULL;
+  memcpy(w, ps->f->src + sp.start, n);
+  w[n] = 0;
+  return w;
+}
+
 /* Resolve a dtype word: case-insensitive, any name of WBR_DTYPE_LIST. */
 wbr_dtype wbr_b_dtype(wbr_parser *ps, wbr_span sp) {
   const char *w = ps->f->src + sp.start;

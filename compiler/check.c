@@ -509,6 +509,58 @@ static void check_split(checker *c, const wbr_ast_stmt *s) {
   }
 }
 
+/* Where template t uses capture nm ({nm} for a glob, ${nm} for a regex): its offset, or -1. */
+static long tpl_uses(const wbr_ast_pat *t, wbr_pattern_kind k, const char *nm, size_t n) {
+  const char *s = t->text;
+  for (size_t i = 0; s[i]; i++) {
+    if ((s[i] == '\\' || (k == WBR_PK_REGEX && s[i] == '$' && s[i + 1] == '$')) && s[i + 1]) {
+      i++; /* an escape, or $$ (a literal '$') */
+      continue;
+    }
+    size_t o = k == WBR_PK_REGEX ? i + 1 : i; /* where the '{' must be */
+    if ((k == WBR_PK_GLOB || s[i] == '$') && s[o] == '{' && strncmp(s + o + 1, nm, n) == 0 &&
+        s[o + 1 + n] == '}')
+      return (long)i;
+  }
+  return -1;
+}
+
+/* stack/concat PATTERN over NAME: NAME is a capture of the pattern, and the template leaves it
+ * out (the joined tensor holds every value of it; the other captures make the groups). */
+static void check_over(checker *c, const wbr_ast_stmt *s, const binds *b0) {
+  const char *kw = wbr_stmt_keyword(s->kind), *nm = s->over;
+  size_t n = strlen(nm);
+  if (!b0->ok) return;
+  bool rx = b0->kind == WBR_PK_REGEX;
+  if (!(rx ? regex_has_name(b0, nm, n) : bound(b0, nm, n))) {
+    char have[200], help[320];
+    if (rx) {
+      snprintf(help, sizeof help, "name the group of the part number in the regex: (?<%s>\\d+)", nm);
+    } else {
+      bound_list(b0, have, sizeof have);
+      snprintf(help, sizeof help, "%s%s%scapture the part number as {%s}: \"experts.{%s}.w1\"",
+               have[0] ? "the pattern binds " : "", have, have[0] ? "; " : "", nm, nm);
+    }
+    err(c, s->over_span, help, "'%s ... over %s': the pattern has no capture named '%s'", kw, nm, nm);
+    return;
+  }
+  long at = tpl_uses(&s->out[0], b0->kind, nm, n);
+  if (at >= 0)
+    err(c, str_span(&s->out[0], (size_t)at, n + (rx ? 3 : 2)),
+        "the joined tensor holds every part: leave the part number out of its name",
+        "the template of '%s ... over %s' uses the capture '%s'", kw, nm, nm);
+}
+
+/* split PATTERN axis N parts K -> "T{#}": at least one part, and {#} names them. */
+static void check_parts(checker *c, const wbr_ast_stmt *s, bool hash) {
+  if (s->parts < 1)
+    err(c, s->parts_span, "cut into 1 part or more", "split into %lld parts: the count is not positive",
+        (long long)s->parts);
+  if (!hash && s->nout == 1)
+    err(c, s->out[0].span, "put {#} where the part number 0, 1, ... goes: \"experts.{#}.w1\"",
+        "the template of 'split ... parts' must contain {#}");
+}
+
 static void check_stmt(checker *c, const wbr_ast_stmt *s) {
   const char *kw = wbr_stmt_keyword(s->kind);
   binds b0;
@@ -524,7 +576,7 @@ static void check_stmt(checker *c, const wbr_ast_stmt *s) {
   bool hash = false;
   for (size_t i = 0; i < s->nout; i++) {
     bool h = false;
-    template(c, &s->out[i], &b0, s->kind == WBR_STMT_UNSTACK, &h);
+    template(c, &s->out[i], &b0, s->kind == WBR_STMT_UNSTACK || s->has_parts, &h);
     hash = hash || h;
   }
   check_axis(c, s);
@@ -538,10 +590,14 @@ static void check_stmt(checker *c, const wbr_ast_stmt *s) {
     break;
   case WBR_STMT_RESHAPE: check_shape_list(c, s, true); break;
   case WBR_STMT_PERMUTE: check_permute(c, s); break;
-  case WBR_STMT_SPLIT: check_split(c, s); break;
+  case WBR_STMT_SPLIT:
+    if (s->has_parts) check_parts(c, s, hash);
+    else check_split(c, s);
+    break;
   case WBR_STMT_CONCAT:
   case WBR_STMT_STACK:
-    if (s->nin < 2)
+    if (s->over) check_over(c, s, &b0);
+    else if (s->nin < 2)
       err(c, s->in[0].span, "list at least two patterns: \"a.{i}\", \"b.{i}\"",
           "'%s' needs at least 2 inputs, found %zu", kw, s->nin);
     break;

@@ -126,5 +126,7 @@ wbr_int_list *wbr_b_ints_close(wbr_parser *ps, wbr_int_list *l, wbr_span span);
 wbr_ast_ints wbr_b_ints_array(const wbr_int_list *l);
 /* Resolve a dtype word (reported if unknown; then f32). */
 wbr_dtype wbr_b_dtype(wbr_parser *ps, wbr_span word);
+/* A word of the source as an arena string (NULL if out of memory). */
+const char *wbr_b_word(wbr_parser *ps, wbr_span word);
 
 #endif

@@ -34,6 +34,8 @@ static const struct word {
     {"shape", T_KW_SHAPE, -1, NULL},
     {"dtype", T_KW_DTYPE, -1, NULL},
     {"count", T_KW_COUNT, -1, NULL},
+    {"over", T_KW_OVER, -1, NULL},
+    {"parts", T_KW_PARTS, -1, NULL},
 };
 #define NWORDS (sizeof words / sizeof words[0])
 
@@ -309,6 +311,8 @@ static void describe_expected(wbr_parser *ps, const int *exp, int n, wbr_buf *b)
       if (!has(exp, n, T_STRING)) parts[np++] = "a /regex/";
     } else if (t == T_INT) {
       parts[np++] = ps->cur_kw == T_KW_WEIGHTBRIDGE ? "the language version (1)" : "a number";
+    } else if (t == T_IDENT && ps->prev_tok == T_KW_OVER) {
+      parts[np++] = "the name of a capture of the pattern (over e: \"experts.{e}.w1\")";
     } else if (t == T_IDENT) {
       parts[np++] = "a dtype (f32, f16, bf16, ...)";
     } else if (t == T_NL) {

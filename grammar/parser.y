@@ -38,6 +38,8 @@ static void wbr_yyerror(WBR_YYLTYPE *loc, wbr_parser *ps, void *scanner, const c
 #define AXIS(v, at) .has_axis = true, .axis = (v), .axis_span = (at)
 #define DTYPE(at) .dtype = wbr_b_dtype(ps, (at)), .dtype_span = (at)
 #define HINT_PAIR(a, b) .in = wbr_b_pair(ps, (a), (b)), .nin = 2
+#define OVER(at) .over = wbr_b_word(ps, (at)), .over_span = (at)
+#define PARTS(v, at) .has_parts = true, .parts = (v), .parts_span = (at)
 }
 
 %define api.prefix {wbr_yy}
@@ -71,11 +73,13 @@ static void wbr_yyerror(WBR_YYLTYPE *loc, wbr_parser *ps, void *scanner, const c
 %token KW_EXPECT "expect"
 %token KW_AXIS "axis" KW_SIZES "sizes" KW_INDEX "index" KW_RANGE "range" KW_SHAPE "shape"
 %token KW_DTYPE "dtype" KW_COUNT "count"
+%token KW_OVER "over" KW_PARTS "parts"
 
 %type <pat> pat tmpl
 %type <pats> pats tmpls
 %type <ints> brack paren int_items
 %type <stmt> stmt body
+%type <num> opt_axis opt_transpose
 
 %%
 
@@ -112,6 +116,14 @@ body:
     { $$ = STMT(STACK, @$, @1, INS($2), AXIS($4, @4), ONE_OUT($6)); }
 | KW_UNSTACK pat KW_AXIS INT ARROW tmpl
     { $$ = STMT(UNSTACK, @$, @1, ONE_IN($2), AXIS($4, @4), ONE_OUT($6)); }
+| KW_STACK pat KW_OVER IDENT opt_axis opt_transpose ARROW tmpl
+    { $$ = STMT(STACK, @$, @1, ONE_IN($2), OVER(@4), AXIS($5, @5), .transpose = $6, ONE_OUT($8)); }
+| KW_CONCAT pat KW_OVER IDENT opt_axis opt_transpose ARROW tmpl
+    { $$ = STMT(CONCAT, @$, @1, ONE_IN($2), OVER(@4), AXIS($5, @5), .transpose = $6, ONE_OUT($8)); }
+| KW_SPLIT pat KW_AXIS INT KW_PARTS INT opt_transpose ARROW tmpl
+    { $$ = STMT(SPLIT, @$, @1, ONE_IN($2), AXIS($4, @4), PARTS($6, @6), .transpose = $7, ONE_OUT($9)); }
+| KW_UNSTACK pat KW_AXIS INT KW_TRANSPOSE ARROW tmpl
+    { $$ = STMT(UNSTACK, @$, @1, ONE_IN($2), AXIS($4, @4), .transpose = true, ONE_OUT($7)); }
 | KW_SELECT pat KW_AXIS INT KW_INDEX INT ARROW tmpl
     { $$ = STMT(SELECT, @$, @1, ONE_IN($2), AXIS($4, @4), .index = $6, .index_span = @6, ONE_OUT($8)); }
 | KW_SLICE pat KW_AXIS INT KW_RANGE INT COLON INT ARROW tmpl
@@ -133,6 +145,17 @@ body:
 pat:
   STRING
 | REGEX
+;
+
+/* stack/concat ... over NAME: the axis is 0 unless given; the parts may be transposed. */
+opt_axis:
+  %empty                      { $$ = 0; }
+| KW_AXIS INT                 { $$ = $2; @$ = @2; }
+;
+
+opt_transpose:
+  %empty                      { $$ = 0; }
+| KW_TRANSPOSE                { $$ = 1; }
 ;
 
 tmpl:

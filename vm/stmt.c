@@ -340,7 +340,8 @@ static uint64_t planned_size(const vm *v, const stmt *s, uint32_t nparts) {
   for (size_t mi = 0; mi < s->n; mi++) {
     const wbr_node *nd = v->cur[v->idx[mi]].node;
     int axis = norm_axis(s->in->x, nd->ndim);
-    uint64_t parts = s->in->op == WBR_OP_SPLIT ? nparts : axis >= 0 ? (uint64_t)nd->shape[axis] : 1;
+    bool fixed = s->in->op == WBR_OP_SPLIT || s->in->op == WBR_OP_SPLIT_PARTS;
+    uint64_t parts = fixed ? nparts : axis >= 0 ? (uint64_t)nd->shape[axis] : 1;
     total += parts <= WBR_MAX_PARTS ? parts : 1;
   }
   return total;
@@ -469,11 +470,14 @@ static bool unstack_one(vm *v, stmt *s, size_t i, wbr_value val, const wbr_match
     return true;
   }
   if (vm_too_many(v, (uint64_t)s->nouts + (uint64_t)nd->shape[axis])) return false;
+  bool tr = s->in->flags & WBR_INSN_TRANSPOSE;
+  if (tr && !vm_parts_2d(v, s, &val, nd->ndim - 1)) return true;
   v->consumed[i] = true;
   for (int64_t k = 0; k < nd->shape[axis]; k++) {
     wbr_node *part = slice_node(v, nd, axis, k, 1, true, "unstack");
+    if (part) part->part = k;
+    if (part && tr) part = vm_transpose_part(v, part);
     if (!part) return false;
-    part->part = k;
     wbr_value o = val;
     o.node = part;
     o.name = expand(v, s->tpl, val.name, m, (long)k, true, &o.len);
@@ -703,6 +707,24 @@ static bool op_EXPECT_COUNT(vm *v, stmt *s) {
                   wbr_program_str(v->prog, wbr_program_pattern(v->prog, s->pat)->text), s->n);
   return false;
 }
+
+/* ---- the shared steps, for the statements of vm/experts.c ---- */
+
+bool vm_begin(vm *v, stmt *s) { return begin(v, s); }
+bool vm_match_cut_begin(vm *v, stmt *s, uint32_t nparts) { return match_cut_begin(v, s, nparts); }
+bool vm_each_match(vm *v, stmt *s, vm_each_fn *one) { return each_match(v, s, true, one); }
+bool vm_emit(vm *v, stmt *s, size_t pos, wbr_value val) { return emit(v, s, pos, val); }
+int vm_compile_template(vm *v, const wbr_namepat *p, uint32_t str, bool index, wbr_template **out) {
+  return compile_template(v, p, str, index, out);
+}
+char *vm_expand(vm *v, const wbr_template *t, const char *name, const wbr_match *m, long index, size_t *len) {
+  return expand(v, t, name, m, index, true, len);
+}
+wbr_node *vm_slice_node(vm *v, wbr_node *in, int axis, int64_t start, int64_t len, const char *label) {
+  return slice_node(v, in, axis, start, len, false, label);
+}
+const char *vm_quantized(const vm *v, const wbr_node *nd) { return quantized(v, nd); }
+bool vm_too_big(vm *v, const wbr_node *nd, const char *name) { return too_big(v, nd, name); }
 
 /* ---- dispatch ---- */
 

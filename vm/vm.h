@@ -85,4 +85,28 @@ bool vm_stmt_run(vm *v, stmt *s);
 /* Free what the statement compiled. */
 void vm_stmt_free(stmt *s);
 
+/* The steps every statement shares (stmt.c), for the statements in other files: see their
+ * static versions there (begin, match_cut_begin, each_match with values needed, emit, ...). */
+typedef bool vm_each_fn(vm *v, stmt *s, size_t i, wbr_value val, const wbr_match *m);
+bool vm_begin(vm *v, stmt *s);
+bool vm_match_cut_begin(vm *v, stmt *s, uint32_t nparts);
+bool vm_each_match(vm *v, stmt *s, vm_each_fn *one);
+bool vm_emit(vm *v, stmt *s, size_t pos, wbr_value val);
+int vm_compile_template(vm *v, const wbr_namepat *p, uint32_t str, bool index, wbr_template **out);
+char *vm_expand(vm *v, const wbr_template *t, const char *name, const wbr_match *m, long index, size_t *len);
+wbr_node *vm_slice_node(vm *v, wbr_node *in, int axis, int64_t start, int64_t len, const char *label);
+const char *vm_quantized(const vm *v, const wbr_node *nd);
+bool vm_too_big(vm *v, const wbr_node *nd, const char *name);
+
+/* ---- the experts statements (experts.c) ---- */
+
+bool op_STACK_OVER(vm *v, stmt *s);
+bool op_CONCAT_OVER(vm *v, stmt *s);
+bool op_SPLIT_PARTS(vm *v, stmt *s);
+/* A statement with WBR_INSN_TRANSPOSE: true if val's parts (of part_ndim axes) are 2-D, else
+ * false after reporting it. */
+bool vm_parts_2d(vm *v, const stmt *s, const wbr_value *val, int part_ndim);
+/* The transpose of a 2-D part (a permute node labelled "transpose"), or NULL (out of memory). */
+wbr_node *vm_transpose_part(vm *v, wbr_node *part);
+
 #endif
