@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "params.h"
 #include "pattern.h"
 #include "program.h"
 
@@ -164,7 +165,7 @@ static const char *check_int_list(const vstate *v, wbr_opk k, uint32_t idx, uint
       snprintf(err, errn, "a part count needs 1 value, the list has %u", n);
       return err;
     }
-    if (iv[0] < 1) {
+    if (!wbr_xref_is(iv[0]) && iv[0] < 1) {
       snprintf(err, errn, "part count %lld is below 1", (long long)iv[0]);
       return err;
     }

@@ -42,13 +42,48 @@ typedef struct wbr_ast_pat {
   wbr_span span; /* including the quotes or slashes */
 } wbr_ast_pat;
 
+/* A size expression (docs/language.md, "Parameters"): integer literals, parameter names,
+ * + - * / (exact) and parentheses. The parser makes one node per literal, name and operator;
+ * parentheses leave no node (fmt prints the ones the tree needs). */
+typedef enum wbr_expr_op {
+  WBR_EXPR_LIT,  /* v */
+  WBR_EXPR_NAME, /* name: a parameter */
+  WBR_EXPR_ADD,  /* l + r */
+  WBR_EXPR_SUB,  /* l - r */
+  WBR_EXPR_MUL,  /* l * r */
+  WBR_EXPR_DIV   /* l / r, exact: a remainder is an error */
+} wbr_expr_op;
+
+typedef struct wbr_ast_expr {
+  wbr_expr_op op;
+  int64_t v;                  /* LIT */
+  const char *name;           /* NAME (arena) */
+  struct wbr_ast_expr *l, *r; /* operators */
+  wbr_span span;
+} wbr_ast_expr;
+
+/* A number where a size, count or index is written: the literal v when e is NULL, else the
+ * expression e (which may be constant, e.g. 2 * 64). */
+typedef struct wbr_ast_num {
+  int64_t v;
+  struct wbr_ast_expr *e;
+  wbr_span span;
+} wbr_ast_num;
+
 /* A list of integers: reshape dims, permute axes, split sizes, expect shape. */
 typedef struct wbr_ast_ints {
   int64_t *v;
   size_t n;
   wbr_span span;     /* the whole bracketed list */
   wbr_span *spans;   /* one per element, for diagnostics */
+  wbr_ast_expr **e;  /* NULL (all literal), or one per element: NULL for the literal v[i]; only
+                        the lists written with nums (reshape, split sizes, expect shape) */
 } wbr_ast_ints;
+
+/* Element i of a list as a num. */
+static inline wbr_ast_num wbr_ast_ints_num(const wbr_ast_ints *l, size_t i) {
+  return (wbr_ast_num){l->v[i], l->e ? l->e[i] : NULL, l->spans ? l->spans[i] : l->span};
+}
 
 /* What a hint says about the layout: nothing (the matcher finds it), or exactly this one. */
 typedef enum wbr_hint_layout {
@@ -91,6 +126,8 @@ typedef struct wbr_ast_stmt {
   int64_t index;        /* select: index; slice: start */
   int64_t end;          /* slice: end (exclusive) */
   wbr_span index_span;
+  wbr_ast_expr *index_e, *end_e; /* written as expressions (NULL: the literals above) */
+  wbr_span end_span;    /* slice: the end alone (index_span covers start:end) */
 
   wbr_dtype dtype;      /* cast; expect dtype */
   wbr_span dtype_span;
@@ -99,14 +136,14 @@ typedef struct wbr_ast_stmt {
   wbr_hint_layout hint_layout; /* hint: the layout it asserts (WBR_HINT_ANY: none) */
   int64_t count;        /* expect count */
   wbr_span count_span;
+  wbr_ast_expr *count_e; /* expect count written as an expression (NULL: the literal count) */
 
   /* The experts forms (docs/language.md "Experts"): stack/concat PATTERN over NAME, split ...
    * parts N, and 'transpose' of each part (those two and unstack ... transpose). */
   const char *over;     /* the capture whose values number the parts, or NULL */
   wbr_span over_span;
-  int64_t parts;        /* split ... parts N */
+  wbr_ast_num parts;    /* split ... parts N */
   bool has_parts;
-  wbr_span parts_span;
   bool transpose;       /* each part transposed: before the join, after the cut */
 
   wbr_ast_comment *lead; /* comment lines directly above the statement */

@@ -90,7 +90,7 @@ wbr_int_list *wbr_b_ints_close(wbr_parser *ps, wbr_int_list *l, wbr_span span) {
 
 wbr_ast_ints wbr_b_ints_array(const wbr_int_list *l) {
   if (!l) return (wbr_ast_ints){0};
-  return (wbr_ast_ints){.v = l->v, .n = l->n, .span = l->span, .spans = l->spans};
+  return (wbr_ast_ints){.v = l->v, .n = l->n, .span = l->span, .spans = l->spans, .e = l->e};
 }
 
 /* A word of the source (a capture name after 'over'), copied into the arena. */
@@ -103,6 +103,69 @@ const char *wbr_b_word(wbr_parser *ps, wbr_span sp) {
   return w;
 }
 
+static wbr_ast_expr *expr_node(wbr_parser *ps, wbr_expr_op op, wbr_span span) {
+  wbr_ast_expr *x = ps_alloc(ps, sizeof *x);
+  if (x) {
+    x->op = op;
+    x->span = span;
+  }
+  return x;
+}
+
+wbr_ast_expr *wbr_b_lit(wbr_parser *ps, int64_t v, wbr_span span) {
+  wbr_ast_expr *x = expr_node(ps, WBR_EXPR_LIT, span);
+  if (x) x->v = v;
+  return x;
+}
+
+wbr_ast_expr *wbr_b_name(wbr_parser *ps, wbr_span span) {
+  wbr_ast_expr *x = expr_node(ps, WBR_EXPR_NAME, span);
+  size_t n = span.end - span.start;
+  char *name = x ? ps_alloc(ps, n + 1) : NULL;
+  if (!name) return NULL;
+  memcpy(name, ps->f->src + span.start, n);
+  x->name = name;
+  return x;
+}
+
+wbr_ast_expr *wbr_b_binop(wbr_parser *ps, wbr_expr_op op, wbr_ast_expr *l, wbr_ast_expr *r,
+                          wbr_span span) {
+  wbr_ast_expr *x = l && r ? expr_node(ps, op, span) : NULL;
+  if (x) {
+    x->l = l;
+    x->r = r;
+  }
+  return x;
+}
+
+/* A lone literal (also in parentheses) is kept as the plain number, as before expressions. */
+wbr_ast_num wbr_b_num(wbr_parser *ps, wbr_ast_expr *e, wbr_span span) {
+  (void)ps;
+  if (!e) return (wbr_ast_num){0, NULL, span};
+  if (e->op == WBR_EXPR_LIT) return (wbr_ast_num){e->v, NULL, span};
+  return (wbr_ast_num){0, e, span};
+}
+
+wbr_int_list *wbr_b_nums(wbr_parser *ps, wbr_int_list *l, wbr_ast_num n) {
+  size_t at = l ? l->n : 0;
+  l = wbr_b_ints(ps, l, n.v, n.span);
+  if (!l || l->n != at + 1 || (!n.e && !l->e)) return l;
+  /* The first expression gives the list its expression slots (NULL for the literals); from
+   * then on they grow with the list. */
+  if (l->ecap < l->cap) {
+    wbr_ast_expr **ne = ps_alloc(ps, l->cap * sizeof *ne);
+    if (!ne) {
+      l->e = NULL;
+      l->ecap = 0;
+      return l;
+    }
+    if (l->e) memcpy(ne, l->e, (at < l->ecap ? at : l->ecap) * sizeof *ne);
+    l->e = ne;
+    l->ecap = l->cap;
+  }
+  l->e[at] = n.e;
+  return l;
+}
 /* Resolve a dtype word: case-insensitive, any name of WBR_DTYPE_LIST. */
 wbr_dtype wbr_b_dtype(wbr_parser *ps, wbr_span sp) {
   const char *w = ps->f->src + sp.start;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "frontend.h"
+#include "params.h"
 #include "bytecode/pattern.h"
 
 /* The engine's limit (bytecode/pattern.c MAX_GROUPS, docs/language.md "Limits"): a glob holds at
@@ -20,6 +21,7 @@ typedef struct checker {
   wbr_ast_file *f;
   int errors;
   bool oom;
+  size_t at; /* the statement being checked */
 } checker;
 
 /* What a pattern binds, for checking the templates that use it. */
@@ -350,6 +352,26 @@ static void template(checker *c, const wbr_ast_pat *t, const binds *b, bool allo
   if (c->errors == errors_before) engine_template(c, t, b, allow_hash, NULL, NULL);
 }
 
+/* A size, count or index (compiler/params.c): 1 known (*v), 0 depends on parameters, -1 reported. */
+static int check_num(checker *c, const wbr_ast_num *n, int64_t *v) {
+  wbr_numcheck nc = {.ctx = c->ctx, .f = c->f, .at = c->at};
+  int r = wbr_check_num(&nc, n, v);
+  c->errors += nc.errors;
+  return r;
+}
+
+/* A num where only the literal -1 means "infer" or "any": an expression that comes out
+ * negative is an error. */
+static int check_size(checker *c, const wbr_ast_num *n, int64_t *v) {
+  int r = check_num(c, n, v);
+  if (r == 1 && n->e && *v < 0) {
+    err(c, n->span, "a size is >= 0; only a literal -1 means 'infer' or 'any'",
+        "the size comes out as %lld", (long long)*v);
+    return -1;
+  }
+  return r;
+}
+
 static void check_axis(checker *c, const wbr_ast_stmt *s) {
   if (!s->has_axis) return;
   if (s->axis < -WBR_MAX_DIMS || s->axis >= WBR_MAX_DIMS)
@@ -366,6 +388,9 @@ static void check_shape_list(checker *c, const wbr_ast_stmt *s, bool one_infer) 
   }
   size_t minus = 0, first = 0;
   for (size_t i = 0; i < l->n; i++) {
+    wbr_ast_num num = wbr_ast_ints_num(l, i);
+    int64_t v = 0;
+    if (check_size(c, &num, &v) != 1 || num.e) continue;
     if (l->v[i] < -1) {
       err(c, l->spans[i], one_infer ? "a size is >= 0, or -1 to infer it" : "a size is >= 0, "
           "or -1 for any size", "invalid dimension %lld", (long long)l->v[i]);
@@ -489,6 +514,15 @@ static void check_split(checker *c, const wbr_ast_stmt *s) {
           "%zu sizes for %zu outputs", s->ints.n, s->nout);
     size_t infer = 0;
     for (size_t i = 0; i < s->ints.n; i++) {
+      wbr_ast_num num = wbr_ast_ints_num(&s->ints, i);
+      int64_t v = 0;
+      int k = check_size(c, &num, &v);
+      if (k < 0 || (k == 1 && num.e && v > 0) || k == 0) continue;
+      if (num.e) {
+        err(c, num.span, "every part has a size of at least 1", "the split size comes out as %lld",
+            (long long)v);
+        continue;
+      }
       if (s->ints.v[i] == -1 && infer++ == 0) continue;
       if (s->ints.v[i] == -1)
         err(c, s->ints.spans[i], "only one size can be inferred", "more than one -1 in the sizes of 'split'");
@@ -553,9 +587,10 @@ static void check_over(checker *c, const wbr_ast_stmt *s, const binds *b0) {
 
 /* split PATTERN axis N parts K -> "T{#}": at least one part, and {#} names them. */
 static void check_parts(checker *c, const wbr_ast_stmt *s, bool hash) {
-  if (s->parts < 1)
-    err(c, s->parts_span, "cut into 1 part or more", "split into %lld parts: the count is not positive",
-        (long long)s->parts);
+  int64_t k;
+  if (check_num(c, &s->parts, &k) == 1 && k < 1)
+    err(c, s->parts.span, "cut into 1 part or more", "split into %lld parts: the count is not positive",
+        (long long)k);
   if (!hash && s->nout == 1)
     err(c, s->out[0].span, "put {#} where the part number 0, 1, ... goes: \"experts.{#}.w1\"",
         "the template of 'split ... parts' must contain {#}");
@@ -606,17 +641,28 @@ static void check_stmt(checker *c, const wbr_ast_stmt *s) {
       err(c, s->out[0].span, "put {#} where the index 0, 1, ... goes: \"blocks.{#}.w\"",
           "the template of 'unstack' must contain {#}");
     break;
-  case WBR_STMT_SELECT: break; /* a negative index counts from the end */
-  case WBR_STMT_SLICE:
-    /* Negative bounds count from the end; with mixed signs only the plan knows the size. */
-    if ((s->index < 0) == (s->end < 0) && s->index >= s->end)
-      err(c, s->index_span, "the range is start:end, end excluded, with start < end",
-          "empty range %lld:%lld", (long long)s->index, (long long)s->end);
+  case WBR_STMT_SELECT: { /* a negative index counts from the end */
+    int64_t v;
+    check_num(c, &(wbr_ast_num){s->index, s->index_e, s->index_span}, &v);
     break;
+  }
+  case WBR_STMT_SLICE: {
+    /* Negative bounds count from the end; with mixed signs only the plan knows the size. */
+    int64_t a = 0, z = 0;
+    int ka = check_num(c, &(wbr_ast_num){s->index, s->index_e, s->index_e ? s->index_e->span : s->index_span}, &a);
+    int kz = check_num(c, &(wbr_ast_num){s->end, s->end_e, s->end_e ? s->end_e->span : s->index_span}, &z);
+    if (ka == 1 && kz == 1 && (a < 0) == (z < 0) && a >= z)
+      err(c, s->index_span, "the range is start:end, end excluded, with start < end",
+          "empty range %lld:%lld", (long long)a, (long long)z);
+    break;
+  }
   case WBR_STMT_EXPECT:
     if (s->expect == WBR_EXPECT_SHAPE) check_shape_list(c, s, false);
-    if (s->expect == WBR_EXPECT_COUNT && s->count < 0)
-      err(c, s->count_span, NULL, "count %lld is negative", (long long)s->count);
+    if (s->expect == WBR_EXPECT_COUNT) {
+      int64_t v = 0;
+      if (check_num(c, &(wbr_ast_num){s->count, s->count_e, s->count_span}, &v) == 1 && v < 0)
+        err(c, s->count_span, NULL, "count %lld is negative", (long long)v);
+    }
     break;
   case WBR_STMT_DROP:
   case WBR_STMT_TRANSPOSE:
@@ -637,6 +683,7 @@ int wbr_check(wbr_ast_file *f, wbr_ctx *ctx) {
   bool oom = false;
   for (size_t i = 0; i < f->nstmts; i++) {
     const wbr_ast_stmt *s = &f->stmts[i];
+    c.at = i;
     check_stmt(&c, s);
     /* Duplicates: the same canonical text is the same statement. */
     b.len = 0;

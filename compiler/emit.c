@@ -8,6 +8,7 @@
 
 #include "emit.h"
 #include "frontend.h"
+#include "params.h"
 
 typedef struct emitter {
   wbr_ctx *ctx;
@@ -64,6 +65,24 @@ static int64_t emit_ints(emitter *e, const int64_t *v, size_t n, wbr_span at) {
   return i;
 }
 
+/* The int64 an int list stores for a size, count or index (compiler/params.c): the literal or
+ * folded constant, or a reference to an expression over parameters. False after reporting. */
+static bool emit_num(emitter *e, const wbr_ast_num *n, int64_t *out) {
+  return wbr_emit_num(e->p, e->ctx, e->f, n, out) == 0;
+}
+
+/* An int list of nums (reshape dims, split sizes, expect shape). */
+static int64_t emit_nums(emitter *e, const wbr_ast_ints *l, wbr_span at) {
+  if (!l->e) return emit_ints(e, l->v, l->n, at);
+  if (l->n > WBR_MAX_LIST) return emit_ints(e, l->v, l->n, at); /* reports the limit */
+  int64_t v[WBR_MAX_LIST];
+  for (size_t i = 0; i < l->n; i++) {
+    wbr_ast_num num = wbr_ast_ints_num(l, i);
+    if (!emit_num(e, &num, &v[i])) return -1;
+  }
+  return emit_ints(e, v, l->n, at);
+}
+
 /* A ref list of the patterns (templates when `tpl`) of pats[0..n). */
 static int64_t emit_refs(emitter *e, const wbr_ast_pat *pats, size_t n, bool tpl, wbr_span at) {
   if (n > WBR_MAX_LIST)
@@ -102,7 +121,9 @@ static int emit_experts(emitter *e, const wbr_ast_stmt *s, wbr_insn *in, int64_t
   *b = emit_str(e, s->out[0].text, s->out[0].span);
   if (s->has_parts) {
     in->op = WBR_OP_SPLIT_PARTS;
-    *c = emit_ints(e, &s->parts, 1, part(s, s->parts_span));
+    int64_t k;
+    if (!emit_num(e, &s->parts, &k)) return WBR_ERULES;
+    *c = emit_ints(e, &k, 1, part(s, s->parts.span));
   } else {
     in->op = s->kind == WBR_STMT_STACK ? WBR_OP_STACK_OVER : WBR_OP_CONCAT_OVER;
     *c = emit_str(e, s->over, part(s, s->over_span));
@@ -135,7 +156,7 @@ static int emit_stmt(emitter *e, const wbr_ast_stmt *s, wbr_insn *in) {
   case WBR_STMT_DROP: in->op = WBR_OP_DROP; break;
   case WBR_STMT_RESHAPE:
     in->op = WBR_OP_RESHAPE;
-    b = emit_ints(e, s->ints.v, s->ints.n, part(s, s->ints.span));
+    b = emit_nums(e, &s->ints, part(s, s->ints.span));
     break;
   case WBR_STMT_TRANSPOSE: in->op = WBR_OP_TRANSPOSE; break;
   case WBR_STMT_PERMUTE:
@@ -150,7 +171,7 @@ static int emit_stmt(emitter *e, const wbr_ast_stmt *s, wbr_insn *in) {
     in->op = WBR_OP_SPLIT;
     if (!small_axis(e, s, &in->x)) return WBR_ERULES;
     b = emit_refs(e, s->out, s->nout, true, s->span);
-    c = s->has_ints ? emit_ints(e, s->ints.v, s->ints.n, part(s, s->ints.span)) : (int64_t)WBR_NONE;
+    c = s->has_ints ? emit_nums(e, &s->ints, part(s, s->ints.span)) : (int64_t)WBR_NONE;
     break;
   case WBR_STMT_CONCAT:
   case WBR_STMT_STACK:
@@ -174,6 +195,9 @@ static int emit_stmt(emitter *e, const wbr_ast_stmt *s, wbr_insn *in) {
     if (!small_axis(e, s, &in->x)) return WBR_ERULES;
     b = emit_str(e, s->out[0].text, s->out[0].span);
     int64_t r[2] = {s->index, s->end};
+    if (!emit_num(e, &(wbr_ast_num){s->index, s->index_e, part(s, s->index_span)}, &r[0]) ||
+        !emit_num(e, &(wbr_ast_num){s->end, s->end_e, part(s, s->index_span)}, &r[1]))
+      return WBR_ERULES;
     c = emit_ints(e, r, s->kind == WBR_STMT_SELECT ? 1 : 2, part(s, s->index_span));
     break;
   }
@@ -200,20 +224,23 @@ static int emit_stmt(emitter *e, const wbr_ast_stmt *s, wbr_insn *in) {
     switch (s->expect) {
     case WBR_EXPECT_SHAPE:
       in->op = WBR_OP_EXPECT_SHAPE;
-      b = emit_ints(e, s->ints.v, s->ints.n, part(s, s->ints.span));
+      b = emit_nums(e, &s->ints, part(s, s->ints.span));
       break;
     case WBR_EXPECT_DTYPE:
       in->op = WBR_OP_EXPECT_DTYPE;
       in->x = (int16_t)s->dtype;
       break;
-    case WBR_EXPECT_COUNT:
+    case WBR_EXPECT_COUNT: {
       in->op = WBR_OP_EXPECT_COUNT;
-      if (s->count < 0 || s->count > UINT32_MAX)
+      int64_t n = 0;
+      if (!emit_num(e, &(wbr_ast_num){s->count, s->count_e, part(s, s->count_span)}, &n))
+        return WBR_ERULES;
+      if (n < 0 || n > UINT32_MAX)
         return wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, part(s, s->count_span), NULL,
-                           "count %lld is out of range (0 to %u)", (long long)s->count,
-                           UINT32_MAX);
-      b = s->count;
+                           "count %lld is out of range (0 to %u)", (long long)n, UINT32_MAX);
+      b = n;
       break;
+    }
     }
     break;
   case WBR_STMT_COUNT:

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "frontend.h"
+#include "params.h"
 
 /* A quoted string: text is glob syntax with '"' unescaped (see ast.h). */
 static void put_string(wbr_buf *b, const char *t) {
@@ -53,7 +54,10 @@ static void put_pats(wbr_buf *b, const wbr_ast_pat *v, size_t n) {
 
 static void put_ints(wbr_buf *b, const wbr_ast_ints *l, char open, char close) {
   wbr_buf_putc(b, open);
-  for (size_t i = 0; i < l->n; i++) wbr_buf_printf(b, i ? ", %" PRId64 : "%" PRId64, l->v[i]);
+  for (size_t i = 0; i < l->n; i++) {
+    if (i) wbr_buf_puts(b, ", ");
+    wbr_fmt_num(b, &(wbr_ast_num){l->v[i], l->e ? l->e[i] : NULL, {0, 0}});
+  }
   wbr_buf_putc(b, close);
 }
 
@@ -74,7 +78,10 @@ static void put_experts(wbr_buf *b, const wbr_ast_stmt *s) {
   } else {
     wbr_buf_printf(b, " axis %" PRId64, s->axis);
   }
-  if (s->has_parts) wbr_buf_printf(b, " parts %" PRId64, s->parts);
+  if (s->has_parts) {
+    wbr_buf_puts(b, " parts ");
+    wbr_fmt_num(b, &s->parts);
+  }
   if (s->transpose) wbr_buf_puts(b, " transpose");
   wbr_buf_puts(b, " -> ");
   put_pats(b, s->out, s->nout);
@@ -120,9 +127,14 @@ void wbr_fmt_stmt(const wbr_ast_stmt *s, wbr_buf *b) {
       wbr_buf_puts(b, " sizes ");
       put_ints(b, &s->ints, '[', ']');
     }
-    if (s->kind == WBR_STMT_SELECT) wbr_buf_printf(b, " index %" PRId64, s->index);
-    if (s->kind == WBR_STMT_SLICE)
-      wbr_buf_printf(b, " range %" PRId64 ":%" PRId64, s->index, s->end);
+    if (s->kind == WBR_STMT_SELECT || s->kind == WBR_STMT_SLICE) {
+      wbr_buf_puts(b, s->kind == WBR_STMT_SELECT ? " index " : " range ");
+      wbr_fmt_num(b, &(wbr_ast_num){s->index, s->index_e, {0, 0}});
+    }
+    if (s->kind == WBR_STMT_SLICE) {
+      wbr_buf_putc(b, ':');
+      wbr_fmt_num(b, &(wbr_ast_num){s->end, s->end_e, {0, 0}});
+    }
     wbr_buf_puts(b, " -> ");
     put_pats(b, s->out, s->nout);
     break;
@@ -144,7 +156,10 @@ void wbr_fmt_stmt(const wbr_ast_stmt *s, wbr_buf *b) {
       wbr_buf_puts(b, " dtype ");
       put_dtype(b, s->dtype);
       break;
-    case WBR_EXPECT_COUNT: wbr_buf_printf(b, " count %" PRId64, s->count); break;
+    case WBR_EXPECT_COUNT:
+      wbr_buf_puts(b, " count ");
+      wbr_fmt_num(b, &(wbr_ast_num){s->count, s->count_e, {0, 0}});
+      break;
     }
     break;
   case WBR_STMT_DROP:

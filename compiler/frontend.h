@@ -57,6 +57,8 @@ typedef struct wbr_int_list {
   wbr_span *spans;
   size_t n, cap;
   wbr_span span;
+  wbr_ast_expr **e; /* for a list of nums: one per element (NULL: a literal); else NULL */
+  size_t ecap;
 } wbr_int_list;
 
 /* A comment seen by the lexer, attached to statements after parsing. */
@@ -96,6 +98,9 @@ int wbr_lex_string(wbr_parser *ps, const char *s, size_t n, wbr_span span, bool 
 int wbr_lex_regex(wbr_parser *ps, const char *s, size_t n, wbr_span span, bool closed,
                   wbr_ast_pat **val);
 void wbr_lex_comment_add(wbr_parser *ps, wbr_span span);
+/* The last token of the line was a number, a word or ')': a '/', '+', '-' or '*' next is an
+ * operator of a size expression, not a regex, a sign or a stray character. */
+bool wbr_lex_after_operand(const wbr_parser *ps);
 void wbr_lex_stray(wbr_parser *ps, const char *s, size_t n, wbr_span span);
 /* Called by the parser's error reporter: lookahead token kind and expected token kinds. */
 void wbr_parse_syntax_error(wbr_parser *ps, int tok, wbr_span span, const int *expected, int n);
@@ -122,6 +127,14 @@ wbr_pat_list *wbr_b_pats(wbr_parser *ps, wbr_pat_list *l, wbr_ast_pat *p);
 wbr_ast_pat *wbr_b_pair(wbr_parser *ps, const wbr_ast_pat *a, const wbr_ast_pat *b);
 wbr_int_list *wbr_b_ints(wbr_parser *ps, wbr_int_list *l, int64_t v, wbr_span span);
 wbr_int_list *wbr_b_ints_close(wbr_parser *ps, wbr_int_list *l, wbr_span span);
+/* Size expressions (docs/language.md, "Parameters"): a literal, a parameter name (the word at
+ * span), an operator; a num from an expression (a literal keeps no node); a list of nums. */
+wbr_ast_expr *wbr_b_lit(wbr_parser *ps, int64_t v, wbr_span span);
+wbr_ast_expr *wbr_b_name(wbr_parser *ps, wbr_span span);
+wbr_ast_expr *wbr_b_binop(wbr_parser *ps, wbr_expr_op op, wbr_ast_expr *l, wbr_ast_expr *r,
+                          wbr_span span);
+wbr_ast_num wbr_b_num(wbr_parser *ps, wbr_ast_expr *e, wbr_span span);
+wbr_int_list *wbr_b_nums(wbr_parser *ps, wbr_int_list *l, wbr_ast_num n);
 /* The AST's view of an integer list (all zero for NULL). */
 wbr_ast_ints wbr_b_ints_array(const wbr_int_list *l);
 /* Resolve a dtype word (reported if unknown; then f32). */

@@ -261,6 +261,10 @@ int wbr_lex_regex(wbr_parser *ps, const char *s, size_t n, wbr_span span, bool c
   return wbr_lex_token(ps, T_REGEX, span);
 }
 
+bool wbr_lex_after_operand(const wbr_parser *ps) {
+  return ps->line_has_tok && (ps->last_tok == T_INT || ps->last_tok == T_IDENT || ps->last_tok == T_RPAREN);
+}
+
 void wbr_lex_comment_add(wbr_parser *ps, wbr_span span) {
   if (!wbr_grow(&ps->comments, &ps->comments_cap, ps->ncomments + 1, sizeof *ps->comments, 16)) {
     ps->oom = true;
@@ -314,7 +318,8 @@ static void describe_expected(wbr_parser *ps, const int *exp, int n, wbr_buf *b)
     } else if (t == T_IDENT && ps->prev_tok == T_KW_OVER) {
       parts[np++] = "the name of a capture of the pattern (over e: \"experts.{e}.w1\")";
     } else if (t == T_IDENT) {
-      parts[np++] = "a dtype (f32, f16, bf16, ...)";
+      /* where a number may be written, so may a parameter: "a number" says it */
+      if (!has(exp, n, T_INT)) parts[np++] = "a dtype (f32, f16, bf16, ...)";
     } else if (t == T_NL) {
       parts[np++] = "end of line";
     } else if (w && w->stmt >= 0 && ps->cur_kw != T_KW_HINT) {
@@ -333,7 +338,7 @@ static void describe_expected(wbr_parser *ps, const int *exp, int n, wbr_buf *b)
                       : t == T_COMMA  ? "','"
                       : t == T_LBRACK ? "'['"
                       : t == T_RBRACK ? "']'"
-                      : t == T_LPAREN ? "'('"
+                      : t == T_LPAREN && !has(exp, n, T_INT) ? "'('"
                       : t == T_RPAREN ? "')'"
                       : t == T_COLON  ? "':'"
                       : t == T_EQUALS ? "'='"

@@ -39,7 +39,7 @@ static void wbr_yyerror(WBR_YYLTYPE *loc, wbr_parser *ps, void *scanner, const c
 #define DTYPE(at) .dtype = wbr_b_dtype(ps, (at)), .dtype_span = (at)
 #define HINT_PAIR(a, b) .in = wbr_b_pair(ps, (a), (b)), .nin = 2
 #define OVER(at) .over = wbr_b_word(ps, (at)), .over_span = (at)
-#define PARTS(v, at) .has_parts = true, .parts = (v), .parts_span = (at)
+#define PARTS(n) .has_parts = true, .parts = (n)
 }
 
 %define api.prefix {wbr_yy}
@@ -59,6 +59,8 @@ static void wbr_yyerror(WBR_YYLTYPE *loc, wbr_parser *ps, void *scanner, const c
   wbr_int_list *ints;
   wbr_ast_stmt *stmt;
   int64_t num;
+  wbr_ast_expr *expr;
+  wbr_ast_num nv;
 }
 
 %token <pat> STRING "a string" REGEX "a regex"
@@ -66,6 +68,7 @@ static void wbr_yyerror(WBR_YYLTYPE *loc, wbr_parser *ps, void *scanner, const c
 %token IDENT "a word"
 %token ARROW "'->'" COMMA "','" LBRACK "'['" RBRACK "']'" LPAREN "'('" RPAREN "')'"
 %token COLON "':'" EQUALS "'='" NL "end of line"
+%token PLUS "'+'" MINUS "'-'" STAR "'*'" SLASH "'/'"
 %token KW_WEIGHTBRIDGE "weightbridge" KW_OPTIONAL "optional"
 %token KW_RENAME "rename" KW_DROP "drop" KW_RESHAPE "reshape" KW_TRANSPOSE "transpose"
 %token KW_PERMUTE "permute" KW_SPLIT "split" KW_CONCAT "concat" KW_STACK "stack"
@@ -77,7 +80,9 @@ static void wbr_yyerror(WBR_YYLTYPE *loc, wbr_parser *ps, void *scanner, const c
 
 %type <pat> pat tmpl
 %type <pats> pats tmpls
-%type <ints> brack paren int_items
+%type <ints> brack paren int_items num_items
+%type <expr> expr term factor
+%type <nv> num
 %type <stmt> stmt body
 %type <num> opt_axis opt_transpose
 
@@ -120,14 +125,14 @@ body:
     { $$ = STMT(STACK, @$, @1, ONE_IN($2), OVER(@4), AXIS($5, @5), .transpose = $6, ONE_OUT($8)); }
 | KW_CONCAT pat KW_OVER IDENT opt_axis opt_transpose ARROW tmpl
     { $$ = STMT(CONCAT, @$, @1, ONE_IN($2), OVER(@4), AXIS($5, @5), .transpose = $6, ONE_OUT($8)); }
-| KW_SPLIT pat KW_AXIS INT KW_PARTS INT opt_transpose ARROW tmpl
-    { $$ = STMT(SPLIT, @$, @1, ONE_IN($2), AXIS($4, @4), PARTS($6, @6), .transpose = $7, ONE_OUT($9)); }
+| KW_SPLIT pat KW_AXIS INT KW_PARTS num opt_transpose ARROW tmpl
+    { $$ = STMT(SPLIT, @$, @1, ONE_IN($2), AXIS($4, @4), PARTS($6), .transpose = $7, ONE_OUT($9)); }
 | KW_UNSTACK pat KW_AXIS INT KW_TRANSPOSE ARROW tmpl
     { $$ = STMT(UNSTACK, @$, @1, ONE_IN($2), AXIS($4, @4), .transpose = true, ONE_OUT($7)); }
-| KW_SELECT pat KW_AXIS INT KW_INDEX INT ARROW tmpl
-    { $$ = STMT(SELECT, @$, @1, ONE_IN($2), AXIS($4, @4), .index = $6, .index_span = @6, ONE_OUT($8)); }
-| KW_SLICE pat KW_AXIS INT KW_RANGE INT COLON INT ARROW tmpl
-    { $$ = STMT(SLICE, @$, @1, ONE_IN($2), AXIS($4, @4), .index = $6, .end = $8, .index_span = {@6.start, @8.end}, ONE_OUT($10)); }
+| KW_SELECT pat KW_AXIS INT KW_INDEX num ARROW tmpl
+    { $$ = STMT(SELECT, @$, @1, ONE_IN($2), AXIS($4, @4), .index = $6.v, .index_e = $6.e, .index_span = @6, ONE_OUT($8)); }
+| KW_SLICE pat KW_AXIS INT KW_RANGE num COLON num ARROW tmpl
+    { $$ = STMT(SLICE, @$, @1, ONE_IN($2), AXIS($4, @4), .index = $6.v, .index_e = $6.e, .end = $8.v, .end_e = $8.e, .index_span = {@6.start, @8.end}, .end_span = @8, ONE_OUT($10)); }
 | KW_CAST pat IDENT           { $$ = STMT(CAST, @$, @1, ONE_IN($2), DTYPE(@3)); }
 | KW_HINT STRING EQUALS STRING { $$ = STMT(HINT, @$, @1, HINT_PAIR($2, $4)); }
 | KW_HINT STRING EQUALS STRING KW_TRANSPOSE
@@ -138,8 +143,8 @@ body:
     { $$ = STMT(EXPECT, @$, @1, ONE_IN($2), .expect = WBR_EXPECT_SHAPE, INTS($4)); }
 | KW_EXPECT pat KW_DTYPE IDENT
     { $$ = STMT(EXPECT, @$, @1, ONE_IN($2), .expect = WBR_EXPECT_DTYPE, DTYPE(@4)); }
-| KW_EXPECT pat KW_COUNT INT
-    { $$ = STMT(EXPECT, @$, @1, ONE_IN($2), .expect = WBR_EXPECT_COUNT, .count = $4, .count_span = @4); }
+| KW_EXPECT pat KW_COUNT num
+    { $$ = STMT(EXPECT, @$, @1, ONE_IN($2), .expect = WBR_EXPECT_COUNT, .count = $4.v, .count_e = $4.e, .count_span = @4); }
 ;
 
 pat:
@@ -174,7 +179,7 @@ tmpls:
 
 brack:
   LBRACK RBRACK               { $$ = wbr_b_ints_close(ps, NULL, @$); }
-| LBRACK int_items RBRACK     { $$ = wbr_b_ints_close(ps, $2, @$); }
+| LBRACK num_items RBRACK     { $$ = wbr_b_ints_close(ps, $2, @$); }
 ;
 
 paren:
@@ -185,6 +190,35 @@ paren:
 int_items:
   INT                         { $$ = wbr_b_ints(ps, NULL, $1, @1); }
 | int_items COMMA INT         { $$ = wbr_b_ints(ps, $1, $3, @3); }
+;
+
+num_items:
+  num                         { $$ = wbr_b_nums(ps, NULL, $1); }
+| num_items COMMA num         { $$ = wbr_b_nums(ps, $1, $3); }
+;
+
+/* A size, count or index: an integer expression over parameters (docs/language.md,
+ * "Parameters"); the lexer makes '/', '+' and '-' operators after a number, a name or ')'. */
+num:
+  expr                        { $$ = wbr_b_num(ps, $1, @1); }
+;
+
+expr:
+  term
+| expr PLUS term              { $$ = wbr_b_binop(ps, WBR_EXPR_ADD, $1, $3, @$); }
+| expr MINUS term             { $$ = wbr_b_binop(ps, WBR_EXPR_SUB, $1, $3, @$); }
+;
+
+term:
+  factor
+| term STAR factor            { $$ = wbr_b_binop(ps, WBR_EXPR_MUL, $1, $3, @$); }
+| term SLASH factor           { $$ = wbr_b_binop(ps, WBR_EXPR_DIV, $1, $3, @$); }
+;
+
+factor:
+  INT                         { $$ = wbr_b_lit(ps, $1, @1); }
+| IDENT                       { $$ = wbr_b_name(ps, @1); }
+| LPAREN expr RPAREN          { $$ = $2; }
 ;
 
 %%

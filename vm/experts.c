@@ -60,7 +60,7 @@ static bool split_parts_one(vm *v, stmt *s, size_t i, wbr_value val, const wbr_m
   int axis = part_axis(v, s, &val, nd->ndim, sh);
   if (axis < 0) return true;
   uint32_t n;
-  int64_t k = wbr_program_ints(v->prog, s->in->c, &n)[0], dim = nd->shape[axis];
+  int64_t k = vm_ints(v, s->in->c, &n)[0], dim = nd->shape[axis];
   if (k > WBR_MAX_PARTS) {
     vm_stmt_error(v, s->pc, "check the part count", "split of '%s' into %lld parts: one tensor can be cut into at most %u",
                   val.name, (long long)k, WBR_MAX_PARTS);
@@ -91,7 +91,7 @@ static bool split_parts_one(vm *v, stmt *s, size_t i, wbr_value val, const wbr_m
 
 bool op_SPLIT_PARTS(vm *v, stmt *s) {
   uint32_t n;
-  int64_t k = wbr_program_ints(v->prog, s->in->c, &n)[0];
+  int64_t k = vm_ints(v, s->in->c, &n)[0];
   uint32_t planned = k > WBR_MAX_PARTS ? 1 : (uint32_t)k;
   if (!vm_match_cut_begin(v, s, planned) || vm_compile_template(v, s->p, s->in->b, true, &s->tpl)) return false;
   return vm_each_match(v, s, split_parts_one);

@@ -266,7 +266,7 @@ static bool emit_node(vm *v, stmt *s, size_t i, wbr_value val, wbr_node *nd) {
 static bool reshape_one(vm *v, stmt *s, size_t i, wbr_value val, const wbr_match *m) {
   (void)m;
   uint32_t n;
-  const int64_t *dims = wbr_program_ints(v->prog, s->in->b, &n);
+  const int64_t *dims = vm_ints(v, s->in->b, &n);
   return emit_node(v, s, i, val, do_reshape(v, val.node, dims, n, val.name));
 }
 
@@ -283,7 +283,7 @@ static bool op_TRANSPOSE(vm *v, stmt *s) { return match_and_begin(v, s) && each_
 static bool permute_one(vm *v, stmt *s, size_t i, wbr_value val, const wbr_match *m) {
   (void)m;
   uint32_t n;
-  const int64_t *axes = wbr_program_ints(v->prog, s->in->b, &n);
+  const int64_t *axes = vm_ints(v, s->in->b, &n);
   int perm[WBR_MAX_DIMS];
   for (uint32_t k = 0; k < n && k < WBR_MAX_DIMS; k++) perm[k] = (int)axes[k]; /* verified: n <= WBR_MAX_DIMS */
   return emit_node(v, s, i, val, do_permute(v, val.node, perm, (int)n, val.name, NULL));
@@ -425,7 +425,7 @@ static bool split_one(vm *v, stmt *s, size_t i, wbr_value val, const wbr_match *
   if (axis < 0) return true;
   const int64_t *given = NULL;
   uint32_t ngiven = 0;
-  if (s->in->c != WBR_NONE) given = wbr_program_ints(v->prog, s->in->c, &ngiven);
+  if (s->in->c != WBR_NONE) given = vm_ints(v, s->in->c, &ngiven);
   if (!split_sizes(v, s, &val, sh, axis, given, ngiven)) return true;
   v->consumed[i] = true;
   int64_t start = 0;
@@ -499,7 +499,7 @@ static bool take_one(vm *v, stmt *s, size_t i, wbr_value val, const wbr_match *m
   int axis = stmt_axis(v, s, &val, nd->ndim, sh);
   if (axis < 0) return true;
   uint32_t nints;
-  const int64_t *ints = wbr_program_ints(v->prog, in->c, &nints);
+  const int64_t *ints = vm_ints(v, in->c, &nints);
   int64_t dim = nd->shape[axis], s0, e0;
   if (in->op == WBR_OP_SELECT) {
     /* dim >= 0, so neither sum overflows; s0 < dim is checked before s0 + 1 */
@@ -673,7 +673,7 @@ static bool expect_shape_one(vm *v, stmt *s, size_t i, wbr_value val, const wbr_
   (void)i, (void)m;
   const wbr_node *nd = val.node;
   uint32_t n;
-  const int64_t *want = wbr_program_ints(v->prog, s->in->b, &n);
+  const int64_t *want = vm_ints(v, s->in->b, &n);
   bool ok = (int)n == nd->ndim;
   for (uint32_t k = 0; ok && k < n; k++) ok = want[k] == -1 || want[k] == nd->shape[k];
   if (!ok) {

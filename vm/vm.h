@@ -67,6 +67,9 @@ void vm_touch(vm *v, wbr_value *val, uint32_t pc);
 void vm_merge_insns(vm *v, wbr_value *to, const wbr_value *from);
 /* A node of kind k made by pc, with like's dtype and shape (if like), and room for nin inputs. */
 wbr_node *vm_node_new(vm *v, wbr_node_kind k, const wbr_node *like, uint32_t pc, size_t nin);
+/* Int list i of the program with its parameters bound (vm/params.c): the values a statement
+ * reads. Every int-list operand is read through it, never wbr_program_ints. */
+const int64_t *vm_ints(const vm *v, uint32_t i, uint32_t *n);
 /* Position of name in the working set, or -1. */
 long vm_find(const vm *v, const char *name);
 /* True (reported, and the run stops) if a statement would grow the working set to n tensors,
