@@ -77,13 +77,13 @@ static bool split_parts_one(vm *v, stmt *s, size_t i, wbr_value val, const wbr_m
   if (vm_too_many(v, (uint64_t)s->nouts + (uint64_t)k)) return false;
   v->consumed[i] = true;
   for (int64_t p = 0; p < k; p++) {
-    wbr_node *part = vm_slice_node(v, nd, axis, p * (dim / k), dim / k, "split");
+    wbr_node *part = vm_slice(v, nd, axis, p * (dim / k), dim / k, "split");
     if (part) part->parts = k, part->part = p;
     if (part && tr) part = vm_transpose_part(v, part);
     if (!part) return false;
     wbr_value o = val;
     o.node = part;
-    o.name = vm_expand(v, s->tpl, val.name, m, (long)p, &o.len);
+    o.name = vm_expand_index(v, s->tpl, val.name, m, (long)p, &o.len);
     if (!o.name || !vm_emit(v, s, i, o)) return false;
   }
   return true;
@@ -93,7 +93,7 @@ bool op_SPLIT_PARTS(vm *v, stmt *s) {
   uint32_t n;
   int64_t k = vm_ints(v, s->in->c, &n)[0];
   uint32_t planned = k > WBR_MAX_PARTS ? 1 : (uint32_t)k;
-  if (!vm_match_cut_begin(v, s, planned) || vm_compile_template(v, s->p, s->in->b, true, &s->tpl)) return false;
+  if (!vm_match_cut_begin(v, s, planned) || vm_template_index(v, s->p, s->in->b, &s->tpl)) return false;
   return vm_each_match(v, s, split_parts_one);
 }
 
@@ -244,7 +244,7 @@ static bool join_group(vm *v, stmt *s, const member *g, size_t n, size_t first) 
   wbr_value o = v->cur[first];
   if (!rematch(v, s, first, &m)) return true;
   size_t len;
-  char *out = vm_expand(v, s->tpl, o.name, &m, 0, &len);
+  char *out = vm_expand(v, s->tpl, o.name, &m, &len);
   if (!out) return false;
   if (!numbered(v, s, g, n, out) || !over_inputs_ok(v, s, g, n, out)) return true;
   wbr_node *c = vm_node_new(v, WBR_N_CONCAT, v->cur[g[0].pos].node, s->pc, n);
@@ -299,7 +299,7 @@ static group *make_groups(vm *v, const member *ms, size_t n, size_t *ng) {
 
 static bool join_over(vm *v, stmt *s) {
   if (!vm_match(v, s, s->in->a) || !vm_begin(v, s)) return false;
-  if (vm_compile_template(v, s->p, s->in->b, false, &s->tpl)) return false;
+  if (vm_template(v, s->p, s->in->b, &s->tpl)) return false;
   const char *nm = over_name(v, s);
   uint32_t g = wbr_namepat_group_of(s->p, nm, strlen(nm)); /* verified: the pattern has it */
   member *ms = malloc(s->n * sizeof *ms);

@@ -352,6 +352,18 @@ static bool match_cut_begin(vm *v, stmt *s, uint32_t nparts) {
   return vm_match(v, s, s->in->a) && !vm_too_many(v, planned_size(v, s, nparts)) && begin(v, s);
 }
 
+/* More shared steps for the statements of other files (vm/experts.c); vm.h says what they are. */
+bool vm_begin(vm *v, stmt *s) { return begin(v, s); }
+bool vm_match_cut_begin(vm *v, stmt *s, uint32_t nparts) { return match_cut_begin(v, s, nparts); }
+bool vm_each_match(vm *v, stmt *s, vm_each_fn *one) { return each_match(v, s, true, one); }
+const char *vm_quantized(const vm *v, const wbr_node *nd) { return quantized(v, nd); }
+int vm_template_index(vm *v, const wbr_namepat *p, uint32_t str, wbr_template **out) {
+  return compile_template(v, p, str, true, out);
+}
+char *vm_expand_index(vm *v, const wbr_template *t, const char *name, const wbr_match *m, long index, size_t *len) {
+  return expand(v, t, name, m, index, true, len);
+}
+
 static wbr_node *slice_node(vm *v, wbr_node *in, int axis, int64_t start, int64_t len, bool drop,
                             const char *label) {
   wbr_node *nd = vm_node_new(v, WBR_N_SLICE, in, v->pc, 1);
@@ -708,23 +720,26 @@ static bool op_EXPECT_COUNT(vm *v, stmt *s) {
   return false;
 }
 
-/* ---- the shared steps, for the statements of vm/experts.c ---- */
+/* ---- the shared steps, for the statements of vm/layout.c ---- */
 
-bool vm_begin(vm *v, stmt *s) { return begin(v, s); }
-bool vm_match_cut_begin(vm *v, stmt *s, uint32_t nparts) { return match_cut_begin(v, s, nparts); }
-bool vm_each_match(vm *v, stmt *s, vm_each_fn *one) { return each_match(v, s, true, one); }
 bool vm_emit(vm *v, stmt *s, size_t pos, wbr_value val) { return emit(v, s, pos, val); }
-int vm_compile_template(vm *v, const wbr_namepat *p, uint32_t str, bool index, wbr_template **out) {
-  return compile_template(v, p, str, index, out);
+int vm_axis(vm *v, const stmt *s, const wbr_value *val, int ndim, char sh[256]) { return stmt_axis(v, s, val, ndim, sh); }
+bool vm_too_big(vm *v, const wbr_node *nd, const char *name) { return too_big(v, nd, name); }
+char *vm_expand(vm *v, const wbr_template *t, const char *name, const wbr_match *m, size_t *len) {
+  return expand(v, t, name, m, 0, true, len);
 }
-char *vm_expand(vm *v, const wbr_template *t, const char *name, const wbr_match *m, long index, size_t *len) {
-  return expand(v, t, name, m, index, true, len);
+int vm_template(vm *v, const wbr_namepat *p, uint32_t str, wbr_template **out) {
+  return compile_template(v, p, str, false, out);
 }
-wbr_node *vm_slice_node(vm *v, wbr_node *in, int axis, int64_t start, int64_t len, const char *label) {
+wbr_node *vm_reshape(vm *v, wbr_node *in, const int64_t *dims, int n, const char *name) {
+  return do_reshape(v, in, dims, (uint32_t)n, name);
+}
+wbr_node *vm_permute(vm *v, wbr_node *in, const int *perm, int n, const char *name) {
+  return do_permute(v, in, perm, n, name, NULL);
+}
+wbr_node *vm_slice(vm *v, wbr_node *in, int axis, int64_t start, int64_t len, const char *label) {
   return slice_node(v, in, axis, start, len, false, label);
 }
-const char *vm_quantized(const vm *v, const wbr_node *nd) { return quantized(v, nd); }
-bool vm_too_big(vm *v, const wbr_node *nd, const char *name) { return too_big(v, nd, name); }
 
 /* ---- dispatch ---- */
 

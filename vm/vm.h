@@ -79,6 +79,18 @@ bool vm_too_many(vm *v, uint64_t n);
  * could not run (reported, or out of memory). */
 bool vm_match(vm *v, stmt *s, uint32_t pat_index);
 
+/* More of the statements' shared steps (stmt.c), for experts.c: begin (after matching: false
+ * if nothing to act on), match_cut_begin (also refuses a cut into too many tensors), each_match
+ * (values needed), the quantized type of a source node or NULL, and the template (with {#})
+ * and its expansion for part `index`. */
+typedef bool vm_each_fn(vm *v, stmt *s, size_t i, wbr_value val, const wbr_match *m);
+bool vm_begin(vm *v, stmt *s);
+bool vm_match_cut_begin(vm *v, stmt *s, uint32_t nparts);
+bool vm_each_match(vm *v, stmt *s, vm_each_fn *one);
+const char *vm_quantized(const vm *v, const wbr_node *nd);
+int vm_template_index(vm *v, const wbr_namepat *p, uint32_t str, wbr_template **out);
+char *vm_expand_index(vm *v, const wbr_template *t, const char *name, const wbr_match *m, long index, size_t *len);
+
 /* ---- the statements (stmt.c) ---- */
 
 /* Run statement s on the working set. True if its outputs (v->outs, s->nouts) and the positions
@@ -88,18 +100,19 @@ bool vm_stmt_run(vm *v, stmt *s);
 /* Free what the statement compiled. */
 void vm_stmt_free(stmt *s);
 
-/* The steps every statement shares (stmt.c), for the statements in other files: see their
- * static versions there (begin, match_cut_begin, each_match with values needed, emit, ...). */
-typedef bool vm_each_fn(vm *v, stmt *s, size_t i, wbr_value val, const wbr_match *m);
-bool vm_begin(vm *v, stmt *s);
-bool vm_match_cut_begin(vm *v, stmt *s, uint32_t nparts);
-bool vm_each_match(vm *v, stmt *s, vm_each_fn *one);
+/* The steps every statement shares (stmt.c), for the statements written in other files: emit
+ * val at working-set position pos; the statement's axis for val (-1: reported); whether nd is
+ * too big to make (reported); a name from template t for a match (an arena string, or NULL);
+ * compile the template of string str; a reshape, permute or slice node (NULL: reported, or out
+ * of memory). */
 bool vm_emit(vm *v, stmt *s, size_t pos, wbr_value val);
-int vm_compile_template(vm *v, const wbr_namepat *p, uint32_t str, bool index, wbr_template **out);
-char *vm_expand(vm *v, const wbr_template *t, const char *name, const wbr_match *m, long index, size_t *len);
-wbr_node *vm_slice_node(vm *v, wbr_node *in, int axis, int64_t start, int64_t len, const char *label);
-const char *vm_quantized(const vm *v, const wbr_node *nd);
+int vm_axis(vm *v, const stmt *s, const wbr_value *val, int ndim, char sh[256]);
 bool vm_too_big(vm *v, const wbr_node *nd, const char *name);
+char *vm_expand(vm *v, const wbr_template *t, const char *name, const wbr_match *m, size_t *len);
+int vm_template(vm *v, const wbr_namepat *p, uint32_t str, wbr_template **out);
+wbr_node *vm_reshape(vm *v, wbr_node *in, const int64_t *dims, int n, const char *name);
+wbr_node *vm_permute(vm *v, wbr_node *in, const int *perm, int n, const char *name);
+wbr_node *vm_slice(vm *v, wbr_node *in, int axis, int64_t start, int64_t len, const char *label);
 
 /* ---- the experts statements (experts.c) ---- */
 
