@@ -61,6 +61,11 @@ static bool split_parts_one(vm *v, stmt *s, size_t i, wbr_value val, const wbr_m
   if (axis < 0) return true;
   uint32_t n;
   int64_t k = vm_ints(v, s->in->c, &n)[0], dim = nd->shape[axis];
+  if (k < 1) { /* a count given by parameters: the verifier saw only the expression */
+    vm_stmt_error(v, s->pc, "check the part count (or the parameters that give it)", "split of '%s' into %lld parts: the count must be at least 1",
+                  val.name, (long long)k);
+    return true;
+  }
   if (k > WBR_MAX_PARTS) {
     vm_stmt_error(v, s->pc, "check the part count", "split of '%s' into %lld parts: one tensor can be cut into at most %u",
                   val.name, (long long)k, WBR_MAX_PARTS);
@@ -92,7 +97,7 @@ static bool split_parts_one(vm *v, stmt *s, size_t i, wbr_value val, const wbr_m
 bool op_SPLIT_PARTS(vm *v, stmt *s) {
   uint32_t n;
   int64_t k = vm_ints(v, s->in->c, &n)[0];
-  uint32_t planned = k > WBR_MAX_PARTS ? 1 : (uint32_t)k;
+  uint32_t planned = k > WBR_MAX_PARTS || k < 1 ? 1 : (uint32_t)k;
   if (!vm_match_cut_begin(v, s, planned) || vm_template_index(v, s->p, s->in->b, &s->tpl)) return false;
   return vm_each_match(v, s, split_parts_one);
 }
