@@ -11,10 +11,14 @@
  * values are the .wbc encoding) and the matcher. */
 typedef enum wbr_pattern_kind { WBR_PK_GLOB = 0, WBR_PK_REGEX = 1 } wbr_pattern_kind;
 
-/* Why a pattern or template was refused: a message and the byte offset in its text. */
+/* Why a pattern or template was refused, as one diagnostic: what is wrong (msg), where (the
+ * byte offset and length of the offending part of its text, for a caret) and what to do (help;
+ * may be empty). The checker, the verifier and the VM all print these words. */
 typedef struct wbr_namepat_error {
   char msg[256];
   size_t offset;
+  size_t len; /* >= 1 */
+  char help[256];
 } wbr_namepat_error;
 
 typedef struct wbr_namepat wbr_namepat;
@@ -86,19 +90,31 @@ int wbr_namepat_match_in(const wbr_namepat *p, wbr_namepat_state *st, const char
 
 typedef struct wbr_template wbr_template;
 
-/* Compile a template against the pattern whose match will fill it. Syntax: `*` (the k-th * of
- * the glob), {name} or ${name} (a named capture), $N or ${N} (group N of a regex, 0 = the whole match), {#} (the index of
- * unstack; only if allow_index), $$ a literal $, and backslash escapes \* \{ \} \$ \\. Every
- * reference must exist in the pattern. */
+/* Compile a template against the pattern whose match will fill it (docs/language.md section 4).
+ * Glob: `*` (the k-th * of the glob; as many as the glob has, or none) and {name}. Regex: $N
+ * (one or two digits) or ${N} (group N, 0 = the whole match) and ${name}. Both: {#} (the index
+ * of unstack; only if allow_index), $$ a literal $, backslash escapes \* \{ \} \$ \\. Index
+ * arithmetic: {name+K} {name-K} (glob), ${name+K} ${N-K} (regex), {#+K}; K a decimal number
+ * 1..999999999. Every reference must exist in the pattern. */
 int wbr_template_new(wbr_template **out, const wbr_namepat *p, const char *text, bool allow_index,
                      wbr_namepat_error *err);
 void wbr_template_free(wbr_template *t);
-/* Number of `*` references in the template; 1 if it uses {#}. */
+/* Number of `*` references in the template. */
 int wbr_template_stars(const wbr_template *t);
 bool wbr_template_uses_index(const wbr_template *t);
 
+/* Index arithmetic needs numbers: 0 if every {i+K} / {i-K} of t can be computed for match m of
+ * `name` (the capture is decimal digits, the result >= 0), else WBR_ERULES with err naming the
+ * reference, the capture and its value. Call it before wbr_template_expand on a template that
+ * uses arithmetic (wbr_template_uses_arith). */
+bool wbr_template_uses_arith(const wbr_template *t);
+int wbr_template_check_match(const wbr_template *t, const char *name, const wbr_match *m,
+                             wbr_namepat_error *err);
+
 /* Append the name built from template t and match m of `name` to out. A regex rename keeps
- * the unmatched parts of the name: pass whole=false to replace only [m->start, m->end). */
+ * the unmatched parts of the name: pass whole=false to replace only [m->start, m->end). A
+ * capture with leading zeros keeps its width under arithmetic ("007" + 1 -> "008"); one that
+ * wbr_template_check_match would refuse is copied unchanged. */
 void wbr_template_expand(const wbr_template *t, const char *name, const wbr_match *m, long index,
                          bool whole, wbr_buf *out);
 

@@ -1,9 +1,9 @@
 /* check.c — semantic checks of a parsed .wbr file: everything that can be known without a tensor
- * set. Patterns and templates are compiled with the runtime's own engine (bytecode/pattern.c,
- * as the bytecode verifier and the VM do, so the three cannot disagree); the checks before it
- * only give the common mistakes a more precise message. Axis lists, sizes and ranges are
- * checked, and repeated statements are found. Every problem is reported (one diagnostic each)
- * before returning. */
+ * set. Every pattern and template is checked by the runtime's own engine (bytecode/pattern.c, as
+ * the bytecode verifier and the VM do, so the three cannot disagree, and they say the same
+ * words); this file only places the engine's refusal in the source. Axis lists, sizes and ranges
+ * are checked, and repeated statements are found. Every problem is reported (one diagnostic
+ * each; one per pattern or template) before returning. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +11,6 @@
 #include "frontend.h"
 #include "params.h"
 #include "bytecode/pattern.h"
-
-/* The engine's limit (bytecode/pattern.c MAX_GROUPS, docs/language.md "Limits"): a glob holds at
- * most 63 captures, named and `*` together, so at most 63 named ones. */
-enum { MAX_CAPS = 63 };
 
 typedef struct checker {
   wbr_ctx *ctx;
@@ -28,12 +24,8 @@ typedef struct checker {
 typedef struct binds {
   wbr_pattern_kind kind;
   bool ok;             /* the pattern itself is valid */
-  int nstars;          /* glob */
-  int ncaps;           /* glob: named captures; */
-  const char *caps[MAX_CAPS];
-  size_t caplen[MAX_CAPS];
-  uint32_t ngroups;    /* regex: capture groups */
-  uint32_t nnamed;     /* regex: named groups */
+  uint32_t ngroups;    /* capture groups (a glob's '*' and captures; a regex's groups) */
+  uint32_t nnamed;     /* named ones */
   wbr_namepat *np;     /* the pattern compiled by the runtime's engine (when ok) */
 } binds;
 
@@ -59,129 +51,47 @@ static wbr_span str_span(const wbr_ast_pat *p, size_t i, size_t n) {
   return (wbr_span){s, p->span.start + 1 + (uint32_t)(i + n) + q2};
 }
 
-static bool is_ident_start(char ch) {
-  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
-}
-static bool is_ident(char ch) { return is_ident_start(ch) || (ch >= '0' && ch <= '9'); }
-
-static bool bound(const binds *b, const char *name, size_t n) {
-  for (int i = 0; i < b->ncaps; i++)
-    if (b->caplen[i] == n && memcmp(b->caps[i], name, n) == 0) return true;
-  return false;
-}
-
-static void bound_list(const binds *b, char *out, size_t cap) {
-  out[0] = 0;
-  size_t o = 0;
-  for (int i = 0; i < b->ncaps && o + 8 < cap; i++) {
-    bool dup = false;
-    for (int j = 0; j < i; j++)
-      if (b->caplen[j] == b->caplen[i] && memcmp(b->caps[j], b->caps[i], b->caplen[i]) == 0)
-        dup = true;
-    if (dup) continue;
-    int w = snprintf(out + o, cap - o, "%s{%.*s}", o ? ", " : "", (int)b->caplen[i], b->caps[i]);
-    if (w < 0 || (size_t)w >= cap - o) break;
-    o += (size_t)w;
+/* Where the engine's refusal e of p's text lies in the source. A regex's offsets run past its
+ * text into the flags after the closing '/'. */
+static wbr_span engine_span(const wbr_ast_pat *p, const wbr_namepat_error *e) {
+  size_t len = strlen(p->text);
+  if (p->kind == WBR_PK_REGEX) {
+    char letters[8];
+    wbr_pattern_letters(p->flags, letters);
+    size_t max = len + 1 + strlen(letters);
+    uint32_t off = (uint32_t)(e->offset < max ? e->offset : max);
+    return (wbr_span){p->span.start + 1 + off, p->span.start + 2 + off};
   }
+  if (!len) return p->span;
+  size_t off = e->offset < len ? e->offset : len - 1;
+  size_t n = e->len < len - off ? e->len : len - off;
+  return str_span(p, off, n ? n : 1);
 }
 
-/* Scan a {...} at text[i]: returns the index of '}' or 0 after reporting. */
-static size_t scan_brace(checker *c, const wbr_ast_pat *p, size_t i, bool allow_hash) {
-  const char *t = p->text;
-  size_t j = i + 1;
-  while (t[j] && t[j] != '}' && t[j] != '{') j++;
-  if (t[j] != '}') {
-    err(c, str_span(p, i, 1), "close the capture with '}', or write '\\{' for a literal '{'",
-        "unclosed '{' in %s", p->kind == WBR_PK_GLOB ? "a glob" : "a template");
-    return 0;
-  }
-  size_t n = j - i - 1;
-  if (n == 1 && t[i + 1] == '#') {
-    if (allow_hash) return j;
-    err(c, str_span(p, i, 3), "{#} is the index of an 'unstack'; a pattern cannot use it",
-        "'{#}' is not allowed here");
-    return 0;
-  }
-  bool ok = n > 0 && is_ident_start(t[i + 1]);
-  for (size_t k = i + 1; ok && k < j; k++) ok = is_ident(t[k]);
-  if (!ok) {
-    err(c, str_span(p, i, n + 2),
-        "a capture name is a letter or '_' then letters, digits or '_'; write '\\{' for a "
-        "literal '{'",
-        n ? "invalid capture name '%.*s'" : "empty capture '{}'%.*s", (int)n, t + i + 1);
-    return 0;
-  }
-  return j;
+/* Report the engine's refusal of p, in its words; what prefixes the message, help (if not NULL)
+ * replaces the engine's. */
+static void engine_err(checker *c, const wbr_ast_pat *p, const wbr_namepat_error *e, const char *what,
+                       const char *help) {
+  err(c, engine_span(p, e), help ? help : e->help[0] ? e->help : NULL, "%s%s", what ? what : "", e->msg);
 }
 
-/* Validate a glob pattern and record what it binds. */
-static void glob_pattern(checker *c, const wbr_ast_pat *p, binds *b) {
-  const char *t = p->text;
-  b->kind = WBR_PK_GLOB;
-  b->ok = true;
-  for (size_t i = 0; t[i]; i++) {
-    if (t[i] == '\\' && t[i + 1]) {
-      i++;
-    } else if (t[i] == '*') {
-      if (t[i + 1] == '*') {
-        err(c, str_span(p, i, 2), "write a single '*': it already matches '.' and '/'",
-            "'**' in a glob");
-        b->ok = false;
-        i++;
-        continue;
-      }
-      b->nstars++;
-    } else if (t[i] == '{') {
-      size_t j = scan_brace(c, p, i, false);
-      if (!j) {
-        b->ok = false;
-        return;
-      }
-      if (b->ncaps < MAX_CAPS) {
-        b->caps[b->ncaps] = t + i + 1;
-        b->caplen[b->ncaps++] = j - i - 1;
-      } else if (b->ok) { /* once per pattern, at the first capture past the limit */
-        err(c, str_span(p, i, j - i + 1), NULL, "more than %d captures in one pattern",
-            MAX_CAPS);
-        b->ok = false;
-      }
-      i = j;
-    } else if (t[i] == '}') {
-      err(c, str_span(p, i, 1), "write '\\}' for a literal '}'", "unmatched '}' in a glob");
-      b->ok = false;
-    }
-  }
-}
-
-/* Compile p with the runtime's engine; its refusal is reported at the offset it names. */
-static void engine_pattern(checker *c, const wbr_ast_pat *p, binds *b) {
-  bool rx = p->kind == WBR_PK_REGEX;
+/* Compile p with the runtime's engine, recording what it binds. */
+static void pattern(checker *c, const wbr_ast_pat *p, binds *b) {
+  memset(b, 0, sizeof *b);
+  b->kind = p->kind;
   char letters[8];
   wbr_pattern_letters(p->flags, letters);
   wbr_namepat_error e;
-  int rc = wbr_namepat_new(&b->np, p->kind, p->text, rx ? letters : NULL, &e);
+  int rc = wbr_namepat_new(&b->np, p->kind, p->text, p->kind == WBR_PK_REGEX ? letters : NULL, &e);
   if (rc == WBR_ENOMEM) {
     c->oom = true;
-    b->ok = false;
-  } else if (rc) {
-    size_t len = strlen(p->text);
-    /* A regex's offsets run past its text into the flags after the closing '/'. */
-    size_t max = rx ? len + 1 + strlen(letters) : len;
-    size_t off = e.offset < max ? e.offset : max;
-    wbr_span at = rx ? (wbr_span){p->span.start + 1 + (uint32_t)off, p->span.start + 2 + (uint32_t)off}
-                     : str_span(p, off, 1);
-    err(c, at, rx ? "the regex syntax is PCRE2's (man pcre2pattern)"
-                  : "a pattern has at most 63 '*' and captures together, a capture name at most 32 characters",
-        "%s%s", rx ? "invalid regex: " : "", e.msg);
-    b->ok = false;
+    return;
   }
-}
-
-static void regex_pattern(checker *c, const wbr_ast_pat *p, binds *b) {
-  b->kind = WBR_PK_REGEX;
+  if (rc) {
+    engine_err(c, p, &e, NULL, NULL);
+    return;
+  }
   b->ok = true;
-  engine_pattern(c, p, b);
-  if (!b->ok) return;
   b->ngroups = wbr_namepat_groups(b->np);
   for (uint32_t g = 1; g <= b->ngroups; g++) b->nnamed += wbr_namepat_group_name(b->np, g) != NULL;
 }
@@ -191,165 +101,32 @@ static bool regex_has_name(const binds *b, const char *name, size_t n) {
   return b->np && wbr_namepat_group_of(b->np, name, n) != 0;
 }
 
-static void pattern(checker *c, const wbr_ast_pat *p, binds *b, const char *what) {
-  memset(b, 0, sizeof *b);
-  b->kind = p->kind;
-  if (!p->text[0]) {
-    err(c, p->span, p->kind == WBR_PK_GLOB ? "write \"*\" to match every tensor" : NULL,
-        "empty %s", what);
-    return;
-  }
-  if (p->kind == WBR_PK_GLOB) {
-    glob_pattern(c, p, b);
-    if (b->ok) engine_pattern(c, p, b);
-  } else {
-    regex_pattern(c, p, b);
-  }
-}
-
 static void binds_free(binds *b) {
   wbr_namepat_free(b->np);
   b->np = NULL;
 }
 
-/* A template the checks above found nothing wrong with must also compile with the runtime's
- * engine against the same pattern, exactly as the verifier and the VM will compile it. */
-static void engine_template(checker *c, const wbr_ast_pat *t, const binds *b, bool allow_hash,
-                            const char *what, const char *help) {
-  if (!b->np) return;
+/* Compile template t against the pattern of b with the runtime's engine, exactly as the
+ * verifier and the VM will compile it. Sets *hash if it uses {#}. False if it was refused. */
+static bool engine_template(checker *c, const wbr_ast_pat *t, const binds *b, bool allow_hash,
+                            const char *what, const char *help, bool *hash) {
+  if (!b->np) return false;
   wbr_template *tp = NULL;
   wbr_namepat_error e;
   int rc = wbr_template_new(&tp, b->np, t->text, allow_hash, &e);
+  if (rc == 0 && hash) *hash = wbr_template_uses_index(tp);
   wbr_template_free(tp);
-  if (rc == WBR_ENOMEM) {
-    c->oom = true;
-  } else if (rc) {
-    size_t len = strlen(t->text);
-    err(c, str_span(t, e.offset < len ? e.offset : len, 1), help, "%s%s", what ? what : "", e.msg);
-  }
+  if (rc == WBR_ENOMEM) c->oom = true;
+  else if (rc) engine_err(c, t, &e, what, help);
+  return rc == 0;
 }
 
-/* A {name} at t->text[i..j] (j at '}') of a template: bound by the (glob) pattern? */
-static void tpl_capture(checker *c, const wbr_ast_pat *t, const binds *b, size_t i, size_t j) {
-  const char *s = t->text;
-  size_t n = j - i - 1;
-  char have[200];
-  if (b->kind == WBR_PK_REGEX) {
-    err(c, str_span(t, i, n + 2), "with a /regex/ pattern write ${name} or $1",
-        "'{%.*s}' in the template of a /regex/ pattern", (int)n, s + i + 1);
-  } else if (!bound(b, s + i + 1, n)) {
-    bound_list(b, have, sizeof have);
-    char help[260];
-    if (have[0]) snprintf(help, sizeof help, "the pattern binds %s", have);
-    else snprintf(help, sizeof help, "the pattern binds no captures; add {%.*s} to it",
-                  (int)(n > 40 ? 40 : n), s + i + 1);
-    err(c, str_span(t, i, n + 2), help,
-        "capture '{%.*s}' is not bound by the pattern", (int)n, s + i + 1);
-  }
-}
-
-/* A '$' reference at t->text[*i] of a template: $$, $N or ${name} of a regex group. *i is left
- * on its last byte. Returns false after an error that ends the template's check. */
-static bool tpl_dollar(checker *c, const wbr_ast_pat *t, const binds *b, size_t *at) {
-  const char *s = t->text;
-  size_t i = *at;
-  char nx = s[i + 1];
-  bool digit = nx >= '0' && nx <= '9';
-  if (b->kind == WBR_PK_GLOB) {
-    if (digit || nx == '{')
-      err(c, str_span(t, i, digit ? 2 : 1),
-          "'$1' and '${name}' refer to /regex/ groups; a glob template uses '*' and {name}",
-          "'$%c' in the template of a glob pattern", nx);
-    return true;
-  }
-  if (nx == '$') {
-    i++;
-  } else if (digit) {
-    size_t n = (s[i + 2] >= '0' && s[i + 2] <= '9') ? 2 : 1;
-    unsigned g = (unsigned)(nx - '0');
-    if (n == 2) g = g * 10 + (unsigned)(s[i + 2] - '0');
-    if (g > b->ngroups)
-      err(c, str_span(t, i, n + 1), "number the groups ( ... ) of the regex from 1; $0 is "
-          "the whole match",
-          "'$%u' refers to group %u, but the regex has %u group%s", g, g, b->ngroups,
-          b->ngroups == 1 ? "" : "s");
-    i += n;
-  } else if (nx == '{') {
-    size_t j = i + 2;
-    while (s[j] && s[j] != '}') j++;
-    size_t n = j - i - 2;
-    if (!s[j] || n == 0) {
-      err(c, str_span(t, i, s[j] ? n + 3 : 2), "write ${name} or ${1}", "unclosed '${' in a template");
-      return false;
-    }
-    const char *nm = s + i + 2;
-    bool num = true;
-    for (size_t k = 0; k < n; k++) num = num && nm[k] >= '0' && nm[k] <= '9';
-    if (num) {
-      unsigned long g = n <= 3 ? strtoul(nm, NULL, 10) : 1000;
-      if (g > b->ngroups)
-        err(c, str_span(t, i, n + 3), NULL, "'${%.*s}' refers to group %lu, but the regex has %u group%s",
-            (int)n, nm, g, b->ngroups, b->ngroups == 1 ? "" : "s");
-    } else if (!regex_has_name(b, nm, n)) {
-      err(c, str_span(t, i, n + 3), "name a group with (?<name>...)",
-          "'${%.*s}': the regex has no group named '%.*s'", (int)n, nm, (int)n, nm);
-    }
-    i = j;
-  } else {
-    err(c, str_span(t, i, 1), "write '$$' for a literal '$'",
-        "'$' must be followed by a group number, {name} or '$'");
-  }
-  *at = i;
-  return true;
-}
-
-/* Check a template against the binds of its (first) pattern. Sets *hash if it uses {#}. */
-static void template(checker *c, const wbr_ast_pat *t, const binds *b, bool allow_hash,
+/* Check a template against the binds of its (first) pattern. Sets *hash if it uses {#}. False
+ * if it or its pattern was refused (reported). */
+static bool template(checker *c, const wbr_ast_pat *t, const binds *b, bool allow_hash,
                      bool *hash) {
-  const char *s = t->text;
   if (hash) *hash = false;
-  if (!s[0]) {
-    err(c, t->span, "write the name the tensor should get", "empty template");
-    return;
-  }
-  if (!b->ok) return; /* the pattern is already reported */
-  int errors_before = c->errors;
-  int nstars = 0;
-  uint32_t first_star = 0;
-  for (size_t i = 0; s[i]; i++) {
-    if (s[i] == '\\' && s[i + 1]) {
-      i++;
-    } else if (s[i] == '{') {
-      size_t j = scan_brace(c, t, i, allow_hash);
-      if (!j) return;
-      if (j == i + 2 && s[i + 1] == '#') {
-        if (hash) *hash = true;
-      } else {
-        tpl_capture(c, t, b, i, j);
-      }
-      i = j;
-    } else if (s[i] == '}') {
-      err(c, str_span(t, i, 1), "write '\\}' for a literal '}'", "unmatched '}' in a template");
-    } else if (s[i] == '*') {
-      if (b->kind == WBR_PK_REGEX) {
-        err(c, str_span(t, i, 1), "with a /regex/ pattern use $1 or ${name}; write '\\*' for a "
-            "literal '*'", "'*' in the template of a /regex/ pattern");
-        continue;
-      }
-      if (!nstars) first_star = (uint32_t)i;
-      nstars++;
-    } else if (s[i] == '$') {
-      if (!tpl_dollar(c, t, b, &i)) return;
-    }
-  }
-  if (b->kind == WBR_PK_GLOB && nstars && nstars != b->nstars) {
-    char help[200];
-    snprintf(help, sizeof help, "the k-th '*' of the template copies the k-th '*' of the "
-             "pattern: use %d, or none and name the parts with {captures}", b->nstars);
-    err(c, str_span(t, first_star, 1), help, "the template has %d '*' but the pattern has %d",
-        nstars, b->nstars);
-  }
-  if (c->errors == errors_before) engine_template(c, t, b, allow_hash, NULL, NULL);
+  return b->ok && engine_template(c, t, b, allow_hash, NULL, NULL, hash);
 }
 
 /* A size, count or index (compiler/params.c): 1 known (*v), 0 depends on parameters, -1 reported. */
@@ -442,7 +219,7 @@ static bool same_pat(const wbr_ast_pat *a, const wbr_ast_pat *b) {
 static void check_hint(checker *c, const wbr_ast_stmt *s) {
   binds bi;
   for (size_t i = 0; i < s->nin; i++) {
-    pattern(c, &s->in[i], &bi, "name in 'hint'");
+    pattern(c, &s->in[i], &bi);
     binds_free(&bi);
   }
   if (s->nin == 2 && s->in[0].text[0] && same_pat(&s->in[0], &s->in[1]))
@@ -462,18 +239,8 @@ static void check_later_input(checker *c, const wbr_ast_stmt *s, size_t i, const
     return;
   }
   int errors_before = c->errors;
-  pattern(c, p, &bi, "pattern");
-  if (bi.ok && b0->ok && p->kind == WBR_PK_GLOB) {
-    for (int k = 0; k < bi.ncaps; k++) {
-      if (!bound(b0, bi.caps[k], bi.caplen[k])) {
-        size_t off = (size_t)(bi.caps[k] - p->text) - 1;
-        err(c, str_span(p, off, bi.caplen[k] + 2),
-            "the first pattern enumerates the groups; the others may only use its captures",
-            "capture '{%.*s}' is not bound by the first pattern of '%s'", (int)bi.caplen[k],
-            bi.caps[k], kw);
-      }
-    }
-  } else if (bi.ok && b0->ok && p->kind == WBR_PK_REGEX && bi.ngroups > 0) {
+  pattern(c, p, &bi);
+  if (bi.ok && b0->ok && p->kind == WBR_PK_REGEX && bi.ngroups > 0) {
     /* Later regexes join the first on named groups only. */
     if (bi.ngroups != bi.nnamed) {
       err(c, p->span, "name the groups with (?<name>...), or use (?:...) for grouping only",
@@ -497,7 +264,8 @@ static void check_later_input(checker *c, const wbr_ast_stmt *s, size_t i, const
     engine_template(c, p, b0, false, what,
                     p->kind == WBR_PK_REGEX ? "a later input names one tensor from the first regex's groups, "
                                                "written like a template: /b${i}/"
-                                             : NULL);
+                                             : NULL,
+                    NULL);
   }
 }
 
@@ -552,8 +320,8 @@ static long tpl_uses(const wbr_ast_pat *t, wbr_pattern_kind k, const char *nm, s
       continue;
     }
     size_t o = k == WBR_PK_REGEX ? i + 1 : i; /* where the '{' must be */
-    if ((k == WBR_PK_GLOB || s[i] == '$') && s[o] == '{' && strncmp(s + o + 1, nm, n) == 0 &&
-        s[o + 1 + n] == '}')
+    char after = s[o] == '{' && strncmp(s + o + 1, nm, n) == 0 ? s[o + 1 + n] : 0; /* {e}, {e+1} */
+    if ((k == WBR_PK_GLOB || s[i] == '$') && (after == '}' || after == '+' || after == '-'))
       return (long)i;
   }
   return -1;
@@ -566,15 +334,17 @@ static void check_over(checker *c, const wbr_ast_stmt *s, const binds *b0) {
   size_t n = strlen(nm);
   if (!b0->ok) return;
   bool rx = b0->kind == WBR_PK_REGEX;
-  if (!(rx ? regex_has_name(b0, nm, n) : bound(b0, nm, n))) {
-    char have[200], help[320];
-    if (rx) {
+  if (!regex_has_name(b0, nm, n)) {
+    char have[200] = "", help[320];
+    for (uint32_t g = 1, o = 0; g <= b0->ngroups && o + 40 < sizeof have; g++) {
+      const char *gn = wbr_namepat_group_name(b0->np, g);
+      if (gn) o += (uint32_t)snprintf(have + o, sizeof have - o, "%s{%s}", o ? ", " : "", gn);
+    }
+    if (rx)
       snprintf(help, sizeof help, "name the group of the part number in the regex: (?<%s>\\d+)", nm);
-    } else {
-      bound_list(b0, have, sizeof have);
+    else
       snprintf(help, sizeof help, "%s%s%scapture the part number as {%s}: \"experts.{%s}.w1\"",
                have[0] ? "the pattern binds " : "", have, have[0] ? "; " : "", nm, nm);
-    }
     err(c, s->over_span, help, "'%s ... over %s': the pattern has no capture named '%s'", kw, nm, nm);
     return;
   }
@@ -605,13 +375,13 @@ static void check_stmt(checker *c, const wbr_ast_stmt *s) {
     return;
   }
   if (s->nin == 0) return;
-  pattern(c, &s->in[0], &b0, "pattern");
+  pattern(c, &s->in[0], &b0);
   for (size_t i = 1; i < s->nin; i++) check_later_input(c, s, i, &b0);
 
-  bool hash = false;
+  bool hash = false, tpl_ok = true;
   for (size_t i = 0; i < s->nout; i++) {
     bool h = false;
-    template(c, &s->out[i], &b0, s->kind == WBR_STMT_UNSTACK || s->has_parts, &h);
+    tpl_ok = template(c, &s->out[i], &b0, s->kind == WBR_STMT_UNSTACK || s->has_parts, &h) && tpl_ok;
     hash = hash || h;
   }
   check_axis(c, s);
@@ -637,7 +407,7 @@ static void check_stmt(checker *c, const wbr_ast_stmt *s) {
           "'%s' needs at least 2 inputs, found %zu", kw, s->nin);
     break;
   case WBR_STMT_UNSTACK:
-    if (!hash && s->nout == 1)
+    if (tpl_ok && !hash && s->nout == 1) /* a refused template is reported already */
       err(c, s->out[0].span, "put {#} where the index 0, 1, ... goes: \"blocks.{#}.w\"",
           "the template of 'unstack' must contain {#}");
     break;

@@ -14,6 +14,7 @@
 #include "../compiler/ast.h"
 #include "../bytecode/pattern.h"
 #include "mint.h"
+#include "shift.h"
 
 /* ---- statements --------------------------------------------------------------------------------- */
 
@@ -492,6 +493,10 @@ static long try_rule_from(stage *st, const char *pat, const char *tmpl, bool app
       }
       if (tp) {
         b.len = 0;
+        if (wbr_template_uses_arith(tp) && wbr_template_check_match(tp, sim->name[i], &mm, &err)) {
+          count = -1;
+          break;
+        }
         wbr_template_expand(tp, sim->name[i], &mm, -1, true, &b);
         wbr_buf_putc(&b, 0);
         if (b.oom || (!rider && (!st->want[it] || strcmp(b.p, st->want[it]) != 0))) {
@@ -1698,6 +1703,70 @@ uint32_t m_intern_tagged(mintern *in, char tag, const char *s, size_t n) { retur
  * names when every pair under X lands under Y and vice versa. Each pair picks the scope whose
  * prefix rename and remaining rename are shared by the most pairs (a cost of 1/count each),
  * and `X*` -> `Y*` renames are generalised over numbers. */
+/* "A{i}B*" -> "C{i+K}D*" for a family of prefix renames found by shift.c. */
+static void shift_rule(const gitem *it, const mshift *f, wbr_buf *p, wbr_buf *t) {
+  const char *x = it[f->first].x, *y = it[f->first].y;
+  put_lit(p, x, f->xs);
+  wbr_buf_puts(p, "{i}");
+  put_lit(p, x + f->xe, strlen(x + f->xe));
+  wbr_buf_puts(p, "*");
+  put_lit(t, y, f->ys);
+  wbr_buf_printf(t, "{i%+lld}", (long long)f->k);
+  put_lit(t, y + f->ye, strlen(y + f->ye));
+  wbr_buf_puts(t, "*");
+  wbr_buf_putc(p, 0);
+  wbr_buf_putc(t, 0);
+}
+
+/* Which prefix renames gen() drafts one per scope: those of a group of one (true in the result:
+ * not such a rename). A group's generalised rule that does not fit falls back to one per scope
+ * too, but whether it fits depends on the rules before it: those are left as they are. */
+static bool *shift_skip(const gitem *it, size_t k, const grules *g) {
+  bool *skip = malloc((k + 1) * sizeof *skip);
+  if (!skip) return NULL;
+  for (size_t w = 0; w < k; w++) skip[w] = true;
+  for (size_t q = 0; q < g->n; q++) {
+    bool one = g->v[q].nids == 1;
+    for (size_t z = 0; one && z < g->v[q].nids; z++)
+      for (size_t w = 0; w < k; w++)
+        if (it[w].id == g->v[q].ids[z]) skip[w] = false;
+  }
+  return skip;
+}
+
+/* Prefix renames of a numbered family shifted by one K (h.0. -> blocks.1., h.1. -> blocks.2.,
+ * ...) that gen() would draft one per block: one rule with index arithmetic per family, when the
+ * simulator proves it renames exactly those. They are then done, so gen()'s rules for them match
+ * nothing and are not emitted. */
+static void shift_renames(ictx *ic, stage *st, const gitem *it, size_t k, const grules *g) {
+  const char **x = malloc((k + 1) * sizeof *x), **y = malloc((k + 1) * sizeof *y);
+  bool *done = shift_skip(it, k, g), *in = calloc(k + 1, sizeof *in);
+  mshift f;
+  for (size_t i = 0; x && y && i < k; i++) {
+    x[i] = it[i].x;
+    y[i] = it[i].y;
+  }
+  while (x && y && done && in && !ic->oom && m_shift_family(x, y, k, done, in, &f) >= 2) {
+    for (size_t i = 0; i < k; i++) done[i] = done[i] || in[i];
+    wbr_buf p, t;
+    wbr_buf_init(&p);
+    wbr_buf_init(&t);
+    shift_rule(it, &f, &p, &t);
+    if (!p.oom && !t.oom && try_rule(st, p.p, t.p, false) > 0) {
+      long c = apply_tested(st, p.p, t.p);
+      mstmt *s = emit(ic, WBR_STMT_RENAME, p.p, t.p);
+      if (s) s->nmembers = (size_t)c;
+    }
+    wbr_buf_free(&p);
+    wbr_buf_free(&t);
+  }
+  if (!x || !y || !done || !in) ic->oom = true;
+  free(x);
+  free(y);
+  free(done);
+  free(in);
+}
+
 static void rn_prefixes(ictx *ic, stage *st, rn *r, size_t n) {
   msim *sim = &ic->sim;
   mintern pin;
@@ -1891,6 +1960,7 @@ static void rn_prefixes(ictx *ic, stage *st, rn *r, size_t n) {
       }
       grules g = {0};
       gen(&g, it, k, ic->literal);
+      if (!ic->literal && !g.oom) shift_renames(ic, st, it, k, &g);
       for (size_t q = 0; q < g.n && !ic->oom; q++) {
         wbr_buf p, t;
         wbr_buf_init(&p);

@@ -91,13 +91,20 @@ static int compile_template(vm *v, const wbr_namepat *p, uint32_t str, bool inde
   wbr_namepat_error err;
   int rc = wbr_template_new(out, p, wbr_program_str(v->prog, str), index, &err);
   if (rc == WBR_ENOMEM) v->oom = true;
-  else if (rc) vm_stmt_error(v, v->pc, NULL, "template \"%s\": %s", wbr_program_str(v->prog, str), err.msg);
+  else if (rc) vm_stmt_error(v, v->pc, err.help[0] ? err.help : NULL, "template \"%s\": %s", wbr_program_str(v->prog, str), err.msg);
   return rc;
 }
 
-/* Build a name from template t for a match of `name`. Returns an arena string or NULL. */
+/* Build a name from template t for a match of `name`. Returns an arena string, or NULL (out of
+ * memory, or index arithmetic that cannot be done on this name: reported, and the run stops). */
 static char *expand(vm *v, const wbr_template *t, const char *name, const wbr_match *m, long index,
                     bool whole, size_t *len) {
+  wbr_namepat_error err;
+  if (wbr_template_uses_arith(t) && wbr_template_check_match(t, name, m, &err)) {
+    vm_stmt_error(v, v->pc, err.help, "tensor '%s': %s", name, err.msg);
+    v->stop = true;
+    return NULL;
+  }
   wbr_buf b;
   wbr_buf_init(&b);
   wbr_template_expand(t, name, m, index, whole, &b);

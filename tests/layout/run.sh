@@ -14,6 +14,15 @@ for rule in 'formats/:base bytecode vm' 'apply/:vm' 'vm/:bytecode formats base' 
   else fail "layout/no-include-$inc-in-$(echo "$dirs" | tr ' ' '+')" "$hits"; fi
 done
 python3 "$TOP/tests/layout/funclen.py" --max 120 vm
+# One pattern engine: compiler/ does not scan globs or templates itself (pattern_scan.py); the
+# check sees a planted scanner.
+python3 "$TOP/tests/layout/pattern_scan.py" "$TOP"
+mkdir -p "$T/ps/compiler"
+printf 'int f(const char *s);\nint f(const char *s) { return s[0] == %s; } /* { */\n' "'{'" >"$T/ps/compiler/scan.c"
+case "$(python3 "$TOP/tests/layout/pattern_scan.py" "$T/ps")" in
+  "FAIL: layout/one-pattern-engine: "*"compiler/scan.c"*) pass layout/pattern-scan-sees-a-scanner ;;
+  *) fail layout/pattern-scan-sees-a-scanner "a planted '{' test in compiler/ was not reported" ;;
+esac
 # Plumbing once: only base/io.c opens, reads, writes, renames or syncs files; the checker sees a
 # planted formats/ object that renames a file itself.
 python3 "$TOP/tests/layout/plumbing.py" --skip-stale "$BUILD"

@@ -237,7 +237,7 @@ TEST(emit_reports_invalid_bytecode_at_the_statement) {
   CHECK_INT(s.line, 5);
   CHECK_INT(s.col, 1);
   CHECK_STR(s.msg, "internal error: the statement compiles to invalid bytecode: instruction 3 "
-                   "(concat): operand b: template \"qk.{j}\" at offset 4: capture 'j' is not bound "
+                   "(concat): operand b: template \"qk.{j}\" at offset 3: capture '{j}' is not bound "
                    "by the pattern");
   CHECK_STR(s.help, "this is a bug in weightbridge: please report it with the rule file");
   wbr_ctx_free(ctx);

@@ -12,7 +12,7 @@ static const char *apply(wbr_pattern_kind kind, const char *pat, const char *fla
   static char res[512];
   wbr_namepat *p;
   wbr_template *t = NULL;
-  wbr_namepat_error err = {{0}, 0};
+  wbr_namepat_error err = {.offset = 0};
   if (wbr_namepat_new(&p, kind, pat, flags, &err) != 0) {
     snprintf(res, sizeof res, "<error@%zu: %s>", err.offset, err.msg);
     return res;
@@ -27,6 +27,8 @@ static const char *apply(wbr_pattern_kind kind, const char *pat, const char *fla
   if (r == 0) snprintf(res, sizeof res, "<no match>");
   else if (r < 0) snprintf(res, sizeof res, "<match error: %s>", err.msg);
   else if (!t) snprintf(res, sizeof res, "<match %zu-%zu>", m.start, m.end);
+  else if (wbr_template_uses_arith(t) && wbr_template_check_match(t, name, &m, &err))
+    snprintf(res, sizeof res, "<aerror: %s>", err.msg);
   else {
     wbr_buf b;
     wbr_buf_init(&b);
@@ -87,27 +89,51 @@ TEST(template_index_for_unstack) {
   CHECK_STR(apply(G, "scan/*/kernel", NULL, "blocks.{#}.*.weight", "scan/mlp/kernel", 3), "blocks.3.mlp.weight");
 }
 
+TEST(index_arithmetic_shifts_numbers_and_keeps_zero_padding) {
+  CHECK_STR(apply(G, "h.{i}.w", NULL, "b.{i+1}.w", "h.0.w", 0), "b.1.w");
+  CHECK_STR(apply(G, "h.{i}.w", NULL, "b.{i+1}.w", "h.9.w", 0), "b.10.w");
+  CHECK_STR(apply(G, "h.{i}.w", NULL, "b.{i-1}.w", "h.10.w", 0), "b.9.w");
+  CHECK_STR(apply(G, "h.{i}.w", NULL, "b.{i+1}.w", "h.007.w", 0), "b.008.w");
+  CHECK_STR(apply(G, "h.{i}.w", NULL, "b.{i+1}.w", "h.099.w", 0), "b.100.w");
+  CHECK_STR(apply(G, "h.{i}.w", NULL, "b.{i-1}.w", "h.010.w", 0), "b.009.w");
+  CHECK_STR(apply(G, "h.{i}.*", NULL, "b.{i+1000}.*", "h.3.x.y", 0), "b.1003.x.y");
+  CHECK_STR(apply(R, "^h\\.(?<i>\\d+)\\.", "", "b.${i+1}.", "h.4.w", 0), "b.5.w");
+  CHECK_STR(apply(R, "^h\\.(\\d+)\\.(\\d+)$", "", "b.${1-1}.${2+2}", "h.4.5", 0), "b.3.7");
+  CHECK_STR(apply(R, "(\\d+)", "", "$1+1", "a7", 0), "a7+1"); /* no braces: literal "+1" */
+  CHECK_STR(apply(R, "^(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)(k)(l)", "", "$123", "abcdefghijkl", 0), "l3"); /* $ takes two digits */
+  CHECK_STR(apply(G, "s.*", NULL, "b.{#+1}.*", "s.w", 4), "b.5.w");
+  CHECK_STR(apply(G, "h.{i}.w", NULL, "b.{i+1}.w", "h.x.w", 0), "<aerror: '{i+1}' needs a number, and capture 'i' is 'x'>");
+  CHECK_STR(apply(G, "h.{i}.w", NULL, "b.{i-1}.w", "h.0.w", 0), "<aerror: '{i-1}' would be negative: capture 'i' is '0'>");
+  CHECK_STR(apply(G, "h.{i}.w", NULL, "b.{i+1}.w", "h.1234567890123456789.w", 0),
+            "<aerror: '{i+1}' needs a number, and capture 'i' is '1234567890123456789', more than 18 digits>");
+  CHECK_STR(apply(R, "^h(\\d*)x", "", "${1+1}", "hx", 0), "<aerror: '${1+1}' needs a number, and capture '1' is ''>");
+  CHECK_STR(apply(G, "h.{i}.w", NULL, "b.{i+}.w", "h.0.w", 0), "<terror@2: '{i+}' is not index arithmetic: '+' must be followed by a number>");
+  CHECK_STR(apply(G, "h.{i}.w", NULL, "b.{i+0}.w", "h.0.w", 0), "<terror@2: '{i+0}' adds nothing>");
+  CHECK_STR(apply(G, "h.{i+1}.w", NULL, "b", "h.0.w", 0), "<error@2: '{i+1}': index arithmetic in a pattern>");
+  CHECK_STR(apply(G, "s.*", NULL, "b.{#-1}.*", "s.w", 0), "<terror@2: '{#-1}' would make the first piece's index negative: {#} counts from 0>");
+}
+
 TEST(bad_patterns_and_templates_are_explained) {
   CHECK_CONTAINS(apply(G, "", NULL, NULL, "x", 0), "empty pattern");
-  CHECK_CONTAINS(apply(G, "a.{", NULL, NULL, "x", 0), "<error@2: '{' must start a capture");
+  CHECK_CONTAINS(apply(G, "a.{", NULL, NULL, "x", 0), "<error@2: unclosed '{' in a glob>");
   CHECK_CONTAINS(apply(G, "a}", NULL, NULL, "x", 0), "<error@1: unmatched '}'");
-  CHECK_CONTAINS(apply(G, "a**", NULL, NULL, "x", 0), "<error@1: '**' is not a glob operator");
-  CHECK_CONTAINS(apply(G, "{#}", NULL, NULL, "x", 0), "only appear in a template");
+  CHECK_CONTAINS(apply(G, "a**", NULL, NULL, "x", 0), "<error@1: '**' in a glob>");
+  CHECK_CONTAINS(apply(G, "{#}", NULL, NULL, "x", 0), "<error@0: '{#}' in a pattern>");
   CHECK_CONTAINS(apply(G, "a\\", NULL, NULL, "x", 0), "escapes nothing");
-  CHECK_CONTAINS(apply(R, "a(b", "", NULL, "x", 0), "<error@3: missing closing parenthesis");
+  CHECK_CONTAINS(apply(R, "a(b", "", NULL, "x", 0), "<error@3: invalid regex: missing closing parenthesis>");
   CHECK_CONTAINS(apply(R, "ab", "q", NULL, "x", 0), "<error@3: unknown regex flag 'q' (known: i m s x n)");
-  CHECK_CONTAINS(apply(G, "a.*", NULL, "{j}", "a.b", 0), "<terror@1: capture 'j' is not bound");
-  CHECK_CONTAINS(apply(G, "a.*", NULL, "*.*", "a.b", 0), "<terror@2: this template has more '*'");
-  CHECK_CONTAINS(apply(G, "a.*", NULL, "$1", "a.b", 0), "$1 refers to a regex group, but this pattern is a glob");
-  CHECK_CONTAINS(apply(R, "a(.)", "", "$2", "ab", 0), "$2: the regex has 1 group");
-  CHECK_CONTAINS(apply(R, "a", "", "*", "a", 0), "this pattern is a regex");
+  CHECK_CONTAINS(apply(G, "a.*", NULL, "{j}", "a.b", 0), "<terror@0: capture '{j}' is not bound by the pattern>");
+  CHECK_CONTAINS(apply(G, "a.*", NULL, "*.*", "a.b", 0), "<terror@0: the template has 2 '*' but the pattern has 1>");
+  CHECK_CONTAINS(apply(G, "a.*", NULL, "$1", "a.b", 0), "<terror@0: '$1' in the template of a glob pattern>");
+  CHECK_CONTAINS(apply(R, "a(.)", "", "$2", "ab", 0), "<terror@0: '$2' refers to group 2, but the regex has 1 group>");
+  CHECK_CONTAINS(apply(R, "a", "", "*", "a", 0), "<terror@0: '*' in the template of a /regex/ pattern>");
   CHECK_CONTAINS(apply(G, "a", NULL, "", "a", 0), "empty template");
   wbr_namepat *p;
   wbr_template *t;
   wbr_namepat_error err;
   CHECK_INT(wbr_namepat_new(&p, G, "x.*", NULL, &err), 0);
   CHECK_INT(wbr_template_new(&t, p, "{#}.*", false, &err), WBR_ERULES);
-  CHECK_CONTAINS(err.msg, "only meaningful in the template of 'unstack'");
+  CHECK_STR(err.msg, "'{#}' (the index of 'unstack') is not allowed in this template");
   wbr_namepat_free(p);
 }
 

@@ -210,7 +210,7 @@ TEST(spans_verify_names_first_instruction_using_a_bad_pool_entry) {
   p->str_len[2] = 1; /* "y": the string is fine now, the regex is next */
   CHECK_INT(wbr_program_verify(p, ctx, "f", 100, &bad), WBR_EBYTECODE);
   CHECK_STR(g.last, "instruction 1 at byte 116 (drop), line 3:1: pattern 1: regex /x(/ at offset 2: "
-                    "missing closing parenthesis");
+                    "invalid regex: missing closing parenthesis");
   CHECK_INT(bad, 1);
   wbr_program_free(p);
   /* an entry no instruction uses has no position to give */

@@ -32,8 +32,8 @@ bad() {
 }
 bad bad_opcode 'byte 158: instruction 1: unknown opcode 77'
 bad pattern_index 'instruction 0 at byte 142 (drop): operand a: pattern index 9 out of range (5 patterns)'
-bad bad_regex 'byte 471: pattern 2: regex /^stages\.((\d+)\./ at offset 17: missing closing parenthesis'
-bad unbound_capture "instruction 2 at byte 174 (rename): operand b: template \"blocks.{i}.q\" at offset 8: capture 'i' is not bound by the pattern"
+bad bad_regex 'byte 471: pattern 2: regex /^stages\.((\d+)\./ at offset 17: invalid regex: missing closing parenthesis'
+bad unbound_capture "instruction 2 at byte 174 (rename): operand b: template \"blocks.{i}.q\" at offset 7: '{i}' in the template of a /regex/ pattern"
 bad bad_dtype 'instruction 4 at byte 206 (cast): operand x: dtype 40 out of range (0 to 14)'
 bad bad_flags 'instruction 0 at byte 142 (drop): unknown flag bits 0x80'
 bad huge_count 'byte 290: 2147483647 strings exceed the limit of 1048576'
@@ -50,7 +50,7 @@ bad not_wbc 'not a .wbc bytecode file (it does not start with \x89WBC)' \
   '  help: give a .wbc written by `wbr compile`, or the .wbr itself'
 # concat/stack: the inputs after the first are templates of the first's captures, verified as
 # the VM will run them (before, this one loaded and failed only when a plan ran).
-bad concat_unbound_input "instruction 6 at byte 238 (concat): operand a: input 2: template \"blocks.{j}.k\" at offset 8: capture 'j' is not bound by the pattern"
+bad concat_unbound_input "instruction 6 at byte 238 (concat): operand a: input 2: template \"blocks.{j}.k\" at offset 7: capture '{j}' is not bound by the pattern"
 ok wbc/concat_later_input_is_a_template "$WBR" disasm concat_ok.wbc
 
 # ---- wbr compile / wbr disasm: usage and input errors ----
