@@ -311,22 +311,6 @@ static void check_split(checker *c, const wbr_ast_stmt *s) {
   }
 }
 
-/* Where template t uses capture nm ({nm} for a glob, ${nm} for a regex): its offset, or -1. */
-static long tpl_uses(const wbr_ast_pat *t, wbr_pattern_kind k, const char *nm, size_t n) {
-  const char *s = t->text;
-  for (size_t i = 0; s[i]; i++) {
-    if ((s[i] == '\\' || (k == WBR_PK_REGEX && s[i] == '$' && s[i + 1] == '$')) && s[i + 1]) {
-      i++; /* an escape, or $$ (a literal '$') */
-      continue;
-    }
-    size_t o = k == WBR_PK_REGEX ? i + 1 : i; /* where the '{' must be */
-    char after = s[o] == '{' && strncmp(s + o + 1, nm, n) == 0 ? s[o + 1 + n] : 0; /* {e}, {e+1} */
-    if ((k == WBR_PK_GLOB || s[i] == '$') && (after == '}' || after == '+' || after == '-'))
-      return (long)i;
-  }
-  return -1;
-}
-
 /* stack/concat PATTERN over NAME: NAME is a capture of the pattern, and the template leaves it
  * out (the joined tensor holds every value of it; the other captures make the groups). */
 static void check_over(checker *c, const wbr_ast_stmt *s, const binds *b0) {
@@ -348,11 +332,16 @@ static void check_over(checker *c, const wbr_ast_stmt *s, const binds *b0) {
     err(c, s->over_span, help, "'%s ... over %s': the pattern has no capture named '%s'", kw, nm, nm);
     return;
   }
-  long at = tpl_uses(&s->out[0], b0->kind, nm, n);
-  if (at >= 0)
-    err(c, str_span(&s->out[0], (size_t)at, n + (rx ? 3 : 2)),
-        "the joined tensor holds every part: leave the part number out of its name",
+  /* The engine says whether the template copies the capture (the template's own errors are
+   * reported by template()). */
+  wbr_template *tp = NULL;
+  wbr_namepat_error e;
+  int rc = wbr_template_new(&tp, b0->np, s->out[0].text, false, &e);
+  if (rc == WBR_ENOMEM) c->oom = true;
+  if (rc == 0 && wbr_template_uses_group(tp, wbr_namepat_group_of(b0->np, nm, n)))
+    err(c, s->out[0].span, "the joined tensor holds every part: leave the part number out of its name",
         "the template of '%s ... over %s' uses the capture '%s'", kw, nm, nm);
+  wbr_template_free(tp);
 }
 
 /* split PATTERN axis N parts K -> "T{#}": at least one part, and {#} names them. */
