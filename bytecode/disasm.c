@@ -48,13 +48,25 @@ static void put_ints(wbr_buf *b, const wbr_program *p, uint32_t i) {
   uint32_t n;
   const int64_t *v = wbr_program_ints(p, i, &n);
   wbr_buf_putc(b, '[');
-  for (uint32_t k = 0; k < n; k++) wbr_buf_printf(b, "%s%" PRId64, k ? ", " : "", v[k]);
+  for (uint32_t k = 0; k < n; k++) {
+    if (k) wbr_buf_puts(b, ", ");
+    wbr_xvalue_print(b, p, v[k]);
+  }
   wbr_buf_putc(b, ']');
 }
 
-static int64_t int_at(const wbr_program *p, uint32_t i, uint32_t k) {
+/* Value k of int list i: a literal, or the expression over parameters it refers to. */
+static void put_int_at(wbr_buf *b, const wbr_program *p, uint32_t i, uint32_t k) {
   uint32_t n;
-  return wbr_program_ints(p, i, &n)[k];
+  wbr_xvalue_print(b, p, wbr_program_ints(p, i, &n)[k]);
+}
+
+/* Parameter i as declared: "n_heads = 32", or the bare name when it has no default. */
+static void put_param(wbr_buf *b, const wbr_program *p, uint32_t i) {
+  wbr_buf_puts(b, wbr_program_param_name(p, i));
+  if (p->params[i].def == WBR_NONE) return;
+  wbr_buf_puts(b, " = ");
+  wbr_xnode_print(b, p, p->params[i].def);
 }
 
 /* One operand of kind k and value v, with its label ("axis 0", "-> \"x\""), appended to the
@@ -91,9 +103,15 @@ static void put_operand(wbr_buf *b, const wbr_program *p, wbr_opk k, uint32_t v)
   case WBR_OPK_SIZES:
   case WBR_OPK_EXPSHAPE: put_ints(b, p, v); break;
   case WBR_OPK_INDEX:
-  case WBR_OPK_PARTS: wbr_buf_printf(b, "%" PRId64, int_at(p, v, 0)); break;
+  case WBR_OPK_PARTS:
+  case WBR_OPK_COUNTL: put_int_at(b, p, v, 0); break;
   case WBR_OPK_CAPTURE: wbr_buf_puts(b, wbr_program_str(p, v)); break;
-  case WBR_OPK_RANGE: wbr_buf_printf(b, "%" PRId64 ":%" PRId64, int_at(p, v, 0), int_at(p, v, 1)); break;
+  case WBR_OPK_RANGE:
+    put_int_at(b, p, v, 0);
+    wbr_buf_putc(b, ':');
+    put_int_at(b, p, v, 1);
+    break;
+  case WBR_OPK_PARAM: put_param(b, p, v); break;
   case WBR_OPK_COUNT: wbr_buf_printf(b, "%u", v); break;
   case WBR_OPK_AXIS: wbr_buf_printf(b, "%d", (int)(int32_t)v); break;
   case WBR_OPK_DTYPE: wbr_buf_puts(b, wbr_dtype_name((wbr_dtype)(int32_t)v)); break;
@@ -107,7 +125,9 @@ static void put_experts_comment(wbr_buf *b, const wbr_program *p, const wbr_insn
   if (in->op == WBR_OP_SPLIT_PARTS) {
     wbr_buf_printf(b, "cut matches of ");
     put_pattern_kind(b, p, in->a);
-    wbr_buf_printf(b, " along axis %d into %" PRId64 " equal parts, named ", in->x, int_at(p, in->c, 0));
+    wbr_buf_printf(b, " along axis %d into ", in->x);
+    put_int_at(b, p, in->c, 0);
+    wbr_buf_puts(b, " equal parts, named ");
   } else {
     wbr_buf_printf(b, "%s the matches of ", in->op == WBR_OP_STACK_OVER ? "stack" : "concatenate");
     put_pattern_kind(b, p, in->a);
@@ -186,15 +206,19 @@ static void put_comment(wbr_buf *b, const wbr_program *p, const wbr_insn *in) {
   case WBR_OP_CONCAT_OVER:
   case WBR_OP_SPLIT_PARTS: put_experts_comment(b, p, in); break;
   case WBR_OP_SELECT:
-    wbr_buf_printf(b, "take index %" PRId64 " of axis %d (dropping the axis) of each match of ",
-                   int_at(p, in->c, 0), in->x);
+    wbr_buf_puts(b, "take index ");
+    put_int_at(b, p, in->c, 0);
+    wbr_buf_printf(b, " of axis %d (dropping the axis) of each match of ", in->x);
     put_pattern_kind(b, p, in->a);
     wbr_buf_puts(b, " into ");
     put_quoted(b, wbr_program_str(p, in->b), '"');
     break;
   case WBR_OP_SLICE:
-    wbr_buf_printf(b, "take indices %" PRId64 " to %" PRId64 " (exclusive) of axis %d of each match of ",
-                   int_at(p, in->c, 0), int_at(p, in->c, 1), in->x);
+    wbr_buf_puts(b, "take indices ");
+    put_int_at(b, p, in->c, 0);
+    wbr_buf_puts(b, " to ");
+    put_int_at(b, p, in->c, 1);
+    wbr_buf_printf(b, " (exclusive) of axis %d of each match of ", in->x);
     put_pattern_kind(b, p, in->a);
     wbr_buf_puts(b, " into ");
     put_quoted(b, wbr_program_str(p, in->b), '"');
@@ -229,6 +253,22 @@ static void put_comment(wbr_buf *b, const wbr_program *p, const wbr_insn *in) {
     break;
   case WBR_OP_EXPECT_COUNT:
     wbr_buf_printf(b, "fail unless exactly %u tensor%s match ", in->b, in->b == 1 ? "" : "s");
+    put_pattern_kind(b, p, in->a);
+    break;
+  case WBR_OP_PARAM:
+    wbr_buf_printf(b, "parameter %s: from --param %s=N or --config", wbr_program_param_name(p, in->a),
+                   wbr_program_param_name(p, in->a));
+    if (p->params[in->a].def == WBR_NONE) {
+      wbr_buf_puts(b, " (no default: must be given)");
+    } else {
+      wbr_buf_puts(b, ", else ");
+      wbr_xnode_print(b, p, p->params[in->a].def);
+    }
+    break;
+  case WBR_OP_EXPECT_COUNT_OF:
+    wbr_buf_puts(b, "fail unless exactly ");
+    put_int_at(b, p, in->b, 0);
+    wbr_buf_puts(b, " tensors match ");
     put_pattern_kind(b, p, in->a);
     break;
   case WBR_OP_COUNT: break;
@@ -272,7 +312,7 @@ char *wbr_program_disasm(const wbr_program *p) {
   }
   if (wops > 56) wops = 56;
 
-  wbr_buf_printf(&b, "; weightbridge bytecode, format %d, language %u\n", WBR_WBC_VERSION,
+  wbr_buf_printf(&b, "; weightbridge bytecode, format %u, language %u\n", wbr_program_format(p),
                  p->lang_version);
   wbr_buf_puts(&b, "; source ");
   put_quoted(&b, wbr_program_source(p), '"');
@@ -280,6 +320,15 @@ char *wbr_program_disasm(const wbr_program *p) {
   wbr_buf_printf(&b, "; %u instruction%s; pools: %u string%s, %u pattern%s, %u int list%s, %u ref list%s\n",
                  n, plural(n), p->nstrs, plural(p->nstrs), p->npats, plural(p->npats), p->nints,
                  plural(p->nints), p->nrefs, plural(p->nrefs));
+  if (wbr_program_format(p) >= 2) {
+    wbr_buf_printf(&b, "; %u parameter%s, %u expression node%s", p->nparams, plural(p->nparams),
+                   p->nxnodes, plural(p->nxnodes));
+    for (uint32_t i = 0; i < p->nparams; i++) {
+      wbr_buf_puts(&b, i ? ", " : ": ");
+      put_param(&b, p, i);
+    }
+    wbr_buf_putc(&b, '\n');
+  }
   wbr_buf_printf(&b, "%-4s  %-*s  %-12s  %-3s  %-*s  ; %s\n", "addr", (int)wpos, "line:col",
                  "opcode", "opt", (int)wops, "operands", "comment");
   for (uint32_t i = 0; i < n; i++) {

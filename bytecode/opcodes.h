@@ -53,7 +53,9 @@
   K(EXPSHAPE, "shape ", "int list, <= WBR_MAX_DIMS values >= -1 (-1 matches any size)")          \
   K(COUNT, "count ", "u32 immediate: an expected number of tensors")                             \
   K(AXIS, "axis ", "x immediate: an axis, -WBR_MAX_DIMS .. WBR_MAX_DIMS-1")                      \
-  K(DTYPE, "", "x immediate: a wbr_dtype")
+  K(DTYPE, "", "x immediate: a wbr_dtype")                                                      \
+  K(PARAM, "", "u32 immediate: the next entry of the parameter table (declared in table order)") \
+  K(COUNTL, "count ", "int list of 1 value >= 0: an expected number of tensors")
 
 typedef enum wbr_opk {
 #define WBR_OPK_ENUM(id, label, doc) WBR_OPK_##id,
@@ -98,6 +100,10 @@ typedef enum wbr_opk {
      "fail unless exactly b tensors match a")                                                     \
   OP(HINT_LAYOUT, "hint_layout", NONE, PAT, PAT, AXES,                                            \
      "a hint that also fixes the layout: output axis i is axis c[i] of a's tensor; no effect here") \
+  OP(PARAM, "param", NONE, PARAM, NONE, NONE,                                                     \
+     "declare parameter a (name and default in the parameter table); no effect when running")    \
+  OP(EXPECT_COUNT_OF, "expect_count", NONE, PAT, COUNTL, NONE,                                 \
+     "fail unless exactly b[0] tensors match a (a count given by parameters)")                    \
   OP(STACK_OVER, "stack_over", AXIS, PAT, TPL, CAPTURE,                                           \
      "join the matches of a, grouped by their other captures, on new axis x in the order of c")   \
   OP(CONCAT_OVER, "concat_over", AXIS, PAT, TPL, CAPTURE,                                         \

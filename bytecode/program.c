@@ -91,6 +91,8 @@ void wbr_program_free(wbr_program *p) {
   free(p->int_vals);
   free(p->refs);
   free(p->ref_vals);
+  free(p->params);
+  free(p->xnodes);
   free(p->source);
   free(p->text);
   free(p->spans);

@@ -6,6 +6,7 @@
 #define WBR_PROGRAM_H
 
 #include "opcodes.h"
+#include "params.h"
 #include "pattern.h"
 #include "base/text.h"
 #include "base/util.h"
@@ -21,6 +22,7 @@
 #define WBR_RX_LETTERS "imsxn" /* bit i <-> letter i */
 
 #define WBR_WBC_VERSION 1 /* the .wbc format version this runtime reads and writes */
+#define WBR_WBC_VERSION_PARAMS 2 /* ... and the one for programs with parameters (params.h) */
 
 /* Limits enforced by the builder and the loader (docs/bytecode.md, "Limits"). */
 #define WBR_MAX_INSNS (1u << 20)
@@ -75,6 +77,14 @@ struct wbr_program {
   uint32_t nrefs, refs_cap;
   size_t nref_vals, ref_vals_cap;
 
+  /* Parameters (format version 2 only; bytecode/params.h): the parameter table and the
+   * expression pool that int-list values may refer to. Both empty in a version-1 program. */
+  struct wbr_param_decl *params;
+  uint32_t nparams, params_cap;
+  struct wbr_xnode *xnodes;
+  uint32_t nxnodes, xnodes_cap;
+  bool xrefs; /* format 2: int-list values in the reference range are references (params.h) */
+
   char *source;         /* the .wbr file name it was compiled from ("" if unknown) */
   uint64_t source_hash; /* FNV-1a 64 of the .wbr text */
   uint32_t lang_version;
@@ -111,6 +121,11 @@ static inline const int64_t *wbr_program_ints(const wbr_program *p, uint32_t i, 
 static inline const uint32_t *wbr_program_refs(const wbr_program *p, uint32_t i, uint32_t *n) {
   *n = p->refs[i].n;
   return p->ref_vals + p->refs[i].off;
+}
+/* Whether int-list value v of p refers to an expression (only in a format-2 program: in a
+ * version-1 file every value is a literal, whatever it is). */
+static inline bool wbr_program_is_xref(const wbr_program *p, int64_t v) {
+  return p->xrefs && wbr_xref_is(v);
 }
 /* Pattern i as verified and compiled, or NULL (the program was not verified, or i is new). */
 static inline const struct wbr_namepat *wbr_program_namepat(const wbr_program *p, uint32_t i) {

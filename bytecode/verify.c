@@ -107,7 +107,27 @@ typedef struct vstate {
   const wbr_program *p;
   wbr_namepat **np; /* every pattern, compiled */
   char err[512];
+  uint32_t nparam_insns; /* param instructions seen so far */
 } vstate;
+
+/* Values of an int list that refer to expressions (bytecode/params.h): to a node of the pool,
+ * and never where the value is structural (axes). */
+static const char *check_xrefs(const wbr_program *p, wbr_opk k, const int64_t *iv, uint32_t n,
+                               char *err, size_t errn) {
+  for (uint32_t i = 0; i < n; i++) {
+    if (!wbr_program_is_xref(p, iv[i])) continue;
+    if (k == WBR_OPK_AXES) {
+      snprintf(err, errn, "value %u refers to an expression: axes are literal", i);
+      return err;
+    }
+    if (wbr_xref_node(iv[i]) >= p->nxnodes) {
+      snprintf(err, errn, "value %u refers to expression node %u (the pool has %u)", i,
+               wbr_xref_node(iv[i]), p->nxnodes);
+      return err;
+    }
+  }
+  return NULL;
+}
 
 static const char *check_int_list(const vstate *v, wbr_opk k, uint32_t idx, uint32_t nouts,
                                   char *err, size_t errn) {
@@ -118,6 +138,7 @@ static const char *check_int_list(const vstate *v, wbr_opk k, uint32_t idx, uint
   }
   uint32_t n;
   const int64_t *iv = wbr_program_ints(p, idx, &n);
+  if (check_xrefs(p, k, iv, n, err, errn)) return err;
   switch (k) {
   case WBR_OPK_SHAPE:
   case WBR_OPK_EXPSHAPE:
@@ -132,6 +153,7 @@ static const char *check_int_list(const vstate *v, wbr_opk k, uint32_t idx, uint
     }
     uint32_t infer = 0;
     for (uint32_t i = 0; i < n; i++) {
+      if (wbr_program_is_xref(p, iv[i])) continue; /* bound at run time, checked there */
       if (iv[i] < -1) {
         snprintf(err, errn, "value %lld at position %u is negative", (long long)iv[i], i);
         return err;
@@ -165,7 +187,7 @@ static const char *check_int_list(const vstate *v, wbr_opk k, uint32_t idx, uint
       snprintf(err, errn, "a part count needs 1 value, the list has %u", n);
       return err;
     }
-    if (!wbr_xref_is(iv[0]) && iv[0] < 1) {
+    if (!wbr_program_is_xref(p, iv[0]) && iv[0] < 1) {
       snprintf(err, errn, "part count %lld is below 1", (long long)iv[0]);
       return err;
     }
@@ -179,6 +201,12 @@ static const char *check_int_list(const vstate *v, wbr_opk k, uint32_t idx, uint
       return err;
     }
     return NULL;
+  case WBR_OPK_COUNTL:
+    if (n != 1 || (!wbr_program_is_xref(p, iv[0]) && iv[0] < 0)) {
+      snprintf(err, errn, "a count is one value >= 0 (the list has %u)", n);
+      return err;
+    }
+    return NULL;
   case WBR_OPK_NONE:
   case WBR_OPK_PAT:
   case WBR_OPK_PATS:
@@ -189,6 +217,7 @@ static const char *check_int_list(const vstate *v, wbr_opk k, uint32_t idx, uint
   case WBR_OPK_COUNT:
   case WBR_OPK_AXIS:
   case WBR_OPK_DTYPE:
+  case WBR_OPK_PARAM:
   case WBR_OPK_NKINDS:
     break;
   }
@@ -306,8 +335,18 @@ static const char *check_operand(vstate *vs, wbr_opk k, uint32_t v, const wbr_na
   case WBR_OPK_INDEX:
   case WBR_OPK_RANGE:
   case WBR_OPK_EXPSHAPE:
+  case WBR_OPK_COUNTL:
     return check_int_list(vs, k, v, nouts, err, errn);
   case WBR_OPK_COUNT:
+    return NULL;
+  case WBR_OPK_PARAM:
+    /* Declarations follow the table: the k-th param instruction declares entry k. */
+    if (v != vs->nparam_insns || v >= p->nparams) {
+      snprintf(err, errn, "declares parameter %u, expected %u (the table has %u)", v,
+               vs->nparam_insns, p->nparams);
+      return err;
+    }
+    vs->nparam_insns++;
     return NULL;
   case WBR_OPK_AXIS: {
     int32_t x = (int32_t)v;
@@ -422,7 +461,9 @@ static bool operand_uses(const wbr_program *p, wbr_opk k, uint32_t v, pool_kind 
   case WBR_OPK_AXES:
   case WBR_OPK_INDEX:
   case WBR_OPK_RANGE:
+  case WBR_OPK_COUNTL:
   case WBR_OPK_EXPSHAPE: return pk == POOL_INTS && v == idx;
+  case WBR_OPK_PARAM:
   case WBR_OPK_NONE:
   case WBR_OPK_COUNT:
   case WBR_OPK_AXIS:
@@ -489,6 +530,8 @@ int wbr_program_verify(wbr_program *p, wbr_ctx *ctx, const char *file, size_t co
     if (p->refs[i].n > WBR_MAX_LIST || p->refs[i].off > p->nref_vals ||
         p->nref_vals - p->refs[i].off < p->refs[i].n)
       rc = pool_fail(p, ctx, file, code_base, bad_addr, POOL_REFS, i, "ref list", "bad extent");
+  if (rc == 0 && wbr_params_verify(p, err, sizeof err))
+    rc = wbr_fail(ctx, WBR_EBYTECODE, file, help, "parameters: %s", err);
   for (uint32_t i = 0; i < p->ncode && rc == 0; i++) {
     if (check_insn(&vs, i, err, sizeof err)) {
       const wbr_opinfo *oi = wbr_opinfo_get(p->code[i].op);
@@ -502,6 +545,10 @@ int wbr_program_verify(wbr_program *p, wbr_ctx *ctx, const char *file, size_t co
                     oi ? " (" : "", oi ? oi->name : "", oi ? ")" : "", err);
     }
   }
+  if (rc == 0 && vs.nparam_insns != p->nparams)
+    rc = wbr_fail(ctx, WBR_EBYTECODE, file, help,
+                  "the parameter table has %u entries, but %u param instructions declare them",
+                  p->nparams, vs.nparam_insns);
   wbr_program_drop_patterns(p);
   if (rc == 0) {
     p->np = vs.np;

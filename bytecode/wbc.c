@@ -15,7 +15,8 @@
 #include "program.h"
 
 #define WBC_HEADER 24
-#define WBC_NSECT 7
+#define WBC_NSECT 7  /* format version 1; version 2 adds two (the parameters) */
+#define WBC_NSECT_V2 9
 #define WBC_SECT_ENTRY 12
 #define WBC_TRAILER 4
 #define WBC_MIN_SIZE (WBC_HEADER + WBC_NSECT * WBC_SECT_ENTRY + WBC_TRAILER)
@@ -25,9 +26,10 @@
 static const uint8_t wbc_magic[4] = {0x89, 'W', 'B', 'C'};
 static const uint8_t wbc_sentinel[4] = {'\r', '\n', 0x1a, '\n'};
 
-enum { SECT_META = 1, SECT_CODE, SECT_LINES, SECT_STRINGS, SECT_PATTERNS, SECT_INTS, SECT_REFS };
-static const char *const sect_name[] = {"",        "meta",     "code", "lines",
-                                        "strings", "patterns", "ints", "refs"};
+enum { SECT_META = 1, SECT_CODE, SECT_LINES, SECT_STRINGS, SECT_PATTERNS, SECT_INTS, SECT_REFS,
+       SECT_PARAMS, SECT_EXPRS };
+static const char *const sect_name[] = {"",        "meta",     "code", "lines", "strings",
+                                        "patterns", "ints",   "refs", "params", "exprs"};
 
 static const char *const help_recompile =
     "the file is corrupt or was not written by wbr: recompile it with `wbr compile`";
@@ -117,6 +119,21 @@ static void write_section(wbr_buf *b, int id, const wbr_program *p) {
       for (uint32_t k = 0; k < n; k++) put_u32(b, v[k]);
     }
     break;
+  case SECT_PARAMS:
+    put_u32(b, p->nparams);
+    for (uint32_t i = 0; i < p->nparams; i++) {
+      put_u32(b, p->params[i].name);
+      put_u32(b, p->params[i].def);
+    }
+    break;
+  case SECT_EXPRS:
+    put_u32(b, p->nxnodes);
+    for (uint32_t i = 0; i < p->nxnodes; i++) {
+      put_u32(b, p->xnodes[i].op); /* op, then 3 zero bytes */
+      put_u32(b, p->xnodes[i].a);
+      put_u32(b, p->xnodes[i].b);
+    }
+    break;
   default: break;
   }
 }
@@ -131,13 +148,16 @@ int wbr_program_serialize(const wbr_program *p, wbr_ctx *ctx, void **out, size_t
   wbr_buf_put(&b, wbc_magic, 4);
   wbr_buf_put(&b, wbc_sentinel, 4);
   put_u32(&b, WBC_ORDER_MARK);
-  put_u16(&b, WBR_WBC_VERSION);
-  put_u16(&b, WBC_NSECT);
+  /* Without parameters, exactly the version-1 file (bytecode/params.h). */
+  uint16_t version = wbr_program_format(p);
+  int nsect = version >= 2 ? WBC_NSECT_V2 : WBC_NSECT;
+  put_u16(&b, version);
+  put_u16(&b, (uint16_t)nsect);
   put_u32(&b, 0); /* total size, patched below */
   put_u32(&b, 0); /* reserved */
   size_t table = b.len;
-  for (int i = 0; i < WBC_NSECT * WBC_SECT_ENTRY; i++) put_u8(&b, 0);
-  for (int id = 1; id <= WBC_NSECT; id++) {
+  for (int i = 0; i < nsect * WBC_SECT_ENTRY; i++) put_u8(&b, 0);
+  for (int id = 1; id <= nsect; id++) {
     size_t start = b.len;
     write_section(&b, id, p);
     if (b.oom) break;
@@ -396,6 +416,41 @@ static int load_lists(loader *l, wbr_program *p, bool ints) {
   return 0;
 }
 
+/* Version 2: the parameter table (name, default node per entry) and the expression pool (op,
+ * three zero bytes, a, b per node). Their meaning is checked by the verifier. */
+static int load_params(loader *l, wbr_program *p) {
+  uint32_t n;
+  int rc = take_count(l, &n, WBR_MAX_PARAMS, 8, "parameters");
+  if (rc) return rc;
+  p->params = alloc_n(n, sizeof *p->params);
+  if (!p->params) return wbr_oom(l->ctx);
+  for (uint32_t i = 0; i < n; i++) {
+    const uint8_t *b = take(l, 8, "a parameter");
+    if (!b) return WBR_EBYTECODE;
+    p->params[i] = (wbr_param_decl){get_u32(b), get_u32(b + 4)};
+  }
+  p->nparams = p->params_cap = n;
+  p->xrefs = true; /* a version-2 file */
+  return 0;
+}
+
+static int load_exprs(loader *l, wbr_program *p) {
+  uint32_t n;
+  int rc = take_count(l, &n, WBR_XREF_LIMIT, 12, "expression nodes");
+  if (rc) return rc;
+  p->xnodes = alloc_n(n, sizeof *p->xnodes);
+  if (!p->xnodes) return wbr_oom(l->ctx);
+  for (uint32_t i = 0; i < n; i++) {
+    const uint8_t *b = take(l, 12, "an expression node");
+    if (!b) return WBR_EBYTECODE;
+    if (get_u32(b) > 0xff)
+      return bad(l, l->pos - 12, "expression node %u: reserved bytes are not 0", i);
+    p->xnodes[i] = (wbr_xnode){b[0], get_u32(b + 4), get_u32(b + 8)};
+  }
+  p->nxnodes = p->xnodes_cap = n;
+  return 0;
+}
+
 int wbr_program_load_bytes(wbr_program **out, wbr_ctx *ctx, const char *name, const void *bytes,
                            size_t len) {
   if (!out) return wbr_fail(ctx, WBR_EUSAGE, name, NULL, "wbr_program_load_bytes: NULL argument");
@@ -421,10 +476,14 @@ int wbr_program_load_bytes(wbr_program **out, wbr_ctx *ctx, const char *name, co
     return bad(&l, 8, "byte-order mark is 0x%08x, expected 0x%08x: the file was byte-swapped or damaged",
                get_u32(d + 8), WBC_ORDER_MARK);
   uint16_t version = get_u16(d + 12);
-  if (version != WBR_WBC_VERSION)
+  if (version != WBR_WBC_VERSION && version != WBR_WBC_VERSION_PARAMS)
     return wbr_fail(ctx, WBR_EBYTECODE, name, "recompile the .wbr with this wbr: `wbr compile RULES.wbr`",
-                    "byte 12: bytecode format version %u is not supported (this wbr reads version %d)",
-                    version, WBR_WBC_VERSION);
+                    "byte 12: bytecode format version %u is not supported (this wbr reads versions %d and %d)",
+                    version, WBR_WBC_VERSION, WBR_WBC_VERSION_PARAMS);
+  int nsect = version == WBR_WBC_VERSION_PARAMS ? WBC_NSECT_V2 : WBC_NSECT;
+  if (len < (size_t)(WBC_HEADER + nsect * WBC_SECT_ENTRY + WBC_TRAILER))
+    return bad(&l, len, "the file is truncated (%zu bytes; a version-%u .wbc has at least %d)", len,
+               version, WBC_HEADER + nsect * WBC_SECT_ENTRY + WBC_TRAILER);
   uint32_t size = get_u32(d + 16);
   if (size != len)
     return bad(&l, 16, "the header gives a size of %u bytes but the file has %zu (%s)", size, len,
@@ -434,9 +493,8 @@ int wbr_program_load_bytes(wbr_program **out, wbr_ctx *ctx, const char *name, co
   if (stored != crc)
     return bad(&l, len - 4, "checksum mismatch (stored 0x%08x, computed 0x%08x): the file is corrupt",
                stored, crc);
-  if (get_u16(d + 14) != WBC_NSECT)
-    return bad(&l, 14, "%u sections (format version %d has %d)", get_u16(d + 14), WBR_WBC_VERSION,
-               WBC_NSECT);
+  if (get_u16(d + 14) != nsect)
+    return bad(&l, 14, "%u sections (format version %u has %d)", get_u16(d + 14), version, nsect);
   if (get_u32(d + 20) != 0) return bad(&l, 20, "reserved header field is not 0");
 
   wbr_program *p = calloc(1, sizeof *p);
@@ -445,8 +503,8 @@ int wbr_program_load_bytes(wbr_program **out, wbr_ctx *ctx, const char *name, co
     return wbr_oom(ctx);
   }
   int rc = 0;
-  size_t cursor = WBC_HEADER + WBC_NSECT * WBC_SECT_ENTRY, code_base = 0;
-  for (int id = 1; id <= WBC_NSECT && rc == 0; id++) {
+  size_t cursor = WBC_HEADER + (size_t)nsect * WBC_SECT_ENTRY, code_base = 0;
+  for (int id = 1; id <= nsect && rc == 0; id++) {
     const uint8_t *e = d + WBC_HEADER + (size_t)(id - 1) * WBC_SECT_ENTRY;
     size_t at = (size_t)(e - d);
     uint32_t sid = get_u32(e), off = get_u32(e + 4), sz = get_u32(e + 8);
@@ -478,6 +536,8 @@ int wbr_program_load_bytes(wbr_program **out, wbr_ctx *ctx, const char *name, co
     case SECT_PATTERNS: rc = load_patterns(&l, p); break;
     case SECT_INTS: rc = load_lists(&l, p, true); break;
     case SECT_REFS: rc = load_lists(&l, p, false); break;
+    case SECT_PARAMS: rc = load_params(&l, p); break;
+    case SECT_EXPRS: rc = load_exprs(&l, p); break;
     default: break;
     }
     if (rc == 0 && l.pos != l.end)

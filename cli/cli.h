@@ -41,6 +41,21 @@ int cmd_check(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_match(int argc, char **argv);
 
+/* --param NAME=INT (repeatable) and --config FILE (cli/params.c). v: the --param values, then
+ * (after cli_params_load) the config's, in precedence order. */
+typedef struct cli_params {
+  wbr_param_value *v;
+  size_t n, nflags;
+  const char *config;
+  wbr_param_value *cfg; /* the config's entries, as the library returned them */
+} cli_params;
+/* If argv[*i] is --param or --config, take it and its value (advancing *i) and return 0, or a
+ * usage error's exit code; -1 when it is neither. */
+int cli_params_arg(cli_params *cp, const char *cmd, int argc, char **argv, int *i);
+/* Read --config (if given) and append its values; returns an exit code. */
+int cli_params_load(cli_params *cp, wbr_ctx *ctx);
+void cli_params_free(cli_params *cp);
+
 /* Load rules: a .wbc is loaded and verified, anything else is compiled as .wbr source. */
 int cli_load_rules(wbr_program **out, wbr_ctx *ctx, const char *path);
 

@@ -21,10 +21,16 @@ int cmd_match(int argc, char **argv) {
     fputs("wbr match: out of memory\n", stderr);
     return EXIT_INPUT;
   }
-  int code = EXIT_OK;
+  int code = EXIT_OK, prc;
+  cli_params params = {0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    if (cli_is(a, "-o", "--output") || cli_is(a, "--hint", NULL) || cli_is(a, "--update", NULL)) {
+    if ((prc = cli_params_arg(&params, "match", argc, argv, &i)) >= 0) {
+      if (prc) {
+        code = prc;
+        goto done;
+      }
+    } else if (cli_is(a, "-o", "--output") || cli_is(a, "--hint", NULL) || cli_is(a, "--update", NULL)) {
       if (i + 1 >= argc) {
         code = cli_usage("match", "%s needs a value", a);
         goto done;
@@ -44,7 +50,9 @@ int cmd_match(int argc, char **argv) {
              "  --hint A=B      pin source A to target B (globs with matching {captures} allowed);\n"
              "                  'A=B transpose' or 'A=B permute (3, 2, 0, 1)' also fixes the layout\n"
              "  --update RULES  keep RULES and draft only what they leave unmapped\n"
-             "  --explain       print the evidence for each pairing to stderr\n");
+             "  --explain       print the evidence for each pairing to stderr\n"
+             "  --param N=INT   the value of a parameter (repeatable)\n"
+             "  --config FILE   parameter values from a model config (config.json)\n");
       goto done;
     } else if (a[0] == '-' && a[1]) {
       code = cli_usage("match", "unknown option '%s'", a);
@@ -61,6 +69,11 @@ int cmd_match(int argc, char **argv) {
     goto done;
   }
   wbr_ctx *ctx = cli_ctx();
+  code = cli_params_load(&params, ctx);
+  if (code) {
+    wbr_ctx_free(ctx);
+    goto done;
+  }
   wbr_tensorset *src = NULL, *tgt = NULL;
   char *upd = NULL;
   size_t upd_len = 0;
@@ -81,6 +94,8 @@ int cmd_match(int argc, char **argv) {
     o.update_src = upd;
     o.update_len = upd_len;
     o.explain = explain;
+    o.params = params.v;
+    o.nparams = params.n;
     rc = wbr_match_run(&res, ctx, src, tgt, &o);
   }
   if (rc) {
@@ -114,6 +129,7 @@ int cmd_match(int argc, char **argv) {
   wbr_tensorset_free(src);
   wbr_ctx_free(ctx);
 done:
+  cli_params_free(&params);
   free(hints);
   return code;
 }

@@ -20,6 +20,7 @@ typedef struct job {
   wbr_program *prog;
   wbr_tensorset *src_set, *target_set;
   wbr_plan *plan;
+  cli_params params; /* --param, --config */
 } job;
 
 static bool ends_with(const char *s, const char *suffix) {
@@ -76,7 +77,7 @@ static int parse_size(const char *s, uint64_t *out) {
 
 static int parse_args(job *j, int argc, char **argv, bool want_format, bool want_out) {
   const char *pos[2] = {0};
-  int npos = 0;
+  int npos = 0, prc;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (cli_is(a, "-t", "--target") || (want_out && cli_is(a, "-o", "--output")) ||
@@ -97,6 +98,8 @@ static int parse_args(job *j, int argc, char **argv, bool want_format, bool want
       if (i + 1 >= argc) return cli_usage(j->cmd, "%s needs a value", a);
       if (parse_size(argv[++i], &j->max_shard) != 0)
         return cli_usage(j->cmd, "--max-shard-size takes a size like 5GB, 500MB, 2GiB or a byte count (got '%s')", argv[i]);
+    } else if ((prc = cli_params_arg(&j->params, j->cmd, argc, argv, &i)) >= 0) {
+      if (prc) return prc;
     } else if (a[0] == '-' && a[1]) {
       return cli_usage(j->cmd, "unknown option '%s'", a);
     } else if (npos < 2) {
@@ -115,10 +118,15 @@ static int parse_args(job *j, int argc, char **argv, bool want_format, bool want
 /* Load everything and build the plan; returns an exit code (0 when the plan exists). */
 static int prepare(job *j) {
   j->ctx = cli_ctx();
+  int code = cli_params_load(&j->params, j->ctx);
+  if (code) return code;
   int rc = cli_load_rules(&j->prog, j->ctx, j->rules);
   if (rc == 0) rc = wbr_tensorset_open(&j->src_set, j->ctx, j->src);
   if (rc == 0 && j->target) rc = wbr_tensorset_open(&j->target_set, j->ctx, j->target);
-  if (rc == 0) rc = wbr_plan_new(&j->plan, j->ctx, j->prog, j->src_set, j->target_set);
+  wbr_plan_options po = WBR_PLAN_OPTIONS_INIT;
+  po.params = j->params.v;
+  po.nparams = j->params.n;
+  if (rc == 0) rc = wbr_plan_new_with(&j->plan, j->ctx, j->prog, j->src_set, j->target_set, &po);
   return cli_exit(rc);
 }
 
@@ -128,6 +136,7 @@ static int finish(job *j, int code) {
   wbr_tensorset_free(j->src_set);
   wbr_program_free(j->prog);
   wbr_ctx_free(j->ctx);
+  cli_params_free(&j->params);
   if (fflush(stdout) != 0) {
     perror("wbr: writing output");
     return EXIT_INPUT;
@@ -138,7 +147,7 @@ static int finish(job *j, int code) {
 int cmd_plan(int argc, char **argv) {
   job j = {.cmd = "plan", .format = WBR_PLAN_TEXT};
   int rc = parse_args(&j, argc, argv, true, false);
-  if (rc) return rc;
+  if (rc) return finish(&j, rc);
   rc = prepare(&j);
   if (rc == 0) {
     char *s = wbr_plan_render(j.plan, j.format);
@@ -157,8 +166,8 @@ int cmd_plan(int argc, char **argv) {
 int cmd_check(int argc, char **argv) {
   job j = {.cmd = "check"};
   int rc = parse_args(&j, argc, argv, false, false);
-  if (rc) return rc;
-  if (!j.target) return cli_usage("check", "-t TARGET is required: check compares the result with it");
+  if (rc) return finish(&j, rc);
+  if (!j.target) return finish(&j, cli_usage("check", "-t TARGET is required: check compares the result with it"));
   rc = prepare(&j);
   if (rc == 0) {
     size_t p = wbr_plan_problems(j.plan);
@@ -193,8 +202,8 @@ static void show_progress(void *ud, size_t done, size_t total, uint64_t bytes, u
 int cmd_apply(int argc, char **argv) {
   job j = {.cmd = "apply"};
   int rc = parse_args(&j, argc, argv, false, true);
-  if (rc) return rc;
-  if (!j.out) return cli_usage("apply", "-o OUT is required");
+  if (rc) return finish(&j, rc);
+  if (!j.out) return finish(&j, cli_usage("apply", "-o OUT is required"));
   rc = prepare(&j);
   if (rc == 0) {
     /* The library protects every file the source and target sets read; the rule file too. */

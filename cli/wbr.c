@@ -17,10 +17,10 @@ static const struct command {
     {"compile", cmd_compile, "wbr compile RULES.wbr [-o RULES.wbc]", "check and compile rules to bytecode"},
     {"disasm", cmd_disasm, "wbr disasm RULES.wbc|RULES.wbr", "readable bytecode listing"},
     {"fmt", cmd_fmt, "wbr fmt [-w] RULES.wbr", "canonical formatting of a rule file"},
-    {"plan", cmd_plan, "wbr plan RULES SRC [-t TARGET] [--format text|md|json]", "mapping table; no tensor data read"},
-    {"check", cmd_check, "wbr check RULES SRC -t TARGET", "exit 0 iff RULES map SRC onto TARGET exactly"},
-    {"apply", cmd_apply, "wbr apply RULES SRC [-t TARGET] -o OUT [--sync] [--max-shard-size SIZE]", "convert; OUT is written atomically"},
-    {"match", cmd_match, "wbr match SRC TARGET [-o DRAFT.wbr] [--hint A=B]... [--update RULES.wbr] [--explain]",
+    {"plan", cmd_plan, "wbr plan RULES SRC [-t TARGET] [--format text|md|json] [--param NAME=INT]... [--config FILE]", "mapping table; no tensor data read"},
+    {"check", cmd_check, "wbr check RULES SRC -t TARGET [--param NAME=INT]... [--config FILE]", "exit 0 iff RULES map SRC onto TARGET exactly"},
+    {"apply", cmd_apply, "wbr apply RULES SRC [-t TARGET] -o OUT [--sync] [--max-shard-size SIZE] [--param NAME=INT]... [--config FILE]", "convert; OUT is written atomically"},
+    {"match", cmd_match, "wbr match SRC TARGET [-o DRAFT.wbr] [--hint A=B]... [--update RULES.wbr] [--explain] [--param NAME=INT]... [--config FILE]",
      "draft rules mapping SRC onto TARGET"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

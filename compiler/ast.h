@@ -145,6 +145,10 @@ typedef struct wbr_ast_stmt {
   wbr_ast_num parts;    /* split ... parts N */
   bool has_parts;
   bool transpose;       /* each part transposed: before the join, after the cut */
+  char *name;           /* param: the parameter's name */
+  wbr_span name_span;
+  wbr_ast_num def;      /* param: the default, when has_def */
+  bool has_def;
 
   wbr_ast_comment *lead; /* comment lines directly above the statement */
   size_t nlead;

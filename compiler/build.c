@@ -93,16 +93,6 @@ wbr_ast_ints wbr_b_ints_array(const wbr_int_list *l) {
   return (wbr_ast_ints){.v = l->v, .n = l->n, .span = l->span, .spans = l->spans, .e = l->e};
 }
 
-/* A word of the source (a capture name after 'over'), copied into the arena. */
-const char *wbr_b_word(wbr_parser *ps, wbr_span sp) {
-  size_t n = sp.end - sp.start;
-  char *w = ps_alloc(ps, n + 1);
-  if (!w) return NULL;
-  memcpy(w, ps->f->src + sp.start, n);
-  w[n] = 0;
-  return w;
-}
-
 static wbr_ast_expr *expr_node(wbr_parser *ps, wbr_expr_op op, wbr_span span) {
   wbr_ast_expr *x = ps_alloc(ps, sizeof *x);
   if (x) {
@@ -118,12 +108,17 @@ wbr_ast_expr *wbr_b_lit(wbr_parser *ps, int64_t v, wbr_span span) {
   return x;
 }
 
+char *wbr_b_word(wbr_parser *ps, wbr_span span) {
+  size_t n = span.end - span.start;
+  char *w = ps_alloc(ps, n + 1);
+  if (w) memcpy(w, ps->f->src + span.start, n);
+  return w;
+}
+
 wbr_ast_expr *wbr_b_name(wbr_parser *ps, wbr_span span) {
   wbr_ast_expr *x = expr_node(ps, WBR_EXPR_NAME, span);
-  size_t n = span.end - span.start;
-  char *name = x ? ps_alloc(ps, n + 1) : NULL;
+  char *name = x ? wbr_b_word(ps, span) : NULL;
   if (!name) return NULL;
-  memcpy(name, ps->f->src + span.start, n);
   x->name = name;
   return x;
 }
@@ -206,9 +201,10 @@ wbr_ast_stmt *wbr_b_stmt(wbr_parser *ps, wbr_ast_stmt s) {
 
 wbr_ast_stmt *wbr_b_optional(wbr_parser *ps, wbr_ast_stmt *s, wbr_span span, wbr_span kw) {
   if (!s) return NULL;
-  if (s->kind == WBR_STMT_HINT) {
-    wbr_parse_error(ps, kw, "remove 'optional': a hint never matches or fails",
-                    "'optional' cannot be used with 'hint'");
+  if (s->kind == WBR_STMT_HINT || s->kind == WBR_STMT_PARAM) {
+    wbr_parse_error(ps, kw, s->kind == WBR_STMT_HINT ? "remove 'optional': a hint never matches or fails"
+                                                     : "remove 'optional': a parameter matches no tensor",
+                    "'optional' cannot be used with '%s'", wbr_stmt_keyword(s->kind));
     return s;
   }
   s->optional = true;

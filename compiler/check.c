@@ -363,6 +363,12 @@ static void check_stmt(checker *c, const wbr_ast_stmt *s) {
     check_hint(c, s);
     return;
   }
+  if (s->kind == WBR_STMT_PARAM) {
+    wbr_numcheck nc = {.ctx = c->ctx, .f = c->f, .at = c->at};
+    wbr_check_param(&nc, s);
+    c->errors += nc.errors;
+    return;
+  }
   if (s->nin == 0) return;
   pattern(c, &s->in[0], &b0);
   for (size_t i = 1; i < s->nin; i++) check_later_input(c, s, i, &b0);
@@ -427,6 +433,7 @@ static void check_stmt(checker *c, const wbr_ast_stmt *s) {
   case WBR_STMT_TRANSPOSE:
   case WBR_STMT_CAST:
   case WBR_STMT_HINT:
+  case WBR_STMT_PARAM:
   case WBR_STMT_COUNT:
     break;
   }
@@ -444,6 +451,7 @@ int wbr_check(wbr_ast_file *f, wbr_ctx *ctx) {
     const wbr_ast_stmt *s = &f->stmts[i];
     c.at = i;
     check_stmt(&c, s);
+    if (s->kind == WBR_STMT_PARAM) continue; /* a second declaration is reported as such */
     /* Duplicates: the same canonical text is the same statement. */
     b.len = 0;
     wbr_fmt_stmt(s, &b);

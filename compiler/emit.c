@@ -73,7 +73,7 @@ static bool emit_num(emitter *e, const wbr_ast_num *n, int64_t *out) {
 
 /* An int list of nums (reshape dims, split sizes, expect shape). */
 static int64_t emit_nums(emitter *e, const wbr_ast_ints *l, wbr_span at) {
-  if (!l->e) return emit_ints(e, l->v, l->n, at);
+  if (!l->e && !e->p->xrefs) return emit_ints(e, l->v, l->n, at);
   if (l->n > WBR_MAX_LIST) return emit_ints(e, l->v, l->n, at); /* reports the limit */
   int64_t v[WBR_MAX_LIST];
   for (size_t i = 0; i < l->n; i++) {
@@ -134,6 +134,13 @@ static int emit_experts(emitter *e, const wbr_ast_stmt *s, wbr_insn *in, int64_t
 /* Fill in one instruction for statement s; returns 0 or a negative error (already reported). */
 static int emit_stmt(emitter *e, const wbr_ast_stmt *s, wbr_insn *in) {
   int64_t a = -1, b = 0, c = 0;
+  if (s->kind == WBR_STMT_PARAM) { /* the parameter table's entry, and its declaration */
+    int64_t k = -1;
+    if (wbr_emit_param(e->p, e->ctx, e->f, s, &k)) return WBR_ERULES;
+    in->op = WBR_OP_PARAM;
+    in->a = (uint32_t)k;
+    return 0;
+  }
   /* Every statement needs its inputs; a missing one is a parser bug, not a user error. */
   if (!s->in || s->nin == 0 || !s->in[0].text)
     return wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, s->span, NULL,
@@ -235,14 +242,19 @@ static int emit_stmt(emitter *e, const wbr_ast_stmt *s, wbr_insn *in) {
       int64_t n = 0;
       if (!emit_num(e, &(wbr_ast_num){s->count, s->count_e, part(s, s->count_span)}, &n))
         return WBR_ERULES;
-      if (n < 0 || n > UINT32_MAX)
+      if (!(e->p->xrefs && wbr_xref_is(n)) && (n < 0 || n > UINT32_MAX))
         return wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, part(s, s->count_span), NULL,
                            "count %lld is out of range (0 to %u)", (long long)n, UINT32_MAX);
       b = n;
+      if (e->p->xrefs && wbr_xref_is(n)) { /* given by parameters: the count is an int list */
+        in->op = WBR_OP_EXPECT_COUNT_OF;
+        b = emit_ints(e, &n, 1, part(s, s->count_span));
+      }
       break;
     }
     }
     break;
+  case WBR_STMT_PARAM:
   case WBR_STMT_COUNT:
     return wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, s->span, NULL,
                        "internal error: unknown statement kind");
@@ -282,6 +294,8 @@ int wbr_emit(wbr_program **out, wbr_ctx *ctx, const wbr_ast_file *f) {
     return wbr_oom(ctx);
   }
   int rc = 0;
+  /* With parameters the program is format 2, where int lists may refer to expressions. */
+  for (size_t i = 0; i < f->nstmts; i++) e.p->xrefs = e.p->xrefs || f->stmts[i].kind == WBR_STMT_PARAM;
   for (size_t i = 0; i < f->nstmts; i++) {
     const wbr_ast_stmt *s = &f->stmts[i];
     wbr_insn in = {0};

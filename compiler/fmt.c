@@ -102,6 +102,14 @@ void wbr_fmt_stmt(const wbr_ast_stmt *s, wbr_buf *b) {
     }
     return;
   }
+  if (s->kind == WBR_STMT_PARAM) {
+    wbr_buf_puts(b, s->name ? s->name : "");
+    if (s->has_def) {
+      wbr_buf_puts(b, " = ");
+      wbr_fmt_num(b, &s->def);
+    }
+    return;
+  }
   put_pats(b, s->in, s->nin);
   switch (s->kind) {
   case WBR_STMT_RESHAPE:
@@ -165,6 +173,7 @@ void wbr_fmt_stmt(const wbr_ast_stmt *s, wbr_buf *b) {
   case WBR_STMT_DROP:
   case WBR_STMT_TRANSPOSE:
   case WBR_STMT_HINT:
+  case WBR_STMT_PARAM:
   case WBR_STMT_COUNT:
     break;
   }

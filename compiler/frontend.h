@@ -134,12 +134,12 @@ wbr_ast_expr *wbr_b_name(wbr_parser *ps, wbr_span span);
 wbr_ast_expr *wbr_b_binop(wbr_parser *ps, wbr_expr_op op, wbr_ast_expr *l, wbr_ast_expr *r,
                           wbr_span span);
 wbr_ast_num wbr_b_num(wbr_parser *ps, wbr_ast_expr *e, wbr_span span);
+/* An arena copy of the word at span (a parameter's name). */
+char *wbr_b_word(wbr_parser *ps, wbr_span span);
 wbr_int_list *wbr_b_nums(wbr_parser *ps, wbr_int_list *l, wbr_ast_num n);
 /* The AST's view of an integer list (all zero for NULL). */
 wbr_ast_ints wbr_b_ints_array(const wbr_int_list *l);
 /* Resolve a dtype word (reported if unknown; then f32). */
 wbr_dtype wbr_b_dtype(wbr_parser *ps, wbr_span word);
-/* A word of the source as an arena string (NULL if out of memory). */
-const char *wbr_b_word(wbr_parser *ps, wbr_span word);
 
 #endif

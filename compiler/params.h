@@ -23,6 +23,10 @@ typedef struct wbr_numcheck {
  * reporting a problem. */
 int wbr_check_num(wbr_numcheck *nc, const wbr_ast_num *n, int64_t *v);
 
+/* Check a param statement (statement nc->at): the name (not declared above, a valid name), and
+ * its default, which may use only the parameters declared above it. */
+void wbr_check_param(wbr_numcheck *nc, const wbr_ast_stmt *s);
+
 /* Append n canonically: the literal, or the expression with single spaces around the operators
  * and only the parentheses its tree needs. */
 void wbr_fmt_num(wbr_buf *b, const wbr_ast_num *n);
@@ -32,5 +36,10 @@ void wbr_fmt_num(wbr_buf *b, const wbr_ast_num *n);
  * through ctx at n (over a pool limit, out of memory). */
 int wbr_emit_num(wbr_program *p, wbr_ctx *ctx, const wbr_ast_file *f, const wbr_ast_num *n,
                  int64_t *out);
+
+/* A param statement's entry in p's parameter table (its default as an expression node): its
+ * index in *index. 0, or an error reported through ctx. */
+int wbr_emit_param(wbr_program *p, wbr_ctx *ctx, const wbr_ast_file *f, const wbr_ast_stmt *s,
+                   int64_t *index);
 
 #endif

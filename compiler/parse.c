@@ -319,7 +319,8 @@ static void describe_expected(wbr_parser *ps, const int *exp, int n, wbr_buf *b)
       parts[np++] = "the name of a capture of the pattern (over e: \"experts.{e}.w1\")";
     } else if (t == T_IDENT) {
       /* where a number may be written, so may a parameter: "a number" says it */
-      if (!has(exp, n, T_INT)) parts[np++] = "a dtype (f32, f16, bf16, ...)";
+      if (ps->cur_kw == T_KW_PARAM && !has(exp, n, T_INT)) parts[np++] = "a parameter name (n_heads)";
+      else if (!has(exp, n, T_INT)) parts[np++] = "a dtype (f32, f16, bf16, ...)";
     } else if (t == T_NL) {
       parts[np++] = "end of line";
     } else if (w && w->stmt >= 0 && ps->cur_kw != T_KW_HINT) {
@@ -415,6 +416,14 @@ void wbr_parse_syntax_error(wbr_parser *ps, int tok, wbr_span span, const int *e
     return;
   }
 
+  /* param count = 3: a keyword cannot name a parameter */
+  const struct word *kwtok = word_by_tok(tok);
+  if (ps->cur_kw == T_KW_PARAM && ps->prev_tok == T_KW_PARAM && ps->last_tok == tok && kwtok) {
+    wbr_parse_error(ps, span, "choose another name, e.g. n_count",
+                    "'%s' is a keyword of the language and cannot name a parameter", kwtok->name);
+    return;
+  }
+
   wbr_buf b;
   wbr_buf_init(&b);
   wbr_buf_puts(&b, "expected ");
@@ -442,6 +451,10 @@ void wbr_parse_syntax_error(wbr_parser *ps, int tok, wbr_span span, const int *e
   if (tok == T_REGEX && has(exp, n, T_STRING) && !has(exp, n, T_REGEX))
     snprintf(help, sizeof help, "%s",
              "templates are quoted strings; with a /regex/ pattern write \"...$1...\"");
+  /* permute "x" (n, 0), axis n: the places a number stays literal */
+  if (tok == T_IDENT && has(exp, n, T_INT) && ps->cur_kw != T_KW_WEIGHTBRIDGE)
+    snprintf(help, sizeof help, "%s",
+             "axes are literal numbers; parameters go in sizes, counts, indices and ranges");
   if (tok == T_NL && ps->cont && !help[0])
     snprintf(help, sizeof help, "%s", "a line that ends with ',' or '->' continues on the next");
   wbr_parse_error(ps, span, help[0] ? help : NULL, "%s", b.p ? b.p : "syntax error");

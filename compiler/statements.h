@@ -38,6 +38,8 @@
   X(HINT, "hint", "hint \"NAME\" = \"NAME\" [transpose | permute (AXIS, ...)]",                   \
     "tell the matcher that two names correspond; no effect on the mapping")                       \
   X(EXPECT, "expect", "expect PATTERN shape [D, ...] | dtype DTYPE | count N",                    \
-    "assert the shape, dtype or count of the matched tensors")
+    "assert the shape, dtype or count of the matched tensors")                                    \
+  X(PARAM, "param", "param NAME [= EXPR]",                                                        \
+    "declare an integer parameter, given by --param or --config, else its default")
 
 #endif

@@ -379,6 +379,8 @@ static int exact_uint(const wbr_json *j, const cJSON *v, uint64_t *out) {
   return 0;
 }
 
+int wbr_json_exact_uint(const wbr_json *j, const cJSON *v, uint64_t *out) { return exact_uint(j, v, out); }
+
 int wbr_json_uint(const wbr_json *j, wbr_ctx *ctx, const char *path, const char *who,
                   const char *what, const cJSON *v, uint64_t *out, const char *help) {
   int r = exact_uint(j, v, out);

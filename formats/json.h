@@ -24,5 +24,8 @@ int wbr_json_shape(const wbr_json *j, wbr_ctx *ctx, const char *path, const char
 int wbr_json_meta(wbr_ctx *ctx, const char *path, const char *label, const cJSON *v,
                   wbr_tensorset *ts, const char *help);
 void wbr_json_show(char *buf, size_t n, const char *s);
+/* A non-negative integer up to 2^53 read exactly from its digits, without reporting: 0, -1 if v
+ * is not one, -2 if it is larger. */
+int wbr_json_exact_uint(const wbr_json *j, const cJSON *v, uint64_t *out);
 
 #endif

@@ -73,13 +73,24 @@ static wbr_tensorset *tensors_for(const wbr_program *p) {
   return ts;
 }
 
-/* Plan prog over src (against target, which may be NULL) and render it in every format. */
-static void plan_and_render(const wbr_program *prog, const wbr_tensorset *src, const wbr_tensorset *target) {
+/* Plan prog over src (against target, which may be NULL) and render it in every format. With
+ * `given`, every parameter gets a small value (1 to 4), so the expressions are evaluated too. */
+static void plan_and_render(const wbr_program *prog, const wbr_tensorset *src, const wbr_tensorset *target,
+                            bool given) {
   wbr_ctx *ctx;
   if (wbr_ctx_new(&ctx, NULL, NULL) != 0) return;
   wbr_plan *plan = NULL;
-  int rc = wbr_plan_new(&plan, ctx, prog, src, target);
-  if (rc != 0 && rc != WBR_ENOMEM) abort(); /* a plan with problems is still a plan */
+  wbr_param_value vals[WBR_MAX_PARAMS];
+  wbr_plan_options o = WBR_PLAN_OPTIONS_INIT;
+  for (uint32_t i = 0; given && i < prog->nparams; i++)
+    vals[i] = (wbr_param_value){wbr_program_param_name(prog, i), 1 + i % 4, WBR_PARAM_FLAG, NULL};
+  o.params = vals;
+  o.nparams = given ? prog->nparams : 0;
+  int rc = wbr_plan_new_with(&plan, ctx, prog, src, target, &o);
+  /* A plan with problems is still a plan; only binding parameters (a value missing, an inexact
+   * division, a size below 0) refuses one, and says why. */
+  bool has_params = prog->nparams || prog->nxnodes;
+  if (rc != 0 && rc != WBR_ENOMEM && !(rc == WBR_ERULES && has_params && wbr_ctx_error_count(ctx) > 0)) abort();
   if (rc == 0) {
     if (wbr_ctx_error_count(ctx) != wbr_plan_problems(plan)) abort(); /* each problem reported once */
     for (int f = WBR_PLAN_TEXT; f <= WBR_PLAN_JSON; f++) wbr_free(wbr_plan_render(plan, (wbr_plan_format)f));
@@ -98,8 +109,9 @@ static void try_plan(const uint8_t *data, size_t size) {
     if (wbr_program_attach_source(p, rules_text, sizeof rules_text - 1) != 0) abort();
     wbr_tensorset *ts = tensors_for(p);
     if (ts) {
-      plan_and_render(p, ts, NULL);
-      plan_and_render(p, ts, ts);
+      plan_and_render(p, ts, NULL, false);
+      plan_and_render(p, ts, ts, false);
+      if (p->nparams) plan_and_render(p, ts, NULL, true);
     }
     wbr_tensorset_free(ts);
   }

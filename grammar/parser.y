@@ -73,7 +73,7 @@ static void wbr_yyerror(WBR_YYLTYPE *loc, wbr_parser *ps, void *scanner, const c
 %token KW_RENAME "rename" KW_DROP "drop" KW_RESHAPE "reshape" KW_TRANSPOSE "transpose"
 %token KW_PERMUTE "permute" KW_SPLIT "split" KW_CONCAT "concat" KW_STACK "stack"
 %token KW_UNSTACK "unstack" KW_SELECT "select" KW_SLICE "slice" KW_CAST "cast" KW_HINT "hint"
-%token KW_EXPECT "expect"
+%token KW_EXPECT "expect" KW_PARAM "param"
 %token KW_AXIS "axis" KW_SIZES "sizes" KW_INDEX "index" KW_RANGE "range" KW_SHAPE "shape"
 %token KW_DTYPE "dtype" KW_COUNT "count"
 %token KW_OVER "over" KW_PARTS "parts"
@@ -145,6 +145,9 @@ body:
     { $$ = STMT(EXPECT, @$, @1, ONE_IN($2), .expect = WBR_EXPECT_DTYPE, DTYPE(@4)); }
 | KW_EXPECT pat KW_COUNT num
     { $$ = STMT(EXPECT, @$, @1, ONE_IN($2), .expect = WBR_EXPECT_COUNT, .count = $4.v, .count_e = $4.e, .count_span = @4); }
+| KW_PARAM IDENT              { $$ = STMT(PARAM, @$, @1, .name = wbr_b_word(ps, @2), .name_span = @2); }
+| KW_PARAM IDENT EQUALS num
+    { $$ = STMT(PARAM, @$, @1, .name = wbr_b_word(ps, @2), .name_span = @2, .def = $4, .has_def = true); }
 ;
 
 pat:

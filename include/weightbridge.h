@@ -345,6 +345,40 @@ typedef struct wbr_plan wbr_plan;
 
 typedef enum wbr_plan_format { WBR_PLAN_TEXT, WBR_PLAN_MD, WBR_PLAN_JSON } wbr_plan_format;
 
+/* ---- Parameters: the values of a program's `param` declarations (docs/language.md) ---- */
+
+/* Where a value comes from; for one parameter, FLAG beats CONFIG beats the rules' default. */
+typedef enum wbr_param_origin {
+  WBR_PARAM_FLAG = 1,  /* --param NAME=INT: a name the rules do not declare is an error */
+  WBR_PARAM_CONFIG = 2 /* --config FILE: a name the rules do not declare is ignored */
+} wbr_param_origin;
+
+typedef struct wbr_param_value {
+  const char *name;        /* the parameter */
+  int64_t value;
+  wbr_param_origin origin;
+  const char *key;         /* CONFIG: the config key it was read from (shown in plans); or NULL */
+} wbr_param_value;
+
+/* The parameter values a model config gives (a JSON object: Hugging Face config.json, Meta's
+ * params.json, ...): the documented key mapping (num_attention_heads -> n_heads, ...), then
+ * every other top-level non-negative integer key as a parameter of its own name; null is
+ * absent. All entries have origin WBR_PARAM_CONFIG, in precedence order (for one name the first
+ * wins). *out is one allocation (free with wbr_free); *n its entries. A mapped key with a value
+ * that is not a non-negative integer, or a file that is not a JSON object, is WBR_EUSAGE. */
+WBR_API int wbr_config_params(wbr_ctx *ctx, const char *path, wbr_param_value **out, size_t *n);
+/* The same from memory (`name` is used in diagnostics). */
+WBR_API int wbr_config_params_bytes(wbr_ctx *ctx, const char *name, const char *text, size_t len,
+                                    wbr_param_value **out, size_t *n);
+
+#define WBR_PLAN_OPTIONS_VERSION 1
+typedef struct wbr_plan_options {
+  unsigned version;               /* WBR_PLAN_OPTIONS_VERSION (WBR_PLAN_OPTIONS_INIT sets it) */
+  const wbr_param_value *params;  /* values of the program's parameters; may be NULL */
+  size_t nparams;
+} wbr_plan_options;
+#define WBR_PLAN_OPTIONS_INIT {WBR_PLAN_OPTIONS_VERSION, NULL, 0}
+
 /* Run prog over src (and compare with target, which may be NULL). Every problem is reported
  * through ctx: a statement that matched nothing, two tensors on one name, a shape that does
  * not fit, and with a target: tensors not produced, not wanted, or of the wrong shape or dtype.
@@ -353,6 +387,14 @@ typedef enum wbr_plan_format { WBR_PLAN_TEXT, WBR_PLAN_MD, WBR_PLAN_JSON } wbr_p
  * the target's order. */
 WBR_API int wbr_plan_new(wbr_plan **out, wbr_ctx *ctx, const wbr_program *prog,
                          const wbr_tensorset *src, const wbr_tensorset *target);
+/* wbr_plan_new with options (opts may be NULL: no parameter values). The program's parameters
+ * are bound first, each from opts->params (FLAG over CONFIG), else its default, evaluated in
+ * declaration order; a parameter with no value, a FLAG value for a name the rules do not declare,
+ * or an expression that cannot be evaluated (inexact division, overflow, a size that comes out
+ * negative) is WBR_ERULES, reported, with no plan. */
+WBR_API int wbr_plan_new_with(wbr_plan **out, wbr_ctx *ctx, const wbr_program *prog,
+                              const wbr_tensorset *src, const wbr_tensorset *target,
+                              const wbr_plan_options *opts);
 /* Number of problems found: 0 means the rules map the source onto the target exactly. */
 WBR_API size_t wbr_plan_problems(const wbr_plan *plan);
 /* Number of output tensors. */
@@ -389,7 +431,7 @@ WBR_API void wbr_plan_free(wbr_plan *plan);
 
 /* ---- The matcher: draft rules mapping one tensor set onto another (`wbr match`) -------------- */
 
-#define WBR_MATCH_OPTIONS_VERSION 1
+#define WBR_MATCH_OPTIONS_VERSION 2
 typedef struct wbr_match_options {
   unsigned version;             /* WBR_MATCH_OPTIONS_VERSION (WBR_MATCH_OPTIONS_INIT sets it) */
   const char *src_label;        /* how the draft names the source (file path), or NULL */
@@ -400,9 +442,12 @@ typedef struct wbr_match_options {
   const char *update_src;       /* ... and its text */
   size_t update_len;
   bool explain;                 /* fill result->explain */
+  /* version 2: */
+  const wbr_param_value *params; /* --param and --config values (wbr_config_params), or NULL */
+  size_t nparams;
 } wbr_match_options;
 #define WBR_MATCH_OPTIONS_INIT \
-  {WBR_MATCH_OPTIONS_VERSION, NULL, NULL, NULL, 0, NULL, NULL, 0, false}
+  {WBR_MATCH_OPTIONS_VERSION, NULL, NULL, NULL, 0, NULL, NULL, 0, false, NULL, 0}
 /* The old name, from before the version field; deprecated, kept for one release. */
 typedef wbr_match_options wbr_match_opts
     WBR_DEPRECATED("use wbr_match_options and WBR_MATCH_OPTIONS_INIT");

@@ -65,6 +65,14 @@ typedef struct wbr_value {
   size_t ninsns;
 } wbr_value;
 
+/* A parameter as bound for this plan: its value and where the value came from ("--param",
+ * "config num_attention_heads", "default"). */
+typedef struct wbr_plan_param {
+  const char *name;
+  int64_t value;
+  const char *from;
+} wbr_plan_param;
+
 struct wbr_plan {
   wbr_ctx *ctx;
   const wbr_program *prog;
@@ -75,6 +83,8 @@ struct wbr_plan {
   size_t *dropped;               /* source indices removed by drop */
   size_t ndropped;
   size_t problems;               /* mapping errors reported */
+  wbr_plan_param *params;        /* the program's parameters as bound (vm/params.c), in order */
+  size_t nparams;
   wbr_arena arena;               /* owns nodes, names, insn lists */
 };
 

@@ -313,11 +313,37 @@ static void md_cell(wbr_buf *b, const char *s, bool code) {
   wbr_buf_puts(b, " |");
 }
 
+/* The parameters as bound, first thing a reader sees: "params: n_heads = 32 (--param), ...". */
+static void params_text(wbr_buf *b, const wbr_plan *p, bool md) {
+  if (!p->nparams) return;
+  wbr_buf_puts(b, md ? "Parameters: " : "params: ");
+  for (size_t i = 0; i < p->nparams; i++)
+    wbr_buf_printf(b, md ? "%s`%s` = %lld (%s)" : "%s%s = %lld (%s)", i ? ", " : "", p->params[i].name,
+                   (long long)p->params[i].value, p->params[i].from);
+  wbr_buf_puts(b, md ? ".\n\n" : "\n");
+}
+
+/* "params": [{"name", "value", "from"}], only for a program that has parameters. */
+static void params_json(wbr_buf *b, const wbr_plan *p) {
+  if (!p->nparams) return;
+  wbr_buf_puts(b, ",\n  \"params\": [");
+  for (size_t i = 0; i < p->nparams; i++) {
+    wbr_buf_puts(b, i ? ", {\"name\": " : "{\"name\": ");
+    wbr_buf_json_str(b, p->params[i].name);
+    wbr_buf_printf(b, ", \"value\": %lld, \"from\": ", (long long)p->params[i].value);
+    wbr_buf_json_str(b, p->params[i].from);
+    wbr_buf_putc(b, '}');
+  }
+  wbr_buf_putc(b, ']');
+}
+
 static void render_json(const wbr_plan *p, wbr_buf *b) {
   wbr_buf_puts(b, "{\n  \"plan_version\": 1,\n  \"rules\": ");
   wbr_buf_json_str(b, rules_name(p));
-  wbr_buf_printf(b, ",\n  \"rules_hash\": \"%016llx\",\n  \"problems\": %zu,\n  \"tensors\": [",
+  wbr_buf_printf(b, ",\n  \"rules_hash\": \"%016llx\",\n  \"problems\": %zu",
                  (unsigned long long)wbr_program_hash(p->prog), p->problems);
+  params_json(b, p);
+  wbr_buf_puts(b, ",\n  \"tensors\": [");
   for (size_t i = 0; i < p->nout; i++) {
     const wbr_value *v = &p->out[i];
     wbr_buf_puts(b, i ? ",\n    {\"name\": " : "\n    {\"name\": ");
@@ -408,6 +434,7 @@ char *wbr_plan_render(const wbr_plan *p, wbr_plan_format format) {
     md_text(&b, rules_name(p), true);
     wbr_buf_printf(&b, ": %zu tensors, %zu dropped, %zu problem%s.\n\n", n, p->ndropped, p->problems,
                    p->problems == 1 ? "" : "s");
+    params_text(&b, p, true);
     wbr_buf_puts(&b, "| target | shape | dtype | from | ops | rule |\n|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < n; i++) {
       wbr_buf_puts(&b, "|");
@@ -429,6 +456,7 @@ char *wbr_plan_render(const wbr_plan *p, wbr_plan_format format) {
     }
   } else {
     int W0 = (int)(w[0] > 60 ? 60 : w[0]), W1 = (int)w[1], W3 = (int)(w[2] > 60 ? 60 : w[2]), W4 = (int)(w[3] > 60 ? 60 : w[3]);
+    params_text(&b, p, false);
     wbr_buf_printf(&b, "%-*s  %-*s  %-7s  %-*s  %-*s  %s\n", W0, "target", W1, "shape", "dtype", W3, "from", W4, "ops", "rule");
     for (size_t i = 0; i < n; i++)
       wbr_buf_printf(&b, "%-*s  %-*s  %-7s  %-*s  %-*s  %s\n", W0, cells[4 * n + i] ? cells[4 * n + i] : "", W1, cells[4 * i] ? cells[4 * i] : "",

@@ -720,9 +720,12 @@ static bool op_EXPECT_DTYPE(vm *v, stmt *s) { return match_and_begin(v, s) && ea
 
 static bool op_EXPECT_COUNT(vm *v, stmt *s) {
   if (!vm_match(v, s, s->in->a)) return false;
-  if (s->n != s->in->b)
+  uint32_t n;
+  /* expect_count_of: the count is an int list, given by parameters */
+  int64_t want = s->in->op == WBR_OP_EXPECT_COUNT_OF ? vm_ints(v, s->in->b, &n)[0] : (int64_t)s->in->b;
+  if (want < 0 || (uint64_t)want != s->n)
     vm_stmt_error(v, s->pc, "the checkpoint is not the one the rules were written for, or the pattern is wrong",
-                  "expected %u tensor%s matching \"%s\", found %zu", s->in->b, s->in->b == 1 ? "" : "s",
+                  "expected %lld tensor%s matching \"%s\", found %zu", (long long)want, want == 1 ? "" : "s",
                   wbr_program_str(v->prog, wbr_program_pattern(v->prog, s->pat)->text), s->n);
   return false;
 }
@@ -747,6 +750,7 @@ wbr_node *vm_permute(vm *v, wbr_node *in, const int *perm, int n, const char *na
 wbr_node *vm_slice(vm *v, wbr_node *in, int axis, int64_t start, int64_t len, const char *label) {
   return slice_node(v, in, axis, start, len, false, label);
 }
+static bool op_EXPECT_COUNT_OF(vm *v, stmt *s) { return op_EXPECT_COUNT(v, s); }
 
 /* ---- dispatch ---- */
 

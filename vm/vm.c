@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/version.h"
 #include "vm.h"
 
 /* ---- the run's state (struct vm: vm.h) ---- */
@@ -424,7 +425,15 @@ static void compare_target(vm *v) {
 
 int wbr_plan_new(wbr_plan **out, wbr_ctx *ctx, const wbr_program *prog, const wbr_tensorset *src,
                  const wbr_tensorset *target) {
+  return wbr_plan_new_with(out, ctx, prog, src, target, NULL);
+}
+
+int wbr_plan_new_with(wbr_plan **out, wbr_ctx *ctx, const wbr_program *prog,
+                      const wbr_tensorset *src, const wbr_tensorset *target,
+                      const wbr_plan_options *opts) {
   if (!out || !prog || !src) return WBR_EUSAGE;
+  if (opts && WBR_CHECK_VERSION(ctx, "wbr_plan_new_with", opts, wbr_plan_options, WBR_PLAN_OPTIONS))
+    return WBR_EUSAGE;
   *out = NULL;
   wbr_plan *plan = calloc(1, sizeof *plan);
   if (!plan) return wbr_oom(ctx);
@@ -435,6 +444,12 @@ int wbr_plan_new(wbr_plan **out, wbr_ctx *ctx, const wbr_program *prog, const wb
   wbr_arena_init(&plan->arena, 65536); /* plans of large checkpoints hold many nodes */
   vm v = {.plan = plan, .ctx = ctx, .prog = prog};
   wbr_map_init(&v.index);
+  int brc = vm_params_bind(&v, opts); /* before anything runs: the int lists' values */
+  if (brc) {
+    wbr_map_free(&v.index);
+    wbr_plan_free(plan);
+    return brc == WBR_ENOMEM ? wbr_oom(ctx) : brc;
+  }
   for (size_t i = 0; i < src->n && !v.oom; i++) {
     const wbr_tensor *t = &src->t[i];
     wbr_node *nd = vm_node_new(&v, WBR_N_SOURCE, NULL, UINT32_MAX, 0);

@@ -34,6 +34,8 @@ typedef struct vm {
   wbr_namepat_state *mstate; /* every match of the run writes here (the patterns are the program's) */
   bool stop;              /* a limit was hit: the rest of the program does not run */
   uint32_t pc;            /* the statement running */
+  const int64_t *ints;    /* the program's int-list values with parameters bound (plan arena),
+                             or NULL: the program's own (it has no parameters) */
 } vm;
 
 /* One statement while it runs: its instruction, its first input pattern compiled, its matches
@@ -97,6 +99,12 @@ char *vm_expand_index(vm *v, const wbr_template *t, const char *name, const wbr_
  * it consumed (v->consumed) make the next working set; false if the working set stays as it is
  * (nothing matched, an expectation, or a failure midway: reported, or out of memory). */
 bool vm_stmt_run(vm *v, stmt *s);
+/* Bind the program's parameters (values from opts, else defaults) and resolve its int lists
+ * into v->ints, before the first statement runs. 0, or WBR_ERULES (reported) or WBR_ENOMEM. */
+int vm_params_bind(vm *v, const wbr_plan_options *opts);
+
+/* Statements defined outside stmt.c (their files), in the dispatch table all the same. */
+bool op_PARAM(vm *v, stmt *s); /* vm/params.c */
 /* Free what the statement compiled. */
 void vm_stmt_free(stmt *s);
 

@@ -73,6 +73,17 @@ static wbr_program *sample_with(bool with_layout_hint) {
     static const int64_t t2[] = {1, 0};
     uint32_t i_t2 = (uint32_t)wbr_program_add_ints(p, t2, 2);
     wbr_program_add_insn(p, (wbr_insn){WBR_OP_HINT_LAYOUT, 0, 0, g_red, g_c1, i_t2}, 40, 1);
+    /* Format 2: a parameter n = 3 and a count of n * 4 (opcodes param and expect_count). */
+    p->xrefs = true;
+    uint32_t s_n = (uint32_t)wbr_program_add_str(p, "n", 1);
+    uint32_t x3 = (uint32_t)wbr_program_add_xlit(p, 3);
+    wbr_program_add_param(p, s_n, x3);
+    uint32_t xn = (uint32_t)wbr_program_add_xnode(p, WBR_XOP_PARAM, 0, 0);
+    uint32_t x4 = (uint32_t)wbr_program_add_xlit(p, 4);
+    int64_t cnt = wbr_xref_make((uint32_t)wbr_program_add_xnode(p, WBR_XOP_MUL, xn, x4));
+    uint32_t i_cnt = (uint32_t)wbr_program_add_ints(p, &cnt, 1);
+    wbr_program_add_insn(p, (wbr_insn){WBR_OP_PARAM, 0, 0, 0, 0, 0}, 41, 1);
+    wbr_program_add_insn(p, (wbr_insn){WBR_OP_EXPECT_COUNT_OF, 0, 0, g_all, i_cnt, 0}, 42, 1);
     /* the experts opcodes: stack/concat "enc_{i}/query/kernel" over i, split ... parts 2 */
     static const int64_t two[] = {2};
     uint32_t i_two = (uint32_t)wbr_program_add_ints(p, two, 1);
@@ -115,6 +126,12 @@ static bool program_equal(const wbr_program *a, const wbr_program *b) {
     const uint32_t *va = wbr_program_refs(a, i, &na), *vb = wbr_program_refs(b, i, &nb);
     if (na != nb || (na && memcmp(va, vb, na * sizeof *va) != 0)) return false;
   }
+  if (a->nparams != b->nparams || a->nxnodes != b->nxnodes || a->xrefs != b->xrefs) return false;
+  for (uint32_t i = 0; i < a->nparams; i++)
+    if (a->params[i].name != b->params[i].name || a->params[i].def != b->params[i].def) return false;
+  for (uint32_t i = 0; i < a->nxnodes; i++)
+    if (a->xnodes[i].op != b->xnodes[i].op || a->xnodes[i].a != b->xnodes[i].a || a->xnodes[i].b != b->xnodes[i].b)
+      return false;
   return true;
 }
 
@@ -355,7 +372,7 @@ static void m_too_many_dims(wbr_program *p) {
 }
 static void m_hint_template(wbr_program *p) { p->code[14].b = p->code[1].b; }
 
-static void b_version(uint8_t *b, size_t len) { (void)len, b[12] = 2; }
+static void b_version(uint8_t *b, size_t len) { (void)len, b[12] = 3; }
 static void b_sentinel(uint8_t *b, size_t len) { (void)len, b[5] = '\r'; }
 static void b_order(uint8_t *b, size_t len) { (void)len, wr32(b + 8, 0x01020304); }
 static void b_nsect(uint8_t *b, size_t len) { (void)len, b[14] = 8; }
@@ -452,7 +469,7 @@ static const hostile hostiles[] = {
     {"hint_second_pattern", m_hint_template, NULL,
      "instruction 14 at byte 368 (hint): operand b: pattern index 14 out of range (11 patterns)"},
     {"version", NULL, b_version,
-     "byte 12: bytecode format version 2 is not supported (this wbr reads version 1)"},
+     "byte 12: bytecode format version 3 is not supported (this wbr reads versions 1 and 2)"},
     {"sentinel", NULL, b_sentinel,
      "byte 4: the header's sentinel bytes are damaged: the file went through a text-mode transfer (line endings converted)"},
     {"byte_order", NULL, b_order,

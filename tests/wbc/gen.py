@@ -7,12 +7,20 @@ import sys
 import zlib
 
 OPS = ["rename", "drop", "reshape", "transpose", "permute", "split", "concat", "stack", "unstack",
-       "select", "slice", "cast", "hint", "expect_shape", "expect_dtype", "expect_count", "hint_layout"]
+       "select", "slice", "cast", "hint", "expect_shape", "expect_dtype", "expect_count", "hint_layout",
+       "param", "expect_count_of"]
 OP = {n: i for i, n in enumerate(OPS)}
 NONE = 0xFFFFFFFF
 
 
-def encode(p, version=1, nsect=7, order=0x04030201, sentinel=b"\r\n\x1a\n", crc=True):
+XREF = -(1 << 63)  # format 2: an int-list value XREF + k refers to expression node k
+LIT, PARAM, ADD, SUB, MUL, DIV = range(6)
+
+
+def encode(p, version=None, nsect=None, order=0x04030201, sentinel=b"\r\n\x1a\n", crc=True):
+    v2 = "params" in p  # format 2: the parameter table and the expression pool follow
+    version = version if version is not None else (2 if v2 else 1)
+    nsect = nsect if nsect is not None else (9 if v2 else 7)
     s1 = struct.pack("<IQI", p.get("lang", 1), p.get("hash", 0x1122334455667788),
                      len(p["source"])) + p["source"]
     s2 = struct.pack("<I", len(p["code"])) + b"".join(
@@ -29,7 +37,12 @@ def encode(p, version=1, nsect=7, order=0x04030201, sentinel=b"\r\n\x1a\n", crc=
     s7 = struct.pack("<I", len(p["refs"])) + b"".join(
         struct.pack("<I", len(l)) + b"".join(struct.pack("<I", v) for v in l) for l in p["refs"])
     secs = [s1, s2, s3, s4, s5, s6, s7]
-    off = 24 + 12 * 7
+    if v2:
+        secs.append(struct.pack("<I", len(p["params"])) + b"".join(
+            struct.pack("<II", n, d) for n, d in p["params"]))
+        secs.append(struct.pack("<I", len(p["exprs"])) + b"".join(
+            struct.pack("<BBHII", e[0], 0, e[3] if len(e) > 3 else 0, e[1], e[2]) for e in p["exprs"]))
+    off = 24 + 12 * len(secs)
     table = b""
     for i, s in enumerate(secs):
         table += struct.pack("<III", i + 1, off, len(s))
@@ -57,6 +70,48 @@ def good():
                  ("cast", 0, 3, 4, 0, 0),
                  ("expect_count", 0, 0, 4, 7, 0)],
     }
+
+
+def good_v2():
+    """param n = 4; param h = n * 2; reshape "*" [h, -1, n / 2]; expect "*" count n (format 2)."""
+    return {
+        "source": b"rules/p.wbr",
+        "strings": [b"n", b"h", b"*"],
+        "patterns": [(0, 0, 2)],
+        "params": [(0, 0), (1, 3)],
+        "exprs": [(LIT, 4, 0), (PARAM, 0, 0), (LIT, 2, 0), (MUL, 1, 2), (PARAM, 1, 0), (DIV, 1, 2)],
+        "ints": [[XREF + 4, -1, XREF + 5], [XREF + 1]],
+        "refs": [],
+        "code": [("param", 0, 0, 0, 0, 0), ("param", 0, 0, 1, 0, 0), ("reshape", 0, 0, 0, 0, 0),
+                 ("expect_count_of", 0, 0, 0, 1, 0)],
+    }
+
+
+def v2(**changes):
+    p = good_v2()
+    for k, val in changes.items():
+        p[k] = val
+    return p
+
+
+def v2_files(files):
+    files["good_v2"] = encode(good_v2())
+    ex = good_v2()["exprs"]
+    files["v2_param_index"] = encode(v2(exprs=ex[:1] + [(PARAM, 5, 0)] + ex[2:]))
+    files["v2_forward_operand"] = encode(v2(exprs=ex[:3] + [(MUL, 1, 4)] + ex[4:]))
+    files["v2_too_deep"] = encode(v2(exprs=ex + [(ADD, 5 + i, 0) for i in range(40)]))
+    files["v2_bad_ref"] = encode(v2(ints=[[XREF + 99, -1, 2], [XREF + 1]]))
+    files["v2_default_uses_later"] = encode(v2(params=[(0, 4), (1, 0)]))
+    files["v2_duplicate_name"] = encode(v2(params=[(0, 0), (0, 3)]))
+    files["v2_bad_name"] = encode(v2(strings=[b"N", b"h", b"*"]))
+    files["v2_param_order"] = encode(v2(code=[("param", 0, 0, 1, 0, 0), ("param", 0, 0, 0, 0, 0)]
+                                          + good_v2()["code"][2:]))
+    files["v2_undeclared_entry"] = encode(v2(code=good_v2()["code"][:1] + good_v2()["code"][2:]))
+    files["v2_axes_ref"] = encode(v2(code=good_v2()["code"][:2] + [("permute", 0, 0, 0, 1, 0)]))
+    files["v2_node_reserved"] = encode(v2(exprs=ex[:2] + [(LIT, 2, 0, 7)] + ex[3:]))
+    files["v2_unknown_op"] = encode(v2(exprs=ex[:2] + [(9, 2, 0)] + ex[3:]))
+    files["v2_seven_sections"] = encode(good(), version=2)
+    files["version3"] = encode(good(), version=3)
 
 
 MATCH_SOURCE = b'weightbridge 1\ndrop "nope"\n'
@@ -112,7 +167,7 @@ def main(d):
                                      patterns=good()["patterns"] + [(0, 0, 9)],
                                      refs=[[6, 7], [3, 5]],
                                      code=code + [("concat", 0, 0, 1, 6, 0)]))
-    files["version2"] = encode(good(), version=2)
+    v2_files(files)
     files["checksum"] = encode(good(), crc=False)
     files["byte_swapped"] = encode(good(), order=0x01020304)
     # A text-mode transfer turns CR LF into LF everywhere, the sentinel included.

@@ -38,8 +38,31 @@ bad bad_dtype 'instruction 4 at byte 206 (cast): operand x: dtype 40 out of rang
 bad bad_flags 'instruction 0 at byte 142 (drop): unknown flag bits 0x80'
 bad huge_count 'byte 290: 2147483647 strings exceed the limit of 1048576'
 bad sizes_mismatch 'instruction 3 at byte 190 (split): operand c: 3 sizes for 2 outputs'
-bad version2 'byte 12: bytecode format version 2 is not supported (this wbr reads version 1)' \
+bad version3 'byte 12: bytecode format version 3 is not supported (this wbr reads versions 1 and 2)' \
   '  help: recompile the .wbr with this wbr: `wbr compile RULES.wbr`'
+# Format 2 (parameters): the independently encoded program lists its parameters and
+# expressions; every hostile variant of its table, pool and references is refused.
+"$WBR" disasm good_v2.wbc >good_v2.dis 2>err
+if grep -qF '; 2 parameters, 6 expression nodes: n = 4, h = n * 2' good_v2.dis &&
+   grep -qF '2     4:1       reshape            "*" [h, -1, n / 2]' good_v2.dis &&
+   grep -qF '3     5:1       expect_count       "*" count n' good_v2.dis; then
+  pass wbc/v2_independent_encoding_loads
+else
+  fail wbc/v2_independent_encoding_loads "$(head -c 300 err) $(head -c 900 good_v2.dis)"
+fi
+bad v2_seven_sections 'byte 14: 7 sections (format version 2 has 9)'
+bad v2_param_index 'parameters: expression node 1: parameter 5 out of range (the table has 2)'
+bad v2_forward_operand 'parameters: expression node 3: operands 1 and 4 must both come before it'
+bad v2_too_deep 'parameters: expression node 36 is nested 33 deep (the limit is 32)'
+bad v2_unknown_op 'parameters: expression node 2: unknown operation 9'
+bad v2_node_reserved 'byte 390: expression node 2: reserved bytes are not 0'
+bad v2_bad_ref 'instruction 2 at byte 195 (reshape): operand b: value 0 refers to expression node 99 (the pool has 6)'
+bad v2_axes_ref 'instruction 2 at byte 195 (permute): operand b: value 0 refers to an expression: axes are literal'
+bad v2_default_uses_later 'parameters: parameter n: its default uses parameter 1, which is not declared before it'
+bad v2_duplicate_name 'parameters: parameters 0 and 1 are both named n'
+bad v2_bad_name 'parameters: parameter 0: "N" is not a parameter name'
+bad v2_param_order 'instruction 0 at byte 163 (param): operand a: declares parameter 1, expected 0 (the table has 2)'
+bad v2_undeclared_entry 'the parameter table has 2 entries, but 1 param instructions declare them'
 bad checksum 'byte 546: checksum mismatch (stored 0x00000000, computed 0x83d3a40e): the file is corrupt'
 bad byte_swapped 'byte 8: byte-order mark is 0x01020304, expected 0x04030201: the file was byte-swapped or damaged'
 bad crlf_to_lf "byte 4: the header's sentinel bytes are damaged: the file went through a text-mode transfer (line endings converted)"
