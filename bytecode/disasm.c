@@ -69,6 +69,30 @@ static void put_param(wbr_buf *b, const wbr_program *p, uint32_t i) {
   wbr_xnode_print(b, p, p->params[i].def);
 }
 
+/* Value k of int list i of rope, fuse or unfuse (a head or group count, a size). */
+static void put_count(wbr_buf *b, const wbr_program *p, uint32_t i, uint32_t k) { put_int_at(b, p, i, k); }
+
+/* fuse, unfuse: whether the layout operand says groups (else blocked). */
+static bool by_groups(const wbr_program *p, uint32_t i) {
+  uint32_t n;
+  return wbr_program_ints(p, i, &n)[0] != 0;
+}
+
+/* fuse, unfuse: "blocked" or "groups G", and unfuse's sizes. */
+static void put_layout(wbr_buf *b, const wbr_program *p, uint32_t i) {
+  uint32_t n;
+  wbr_program_ints(p, i, &n);
+  wbr_buf_puts(b, by_groups(p, i) ? "groups " : "blocked");
+  if (by_groups(p, i)) put_count(b, p, i, 1);
+  if (n <= 2) return;
+  wbr_buf_puts(b, " sizes [");
+  for (uint32_t k = 2; k < n; k++) {
+    if (k > 2) wbr_buf_puts(b, ", ");
+    put_count(b, p, i, k);
+  }
+  wbr_buf_putc(b, ']');
+}
+
 /* One operand of kind k and value v, with its label ("axis 0", "-> \"x\""), appended to the
  * operands already in b. */
 static void put_operand(wbr_buf *b, const wbr_program *p, wbr_opk k, uint32_t v) {
@@ -115,6 +139,9 @@ static void put_operand(wbr_buf *b, const wbr_program *p, wbr_opk k, uint32_t v)
   case WBR_OPK_COUNT: wbr_buf_printf(b, "%u", v); break;
   case WBR_OPK_AXIS: wbr_buf_printf(b, "%d", (int)(int32_t)v); break;
   case WBR_OPK_DTYPE: wbr_buf_puts(b, wbr_dtype_name((wbr_dtype)(int32_t)v)); break;
+  case WBR_OPK_ROPEDIR: wbr_buf_puts(b, v == 0 ? "interleaved -> half" : "half -> interleaved"); break;
+  case WBR_OPK_HEADS: put_count(b, p, v, 0); break;
+  case WBR_OPK_LAYOUT: put_layout(b, p, v); break;
   case WBR_OPK_NONE:
   case WBR_OPK_NKINDS: break;
   }
@@ -271,6 +298,42 @@ static void put_comment(wbr_buf *b, const wbr_program *p, const wbr_insn *in) {
     wbr_buf_puts(b, " tensors match ");
     put_pattern_kind(b, p, in->a);
     break;
+  case WBR_OP_ROPE:
+    wbr_buf_puts(b, "move the rows of each match of ");
+    put_pattern_kind(b, p, in->a);
+    wbr_buf_puts(b, ", ");
+    put_count(b, p, in->b, 0);
+    wbr_buf_printf(b, " heads, from %s", in->x == 0 ? "interleaved rotary pairs to half-split ones"
+                                                     : "half-split rotary pairs to interleaved ones");
+    break;
+  case WBR_OP_FUSE: {
+    const uint32_t *r = wbr_program_refs(p, in->a, &n);
+    wbr_buf_printf(b, "fuse one match of each of %u patterns (grouped by the captures of ", n);
+    put_pattern(b, p, r[0]);
+    wbr_buf_printf(b, ") along axis %d", in->x);
+    if (by_groups(p, in->c)) {
+      wbr_buf_puts(b, ", block by block in ");
+      put_count(b, p, in->c, 1);
+      wbr_buf_puts(b, " groups");
+    }
+    wbr_buf_puts(b, ", into ");
+    put_quoted(b, wbr_program_str(p, in->b), '"');
+    break;
+  }
+  case WBR_OP_UNFUSE: {
+    uint32_t nl;
+    wbr_program_ints(p, in->c, &nl);
+    wbr_buf_puts(b, "cut matches of ");
+    put_pattern_kind(b, p, in->a);
+    wbr_program_refs(p, in->b, &n);
+    wbr_buf_printf(b, " along axis %d into %u %s", in->x, n, nl > 2 ? "parts of the sizes given" : "equal parts");
+    if (by_groups(p, in->c)) {
+      wbr_buf_puts(b, ", block by block in ");
+      put_count(b, p, in->c, 1);
+      wbr_buf_puts(b, " groups");
+    }
+    break;
+  }
   case WBR_OP_COUNT: break;
   }
   if (in->flags & WBR_INSN_TRANSPOSE) wbr_buf_puts(b, "; each part transposed");
@@ -295,13 +358,14 @@ char *wbr_program_disasm(const wbr_program *p) {
     wbr_buf_init(&o);
     /* In the order of the source: pattern, axis, sizes/index/range, then the outputs (a hint's
      * axes come last, as its layout does). */
-    bool c_last = in->op == WBR_OP_HINT_LAYOUT;
+    bool c_last = in->op == WBR_OP_HINT_LAYOUT, x_last = in->op == WBR_OP_ROPE;
     put_operand(&o, p, oi->a, in->a);
-    put_operand(&o, p, oi->x, (uint32_t)(int32_t)in->x);
+    if (!x_last) put_operand(&o, p, oi->x, (uint32_t)(int32_t)in->x);
     if (!c_last) put_operand(&o, p, oi->c, in->c);
     if (in->flags & WBR_INSN_TRANSPOSE) wbr_buf_puts(&o, " transpose");
     put_operand(&o, p, oi->b, in->b);
     if (c_last) put_operand(&o, p, oi->c, in->c);
+    if (x_last) put_operand(&o, p, oi->x, (uint32_t)(int32_t)in->x);
     if (o.oom) b.oom = true;
     ops[i] = wbr_buf_take(&o);
     if (ops[i] && strlen(ops[i]) > wops) wops = strlen(ops[i]);

@@ -35,30 +35,34 @@
 #include <stdint.h>
 
 /* Operand kinds: how an operand is read and what the verifier checks about it.
- * K(id, label shown by the disassembler before the value, meaning) */
+ * K(id, label shown by the disassembler before the value, int list: 1 if the operand names an
+ *   int list, whose values may be references to expressions that the VM resolves, meaning) */
 #define WBR_OPK_LIST(K)                                                                           \
-  K(NONE, "", "unused; must be 0")                                                               \
-  K(PAT, "", "pattern index: the tensors the statement acts on")                                 \
-  K(PATS, "", "ref list of >= 2 pattern indices: one input tensor per pattern")                  \
-  K(TPL, "-> ", "string index: output name template (captures of the first pattern)")           \
-  K(TPLI, "-> ", "string index: output name template that must contain {#} (the index)")        \
-  K(TPLS, "-> ", "ref list of >= 1 string indices: one output name template per part")          \
-  K(SHAPE, "", "int list, <= WBR_MAX_DIMS values >= -1, at most one -1 (inferred)")             \
-  K(AXES, "", "int list: a permutation of 0..n-1, 1 <= n <= WBR_MAX_DIMS")                       \
-  K(SIZES, "sizes ", "int list or WBR_NONE: one size >= -1 per output (at most one -1)")         \
-  K(INDEX, "index ", "int list of 1 value: the index along the axis (negative from the end)")    \
-  K(RANGE, "range ", "int list of 2 values: start, end (exclusive); negative from the end")      \
-  K(CAPTURE, "over ", "string index: a named capture of pattern a; its values number the parts") \
-  K(PARTS, "parts ", "int list of 1 value >= 1: the number of equal parts")                     \
-  K(EXPSHAPE, "shape ", "int list, <= WBR_MAX_DIMS values >= -1 (-1 matches any size)")          \
-  K(COUNT, "count ", "u32 immediate: an expected number of tensors")                             \
-  K(AXIS, "axis ", "x immediate: an axis, -WBR_MAX_DIMS .. WBR_MAX_DIMS-1")                      \
-  K(DTYPE, "", "x immediate: a wbr_dtype")                                                      \
-  K(PARAM, "", "u32 immediate: the next entry of the parameter table (declared in table order)") \
-  K(COUNTL, "count ", "int list of 1 value >= 0: an expected number of tensors")
+  K(NONE, "", 0, "unused; must be 0")                                                              \
+  K(PAT, "", 0, "pattern index: the tensors the statement acts on")                                \
+  K(PATS, "", 0, "ref list of >= 2 pattern indices: one input tensor per pattern")                 \
+  K(TPL, "-> ", 0, "string index: output name template (captures of the first pattern)")           \
+  K(TPLI, "-> ", 0, "string index: output name template that must contain {#} (the index)")        \
+  K(TPLS, "-> ", 0, "ref list of >= 1 string indices: one output name template per part")          \
+  K(SHAPE, "", 1, "int list, <= WBR_MAX_DIMS values >= -1, at most one -1 (inferred)")             \
+  K(AXES, "", 1, "int list: a permutation of 0..n-1, 1 <= n <= WBR_MAX_DIMS")                      \
+  K(SIZES, "sizes ", 1, "int list or WBR_NONE: one size >= -1 per output (at most one -1)")        \
+  K(INDEX, "index ", 1, "int list of 1 value: the index along the axis (negative from the end)")   \
+  K(RANGE, "range ", 1, "int list of 2 values: start, end (exclusive); negative from the end")     \
+  K(CAPTURE, "over ", 0, "string index: a named capture of pattern a; its values number the parts")\
+  K(PARTS, "parts ", 1, "int list of 1 value >= 1: the number of equal parts")                     \
+  K(EXPSHAPE, "shape ", 1, "int list, <= WBR_MAX_DIMS values >= -1 (-1 matches any size)")         \
+  K(COUNT, "count ", 0, "u32 immediate: an expected number of tensors")                            \
+  K(AXIS, "axis ", 0, "x immediate: an axis, -WBR_MAX_DIMS .. WBR_MAX_DIMS-1")                     \
+  K(DTYPE, "", 0, "x immediate: a wbr_dtype")                                                      \
+  K(PARAM, "", 0, "u32 immediate: the next entry of the parameter table (declared in table order)") \
+  K(COUNTL, "count ", 1, "int list of 1 value >= 0: an expected number of tensors")                \
+  K(ROPEDIR, "", 0, "x immediate: 0 interleaved -> half, 1 half -> interleaved")                   \
+  K(HEADS, "heads ", 1, "int list of 1 value >= 1: the head count")                                \
+  K(LAYOUT, "", 1, "int list: 0 (blocked) or 1 (groups), the group count G >= 1 (1 if blocked), then no size or one per output (at most one -1)")
 
 typedef enum wbr_opk {
-#define WBR_OPK_ENUM(id, label, doc) WBR_OPK_##id,
+#define WBR_OPK_ENUM(id, label, ilist, doc) WBR_OPK_##id,
   WBR_OPK_LIST(WBR_OPK_ENUM)
 #undef WBR_OPK_ENUM
       WBR_OPK_NKINDS
@@ -103,7 +107,13 @@ typedef enum wbr_opk {
   OP(PARAM, "param", NONE, PARAM, NONE, NONE,                                                     \
      "declare parameter a (name and default in the parameter table); no effect when running")    \
   OP(EXPECT_COUNT_OF, "expect_count", NONE, PAT, COUNTL, NONE,                                 \
-     "fail unless exactly b[0] tensors match a (a count given by parameters)")                    \
+     "fail unless exactly b[0] tensors match a (a count given by parameters)")                     \
+  OP(ROPE, "rope", ROPEDIR, PAT, HEADS, NONE,                                                     \
+     "move the rows of each tensor matching a, b heads, between the rotary conventions (x)")      \
+  OP(FUSE, "fuse", AXIS, PATS, TPL, LAYOUT,                                                       \
+     "join one tensor per pattern of a along axis x into b, whole or block by block (c)")         \
+  OP(UNFUSE, "unfuse", AXIS, PAT, TPLS, LAYOUT,                                                   \
+     "cut each tensor matching a along axis x into parts named by b, whole or block by block (c)") \
   OP(STACK_OVER, "stack_over", AXIS, PAT, TPL, CAPTURE,                                           \
      "join the matches of a, grouped by their other captures, on new axis x in the order of c")   \
   OP(CONCAT_OVER, "concat_over", AXIS, PAT, TPL, CAPTURE,                                         \

@@ -45,8 +45,12 @@ char wbr_xop_char(wbr_xop op) {
 /* ---- the parameter table and the expression pool ---- */
 
 bool wbr_opk_is_int_list(wbr_opk k) {
-  return k == WBR_OPK_SHAPE || k == WBR_OPK_AXES || k == WBR_OPK_SIZES || k == WBR_OPK_INDEX ||
-         k == WBR_OPK_RANGE || k == WBR_OPK_EXPSHAPE || k == WBR_OPK_COUNTL || k == WBR_OPK_PARTS;
+  static const bool ilist[WBR_OPK_NKINDS] = {
+#define OPK_ILIST(id, label, il, doc) [WBR_OPK_##id] = il,
+      WBR_OPK_LIST(OPK_ILIST)
+#undef OPK_ILIST
+  };
+  return (unsigned)k < WBR_OPK_NKINDS && ilist[k];
 }
 
 uint16_t wbr_program_format(const wbr_program *p) { return p->xrefs || p->nparams || p->nxnodes ? 2 : 1; }

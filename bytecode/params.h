@@ -65,8 +65,8 @@ static inline int64_t wbr_xnode_lit(const wbr_xnode *n) {
   return (int64_t)((uint64_t)n->b << 32 | n->a);
 }
 
-/* Whether operands of kind k name an int list (whose values may then be references). An
- * operand kind added for an int list belongs here too: the VM resolves only these. */
+/* Whether operands of kind k name an int list (whose values may then be references): the int
+ * list column of WBR_OPK_LIST (opcodes.h). The VM resolves only these. */
 bool wbr_opk_is_int_list(wbr_opk k);
 
 /* The .wbc format version a program is written in: 2 with parameters or expressions, else 1

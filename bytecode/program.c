@@ -20,7 +20,7 @@ static const wbr_opinfo opinfo[WBR_OP_COUNT] = {
 static const struct {
   const char *name, *label, *doc;
 } opk_info[WBR_OPK_NKINDS] = {
-#define OPK_ROW(id, label, doc) {#id, label, doc},
+#define OPK_ROW(id, label, ilist, doc) {#id, label, doc},
     WBR_OPK_LIST(OPK_ROW)
 #undef OPK_ROW
 };

@@ -129,6 +129,30 @@ static const char *check_xrefs(const wbr_program *p, wbr_opk k, const int64_t *i
   return NULL;
 }
 
+/* fuse, unfuse: [0, 1] (blocked) or [1, G >= 1] (groups), then no size or one per output
+ * (unfuse's; each >= 1, or one -1 for the rest). Values that are expressions are the run's to check. */
+static const char *check_layout(const wbr_program *p, const int64_t *iv, uint32_t n, uint32_t nouts, char *err,
+                                size_t errn) {
+  if (n < 2 || (iv[0] != 0 && iv[0] != 1) || (iv[1] < 1 && !(iv[0] == 1 && wbr_program_is_xref(p, iv[1]))) ||
+      (iv[0] == 0 && iv[1] != 1)) {
+    snprintf(err, errn, "a layout is 0, 1 (blocked) or 1, G >= 1 (groups), then the sizes");
+    return err;
+  }
+  if (n != 2 && n - 2 != nouts) {
+    snprintf(err, errn, "%u sizes for %u outputs", n - 2, nouts);
+    return err;
+  }
+  uint32_t infer = 0;
+  for (uint32_t i = 2; i < n; i++) {
+    if (wbr_program_is_xref(p, iv[i])) continue;
+    if (iv[i] == 0 || iv[i] < -1 || (iv[i] == -1 && infer++)) {
+      snprintf(err, errn, "size %lld at position %u: a size is >= 1, or one -1 for the rest", (long long)iv[i], i - 2);
+      return err;
+    }
+  }
+  return NULL;
+}
+
 static const char *check_int_list(const vstate *v, wbr_opk k, uint32_t idx, uint32_t nouts,
                                   char *err, size_t errn) {
   const wbr_program *p = v->p;
@@ -207,6 +231,18 @@ static const char *check_int_list(const vstate *v, wbr_opk k, uint32_t idx, uint
       return err;
     }
     return NULL;
+  case WBR_OPK_HEADS:
+    if (n != 1) {
+      snprintf(err, errn, "a head count is 1 value, the list has %u", n);
+      return err;
+    }
+    if (iv[0] < 1 && !wbr_program_is_xref(p, iv[0])) {
+      snprintf(err, errn, "head count %lld (at least 1)", (long long)iv[0]);
+      return err;
+    }
+    return NULL;
+  case WBR_OPK_LAYOUT: return check_layout(p, iv, n, nouts, err, errn);
+  case WBR_OPK_ROPEDIR:
   case WBR_OPK_NONE:
   case WBR_OPK_PAT:
   case WBR_OPK_PATS:
@@ -336,7 +372,15 @@ static const char *check_operand(vstate *vs, wbr_opk k, uint32_t v, const wbr_na
   case WBR_OPK_RANGE:
   case WBR_OPK_EXPSHAPE:
   case WBR_OPK_COUNTL:
+  case WBR_OPK_HEADS:
+  case WBR_OPK_LAYOUT:
     return check_int_list(vs, k, v, nouts, err, errn);
+  case WBR_OPK_ROPEDIR:
+    if (v != 0 && v != 1) {
+      snprintf(err, errn, "rope direction %d (0 or 1)", (int)(int32_t)v);
+      return err;
+    }
+    return NULL;
   case WBR_OPK_COUNT:
     return NULL;
   case WBR_OPK_PARAM:
@@ -462,7 +506,10 @@ static bool operand_uses(const wbr_program *p, wbr_opk k, uint32_t v, pool_kind 
   case WBR_OPK_INDEX:
   case WBR_OPK_RANGE:
   case WBR_OPK_COUNTL:
-  case WBR_OPK_EXPSHAPE: return pk == POOL_INTS && v == idx;
+  case WBR_OPK_EXPSHAPE:
+  case WBR_OPK_HEADS:
+  case WBR_OPK_LAYOUT: return pk == POOL_INTS && v == idx;
+  case WBR_OPK_ROPEDIR:
   case WBR_OPK_PARAM:
   case WBR_OPK_NONE:
   case WBR_OPK_COUNT:

@@ -92,6 +92,12 @@ typedef enum wbr_hint_layout {
   WBR_HINT_PERMUTE    /* hint "A" = "B" permute (axes): the axes in ints */
 } wbr_hint_layout;
 
+/* rope: which convention the rows are in and which they go to (docs/language.md, "rope"). */
+typedef enum wbr_rope_dir {
+  WBR_ROPE_TO_HALF = 0,       /* interleaved -> half: pairs (2j, 2j+1) become (j, j + d/2) */
+  WBR_ROPE_TO_INTERLEAVED = 1 /* half -> interleaved: the inverse */
+} wbr_rope_dir;
+
 typedef enum wbr_expect_kind {
   WBR_EXPECT_SHAPE, /* expect PAT shape [d, ...]   (-1 matches any size) */
   WBR_EXPECT_DTYPE, /* expect PAT dtype f32 */
@@ -149,6 +155,9 @@ typedef struct wbr_ast_stmt {
   wbr_span name_span;
   wbr_ast_num def;      /* param: the default, when has_def */
   bool has_def;
+  wbr_ast_num groups;   /* rope: the head count; fuse, unfuse with 'groups': the group count */
+  bool blocked;         /* fuse, unfuse: 'blocked' (groups is unused) */
+  wbr_rope_dir rope;    /* rope: the direction */
 
   wbr_ast_comment *lead; /* comment lines directly above the statement */
   size_t nlead;

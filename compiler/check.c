@@ -272,9 +272,10 @@ static void check_later_input(checker *c, const wbr_ast_stmt *s, size_t i, const
 /* At least two outputs, one size per output (one -1 at most, the others positive), no two
  * outputs alike. */
 static void check_split(checker *c, const wbr_ast_stmt *s) {
+  const char *kw = wbr_stmt_keyword(s->kind);
   if (s->nout < 2) {
     err(c, s->out[0].span, "list one template per part: -> \"a\", \"b\"",
-        "'split' needs at least 2 outputs, found %zu", s->nout);
+        "'%s' needs at least 2 outputs, found %zu", kw, s->nout);
   }
   if (s->has_ints) {
     if (s->ints.n != s->nout && s->nout >= 2)
@@ -293,17 +294,17 @@ static void check_split(checker *c, const wbr_ast_stmt *s) {
       }
       if (s->ints.v[i] == -1 && infer++ == 0) continue;
       if (s->ints.v[i] == -1)
-        err(c, s->ints.spans[i], "only one size can be inferred", "more than one -1 in the sizes of 'split'");
+        err(c, s->ints.spans[i], "only one size can be inferred", "more than one -1 in the sizes of '%s'", kw);
       else if (s->ints.v[i] <= 0)
         err(c, s->ints.spans[i], "every part has a size of at least 1 (or -1 for the rest)",
-            "split size %lld is not positive", (long long)s->ints.v[i]);
+            "%s size %lld is not positive", kw, (long long)s->ints.v[i]);
     }
   }
   for (size_t i = 1; i < s->nout; i++) {
     for (size_t j = 0; j < i; j++) {
       if (strcmp(s->out[i].text, s->out[j].text) == 0) {
         err(c, s->out[i].span, "give every part its own name",
-            "two outputs of 'split' have the same template");
+            "two outputs of '%s' have the same template", kw);
         wbr_diag_at(c->ctx, c->f, WBR_SEV_NOTE, s->out[j].span, NULL, "the first is here");
         break;
       }
@@ -394,6 +395,14 @@ static void check_stmt(checker *c, const wbr_ast_stmt *s) {
     if (s->has_parts) check_parts(c, s, hash);
     else check_split(c, s);
     break;
+  case WBR_STMT_UNFUSE:
+    check_split(c, s);
+    c->errors += wbr_check_layout(c->ctx, c->f, c->at, s);
+    break;
+  case WBR_STMT_ROPE: c->errors += wbr_check_layout(c->ctx, c->f, c->at, s); break;
+  case WBR_STMT_FUSE:
+    c->errors += wbr_check_layout(c->ctx, c->f, c->at, s);
+    /* fall through - at least two inputs, as concat */
   case WBR_STMT_CONCAT:
   case WBR_STMT_STACK:
     if (s->over) check_over(c, s, &b0);

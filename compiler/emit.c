@@ -131,6 +131,21 @@ static int emit_experts(emitter *e, const wbr_ast_stmt *s, wbr_insn *in, int64_t
   return 0;
 }
 
+/* fuse, unfuse: the LAYOUT int list, [0, 1] (blocked) or [1, G] (groups), then unfuse's sizes. */
+static int64_t emit_layout(emitter *e, const wbr_ast_stmt *s) {
+  if (s->ints.n > WBR_MAX_LIST - 2)
+    return emit_ints(e, s->ints.v, WBR_MAX_LIST + 1, part(s, s->ints.span)); /* reports the limit */
+  int64_t v[WBR_MAX_LIST];
+  v[0] = s->blocked ? 0 : 1;
+  v[1] = 1;
+  if (!s->blocked && !emit_num(e, &s->groups, &v[1])) return -1;
+  for (size_t i = 0; i < s->ints.n; i++) {
+    wbr_ast_num num = wbr_ast_ints_num(&s->ints, i);
+    if (!emit_num(e, &num, &v[2 + i])) return -1;
+  }
+  return emit_ints(e, v, 2 + s->ints.n, part(s, s->ints.span.end > s->ints.span.start ? s->ints.span : s->groups.span));
+}
+
 /* Fill in one instruction for statement s; returns 0 or a negative error (already reported). */
 static int emit_stmt(emitter *e, const wbr_ast_stmt *s, wbr_insn *in) {
   int64_t a = -1, b = 0, c = 0;
@@ -145,13 +160,13 @@ static int emit_stmt(emitter *e, const wbr_ast_stmt *s, wbr_insn *in) {
   if (!s->in || s->nin == 0 || !s->in[0].text)
     return wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, s->span, NULL,
                        "internal error: statement without a pattern");
-  if (((s->kind != WBR_STMT_CONCAT && s->kind != WBR_STMT_STACK) || s->over) &&
+  if (((s->kind != WBR_STMT_CONCAT && s->kind != WBR_STMT_STACK && s->kind != WBR_STMT_FUSE) || s->over) &&
       (a = emit_pattern(e, &s->in[0])) < 0)
     return WBR_ERULES;
   bool need_out = s->kind == WBR_STMT_RENAME || s->kind == WBR_STMT_SPLIT ||
                   s->kind == WBR_STMT_CONCAT || s->kind == WBR_STMT_STACK ||
                   s->kind == WBR_STMT_UNSTACK || s->kind == WBR_STMT_SELECT ||
-                  s->kind == WBR_STMT_SLICE;
+                  s->kind == WBR_STMT_SLICE || s->kind == WBR_STMT_FUSE || s->kind == WBR_STMT_UNFUSE;
   if (need_out && (!s->out || s->nout == 0))
     return wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, s->span, NULL,
                        "internal error: statement without an output name");
@@ -253,6 +268,26 @@ static int emit_stmt(emitter *e, const wbr_ast_stmt *s, wbr_insn *in) {
       break;
     }
     }
+    break;
+  case WBR_STMT_ROPE: {
+    in->op = WBR_OP_ROPE;
+    in->x = (int16_t)s->rope;
+    int64_t h = 0;
+    if (!emit_num(e, &s->groups, &h)) return WBR_ERULES;
+    b = emit_ints(e, &h, 1, part(s, s->groups.span));
+    break;
+  }
+  case WBR_STMT_FUSE:
+  case WBR_STMT_UNFUSE:
+    in->op = s->kind == WBR_STMT_FUSE ? WBR_OP_FUSE : WBR_OP_UNFUSE;
+    if (!small_axis(e, s, &in->x)) return WBR_ERULES;
+    if (s->kind == WBR_STMT_FUSE) {
+      a = emit_refs(e, s->in, s->nin, false, s->span);
+      b = emit_str(e, s->out[0].text, s->out[0].span);
+    } else {
+      b = emit_refs(e, s->out, s->nout, true, s->span);
+    }
+    c = emit_layout(e, s);
     break;
   case WBR_STMT_PARAM:
   case WBR_STMT_COUNT:

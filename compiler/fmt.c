@@ -170,6 +170,26 @@ void wbr_fmt_stmt(const wbr_ast_stmt *s, wbr_buf *b) {
       break;
     }
     break;
+  case WBR_STMT_ROPE:
+    wbr_buf_puts(b, " heads ");
+    wbr_fmt_num(b, &s->groups);
+    wbr_buf_puts(b, s->rope == WBR_ROPE_TO_HALF ? " interleaved -> half" : " half -> interleaved");
+    break;
+  case WBR_STMT_FUSE:
+  case WBR_STMT_UNFUSE:
+    if (s->axis != 0) wbr_buf_printf(b, " axis %" PRId64, s->axis);
+    if (s->blocked) wbr_buf_puts(b, " blocked");
+    else {
+      wbr_buf_puts(b, " groups ");
+      wbr_fmt_num(b, &s->groups);
+    }
+    if (s->kind == WBR_STMT_UNFUSE && s->has_ints) {
+      wbr_buf_puts(b, " sizes ");
+      put_ints(b, &s->ints, '[', ']');
+    }
+    wbr_buf_puts(b, " -> ");
+    put_pats(b, s->out, s->nout);
+    break;
   case WBR_STMT_DROP:
   case WBR_STMT_TRANSPOSE:
   case WBR_STMT_HINT:

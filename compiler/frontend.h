@@ -22,6 +22,10 @@ int wbr_parse_checked(wbr_ast_file **out, wbr_ctx *ctx, const char *name, const 
 /* Semantic checks (docs/language.md, "Errors"); returns 0 or WBR_ERULES after reporting every
  * problem. */
 int wbr_check(wbr_ast_file *f, wbr_ctx *ctx);
+/* The checks of rope, fuse and unfuse (statement `at` of f) beyond their patterns, templates,
+ * inputs and outputs (compiler/layout.c): the head or group count, and unfuse's sizes against
+ * the groups. Reports each problem; returns how many. */
+int wbr_check_layout(wbr_ctx *ctx, const wbr_ast_file *f, size_t at, const wbr_ast_stmt *s);
 /* Print f canonically (fmt). Appends to b. */
 void wbr_fmt_ast(const wbr_ast_file *f, wbr_buf *b);
 /* Print one statement canonically, without comments or newline. Appends to b. */

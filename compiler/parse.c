@@ -34,6 +34,11 @@ static const struct word {
     {"shape", T_KW_SHAPE, -1, NULL},
     {"dtype", T_KW_DTYPE, -1, NULL},
     {"count", T_KW_COUNT, -1, NULL},
+    {"heads", T_KW_HEADS, -1, NULL},
+    {"interleaved", T_KW_INTERLEAVED, -1, NULL},
+    {"half", T_KW_HALF, -1, NULL},
+    {"blocked", T_KW_BLOCKED, -1, NULL},
+    {"groups", T_KW_GROUPS, -1, NULL},
     {"over", T_KW_OVER, -1, NULL},
     {"parts", T_KW_PARTS, -1, NULL},
 };

@@ -40,6 +40,13 @@
   X(EXPECT, "expect", "expect PATTERN shape [D, ...] | dtype DTYPE | count N",                    \
     "assert the shape, dtype or count of the matched tensors")                                    \
   X(PARAM, "param", "param NAME [= EXPR]",                                                        \
-    "declare an integer parameter, given by --param or --config, else its default")
+    "declare an integer parameter, given by --param or --config, else its default")                \
+  X(ROPE, "rope", "rope PATTERN heads N interleaved -> half | half -> interleaved",               \
+    "reorder the rows of a q or k projection between the two rotary (RoPE) conventions")          \
+  X(FUSE, "fuse", "fuse PATTERN, PATTERN, ... [axis N] blocked | groups G -> \"TEMPLATE\"",        \
+    "join one tensor from each pattern into one fused tensor, whole or block by block")           \
+  X(UNFUSE, "unfuse",                                                                             \
+    "unfuse PATTERN [axis N] blocked | groups G [sizes [S, ...]] -> \"T1\", \"T2\", ...",           \
+    "cut a fused tensor into its parts, whole or block by block (the inverse of fuse)")
 
 #endif

@@ -38,6 +38,8 @@ static void wbr_yyerror(WBR_YYLTYPE *loc, wbr_parser *ps, void *scanner, const c
 #define AXIS(v, at) .has_axis = true, .axis = (v), .axis_span = (at)
 #define DTYPE(at) .dtype = wbr_b_dtype(ps, (at)), .dtype_span = (at)
 #define HINT_PAIR(a, b) .in = wbr_b_pair(ps, (a), (b)), .nin = 2
+#define ROPE(n, d) .groups = (n), .rope = (d)
+#define GROUPS(n) .groups = (n)
 #define OVER(at) .over = wbr_b_word(ps, (at)), .over_span = (at)
 #define PARTS(n) .has_parts = true, .parts = (n)
 }
@@ -76,11 +78,13 @@ static void wbr_yyerror(WBR_YYLTYPE *loc, wbr_parser *ps, void *scanner, const c
 %token KW_EXPECT "expect" KW_PARAM "param"
 %token KW_AXIS "axis" KW_SIZES "sizes" KW_INDEX "index" KW_RANGE "range" KW_SHAPE "shape"
 %token KW_DTYPE "dtype" KW_COUNT "count"
+%token KW_ROPE "rope" KW_FUSE "fuse" KW_UNFUSE "unfuse" KW_HEADS "heads"
+%token KW_INTERLEAVED "interleaved" KW_HALF "half" KW_BLOCKED "blocked" KW_GROUPS "groups"
 %token KW_OVER "over" KW_PARTS "parts"
 
 %type <pat> pat tmpl
 %type <pats> pats tmpls
-%type <ints> brack paren int_items num_items
+%type <ints> brack paren int_items num_items opt_sizes
 %type <expr> expr term factor
 %type <nv> num
 %type <stmt> stmt body
@@ -134,6 +138,7 @@ body:
 | KW_SLICE pat KW_AXIS INT KW_RANGE num COLON num ARROW tmpl
     { $$ = STMT(SLICE, @$, @1, ONE_IN($2), AXIS($4, @4), .index = $6.v, .index_e = $6.e, .end = $8.v, .end_e = $8.e, .index_span = {@6.start, @8.end}, .end_span = @8, ONE_OUT($10)); }
 | KW_CAST pat IDENT           { $$ = STMT(CAST, @$, @1, ONE_IN($2), DTYPE(@3)); }
+| KW_CAST pat KW_HALF         { $$ = STMT(CAST, @$, @1, ONE_IN($2), DTYPE(@3)); } /* an alias: reported */
 | KW_HINT STRING EQUALS STRING { $$ = STMT(HINT, @$, @1, HINT_PAIR($2, $4)); }
 | KW_HINT STRING EQUALS STRING KW_TRANSPOSE
     { $$ = STMT(HINT, @$, @1, HINT_PAIR($2, $4), .hint_layout = WBR_HINT_TRANSPOSE); }
@@ -148,6 +153,29 @@ body:
 | KW_PARAM IDENT              { $$ = STMT(PARAM, @$, @1, .name = wbr_b_word(ps, @2), .name_span = @2); }
 | KW_PARAM IDENT EQUALS num
     { $$ = STMT(PARAM, @$, @1, .name = wbr_b_word(ps, @2), .name_span = @2, .def = $4, .has_def = true); }
+| KW_ROPE pat KW_HEADS num KW_INTERLEAVED ARROW KW_HALF
+    { $$ = STMT(ROPE, @$, @1, ONE_IN($2), ROPE($4, WBR_ROPE_TO_HALF)); }
+| KW_ROPE pat KW_HEADS num KW_HALF ARROW KW_INTERLEAVED
+    { $$ = STMT(ROPE, @$, @1, ONE_IN($2), ROPE($4, WBR_ROPE_TO_INTERLEAVED)); }
+| KW_FUSE pats opt_axis KW_BLOCKED ARROW tmpl
+    { $$ = STMT(FUSE, @$, @1, INS($2), AXIS($3, @3), .blocked = true, ONE_OUT($6)); }
+| KW_FUSE pats opt_axis KW_GROUPS num ARROW tmpl
+    { $$ = STMT(FUSE, @$, @1, INS($2), AXIS($3, @3), GROUPS($5), ONE_OUT($7)); }
+| KW_UNFUSE pat opt_axis KW_BLOCKED opt_sizes ARROW tmpls
+    { $$ = STMT(UNFUSE, @$, @1, ONE_IN($2), AXIS($3, @3), .blocked = true, INTS($5), OUTS($7)); }
+| KW_UNFUSE pat opt_axis KW_GROUPS num opt_sizes ARROW tmpls
+    { $$ = STMT(UNFUSE, @$, @1, ONE_IN($2), AXIS($3, @3), GROUPS($5), INTS($6), OUTS($8)); }
+;
+
+/* fuse, unfuse, stack/concat ... over NAME: the axis is 0 unless given. */
+opt_axis:
+  %empty                      { $$ = 0; }
+| KW_AXIS INT                 { $$ = $2; }
+;
+
+opt_sizes:
+  %empty                      { $$ = NULL; }
+| KW_SIZES brack              { $$ = $2; }
 ;
 
 pat:
@@ -155,12 +183,7 @@ pat:
 | REGEX
 ;
 
-/* stack/concat ... over NAME: the axis is 0 unless given; the parts may be transposed. */
-opt_axis:
-  %empty                      { $$ = 0; }
-| KW_AXIS INT                 { $$ = $2; @$ = @2; }
-;
-
+/* The experts forms: the parts may be transposed. */
 opt_transpose:
   %empty                      { $$ = 0; }
 | KW_TRANSPOSE                { $$ = 1; }

@@ -17,6 +17,29 @@ typedef struct lin {
   size_t nops;
 } lin;
 
+/* The label of a node, or "". */
+static const char *label(const wbr_node *nd) { return nd->label ? nd->label : ""; }
+
+/* The statement a named layout chain starts (rope, fuse or unfuse by groups) at node nd, as the
+ * rules say it with the values of this run ("rope heads 32 interleaved -> half"); false if nd
+ * starts none. A fuse's chain is named at its end, the reshape after the concat. */
+static bool layout_stmt(wbr_buf *b, const wbr_node *nd) {
+  if (nd->kind != WBR_N_RESHAPE) return false;
+  const char *l = label(nd);
+  if (strncmp(l, "rope ", 5) == 0) {
+    wbr_buf_printf(b, "rope heads %lld %s", (long long)nd->shape[0], l + 5);
+    return true;
+  }
+  bool fuse = strcmp(l, "fuse groups") == 0, unfuse = strcmp(l, "unfuse groups") == 0;
+  if (!fuse && !unfuse) return false;
+  /* the groups: the cut axis of the input (fuse: of the concat's first input) */
+  int64_t g = fuse ? nd->in[0]->in[0]->shape[nd->axis] : nd->shape[nd->axis];
+  wbr_buf_printf(b, "%s", fuse ? "fuse" : "unfuse");
+  if (nd->axis) wbr_buf_printf(b, " axis %d", nd->axis);
+  wbr_buf_printf(b, " groups %lld", (long long)g);
+  return true;
+}
+
 /* Description of one op without its resulting shape (for comparing chains). */
 static void op_json(wbr_buf *b, const wbr_node *nd) {
   switch (nd->kind) {
@@ -25,7 +48,16 @@ static void op_json(wbr_buf *b, const wbr_node *nd) {
   case WBR_N_RESHAPE:
     wbr_buf_puts(b, "{\"op\": \"reshape\", \"shape\": [");
     for (int i = 0; i < nd->ndim; i++) wbr_buf_printf(b, "%s%lld", i ? ", " : "", (long long)nd->shape[i]);
-    wbr_buf_puts(b, "]}");
+    wbr_buf_puts(b, "]");
+    wbr_buf st;
+    wbr_buf_init(&st);
+    if (layout_stmt(&st, nd) && st.p) {
+      wbr_buf_puts(b, ", \"stmt\": ");
+      wbr_buf_json_str(b, st.p);
+    }
+    if (st.oom) b->oom = true;
+    wbr_buf_free(&st);
+    wbr_buf_puts(b, "}");
     break;
   case WBR_N_PERMUTE:
     wbr_buf_puts(b, "{\"op\": \"permute\", \"axes\": [");
@@ -183,9 +215,18 @@ static void op_text(wbr_buf *b, const wbr_node *nd) {
   case WBR_N_SOURCE:
     return;
   case WBR_N_RESHAPE:
-    wbr_buf_printf(b, "reshape -> %s", sh);
+    /* a named layout chain: "rope heads 4 interleaved -> half: reshape [4, 4, 2, 32], ..." */
+    if (layout_stmt(b, nd)) wbr_buf_printf(b, ": reshape %s", sh);
+    else if (nd->label && strcmp(nd->label, "stack") != 0) wbr_buf_printf(b, "reshape %s", sh);
+    else wbr_buf_printf(b, "reshape -> %s", sh);
     return;
   case WBR_N_PERMUTE:
+    if (strcmp(label(nd), "rope") == 0) {
+      wbr_buf_puts(b, "permute (");
+      for (int i = 0; i < nd->ndim; i++) wbr_buf_printf(b, "%s%d", i ? ", " : "", nd->perm[i]);
+      wbr_buf_puts(b, ")");
+      return;
+    }
     if (nd->label) {
       wbr_buf_printf(b, "transpose -> %s", sh);
       return;
@@ -217,8 +258,32 @@ static void op_text(wbr_buf *b, const wbr_node *nd) {
   }
 }
 
+static void ops_text(wbr_buf *b, const wbr_node *nd, bool *first);
+
+/* fuse by groups, at its final reshape nd: the inputs' own ops, then "fuse groups 2: reshape
+ * [2, 16, 32] | [2, 8, 32] | [2, 8, 32], concat axis 1, reshape [64, 32]". */
+static void fuse_text(wbr_buf *b, const wbr_node *nd, bool *first) {
+  const wbr_node *c = nd->in[0];
+  for (size_t i = 0; i < c->nin; i++) ops_text(b, c->in[i]->in[0], first);
+  wbr_buf_puts(b, *first ? "" : ", ");
+  layout_stmt(b, nd);
+  for (size_t i = 0; i < c->nin; i++) {
+    char sh[256];
+    wbr_shape_str(sh, sizeof sh, c->in[i]->ndim, c->in[i]->shape);
+    wbr_buf_printf(b, "%s%s", i ? " | " : ": reshape ", sh);
+  }
+  char sh[256];
+  wbr_shape_str(sh, sizeof sh, nd->ndim, nd->shape);
+  wbr_buf_printf(b, ", concat axis %d, reshape %s", c->axis, sh);
+  *first = false;
+}
+
 static void ops_text(wbr_buf *b, const wbr_node *nd, bool *first) {
   if (nd->kind == WBR_N_SOURCE) return;
+  if (nd->kind == WBR_N_RESHAPE && strcmp(label(nd), "fuse groups") == 0) {
+    fuse_text(b, nd, first);
+    return;
+  }
   if (nd->kind == WBR_N_CONCAT) {
     /* the parts' own ops, if any, are shown once when they agree */
     lin *l = calloc(1, sizeof *l);

@@ -347,8 +347,8 @@ static uint64_t planned_size(const vm *v, const stmt *s, uint32_t nparts) {
   for (size_t mi = 0; mi < s->n; mi++) {
     const wbr_node *nd = v->cur[v->idx[mi]].node;
     int axis = norm_axis(s->in->x, nd->ndim);
-    bool fixed = s->in->op == WBR_OP_SPLIT || s->in->op == WBR_OP_SPLIT_PARTS;
-    uint64_t parts = fixed ? nparts : axis >= 0 ? (uint64_t)nd->shape[axis] : 1;
+    bool named = s->in->op == WBR_OP_SPLIT || s->in->op == WBR_OP_UNFUSE || s->in->op == WBR_OP_SPLIT_PARTS;
+    uint64_t parts = named ? nparts : axis >= 0 ? (uint64_t)nd->shape[axis] : 1;
     total += parts <= WBR_MAX_PARTS ? parts : 1;
   }
   return total;
@@ -639,17 +639,18 @@ static bool join_one(vm *v, stmt *s, size_t i, wbr_value val, const wbr_match *m
   wbr_node *nd = val.node;
   wbr_node *c = vm_node_new(v, WBR_N_CONCAT, nd, s->pc, s->ninputs);
   if (!c) return false;
-  c->label = stack ? "stack" : "concat";
+  c->label = stack ? "stack" : s->in->op == WBR_OP_FUSE ? "fuse" : "concat";
   char sh[256];
   int axis = stmt_axis(v, s, &val, nd->ndim + (stack ? 1 : 0), sh);
   if (axis < 0) return true;
   int r = join_inputs(v, s, i, &val, m, c, axis, sh);
-  if (r > 0) r = join_node(v, s, c, &val, axis, sh);
+  wbr_node *res = c; /* fuse by groups: a reshape of c */
+  if (r > 0) r = vm_fuse_by_groups(v, s) ? vm_fuse_groups(v, s, c, &val, axis, sh, &res) : join_node(v, s, c, &val, axis, sh);
   if (r <= 0) return r == 0; /* reported: the inputs stay as they were; or out of memory */
-  if (too_big(v, c, val.name)) return true;
+  if (too_big(v, res, val.name)) return true;
   for (uint32_t k = 0; k < s->ninputs; k++) v->consumed[v->parts[k]] = true;
   wbr_value o = val;
-  o.node = c;
+  o.node = res;
   o.name = expand(v, s->tpl, val.name, m, 0, true, &o.len);
   if (!o.name) return false;
   for (uint32_t k = 1; k < s->ninputs; k++) vm_merge_insns(v, &o, &v->cur[v->parts[k]]);
@@ -676,6 +677,17 @@ static bool join(vm *v, stmt *s) {
 
 static bool op_CONCAT(vm *v, stmt *s) { return join(v, s); }
 static bool op_STACK(vm *v, stmt *s) { return join(v, s); }
+
+/* ---- rope, fuse, unfuse: their bodies are vm/layout.c's ---- */
+
+/* fuse groups its inputs as concat does (the grouped node is vm_fuse_groups'). */
+static bool op_FUSE(vm *v, stmt *s) { return join(v, s); }
+static bool op_ROPE(vm *v, stmt *s) { return match_and_begin(v, s) && each_match(v, s, true, vm_rope_one); }
+static bool op_UNFUSE(vm *v, stmt *s) {
+  uint32_t nt;
+  wbr_program_refs(v->prog, s->in->b, &nt);
+  return match_cut_begin(v, s, nt) && vm_unfuse(v, s) && each_match(v, s, true, vm_unfuse_one);
+}
 
 /* ---- hint, expectations ---- */
 

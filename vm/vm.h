@@ -122,6 +122,20 @@ wbr_node *vm_reshape(vm *v, wbr_node *in, const int64_t *dims, int n, const char
 wbr_node *vm_permute(vm *v, wbr_node *in, const int *perm, int n, const char *name);
 wbr_node *vm_slice(vm *v, wbr_node *in, int axis, int64_t start, int64_t len, const char *label);
 
+/* ---- rope, fuse, unfuse (layout.c) ---- */
+
+/* rope on one matched tensor (stmt.c's per-tensor step). */
+bool vm_rope_one(vm *v, stmt *s, size_t i, wbr_value val, const wbr_match *m);
+/* Whether a fuse joins its inputs by groups (else it is a concat). */
+bool vm_fuse_by_groups(const vm *v, const stmt *s);
+/* The fused node of one group whose inputs (v->parts) concat node c joins: each input cut into
+ * the groups, c joins them on the axis after `axis`, *res is c reshaped back. 1, 0 after
+ * reporting, -1 when out of memory. */
+int vm_fuse_groups(vm *v, stmt *s, wbr_node *c, const wbr_value *val, int axis, const char *sh, wbr_node **res);
+/* unfuse: compile the output templates (false: reported, or out of memory); then each tensor. */
+bool vm_unfuse(vm *v, stmt *s);
+bool vm_unfuse_one(vm *v, stmt *s, size_t i, wbr_value val, const wbr_match *m);
+
 /* ---- the experts statements (experts.c) ---- */
 
 bool op_STACK_OVER(vm *v, stmt *s);

@@ -84,6 +84,13 @@ static wbr_program *sample_with(bool with_layout_hint) {
     uint32_t i_cnt = (uint32_t)wbr_program_add_ints(p, &cnt, 1);
     wbr_program_add_insn(p, (wbr_insn){WBR_OP_PARAM, 0, 0, 0, 0, 0}, 41, 1);
     wbr_program_add_insn(p, (wbr_insn){WBR_OP_EXPECT_COUNT_OF, 0, 0, g_all, i_cnt, 0}, 42, 1);
+    /* rope, fuse by groups, unfuse blocked with sizes */
+    static const int64_t heads[] = {4}, groups[] = {1, 2}, blocked[] = {0, 1, 48, 48, -1};
+    uint32_t i_h = (uint32_t)wbr_program_add_ints(p, heads, 1), i_g = (uint32_t)wbr_program_add_ints(p, groups, 2),
+             i_b = (uint32_t)wbr_program_add_ints(p, blocked, 5);
+    wbr_program_add_insn(p, (wbr_insn){WBR_OP_ROPE, 0, 1, g_gam, i_h, 0}, 41, 1);
+    wbr_program_add_insn(p, (wbr_insn){WBR_OP_FUSE, 0, 0, r_ins, s_kv, i_g}, 42, 1);
+    wbr_program_add_insn(p, (wbr_insn){WBR_OP_UNFUSE, WBR_INSN_OPTIONAL, -1, g_qkv, r_outs, i_b}, 43, 1);
     /* the experts opcodes: stack/concat "enc_{i}/query/kernel" over i, split ... parts 2 */
     static const int64_t two[] = {2};
     uint32_t i_two = (uint32_t)wbr_program_add_ints(p, two, 1);
@@ -371,6 +378,27 @@ static void m_too_many_dims(wbr_program *p) {
   p->code[3].b = (uint32_t)wbr_program_add_ints(p, nine, 9);
 }
 static void m_hint_template(wbr_program *p) { p->code[14].b = p->code[1].b; }
+/* rope, fuse, unfuse in the places of transpose, concat and split, with bad operands */
+static void m_rope_dir(wbr_program *p) { p->code[4] = (wbr_insn){WBR_OP_ROPE, 0, 2, p->code[4].a, p->code[11].c, 0}; }
+static void m_rope_heads(wbr_program *p) { p->code[4] = (wbr_insn){WBR_OP_ROPE, 0, 0, p->code[4].a, p->code[12].c, 0}; }
+static void m_rope_heads0(wbr_program *p) {
+  static const int64_t zero[1] = {0};
+  p->b = NULL;
+  p->code[4] = (wbr_insn){WBR_OP_ROPE, 0, 0, p->code[4].a, (uint32_t)wbr_program_add_ints(p, zero, 1), 0};
+}
+static void m_fuse_blocked_groups(wbr_program *p) { /* [0, 4]: blocked with 4 groups */
+  p->code[8] = (wbr_insn){WBR_OP_FUSE, 0, 0, p->code[8].a, p->code[8].b, p->code[12].c};
+}
+static void m_unfuse_sizes(wbr_program *p) {
+  static const int64_t two[4] = {1, 2, 48, 48}; /* groups 2, two sizes for three outputs */
+  p->b = NULL;
+  p->code[6] = (wbr_insn){WBR_OP_UNFUSE, 0, 0, p->code[6].a, p->code[6].b, (uint32_t)wbr_program_add_ints(p, two, 4)};
+}
+static void m_unfuse_size0(wbr_program *p) {
+  static const int64_t z[5] = {1, 2, 48, 0, -1};
+  p->b = NULL;
+  p->code[6] = (wbr_insn){WBR_OP_UNFUSE, 0, 0, p->code[6].a, p->code[6].b, (uint32_t)wbr_program_add_ints(p, z, 5)};
+}
 
 static void b_version(uint8_t *b, size_t len) { (void)len, b[12] = 3; }
 static void b_sentinel(uint8_t *b, size_t len) { (void)len, b[5] = '\r'; }
@@ -468,6 +496,18 @@ static const hostile hostiles[] = {
      "instruction 3 at byte 192 (reshape): operand b: shape has 9 dimensions (at most 8)"},
     {"hint_second_pattern", m_hint_template, NULL,
      "instruction 14 at byte 368 (hint): operand b: pattern index 14 out of range (11 patterns)"},
+    {"rope_direction", m_rope_dir, NULL,
+     "instruction 4 at byte 208 (rope): operand x: rope direction 2 (0 or 1)"},
+    {"rope_heads_list", m_rope_heads, NULL,
+     "instruction 4 at byte 208 (rope): operand b: a head count is 1 value, the list has 2"},
+    {"rope_heads_zero", m_rope_heads0, NULL,
+     "instruction 4 at byte 208 (rope): operand b: head count 0 (at least 1)"},
+    {"fuse_blocked_groups", m_fuse_blocked_groups, NULL,
+     "instruction 8 at byte 272 (fuse): operand c: a layout is 0, 1 (blocked) or 1, G >= 1 (groups), then the sizes"},
+    {"unfuse_sizes_count", m_unfuse_sizes, NULL,
+     "instruction 6 at byte 240 (unfuse): operand c: 2 sizes for 3 outputs"},
+    {"unfuse_size_zero", m_unfuse_size0, NULL,
+     "instruction 6 at byte 240 (unfuse): operand c: size 0 at position 1: a size is >= 1, or one -1 for the rest"},
     {"version", NULL, b_version,
      "byte 12: bytecode format version 3 is not supported (this wbr reads versions 1 and 2)"},
     {"sentinel", NULL, b_sentinel,
@@ -586,5 +626,17 @@ TEST(wbc_docs_opcode_table_matches_opcodes_h) {
     char row[512];
     snprintf(row, sizeof row, "| `%s` | %s |", wbr_opk_name((wbr_opk)k), wbr_opk_doc((wbr_opk)k));
     if (!strstr(doc, row)) test_failed(__FILE__, __LINE__, "docs/bytecode.md lacks the row\n      %s", row);
+  }
+}
+
+/* The int-list column of WBR_OPK_LIST says which operands the VM resolves (parameters): it must
+ * mark exactly the kinds whose operand is an int list, as their meanings say. */
+TEST(opk_int_list_column_matches_meanings) {
+  for (int k = 0; k < WBR_OPK_NKINDS; k++) {
+    const char *doc = wbr_opk_doc((wbr_opk)k);
+    bool says = strncmp(doc, "int list", 8) == 0;
+    if (says != wbr_opk_is_int_list((wbr_opk)k))
+      test_failed(__FILE__, __LINE__, "operand kind %s: meaning \"%.30s\", int-list column %d",
+                  wbr_opk_name((wbr_opk)k), doc, wbr_opk_is_int_list((wbr_opk)k));
   }
 }
