@@ -127,7 +127,9 @@ static void put_operand(wbr_buf *b, const wbr_program *p, wbr_opk k, uint32_t v)
   case WBR_OPK_SIZES:
   case WBR_OPK_EXPSHAPE: put_ints(b, p, v); break;
   case WBR_OPK_INDEX:
+  case WBR_OPK_PARTS:
   case WBR_OPK_COUNTL: put_int_at(b, p, v, 0); break;
+  case WBR_OPK_CAPTURE: wbr_buf_puts(b, wbr_program_str(p, v)); break;
   case WBR_OPK_RANGE:
     put_int_at(b, p, v, 0);
     wbr_buf_putc(b, ':');
@@ -143,6 +145,23 @@ static void put_operand(wbr_buf *b, const wbr_program *p, wbr_opk k, uint32_t v)
   case WBR_OPK_NONE:
   case WBR_OPK_NKINDS: break;
   }
+}
+
+/* The comment of the experts opcodes: stack_over, concat_over, split_parts. */
+static void put_experts_comment(wbr_buf *b, const wbr_program *p, const wbr_insn *in) {
+  if (in->op == WBR_OP_SPLIT_PARTS) {
+    wbr_buf_printf(b, "cut matches of ");
+    put_pattern_kind(b, p, in->a);
+    wbr_buf_printf(b, " along axis %d into ", in->x);
+    put_int_at(b, p, in->c, 0);
+    wbr_buf_puts(b, " equal parts, named ");
+  } else {
+    wbr_buf_printf(b, "%s the matches of ", in->op == WBR_OP_STACK_OVER ? "stack" : "concatenate");
+    put_pattern_kind(b, p, in->a);
+    wbr_buf_printf(b, " with the same other captures, in the order {%s} = 0, 1, ..., %s axis %d into ",
+                   wbr_program_str(p, in->c), in->op == WBR_OP_STACK_OVER ? "on a new" : "along", in->x);
+  }
+  put_quoted(b, wbr_program_str(p, in->b), '"');
 }
 
 /* The comment column: what the instruction does, in words. */
@@ -210,6 +229,9 @@ static void put_comment(wbr_buf *b, const wbr_program *p, const wbr_insn *in) {
     wbr_buf_printf(b, " along axis %d into one tensor per index, named ", in->x);
     put_quoted(b, wbr_program_str(p, in->b), '"');
     break;
+  case WBR_OP_STACK_OVER:
+  case WBR_OP_CONCAT_OVER:
+  case WBR_OP_SPLIT_PARTS: put_experts_comment(b, p, in); break;
   case WBR_OP_SELECT:
     wbr_buf_puts(b, "take index ");
     put_int_at(b, p, in->c, 0);
@@ -314,6 +336,7 @@ static void put_comment(wbr_buf *b, const wbr_program *p, const wbr_insn *in) {
   }
   case WBR_OP_COUNT: break;
   }
+  if (in->flags & WBR_INSN_TRANSPOSE) wbr_buf_puts(b, "; each part transposed");
   if (in->flags & WBR_INSN_OPTIONAL) wbr_buf_puts(b, "; may match nothing");
 }
 
@@ -339,6 +362,7 @@ char *wbr_program_disasm(const wbr_program *p) {
     put_operand(&o, p, oi->a, in->a);
     if (!x_last) put_operand(&o, p, oi->x, (uint32_t)(int32_t)in->x);
     if (!c_last) put_operand(&o, p, oi->c, in->c);
+    if (in->flags & WBR_INSN_TRANSPOSE) wbr_buf_puts(&o, " transpose");
     put_operand(&o, p, oi->b, in->b);
     if (c_last) put_operand(&o, p, oi->c, in->c);
     if (x_last) put_operand(&o, p, oi->x, (uint32_t)(int32_t)in->x);

@@ -12,7 +12,8 @@
  *          u8     u8      i16          u32             u32             u32
  *
  *   op     the opcode (WBR_OP_*).
- *   flags  bit 0 = WBR_INSN_OPTIONAL (matching nothing is allowed); bits 1-7 must be 0.
+ *   flags  bit 0 = WBR_INSN_OPTIONAL (matching nothing is allowed); bit 1 = WBR_INSN_TRANSPOSE
+ *          (each part transposed; only the opcodes that cut or join parts); bits 2-7 must be 0.
  *   x      a small immediate: an axis (-8..7, negative counts from the last axis) or a dtype.
  *   a b c  pool indices (strings, patterns, int lists, ref lists) or a u32 immediate, typed by
  *          the opcode's signature below. An operand the opcode does not use must be 0; an
@@ -48,6 +49,8 @@
   K(SIZES, "sizes ", 1, "int list or WBR_NONE: one size >= -1 per output (at most one -1)")        \
   K(INDEX, "index ", 1, "int list of 1 value: the index along the axis (negative from the end)")   \
   K(RANGE, "range ", 1, "int list of 2 values: start, end (exclusive); negative from the end")     \
+  K(CAPTURE, "over ", 0, "string index: a named capture of pattern a; its values number the parts")\
+  K(PARTS, "parts ", 1, "int list of 1 value >= 1: the number of equal parts")                     \
   K(EXPSHAPE, "shape ", 1, "int list, <= WBR_MAX_DIMS values >= -1 (-1 matches any size)")         \
   K(COUNT, "count ", 0, "u32 immediate: an expected number of tensors")                            \
   K(AXIS, "axis ", 0, "x immediate: an axis, -WBR_MAX_DIMS .. WBR_MAX_DIMS-1")                     \
@@ -110,7 +113,13 @@ typedef enum wbr_opk {
   OP(FUSE, "fuse", AXIS, PATS, TPL, LAYOUT,                                                       \
      "join one tensor per pattern of a along axis x into b, whole or block by block (c)")         \
   OP(UNFUSE, "unfuse", AXIS, PAT, TPLS, LAYOUT,                                                   \
-     "cut each tensor matching a along axis x into parts named by b, whole or block by block (c)")
+     "cut each tensor matching a along axis x into parts named by b, whole or block by block (c)") \
+  OP(STACK_OVER, "stack_over", AXIS, PAT, TPL, CAPTURE,                                           \
+     "join the matches of a, grouped by their other captures, on new axis x in the order of c")   \
+  OP(CONCAT_OVER, "concat_over", AXIS, PAT, TPL, CAPTURE,                                         \
+     "join the matches of a, grouped by their other captures, along axis x in the order of c")    \
+  OP(SPLIT_PARTS, "split_parts", AXIS, PAT, TPLI, PARTS,                                          \
+     "cut each tensor matching a along axis x into c equal parts, named by b with {#} the part")
 
 typedef enum wbr_opcode {
 #define WBR_OP_ENUM(id, name, x, a, b, c, doc) WBR_OP_##id,
@@ -120,7 +129,10 @@ typedef enum wbr_opcode {
 } wbr_opcode;
 
 #define WBR_INSN_OPTIONAL 0x01u /* flags: the statement may match nothing */
-#define WBR_INSN_FLAGS_ALL 0x01u
+/* flags: each part is transposed (2-D parts only): before the join (stack_over, concat_over),
+ * after the cut (split_parts, unstack); no other opcode may set it */
+#define WBR_INSN_TRANSPOSE 0x02u
+#define WBR_INSN_FLAGS_ALL 0x03u
 #define WBR_NONE 0xffffffffu    /* an absent optional operand */
 #define WBR_INSN_SIZE 16        /* bytes per instruction in a .wbc */
 

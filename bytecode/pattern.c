@@ -696,6 +696,12 @@ int wbr_template_stars(const wbr_template *t) { return t->stars; }
 bool wbr_template_uses_index(const wbr_template *t) { return t->index; }
 bool wbr_template_uses_arith(const wbr_template *t) { return t->arith; }
 
+bool wbr_template_uses_group(const wbr_template *t, uint32_t g) {
+  for (size_t i = 0; i < t->n; i++)
+    if (t->parts[i].kind == T_GROUP && t->parts[i].group == g) return true;
+  return false;
+}
+
 /* Group g's text in the match ("" if it did not participate). */
 static const char *group_text(const wbr_match *m, const char *name, uint32_t g, size_t *len) {
   if (g > m->ngroups || m->group[2 * g] == SIZE_MAX) {

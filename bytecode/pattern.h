@@ -102,6 +102,8 @@ void wbr_template_free(wbr_template *t);
 /* Number of `*` references in the template. */
 int wbr_template_stars(const wbr_template *t);
 bool wbr_template_uses_index(const wbr_template *t);
+/* Whether t copies group g of its pattern (with or without index arithmetic). */
+bool wbr_template_uses_group(const wbr_template *t, uint32_t g);
 
 /* Index arithmetic needs numbers: 0 if every {i+K} / {i-K} of t can be computed for match m of
  * `name` (the capture is decimal digits, the result >= 0), else WBR_ERULES with err naming the

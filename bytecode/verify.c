@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "params.h"
 #include "pattern.h"
 #include "program.h"
 
@@ -205,6 +206,16 @@ static const char *check_int_list(const vstate *v, wbr_opk k, uint32_t idx, uint
     }
     return NULL;
   }
+  case WBR_OPK_PARTS:
+    if (n != 1) {
+      snprintf(err, errn, "a part count needs 1 value, the list has %u", n);
+      return err;
+    }
+    if (!wbr_program_is_xref(p, iv[0]) && iv[0] < 1) {
+      snprintf(err, errn, "part count %lld is below 1", (long long)iv[0]);
+      return err;
+    }
+    return NULL;
   case WBR_OPK_INDEX:
   case WBR_OPK_RANGE:
     if (n != (k == WBR_OPK_INDEX ? 1u : 2u)) {
@@ -238,6 +249,7 @@ static const char *check_int_list(const vstate *v, wbr_opk k, uint32_t idx, uint
   case WBR_OPK_TPL:
   case WBR_OPK_TPLI:
   case WBR_OPK_TPLS:
+  case WBR_OPK_CAPTURE:
   case WBR_OPK_COUNT:
   case WBR_OPK_AXIS:
   case WBR_OPK_DTYPE:
@@ -262,6 +274,26 @@ static const char *check_later_inputs(const vstate *vs, const uint32_t *r, uint3
     }
   }
   return NULL;
+}
+
+/* stack_over, concat_over: string v names a capture of the input pattern ci, the one whose
+ * values number the parts. */
+static const char *check_capture(const wbr_program *p, uint32_t v, const wbr_namepat *ci, char *err,
+                                 size_t errn) {
+  if (v >= p->nstrs) {
+    snprintf(err, errn, "string index %u out of range (%u strings)", v, p->nstrs);
+    return err;
+  }
+  if (!ci || wbr_namepat_group_of(ci, p->strs[v], p->str_len[v]) == 0) {
+    snprintf(err, errn, "the pattern has no capture named '%.60s'", p->strs[v]);
+    return err;
+  }
+  return NULL;
+}
+
+/* WBR_INSN_TRANSPOSE only on the opcodes that cut or join parts. */
+static bool transpose_allowed(unsigned op) {
+  return op == WBR_OP_STACK_OVER || op == WBR_OP_CONCAT_OVER || op == WBR_OP_SPLIT_PARTS || op == WBR_OP_UNSTACK;
 }
 
 /* Check one operand value v of kind k; ci describes the input pattern for templates. */
@@ -332,6 +364,8 @@ static const char *check_operand(vstate *vs, wbr_opk k, uint32_t v, const wbr_na
   case WBR_OPK_SIZES:
     if (v == WBR_NONE) return NULL;
     return check_int_list(vs, k, v, nouts, err, errn);
+  case WBR_OPK_CAPTURE: return check_capture(p, v, ci, err, errn);
+  case WBR_OPK_PARTS:
   case WBR_OPK_SHAPE:
   case WBR_OPK_AXES:
   case WBR_OPK_INDEX:
@@ -391,6 +425,10 @@ static const char *check_insn(vstate *vs, uint32_t addr, char *err, size_t errn)
   }
   if (in->flags & ~WBR_INSN_FLAGS_ALL) {
     snprintf(err, errn, "unknown flag bits 0x%02x", in->flags & ~WBR_INSN_FLAGS_ALL);
+    return err;
+  }
+  if ((in->flags & WBR_INSN_TRANSPOSE) && !transpose_allowed(in->op)) {
+    snprintf(err, errn, "the transpose flag (0x02) is set on an opcode that takes no parts");
     return err;
   }
   wbr_pos ps = p->pos[addr];
@@ -459,7 +497,9 @@ static bool operand_uses(const wbr_program *p, wbr_opk k, uint32_t v, pool_kind 
       if (k == WBR_OPK_PATS ? pattern_uses(p, r[i], pk, idx) : pk == POOL_STR && r[i] == idx) return true;
     return false;
   case WBR_OPK_TPL:
-  case WBR_OPK_TPLI: return pk == POOL_STR && v == idx;
+  case WBR_OPK_TPLI:
+  case WBR_OPK_CAPTURE: return pk == POOL_STR && v == idx;
+  case WBR_OPK_PARTS:
   case WBR_OPK_SIZES:
   case WBR_OPK_SHAPE:
   case WBR_OPK_AXES:

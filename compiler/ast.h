@@ -144,6 +144,13 @@ typedef struct wbr_ast_stmt {
   wbr_span count_span;
   wbr_ast_expr *count_e; /* expect count written as an expression (NULL: the literal count) */
 
+  /* The experts forms (docs/language.md "Experts"): stack/concat PATTERN over NAME, split ...
+   * parts N, and 'transpose' of each part (those two and unstack ... transpose). */
+  const char *over;     /* the capture whose values number the parts, or NULL */
+  wbr_span over_span;
+  wbr_ast_num parts;    /* split ... parts N */
+  bool has_parts;
+  bool transpose;       /* each part transposed: before the join, after the cut */
   char *name;           /* param: the parameter's name */
   wbr_span name_span;
   wbr_ast_num def;      /* param: the default, when has_def */

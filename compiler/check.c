@@ -312,6 +312,50 @@ static void check_split(checker *c, const wbr_ast_stmt *s) {
   }
 }
 
+/* stack/concat PATTERN over NAME: NAME is a capture of the pattern, and the template leaves it
+ * out (the joined tensor holds every value of it; the other captures make the groups). */
+static void check_over(checker *c, const wbr_ast_stmt *s, const binds *b0) {
+  const char *kw = wbr_stmt_keyword(s->kind), *nm = s->over;
+  size_t n = strlen(nm);
+  if (!b0->ok) return;
+  bool rx = b0->kind == WBR_PK_REGEX;
+  if (!regex_has_name(b0, nm, n)) {
+    char have[200] = "", help[320];
+    for (uint32_t g = 1, o = 0; g <= b0->ngroups && o + 40 < sizeof have; g++) {
+      const char *gn = wbr_namepat_group_name(b0->np, g);
+      if (gn) o += (uint32_t)snprintf(have + o, sizeof have - o, "%s{%s}", o ? ", " : "", gn);
+    }
+    if (rx)
+      snprintf(help, sizeof help, "name the group of the part number in the regex: (?<%s>\\d+)", nm);
+    else
+      snprintf(help, sizeof help, "%s%s%scapture the part number as {%s}: \"experts.{%s}.w1\"",
+               have[0] ? "the pattern binds " : "", have, have[0] ? "; " : "", nm, nm);
+    err(c, s->over_span, help, "'%s ... over %s': the pattern has no capture named '%s'", kw, nm, nm);
+    return;
+  }
+  /* The engine says whether the template copies the capture (the template's own errors are
+   * reported by template()). */
+  wbr_template *tp = NULL;
+  wbr_namepat_error e;
+  int rc = wbr_template_new(&tp, b0->np, s->out[0].text, false, &e);
+  if (rc == WBR_ENOMEM) c->oom = true;
+  if (rc == 0 && wbr_template_uses_group(tp, wbr_namepat_group_of(b0->np, nm, n)))
+    err(c, s->out[0].span, "the joined tensor holds every part: leave the part number out of its name",
+        "the template of '%s ... over %s' uses the capture '%s'", kw, nm, nm);
+  wbr_template_free(tp);
+}
+
+/* split PATTERN axis N parts K -> "T{#}": at least one part, and {#} names them. */
+static void check_parts(checker *c, const wbr_ast_stmt *s, bool hash) {
+  int64_t k;
+  if (check_num(c, &s->parts, &k) == 1 && k < 1)
+    err(c, s->parts.span, "cut into 1 part or more", "split into %lld parts: the count is not positive",
+        (long long)k);
+  if (!hash && s->nout == 1)
+    err(c, s->out[0].span, "put {#} where the part number 0, 1, ... goes: \"experts.{#}.w1\"",
+        "the template of 'split ... parts' must contain {#}");
+}
+
 static void check_stmt(checker *c, const wbr_ast_stmt *s) {
   const char *kw = wbr_stmt_keyword(s->kind);
   binds b0;
@@ -333,7 +377,7 @@ static void check_stmt(checker *c, const wbr_ast_stmt *s) {
   bool hash = false, tpl_ok = true;
   for (size_t i = 0; i < s->nout; i++) {
     bool h = false;
-    tpl_ok = template(c, &s->out[i], &b0, s->kind == WBR_STMT_UNSTACK, &h) && tpl_ok;
+    tpl_ok = template(c, &s->out[i], &b0, s->kind == WBR_STMT_UNSTACK || s->has_parts, &h) && tpl_ok;
     hash = hash || h;
   }
   check_axis(c, s);
@@ -347,7 +391,10 @@ static void check_stmt(checker *c, const wbr_ast_stmt *s) {
     break;
   case WBR_STMT_RESHAPE: check_shape_list(c, s, true); break;
   case WBR_STMT_PERMUTE: check_permute(c, s); break;
-  case WBR_STMT_SPLIT: check_split(c, s); break;
+  case WBR_STMT_SPLIT:
+    if (s->has_parts) check_parts(c, s, hash);
+    else check_split(c, s);
+    break;
   case WBR_STMT_UNFUSE:
     check_split(c, s);
     c->errors += wbr_check_layout(c->ctx, c->f, c->at, s);
@@ -358,7 +405,8 @@ static void check_stmt(checker *c, const wbr_ast_stmt *s) {
     /* fall through - at least two inputs, as concat */
   case WBR_STMT_CONCAT:
   case WBR_STMT_STACK:
-    if (s->nin < 2)
+    if (s->over) check_over(c, s, &b0);
+    else if (s->nin < 2)
       err(c, s->in[0].span, "list at least two patterns: \"a.{i}\", \"b.{i}\"",
           "'%s' needs at least 2 inputs, found %zu", kw, s->nin);
     break;

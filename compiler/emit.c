@@ -114,6 +114,23 @@ static bool small_axis(emitter *e, const wbr_ast_stmt *s, int16_t *x) {
   return true;
 }
 
+/* The experts forms: stack/concat ... over NAME (stack_over, concat_over: c names the capture)
+ * and split ... parts K (split_parts: c is the count). 0, or WBR_ERULES (reported). */
+static int emit_experts(emitter *e, const wbr_ast_stmt *s, wbr_insn *in, int64_t *b, int64_t *c) {
+  if (!small_axis(e, s, &in->x)) return WBR_ERULES;
+  *b = emit_str(e, s->out[0].text, s->out[0].span);
+  if (s->has_parts) {
+    in->op = WBR_OP_SPLIT_PARTS;
+    int64_t k;
+    if (!emit_num(e, &s->parts, &k)) return WBR_ERULES;
+    *c = emit_ints(e, &k, 1, part(s, s->parts.span));
+  } else {
+    in->op = s->kind == WBR_STMT_STACK ? WBR_OP_STACK_OVER : WBR_OP_CONCAT_OVER;
+    *c = emit_str(e, s->over, part(s, s->over_span));
+  }
+  return 0;
+}
+
 /* fuse, unfuse: the LAYOUT int list, [0, 1] (blocked) or [1, G] (groups), then unfuse's sizes. */
 static int64_t emit_layout(emitter *e, const wbr_ast_stmt *s) {
   if (s->ints.n > WBR_MAX_LIST - 2)
@@ -143,7 +160,7 @@ static int emit_stmt(emitter *e, const wbr_ast_stmt *s, wbr_insn *in) {
   if (!s->in || s->nin == 0 || !s->in[0].text)
     return wbr_diag_at(e->ctx, e->f, WBR_SEV_ERROR, s->span, NULL,
                        "internal error: statement without a pattern");
-  if (s->kind != WBR_STMT_CONCAT && s->kind != WBR_STMT_STACK && s->kind != WBR_STMT_FUSE &&
+  if (((s->kind != WBR_STMT_CONCAT && s->kind != WBR_STMT_STACK && s->kind != WBR_STMT_FUSE) || s->over) &&
       (a = emit_pattern(e, &s->in[0])) < 0)
     return WBR_ERULES;
   bool need_out = s->kind == WBR_STMT_RENAME || s->kind == WBR_STMT_SPLIT ||
@@ -169,6 +186,10 @@ static int emit_stmt(emitter *e, const wbr_ast_stmt *s, wbr_insn *in) {
     b = emit_ints(e, s->ints.v, s->ints.n, part(s, s->ints.span));
     break;
   case WBR_STMT_SPLIT:
+    if (s->has_parts) {
+      if (emit_experts(e, s, in, &b, &c)) return WBR_ERULES;
+      break;
+    }
     in->op = WBR_OP_SPLIT;
     if (!small_axis(e, s, &in->x)) return WBR_ERULES;
     b = emit_refs(e, s->out, s->nout, true, s->span);
@@ -176,6 +197,10 @@ static int emit_stmt(emitter *e, const wbr_ast_stmt *s, wbr_insn *in) {
     break;
   case WBR_STMT_CONCAT:
   case WBR_STMT_STACK:
+    if (s->over) {
+      if (emit_experts(e, s, in, &b, &c)) return WBR_ERULES;
+      break;
+    }
     in->op = s->kind == WBR_STMT_CONCAT ? WBR_OP_CONCAT : WBR_OP_STACK;
     if (!small_axis(e, s, &in->x)) return WBR_ERULES;
     a = emit_refs(e, s->in, s->nin, false, s->span);
@@ -270,7 +295,7 @@ static int emit_stmt(emitter *e, const wbr_ast_stmt *s, wbr_insn *in) {
                        "internal error: unknown statement kind");
   }
   if (a < 0 || b < 0 || c < 0) return WBR_ERULES;
-  in->flags = s->optional ? WBR_INSN_OPTIONAL : 0;
+  in->flags = (uint8_t)((s->optional ? WBR_INSN_OPTIONAL : 0) | (s->transpose ? WBR_INSN_TRANSPOSE : 0));
   in->a = (uint32_t)a;
   in->b = (uint32_t)b;
   in->c = (uint32_t)c;

@@ -69,6 +69,24 @@ static void put_dtype(wbr_buf *b, wbr_dtype dt) {
   }
 }
 
+/* The experts forms after the pattern: " over e[ axis N][ transpose] -> ..." (axis 0 is the
+ * default and left out), " axis N parts K[ transpose] -> ...", " axis N transpose -> ...". */
+static void put_experts(wbr_buf *b, const wbr_ast_stmt *s) {
+  if (s->over) {
+    wbr_buf_printf(b, " over %s", s->over);
+    if (s->axis != 0) wbr_buf_printf(b, " axis %" PRId64, s->axis);
+  } else {
+    wbr_buf_printf(b, " axis %" PRId64, s->axis);
+  }
+  if (s->has_parts) {
+    wbr_buf_puts(b, " parts ");
+    wbr_fmt_num(b, &s->parts);
+  }
+  if (s->transpose) wbr_buf_puts(b, " transpose");
+  wbr_buf_puts(b, " -> ");
+  put_pats(b, s->out, s->nout);
+}
+
 void wbr_fmt_stmt(const wbr_ast_stmt *s, wbr_buf *b) {
   if (s->optional && s->kind != WBR_STMT_HINT) wbr_buf_puts(b, "optional ");
   wbr_buf_puts(b, wbr_stmt_keyword(s->kind));
@@ -108,6 +126,10 @@ void wbr_fmt_stmt(const wbr_ast_stmt *s, wbr_buf *b) {
   case WBR_STMT_UNSTACK:
   case WBR_STMT_SELECT:
   case WBR_STMT_SLICE:
+    if (s->over || s->has_parts || s->transpose) {
+      put_experts(b, s);
+      break;
+    }
     wbr_buf_printf(b, " axis %" PRId64, s->axis);
     if (s->kind == WBR_STMT_SPLIT && s->has_ints) {
       wbr_buf_puts(b, " sizes ");

@@ -39,6 +39,8 @@ static const struct word {
     {"half", T_KW_HALF, -1, NULL},
     {"blocked", T_KW_BLOCKED, -1, NULL},
     {"groups", T_KW_GROUPS, -1, NULL},
+    {"over", T_KW_OVER, -1, NULL},
+    {"parts", T_KW_PARTS, -1, NULL},
 };
 #define NWORDS (sizeof words / sizeof words[0])
 
@@ -318,6 +320,8 @@ static void describe_expected(wbr_parser *ps, const int *exp, int n, wbr_buf *b)
       if (!has(exp, n, T_STRING)) parts[np++] = "a /regex/";
     } else if (t == T_INT) {
       parts[np++] = ps->cur_kw == T_KW_WEIGHTBRIDGE ? "the language version (1)" : "a number";
+    } else if (t == T_IDENT && ps->prev_tok == T_KW_OVER) {
+      parts[np++] = "the name of a capture of the pattern (over e: \"experts.{e}.w1\")";
     } else if (t == T_IDENT) {
       /* where a number may be written, so may a parameter: "a number" says it */
       if (ps->cur_kw == T_KW_PARAM && !has(exp, n, T_INT)) parts[np++] = "a parameter name (n_heads)";

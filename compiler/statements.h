@@ -16,13 +16,19 @@
     "reshape each matched tensor to the given sizes")                                             \
   X(TRANSPOSE, "transpose", "transpose PATTERN", "swap the two axes of each matched 2-D tensor")  \
   X(PERMUTE, "permute", "permute PATTERN (AXIS, ...)", "reorder the axes of each matched tensor") \
-  X(SPLIT, "split", "split PATTERN axis N [sizes [S, ...]] -> \"T1\", \"T2\", ...",               \
+  X(SPLIT, "split",                                                                               \
+    "split PATTERN axis N [sizes [S, ...]] -> \"T1\", \"T2\", ... | "                                 \
+    "split PATTERN axis N parts K [transpose] -> \"TEMPLATE with {#}\"",                            \
     "cut each matched tensor along axis N into the named parts")                                  \
-  X(CONCAT, "concat", "concat PATTERN, PATTERN, ... axis N -> \"TEMPLATE\"",                      \
-    "join one tensor from each pattern along an existing axis")                                   \
-  X(STACK, "stack", "stack PATTERN, PATTERN, ... axis N -> \"TEMPLATE\"",                         \
-    "join one tensor from each pattern along a new axis")                                         \
-  X(UNSTACK, "unstack", "unstack PATTERN axis N -> \"TEMPLATE with {#}\"",                        \
+  X(CONCAT, "concat",                                                                             \
+    "concat PATTERN, PATTERN, ... axis N -> \"TEMPLATE\" | "                                         \
+    "concat PATTERN over NAME [axis N] [transpose] -> \"TEMPLATE\"",                                \
+    "join one tensor from each pattern, or the parts a capture numbers, along an existing axis")  \
+  X(STACK, "stack",                                                                               \
+    "stack PATTERN, PATTERN, ... axis N -> \"TEMPLATE\" | "                                          \
+    "stack PATTERN over NAME [axis N] [transpose] -> \"TEMPLATE\"",                                 \
+    "join one tensor from each pattern, or the parts a capture numbers, on a new axis")           \
+  X(UNSTACK, "unstack", "unstack PATTERN axis N [transpose] -> \"TEMPLATE with {#}\"",            \
     "cut each matched tensor along an axis into one tensor per index")                            \
   X(SELECT, "select", "select PATTERN axis N index I -> \"TEMPLATE\"",                            \
     "take one index along an axis (the axis disappears)")                                         \

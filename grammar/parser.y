@@ -40,6 +40,8 @@ static void wbr_yyerror(WBR_YYLTYPE *loc, wbr_parser *ps, void *scanner, const c
 #define HINT_PAIR(a, b) .in = wbr_b_pair(ps, (a), (b)), .nin = 2
 #define ROPE(n, d) .groups = (n), .rope = (d)
 #define GROUPS(n) .groups = (n)
+#define OVER(at) .over = wbr_b_word(ps, (at)), .over_span = (at)
+#define PARTS(n) .has_parts = true, .parts = (n)
 }
 
 %define api.prefix {wbr_yy}
@@ -78,14 +80,15 @@ static void wbr_yyerror(WBR_YYLTYPE *loc, wbr_parser *ps, void *scanner, const c
 %token KW_DTYPE "dtype" KW_COUNT "count"
 %token KW_ROPE "rope" KW_FUSE "fuse" KW_UNFUSE "unfuse" KW_HEADS "heads"
 %token KW_INTERLEAVED "interleaved" KW_HALF "half" KW_BLOCKED "blocked" KW_GROUPS "groups"
+%token KW_OVER "over" KW_PARTS "parts"
 
 %type <pat> pat tmpl
 %type <pats> pats tmpls
 %type <ints> brack paren int_items num_items opt_sizes
 %type <expr> expr term factor
 %type <nv> num
-%type <num> opt_axis
 %type <stmt> stmt body
+%type <num> opt_axis opt_transpose
 
 %%
 
@@ -122,6 +125,14 @@ body:
     { $$ = STMT(STACK, @$, @1, INS($2), AXIS($4, @4), ONE_OUT($6)); }
 | KW_UNSTACK pat KW_AXIS INT ARROW tmpl
     { $$ = STMT(UNSTACK, @$, @1, ONE_IN($2), AXIS($4, @4), ONE_OUT($6)); }
+| KW_STACK pat KW_OVER IDENT opt_axis opt_transpose ARROW tmpl
+    { $$ = STMT(STACK, @$, @1, ONE_IN($2), OVER(@4), AXIS($5, @5), .transpose = $6, ONE_OUT($8)); }
+| KW_CONCAT pat KW_OVER IDENT opt_axis opt_transpose ARROW tmpl
+    { $$ = STMT(CONCAT, @$, @1, ONE_IN($2), OVER(@4), AXIS($5, @5), .transpose = $6, ONE_OUT($8)); }
+| KW_SPLIT pat KW_AXIS INT KW_PARTS num opt_transpose ARROW tmpl
+    { $$ = STMT(SPLIT, @$, @1, ONE_IN($2), AXIS($4, @4), PARTS($6), .transpose = $7, ONE_OUT($9)); }
+| KW_UNSTACK pat KW_AXIS INT KW_TRANSPOSE ARROW tmpl
+    { $$ = STMT(UNSTACK, @$, @1, ONE_IN($2), AXIS($4, @4), .transpose = true, ONE_OUT($7)); }
 | KW_SELECT pat KW_AXIS INT KW_INDEX num ARROW tmpl
     { $$ = STMT(SELECT, @$, @1, ONE_IN($2), AXIS($4, @4), .index = $6.v, .index_e = $6.e, .index_span = @6, ONE_OUT($8)); }
 | KW_SLICE pat KW_AXIS INT KW_RANGE num COLON num ARROW tmpl
@@ -156,7 +167,7 @@ body:
     { $$ = STMT(UNFUSE, @$, @1, ONE_IN($2), AXIS($3, @3), GROUPS($5), INTS($6), OUTS($8)); }
 ;
 
-/* fuse, unfuse: the axis is 0 unless given. */
+/* fuse, unfuse, stack/concat ... over NAME: the axis is 0 unless given. */
 opt_axis:
   %empty                      { $$ = 0; }
 | KW_AXIS INT                 { $$ = $2; }
@@ -170,6 +181,12 @@ opt_sizes:
 pat:
   STRING
 | REGEX
+;
+
+/* The experts forms: the parts may be transposed. */
+opt_transpose:
+  %empty                      { $$ = 0; }
+| KW_TRANSPOSE                { $$ = 1; }
 ;
 
 tmpl:

@@ -167,7 +167,7 @@ static void bind_one(binder *bd, const wbr_plan_options *o, uint32_t k, wbr_plan
  * >= 0 (a literal -1 keeps its meaning; a computed one would silently change it), a split size
  * >= 1; indices and ranges may be negative (they count from the end). */
 static int64_t least(wbr_opk k) {
-  return k == WBR_OPK_SIZES ? 1 : k == WBR_OPK_SHAPE || k == WBR_OPK_EXPSHAPE || k == WBR_OPK_COUNTL ? 0 : INT64_MIN;
+  return k == WBR_OPK_SIZES || k == WBR_OPK_PARTS ? 1 : k == WBR_OPK_SHAPE || k == WBR_OPK_EXPSHAPE || k == WBR_OPK_COUNTL ? 0 : INT64_MIN;
 }
 
 /* Resolve the references of int list l (operand of kind k of instruction pc) into vals. */
@@ -187,7 +187,8 @@ static void resolve_list(binder *bd, uint32_t pc, wbr_opk k, uint32_t l, int64_t
     int64_t r;
     if (!eval(bd, wbr_xref_node(v), pc, what, &r)) return;
     if (r < least(k)) {
-      bind_error(bd, pc, k == WBR_OPK_SIZES ? "a part has a size of at least 1: check the parameter values"
+      bind_error(bd, pc, k == WBR_OPK_PARTS   ? "a part count is at least 1: check the parameter values"
+                         : k == WBR_OPK_SIZES ? "a part has a size of at least 1: check the parameter values"
                                            : "a size or count is >= 0: check the parameter values",
                  "%s comes out as %lld", what, (long long)r);
       return;

@@ -43,6 +43,7 @@ struct wbr_node {
   const int64_t *sizes; /* split by sizes (into the program's pool), or NULL */
   uint32_t nsizes;
   int64_t part;         /* split/unstack: which part */
+  const char *over;     /* stack/concat ... over NAME: the capture that numbered the inputs */
   wbr_node **in;        /* inputs (1 for unary nodes, n for concat) */
   size_t nin;
 };

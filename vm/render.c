@@ -88,7 +88,12 @@ static void op_json(wbr_buf *b, const wbr_node *nd) {
                      (long long)nd->start, (long long)(nd->start + nd->len));
     break;
   case WBR_N_CONCAT:
-    wbr_buf_printf(b, "{\"op\": \"concat\", \"axis\": %d}", nd->axis);
+    wbr_buf_printf(b, "{\"op\": \"concat\", \"axis\": %d", nd->axis);
+    if (nd->over) { /* stack/concat ... over NAME: the inputs are its parts 0, 1, ... in order */
+      wbr_buf_puts(b, ", \"over\": ");
+      wbr_buf_json_str(b, nd->over);
+    }
+    wbr_buf_putc(b, '}');
     break;
   }
 }
@@ -244,7 +249,11 @@ static void op_text(wbr_buf *b, const wbr_node *nd) {
                      (long long)(nd->start + nd->len), sh);
     return;
   case WBR_N_CONCAT:
-    wbr_buf_printf(b, "%s axis %d -> %s", nd->label ? nd->label : "concat", nd->axis, sh);
+    if (nd->over)
+      wbr_buf_printf(b, "%s over %s (%zu parts) axis %d -> %s", nd->label ? nd->label : "concat", nd->over, nd->nin,
+                     nd->axis, sh);
+    else
+      wbr_buf_printf(b, "%s axis %d -> %s", nd->label ? nd->label : "concat", nd->axis, sh);
     return;
   }
 }

@@ -347,7 +347,7 @@ static uint64_t planned_size(const vm *v, const stmt *s, uint32_t nparts) {
   for (size_t mi = 0; mi < s->n; mi++) {
     const wbr_node *nd = v->cur[v->idx[mi]].node;
     int axis = norm_axis(s->in->x, nd->ndim);
-    bool named = s->in->op == WBR_OP_SPLIT || s->in->op == WBR_OP_UNFUSE; /* one part per template */
+    bool named = s->in->op == WBR_OP_SPLIT || s->in->op == WBR_OP_UNFUSE || s->in->op == WBR_OP_SPLIT_PARTS;
     uint64_t parts = named ? nparts : axis >= 0 ? (uint64_t)nd->shape[axis] : 1;
     total += parts <= WBR_MAX_PARTS ? parts : 1;
   }
@@ -357,6 +357,18 @@ static uint64_t planned_size(const vm *v, const stmt *s, uint32_t nparts) {
 /* Match, refuse a cut that would make too many tensors, then begin. */
 static bool match_cut_begin(vm *v, stmt *s, uint32_t nparts) {
   return vm_match(v, s, s->in->a) && !vm_too_many(v, planned_size(v, s, nparts)) && begin(v, s);
+}
+
+/* More shared steps for the statements of other files (vm/experts.c); vm.h says what they are. */
+bool vm_begin(vm *v, stmt *s) { return begin(v, s); }
+bool vm_match_cut_begin(vm *v, stmt *s, uint32_t nparts) { return match_cut_begin(v, s, nparts); }
+bool vm_each_match(vm *v, stmt *s, vm_each_fn *one) { return each_match(v, s, true, one); }
+const char *vm_quantized(const vm *v, const wbr_node *nd) { return quantized(v, nd); }
+int vm_template_index(vm *v, const wbr_namepat *p, uint32_t str, wbr_template **out) {
+  return compile_template(v, p, str, true, out);
+}
+char *vm_expand_index(vm *v, const wbr_template *t, const char *name, const wbr_match *m, long index, size_t *len) {
+  return expand(v, t, name, m, index, true, len);
 }
 
 static wbr_node *slice_node(vm *v, wbr_node *in, int axis, int64_t start, int64_t len, bool drop,
@@ -477,11 +489,14 @@ static bool unstack_one(vm *v, stmt *s, size_t i, wbr_value val, const wbr_match
     return true;
   }
   if (vm_too_many(v, (uint64_t)s->nouts + (uint64_t)nd->shape[axis])) return false;
+  bool tr = s->in->flags & WBR_INSN_TRANSPOSE;
+  if (tr && !vm_parts_2d(v, s, &val, nd->ndim - 1)) return true;
   v->consumed[i] = true;
   for (int64_t k = 0; k < nd->shape[axis]; k++) {
     wbr_node *part = slice_node(v, nd, axis, k, 1, true, "unstack");
+    if (part) part->part = k;
+    if (part && tr) part = vm_transpose_part(v, part);
     if (!part) return false;
-    part->part = k;
     wbr_value o = val;
     o.node = part;
     o.name = expand(v, s->tpl, val.name, m, (long)k, true, &o.len);
@@ -727,8 +742,6 @@ static bool op_EXPECT_COUNT(vm *v, stmt *s) {
   return false;
 }
 
-static bool op_EXPECT_COUNT_OF(vm *v, stmt *s) { return op_EXPECT_COUNT(v, s); }
-
 /* ---- the shared steps, for the statements of vm/layout.c ---- */
 
 bool vm_emit(vm *v, stmt *s, size_t pos, wbr_value val) { return emit(v, s, pos, val); }
@@ -749,6 +762,7 @@ wbr_node *vm_permute(vm *v, wbr_node *in, const int *perm, int n, const char *na
 wbr_node *vm_slice(vm *v, wbr_node *in, int axis, int64_t start, int64_t len, const char *label) {
   return slice_node(v, in, axis, start, len, false, label);
 }
+static bool op_EXPECT_COUNT_OF(vm *v, stmt *s) { return op_EXPECT_COUNT(v, s); }
 
 /* ---- dispatch ---- */
 

@@ -81,6 +81,18 @@ bool vm_too_many(vm *v, uint64_t n);
  * could not run (reported, or out of memory). */
 bool vm_match(vm *v, stmt *s, uint32_t pat_index);
 
+/* More of the statements' shared steps (stmt.c), for experts.c: begin (after matching: false
+ * if nothing to act on), match_cut_begin (also refuses a cut into too many tensors), each_match
+ * (values needed), the quantized type of a source node or NULL, and the template (with {#})
+ * and its expansion for part `index`. */
+typedef bool vm_each_fn(vm *v, stmt *s, size_t i, wbr_value val, const wbr_match *m);
+bool vm_begin(vm *v, stmt *s);
+bool vm_match_cut_begin(vm *v, stmt *s, uint32_t nparts);
+bool vm_each_match(vm *v, stmt *s, vm_each_fn *one);
+const char *vm_quantized(const vm *v, const wbr_node *nd);
+int vm_template_index(vm *v, const wbr_namepat *p, uint32_t str, wbr_template **out);
+char *vm_expand_index(vm *v, const wbr_template *t, const char *name, const wbr_match *m, long index, size_t *len);
+
 /* ---- the statements (stmt.c) ---- */
 
 /* Run statement s on the working set. True if its outputs (v->outs, s->nouts) and the positions
@@ -123,5 +135,16 @@ int vm_fuse_groups(vm *v, stmt *s, wbr_node *c, const wbr_value *val, int axis, 
 /* unfuse: compile the output templates (false: reported, or out of memory); then each tensor. */
 bool vm_unfuse(vm *v, stmt *s);
 bool vm_unfuse_one(vm *v, stmt *s, size_t i, wbr_value val, const wbr_match *m);
+
+/* ---- the experts statements (experts.c) ---- */
+
+bool op_STACK_OVER(vm *v, stmt *s);
+bool op_CONCAT_OVER(vm *v, stmt *s);
+bool op_SPLIT_PARTS(vm *v, stmt *s);
+/* A statement with WBR_INSN_TRANSPOSE: true if val's parts (of part_ndim axes) are 2-D, else
+ * false after reporting it. */
+bool vm_parts_2d(vm *v, const stmt *s, const wbr_value *val, int part_ndim);
+/* The transpose of a 2-D part (a permute node labelled "transpose"), or NULL (out of memory). */
+wbr_node *vm_transpose_part(vm *v, wbr_node *part);
 
 #endif

@@ -9,4 +9,5 @@ needs_py llm/python-torch torch numpy || exit 0
 "$PY" "$TOP/tests/llm/selftest.py" || fail llm/selftest "selftest.py exited $?"
 "$PY" "$TOP/tests/llm/check.py" "$WBR" "$T" ${LLM_ONLY:-} || fail llm/check "check.py exited $?"
 "$PY" "$TOP/tests/llm/lib_rope.py" "$WBR" "$T" ${LLM_ONLY:-} || fail llm/lib_rope "lib_rope.py exited $?"
+"$PY" "$TOP/tests/llm/lib_experts.py" "$WBR" "$T" ${LLM_ONLY:-} || fail llm/lib_experts "lib_experts.py exited $?"
 "$PY" "$TOP/tests/llm/match_llm.py" "$WBR" "$T" ${LLM_ONLY:-} || fail llm/match "match_llm.py exited $?"

@@ -91,6 +91,13 @@ static wbr_program *sample_with(bool with_layout_hint) {
     wbr_program_add_insn(p, (wbr_insn){WBR_OP_ROPE, 0, 1, g_gam, i_h, 0}, 41, 1);
     wbr_program_add_insn(p, (wbr_insn){WBR_OP_FUSE, 0, 0, r_ins, s_kv, i_g}, 42, 1);
     wbr_program_add_insn(p, (wbr_insn){WBR_OP_UNFUSE, WBR_INSN_OPTIONAL, -1, g_qkv, r_outs, i_b}, 43, 1);
+    /* the experts opcodes: stack/concat "enc_{i}/query/kernel" over i, split ... parts 2 */
+    static const int64_t two[] = {2};
+    uint32_t i_two = (uint32_t)wbr_program_add_ints(p, two, 1);
+    uint32_t s_i = (uint32_t)wbr_program_add_str(p, "i", 1);
+    wbr_program_add_insn(p, (wbr_insn){WBR_OP_STACK_OVER, WBR_INSN_TRANSPOSE, 0, g_q, s_sel, s_i}, 41, 1);
+    wbr_program_add_insn(p, (wbr_insn){WBR_OP_CONCAT_OVER, 0, 1, g_q, s_sel, s_i}, 42, 1);
+    wbr_program_add_insn(p, (wbr_insn){WBR_OP_SPLIT_PARTS, WBR_INSN_TRANSPOSE, 0, g_l, s_un, i_two}, 43, 1);
   }
   wbr_program_finish(p);
   return p;
@@ -306,7 +313,18 @@ typedef struct hostile {
 } hostile;
 
 static void m_opcode(wbr_program *p) { p->code[1].op = 200; }
-static void m_flags(wbr_program *p) { p->code[0].flags = 0x06; }
+static void m_flags(wbr_program *p) { p->code[0].flags = 0x0e; }
+static void m_transpose_flag(wbr_program *p) { p->code[0].flags = WBR_INSN_TRANSPOSE; }
+/* The unstack of "layers.w" made a stack_over whose capture is no capture of it. */
+static void m_over_capture(wbr_program *p) {
+  p->code[10].op = WBR_OP_STACK_OVER;
+  p->code[10].b = p->code[10].c = p->code[11].b;
+}
+/* ... and a split_parts into -1 parts (the reshape's [-1]). */
+static void m_parts(wbr_program *p) {
+  p->code[10].op = WBR_OP_SPLIT_PARTS;
+  p->code[10].c = p->code[3].b;
+}
 static void m_pat_index(wbr_program *p) { p->code[0].a = 99; }
 static void m_str_index(wbr_program *p) { p->code[1].b = 1000; }
 static void m_int_index(wbr_program *p) { p->code[3].b = 77; }
@@ -400,16 +418,22 @@ static void b_pat_reserved(uint8_t *b, size_t len) { (void)len, b[sect(b, 5) + 4
 static void b_list_len(uint8_t *b, size_t len) { (void)len, wr32(b + sect(b, 6) + 4, 5000); }
 static void b_lang(uint8_t *b, size_t len) { (void)len, wr32(b + sect(b, 1), 2); }
 static void b_name_len(uint8_t *b, size_t len) { (void)len, wr32(b + sect(b, 1) + 12, 5000); }
-static void b_opcode(uint8_t *b, size_t len) { (void)len, b[sect(b, 2) + 4 + 16 * 3] = 200; }
+static void b_opcode(uint8_t *b, size_t len) { (void)len, b[sect(b, 2) + 4 + 16 * 3] = 250; }
 static void b_refs_left(uint8_t *b, size_t len) { (void)len, wr32(b + sect(b, 7), 1); }
 
 static const hostile hostiles[] = {
     {"opcode", m_opcode, NULL,
      "byte 160: instruction 1: unknown opcode 200"},
     {"opcode_bytes", NULL, b_opcode,
-     "byte 192: instruction 3: unknown opcode 200"},
+     "byte 192: instruction 3: unknown opcode 250"},
     {"flags", m_flags, NULL,
-     "instruction 0 at byte 144 (drop): unknown flag bits 0x06"},
+     "instruction 0 at byte 144 (drop): unknown flag bits 0x0c"},
+    {"transpose_flag", m_transpose_flag, NULL,
+     "instruction 0 at byte 144 (drop): the transpose flag (0x02) is set on an opcode that takes no parts"},
+    {"over_capture", m_over_capture, NULL,
+     "instruction 10 at byte 304 (stack_over): operand c: the pattern has no capture named 'layers.first'"},
+    {"parts_below_1", m_parts, NULL,
+     "instruction 10 at byte 304 (split_parts): operand c: part count -1 is below 1"},
     {"pattern_index", m_pat_index, NULL,
      "instruction 0 at byte 144 (drop): operand a: pattern index 99 out of range (11 patterns)"},
     {"string_index", m_str_index, NULL,
