@@ -341,6 +341,103 @@ static bool experts_t_layout(const mtensor *s, const mtensor *t, mlayout *out) {
   return true;
 }
 
+/* ---- roles the families name differently -------------------------------------------------------- */
+
+/* The same tensor under each LLaMA family's name, as a segment: Hugging Face (and its Mixtral),
+ * Meta, llama.cpp GGUF. Only a pair whose names carry one role's segments on the two sides, with
+ * the same numbers and the same shape, and no other free candidate of that role, is proposed;
+ * so a file that keeps no definition order (a .safetensors header is sorted) still pairs gate
+ * with w1 and up with w3 although their shapes are equal. */
+static const char *const ROLES[][3] = {
+    {"input_layernorm", "attention_norm", "attn_norm"},
+    {"post_attention_layernorm", "ffn_norm", "ffn_norm"},
+    {"gate_proj", "w1", "ffn_gate"},
+    {"down_proj", "w2", "ffn_down"},
+    {"up_proj", "w3", "ffn_up"},
+};
+#define NROLES (sizeof ROLES / sizeof ROLES[0])
+
+/* The ROLES column of a rotary family of FAMILIES (0 HF LLaMA, 1 HF Mixtral, 2 Meta, 3 GGUF). */
+static int role_col(int fam) { return fam == 0 || fam == 1 ? 0 : fam == 2 ? 1 : fam == 3 ? 2 : -1; }
+
+/* The one role whose segment x has in column c, or -1 (none, or several). */
+static int tensor_role(const mtensor *x, int c) {
+  int r = -1;
+  for (size_t i = 0; i < NROLES; i++)
+    if (has_seg(x, ROLES[i][c])) {
+      if (r >= 0) return -1;
+      r = (int)i;
+    }
+  return r;
+}
+
+/* The next segment of x at or after *i that is all digits (a block number; `w1` is not one):
+ * its start, with its length in *n, or NULL at the end of the name. */
+static const char *next_number(const mtensor *x, size_t *i, size_t *n) {
+  while (*i < x->len) {
+    size_t b = *i, e = b;
+    while (e < x->len && x->name[e] != '.' && x->name[e] != '/') e++;
+    *i = e < x->len ? e + 1 : e;
+    bool digits = e > b;
+    for (size_t k = b; k < e && digits; k++) digits = x->name[k] >= '0' && x->name[k] <= '9';
+    if (digits) {
+      *n = e - b;
+      return x->name + b;
+    }
+  }
+  return NULL;
+}
+
+/* Do the names of a and b hold the same block numbers, in the same order? */
+static bool same_numbers(const mtensor *a, const mtensor *b) {
+  size_t i = 0, j = 0, na = 0, nb = 0;
+  for (;;) {
+    const char *pa = next_number(a, &i, &na), *pb = next_number(b, &j, &nb);
+    if (!pa || !pb) return !pa && !pb;
+    if (na != nb || memcmp(pa, pb, na) != 0) return false;
+  }
+}
+
+static bool same_shape(const mtensor *a, const mtensor *b) {
+  if (a->ndim != b->ndim || a->dtype != b->dtype) return false;
+  for (int d = 0; d < a->ndim; d++)
+    if (a->shape[d] != b->shape[d]) return false;
+  return true;
+}
+
+/* The one free source of role r in column cs for target x, or -1. */
+static int64_t role_source(const matcher *m, const mtensor *x, int r, int cs) {
+  int64_t found = -1;
+  for (uint32_t s = 0; s < m->S.n; s++) {
+    const mtensor *y = &m->S.t[s];
+    if (!m_src_free(m, s) || y->fused || tensor_role(y, cs) != r || !same_numbers(x, y)) continue;
+    if (!same_shape(x, y) || found >= 0) return -1;
+    found = s;
+  }
+  return found;
+}
+
+/* Pairs of the roles above, between two LLaMA families the names establish. */
+static size_t role_pairs(matcher *m, mprop *out, mlayout *lays, size_t n) {
+  const mfam *f = m->famtab;
+  if (!f || f->side[0].fam < 0 || f->side[1].fam < 0) return n;
+  int cs = role_col(f->side[0].fam), ct = role_col(f->side[1].fam);
+  if (cs < 0 || ct < 0 || cs == ct) return n;
+  for (uint32_t t = 0; t < m->T.n; t++) {
+    const mtensor *x = &m->T.t[t];
+    int r = x->fused ? -1 : tensor_role(x, ct);
+    if (!m_tgt_free(m, t) || r < 0) continue;
+    int64_t s = role_source(m, x, r, cs);
+    if (s < 0) continue;
+    memset(&lays[n], 0, sizeof lays[n]);
+    lays[n].rel = REL_ID;
+    out[n] = (mprop){.s = (uint32_t)s, .t = t};
+    snprintf(out[n].why, sizeof out[n].why, "the same role in both families' names: %s is %s", ROLES[r][cs], ROLES[r][ct]);
+    n++;
+  }
+  return n;
+}
+
 size_t m_famtab_propose(matcher *m, mprop **out, mlayout **lays) {
   *out = malloc((m->T.n + 1) * sizeof **out);
   *lays = malloc((m->T.n + 1) * sizeof **lays);
@@ -363,7 +460,7 @@ size_t m_famtab_propose(matcher *m, mprop **out, mlayout **lays) {
       break;
     }
   }
-  return n;
+  return role_pairs(m, *out, *lays, n);
 }
 
 /* ---- q, k, v fused per kv group --------------------------------------------------------------------- */

@@ -77,20 +77,24 @@ def forward(model, tokens):
         return model(tokens)
 
 
-def write_pair(d, a_spec, b_spec, sizes, seed):
+def write_pair(d, a_spec, b_spec, sizes, seed, sort=False):
+    """Model A as safetensors (in definition order, or with sort=True in name order, as the
+    safetensors library writes real checkpoints: then the file keeps no order to break ties),
+    model B as a manifest."""
     os.makedirs(d, exist_ok=True)
     a = models.randomize(models.Llama(models.Config(**sizes), *a_spec), seed)
     b = models.Llama(models.Config(**sizes), *b_spec)
     src, man = os.path.join(d, "a.safetensors"), os.path.join(d, "b.json")
-    st.write(src, [st.from_array(n, t.detach().numpy()) for n, t in a.state_dict().items()])
+    items = sorted(a.state_dict().items()) if sort else a.state_dict().items()
+    st.write(src, [st.from_array(n, t.detach().numpy()) for n, t in items])
     with open(man, "w") as f:
         json.dump({"tensors": {n: {"shape": list(t.shape), "dtype": "F32"} for n, t in b.state_dict().items()}}, f)
     return a, b, src, man
 
 
-def drafted(pid, a_spec, b_spec, sizes, seed, size):
+def drafted(pid, a_spec, b_spec, sizes, seed, size, sort=False):
     d = os.path.join(WORK, pid)
-    a, b, src, man = write_pair(d, a_spec, b_spec, sizes, seed)
+    a, b, src, man = write_pair(d, a_spec, b_spec, sizes, seed, sort)
     draft, out = os.path.join(d, "draft.wbr"), os.path.join(d, "out.safetensors")
     given = param_args(d, size, sizes)
     r = run(["match", src, man, "-o", draft] + given)
@@ -221,6 +225,16 @@ def main():
             drafted(name, a_spec, b_spec, table[size], seed, size)
             if heads and size == "s1":
                 refused(name + "-no-params", a_spec, b_spec, table[size], seed)
+    # The same pairs from a source in name order: the families' role table (famtab.c) pairs
+    # gate_proj with w1 and up_proj with w3 (equal shapes) and the norms without definition order.
+    for pid, a_spec, b_spec, table, heads in PAIRS:
+        if pid not in ("hf-to-meta", "meta-to-hf", "mixtral-hf-to-meta", "mixtral-meta-to-hf", "meta-to-gguf", "gguf-to-meta"):
+            continue
+        for size in ("s1", "s2"):
+            seed += 10
+            name = "%s/%s-sorted" % (pid, size)
+            if not ONLY or ONLY.search(name):
+                drafted(name, a_spec, b_spec, table[size], seed, size, sort=True)
     not_established("hf-without-post-attention-norm-to-meta", 900)
     one_draft_other_heads("hf-to-meta/one-draft-two-head-counts", 910)
 
