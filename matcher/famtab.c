@@ -398,20 +398,13 @@ static bool same_numbers(const mtensor *a, const mtensor *b) {
   }
 }
 
-static bool same_shape(const mtensor *a, const mtensor *b) {
-  if (a->ndim != b->ndim || a->dtype != b->dtype) return false;
-  for (int d = 0; d < a->ndim; d++)
-    if (a->shape[d] != b->shape[d]) return false;
-  return true;
-}
-
 /* The one free source of role r in column cs for target x, or -1. */
 static int64_t role_source(const matcher *m, const mtensor *x, int r, int cs) {
   int64_t found = -1;
   for (uint32_t s = 0; s < m->S.n; s++) {
     const mtensor *y = &m->S.t[s];
     if (!m_src_free(m, s) || y->fused || tensor_role(y, cs) != r || !same_numbers(x, y)) continue;
-    if (!same_shape(x, y) || found >= 0) return -1;
+    if (x->dtype != y->dtype || !m_same_shape(x->shape, x->ndim, y->shape, y->ndim) || found >= 0) return -1;
     found = s;
   }
   return found;

@@ -254,6 +254,14 @@ typedef struct mhint {
 } mhint;
 
 /* Free to pair: not paired yet and not consumed (or produced) by the --update rules. */
+/* Equal shapes: the same rank and sizes. */
+static inline bool m_same_shape(const int64_t *a, int na, const int64_t *b, int nb) {
+  if (na != nb) return false;
+  for (int i = 0; i < na; i++)
+    if (a[i] != b[i]) return false;
+  return true;
+}
+
 static inline bool m_src_free(const matcher *m, uint32_t i) {
   return m->S.t[i].pair < 0 && !(m->src_used_by_update && m->src_used_by_update[i]);
 }

@@ -28,13 +28,6 @@ static void set_perm(mop *o, const int *perm, int n) {
   for (int i = 0; i < n; i++) o->v[i] = perm[i];
 }
 
-static bool same_shape(const int64_t *a, int na, const int64_t *b, int nb) {
-  if (na != nb) return false;
-  for (int i = 0; i < na; i++)
-    if (a[i] != b[i]) return false;
-  return true;
-}
-
 /* True if b is a plain regrouping of a: ones added or removed, neighbouring axes merged or cut,
  * each group one-to-many or many-to-one (no reshapes that mix axes). */
 static bool regroups(const int64_t *a0, int na0, const int64_t *b0, int nb0) {
@@ -132,7 +125,7 @@ int rel_find(mlayout *out, const int64_t *a, int na, const int64_t *b, int nb, i
     memset(out, 0, sizeof *out);
     return out->rel = REL_NONE;
   }
-  if (same_shape(a, na, b, nb)) return out->rel = REL_ID;
+  if (m_same_shape(a, na, b, nb)) return out->rel = REL_ID;
   if (regroups(a, na, b, nb)) {
     out->rel = REL_RESHAPE;
     out->nops = 1;
@@ -314,7 +307,7 @@ static void shapes_recount(pstate *ps) {
   }
 }
 
-static uint32_t free_same_shape(const pstate *ps, const mtensor *x, bool sources) {
+static uint32_t free_m_same_shape(const pstate *ps, const mtensor *x, bool sources) {
   size_t k = sh_slot(ps, shape_hash(x));
   return sources ? ps->sh_cnt_s[k] : ps->sh_cnt_t[k];
 }
@@ -610,7 +603,7 @@ static void phase_key(pstate *ps) {
     if (m_layout_for(m, x, y, &lay) == REL_NONE) {
       /* the same name, a kernel on one side, and the same 2-D shape: a Conv1D weight (GPT-2),
        * stored [in, out] like the kernel; only the name says so */
-      if (conv_of(x, y) == CONV_NONE || x->ndim != 2 || !same_shape(x->shape, 2, y->shape, y->ndim) ||
+      if (conv_of(x, y) == CONV_NONE || x->ndim != 2 || !m_same_shape(x->shape, 2, y->shape, y->ndim) ||
           !dtype_ok(x->dtype, y->dtype) || m_index_veto(m, x, y) >= 0)
         continue;
       memset(&lay, 0, sizeof lay);
@@ -637,7 +630,7 @@ static void bucket_rest(pstate *ps, bool src, uint32_t x, size_t *lo, size_t *hi
 
 /* Count compatible free sources of t (up to 2); the last one found in *one. */
 static int count_src(pstate *ps, uint32_t t, uint32_t *one, mlayout *lay) {
-  if (free_same_shape(ps, T(ps, t), true) >= 2) return 2;
+  if (free_m_same_shape(ps, T(ps, t), true) >= 2) return 2;
   size_t lo, hi;
   bucket_rest(ps, true, t, &lo, &hi);
   int c = 0;
@@ -655,7 +648,7 @@ static int count_src(pstate *ps, uint32_t t, uint32_t *one, mlayout *lay) {
 }
 
 static int count_tgt(pstate *ps, uint32_t s, uint32_t *one) {
-  if (free_same_shape(ps, S(ps, s), false) >= 2) return 2;
+  if (free_m_same_shape(ps, S(ps, s), false) >= 2) return 2;
   size_t lo, hi;
   bucket_rest(ps, false, s, &lo, &hi);
   int c = 0;
@@ -892,7 +885,7 @@ static size_t free_in_parent(pstate *ps, mside *side, const uint32_t *idx, const
   parent_range(side, idx, side->n, x->parent, &lo, &hi);
   for (size_t i = lo; i < hi; i++) {
     const mtensor *y = &side->t[idx[i]];
-    if ((src ? s_free(ps, idx[i]) : t_free(ps, idx[i])) && same_shape(y->shape, y->ndim, x->shape, x->ndim)) n++;
+    if ((src ? s_free(ps, idx[i]) : t_free(ps, idx[i])) && m_same_shape(y->shape, y->ndim, x->shape, x->ndim)) n++;
   }
   return n;
 }
@@ -976,13 +969,13 @@ static void phase_order(pstate *ps) {
         uint32_t dummy;
         mlayout dl;
         const mtensor *a0 = S(ps, (uint32_t)s2), *b0 = T(ps, (uint32_t)t2);
-        if (s_free(ps, (uint32_t)s2) && a0->part < 0 && !a0->fused && free_same_shape(ps, a0, false) == 0 &&
+        if (s_free(ps, (uint32_t)s2) && a0->part < 0 && !a0->fused && free_m_same_shape(ps, a0, false) == 0 &&
             count_tgt(ps, (uint32_t)s2, &dummy) == 0) {
           s = s2;
           stepped |= a0->role != ROLE_COUNT;
           continue;
         }
-        if (t_free(ps, (uint32_t)t2) && b0->part < 0 && !b0->fused && free_same_shape(ps, b0, true) == 0 &&
+        if (t_free(ps, (uint32_t)t2) && b0->part < 0 && !b0->fused && free_m_same_shape(ps, b0, true) == 0 &&
             count_src(ps, (uint32_t)t2, &dummy, &dl) == 0) {
           t = t2;
           stepped |= b0->role != ROLE_COUNT;
@@ -1201,7 +1194,7 @@ static uint8_t layout_class(pstate *ps, nbucket *nb, bool src, uint32_t i) {
   for (int k = 0; k < nb->ncls[side]; k++) {
     const mtensor *y = src ? S(ps, nb->rep[side][k]) : T(ps, nb->rep[side][k]);
     if (x->dtype == y->dtype && x->role == y->role && x->kernel == y->kernel && nb->c1d[side][k] == c1d &&
-        same_shape(x->shape, x->ndim, y->shape, y->ndim))
+        m_same_shape(x->shape, x->ndim, y->shape, y->ndim))
       return (uint8_t)k;
   }
   if (nb->ncls[side] == NB_MAXCLS) return NB_MAXCLS;
