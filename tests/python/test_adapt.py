@@ -11,7 +11,7 @@ import torch
 
 import weightbridge as wb
 from harness import Scratch, fixture, replay
-from models import (TimmResNet18, TvResNet18, gpt2_conv1d, nanogpt_target, randomize)
+from models import MyResNet18, TvResNet18, gpt2_conv1d, nanogpt_target
 
 
 def rand_fixture(pair, seed=7):
@@ -42,28 +42,28 @@ def ambiguous():
 
 class ResNet(unittest.TestCase):
     def test_resnet18_forward_equal(self):
-        tv = randomize(TvResNet18(), 1).eval()
-        timm = TimmResNet18().eval()
+        tv = TvResNet18().eval()  # seeded weights and batch-norm statistics
+        timm = MyResNet18().eval()
         new = wb.adapt(tv.state_dict(), timm.state_dict())
         self.assertIsInstance(new, collections.OrderedDict)
         self.assertEqual(list(new), list(timm.state_dict()))
         timm.load_state_dict(new, strict=True)
-        x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(5))
+        x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(5))
         with torch.no_grad():
             self.assertTrue(torch.equal(tv(x), timm(x)))
 
     def test_resnet18_module_in_numpy_out(self):
-        tv = randomize(TvResNet18(), 2)
-        mine = {k: v.numpy() for k, v in TimmResNet18().state_dict().items()}
+        tv = TvResNet18()
+        mine = {k: v.numpy() for k, v in MyResNet18().state_dict().items()}
         new = wb.adapt(tv, mine)
         self.assertIs(type(new), dict)
         self.assertEqual(list(new), list(mine))
         sd = tv.state_dict()
         self.assertTrue(all(isinstance(v, np.ndarray) for v in new.values()))
-        np.testing.assert_array_equal(new["head.fc.weight"], sd["fc.weight"].numpy())
-        np.testing.assert_array_equal(new["stages.3.blocks.0.shortcut.1.running_var"],
+        np.testing.assert_array_equal(new["head.proj.weight"], sd["fc.weight"].numpy())
+        np.testing.assert_array_equal(new["stages.3.blocks.0.shortcut.norm.running_var"],
                                       sd["layer4.0.downsample.1.running_var"].numpy())
-        self.assertEqual(new["stem.bn.num_batches_tracked"].dtype, np.int64)
+        self.assertEqual(new["stem.norm.num_batches_tracked"].dtype, np.int64)
 
 
 class Fixtures(unittest.TestCase):
@@ -133,23 +133,23 @@ class Gpt2AndDtypes(unittest.TestCase):
         for k, v in want.items():
             self.assertTrue(torch.equal(new[k], v), k)
 
-    def test_bf16_source_f32_target(self):
-        sd = {k: v.bfloat16() for k, v in gpt2_conv1d(seed=1).items()}
+    def cast_case(self, seed, src_dtype, dst_dtype):
+        """GPT-2 in src_dtype onto nanoGPT in dst_dtype: the draft's casts give torch's .to()."""
+        sd = {k: v.to(src_dtype) for k, v in gpt2_conv1d(seed=seed).items()}
         mine, want = nanogpt_target(sd)
-        mine = {k: v.float() for k, v in mine.items()}
-        new = wb.adapt(sd, mine)
+        new = wb.adapt(sd, {k: v.to(dst_dtype) for k, v in mine.items()})
         for k, v in want.items():
-            self.assertEqual(new[k].dtype, torch.float32)
-            self.assertTrue(torch.equal(new[k], v.float()), k)
+            self.assertEqual(new[k].dtype, dst_dtype)
+            self.assertTrue(torch.equal(new[k], v.float().to(dst_dtype)), k)
+
+    def test_bf16_source_f32_target(self):
+        self.cast_case(1, torch.bfloat16, torch.float32)
 
     def test_f16_source_bf16_target(self):
-        sd = {k: v.half() for k, v in gpt2_conv1d(seed=2).items()}
-        mine, want = nanogpt_target(sd)
-        mine = {k: v.bfloat16() for k, v in mine.items()}
-        new = wb.adapt(sd, mine)
-        for k, v in want.items():
-            self.assertEqual(new[k].dtype, torch.bfloat16)
-            self.assertTrue(torch.equal(new[k], v.float().bfloat16()), k)
+        self.cast_case(2, torch.float16, torch.bfloat16)
+
+    def test_f32_source_f16_target(self):
+        self.cast_case(8, torch.float32, torch.float16)
 
     def test_bf16_to_bf16_bit_exact(self):
         sd = {k: v.bfloat16() for k, v in gpt2_conv1d(seed=3).items()}
@@ -218,11 +218,16 @@ class Undecided(Scratch):
 
 
 class Cache(Scratch):
-    def test_cache_written_when_complete(self):
-        sd = gpt2_conv1d(seed=5)
+    def cached(self, seed):
+        """A GPT-2 pair adapted once with cache=: (theirs, mine, expected, the cache's path)."""
+        sd = gpt2_conv1d(seed=seed)
         mine, want = nanogpt_target(sd)
         c = self.path("gpt2.wbr")
         wb.adapt(sd, mine, cache=c)
+        return sd, mine, want, c
+
+    def test_cache_written_when_complete(self):
+        sd, mine, _, c = self.cached(5)
         text = open(c).read()
         self.assertIn("weightbridge 1", text)
         self.assertIn("transpose", text)
@@ -242,10 +247,7 @@ class Cache(Scratch):
         self.assertEqual(open(c).read(), text)
 
     def test_cache_edit_kept(self):
-        sd = gpt2_conv1d(seed=6)
-        mine, want = nanogpt_target(sd)
-        c = self.path("gpt2.wbr")
-        wb.adapt(sd, mine, cache=c)
+        sd, mine, want, c = self.cached(6)
         edited = open(c).read() + "# my review note\n"
         open(c, "w").write(edited)
         new = wb.adapt(sd, mine, cache=c)
@@ -254,12 +256,9 @@ class Cache(Scratch):
             self.assertTrue(torch.equal(new[k], v), k)
 
     def test_cache_rechecked_inputs_changed(self):
-        sd = gpt2_conv1d(seed=7)
-        mine, _ = nanogpt_target(sd)
-        c = self.path("gpt2.wbr")
-        wb.adapt(sd, mine, cache=c)
+        _, _, _, c = self.cached(7)
         before = open(c).read()
-        sd3, mine3 = gpt2_conv1d(layers=3, seed=7), None
+        sd3 = gpt2_conv1d(layers=3, seed=7)
         mine3, _ = nanogpt_target(sd3)
         del mine3["transformer.h.2.ln_1.bias"]
         with self.assertRaises(wb.MappingError) as cm:
