@@ -4,6 +4,7 @@ the compiler, the planner, the runtime); this layer only turns Python containers
 sets, translates hints, keeps the cache file, and turns results into Python objects."""
 import json
 import os
+import re
 import sys
 import tempfile
 
@@ -41,7 +42,7 @@ class Draft:
             self.review = parsed.get("review", [])
         else:
             self.unresolved = _parse_unresolved(self.text)
-            self.review = list(result.get("review") or [])
+            self.review = _parse_review(result.get("review") or "")
 
     def save(self, path):
         """Write the draft to path atomically (a temporary file beside it, then a rename)."""
@@ -67,6 +68,16 @@ def _parse_unresolved(text):
             parts = line.split('"')
             if len(parts) >= 4:
                 cur["hint"] = "%s=%s" % (parts[1], parts[3])
+    return out
+
+
+def _parse_review(text):
+    """The REVIEW list's "TARGET from SOURCE  (WHY)" lines as dicts (without the match JSON)."""
+    out = []
+    for line in text.splitlines():
+        m = re.match(r"^\s*(\S+) from (\S+)\s+\((.*)\)", line)
+        if m:
+            out.append({"target": m.group(1), "source": m.group(2), "why": m.group(3)})
     return out
 
 

@@ -10,7 +10,7 @@ import torch
 
 import weightbridge as wb
 from harness import Scratch
-from models import TvResNet18, gpt2_conv1d, nanogpt_target
+from models import MyResNet18, TvResNet18, gpt2_conv1d, nanogpt_target
 
 RULES = 'weightbridge 1\nrename "*" -> "transformer.*"\ntranspose "transformer.h.{i}.attn.{p}.weight"\ntranspose "transformer.h.{i}.mlp.{p}.weight"\n'
 
@@ -32,6 +32,15 @@ class Api(Scratch):
         self.assertEqual(open(p).read(), d.text)
         self.assertTrue(all(torch.equal(v, self.want[k])
                             for k, v in wb.apply(d, self.sd, self.mine).items()))
+
+    def test_match_review_list(self):
+        d = wb.match(TvResNet18(), MyResNet18())
+        self.assertTrue(d.complete)
+        self.assertTrue(d.review)
+        pairs = {r["target"]: r["source"] for r in d.review}
+        self.assertEqual(pairs.get("stages.0.blocks.0.norm_a.running_var"),
+                         "layer1.0.bn1.running_var")
+        self.assertTrue(all("order" in r["why"] or "name" in r["why"] for r in d.review))
 
     def test_match_files_like_cli(self):
         src, tgt = self.path("src.pt"), self.path("mine.json")

@@ -83,6 +83,16 @@ class RoundTrip(Scratch):
         back = wb.load(p)
         self.assertEqual(back["t.bf16"], wb.TensorSpec("BF16", (2, 3)))
 
+    def test_metadata_and_file_to_file(self):
+        sd = sample(["F32", "BF16"])
+        p, q = self.path("w.pt"), self.path("w.safetensors")
+        torch.save(sd, p)
+        wb.save(wb.load(p), q, metadata={"origin": "test"})
+        back = wb.load(q, torch=True)
+        self.assertEqual(back.metadata().get("origin"), "test")
+        for k, v in sd.items():
+            self.assertTrue(torch.equal(back[k], v), k)
+
     def test_numpy_mapping_saved(self):
         d = {"a": np.arange(12, dtype=np.float32).reshape(3, 4),
              "b": np.arange(5, dtype=np.int64)[::2]}  # a strided view: copied once
