@@ -172,3 +172,11 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- python ---------------------------------------------------------------------------------
+# The Python package's extension, built in place (python/weightbridge/_native*.so, gitignored):
+# `PYTHONPATH=python python3 -c 'import weightbridge'`. `pip install ./python` builds the same.
+PYTHON ?= /usr/bin/python3
+.PHONY: python
+python: $(LIB_A)
+	cd python && WBR_BUILD=$(abspath $(BUILD)) $(PYTHON) setup.py -q build_ext --inplace

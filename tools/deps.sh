@@ -1,7 +1,7 @@
 #!/bin/sh
 # deps.sh — install what the build and the tests need from Debian's archive, only if missing.
 # Runs on every `make`; when everything is present it costs one dpkg query.
-PKGS="flex bison libpcre2-dev libcjson-dev zlib1g-dev pkg-config python3 python3-numpy python3-torch clang libclang-rt-dev"
+PKGS="flex bison libpcre2-dev libcjson-dev zlib1g-dev pkg-config python3 python3-numpy python3-torch clang libclang-rt-dev python3-dev python3-setuptools python3-pip python3-venv"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
