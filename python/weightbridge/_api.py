@@ -38,7 +38,7 @@ class Draft:
         self.summary = {k: result.get(k) for k in ("targets", "paired", "ambiguous", "unmatched",
                                                    "statements", "dtype", "depth", "review_count")}
         if parsed is not None:
-            self.unresolved = parsed.get("unresolved", [])
+            self.unresolved = [_py_hint(u) for u in parsed.get("unresolved", [])]
             self.review = parsed.get("review", [])
         else:
             self.unresolved = _parse_unresolved(self.text)
@@ -51,6 +51,20 @@ class Draft:
     def __repr__(self):
         return "<weightbridge.Draft %s, %d unresolved>" % (
             "complete" if self.complete else "incomplete", len(self.unresolved))
+
+
+def _py_hint(u):
+    """An unresolved entry of the match JSON with its hint in hints= form ("A=B", not the
+    CLI's "--hint 'A=B'"); the CLI's text stays in "cli_hint"."""
+    u = dict(u)
+    h = u.get("hint")
+    if isinstance(h, str) and h.startswith("--hint "):
+        u["cli_hint"] = h
+        h = h[len("--hint "):].strip()
+        if len(h) >= 2 and h[0] == h[-1] and h[0] in "'\"":
+            h = h[1:-1]
+        u["hint"] = h
+    return u
 
 
 def _parse_unresolved(text):
@@ -275,10 +289,7 @@ def undecided(draft):
             cs = " %s" % list(c["shape"]) if c.get("shape") is not None else ""
             lines.append("    candidate '%s'%s" % (c["source"], cs))
         if u.get("hint"):
-            h = u["hint"]
-            if h.startswith("--hint "):
-                h = h[len("--hint "):].strip("'")
-            lines.append("    hint: hints=[%r]" % h)
+            lines.append("    hint: hints=[%r]" % u["hint"])
     if not draft.unresolved:
         lines.append("  (the draft is incomplete; see its comments)")
     lines.append("The draft is in the exception's .draft; settle these with hints= or edit it "

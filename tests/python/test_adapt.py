@@ -168,6 +168,17 @@ class Gpt2AndDtypes(unittest.TestCase):
         for k, v in want.items():
             self.assertTrue(torch.equal(new[k], v), k)
 
+    def test_verbose_prints_summary_and_plan(self):
+        import contextlib
+        import io
+        sd = gpt2_conv1d(layers=1)
+        mine, _ = nanogpt_target(sd)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            wb.adapt(sd, mine, verbose=True)
+        self.assertIn("match:", err.getvalue())
+        self.assertIn("transformer.h.0.attn.c_attn.weight", err.getvalue())
+
     def test_requires_grad_parameters(self):
         lin = torch.nn.Linear(6, 3)
         theirs = {"proj.weight": lin.weight, "proj.bias": lin.bias}  # Parameters
@@ -193,6 +204,17 @@ class Undecided(Scratch):
         self.assertEqual(targets, ["a.weight", "b.weight"])
         self.assertEqual(sorted(c["source"] for c in e.unresolved[0]["candidates"]),
                          ["x.weight", "y.weight"])
+
+    def test_suggested_hint_settles_it(self):
+        theirs, mine = ambiguous()
+        try:
+            wb.adapt(theirs, mine)
+        except wb.Undecided as e:
+            first, msg = e.unresolved[0], str(e)
+        self.assertIn(first["hint"], msg)
+        new = wb.adapt(theirs, mine, hints=[first["hint"]])  # one hint settles both
+        src = first["hint"].split("=")[0]
+        self.assertTrue(torch.equal(new[first["target"]], theirs[src]))
 
     def test_our_hints_settle_it(self):
         theirs, mine = ambiguous()
