@@ -475,7 +475,7 @@ typedef wbr_match_options wbr_match_opts
 
 /* Filled by wbr_match_run; the caller makes it with WBR_MATCH_RESULT_INIT, which says which
  * fields it has room for. */
-#define WBR_MATCH_RESULT_VERSION 1
+#define WBR_MATCH_RESULT_VERSION 2
 typedef struct wbr_match_result {
   unsigned version;     /* WBR_MATCH_RESULT_VERSION (WBR_MATCH_RESULT_INIT sets it) */
   char *draft;          /* the rule file, canonical (wbr fmt) form */
@@ -494,9 +494,14 @@ typedef struct wbr_match_result {
                            candidates: the REVIEW list */
   char *review;         /* what exit 0 proves, then the REVIEW list: lines of text, each ending
                            in a newline; the draft's header says the same (NULL without pairs) */
+  /* version 2: */
+  char *json;           /* the verdict as one JSON object, exactly what `wbr match --json` prints:
+                           the counts, "unresolved" (each target with its candidates and a --hint
+                           that settles it, or null), "review" and "draft"; schema in
+                           docs/matcher.md (stable) */
 } wbr_match_result;
 #define WBR_MATCH_RESULT_INIT \
-  {WBR_MATCH_RESULT_VERSION, NULL, NULL, false, 0, 0, 0, 0, 0, 0, 0, 0, NULL}
+  {WBR_MATCH_RESULT_VERSION, NULL, NULL, false, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL}
 
 /* Run the matcher. result is made with WBR_MATCH_RESULT_INIT; opts may be NULL (defaults).
  * Returns 0 when a draft was produced (complete or not: see result->complete), WBR_ERULES for a
