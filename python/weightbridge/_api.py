@@ -284,7 +284,8 @@ def undecided(draft):
              % (len(draft.unresolved), "" if len(draft.unresolved) == 1 else "s")]
     for u in draft.unresolved:
         shape = " %s" % list(u["shape"]) if u.get("shape") is not None else ""
-        lines.append("  target '%s'%s: %s" % (u["target"], shape, u.get("reason", "")))
+        why = " (%s)" % u["why"] if u.get("why") else ""
+        lines.append("  target '%s'%s: %s%s" % (u["target"], shape, u.get("reason", ""), why))
         for c in u.get("candidates", []):
             cs = " %s" % list(c["shape"]) if c.get("shape") is not None else ""
             lines.append("    candidate '%s'%s" % (c["source"], cs))
