@@ -17,6 +17,7 @@
 #include "../formats/format.h"
 #include "../formats/writer.h"
 #include "kernels.h"
+#include "pipeline.h"
 #include "vm/plan.h"
 
 #define SCRATCH (1u << 20)
@@ -46,6 +47,7 @@ typedef struct exec {
   /* Heap blocks of the tensor being written, so that a jump out of a fault (SIGBUS) frees them. */
   void **live;
   size_t nlive, caplive;
+  wbr_pipe pipe; /* permutes and casts of one mapped tensor, stripe by stripe */
 } exec;
 
 static void *x_malloc(exec *x, size_t n) {
@@ -71,9 +73,7 @@ static void big_free(uint8_t *p, size_t cap) {
 
 static uint8_t *big_alloc(size_t n) {
   void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return NULL;
-  (void)madvise(p, n, MADV_HUGEPAGE); /* fewer faults; a hint only */
-  return p;
+  return p == MAP_FAILED ? NULL : p; /* no MADV_HUGEPAGE: zeroing huge pages cost more than the faults */
 }
 
 /* A buffer of n bytes (contents undefined); give it back with buf_put. */
@@ -109,11 +109,7 @@ static void buf_put(exec *x, uint8_t *p) {
 
 /* Give back the source's mapped pages under [p, p+n): they were read and are not needed for
  * this tensor again, so resident memory stays near one buffer, not buffer + source. */
-static void release_source(exec *x, const uint8_t *p, size_t n) {
-  if (!wbr_ts_in_mapping(x->plan->src, p, n)) return;
-  uintptr_t page = 4096, a = ((uintptr_t)p + page - 1) & ~(page - 1), e = ((uintptr_t)p + n) & ~(page - 1);
-  if (e > a) (void)madvise((void *)a, e - a, MADV_DONTNEED);
-}
+static void release_source(exec *x, const uint8_t *p, size_t n) { wbr_release_mapped(x->plan->src, p, n); }
 
 static int emit_node(exec *x, const wbr_node *nd, sink s);
 
@@ -285,10 +281,19 @@ static int emit_guarded(exec *x, const wbr_node *nd) {
   return rc;
 }
 
+/* A permute or cast of one mapped tensor: stripe by stripe through the pipeline. */
+static int emit_piped(exec *x, const wbr_node *nd, sink s) {
+  int rc = wbr_pipe_emit(&x->pipe, nd, s.fn, s.ud);
+  if (rc && x->pipe.own == WBR_ENOMEM) return wbr_oom_file(x->ctx, x->w->path);
+  if (rc && x->pipe.own) return internal(x, "permute or cast rejected by the kernel");
+  return rc;
+}
+
 static int emit_node(exec *x, const wbr_node *nd, sink s) {
   const uint8_t *bytes;
   uint8_t *owned = NULL;
   int rc = 0;
+  if (wbr_pipe_takes(&x->pipe, nd)) return emit_piped(x, nd, s);
   switch (nd->kind) {
   case WBR_N_SOURCE: {
     const wbr_tensor *t = &x->plan->src->t[nd->src];
@@ -444,7 +449,7 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
   if (rc == 0 && !w->fmt->has_data)
     rc = wbr_fail(ctx, WBR_EFORMAT, path, "name the output .safetensors; for a manifest of the result use `wbr inspect OUT --json`",
                   "a %s holds no tensor data: cannot write the converted weights to it", w->fmt->name);
-  exec x = {.ctx = ctx, .plan = plan, .w = w};
+  exec x = {.ctx = ctx, .plan = plan, .w = w, .pipe = {.src = plan->src}};
   bool caught = rc == 0;
   if (caught) bus_catch(true);
   if (rc == 0) rc = check_size(&x, plan->src, false);
@@ -466,6 +471,7 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
   if (rc == 0) rc = wbr_writer_commit(w);
   wbr_writer_free(w);
   for (int i = 0; i < POOL; i++) big_free(x.buf[i], x.cap[i]);
+  wbr_pipe_free(&x.pipe);
   free(x.live);
   wbr_tensorset_free(layout);
   return rc;

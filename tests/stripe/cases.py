@@ -1,0 +1,167 @@
+#!/usr/bin/python3
+# cases.py WBR SCRATCH — the stripe pipeline of `wbr apply` (apply/pipeline.c) on tensors larger
+# than its stripe (8 MiB) and its source-page budget (16 MiB): permutes, permute+cast in both
+# orders, casts alone, odd shapes, 1-row / 1-column, 3-D and 4-D perms, every element size, read
+# back and compared byte for byte with numpy (torch for bfloat16); and the peak RSS of a 96 MiB
+# transpose+cast (the bar: <= 64 MiB whatever the tensor size). Ids stripe/<what>.
+import os
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "apply"))
+import st  # noqa: E402
+
+WBR, TMP = sys.argv[1], sys.argv[2]
+rng = np.random.default_rng(20261203)
+failed = 0
+
+
+def report(cid, why=None):
+    global failed
+    if why is None:
+        print("PASS: %s" % cid, flush=True)
+    else:
+        failed += 1
+        print("FAIL: %s: %s" % (cid, " ".join(str(why).split())[:600]), flush=True)
+
+
+def arr(dt, shape):
+    if dt in ("F32", "F64", "F16", "BF16"):
+        x = rng.standard_normal(shape).astype(np.float32)
+        x.flat[::97] *= 1e-6  # some subnormals once narrowed
+        if dt == "BF16":
+            return st.Tensor("x", "BF16", shape, torch.from_numpy(x).to(torch.bfloat16).view(torch.int16).numpy().tobytes())
+        return st.from_array("x", x.astype(st.NP_DTYPE[dt]))
+    return st.from_array("x", rng.integers(-128, 127, size=shape, dtype=np.int8))
+
+
+def as_torch(t):
+    a = t.array()
+    if t.dtype == "BF16":
+        return torch.from_numpy(a.astype(np.int16)).view(torch.bfloat16)
+    return torch.from_numpy(a.copy())
+
+
+TORCH = {"F32": torch.float32, "F64": torch.float64, "F16": torch.float16, "BF16": torch.bfloat16}
+
+
+def expected(t, perm, cast, cast_first):
+    """numpy/torch result: the permute (and cast, in the rules' order) of tensor t."""
+    x = as_torch(t)
+    if cast and cast_first:
+        x = x.to(TORCH[cast])
+    if perm is not None:
+        x = x.permute(*perm).contiguous()
+    if cast and not cast_first:
+        x = x.to(TORCH[cast])
+    dt = cast or t.dtype
+    data = x.view(torch.int16).numpy().tobytes() if dt == "BF16" else x.numpy().tobytes()
+    return st.Tensor("x", dt, tuple(x.shape), data)
+
+
+def run_wbr(d, rules):
+    with open(os.path.join(d, "rules.wbr"), "w") as f:
+        f.write("weightbridge 1\n" + rules + "\n")
+    p = subprocess.Popen([WBR, "apply", "rules.wbr", "src.safetensors", "-o", "out.safetensors"], cwd=d,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = p.communicate(timeout=300)
+    return p.returncode, err.decode("utf-8", "replace")
+
+
+def case(cid, dt, shape, perm=None, cast=None, cast_first=False):
+    d = os.path.join(TMP, cid.replace("/", "_"))
+    os.makedirs(d, exist_ok=True)
+    t = arr(dt, shape)
+    st.write(os.path.join(d, "src.safetensors"), [t])
+    stmts = []
+    if cast and cast_first:
+        stmts.append('cast "x" %s' % cast.lower())
+    if perm is not None:
+        stmts.append('permute "x" (%s)' % ", ".join(map(str, perm)))
+    if cast and not cast_first:
+        stmts.append('cast "x" %s' % cast.lower())
+    want = expected(t, perm, cast, cast_first)
+    rc, err = run_wbr(d, "\n".join(stmts))
+    if rc != 0:
+        return report(cid, "wbr apply exited %d: %s" % (rc, err))
+    got = st.read(os.path.join(d, "out.safetensors"))[0]
+    g = got[0]
+    if (g.dtype, g.shape) != (want.dtype, want.shape):
+        return report(cid, "want %s %s got %s %s" % (want.dtype, want.shape, g.dtype, g.shape))
+    if g.data != want.data:
+        a, b = np.frombuffer(want.data, np.uint8), np.frombuffer(g.data, np.uint8)
+        i = int(np.argmax(a != b))
+        return report(cid, "bytes differ first at byte %d of %d" % (i, len(a)))
+    report(cid)
+    for f in os.listdir(d):
+        os.unlink(os.path.join(d, f))
+
+
+def rss_case(cid):
+    """A 96 MiB F32 transpose + cast to BF16: peak RSS (wait4's ru_maxrss) stays under 64 MiB."""
+    d = os.path.join(TMP, cid.replace("/", "_"))
+    os.makedirs(d, exist_ok=True)
+    x = rng.standard_normal((4096, 6144)).astype(np.float32)
+    st.write(os.path.join(d, "src.safetensors"), [st.from_array("w", x)])
+    with open(os.path.join(d, "rules.wbr"), "w") as f:
+        f.write('weightbridge 1\ntranspose "w"\ncast "w" bf16\n')
+    # Forked from a bare interpreter, not from this one: a child's ru_maxrss counts what it
+    # shared with its parent before exec (numpy, torch and the array here).
+    meter = ("import os, sys\npid = os.fork()\nif pid == 0:\n    os.execv(sys.argv[1], sys.argv[1:])\n"
+             "_, status, ru = os.wait4(pid, 0)\nprint(status, ru.ru_maxrss)\n")
+    p = subprocess.run([sys.executable, "-S", "-c", meter, WBR, "apply", "rules.wbr", "src.safetensors", "-o",
+                        "out.safetensors"], cwd=d, capture_output=True, timeout=300)
+    status, maxrss = (int(v) for v in p.stdout.split())
+    if status != 0:
+        return report(cid, "wbr apply failed (status %d): %s" % (status, p.stderr.decode("utf-8", "replace")))
+    got = st.read(os.path.join(d, "out.safetensors"))[0][0]
+    want = torch.from_numpy(x.T.copy()).to(torch.bfloat16).view(torch.int16).numpy().tobytes()
+    if got.data != want:
+        return report(cid, "output bytes differ from torch's")
+    mib = maxrss / 1024
+    print("# %s: peak RSS %.1f MiB" % (cid, mib), flush=True)
+    report(cid, None if mib <= 64 else "peak RSS %.1f MiB for a 96 MiB tensor (bar 64 MiB)" % mib)
+
+
+def main():
+    if len(sys.argv) > 3:
+        return rss_case(sys.argv[3]) or failed
+    # 2-D transposes: tiled (3000 source rows: a stripe would touch > 16 MiB of source pages),
+    # direct (700 rows), odd sizes, each element size, 1-row and 1-column.
+    case("stripe/transpose-f32-tiled", "F32", (3000, 1501), (1, 0))
+    case("stripe/transpose-f32-direct", "F32", (700, 5001), (1, 0))
+    case("stripe/transpose-f64", "F64", (1100, 1301), (1, 0))
+    case("stripe/transpose-f16", "F16", (2501, 2203), (1, 0))
+    case("stripe/transpose-bf16", "BF16", (2049, 2500), (1, 0))
+    case("stripe/transpose-i8", "I8", (4100, 2101), (1, 0))
+    case("stripe/transpose-1-row", "F32", (1, 3000001), (1, 0))
+    case("stripe/transpose-1-column", "F32", (3000001, 1), (1, 0))
+    case("stripe/transpose-2-rows", "F32", (2, 2500001), (1, 0))
+    case("stripe/transpose-2-columns", "F32", (2500001, 2), (1, 0))
+    # permute + cast, both orders, narrowing and widening
+    case("stripe/transpose-cast-f32-bf16", "F32", (3001, 1999), (1, 0), "BF16")
+    case("stripe/transpose-cast-f32-f16", "F32", (1999, 3001), (1, 0), "F16")
+    case("stripe/cast-then-transpose-f16-f32", "F16", (2600, 1703), (1, 0), "F32", cast_first=True)
+    case("stripe/transpose-cast-f64-f32", "F64", (1201, 1150), (1, 0), "F32")
+    case("stripe/transpose-cast-bf16-f16", "BF16", (2200, 2401), (1, 0), "F16")
+    # 3-D and 4-D perms
+    case("stripe/permute-3d-201", "F32", (64, 301, 129), (2, 0, 1))
+    case("stripe/permute-3d-120", "F16", (300, 129, 130), (1, 2, 0), "F32")
+    case("stripe/permute-3d-102", "F32", (3000, 701, 3), (1, 0, 2))
+    case("stripe/permute-4d-hwio-oihw", "F32", (3, 3, 512, 641), (3, 2, 0, 1))
+    case("stripe/permute-4d-0213", "F16", (8, 601, 701, 3), (0, 2, 1, 3), "BF16")
+    case("stripe/permute-4d-size1-axes", "F32", (1, 2500, 1, 1201), (3, 2, 1, 0))
+    # casts alone, larger than a stripe
+    case("stripe/cast-f32-f16", "F32", (4000003,), None, "F16")
+    case("stripe/cast-bf16-f32", "BF16", (1700, 2001), None, "F32")
+    if os.environ.get("WBR_SANITIZED"):
+        print("SKIP: stripe/rss-bounded: peak RSS means nothing under the sanitizers", flush=True)
+    else:
+        rss_case("stripe/rss-bounded")
+    return 1 if failed else 0
+
+
+sys.exit(main())
