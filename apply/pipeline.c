@@ -142,23 +142,6 @@ void wbr_release_mapped(const wbr_tensorset *src, const void *ptr, size_t n) {
   if (e > a) (void)madvise((void *)a, e - a, MADV_DONTNEED);
 }
 
-/* Rows [row0, row0 + nrows) of the permute: until the kernels give wbr_permute_rows, the
- * source range along the permute's first output axis is gathered and permuted whole. */
-static int permute_rows(void *dst, const void *src, size_t es, int ndim, const int64_t *shape,
-                        const int *perm, int64_t row0, int64_t nrows) {
-  int a = perm[0];
-  int64_t sub[WBR_MAX_DIMS];
-  memcpy(sub, shape, sizeof sub);
-  sub[a] = nrows;
-  size_t n = (size_t)prod(sub, 0, ndim) * es;
-  void *tmp = malloc(n ? n : 1);
-  if (!tmp) return WBR_ENOMEM;
-  int rc = wbr_slice_copy(tmp, src, es, ndim, shape, a, row0, nrows);
-  if (rc == 0) rc = wbr_permute(dst, tmp, es, ndim, sub, perm);
-  free(tmp);
-  return rc;
-}
-
 /* Emit n bytes of the chain's source dtype, cast on the way when the chain casts. */
 static int out(wbr_pipe *p, const chain *c, const uint8_t *bytes, size_t n, wbr_emit_fn fn, void *ud) {
   if (!c->cast) return fn(ud, bytes, n);
@@ -179,7 +162,7 @@ static int run_flat(wbr_pipe *p, const chain *c, wbr_emit_fn fn, void *ud) {
 /* Make stripe [r0, r0 + nr) in p->stripe. Tiled: slab by slab of the source's axis 0, each
  * permuted into p->block and put in place, its pages given back at once. */
 static int make_stripe(wbr_pipe *p, const chain *c, const stripes *st, int64_t r0, int64_t nr) {
-  if (!st->tiled) return permute_rows(p->stripe, c->data, c->es, c->ndim, c->in, c->perm, r0, nr);
+  if (!st->tiled) return wbr_permute_rows(p->stripe, c->data, c->es, c->ndim, c->in, c->perm, r0, nr);
   int j = 0;
   while (c->perm[j] != 0) j++;
   int64_t sshape[WBR_MAX_DIMS], slab[WBR_MAX_DIMS];
@@ -190,7 +173,7 @@ static int make_stripe(wbr_pipe *p, const chain *c, const stripes *st, int64_t r
   for (int64_t c0 = 0; c0 < c->in[0]; c0 += st->slab) {
     slab[0] = c->in[0] - c0 < st->slab ? c->in[0] - c0 : st->slab;
     const uint8_t *from = c->data + (uint64_t)c0 * in0_b;
-    int rc = permute_rows(p->block, from, c->es, c->ndim, slab, c->perm, r0, nr);
+    int rc = wbr_permute_rows(p->block, from, c->es, c->ndim, slab, c->perm, r0, nr);
     if (rc == 0) rc = wbr_slice_put(p->stripe, c->es, c->ndim, sshape, j, c0, p->block, slab[0]);
     if (rc) return rc;
     wbr_release_mapped(p->src, from, (size_t)(in0_b * (uint64_t)slab[0]));
