@@ -423,6 +423,8 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
     }
     total += node_bytes(v->node);
   }
+  uint64_t *src_offset = rc == 0 ? wbr_copy_offsets(plan) : NULL; /* the writer's alignment hint */
+  layout->src_offset = src_offset;
   for (size_t i = 0; i < plan->src->nmeta && rc == 0; i++)
     if (strncmp(plan->src->meta_key[i], "weightbridge.", 13) != 0)
       rc = wbr_tensorset_meta_set(layout, plan->src->meta_key[i], plan->src->meta_val[i]);
@@ -474,5 +476,6 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
   wbr_pipe_free(&x.pipe);
   free(x.live);
   wbr_tensorset_free(layout);
+  free(src_offset);
   return rc;
 }

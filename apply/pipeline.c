@@ -221,3 +221,19 @@ void wbr_pipe_free(wbr_pipe *p) {
   free(p->scratch);
   p->stripe = p->block = p->scratch = NULL;
 }
+
+/* Where output i's bytes sit in the source file when apply copies them unchanged (a rename or
+ * reshape of a mapped tensor, which goes to the output by copy_file_range), else UINT64_MAX:
+ * the writer's alignment hint (wbr_tensorset.src_offset). NULL when out of memory. */
+uint64_t *wbr_copy_offsets(const wbr_plan *plan) {
+  uint64_t *v = malloc((plan->nout ? plan->nout : 1) * sizeof *v);
+  for (size_t i = 0; v && i < plan->nout; i++) {
+    const wbr_node *nd = plan->out[i].node;
+    while (nd->kind == WBR_N_RESHAPE) nd = nd->in[0];
+    const wbr_tensor *t = nd->kind == WBR_N_SOURCE ? &plan->src->t[nd->src] : NULL;
+    v[i] = t && !t->lazy && wbr_ts_in_mapping(plan->src, t->data, t->nbytes)
+               ? (uint64_t)(t->data - (const uint8_t *)plan->src->map_base)
+               : UINT64_MAX;
+  }
+  return v;
+}

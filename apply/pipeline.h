@@ -31,4 +31,8 @@ void wbr_pipe_free(wbr_pipe *p);
  * outside the mapping. */
 void wbr_release_mapped(const wbr_tensorset *src, const void *ptr, size_t n);
 
+/* For each output of plan, its bytes' offset in the source file when apply copies them
+ * unchanged, else UINT64_MAX (the output layout's src_offset); free() it. NULL: out of memory. */
+uint64_t *wbr_copy_offsets(const wbr_plan *plan);
+
 #endif

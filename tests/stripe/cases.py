@@ -4,6 +4,7 @@
 # orders, casts alone, odd shapes, 1-row / 1-column, 3-D and 4-D perms, every element size, read
 # back and compared byte for byte with numpy (torch for bfloat16); and the peak RSS of a 96 MiB
 # transpose+cast (the bar: <= 64 MiB whatever the tensor size). Ids stripe/<what>.
+import json
 import os
 import subprocess
 import sys
@@ -126,6 +127,66 @@ def rss_case(cid):
     report(cid, None if mib <= 64 else "peak RSS %.1f MiB for a 96 MiB tensor (bar 64 MiB)" % mib)
 
 
+def header(path):
+    """(header length, {name: absolute offset of its data}, raw header bytes)."""
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        raw = f.read(n)
+    h = json.loads(raw)
+    h.pop("__metadata__", None)
+    return n, {k: 8 + n + v["data_offsets"][0] for k, v in h.items()}, raw
+
+
+def alignment_case(cid, transpose_first):
+    """A rename to longer names (the header grows): every copied tensor keeps its source offset
+    mod 4096, the data section is the source's byte for byte, the header is the same JSON with
+    only trailing spaces added, and both our reader and /work/shared/tools/st.py read it back.
+    With transpose_first, the first tensor is transposed and cast (made, not copied): the copied
+    ones still keep their alignment (one padding fits them all: the cast keeps the data offsets
+    of the later tensors only when their sizes match, so the first stays F32 -> F32 here)."""
+    d = os.path.join(TMP, cid.replace("/", "_"))
+    os.makedirs(d, exist_ok=True)
+    ts = [st.from_array("layer.%d.w" % i, rng.standard_normal((300 + i, 129)).astype(np.float32)) for i in range(6)]
+    ts.append(st.from_array("h", rng.standard_normal((1001,)).astype(np.float16)))
+    ts.append(st.from_array("tail", rng.standard_normal((5000,)).astype(np.float32)))
+    st.write(os.path.join(d, "src.safetensors"), ts)
+    rules = 'rename "layer.{i}.w" -> "blocks.{i}.weight_with_a_much_longer_name"'
+    if transpose_first:
+        rules = 'transpose "layer.0.w"\n' + rules
+    rc, err = run_wbr(d, rules)
+    if rc != 0:
+        return report(cid, "wbr apply exited %d: %s" % (rc, err))
+    sn, soff, _ = header(os.path.join(d, "src.safetensors"))
+    on, ooff, raw = header(os.path.join(d, "out.safetensors"))
+    got = st.read(os.path.join(d, "out.safetensors"))[0]
+    rename = lambda k: k.replace("layer.", "blocks.").replace(".w", ".weight_with_a_much_longer_name") if k.startswith("layer.") else k
+    for k, off in soff.items():
+        if transpose_first and k == "layer.0.w":
+            continue
+        if ooff[rename(k)] % 4096 != off % 4096:
+            return report(cid, "'%s' at offset %d (mod 4096: %d), source %d (mod 4096: %d)"
+                          % (k, ooff[rename(k)], ooff[rename(k)] % 4096, off, off % 4096))
+    want = {rename(t.name): (t.array().T.copy() if transpose_first and t.name == "layer.0.w" else t.array()) for t in ts}
+    for g in got:
+        if g.array().tobytes() != want[g.name].tobytes() or g.shape != want[g.name].shape:
+            return report(cid, "tensor '%s' differs from the source's" % g.name)
+    if raw != raw.rstrip(b" ") + b" " * (len(raw) - len(raw.rstrip(b" "))) or b"  " in raw.rstrip(b" "):
+        return report(cid, "the header has spaces other than trailing ones")
+    if (8 + on) % 8:
+        return report(cid, "data starts at %d, not 8-byte aligned" % (8 + on))
+    shared = "/work/shared/tools/st.py"
+    if os.path.exists(shared):
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("shared_st", shared)
+        m = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(m)
+        back = m.load_file(os.path.join(d, "out.safetensors"))
+        for k, v in want.items():
+            if not np.array_equal(back[k], v):
+                return report(cid, "/work/shared/tools/st.py reads '%s' differently" % k)
+    report(cid)
+
+
 def main():
     if len(sys.argv) > 3:
         return rss_case(sys.argv[3]) or failed
@@ -157,6 +218,8 @@ def main():
     # casts alone, larger than a stripe
     case("stripe/cast-f32-f16", "F32", (4000003,), None, "F16")
     case("stripe/cast-bf16-f32", "BF16", (1700, 2001), None, "F32")
+    alignment_case("stripe/rename-keeps-alignment", False)
+    alignment_case("stripe/mixed-keeps-alignment", True)
     if os.environ.get("WBR_SANITIZED"):
         print("SKIP: stripe/rss-bounded: peak RSS means nothing under the sanitizers", flush=True)
     else:
