@@ -187,6 +187,31 @@ def alignment_case(cid, transpose_first):
     report(cid)
 
 
+def copies_case(cid, rules, expect):
+    """Renames of tensors of 1-2 MiB with small ones between (the writer gathers in-kernel copies
+    of neighbours into one range): the output must hold expect(name) -> source name, in order,
+    byte for byte."""
+    d = os.path.join(TMP, cid.replace("/", "_"))
+    os.makedirs(d, exist_ok=True)
+    ts = []
+    for i in range(4):
+        ts.append(st.from_array("layer.%d.w" % i, rng.standard_normal((1024, 257 * (i + 1))).astype(np.float32)))
+        ts.append(st.from_array("layer.%d.norm" % i, rng.standard_normal((999,)).astype(np.float16)))
+    st.write(os.path.join(d, "src.safetensors"), ts)
+    rc, err = run_wbr(d, rules)
+    if rc != 0:
+        return report(cid, "wbr apply exited %d: %s" % (rc, err))
+    src = {t.name: t for t in ts}
+    got = st.read(os.path.join(d, "out.safetensors"))[0]
+    want = expect(ts)
+    if [g.name for g in got] != [n for n, _ in want]:
+        return report(cid, "names/order %s, want %s" % ([g.name for g in got], [n for n, _ in want]))
+    for g, (n, sn) in zip(got, want):
+        if g.data != src[sn].data or g.shape != src[sn].shape or g.dtype != src[sn].dtype:
+            return report(cid, "'%s' is not the bytes of '%s'" % (n, sn))
+    report(cid)
+
+
 def main():
     if len(sys.argv) > 3:
         return rss_case(sys.argv[3]) or failed
@@ -218,6 +243,10 @@ def main():
     # casts alone, larger than a stripe
     case("stripe/cast-f32-f16", "F32", (4000003,), None, "F16")
     case("stripe/cast-bf16-f32", "BF16", (1700, 2001), None, "F32")
+    copies_case("stripe/copies-gathered", 'rename "layer.{i}.{p}" -> "blocks.{i}.{p}"',
+                lambda ts: [(t.name.replace("layer.", "blocks."), t.name) for t in ts])
+    copies_case("stripe/copies-with-gaps", 'drop "layer.1.norm"\ndrop "layer.2.w"',
+                lambda ts: [(t.name, t.name) for t in ts if t.name not in ("layer.1.norm", "layer.2.w")])
     alignment_case("stripe/rename-keeps-alignment", False)
     alignment_case("stripe/mixed-keeps-alignment", True)
     if os.environ.get("WBR_SANITIZED"):
