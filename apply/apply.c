@@ -210,6 +210,10 @@ static void bus_catch(bool on) {
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc) {
   (void)uc;
+  if (wbr_pool_jump) { /* a part of a pipeline stripe: it reports to its caller */
+    wbr_pool_fault = si->si_addr;
+    siglongjmp(*wbr_pool_jump, 1);
+  }
   if (!bus_jump) { /* not ours (another thread, or outside a read): die as we would have */
     signal(sig, SIG_DFL);
     return;
@@ -284,6 +288,10 @@ static int emit_guarded(exec *x, const wbr_node *nd) {
 /* A permute or cast of one mapped tensor: stripe by stripe through the pipeline. */
 static int emit_piped(exec *x, const wbr_node *nd, sink s) {
   int rc = wbr_pipe_emit(&x->pipe, nd, s.fn, s.ud);
+  if (rc && x->pipe.own == WBR_EFORMAT) { /* a SIGBUS in a part, on any thread */
+    const wbr_tensorset *ts = mapping_of(x->plan->src, x->pipe.fault);
+    return check_size(x, ts ? ts : x->plan->src, true);
+  }
   if (rc && x->pipe.own == WBR_ENOMEM) return wbr_oom_file(x->ctx, x->w->path);
   if (rc && x->pipe.own) return internal(x, "permute or cast rejected by the kernel");
   return rc;
@@ -396,6 +404,14 @@ static int emit_node(exec *x, const wbr_node *nd, sink s) {
   return internal(x, "unknown node");
 }
 
+/* Threads for the pipeline's kernels: the options' (0: the CPUs), at most WBR_PIPE_MAX_THREADS. */
+static unsigned apply_threads(const wbr_apply_options *opts) {
+  unsigned n = 0;
+  (void)opts;
+  if (n == 0) n = wbr_cpu_count();
+  return n < WBR_PIPE_MAX_THREADS ? n : WBR_PIPE_MAX_THREADS;
+}
+
 int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const char *const *protect,
                    const wbr_apply_options *opts) {
   static const wbr_apply_options defaults = WBR_APPLY_OPTIONS_INIT;
@@ -451,7 +467,7 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
   if (rc == 0 && !w->fmt->has_data)
     rc = wbr_fail(ctx, WBR_EFORMAT, path, "name the output .safetensors; for a manifest of the result use `wbr inspect OUT --json`",
                   "a %s holds no tensor data: cannot write the converted weights to it", w->fmt->name);
-  exec x = {.ctx = ctx, .plan = plan, .w = w, .pipe = {.src = plan->src}};
+  exec x = {.ctx = ctx, .plan = plan, .w = w, .pipe = {.src = plan->src, .threads = apply_threads(opts)}};
   bool caught = rc == 0;
   if (caught) bus_catch(true);
   if (rc == 0) rc = check_size(&x, plan->src, false);

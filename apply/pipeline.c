@@ -1,6 +1,6 @@
 /* pipeline.c — apply's stripe pipeline: a permute (and a cast before or after it) of one mapped
  * source tensor is produced a stripe of output rows at a time into a reused buffer, cast on the
- * way out through a 1 MiB scratch, emitted, and the source pages it read given back. No buffer
+ * way out, emitted, and the source pages it read given back. No buffer
  * the size of the tensor, no second pass over one, no fresh mapping per tensor. */
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +10,6 @@
 
 #define STRIPE (8u << 20)  /* output rows made at a time (source dtype) */
 #define BLOCK (1u << 20)   /* a tile of one slab when the source must be read slab by slab */
-#define SCRATCH (1u << 20) /* cast output chunk: the size of a write */
 /* Source pages a permute may keep mapped before they are given back: a transpose reads every
  * source row for each stripe, so the pages it touches, not the stripe, bound its memory. */
 #define BUDGET (16u << 20)
@@ -99,15 +98,21 @@ static int64_t prod(const int64_t *v, int from, int to) {
 }
 
 /* Output rows per stripe; and whether the source is read slab by slab (tiled) because one
- * stripe would touch more than BUDGET bytes of source pages. 0 rows: not for the pipeline. */
+ * stripe would touch more than BUDGET bytes of source pages. 0 rows: not for the pipeline. The
+ * stripe and the cast buffer hold STRIPE bytes at most in either dtype. */
 typedef struct stripes {
   int64_t rows, slab;   /* output rows per stripe; source axis-0 rows per slab (tiled) */
   bool tiled;
 } stripes;
 
-static stripes plan_stripes(const chain *c) {
+static size_t wide(const chain *c) {
+  size_t t = c->cast ? wbr_dtype_size(c->to) : 0;
+  return t > c->es ? t : c->es;
+}
+
+static stripes plan_stripes(const chain *c, unsigned parts) {
   stripes st = {0, 0, false};
-  uint64_t row_b = (uint64_t)prod(c->out, 1, c->ndim) * c->es;
+  uint64_t row_b = (uint64_t)prod(c->out, 1, c->ndim) * wide(c);
   if (row_b > STRIPE) return st;
   st.rows = (int64_t)(STRIPE / row_b);
   if (st.rows > c->out[0]) st.rows = c->out[0];
@@ -115,24 +120,29 @@ static stripes plan_stripes(const chain *c) {
   if (a == 0) return st;
   uint64_t runs = (uint64_t)prod(c->in, 0, a), run = (uint64_t)st.rows * (uint64_t)prod(c->in, a + 1, c->ndim) * c->es;
   if (runs * ((run + PAGE - 1) / PAGE + 1) * PAGE <= BUDGET) return st;
-  /* Tiled: a block is (rows) x (slab) x (the other axes); keep it near BLOCK. */
+  /* Tiled: a block is (rows) x (slab) x (the other axes); keep it near BLOCK, and the source
+   * pages the parts in flight touch near BUDGET. */
   uint64_t other = (uint64_t)(prod(c->in, 1, c->ndim) / c->in[a]) * c->es;
   if ((uint64_t)st.rows * other > BLOCK) st.rows = other > BLOCK ? 1 : (int64_t)(BLOCK / other);
   if ((uint64_t)st.rows * other > BLOCK) {
     st.rows = 0;
     return st;
   }
+  run = (uint64_t)st.rows * (uint64_t)prod(c->in, a + 1, c->ndim) * c->es;
+  uint64_t per_row = (uint64_t)prod(c->in, 1, a) * ((run + PAGE - 1) / PAGE + 1) * PAGE;
+  uint64_t by_pages = BUDGET / (2 * (uint64_t)parts) / per_row;
   st.slab = (int64_t)(BLOCK / ((uint64_t)st.rows * other));
+  if (by_pages < (uint64_t)st.slab) st.slab = by_pages ? (int64_t)by_pages : 1;
   if (st.slab > c->in[0]) st.slab = c->in[0];
   st.tiled = true;
   return st;
 }
 
 bool wbr_pipe_takes(const wbr_pipe *p, const wbr_node *nd) {
-  if (nd->kind != WBR_N_PERMUTE && nd->kind != WBR_N_CAST) return false;
+  if (!p->src || (nd->kind != WBR_N_PERMUTE && nd->kind != WBR_N_CAST)) return false;
   chain c;
   if (!parse(p, nd, &c)) return false;
-  return c.ndim <= 1 || plan_stripes(&c).rows > 0;
+  return c.ndim <= 1 || plan_stripes(&c, wbr_pool_size(p->pool)).rows > 0;
 }
 
 void wbr_release_mapped(const wbr_tensorset *src, const void *ptr, size_t n) {
@@ -142,60 +152,125 @@ void wbr_release_mapped(const wbr_tensorset *src, const void *ptr, size_t n) {
   if (e > a) (void)madvise((void *)a, e - a, MADV_DONTNEED);
 }
 
-/* Emit n bytes of the chain's source dtype, cast on the way when the chain casts. */
-static int out(wbr_pipe *p, const chain *c, const uint8_t *bytes, size_t n, wbr_emit_fn fn, void *ud) {
-  if (!c->cast) return fn(ud, bytes, n);
-  return wbr_cast_stream(fn, ud, c->to, bytes, c->from, n / c->es, p->scratch, SCRATCH);
+/* ---- Parts: one stripe (or chunk) split over the pool's threads ------------------------------ */
+
+typedef struct job {
+  wbr_pipe *p;
+  const chain *c;
+  const stripes *st;
+  int64_t r0, nr;          /* the stripe's output rows */
+  const uint8_t *from;     /* cast_part: source elements ... */
+  uint64_t nelem;          /* ... and how many */
+  int rc[WBR_PIPE_MAX_THREADS];
+} job;
+
+static void span(uint64_t n, unsigned k, unsigned parts, uint64_t *a, uint64_t *b) {
+  *a = n * k / parts;
+  *b = n * (k + 1) / parts;
 }
 
-/* No data moves (a cast alone, or a permute of size-1 axes): the source in STRIPE chunks. */
+/* Elements [a, b) of j->from cast into p->cast. */
+static void cast_part(void *arg, unsigned k, unsigned parts) {
+  job *j = arg;
+  uint64_t a, b;
+  span(j->nelem, k, parts, &a, &b);
+  size_t ts = wbr_dtype_size(j->c->to);
+  if (b > a && wbr_cast(j->p->cast + a * ts, j->c->to, j->from + a * j->c->es, j->c->from, (size_t)(b - a)))
+    j->rc[k] = WBR_EINTERNAL;
+}
+
+/* Rows of the stripe, permuted (and cast) in place: part k's share of its rows. */
+static void rows_part(void *arg, unsigned k, unsigned parts) {
+  job *j = arg;
+  const chain *c = j->c;
+  uint64_t a, b, row_e = (uint64_t)prod(c->out, 1, c->ndim);
+  span((uint64_t)j->nr, k, parts, &a, &b);
+  if (b == a) return;
+  uint8_t *dst = j->p->stripe + a * row_e * c->es;
+  if (wbr_permute_rows(dst, c->data, c->es, c->ndim, c->in, c->perm, j->r0 + (int64_t)a, (int64_t)(b - a)))
+    j->rc[k] = WBR_EINTERNAL;
+  else if (c->cast && wbr_cast(j->p->cast + a * row_e * wbr_dtype_size(c->to), c->to, dst, c->from, (size_t)((b - a) * row_e)))
+    j->rc[k] = WBR_EINTERNAL;
+}
+
+/* Tiled: slabs k, k + parts, ... of the source's axis 0, each permuted into this part's block,
+ * put in place in the stripe, and its pages given back at once. */
+static void slabs_part(void *arg, unsigned k, unsigned parts) {
+  job *j = arg;
+  const chain *c = j->c;
+  int jx = 0;
+  while (c->perm[jx] != 0) jx++;
+  int64_t sshape[WBR_MAX_DIMS], slab[WBR_MAX_DIMS];
+  memcpy(sshape, c->out, sizeof sshape);
+  sshape[0] = j->nr;
+  memcpy(slab, c->in, sizeof slab);
+  uint64_t in0_b = (uint64_t)prod(c->in, 1, c->ndim) * c->es;
+  for (int64_t c0 = (int64_t)k * j->st->slab; c0 < c->in[0]; c0 += (int64_t)parts * j->st->slab) {
+    slab[0] = c->in[0] - c0 < j->st->slab ? c->in[0] - c0 : j->st->slab;
+    const uint8_t *from = c->data + (uint64_t)c0 * in0_b;
+    if (wbr_permute_rows(j->p->block[k], from, c->es, c->ndim, slab, c->perm, j->r0, j->nr) ||
+        wbr_slice_put(j->p->stripe, c->es, c->ndim, sshape, jx, c0, j->p->block[k], slab[0])) {
+      j->rc[k] = WBR_EINTERNAL;
+      return;
+    }
+    wbr_release_mapped(j->p->src, from, (size_t)(in0_b * (uint64_t)slab[0]));
+  }
+}
+
+/* Run fn over the pool; the pipeline's own error (p->own, p->fault) or 0. */
+static int run_parts(wbr_pipe *p, wbr_task_fn fn, job *j) {
+  memset(j->rc, 0, sizeof j->rc);
+  void *addr;
+  if (!wbr_pool_run(p->pool, fn, j, &addr)) {
+    p->fault = addr;
+    return p->own = WBR_EFORMAT;
+  }
+  for (unsigned k = 0; k < wbr_pool_size(p->pool); k++)
+    if (j->rc[k]) return p->own = j->rc[k];
+  return 0;
+}
+
+/* n elements from `from` (the mapping) to fn, cast over the pool when the chain casts. */
+static int out_elems(wbr_pipe *p, const chain *c, const uint8_t *from, uint64_t n, wbr_emit_fn fn, void *ud) {
+  if (!c->cast) return fn(ud, from, (size_t)(n * c->es));
+  job j = {.p = p, .c = c, .from = from, .nelem = n};
+  int rc = run_parts(p, cast_part, &j);
+  return rc ? rc : fn(ud, p->cast, (size_t)(n * wbr_dtype_size(c->to)));
+}
+
+/* No data moves (a cast alone, or a permute of size-1 axes): the source chunk by chunk. */
 static int run_flat(wbr_pipe *p, const chain *c, wbr_emit_fn fn, void *ud) {
   int rc = 0;
-  for (uint64_t off = 0; off < c->nbytes && rc == 0; off += STRIPE) {
-    size_t n = c->nbytes - off < STRIPE ? (size_t)(c->nbytes - off) : STRIPE;
-    rc = out(p, c, c->data + off, n, fn, ud);
-    wbr_release_mapped(p->src, c->data + off, n);
+  uint64_t chunk = STRIPE / wide(c), total = c->nbytes / c->es;
+  for (uint64_t e = 0; e < total && rc == 0; e += chunk) {
+    uint64_t n = total - e < chunk ? total - e : chunk;
+    const uint8_t *from = c->data + e * c->es;
+    rc = out_elems(p, c, from, n, fn, ud);
+    wbr_release_mapped(p->src, from, (size_t)(n * c->es));
   }
   return rc;
 }
 
-/* Make stripe [r0, r0 + nr) in p->stripe. Tiled: slab by slab of the source's axis 0, each
- * permuted into p->block and put in place, its pages given back at once. */
-static int make_stripe(wbr_pipe *p, const chain *c, const stripes *st, int64_t r0, int64_t nr) {
-  if (!st->tiled) return wbr_permute_rows(p->stripe, c->data, c->es, c->ndim, c->in, c->perm, r0, nr);
-  int j = 0;
-  while (c->perm[j] != 0) j++;
-  int64_t sshape[WBR_MAX_DIMS], slab[WBR_MAX_DIMS];
-  memcpy(sshape, c->out, sizeof sshape);
-  sshape[0] = nr;
-  memcpy(slab, c->in, sizeof slab);
-  uint64_t in0_b = (uint64_t)prod(c->in, 1, c->ndim) * c->es;
-  for (int64_t c0 = 0; c0 < c->in[0]; c0 += st->slab) {
-    slab[0] = c->in[0] - c0 < st->slab ? c->in[0] - c0 : st->slab;
-    const uint8_t *from = c->data + (uint64_t)c0 * in0_b;
-    int rc = wbr_permute_rows(p->block, from, c->es, c->ndim, slab, c->perm, r0, nr);
-    if (rc == 0) rc = wbr_slice_put(p->stripe, c->es, c->ndim, sshape, j, c0, p->block, slab[0]);
-    if (rc) return rc;
-    wbr_release_mapped(p->src, from, (size_t)(in0_b * (uint64_t)slab[0]));
-  }
-  return 0;
-}
-
 static int run_stripes(wbr_pipe *p, const chain *c, wbr_emit_fn fn, void *ud) {
-  stripes st = plan_stripes(c);
-  uint64_t row_b = (uint64_t)prod(c->out, 1, c->ndim) * c->es;
+  stripes st = plan_stripes(c, wbr_pool_size(p->pool));
+  uint64_t row_e = (uint64_t)prod(c->out, 1, c->ndim);
   uint64_t in0_b = (uint64_t)prod(c->in, 1, c->ndim) * c->es, touched = 0;
   int a = c->perm[0];
   uint64_t runs = (uint64_t)prod(c->in, 0, a), inner = (uint64_t)prod(c->in, a + 1, c->ndim) * c->es;
   int rc = 0;
   for (int64_t r0 = 0; r0 < c->out[0] && rc == 0; r0 += st.rows) {
-    int64_t nr = c->out[0] - r0 < st.rows ? c->out[0] - r0 : st.rows;
-    rc = make_stripe(p, c, &st, r0, nr);
-    if (rc) return p->own = rc == WBR_ENOMEM ? WBR_ENOMEM : WBR_EINTERNAL;
-    rc = out(p, c, p->stripe, (size_t)((uint64_t)nr * row_b), fn, ud);
+    job j = {.p = p, .c = c, .st = &st, .r0 = r0, .nr = c->out[0] - r0 < st.rows ? c->out[0] - r0 : st.rows};
+    uint64_t n = (uint64_t)j.nr * row_e;
+    if (st.tiled) {
+      rc = run_parts(p, slabs_part, &j);
+      if (rc == 0) rc = out_elems(p, c, p->stripe, n, fn, ud);
+    } else {
+      rc = run_parts(p, rows_part, &j);
+      if (rc == 0) rc = fn(ud, c->cast ? p->cast : p->stripe, (size_t)(n * (c->cast ? wbr_dtype_size(c->to) : c->es)));
+    }
     if (a == 0) { /* the stripe read one range of the source: give exactly it back */
-      wbr_release_mapped(p->src, c->data + (uint64_t)r0 * in0_b, (size_t)((uint64_t)nr * in0_b));
-    } else if (!st.tiled && (touched += runs * ((uint64_t)nr * inner + 2 * PAGE)) >= BUDGET) {
+      wbr_release_mapped(p->src, c->data + (uint64_t)r0 * in0_b, (size_t)((uint64_t)j.nr * in0_b));
+    } else if (!st.tiled && (touched += runs * ((uint64_t)j.nr * inner + 2 * PAGE)) >= BUDGET) {
       wbr_release_mapped(p->src, c->data, (size_t)c->nbytes);
       touched = 0;
     }
@@ -204,22 +279,31 @@ static int run_stripes(wbr_pipe *p, const chain *c, wbr_emit_fn fn, void *ud) {
   return rc;
 }
 
+static bool alloc_buffers(wbr_pipe *p, const chain *c) {
+  if (c->cast && !p->cast && !(p->cast = malloc(STRIPE))) return false;
+  if (c->ndim <= 1) return true;
+  if (!p->stripe && !(p->stripe = malloc(STRIPE))) return false;
+  for (unsigned k = 0; k < wbr_pool_size(p->pool); k++)
+    if (!p->block[k] && !(p->block[k] = malloc(BLOCK))) return false;
+  return true;
+}
+
 int wbr_pipe_emit(wbr_pipe *p, const wbr_node *nd, wbr_emit_fn fn, void *ud) {
   chain c;
   p->own = 0;
+  p->fault = NULL;
   if (!parse(p, nd, &c)) return p->own = WBR_EINTERNAL;
-  if ((c.cast && !p->scratch && !(p->scratch = malloc(SCRATCH))) ||
-      (c.ndim > 1 && !p->stripe && !(p->stripe = malloc(STRIPE))) ||
-      (c.ndim > 1 && !p->block && !(p->block = malloc(BLOCK))))
-    return p->own = WBR_ENOMEM;
+  if (p->threads > 1 && !p->pool && !p->no_pool && !(p->pool = wbr_pool_new(p->threads))) p->no_pool = true;
+  if (!alloc_buffers(p, &c)) return p->own = WBR_ENOMEM;
   return c.ndim > 1 ? run_stripes(p, &c, fn, ud) : run_flat(p, &c, fn, ud);
 }
 
 void wbr_pipe_free(wbr_pipe *p) {
+  wbr_pool_free(p->pool);
   free(p->stripe);
-  free(p->block);
-  free(p->scratch);
-  p->stripe = p->block = p->scratch = NULL;
+  free(p->cast);
+  for (unsigned k = 0; k < WBR_PIPE_MAX_THREADS; k++) free(p->block[k]);
+  memset(p, 0, sizeof *p);
 }
 
 /* Where output i's bytes sit in the source file when apply copies them unchanged (a rename or

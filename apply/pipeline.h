@@ -6,13 +6,20 @@
 
 #include "base/tensorset.h"
 #include "kernels.h"
+#include "pool.h"
 #include "vm/plan.h"
+
+#define WBR_PIPE_MAX_THREADS 64
 
 /* Buffers reused from tensor to tensor (allocated on first use, freed by wbr_pipe_free). */
 typedef struct wbr_pipe {
   const wbr_tensorset *src; /* the plan's source: its mapping is what gets released */
-  uint8_t *stripe, *block, *scratch;
-  int own; /* after a failed wbr_pipe_emit: its own error (unreported), 0 when fn's */
+  unsigned threads;         /* parts each stripe is made in (<= WBR_PIPE_MAX_THREADS) */
+  wbr_pool *pool;           /* started on first use when threads > 1 */
+  bool no_pool;             /* it could not be: work alone */
+  uint8_t *stripe, *cast, *block[WBR_PIPE_MAX_THREADS];
+  int own;     /* after a failed wbr_pipe_emit: its own error (unreported), 0 when fn's */
+  void *fault; /* own == WBR_EFORMAT: a part took a SIGBUS at this address */
 } wbr_pipe;
 
 /* True when nd is a chain the pipeline makes: [cast] of a permute of a (reshaped) source, or a
@@ -20,8 +27,10 @@ typedef struct wbr_pipe {
 bool wbr_pipe_takes(const wbr_pipe *p, const wbr_node *nd);
 
 /* Emit nd's bytes in order through fn (which receives pieces of at most a few MiB). Returns 0,
- * the first error fn returned (p->own 0), or with p->own set (nothing reported): WBR_ENOMEM, or
- * WBR_EINTERNAL when a kernel refused arguments the plan should have rejected. */
+ * the first error fn returned (p->own 0), or with p->own set (nothing reported): WBR_ENOMEM,
+ * WBR_EINTERNAL when a kernel refused arguments the plan should have rejected, or WBR_EFORMAT
+ * when reading the source faulted (SIGBUS at p->fault: the file shrank). Diagnostics, and fn,
+ * only on the calling thread. */
 int wbr_pipe_emit(wbr_pipe *p, const wbr_node *nd, wbr_emit_fn fn, void *ud);
 
 void wbr_pipe_free(wbr_pipe *p);
