@@ -159,6 +159,7 @@ typedef struct job {
   const chain *c;
   const stripes *st;
   int64_t r0, nr;          /* the stripe's output rows */
+  uint8_t *rows, *cast;    /* where its rows go (source dtype), and their cast */
   const uint8_t *from;     /* cast_part: source elements ... */
   uint64_t nelem;          /* ... and how many */
   int rc[WBR_PIPE_MAX_THREADS];
@@ -175,7 +176,7 @@ static void cast_part(void *arg, unsigned k, unsigned parts) {
   uint64_t a, b;
   span(j->nelem, k, parts, &a, &b);
   size_t ts = wbr_dtype_size(j->c->to);
-  if (b > a && wbr_cast(j->p->cast + a * ts, j->c->to, j->from + a * j->c->es, j->c->from, (size_t)(b - a)))
+  if (b > a && wbr_cast(j->cast + a * ts, j->c->to, j->from + a * j->c->es, j->c->from, (size_t)(b - a)))
     j->rc[k] = WBR_EINTERNAL;
 }
 
@@ -186,10 +187,10 @@ static void rows_part(void *arg, unsigned k, unsigned parts) {
   uint64_t a, b, row_e = (uint64_t)prod(c->out, 1, c->ndim);
   span((uint64_t)j->nr, k, parts, &a, &b);
   if (b == a) return;
-  uint8_t *dst = j->p->stripe + a * row_e * c->es;
+  uint8_t *dst = j->rows + a * row_e * c->es;
   if (wbr_permute_rows(dst, c->data, c->es, c->ndim, c->in, c->perm, j->r0 + (int64_t)a, (int64_t)(b - a)))
     j->rc[k] = WBR_EINTERNAL;
-  else if (c->cast && wbr_cast(j->p->cast + a * row_e * wbr_dtype_size(c->to), c->to, dst, c->from, (size_t)((b - a) * row_e)))
+  else if (c->cast && wbr_cast(j->cast + a * row_e * wbr_dtype_size(c->to), c->to, dst, c->from, (size_t)((b - a) * row_e)))
     j->rc[k] = WBR_EINTERNAL;
 }
 
@@ -209,7 +210,7 @@ static void slabs_part(void *arg, unsigned k, unsigned parts) {
     slab[0] = c->in[0] - c0 < j->st->slab ? c->in[0] - c0 : j->st->slab;
     const uint8_t *from = c->data + (uint64_t)c0 * in0_b;
     if (wbr_permute_rows(j->p->block[k], from, c->es, c->ndim, slab, c->perm, j->r0, j->nr) ||
-        wbr_slice_put(j->p->stripe, c->es, c->ndim, sshape, jx, c0, j->p->block[k], slab[0])) {
+        wbr_slice_put(j->rows, c->es, c->ndim, sshape, jx, c0, j->p->block[k], slab[0])) {
       j->rc[k] = WBR_EINTERNAL;
       return;
     }
@@ -230,28 +231,44 @@ static int run_parts(wbr_pipe *p, wbr_task_fn fn, job *j) {
   return 0;
 }
 
-/* n elements from `from` (the mapping) to fn, cast over the pool when the chain casts. */
-static int out_elems(wbr_pipe *p, const chain *c, const uint8_t *from, uint64_t n, wbr_emit_fn fn, void *ud) {
-  if (!c->cast) return fn(ud, from, (size_t)(n * c->es));
-  job j = {.p = p, .c = c, .from = from, .nelem = n};
+/* Where the chain's output goes: fn, or straight into dst (the memory route) when not NULL. */
+typedef struct target {
+  wbr_emit_fn fn;
+  void *ud;
+  uint8_t *dst;
+} target;
+
+/* Output bytes [off, off + n) are ready at bytes (dst: they are there already). */
+static int put(const target *t, const uint8_t *bytes, uint64_t off, uint64_t n) {
+  if (!t->dst) return t->fn(t->ud, bytes, (size_t)n);
+  if (bytes != t->dst + off) memcpy(t->dst + off, bytes, (size_t)n);
+  return 0;
+}
+
+/* n elements from `from` to output element e0 on, cast over the pool when the chain casts. */
+static int out_elems(wbr_pipe *p, const chain *c, const uint8_t *from, uint64_t e0, uint64_t n, const target *t) {
+  size_t ts = c->cast ? wbr_dtype_size(c->to) : c->es;
+  if (!c->cast) return put(t, from, e0 * ts, n * ts);
+  uint8_t *to = t->dst ? t->dst + e0 * ts : p->cast;
+  job j = {.p = p, .c = c, .from = from, .nelem = n, .cast = to};
   int rc = run_parts(p, cast_part, &j);
-  return rc ? rc : fn(ud, p->cast, (size_t)(n * wbr_dtype_size(c->to)));
+  return rc ? rc : put(t, to, e0 * ts, n * ts);
 }
 
 /* No data moves (a cast alone, or a permute of size-1 axes): the source chunk by chunk. */
-static int run_flat(wbr_pipe *p, const chain *c, wbr_emit_fn fn, void *ud) {
+static int run_flat(wbr_pipe *p, const chain *c, const target *t) {
   int rc = 0;
   uint64_t chunk = STRIPE / wide(c), total = c->nbytes / c->es;
   for (uint64_t e = 0; e < total && rc == 0; e += chunk) {
     uint64_t n = total - e < chunk ? total - e : chunk;
     const uint8_t *from = c->data + e * c->es;
-    rc = out_elems(p, c, from, n, fn, ud);
+    rc = out_elems(p, c, from, e, n, t);
     wbr_release_mapped(p->src, from, (size_t)(n * c->es));
   }
   return rc;
 }
 
-static int run_stripes(wbr_pipe *p, const chain *c, wbr_emit_fn fn, void *ud) {
+static int run_stripes(wbr_pipe *p, const chain *c, const target *t) {
   stripes st = plan_stripes(c, wbr_pool_size(p->pool));
   uint64_t row_e = (uint64_t)prod(c->out, 1, c->ndim);
   uint64_t in0_b = (uint64_t)prod(c->in, 1, c->ndim) * c->es, touched = 0;
@@ -260,13 +277,17 @@ static int run_stripes(wbr_pipe *p, const chain *c, wbr_emit_fn fn, void *ud) {
   int rc = 0;
   for (int64_t r0 = 0; r0 < c->out[0] && rc == 0; r0 += st.rows) {
     job j = {.p = p, .c = c, .st = &st, .r0 = r0, .nr = c->out[0] - r0 < st.rows ? c->out[0] - r0 : st.rows};
-    uint64_t n = (uint64_t)j.nr * row_e;
+    uint64_t n = (uint64_t)j.nr * row_e, e0 = (uint64_t)r0 * row_e;
+    size_t ts = c->cast ? wbr_dtype_size(c->to) : c->es;
+    /* Into the caller's memory, rows (or their cast) go straight to their place. */
+    j.rows = t->dst && !c->cast ? t->dst + e0 * c->es : p->stripe;
+    j.cast = t->dst ? t->dst + e0 * ts : p->cast;
     if (st.tiled) {
       rc = run_parts(p, slabs_part, &j);
-      if (rc == 0) rc = out_elems(p, c, p->stripe, n, fn, ud);
+      if (rc == 0) rc = out_elems(p, c, j.rows, e0, n, t);
     } else {
       rc = run_parts(p, rows_part, &j);
-      if (rc == 0) rc = fn(ud, c->cast ? p->cast : p->stripe, (size_t)(n * (c->cast ? wbr_dtype_size(c->to) : c->es)));
+      if (rc == 0) rc = put(t, c->cast ? j.cast : j.rows, e0 * ts, n * ts);
     }
     if (a == 0) { /* the stripe read one range of the source: give exactly it back */
       wbr_release_mapped(p->src, c->data + (uint64_t)r0 * in0_b, (size_t)((uint64_t)j.nr * in0_b));
@@ -288,14 +309,24 @@ static bool alloc_buffers(wbr_pipe *p, const chain *c) {
   return true;
 }
 
-int wbr_pipe_emit(wbr_pipe *p, const wbr_node *nd, wbr_emit_fn fn, void *ud) {
+static int pipe_run(wbr_pipe *p, const wbr_node *nd, const target *t) {
   chain c;
   p->own = 0;
   p->fault = NULL;
   if (!parse(p, nd, &c)) return p->own = WBR_EINTERNAL;
   if (p->threads > 1 && !p->pool && !p->no_pool && !(p->pool = wbr_pool_new(p->threads))) p->no_pool = true;
   if (!alloc_buffers(p, &c)) return p->own = WBR_ENOMEM;
-  return c.ndim > 1 ? run_stripes(p, &c, fn, ud) : run_flat(p, &c, fn, ud);
+  return c.ndim > 1 ? run_stripes(p, &c, t) : run_flat(p, &c, t);
+}
+
+int wbr_pipe_emit(wbr_pipe *p, const wbr_node *nd, wbr_emit_fn fn, void *ud) {
+  target t = {fn, ud, NULL};
+  return pipe_run(p, nd, &t);
+}
+
+int wbr_pipe_make(wbr_pipe *p, const wbr_node *nd, void *dst) {
+  target t = {NULL, NULL, dst};
+  return pipe_run(p, nd, &t);
 }
 
 void wbr_pipe_free(wbr_pipe *p) {

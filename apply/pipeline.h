@@ -33,6 +33,9 @@ bool wbr_pipe_takes(const wbr_pipe *p, const wbr_node *nd);
  * only on the calling thread. */
 int wbr_pipe_emit(wbr_pipe *p, const wbr_node *nd, wbr_emit_fn fn, void *ud);
 
+/* The same into dst (nd's bytes, contiguous): rows and casts are made straight in place. */
+int wbr_pipe_make(wbr_pipe *p, const wbr_node *nd, void *dst);
+
 void wbr_pipe_free(wbr_pipe *p);
 
 /* Give back the pages of src's mapping wholly inside [ptr, ptr + n) (read already, not needed
