@@ -17,6 +17,7 @@ typedef struct job {
   wbr_plan_format format;
   bool sync;
   uint64_t max_shard;
+  unsigned threads;  /* --threads N: kernel threads for apply; 0 = the CPUs */
   wbr_ctx *ctx;
   wbr_program *prog;
   wbr_tensorset *src_set, *target_set;
@@ -94,6 +95,15 @@ static int parse_args(job *j, int argc, char **argv, bool want_format, bool want
       else if (strcmp(val, "md") == 0) j->format = WBR_PLAN_MD;
       else if (strcmp(val, "json") == 0) j->format = WBR_PLAN_JSON;
       else return cli_usage(j->cmd, "--format must be text, md or json (got '%s')", val);
+    } else if (want_out && strcmp(a, "--threads") == 0) {
+      char *end;
+      errno = 0;
+      long n = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
+      if (i + 1 >= argc) return cli_usage(j->cmd, "%s needs a value", a);
+      if (errno || end == argv[i + 1] || *end || n < 1 || n > 1024)
+        return cli_usage(j->cmd, "--threads takes a number of threads from 1 to 1024 (got '%s'; default: the CPUs)", argv[i + 1]);
+      j->threads = (unsigned)n;
+      i++;
     } else if (want_out && strcmp(a, "--sync") == 0) {
       j->sync = true;
     } else if (want_out && strcmp(a, "--max-shard-size") == 0) {
@@ -220,6 +230,7 @@ int cmd_apply(int argc, char **argv) {
     wbr_apply_options opts = WBR_APPLY_OPTIONS_INIT;
     opts.output.durable = j.sync;
     opts.output.max_shard_bytes = j.max_shard;
+    opts.threads = j.threads;
     opts.progress = show_progress;
     opts.userdata = &p;
     opts.metadata = j.oo.meta;

@@ -212,6 +212,49 @@ def copies_case(cid, rules, expect):
     report(cid)
 
 
+def threads_case():
+    """--threads 1, 2 and 3 write the same bytes (a tiled transpose + cast, a 3-D permute, a cast
+    alone); bad values are one usage error each (exit 2), with no output."""
+    d = os.path.join(TMP, "threads")
+    os.makedirs(d, exist_ok=True)
+    x = rng.standard_normal((3001, 1503)).astype(np.float32)
+    y = rng.standard_normal((40, 301, 257)).astype(np.float16)
+    st.write(os.path.join(d, "src.safetensors"), [st.from_array("x", x), st.from_array("y", y), st.from_array("z", x[:1000])])
+    with open(os.path.join(d, "rules.wbr"), "w") as f:
+        f.write('weightbridge 1\ntranspose "x"\ncast "x" bf16\npermute "y" (2, 0, 1)\ncast "z" f16\n')
+    outs = []
+    for n in ("1", "2", "3"):
+        p = subprocess.run([WBR, "apply", "rules.wbr", "src.safetensors", "-o", "out%s.safetensors" % n, "--threads", n],
+                           cwd=d, capture_output=True)
+        if p.returncode != 0:
+            return report("stripe/threads-same-bytes", "--threads %s exited %d: %s" % (n, p.returncode, p.stderr[:300]))
+        outs.append(open(os.path.join(d, "out%s.safetensors" % n), "rb").read())
+    got = {t.name: t for t in st.read(os.path.join(d, "out2.safetensors"))[0]}
+    want_x = torch.from_numpy(x.T.copy()).to(torch.bfloat16).view(torch.int16).numpy().tobytes()
+    if outs[0] != outs[1] or outs[1] != outs[2]:
+        report("stripe/threads-same-bytes", "outputs differ between --threads 1, 2 and 3")
+    elif got["x"].data != want_x or got["y"].data != np.transpose(y, (2, 0, 1)).tobytes() or \
+            got["z"].data != x[:1000].astype(np.float16).tobytes():
+        report("stripe/threads-same-bytes", "the output is not numpy's / torch's")
+    else:
+        report("stripe/threads-same-bytes")
+    for bad in ("0", "-1", "two", "2x", "1025", ""):
+        p = subprocess.run([WBR, "apply", "rules.wbr", "src.safetensors", "-o", "bad.safetensors", "--threads", bad],
+                           cwd=d, capture_output=True)
+        err = p.stderr.decode("utf-8", "replace")
+        cid = "stripe/threads-refused-%s" % (bad or "empty")
+        if p.returncode != 2 or "--threads takes a number of threads from 1 to 1024" not in err:
+            report(cid, "exit %d: %s" % (p.returncode, err[:300]))
+        elif os.path.exists(os.path.join(d, "bad.safetensors")):
+            report(cid, "an output was written")
+        else:
+            report(cid)
+    p = subprocess.run([WBR, "apply", "rules.wbr", "src.safetensors", "-o", "bad.safetensors", "--threads"],
+                       cwd=d, capture_output=True)
+    report("stripe/threads-needs-value", None if p.returncode == 2 and b"--threads needs a value" in p.stderr
+           else "exit %d: %s" % (p.returncode, p.stderr[:300]))
+
+
 def main():
     if len(sys.argv) > 3:
         return rss_case(sys.argv[3]) or failed
@@ -247,6 +290,7 @@ def main():
                 lambda ts: [(t.name.replace("layer.", "blocks."), t.name) for t in ts])
     copies_case("stripe/copies-with-gaps", 'drop "layer.1.norm"\ndrop "layer.2.w"',
                 lambda ts: [(t.name, t.name) for t in ts if t.name not in ("layer.1.norm", "layer.2.w")])
+    threads_case()
     alignment_case("stripe/rename-keeps-alignment", False)
     alignment_case("stripe/mixed-keeps-alignment", True)
     if os.environ.get("WBR_SANITIZED"):
