@@ -446,8 +446,10 @@ static void cast_f32_f16(uint8_t *dst, const uint8_t *src, size_t n) {
       special |= wbr_f32_f16_needs_slow(in[k]);
       out[k] = wbr_f32_to_f16_fast(in[k]);
     }
-    if (special)
-      for (int k = 0; k < CAST_BLOCK; k++) out[k] = wbr_f32_to_f16(in[k]);
+    if (special) /* redo just the elements that need it, not the whole block */
+      for (int k = 0; k < CAST_BLOCK; k++)
+        if (wbr_f32_f16_needs_slow(in[k]))
+          out[k] = (uint16_t)wbr_fp_convert(in[k], WBR_FP_F32, WBR_FP_F16);
     memcpy(dst + i * 2, out, sizeof out);
   }
   for (; i < n; i++) {
@@ -470,7 +472,9 @@ static void cast_f16_f32(uint8_t *dst, const uint8_t *src, size_t n) {
       out[k] = wbr_f16_to_f32_fast(in[k]);
     }
     if (special)
-      for (int k = 0; k < CAST_BLOCK; k++) out[k] = wbr_f16_to_f32(in[k]);
+      for (int k = 0; k < CAST_BLOCK; k++)
+        if (wbr_f16_f32_needs_slow(in[k]))
+          out[k] = (uint32_t)wbr_fp_convert(in[k], WBR_FP_F16, WBR_FP_F32);
     memcpy(dst + i * 4, out, sizeof out);
   }
   for (; i < n; i++) {
@@ -515,24 +519,57 @@ static void cast_bf16_f32(uint8_t *dst, const uint8_t *src, size_t n) {
   }
 }
 
-/* F16 <-> BF16 go through F32 in blocks on the stack: the widening step is exact, so there is
- * still exactly one rounding, and both halves use the vectorised converters. */
-static void cast_f16_bf16(uint8_t *dst, const uint8_t *src, size_t n) {
-  uint32_t mid[4 * CAST_BLOCK];
-  for (size_t i = 0; i < n; i += 4 * CAST_BLOCK) {
-    size_t m = n - i < 4 * CAST_BLOCK ? n - i : 4 * CAST_BLOCK;
-    cast_f16_f32((uint8_t *)mid, src + i * 2, m);
-    cast_f32_bf16(dst + i * 2, (const uint8_t *)mid, m);
+/* F16 <-> BF16 in one pass, element by element through an F32 value in a register: the
+ * widening step is exact, so there is still exactly one rounding. Like the casts above, a block
+ * takes the branch-free fast form and then redoes only its special elements exactly. */
+static uint16_t f16_to_bf16_one(uint16_t h) { return wbr_f32_to_bf16(wbr_f16_to_f32(h)); }
+static uint16_t bf16_to_f16_one(uint16_t b) { return wbr_f32_to_f16(wbr_bf16_to_f32(b)); }
+
+/* Elements [i, n) of a 16-bit to 16-bit cast, one at a time. */
+static void tail16(uint8_t *dst, const uint8_t *src, size_t i, size_t n,
+                   uint16_t (*one)(uint16_t)) {
+  for (; i < n; i++) {
+    uint16_t h;
+    memcpy(&h, src + i * 2, 2);
+    h = one(h);
+    memcpy(dst + i * 2, &h, 2);
   }
 }
 
-static void cast_bf16_f16(uint8_t *dst, const uint8_t *src, size_t n) {
-  uint32_t mid[4 * CAST_BLOCK];
-  for (size_t i = 0; i < n; i += 4 * CAST_BLOCK) {
-    size_t m = n - i < 4 * CAST_BLOCK ? n - i : 4 * CAST_BLOCK;
-    cast_bf16_f32((uint8_t *)mid, src + i * 2, m);
-    cast_f32_f16(dst + i * 2, (const uint8_t *)mid, m);
+/* The branch-free fast form of a block; returns nonzero if some element needs the exact path. */
+static int block_f16_bf16(uint16_t *out, const uint16_t *in) {
+  int special = 0;
+  for (int k = 0; k < CAST_BLOCK; k++) {
+    special |= wbr_f16_f32_needs_slow(in[k]);
+    out[k] = wbr_f32_to_bf16(wbr_f16_to_f32_fast(in[k]));
   }
+  return special;
+}
+
+static int block_bf16_f16(uint16_t *out, const uint16_t *in) {
+  int special = 0;
+  for (int k = 0; k < CAST_BLOCK; k++) {
+    uint32_t x = wbr_bf16_to_f32(in[k]);
+    special |= wbr_f32_f16_needs_slow(x);
+    out[k] = wbr_f32_to_f16_fast(x);
+  }
+  return special;
+}
+
+static void cast_half_half(uint8_t *dst, const uint8_t *src, size_t n, bool to_bf16) {
+  uint16_t (*one)(uint16_t) = to_bf16 ? f16_to_bf16_one : bf16_to_f16_one;
+  size_t i = 0;
+  for (; i + CAST_BLOCK <= n; i += CAST_BLOCK) {
+    uint16_t in[CAST_BLOCK], out[CAST_BLOCK];
+    memcpy(in, src + i * 2, sizeof in);
+    if (to_bf16 ? block_f16_bf16(out, in) : block_bf16_f16(out, in))
+      for (int k = 0; k < CAST_BLOCK; k++)
+        if (to_bf16 ? wbr_f16_f32_needs_slow(in[k])
+                    : wbr_f32_f16_needs_slow(wbr_bf16_to_f32(in[k])))
+          out[k] = one(in[k]);
+    memcpy(dst + i * 2, out, sizeof out);
+  }
+  tail16(dst, src, i, n, one);
 }
 
 /* Everything involving F64: the general converter, one element at a time. */
@@ -567,12 +604,20 @@ int wbr_cast(void *dst, wbr_dtype to, const void *src, wbr_dtype from, size_t n)
     memcpy(d, s, (size_t)bytes);
     return 0;
   }
+  /* the vector fast path (kernels_x86.c) does a prefix; the portable code the rest */
+  if (wbr_cpu_level() >= WBR_CPU_AVX2 && from != WBR_F64 && to != WBR_F64) {
+    size_t done = wbr_cast_simd(d, to, s, from, n);
+    d += done * wbr_dtype_size(to);
+    s += done * wbr_dtype_size(from);
+    n -= done;
+    if (n == 0) return 0;
+  }
   if (from == WBR_F32 && to == WBR_F16) cast_f32_f16(d, s, n);
   else if (from == WBR_F16 && to == WBR_F32) cast_f16_f32(d, s, n);
   else if (from == WBR_F32 && to == WBR_BF16) cast_f32_bf16(d, s, n);
   else if (from == WBR_BF16 && to == WBR_F32) cast_bf16_f32(d, s, n);
-  else if (from == WBR_F16 && to == WBR_BF16) cast_f16_bf16(d, s, n);
-  else if (from == WBR_BF16 && to == WBR_F16) cast_bf16_f16(d, s, n);
+  else if (from == WBR_F16 && to == WBR_BF16) cast_half_half(d, s, n, true);
+  else if (from == WBR_BF16 && to == WBR_F16) cast_half_half(d, s, n, false);
   else cast_generic(d, to, s, from, n);
   return 0;
 }

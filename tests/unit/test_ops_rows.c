@@ -87,7 +87,8 @@ TEST(ops_permute_rows_transposes_row_by_row) {
   for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++)
     for (size_t es = 1; es <= 8; es *= 2) {
       int ok = 1;
-      for (int64_t r = 0; r < dims[d][1]; r++) ok &= rows_case(es, 2, dims[d], perm, r, 1, 1, &seed);
+      for (int64_t r = 0; r < dims[d][1]; r++)
+        ok &= rows_case(es, 2, dims[d], perm, r, 1, 1, &seed);
       ok &= rows_case(es, 2, dims[d], perm, 0, dims[d][1], 3, &seed);
       if (!ok)
         test_failed(__FILE__, __LINE__, "transpose [%lld, %lld] esize %zu", (long long)dims[d][0],
