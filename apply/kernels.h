@@ -59,7 +59,9 @@ bool wbr_perm_is_valid(int ndim, const int *perm);
  * A 2-D transpose is perm (1, 0); PyTorch OIHW -> TF HWIO is (2, 3, 1, 0), HWIO -> OIHW is
  * (3, 2, 0, 1). Axes of size 1 are ignored and axes that stay adjacent and in order are merged
  * first, so e.g. (0, 2, 1, 3) becomes a batched 2-D transpose of rows; the identity is one
- * memcpy; transposes are cache-blocked. Returns 0, or WBR_EUSAGE for a bad perm, esize or
+ * memcpy; transposes are cache-blocked. On x86-64 a 2-D transpose of >= 1 MiB is packed
+ * through a 64 KiB stack buffer and written with streaming stores (fenced before returning), so
+ * the caller's thread needs that much stack. Returns 0, or WBR_EUSAGE for a bad perm, esize or
  * shape. */
 int wbr_permute(void *dst, const void *src, size_t esize, int ndim, const int64_t *shape,
                 const int *perm);
@@ -159,5 +161,12 @@ const char *wbr_cpu_level_name(int level);
 /* The vector part of wbr_cast at the level in force: converts a prefix of the n elements and
  * returns its length (0 when no fast path fits); the caller converts the rest portably. */
 size_t wbr_cast_simd(void *dst, wbr_dtype to, const void *src, wbr_dtype from, size_t n);
+
+/* Copy nrows rows of len bytes (rows dst_stride / src_stride bytes apart) with streaming
+ * (non-temporal) stores where the level has them, plain memcpy otherwise; the writes are only
+ * ordered for other threads after wbr_stream_fence(). */
+void wbr_stream_rows(void *dst, size_t dst_stride, const void *src, size_t src_stride,
+                     size_t nrows, size_t len);
+void wbr_stream_fence(void);
 
 #endif

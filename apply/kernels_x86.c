@@ -195,3 +195,49 @@ size_t wbr_cast_simd(void *dst, wbr_dtype to, const void *src, wbr_dtype from, s
   return 0;
 #endif
 }
+
+/* ---- Streaming stores ----------------------------------------------------------------------- */
+
+#ifdef WBR_X86
+/* One row: plain stores up to a 16-byte boundary of dst, then 16-byte streaming stores, then
+ * the tail. A whole line is written by consecutive stores, so write-combining fills it. */
+static void stream_row(uint8_t *d, const uint8_t *s, size_t len) {
+  size_t head = (16 - ((uintptr_t)d & 15)) & 15;
+  if (head > len) head = len;
+  memcpy(d, s, head);
+  size_t i = head;
+  for (; i + 64 <= len; i += 64) {
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 16));
+    __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 32));
+    __m128i e = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 48));
+    _mm_stream_si128((__m128i *)(void *)(d + i), a);
+    _mm_stream_si128((__m128i *)(void *)(d + i + 16), b);
+    _mm_stream_si128((__m128i *)(void *)(d + i + 32), c);
+    _mm_stream_si128((__m128i *)(void *)(d + i + 48), e);
+  }
+  for (; i + 16 <= len; i += 16)
+    _mm_stream_si128((__m128i *)(void *)(d + i),
+                     _mm_loadu_si128((const __m128i *)(const void *)(s + i)));
+  memcpy(d + i, s + i, len - i);
+}
+#endif
+
+void wbr_stream_rows(void *dst, size_t dst_stride, const void *src, size_t src_stride,
+                     size_t nrows, size_t len) {
+  uint8_t *d = dst;
+  const uint8_t *s = src;
+#ifdef WBR_X86
+  if (wbr_cpu_level() >= WBR_CPU_SSE2) {
+    for (size_t r = 0; r < nrows; r++) stream_row(d + r * dst_stride, s + r * src_stride, len);
+    return;
+  }
+#endif
+  for (size_t r = 0; r < nrows; r++) memcpy(d + r * dst_stride, s + r * src_stride, len);
+}
+
+void wbr_stream_fence(void) {
+#ifdef WBR_X86
+  _mm_sfence();
+#endif
+}
