@@ -481,13 +481,6 @@ int wbr_concat_stream(wbr_emit_fn emit, void *userdata, size_t esize, int ndim,
 
 /* ---- Cast --------------------------------------------------------------------------------- */
 
-static wbr_fpfmt fmt_of(wbr_dtype t) {
-  if (t == WBR_F64) return WBR_FP_F64;
-  if (t == WBR_F32) return WBR_FP_F32;
-  if (t == WBR_F16) return WBR_FP_F16;
-  return WBR_FP_BF16;
-}
-
 /* Converters over n elements, each processing blocks of CAST_BLOCK: a block is loaded into a
  * local array (unaligned loads via memcpy), converted with a branch-free loop the compiler
  * vectorises, and stored. The blocked form keeps every access a fixed-size memcpy. */
@@ -632,25 +625,102 @@ static void cast_half_half(uint8_t *dst, const uint8_t *src, size_t n, bool to_b
   tail16(dst, src, i, n, one);
 }
 
-/* Everything involving F64: the general converter, one element at a time. */
-static void cast_generic(uint8_t *dst, wbr_dtype to, const uint8_t *src, wbr_dtype from,
-                         size_t n) {
-  size_t ss = wbr_dtype_size(from), ds = wbr_dtype_size(to);
-  wbr_fpfmt ff = fmt_of(from), tf = fmt_of(to);
-  for (size_t i = 0; i < n; i++) {
-    uint64_t x = 0;
-    switch (ss) { /* little-endian load of ss bytes */
-      case 8: memcpy(&x, src + i * 8, 8); break;
-      case 4: { uint32_t v; memcpy(&v, src + i * 4, 4); x = v; break; }
-      default: { uint16_t v; memcpy(&v, src + i * 2, 2); x = v; break; }
+/* F64 <-> F32/F16/BF16 in blocks, like the casts above: a branch-free fast form for the values
+ * whose result is a normal number or zero (narrowing: rebias the exponent, then round the
+ * dropped mantissa bits to nearest even with one add that carries into the exponent, as
+ * wbr_f32_to_f16_fast does; widening: shift and rebias, exact), then the general converter for
+ * just the other elements (subnormal results or inputs, overflow, Inf, NaN); the converter is the
+ * reference the tests compare with. */
+typedef struct f64_fmt {
+  int mbits, ebits, dbias;  /* the narrow format's mantissa and exponent bits, exponent bias */
+  uint64_t min_a, lim_a;    /* |x| bits of an F64 that narrows to a normal: [min_a, lim_a) */
+  uint32_t nmin, nlim;      /* |h| bits of a normal narrow value: [nmin, nlim) */
+} f64_fmt;
+
+static inline f64_fmt f64_fmt_of(wbr_fpfmt f) {
+  f64_fmt g;
+  g.mbits = wbr_fp_mbits(f);
+  g.ebits = wbr_fp_ebits(f);
+  g.dbias = (1 << (g.ebits - 1)) - 1;
+  const int emax = (1 << g.ebits) - 2 - g.dbias, sh = 52 - g.mbits;
+  g.min_a = (uint64_t)(1023 + 1 - g.dbias) << 52;
+  /* the largest finite value plus half an ulp: from there up, rounding gives Inf */
+  g.lim_a = ((uint64_t)(1023 + emax) << 52) | (((1ull << g.mbits) - 1) << sh) | (1ull << (sh - 1));
+  g.nmin = 1u << g.mbits;
+  g.nlim = (uint32_t)((1u << g.ebits) - 1) << g.mbits;
+  return g;
+}
+
+__attribute__((always_inline)) static inline void f64_narrow(uint8_t *dst, const uint8_t *src,
+                                                             size_t n, wbr_fpfmt f) {
+  const f64_fmt g = f64_fmt_of(f);
+  const int sh = 52 - g.mbits, osz = g.mbits == 23 ? 4 : 2;
+  const uint64_t rebias = (uint64_t)(1023 - g.dbias) << 52;
+  for (size_t i = 0; i < n; i += CAST_BLOCK) {
+    const size_t m = n - i < CAST_BLOCK ? n - i : CAST_BLOCK;
+    uint64_t in[CAST_BLOCK] = {0};
+    uint32_t out[CAST_BLOCK];
+    memcpy(in, src + i * 8, m * 8);
+    int slow = 0;
+    for (int k = 0; k < CAST_BLOCK; k++) {
+      const uint64_t a = in[k] & 0x7fffffffffffffffull;
+      slow |= (int)(((a - g.min_a) >= (g.lim_a - g.min_a)) & (a != 0));
+      const uint64_t r = (a + ((1ull << (sh - 1)) - 1) + ((a >> sh) & 1) - rebias) >> sh;
+      out[k] = (uint32_t)(((in[k] >> 63) << (g.mbits + g.ebits)) | (a ? r : 0));
     }
-    uint64_t y = wbr_fp_convert(x, ff, tf);
-    switch (ds) {
-      case 8: memcpy(dst + i * 8, &y, 8); break;
-      case 4: { uint32_t v = (uint32_t)y; memcpy(dst + i * 4, &v, 4); break; }
-      default: { uint16_t v = (uint16_t)y; memcpy(dst + i * 2, &v, 2); break; }
+    for (size_t k = 0; slow && k < m; k++) {
+      const uint64_t a = in[k] & 0x7fffffffffffffffull;
+      if ((a - g.min_a) >= (g.lim_a - g.min_a) && a != 0)
+        out[k] = (uint32_t)wbr_fp_convert(in[k], WBR_FP_F64, f);
     }
+    if (osz == 4) memcpy(dst + i * 4, out, m * 4);
+    else
+      for (size_t k = 0; k < m; k++) {
+        uint16_t h = (uint16_t)out[k];
+        memcpy(dst + (i + k) * 2, &h, 2);
+      }
   }
+}
+
+__attribute__((always_inline)) static inline void f64_widen(uint8_t *dst, const uint8_t *src,
+                                                            size_t n, wbr_fpfmt f) {
+  const f64_fmt g = f64_fmt_of(f);
+  const int isz = g.mbits == 23 ? 4 : 2, top = g.mbits + g.ebits;
+  const uint64_t rebias = (uint64_t)(1023 - g.dbias) << 52;
+  for (size_t i = 0; i < n; i += CAST_BLOCK) {
+    const size_t m = n - i < CAST_BLOCK ? n - i : CAST_BLOCK;
+    uint32_t in[CAST_BLOCK] = {0};
+    uint64_t out[CAST_BLOCK];
+    if (isz == 4) memcpy(in, src + i * 4, m * 4);
+    else
+      for (size_t k = 0; k < m; k++) {
+        uint16_t h;
+        memcpy(&h, src + (i + k) * 2, 2);
+        in[k] = h;
+      }
+    int slow = 0;
+    for (int k = 0; k < CAST_BLOCK; k++) {
+      const uint32_t a = in[k] & ((1u << top) - 1);
+      slow |= (int)(((a - g.nmin) >= (g.nlim - g.nmin)) & (a != 0));
+      const uint64_t r = ((uint64_t)a << (52 - g.mbits)) + rebias;
+      out[k] = ((uint64_t)(in[k] >> top) << 63) | (a ? r : 0);
+    }
+    for (size_t k = 0; slow && k < m; k++) {
+      const uint32_t a = in[k] & ((1u << top) - 1);
+      if ((a - g.nmin) >= (g.nlim - g.nmin) && a != 0)
+        out[k] = wbr_fp_convert(in[k], f, WBR_FP_F64);
+    }
+    memcpy(dst + i * 8, out, m * 8);
+  }
+}
+
+static void cast_f64(uint8_t *dst, wbr_dtype to, const uint8_t *src, wbr_dtype from, size_t n) {
+  if (from == WBR_F64 && to == WBR_F32) f64_narrow(dst, src, n, WBR_FP_F32);
+  else if (from == WBR_F64 && to == WBR_F16) f64_narrow(dst, src, n, WBR_FP_F16);
+  else if (from == WBR_F64) f64_narrow(dst, src, n, WBR_FP_BF16);
+  else if (from == WBR_F32) f64_widen(dst, src, n, WBR_FP_F32);
+  else if (from == WBR_F16) f64_widen(dst, src, n, WBR_FP_F16);
+  else f64_widen(dst, src, n, WBR_FP_BF16);
 }
 
 int wbr_cast(void *dst, wbr_dtype to, const void *src, wbr_dtype from, size_t n) {
@@ -678,7 +748,7 @@ int wbr_cast(void *dst, wbr_dtype to, const void *src, wbr_dtype from, size_t n)
   else if (from == WBR_BF16 && to == WBR_F32) cast_bf16_f32(d, s, n);
   else if (from == WBR_F16 && to == WBR_BF16) cast_half_half(d, s, n, true);
   else if (from == WBR_BF16 && to == WBR_F16) cast_half_half(d, s, n, false);
-  else cast_generic(d, to, s, from, n);
+  else cast_f64(d, to, s, from, n);
   return 0;
 }
 

@@ -21,10 +21,16 @@ static uint64_t simd_rng(uint64_t *s) {
 }
 
 static wbr_fpfmt fmt(wbr_dtype t) {
-  return t == WBR_F32 ? WBR_FP_F32 : t == WBR_F16 ? WBR_FP_F16 : WBR_FP_BF16;
+  return t == WBR_F64 ? WBR_FP_F64 : t == WBR_F32 ? WBR_FP_F32 : t == WBR_F16 ? WBR_FP_F16
+                                                                            : WBR_FP_BF16;
 }
 
 static uint64_t load_el(const uint8_t *p, size_t es) {
+  if (es == 8) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+  }
   if (es == 4) {
     uint32_t v;
     memcpy(&v, p, 4);
@@ -137,4 +143,47 @@ TEST(ops_cpu_level_names_and_caps) {
   CHECK_STR(wbr_cpu_level_name(WBR_CPU_AVX2), "avx2");
   wbr_cpu_set_level(-1);
   CHECK_INT(wbr_cpu_level(), best);
+}
+
+/* F64 inputs: every sign/exponent with 4 mantissa bits, each with low parts that make ties,
+ * near-ties and sticky bits for F32, F16 and BF16; the normal/overflow boundaries of each
+ * format exactly and one off; then random patterns. */
+static uint64_t *f64_set(size_t *n_out) {
+  static const uint64_t lows[] = {0, 1, 1ull << 28, (1ull << 28) + 1, (1ull << 28) - 1,
+                                  3ull << 28, 1ull << 41, (1ull << 41) + 1, 3ull << 41,
+                                  1ull << 44, (1ull << 44) - 1, 3ull << 44, 0xffffffffffffull};
+  static const uint64_t bounds[] = {0x3810000000000000ull, 0x47efffffefffffffull, /* F32 */
+                                    0x3f10000000000000ull, 0x40effc0000000000ull, /* F16 */
+                                    0x3810000000000000ull, 0x47efe00000000000ull}; /* BF16 */
+  size_t nl = sizeof lows / sizeof lows[0], n = 65536 * nl + 6 * 6 + (2u << 20);
+  uint64_t *v = malloc(n * 8), seed = 0x5eed0202;
+  size_t k = 0;
+  for (uint64_t hi = 0; hi < 65536; hi++)
+    for (size_t l = 0; l < nl; l++) v[k++] = hi << 48 | lows[l];
+  for (size_t b = 0; b < 6; b++)
+    for (int d = -1; d <= 1; d++) {
+      v[k++] = bounds[b] + (uint64_t)(int64_t)d;
+      v[k++] = (bounds[b] + (uint64_t)(int64_t)d) | 1ull << 63;
+    }
+  while (k < n) v[k++] = simd_rng(&seed) * 0x9e3779b97f4a7c15ull;
+  *n_out = n;
+  return v;
+}
+
+TEST(ops_cast_f64_block_form_matches_the_converter) {
+  size_t n, n32;
+  uint64_t *v = f64_set(&n);
+  uint32_t *w = f32_set(&n32, 1u << 20);
+  check_cast("F64->F32", 0, WBR_F64, WBR_F32, (const uint8_t *)v, n);
+  check_cast("F64->F16", 0, WBR_F64, WBR_F16, (const uint8_t *)v, n);
+  check_cast("F64->BF16", 0, WBR_F64, WBR_BF16, (const uint8_t *)(v + 1), n - 1 - 7);
+  check_cast("F32->F64", 0, WBR_F32, WBR_F64, (const uint8_t *)w, n32);
+  all16(0, WBR_F16, WBR_F64, "F16->F64");
+  all16(0, WBR_BF16, WBR_F64, "BF16->F64");
+  for (size_t len = 0; len < 70; len++) {
+    check_cast("short F64->F16", 0, WBR_F64, WBR_F16, (const uint8_t *)(v + 5000), len);
+    check_cast("short BF16->F64", 0, WBR_BF16, WBR_F64, (const uint8_t *)(v + 6000), len);
+  }
+  free(v);
+  free(w);
 }
