@@ -1,6 +1,7 @@
 /* cmd_match.c — `wbr match SRC TARGET [-o DRAFT.wbr] [--hint 'A=B [LAYOUT]']... [--update RULES.wbr]
- * [--explain] [--library DIR]`: draft a rule file mapping SRC onto TARGET. The draft goes to -o (written
- * atomically) or stdout; --explain prints the evidence of every pairing to stderr. Exit 0 for a
+ * [--explain] [--json] [--library DIR]`: draft a rule file mapping SRC onto TARGET. The draft goes to -o
+ * (written atomically) or stdout; --json prints the verdict as JSON on stdout instead (the draft is in
+ * it, and goes to -o only); --explain prints the evidence of every pairing to stderr. Exit 0 for a
  * complete, proven draft; 3 when it is incomplete or ambiguous (the draft says where); 1 bad
  * input; 2 usage. */
 #include <errno.h>
@@ -14,7 +15,7 @@
 int cmd_match(int argc, char **argv) {
   const char *pos[2] = {0}, *out = NULL, *update = NULL, *library = NULL;
   int npos = 0;
-  bool explain = false;
+  bool explain = false, json = false;
   const char **hints = calloc((size_t)argc + 1, sizeof *hints);
   size_t nhints = 0;
   if (!hints) {
@@ -46,14 +47,18 @@ int cmd_match(int argc, char **argv) {
       } else hints[nhints++] = v;
     } else if (!strcmp(a, "--explain")) {
       explain = true;
+    } else if (!strcmp(a, "--json")) {
+      json = true;
     } else if (cli_is(a, "-h", "--help")) {
       printf("usage: wbr match SRC TARGET [-o DRAFT.wbr] [--hint 'A=B [LAYOUT]']... [--update RULES.wbr] [--explain]\n"
-             "                 [--library DIR]\n"
+             "                 [--json] [--library DIR]\n"
              "  drafts rules mapping SRC onto TARGET; exit 0 complete, 3 incomplete or ambiguous\n"
              "  --hint A=B      pin source A to target B (globs with matching {captures} allowed);\n"
              "                  'A=B transpose' or 'A=B permute (3, 2, 0, 1)' also fixes the layout\n"
              "  --update RULES  keep RULES and draft only what they leave unmapped\n"
              "  --explain       print the evidence for each pairing to stderr\n"
+             "  --json          print the verdict as JSON on stdout (counts, unresolved targets with\n"
+             "                  candidates and a --hint, review, draft); the draft goes only to -o\n"
              "  --library DIR   propose the rule files of DIR that map SRC onto TARGET (default:\n"
              "                  WBR_RULES_PATH's directories, else the installed rules library)\n"
              "  --param N=INT   the value of a parameter (repeatable)\n"
@@ -112,8 +117,9 @@ int cmd_match(int argc, char **argv) {
     const wbr_tensorset *inputs[] = {src, tgt, NULL};
     wbr_protect protect = {.sets = inputs};
     if (out) code = cli_write_atomic(ctx, out, res.draft, strlen(res.draft), &protect);
-    else if (fputs(res.draft, stdout) < 0 || fflush(stdout) != 0) {
-      fprintf(stderr, "wbr match: error writing the draft: %s\n", strerror(errno));
+    const char *shown = json ? res.json : out ? NULL : res.draft;
+    if (code == EXIT_OK && shown && (fputs(shown, stdout) < 0 || (json && putchar('\n') == EOF) || fflush(stdout) != 0)) {
+      fprintf(stderr, "wbr match: error writing the %s: %s\n", json ? "JSON" : "draft", strerror(errno));
       code = EXIT_INPUT;
     }
     if (code == EXIT_OK && !update) cli_library_propose(library, src, tgt, pos, params.v, params.n, params.config);
