@@ -22,7 +22,8 @@
  *  - concat, stack: wbr_concat_stream emits spans of the parts in output order — no buffer.
  *  - cast: elementwise, so wbr_cast_stream converts through a small scratch buffer (e.g. 1 MiB)
  *    and emits chunk by chunk; any of the span emitters above can feed it (see its comment).
- *  - permute / transpose: the only kernel that needs a whole output buffer. Casting commutes
+ *  - permute / transpose: the only kernel that needs an output buffer, the whole tensor or, with
+ *    wbr_permute_rows, a stripe of its output rows at a time. Casting commutes
  *    with data movement, so a chain "permute, cast" permutes into one buffer (in whichever
  *    dtype is smaller: cast first when narrowing, last when widening) and casts while
  *    streaming. A chain "concat, permute" permutes each part straight into its place in the
