@@ -189,21 +189,18 @@ DEFINE_TRANSPOSE(transpose8, 8, micro8)
     }                                                                                          \
   }
 
-DEFINE_PACKED(packed1, 1, micro1)
-DEFINE_PACKED(packed2, 2, micro2)
 DEFINE_PACKED(packed4, 4, micro4)
 DEFINE_PACKED(packed8, 8, micro8)
 
 static bool packed_transpose(uint8_t *dst, const uint8_t *src, size_t esize, int64_t na,
                              int64_t nb, int64_t sb, int64_t da) {
-  if (wbr_cpu_level() < WBR_CPU_SSE2 || (uint64_t)na * (uint64_t)nb * esize < PACK_MIN_BYTES)
+  /* 1- and 2-byte elements stay unpacked: with this tile F16 8192^2 measured slower packed
+   * (5.2-7.7 vs 7.5-8.8 GB/s, 3 alternating runs, load 0.3), BF16 4096x11008 mixed */
+  if (esize < 4 || wbr_cpu_level() < WBR_CPU_SSE2 ||
+      (uint64_t)na * (uint64_t)nb * esize < PACK_MIN_BYTES)
     return false;
-  switch (esize) {
-    case 1: packed1(dst, src, na, nb, sb, da); break;
-    case 2: packed2(dst, src, na, nb, sb, da); break;
-    case 4: packed4(dst, src, na, nb, sb, da); break;
-    default: packed8(dst, src, na, nb, sb, da); break;
-  }
+  if (esize == 4) packed4(dst, src, na, nb, sb, da);
+  else packed8(dst, src, na, nb, sb, da);
   wbr_stream_fence();
   return true;
 }

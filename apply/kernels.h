@@ -60,7 +60,8 @@ bool wbr_perm_is_valid(int ndim, const int *perm);
  * A 2-D transpose is perm (1, 0); PyTorch OIHW -> TF HWIO is (2, 3, 1, 0), HWIO -> OIHW is
  * (3, 2, 0, 1). Axes of size 1 are ignored and axes that stay adjacent and in order are merged
  * first, so e.g. (0, 2, 1, 3) becomes a batched 2-D transpose of rows; the identity is one
- * memcpy; transposes are cache-blocked. On x86-64 a 2-D transpose of >= 1 MiB is packed
+ * memcpy; transposes are cache-blocked. On x86-64 a 2-D transpose of >= 1 MiB of 4- or 8-byte
+ * elements is packed
  * through a 64 KiB stack buffer and written with streaming stores (fenced before returning), so
  * the caller's thread needs that much stack. Returns 0, or WBR_EUSAGE for a bad perm, esize or
  * shape. */
