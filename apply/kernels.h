@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "weightbridge.h"
+#include "base/cpu.h"  /* wbr_cpu_level: which fast paths run */
 #include "base/util.h" /* wbr_permute_shape, wbr_cast_supported (shared with the VM) */
 
 /* A consumer of output bytes, e.g. a wrapper around wbr_writer_write. Returns 0 or a negative
@@ -144,21 +145,6 @@ int wbr_concat_stream(wbr_emit_fn emit, void *userdata, size_t esize, int ndim,
                       const void *const *parts, const int64_t *lens);
 
 /* ---- Run-time CPU dispatch (apply/kernels_x86.c) -------------------------------------------- */
-
-/* The instruction-set levels of the fast paths. PORTABLE is kernels.c's plain C (the reference;
- * the only level off x86-64); SSE2 is the x86-64 baseline; AVX2 also needs F16C; AVX512 is
- * AVX-512 F/BW/VL. Every level gives bit-identical results. */
-enum { WBR_CPU_PORTABLE, WBR_CPU_SSE2, WBR_CPU_AVX2, WBR_CPU_AVX512 };
-
-/* The level in force: the best this CPU has (detected once), lowered by the environment
- * variable WBR_CPU=portable|sse2|avx2|avx512 (read once; a testing and diagnosis knob). */
-int wbr_cpu_level(void);
-
-/* Test hook: force a level (capped at what the CPU has; negative = the best); returns the level
- * now in force. Not for concurrent use with running kernels. */
-int wbr_cpu_set_level(int level);
-
-const char *wbr_cpu_level_name(int level);
 
 /* The vector part of wbr_cast at the level in force: converts a prefix of the n elements and
  * returns its length (0 when no fast path fits); the caller converts the rest portably. */

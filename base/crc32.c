@@ -7,7 +7,7 @@
 
 #include <zlib.h>
 
-#include "apply/kernels.h" /* wbr_cpu_level */
+#include "base/cpu.h"
 
 /* zlib counts in uInt; feed it large buffers in pieces. */
 #define ZCHUNK ((size_t)1 << 30)
