@@ -12,7 +12,7 @@
 #define BLOCK (1u << 20)   /* a tile of one slab when the source must be read slab by slab */
 /* Source pages a permute may keep mapped before they are given back: a transpose reads every
  * source row for each stripe, so the pages it touches, not the stripe, bound its memory. */
-#define BUDGET (16u << 20)
+#define BUDGET (8u << 20)
 #define PAGE 4096u
 
 /* The chain, reduced: the source bytes, the permute as (shape, perm) with size-1 axes dropped
