@@ -40,6 +40,7 @@ int cmd_plan(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_match(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 
 /* --param NAME=INT (repeatable) and --config FILE (cli/params.c). v: the --param values, then
  * (after cli_params_load) the config's, in precedence order. */
@@ -65,5 +66,14 @@ size_t cli_library_propose(const char *dir, const wbr_tensorset *src, const wbr_
 
 /* Load rules: a .wbc is loaded and verified, anything else is compiled as .wbr source. */
 int cli_load_rules(wbr_program **out, wbr_ctx *ctx, const char *path);
+
+/* cmd_convert.c: RULES that is not a plain file: `-` (stdin), convert's in-memory program, or a
+ * weight file given as RULES (swapped arguments: says so, WBR_EUSAGE). 1 when path is none of
+ * these (load it as a file). */
+int cli_rules_special(wbr_program **out, wbr_ctx *ctx, const char *path);
+/* What kind of weight file path looks like ("a PyTorch checkpoint"), or NULL (may be rules). */
+const char *cli_weights_kind(const char *path);
+/* The usage error for a missing SRC; says `wbr convert` when RULES looks like a weight file. */
+int cli_src_missing(const char *cmd, const char *rules);
 
 #endif

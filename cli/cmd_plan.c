@@ -48,6 +48,8 @@ static void attach_named_source(wbr_program *p) {
 }
 
 int cli_load_rules(wbr_program **out, wbr_ctx *ctx, const char *path) {
+  int special = cli_rules_special(out, ctx, path); /* -, convert's program, a swapped checkpoint */
+  if (special != 1) return special;
   if (!ends_with(path, ".wbc")) return wbr_program_compile_file(out, ctx, path);
   int rc = wbr_program_load(out, ctx, path);
   if (rc == 0) attach_named_source(*out);
@@ -109,7 +111,7 @@ static int parse_args(job *j, int argc, char **argv, bool want_format, bool want
     }
   }
   if (npos < 1) return cli_usage(j->cmd, "RULES is missing");
-  if (npos < 2) return cli_usage(j->cmd, "SRC is missing");
+  if (npos < 2) return cli_src_missing(j->cmd, pos[0]);
   j->rules = pos[0];
   j->src = pos[1];
   return 0;
@@ -200,10 +202,10 @@ static void show_progress(void *ud, size_t done, size_t total, uint64_t bytes, u
 }
 
 int cmd_apply(int argc, char **argv) {
-  job j = {.cmd = "apply"};
+  job j = {.cmd = argv[0]}; /* "apply", or "convert" (cmd_convert.c) */
   int rc = parse_args(&j, argc, argv, false, true);
   if (rc) return finish(&j, rc);
-  if (!j.out) return finish(&j, cli_usage("apply", "-o OUT is required"));
+  if (!j.out) return finish(&j, cli_usage(j.cmd, "-o OUT is required"));
   rc = prepare(&j);
   if (rc == 0) {
     /* The library protects every file the source and target sets read; the rule file too. */

@@ -22,6 +22,8 @@ static const struct command {
     {"apply", cmd_apply, "wbr apply RULES SRC [-t TARGET] -o OUT [--sync] [--max-shard-size SIZE] [--param NAME=INT]... [--config FILE]", "convert; OUT is written atomically"},
     {"match", cmd_match, "wbr match SRC TARGET [-o DRAFT.wbr] [--hint A=B]... [--update RULES.wbr] [--explain] [--param NAME=INT]... [--config FILE]",
      "draft rules mapping SRC onto TARGET"},
+    {"convert", cmd_convert, "wbr convert SRC -o OUT [--dtype bf16|f16|f32|f64] [-t TARGET] [--max-shard-size SIZE] [--sync]",
+     "format change or cast with no rule file (the plan and checks of apply)"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
