@@ -1,7 +1,8 @@
 /* cmd_convert.c — `wbr convert SRC -o OUT [--dtype bf16|f16|f32|f64]`: a format change or a cast
  * with no rule file, through the same plan and apply as `wbr apply` (an in-memory program named
  * "(no rules)"); and what RULES may be besides a file: `-` (read from stdin), or, given by
- * mistake, a checkpoint (swapped arguments, said so instead of "the rule file is too large"). */
+ * mistake, a checkpoint (swapped arguments, said so instead of "the rule file is too large");
+ * and `wbr match` given a manifest as SRC and weights as TARGET (swapped too). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,16 @@ int cli_rules_special(wbr_program **out, wbr_ctx *ctx, const char *path) {
   if (strcmp(path, "-") == 0) return rules_stdin(out, ctx);
   const char *kind = cli_weights_kind(path);
   return kind ? swapped(path, kind) : 1;
+}
+
+int cli_match_swapped(const wbr_tensorset *src, const wbr_tensorset *tgt, const char *const *labels) {
+  if (wbr_tensorset_has_data(src) || !wbr_tensorset_has_data(tgt)) return 0;
+  fprintf(stderr,
+          "%s: error: SRC is a manifest (no tensor data) but TARGET %s holds weights: the arguments look swapped; "
+          "usage is wbr match SRC TARGET\n"
+          "  help: wbr match %s %s (the weights you have first); rules drafted from a manifest could never be applied\n",
+          labels[0], labels[1], labels[1], labels[0]);
+  return WBR_EUSAGE;
 }
 
 int cli_src_missing(const char *cmd, const char *rules) {

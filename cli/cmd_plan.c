@@ -15,6 +15,7 @@ typedef struct job {
   const char *rules, *src, *target, *out;
   wbr_plan_format format;
   bool sync;
+  bool json, dry_run; /* check --json, apply --dry-run */
   uint64_t max_shard;
   wbr_ctx *ctx;
   wbr_program *prog;
@@ -96,6 +97,9 @@ static int parse_args(job *j, int argc, char **argv, bool want_format, bool want
       else return cli_usage(j->cmd, "--format must be text, md or json (got '%s')", val);
     } else if (want_out && strcmp(a, "--sync") == 0) {
       j->sync = true;
+    } else if ((want_out && strcmp(a, "--dry-run") == 0) || (strcmp(j->cmd, "check") == 0 && strcmp(a, "--json") == 0)) {
+      if (a[2] == 'd') j->dry_run = true;
+      else j->json = true;
     } else if (want_out && strcmp(a, "--max-shard-size") == 0) {
       if (i + 1 >= argc) return cli_usage(j->cmd, "%s needs a value", a);
       if (parse_size(argv[++i], &j->max_shard) != 0)
@@ -170,15 +174,22 @@ int cmd_check(int argc, char **argv) {
   int rc = parse_args(&j, argc, argv, false, false);
   if (rc) return finish(&j, rc);
   if (!j.target) return finish(&j, cli_usage("check", "-t TARGET is required: check compares the result with it"));
+  if (j.json) cli_check_json_begin();
   rc = prepare(&j);
+  if (j.json) {
+    int jrc = cli_check_json_end(j.rules, j.src, j.target, rc == 0 ? j.plan : NULL);
+    if (jrc) return finish(&j, jrc);
+  }
   if (rc == 0) {
     size_t p = wbr_plan_problems(j.plan);
+    if (cli_verbosity > 0) cli_show_plan(j.plan);
     if (p) {
       fprintf(stderr, "check failed: %zu problem%s; %s does not map %s onto %s exactly\n", p, p == 1 ? "" : "s",
               j.rules, j.src, j.target);
       rc = EXIT_INPUT;
     } else {
-      printf("ok: %s maps %s onto %s exactly (%zu tensors)\n", j.rules, j.src, j.target, wbr_plan_count(j.plan));
+      if (!j.json && cli_verbosity >= 0)
+        printf("ok: %s maps %s onto %s exactly (%zu tensors)\n", j.rules, j.src, j.target, wbr_plan_count(j.plan));
     }
   }
   return finish(&j, rc);
@@ -187,11 +198,13 @@ int cmd_check(int argc, char **argv) {
 typedef struct progress {
   struct timespec t0;
   bool tty;
+  uint64_t bytes; /* written so far (-v reports it) */
 } progress;
 
 static void show_progress(void *ud, size_t done, size_t total, uint64_t bytes, uint64_t total_bytes) {
   progress *p = ud;
-  if (!p->tty) return;
+  p->bytes = bytes;
+  if (!p->tty || cli_verbosity < 0) return;
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
   double s = (double)(now.tv_sec - p->t0.tv_sec) + (double)(now.tv_nsec - p->t0.tv_nsec) / 1e9;
@@ -205,9 +218,10 @@ int cmd_apply(int argc, char **argv) {
   job j = {.cmd = argv[0]}; /* "apply", or "convert" (cmd_convert.c) */
   int rc = parse_args(&j, argc, argv, false, true);
   if (rc) return finish(&j, rc);
-  if (!j.out) return finish(&j, cli_usage(j.cmd, "-o OUT is required"));
+  if (!j.out && !j.dry_run) return finish(&j, cli_usage(j.cmd, "-o OUT is required (or --dry-run)"));
   rc = prepare(&j);
-  if (rc == 0) {
+  if (rc == 0 && (j.dry_run || cli_verbosity > 0)) rc = cli_apply_preview(j.plan, j.out, j.dry_run);
+  if (rc == 0 && !j.dry_run) {
     /* The library protects every file the source and target sets read; the rule file too. */
     const char *protect[] = {j.rules, NULL};
     progress p = {.tty = isatty(2)};
@@ -218,7 +232,7 @@ int cmd_apply(int argc, char **argv) {
     opts.progress = show_progress;
     opts.userdata = &p;
     rc = cli_exit(wbr_plan_apply(j.plan, j.ctx, j.out, protect, &opts));
-    if (rc == 0) fprintf(stderr, "wrote %s: %zu tensors\n", j.out, wbr_plan_count(j.plan));
+    if (rc == 0) cli_note("wrote %s: %zu tensors%s\n", j.out, wbr_plan_count(j.plan), cli_took(&p.t0, p.bytes));
   }
   return finish(&j, rc);
 }
