@@ -184,7 +184,10 @@ int cmd_check(int argc, char **argv) {
     size_t p = wbr_plan_problems(j.plan);
     if (cli_verbosity > 0) cli_show_plan(j.plan);
     if (p) {
-      fprintf(stderr, "check failed: %zu problem%s; %s does not map %s onto %s exactly\n", p, p == 1 ? "" : "s",
+      size_t shown = wbr_ctx_error_count(j.ctx); /* past 20 of a kind, a note counts the rest */
+      char more[96] = "";
+      if (shown < p) snprintf(more, sizeof more, " (%zu shown, %zu more counted above)", shown, p - shown);
+      fprintf(stderr, "check failed: %zu problem%s%s; %s does not map %s onto %s exactly\n", p, p == 1 ? "" : "s", more,
               j.rules, j.src, j.target);
       rc = EXIT_INPUT;
     } else {
