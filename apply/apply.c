@@ -17,6 +17,7 @@
 #include "../formats/format.h"
 #include "../formats/writer.h"
 #include "kernels.h"
+#include "meta.h"
 #include "vm/plan.h"
 
 #define SCRATCH (1u << 20)
@@ -46,7 +47,10 @@ typedef struct exec {
   /* Heap blocks of the tensor being written, so that a jump out of a fault (SIGBUS) frees them. */
   void **live;
   size_t nlive, caplive;
+  const char *where; /* what errors name when there is no writer: the memory output's tensor */
 } exec;
+
+#define X_WHERE(x) ((x)->w ? (x)->w->path : (x)->where)
 
 static void *x_malloc(exec *x, size_t n) {
   if (!wbr_grow(&x->live, &x->caplive, x->nlive + 1, sizeof *x->live, 16)) return NULL;
@@ -151,7 +155,7 @@ static uint64_t node_bytes(const wbr_node *nd) {
 }
 
 static int internal(exec *x, const char *what) {
-  return wbr_fail(x->ctx, WBR_EINTERNAL, x->w ? x->w->path : NULL,
+  return wbr_fail(x->ctx, WBR_EINTERNAL, X_WHERE(x),
                   "please report this with the rules and `wbr inspect` of the source",
                   "internal error: %s", what);
 }
@@ -167,7 +171,7 @@ static int materialize(exec *x, const wbr_node *nd, const uint8_t **out, uint8_t
   if (nd->kind == WBR_N_RESHAPE) return materialize(x, nd->in[0], out, owned);
   uint64_t n = node_bytes(nd);
   membuf m = {.p = buf_get(x, (size_t)n), .cap = (size_t)n};
-  if (!m.p) return wbr_fail(x->ctx, WBR_ENOMEM, x->w->path, "free memory: a tensor that needs a copy must fit in it",
+  if (!m.p) return wbr_fail(x->ctx, WBR_ENOMEM, X_WHERE(x), "free memory: a tensor that needs a copy must fit in it",
                             "out of memory allocating %llu bytes", (unsigned long long)n);
   int rc = nd->kind == WBR_N_SOURCE ? wbr_tensor_fill(x->ctx, &x->plan->src->t[nd->src], m.p)
                                     : emit_node(x, nd, (sink){to_memory, &m});
@@ -267,9 +271,11 @@ static int check_size(exec *x, const wbr_tensorset *ts, bool fault) {
   return changed(x, c ? c : ts, how);
 }
 
-/* Write one output tensor; a SIGBUS while reading the sources' mappings ends it with an error.
- * Heap blocks the jump skipped are freed from x->live; pool buffers are only marked free. */
-static int emit_guarded(exec *x, const wbr_node *nd) {
+/* Write one output tensor (to the writer, or into dst when not NULL); a SIGBUS while reading
+ * the sources' mappings ends it with an error. Heap blocks the jump skipped are freed from x->live; pool buffers are only marked free. */
+static int emit_into(exec *x, const wbr_node *nd, uint8_t *dst);
+
+static int emit_guarded(exec *x, const wbr_node *nd, uint8_t *dst) {
   sigjmp_buf jb;
   if (sigsetjmp(jb, 1)) {
     bus_jump = NULL;
@@ -280,7 +286,7 @@ static int emit_guarded(exec *x, const wbr_node *nd) {
     return check_size(x, ts ? ts : x->plan->src, true);
   }
   bus_jump = &jb;
-  int rc = emit_node(x, nd, (sink){to_writer, x->w});
+  int rc = dst ? emit_into(x, nd, dst) : emit_node(x, nd, (sink){to_writer, x->w});
   bus_jump = NULL;
   return rc;
 }
@@ -310,7 +316,7 @@ static int emit_node(exec *x, const wbr_node *nd, sink s) {
     return emit_node(x, nd->in[0], s);
   case WBR_N_CAST: {
     castsink c = {.inner = s, .from = nd->in[0]->dtype, .to = nd->dtype, .scratch = x_malloc(x, SCRATCH)};
-    if (!c.scratch) return wbr_oom_file(x->ctx, x->w->path);
+    if (!c.scratch) return wbr_oom_file(x->ctx, X_WHERE(x));
     rc = emit_node(x, nd->in[0], (sink){to_cast, &c});
     x_free(x, c.scratch);
     return rc;
@@ -332,7 +338,7 @@ static int emit_node(exec *x, const wbr_node *nd, sink s) {
     uint64_t n = node_bytes(nd);
     size_t es = wbr_dtype_size(in->dtype);
     uint8_t *dst = buf_get(x, (size_t)n);
-    if (!dst) rc = wbr_fail(x->ctx, WBR_ENOMEM, x->w->path, "free memory: a permuted tensor must fit in it",
+    if (!dst) rc = wbr_fail(x->ctx, WBR_ENOMEM, X_WHERE(x), "free memory: a permuted tensor must fit in it",
                             "out of memory permuting %llu bytes", (unsigned long long)n);
     if (rc == 0 && !owned && n > PERMUTE_CHUNK && in->ndim > 0 && in->shape[0] > 1) {
       /* Straight from the mapping: permute slab by slab along the source's first axis and give
@@ -370,7 +376,7 @@ static int emit_node(exec *x, const wbr_node *nd, sink s) {
     const void **parts = x_malloc(x, nd->nin * sizeof *parts);
     uint8_t **owns = x_malloc(x, nd->nin * sizeof *owns);
     int64_t *lens = x_malloc(x, nd->nin * sizeof *lens);
-    if (!parts || !owns || !lens) rc = wbr_oom_file(x->ctx, x->w->path);
+    if (!parts || !owns || !lens) rc = wbr_oom_file(x->ctx, X_WHERE(x));
     else memset(owns, 0, nd->nin * sizeof *owns);
     for (size_t i = 0; i < nd->nin && rc == 0; i++) {
       const uint8_t *pb;
@@ -418,9 +424,7 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
     }
     total += node_bytes(v->node);
   }
-  for (size_t i = 0; i < plan->src->nmeta && rc == 0; i++)
-    if (strncmp(plan->src->meta_key[i], "weightbridge.", 13) != 0)
-      rc = wbr_tensorset_meta_set(layout, plan->src->meta_key[i], plan->src->meta_val[i]);
+  if (rc == 0) rc = wbr_apply_meta(layout, ctx, plan, path, opts); /* source < target < --metadata */
   char hash[32];
   snprintf(hash, sizeof hash, "%016llx", (unsigned long long)wbr_program_hash(plan->prog));
   const char *rules = wbr_program_source(plan->prog);
@@ -451,7 +455,7 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
   uint64_t done = 0, since_release = 0;
   for (size_t i = 0; i < plan->nout && rc == 0; i++) {
     const wbr_value *v = &plan->out[i];
-    rc = emit_guarded(&x, v->node);
+    rc = emit_guarded(&x, v->node, NULL);
     uint64_t n = node_bytes(v->node);
     done += n;
     since_release += n;
@@ -468,5 +472,142 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
   for (int i = 0; i < POOL; i++) big_free(x.buf[i], x.cap[i]);
   free(x.live);
   wbr_tensorset_free(layout);
+  return rc;
+}
+
+/* ---- In-memory outputs (wbr_plan_apply_memory, wbr_tensorset_read) ------------------------
+ * The same nodes as above, but each output goes into the caller's buffer. A permute or a lazy
+ * source that is the output's last step is made straight there (no full-size temporary); any
+ * other node streams into it through the memory sink. */
+
+static int emit_into(exec *x, const wbr_node *nd, uint8_t *dst) {
+  if (nd->kind == WBR_N_RESHAPE) return emit_into(x, nd->in[0], dst);
+  if (nd->kind == WBR_N_SOURCE && x->plan->src->t[nd->src].lazy)
+    return wbr_tensor_fill(x->ctx, &x->plan->src->t[nd->src], dst);
+  if (nd->kind == WBR_N_PERMUTE) {
+    const wbr_node *in = nd->in[0];
+    const uint8_t *bytes;
+    uint8_t *owned;
+    int rc = materialize(x, in, &bytes, &owned);
+    if (rc == 0 && wbr_permute(dst, bytes, wbr_dtype_size(in->dtype), in->ndim, in->shape, nd->perm) != 0)
+      rc = internal(x, "permute rejected by the kernel");
+    buf_put(x, owned);
+    return rc;
+  }
+  uint64_t n = node_bytes(nd);
+  membuf m = {.p = dst, .cap = (size_t)n};
+  int rc = emit_node(x, nd, (sink){to_memory, &m});
+  if (rc == WBR_EINTERNAL || (rc == 0 && m.len != n)) rc = internal(x, "a tensor's bytes do not match its shape");
+  return rc;
+}
+
+/* The first source tensor under nd that has neither bytes nor a way to make them (a set built
+ * with wbr_tensorset_add where some tensors got NULL data), or NULL. */
+static const wbr_tensor *without_data(const wbr_tensorset *src, const wbr_node *nd) {
+  if (nd->kind == WBR_N_SOURCE) {
+    const wbr_tensor *t = &src->t[nd->src];
+    return t->nbytes && !t->data && !t->lazy ? t : NULL;
+  }
+  for (size_t i = 0; i < nd->nin; i++) {
+    const wbr_tensor *t = without_data(src, nd->in[i]);
+    if (t) return t;
+  }
+  return NULL;
+}
+
+int wbr_plan_get(const wbr_plan *plan, size_t i, wbr_tensor_info *out) {
+  if (!plan || !out || i >= plan->nout) return WBR_EUSAGE;
+  const wbr_value *v = &plan->out[i];
+  const wbr_node *nd = v->node;
+  memset(out, 0, sizeof *out);
+  out->name = v->name;
+  out->dtype = nd->dtype;
+  out->ndim = nd->ndim;
+  out->shape = nd->shape;
+  out->nelem = 1;
+  wbr_shape_nelem(nd->ndim, nd->shape, &out->nelem);
+  out->nbytes = node_bytes(nd);
+  if (nd->kind == WBR_N_SOURCE && plan->src->t[nd->src].opaque.type) {
+    const wbr_opaque *q = &plan->src->t[nd->src].opaque;
+    out->quantized = q->type;
+    out->quant_ndim = q->ndim;
+    out->quant_shape = q->shape;
+  }
+  return 0;
+}
+
+/* The checks wbr_plan_apply makes before it writes anything, for the memory route. */
+static int memory_refusals(const wbr_plan *plan, wbr_ctx *ctx) {
+  if (plan->problems)
+    return wbr_fail(ctx, WBR_EMAPPING, "memory output", "fix the problems reported by `wbr check` first",
+                    "not applying: the plan has %zu problem%s", plan->problems, plan->problems == 1 ? "" : "s");
+  if (!plan->src->has_data)
+    return wbr_fail(ctx, WBR_EFORMAT, "memory output", "give a weight file as the source, not a manifest",
+                    "the source has names and shapes but no tensor data to convert");
+  for (size_t i = 0; i < plan->nout; i++) {
+    const wbr_tensor *t = without_data(plan->src, plan->out[i].node);
+    if (t)
+      return wbr_fail(ctx, WBR_EFORMAT, plan->out[i].name, "give every source tensor its bytes",
+                      "source tensor '%s' has no data", t->name);
+  }
+  return 0;
+}
+
+int wbr_plan_apply_memory(const wbr_plan *plan, wbr_ctx *ctx, wbr_buffer_fn fn, void *userdata,
+                          const wbr_apply_options *opts) {
+  static const wbr_apply_options defaults = WBR_APPLY_OPTIONS_INIT;
+  if (!opts) opts = &defaults;
+  if (!plan || !fn) return WBR_EUSAGE;
+  int rc = WBR_CHECK_VERSION(ctx, "wbr_plan_apply_memory", opts, wbr_apply_options, WBR_APPLY_OPTIONS);
+  if (rc == 0) rc = memory_refusals(plan, ctx);
+  if (rc) return rc;
+  uint64_t total = 0, done = 0;
+  for (size_t i = 0; i < plan->nout; i++) total += node_bytes(plan->out[i].node);
+  exec x = {.ctx = ctx, .plan = plan, .where = "memory output"};
+  bus_catch(true);
+  rc = check_size(&x, plan->src, false);
+  for (size_t i = 0; i < plan->nout && rc == 0; i++) {
+    wbr_tensor_info info;
+    wbr_plan_get(plan, i, &info);
+    x.where = info.name;
+    uint8_t *dst = fn(userdata, i, &info);
+    if (!dst) {
+      rc = wbr_fail(ctx, WBR_EUSAGE, info.name, "the buffer callback returned NULL",
+                    "apply stopped: no buffer for output %zu of %zu", i + 1, plan->nout);
+      break;
+    }
+    if (info.nbytes) rc = emit_guarded(&x, plan->out[i].node, dst);
+    done += info.nbytes;
+    if (rc == 0 && opts->progress) opts->progress(opts->userdata, i + 1, plan->nout, done, total);
+  }
+  if (rc == 0) rc = check_size(&x, plan->src, false);
+  bus_catch(false);
+  for (int i = 0; i < POOL; i++) big_free(x.buf[i], x.cap[i]);
+  free(x.live);
+  return rc;
+}
+
+int wbr_tensorset_read(const wbr_tensorset *ts, wbr_ctx *ctx, size_t i, void *dst) {
+  if (!ts || !dst || i >= ts->n) return WBR_EUSAGE;
+  const wbr_tensor *t = &ts->t[i];
+  if (!t->nbytes) return 0;
+  if (!t->data && !t->lazy)
+    return wbr_fail(ctx, WBR_EFORMAT, ts->path, "read the tensors from a weight file, not a manifest",
+                    "tensor '%s' has no data", t->name);
+  wbr_plan fake = {.src = ts};
+  exec x = {.ctx = ctx, .plan = &fake, .where = ts->path};
+  sigjmp_buf jb;
+  bus_catch(true);
+  int rc;
+  if (sigsetjmp(jb, 1)) {
+    bus_jump = NULL;
+    const wbr_tensorset *m = mapping_of(ts, bus_addr);
+    rc = check_size(&x, m ? m : ts, true);
+  } else {
+    bus_jump = &jb;
+    rc = wbr_tensor_fill(ctx, t, dst);
+    bus_jump = NULL;
+  }
+  bus_catch(false);
   return rc;
 }

@@ -244,6 +244,21 @@ bool wbr_perm_is_valid(int ndim, const int *perm) {
   return true;
 }
 
+/* The copy layout of a permute of src_shape, len[i] elements along output axis i, into a
+ * contiguous dst_shape; the source and destination strides are left in sst and dst_st. */
+static void permute_layout(layout *l, int64_t *sst, int64_t *dst_st, int ndim,
+                           const int64_t *len, const int64_t *src_shape, const int *perm,
+                           const int64_t *dst_shape) {
+  strides_of(sst, ndim, src_shape);
+  strides_of(dst_st, ndim, dst_shape);
+  l->n = ndim;
+  for (int i = 0; i < ndim; i++) {
+    l->len[i] = len[i];
+    l->ss[i] = sst[perm[i]];
+    l->ds[i] = dst_st[i];
+  }
+}
+
 int wbr_permute_put(void *dst, const int64_t *dst_shape, int axis, int64_t start,
                     const void *src, size_t esize, int ndim, const int64_t *src_shape,
                     const int *perm) {
@@ -265,14 +280,8 @@ int wbr_permute_put(void *dst, const int64_t *dst_shape, int axis, int64_t start
   }
   if (sbytes == 0) return 0;
   int64_t sst[WBR_MAX_DIMS], dst_st[WBR_MAX_DIMS];
-  strides_of(sst, ndim, src_shape);
-  strides_of(dst_st, ndim, dst_shape);
-  layout l = {.n = ndim};
-  for (int i = 0; i < ndim; i++) {
-    l.len[i] = p[i];
-    l.ss[i] = sst[perm[i]];
-    l.ds[i] = dst_st[i];
-  }
+  layout l;
+  permute_layout(&l, sst, dst_st, ndim, p, src_shape, perm, dst_shape);
   uint8_t *d = (uint8_t *)dst + (ndim ? start * dst_st[axis] * (int64_t)esize : 0);
   layout_copy(d, src, esize, &l);
   return 0;
@@ -284,6 +293,33 @@ int wbr_permute(void *dst, const void *src, size_t esize, int ndim, const int64_
   int64_t p[WBR_MAX_DIMS];
   wbr_permute_shape(p, ndim, shape, perm);
   return wbr_permute_put(dst, p, 0, 0, src, esize, ndim, shape, perm);
+}
+
+/* The rows are a sub-box of the full permute: the same layout with axis 0 cut to nrows and the
+ * source advanced by row0 steps of the input axis that becomes output axis 0; the destination
+ * strides of the other axes do not depend on the first dim, so they are the full output's. */
+int wbr_permute_rows(void *dst, const void *src, size_t esize, int ndim, const int64_t *shape,
+                     const int *perm, int64_t row0, int64_t nrows) {
+  size_t sbytes;
+  if (!esize_ok(esize) || !wbr_perm_is_valid(ndim, perm) ||
+      !wbr_shape_bytes(&sbytes, esize, ndim, shape))
+    return WBR_EUSAGE;
+  if (ndim == 0) { /* a scalar is one row of one element */
+    if (row0 != 0 || nrows < 0 || nrows > 1) return WBR_EUSAGE;
+    if (nrows == 1) memcpy(dst, src, esize);
+    return 0;
+  }
+  int64_t p[WBR_MAX_DIMS];
+  wbr_permute_shape(p, ndim, shape, perm);
+  if (row0 < 0 || nrows < 0 || row0 > p[0] || nrows > p[0] - row0) return WBR_EUSAGE;
+  if (sbytes == 0 || nrows == 0) return 0;
+  int64_t sst[WBR_MAX_DIMS], dst_st[WBR_MAX_DIMS];
+  layout l;
+  p[0] = nrows;
+  permute_layout(&l, sst, dst_st, ndim, p, shape, perm, p);
+  const uint8_t *s = (const uint8_t *)src + row0 * sst[perm[0]] * (int64_t)esize;
+  layout_copy(dst, s, esize, &l);
+  return 0;
 }
 
 /* ---- Slice and concatenate ------------------------------------------------------------------- */

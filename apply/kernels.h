@@ -73,6 +73,14 @@ int wbr_permute_put(void *dst, const int64_t *dst_shape, int axis, int64_t start
                     const void *src, size_t esize, int ndim, const int64_t *src_shape,
                     const int *perm);
 
+/* Rows [row0, row0 + nrows) along output axis 0 of wbr_permute(src, perm): dst holds just those
+ * rows (contiguous, nrows * (product of the output's other dims) elements). With row0 = 0 and
+ * nrows = the output's first dim it is wbr_permute. Lets apply produce a permuted tensor stripe
+ * by stripe into a small buffer, and threads split one tensor. 0 or WBR_EUSAGE.
+ * (A 0-dim tensor is one row: row0 0, nrows 0 or 1.) */
+int wbr_permute_rows(void *dst, const void *src, size_t esize, int ndim, const int64_t *shape,
+                     const int *perm, int64_t row0, int64_t nrows);
+
 /* ---- Cast --------------------------------------------------------------------------------- */
 
 /* Convert n elements. IEEE 754 semantics, computed with integer arithmetic only (independent of

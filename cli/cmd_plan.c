@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "outopts.h"
 
 typedef struct job {
   const char *cmd;
@@ -22,6 +23,7 @@ typedef struct job {
   wbr_tensorset *src_set, *target_set;
   wbr_plan *plan;
   cli_params params; /* --param, --config */
+  cli_outopts oo;    /* --allow-missing, --metadata (cli/outopts.c) */
 } job;
 
 static bool ends_with(const char *s, const char *suffix) {
@@ -106,6 +108,8 @@ static int parse_args(job *j, int argc, char **argv, bool want_format, bool want
         return cli_usage(j->cmd, "--max-shard-size takes a size like 5GB, 500MB, 2GiB or a byte count (got '%s')", argv[i]);
     } else if ((prc = cli_params_arg(&j->params, j->cmd, argc, argv, &i)) >= 0) {
       if (prc) return prc;
+    } else if ((prc = cli_outopts_arg(&j->oo, j->cmd, want_out, argc, argv, &i)) >= 0) {
+      if (prc) return prc;
     } else if (a[0] == '-' && a[1]) {
       return cli_usage(j->cmd, "unknown option '%s'", a);
     } else if (npos < 2) {
@@ -132,6 +136,8 @@ static int prepare(job *j) {
   wbr_plan_options po = WBR_PLAN_OPTIONS_INIT;
   po.params = j->params.v;
   po.nparams = j->params.n;
+  po.allow_missing = j->oo.allow;
+  po.nallow_missing = j->oo.nallow;
   if (rc == 0) rc = wbr_plan_new_with(&j->plan, j->ctx, j->prog, j->src_set, j->target_set, &po);
   return cli_exit(rc);
 }
@@ -143,6 +149,7 @@ static int finish(job *j, int code) {
   wbr_program_free(j->prog);
   wbr_ctx_free(j->ctx);
   cli_params_free(&j->params);
+  cli_outopts_free(&j->oo);
   if (fflush(stdout) != 0) {
     perror("wbr: writing output");
     return EXIT_INPUT;
@@ -234,6 +241,8 @@ int cmd_apply(int argc, char **argv) {
     opts.output.max_shard_bytes = j.max_shard;
     opts.progress = show_progress;
     opts.userdata = &p;
+    opts.metadata = j.oo.meta;
+    opts.nmetadata = j.oo.nmeta;
     rc = cli_exit(wbr_plan_apply(j.plan, j.ctx, j.out, protect, &opts));
     if (rc == 0) cli_note("wrote %s: %zu tensors%s\n", j.out, wbr_plan_count(j.plan), cli_took(&p.t0, p.bytes));
   }

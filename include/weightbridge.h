@@ -197,6 +197,10 @@ WBR_API void wbr_tensorset_free(wbr_tensorset *ts);
 WBR_API size_t wbr_tensorset_count(const wbr_tensorset *ts);
 /* Fill *out for tensor i (0 <= i < count). Returns 0, or WBR_EUSAGE if i is out of range. */
 WBR_API int wbr_tensorset_get(const wbr_tensorset *ts, size_t i, wbr_tensor_info *out);
+/* Copy tensor i's bytes (nbytes of them) into dst, making them when the reader left them lazy
+ * (data == NULL in a weight file: a strided .pt view, a deflated .npz member). WBR_EFORMAT for a
+ * manifest or a tensor whose bytes cannot be made; SIGBUS-safe like apply. */
+WBR_API int wbr_tensorset_read(const wbr_tensorset *ts, wbr_ctx *ctx, size_t i, void *dst);
 /* Index of the tensor called name, or -1. */
 WBR_API long wbr_tensorset_find(const wbr_tensorset *ts, const char *name);
 /* 1 if the set carries tensor bytes (a weight file), 0 for a manifest. */
@@ -371,13 +375,18 @@ WBR_API int wbr_config_params(wbr_ctx *ctx, const char *path, wbr_param_value **
 WBR_API int wbr_config_params_bytes(wbr_ctx *ctx, const char *name, const char *text, size_t len,
                                     wbr_param_value **out, size_t *n);
 
-#define WBR_PLAN_OPTIONS_VERSION 1
+#define WBR_PLAN_OPTIONS_VERSION 2
 typedef struct wbr_plan_options {
   unsigned version;               /* WBR_PLAN_OPTIONS_VERSION (WBR_PLAN_OPTIONS_INIT sets it) */
   const wbr_param_value *params;  /* values of the program's parameters; may be NULL */
   size_t nparams;
+  /* version 2: glob patterns (the rule language's glob syntax) of target tensors that may be
+   * left unproduced (left to the model's own initialisation): not a problem, listed in the plan
+   * as "missing (allowed)"; apply writes everything else. */
+  const char *const *allow_missing;
+  size_t nallow_missing;
 } wbr_plan_options;
-#define WBR_PLAN_OPTIONS_INIT {WBR_PLAN_OPTIONS_VERSION, NULL, 0}
+#define WBR_PLAN_OPTIONS_INIT {WBR_PLAN_OPTIONS_VERSION, NULL, 0, NULL, 0}
 
 /* Run prog over src (and compare with target, which may be NULL). Every problem is reported
  * through ctx: a statement that matched nothing, two tensors on one name, a shape that does
@@ -402,19 +411,28 @@ WBR_API size_t wbr_plan_count(const wbr_plan *plan);
 /* The plan as a table: text for a terminal, md for a code review, json (stable, documented in
  * docs/plan.md). Caller frees; NULL when out of memory. */
 WBR_API char *wbr_plan_render(const wbr_plan *plan, wbr_plan_format format);
+/* Output i of the plan (0 <= i < wbr_plan_count), in plan order: name, dtype, ndim, shape,
+ * nelem, nbytes (and quantized / quant_shape for an opaque tensor); data is NULL. Valid while
+ * the plan lives. Returns 0 or WBR_EUSAGE for an index out of range. */
+WBR_API int wbr_plan_get(const wbr_plan *plan, size_t i, wbr_tensor_info *out);
 
 /* Called after each output tensor is written. */
 typedef void (*wbr_progress_fn)(void *userdata, size_t done, size_t total, uint64_t bytes_done,
                                 uint64_t bytes_total);
 
-#define WBR_APPLY_OPTIONS_VERSION 1
+#define WBR_APPLY_OPTIONS_VERSION 2
 typedef struct wbr_apply_options {
   unsigned version;           /* WBR_APPLY_OPTIONS_VERSION (WBR_APPLY_OPTIONS_INIT sets it) */
   wbr_writer_options output;  /* how the output is written: durable, max_shard_bytes */
   wbr_progress_fn progress;   /* may be NULL */
   void *userdata;             /* for progress */
+  /* version 2: */
+  unsigned threads;                /* worker threads for the kernels; 0 = the number of CPUs */
+  const char *const *metadata;     /* "KEY=VALUE" entries to set in the output's metadata (where
+                                      the format holds metadata), after the source's; or NULL */
+  size_t nmetadata;
 } wbr_apply_options;
-#define WBR_APPLY_OPTIONS_INIT {WBR_APPLY_OPTIONS_VERSION, WBR_WRITER_OPTIONS_INIT, NULL, NULL}
+#define WBR_APPLY_OPTIONS_INIT {WBR_APPLY_OPTIONS_VERSION, WBR_WRITER_OPTIONS_INIT, NULL, NULL, 0, NULL, 0}
 
 /* Execute a plan without problems: read the source's data, write every output tensor in plan
  * order to path through the atomic streaming writer (see wbr_writer; `protect` as there, and
@@ -427,6 +445,19 @@ typedef struct wbr_apply_options {
  * WBR_EMAPPING, a manifest as the source with WBR_EFORMAT. Nothing is written on any error. */
 WBR_API int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path,
                            const char *const *protect, const wbr_apply_options *opts);
+
+/* Where wbr_plan_apply_memory puts output i: return a buffer of info->nbytes bytes (any
+ * alignment) that stays valid until wbr_plan_apply_memory returns, or NULL to stop the apply
+ * (then WBR_EUSAGE, reported). Called once per output, in plan order, on the calling thread,
+ * before that output's bytes are made. */
+typedef void *(*wbr_buffer_fn)(void *userdata, size_t i, const wbr_tensor_info *info);
+
+/* Execute a plan without problems into memory: every output tensor's bytes go into the buffer
+ * fn returns for it; no file is written. Same checks, errors and SIGBUS protection as
+ * wbr_plan_apply; opts may be NULL (its output options are ignored; progress and threads are
+ * used). Peak memory: the outputs (the caller's) plus the largest temporary. */
+WBR_API int wbr_plan_apply_memory(const wbr_plan *plan, wbr_ctx *ctx, wbr_buffer_fn fn,
+                                  void *userdata, const wbr_apply_options *opts);
 WBR_API void wbr_plan_free(wbr_plan *plan);
 
 /* ---- The matcher: draft rules mapping one tensor set onto another (`wbr match`) -------------- */
