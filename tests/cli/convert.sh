@@ -130,16 +130,13 @@ same convert/source-intact "$S" "$T/keep.safetensors"
 # ---- apply SRC -o OUT: did you mean convert ----
 rejects convert/apply-without-rules 2 "did you mean \`wbr convert $S -o OUT\`" $WBR apply "$S" -o "$T/x.safetensors"
 
-# ---- swapped arguments: RULES that is a checkpoint (by extension, and by magic) ----
+# ---- swapped arguments: RULES that is a checkpoint (by extension), a manifest, a directory ----
 printf 'weightbridge 1\ncast "*" bf16\n' >"$T/r.wbr"
 rejects convert/swapped-pt 2 "src.pt: error: this looks like a PyTorch checkpoint, not a rule file; usage is RULES SRC" \
   $WBR apply "$T/src.pt" "$T/r.wbr" -o "$T/x.safetensors"
-cp "$T/src.pt" "$T/weights.data"
-rejects convert/swapped-by-magic 2 "looks like a zip archive" $WBR check "$T/weights.data" "$S" -t "$T/bf16.json"
-cp "$S" "$T/noext"
-rejects convert/swapped-safetensors-magic 2 "looks like a safetensors file" $WBR plan "$T/noext" "$S"
+mkdir "$T/model_dir"
+rejects convert/swapped-directory 2 "looks like a directory" $WBR plan "$T/model_dir" "$S"
 rejects convert/swapped-manifest 2 "looks like a JSON manifest" $WBR plan "$T/bf16.json" "$S"
-same convert/swapped-input-intact "$T/src.pt" "$T/weights.data"
 
 # ---- rules from stdin ----
 $WBR apply - "$S" -o "$T/stdin.safetensors" <"$T/r.wbr" 2>"$T/err" && cmp -s "$T/stdin.safetensors" "$T/bf16.safetensors" 2>/dev/null
