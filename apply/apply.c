@@ -18,6 +18,7 @@
 #include "../formats/writer.h"
 #include "kernels.h"
 #include "meta.h"
+#include "pipeline.h"
 #include "vm/plan.h"
 
 #define SCRATCH (1u << 20)
@@ -48,6 +49,7 @@ typedef struct exec {
   void **live;
   size_t nlive, caplive;
   const char *where; /* what errors name when there is no writer: the memory output's tensor */
+  wbr_pipe pipe; /* permutes and casts of one mapped tensor, stripe by stripe */
 } exec;
 
 #define X_WHERE(x) ((x)->w ? (x)->w->path : (x)->where)
@@ -75,9 +77,7 @@ static void big_free(uint8_t *p, size_t cap) {
 
 static uint8_t *big_alloc(size_t n) {
   void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return NULL;
-  (void)madvise(p, n, MADV_HUGEPAGE); /* fewer faults; a hint only */
-  return p;
+  return p == MAP_FAILED ? NULL : p; /* no MADV_HUGEPAGE: zeroing huge pages cost more than the faults */
 }
 
 /* A buffer of n bytes (contents undefined); give it back with buf_put. */
@@ -113,11 +113,7 @@ static void buf_put(exec *x, uint8_t *p) {
 
 /* Give back the source's mapped pages under [p, p+n): they were read and are not needed for
  * this tensor again, so resident memory stays near one buffer, not buffer + source. */
-static void release_source(exec *x, const uint8_t *p, size_t n) {
-  if (!wbr_ts_in_mapping(x->plan->src, p, n)) return;
-  uintptr_t page = 4096, a = ((uintptr_t)p + page - 1) & ~(page - 1), e = ((uintptr_t)p + n) & ~(page - 1);
-  if (e > a) (void)madvise((void *)a, e - a, MADV_DONTNEED);
-}
+static void release_source(exec *x, const uint8_t *p, size_t n) { wbr_release_mapped(x->plan->src, p, n); }
 
 static int emit_node(exec *x, const wbr_node *nd, sink s);
 
@@ -218,6 +214,10 @@ static void bus_catch(bool on) {
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc) {
   (void)uc;
+  if (wbr_pool_jump) { /* a part of a pipeline stripe: it reports to its caller */
+    wbr_pool_fault = si->si_addr;
+    siglongjmp(*wbr_pool_jump, 1);
+  }
   if (!bus_jump) { /* not ours (another thread, or outside a read): die as we would have */
     signal(sig, SIG_DFL);
     return;
@@ -291,10 +291,24 @@ static int emit_guarded(exec *x, const wbr_node *nd, uint8_t *dst) {
   return rc;
 }
 
+/* A permute or cast of one mapped tensor: stripe by stripe through the pipeline, to s or
+ * straight into dst (the memory route) when not NULL. */
+static int emit_piped(exec *x, const wbr_node *nd, sink s, uint8_t *dst) {
+  int rc = dst ? wbr_pipe_make(&x->pipe, nd, dst) : wbr_pipe_emit(&x->pipe, nd, s.fn, s.ud);
+  if (rc && x->pipe.own == WBR_EFORMAT) { /* a SIGBUS in a part, on any thread */
+    const wbr_tensorset *ts = mapping_of(x->plan->src, x->pipe.fault);
+    return check_size(x, ts ? ts : x->plan->src, true);
+  }
+  if (rc && x->pipe.own == WBR_ENOMEM) return wbr_oom_file(x->ctx, X_WHERE(x));
+  if (rc && x->pipe.own) return internal(x, "permute or cast rejected by the kernel");
+  return rc;
+}
+
 static int emit_node(exec *x, const wbr_node *nd, sink s) {
   const uint8_t *bytes;
   uint8_t *owned = NULL;
   int rc = 0;
+  if (wbr_pipe_takes(&x->pipe, nd)) return emit_piped(x, nd, s, NULL);
   switch (nd->kind) {
   case WBR_N_SOURCE: {
     const wbr_tensor *t = &x->plan->src->t[nd->src];
@@ -397,6 +411,14 @@ static int emit_node(exec *x, const wbr_node *nd, sink s) {
   return internal(x, "unknown node");
 }
 
+/* Threads for the pipeline's kernels: the options' (0, or options of version 1: the CPUs), at
+ * most WBR_PIPE_MAX_THREADS. */
+static unsigned apply_threads(const wbr_apply_options *opts) {
+  unsigned n = opts->version >= 2 ? opts->threads : 0;
+  if (n == 0) n = wbr_cpu_count();
+  return n < WBR_PIPE_MAX_THREADS ? n : WBR_PIPE_MAX_THREADS;
+}
+
 int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const char *const *protect,
                    const wbr_apply_options *opts) {
   static const wbr_apply_options defaults = WBR_APPLY_OPTIONS_INIT;
@@ -424,6 +446,8 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
     }
     total += node_bytes(v->node);
   }
+  uint64_t *src_offset = rc == 0 ? wbr_copy_offsets(plan) : NULL; /* the writer's alignment hint */
+  layout->src_offset = src_offset;
   if (rc == 0) rc = wbr_apply_meta(layout, ctx, plan, path, opts); /* source < target < --metadata */
   char hash[32];
   snprintf(hash, sizeof hash, "%016llx", (unsigned long long)wbr_program_hash(plan->prog));
@@ -448,7 +472,7 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
   if (rc == 0 && !w->fmt->has_data)
     rc = wbr_fail(ctx, WBR_EFORMAT, path, "name the output .safetensors; for a manifest of the result use `wbr inspect OUT --json`",
                   "a %s holds no tensor data: cannot write the converted weights to it", w->fmt->name);
-  exec x = {.ctx = ctx, .plan = plan, .w = w};
+  exec x = {.ctx = ctx, .plan = plan, .w = w, .pipe = {.src = plan->src, .threads = apply_threads(opts)}};
   bool caught = rc == 0;
   if (caught) bus_catch(true);
   if (rc == 0) rc = check_size(&x, plan->src, false);
@@ -470,8 +494,10 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
   if (rc == 0) rc = wbr_writer_commit(w);
   wbr_writer_free(w);
   for (int i = 0; i < POOL; i++) big_free(x.buf[i], x.cap[i]);
+  wbr_pipe_free(&x.pipe);
   free(x.live);
   wbr_tensorset_free(layout);
+  free(src_offset);
   return rc;
 }
 
@@ -482,6 +508,7 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
 
 static int emit_into(exec *x, const wbr_node *nd, uint8_t *dst) {
   if (nd->kind == WBR_N_RESHAPE) return emit_into(x, nd->in[0], dst);
+  if (wbr_pipe_takes(&x->pipe, nd)) return emit_piped(x, nd, (sink){NULL, NULL}, dst);
   if (nd->kind == WBR_N_SOURCE && x->plan->src->t[nd->src].lazy)
     return wbr_tensor_fill(x->ctx, &x->plan->src->t[nd->src], dst);
   if (nd->kind == WBR_N_PERMUTE) {
@@ -563,7 +590,8 @@ int wbr_plan_apply_memory(const wbr_plan *plan, wbr_ctx *ctx, wbr_buffer_fn fn, 
   if (rc) return rc;
   uint64_t total = 0, done = 0;
   for (size_t i = 0; i < plan->nout; i++) total += node_bytes(plan->out[i].node);
-  exec x = {.ctx = ctx, .plan = plan, .where = "memory output"};
+  exec x = {.ctx = ctx, .plan = plan, .where = "memory output",
+            .pipe = {.src = plan->src, .threads = apply_threads(opts)}};
   bus_catch(true);
   rc = check_size(&x, plan->src, false);
   for (size_t i = 0; i < plan->nout && rc == 0; i++) {
@@ -583,6 +611,7 @@ int wbr_plan_apply_memory(const wbr_plan *plan, wbr_ctx *ctx, wbr_buffer_fn fn, 
   if (rc == 0) rc = check_size(&x, plan->src, false);
   bus_catch(false);
   for (int i = 0; i < POOL; i++) big_free(x.buf[i], x.cap[i]);
+  wbr_pipe_free(&x.pipe);
   free(x.live);
   return rc;
 }

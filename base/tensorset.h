@@ -56,6 +56,10 @@ struct wbr_tensorset {
   char *path;
   dev_t dev;
   ino_t ino;
+  /* An output layout's hint (apply's): where tensor i's bytes sit in the source file, or
+   * UINT64_MAX when they are made; a writer may pad its header so that the copies keep their
+   * offset mod 4096 (in-kernel copies at the same alignment). NULL: none; not owned. */
+  const uint64_t *src_offset;
 };
 
 /* Append a tensor without reporting: returns 0, 1 if the name exists already (nothing added),

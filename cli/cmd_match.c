@@ -89,6 +89,7 @@ int cmd_match(int argc, char **argv) {
   size_t upd_len = 0;
   int rc = wbr_tensorset_open(&src, ctx, pos[0]);
   if (!rc) rc = wbr_tensorset_open(&tgt, ctx, pos[1]);
+  if (!rc) rc = cli_match_swapped(src, tgt, pos);
   if (!rc && update) {
     upd = cli_read_file(ctx, update, &upd_len);
     if (!upd) rc = WBR_ERULES;
@@ -103,7 +104,7 @@ int cmd_match(int argc, char **argv) {
     o.update_name = update;
     o.update_src = upd;
     o.update_len = upd_len;
-    o.explain = explain;
+    o.explain = explain || cli_verbosity > 0; /* -v: the evidence too */
     o.params = params.v;
     o.nparams = params.n;
     rc = wbr_match_run(&res, ctx, src, tgt, &o);
@@ -111,7 +112,7 @@ int cmd_match(int argc, char **argv) {
   if (rc) {
     code = cli_exit(rc);
   } else {
-    if (explain && res.explain) fputs(res.explain, stderr);
+    if (res.explain) fputs(res.explain, stderr);
     /* Never onto SRC or TARGET (however spelled: links, FILE#KEY, shards); onto the --update
      * file it is allowed: that file was read whole and the draft keeps what it said. */
     const wbr_tensorset *inputs[] = {src, tgt, NULL};
@@ -124,10 +125,10 @@ int cmd_match(int argc, char **argv) {
     }
     if (code == EXIT_OK && !update) cli_library_propose(library, src, tgt, pos, params.v, params.n, params.config);
     if (code == EXIT_OK) {
-      fprintf(stderr, "%s: %zu of %zu targets paired, %zu statements%s\n", out ? out : "draft", res.npaired,
+      cli_note("%s: %zu of %zu targets paired, %zu statements%s\n", out ? out : "draft", res.npaired,
               res.ntargets, res.nstmts,
               res.complete ? ", proven" : "");
-      if (res.review) fputs(res.review, stderr);
+      if (res.review) cli_note("%s", res.review);
       if (!res.complete) {
         fprintf(stderr, "draft incomplete: %zu ambiguous, %zu without a candidate; see the UNRESOLVED comments%s\n",
                 res.nambiguous, res.nunmatched, res.nambiguous + res.nunmatched ? "" : " (the draft did not pass its proof)");

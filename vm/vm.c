@@ -414,6 +414,9 @@ static void compare_target(vm *v) {
                v->cur[i].name, prov ? prov : "?");
     free(prov);
   }
+  /* those past MAX_REPORTS are problems too: the count adds up to what is wrong */
+  v->plan->problems += (missing > MAX_REPORTS ? missing - MAX_REPORTS : 0) + (extra > MAX_REPORTS ? extra - MAX_REPORTS : 0) +
+                       (wrong > MAX_REPORTS ? wrong - MAX_REPORTS : 0);
   if (missing > MAX_REPORTS) note(v, "... and %zu more target tensors not produced", missing - MAX_REPORTS);
   if (extra > MAX_REPORTS) note(v, "... and %zu more tensors not in the target", extra - MAX_REPORTS);
   if (wrong > MAX_REPORTS) note(v, "... and %zu more tensors with the wrong shape or dtype", wrong - MAX_REPORTS);

@@ -14,6 +14,13 @@ static uint64_t rows_rng(uint64_t *s) {
   return *s;
 }
 
+static int free3(void *a, void *b, void *c, int ok) {
+  free(a);
+  free(b);
+  free(c);
+  return ok;
+}
+
 /* One case: the rows [row0, row0 + nrows) against bytes [row0 * rowb, ...) of the whole permute,
  * with a misaligned source and guard bytes around the destination. Returns 1 if they agree. */
 static int rows_case(size_t es, int ndim, const int64_t *shape, const int *perm, int64_t row0,
@@ -32,10 +39,7 @@ static int rows_case(size_t es, int ndim, const int64_t *shape, const int *perm,
   ok &= wbr_permute_rows(got + 16, src + mis, es, ndim, shape, perm, row0, nrows) == 0;
   ok &= memcmp(got + 16, full + (size_t)row0 * rowb, want_len) == 0;
   for (int i = 0; i < 16; i++) ok &= got[i] == 0xee && got[16 + want_len + (size_t)i] == 0xee;
-  free(src);
-  free(full);
-  free(got);
-  return ok;
+  return free3(src, full, got, ok);
 }
 
 TEST(ops_permute_rows_match_whole_permute) {
@@ -87,7 +91,8 @@ TEST(ops_permute_rows_transposes_row_by_row) {
   for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++)
     for (size_t es = 1; es <= 8; es *= 2) {
       int ok = 1;
-      for (int64_t r = 0; r < dims[d][1]; r++) ok &= rows_case(es, 2, dims[d], perm, r, 1, 1, &seed);
+      for (int64_t r = 0; r < dims[d][1]; r++)
+        ok &= rows_case(es, 2, dims[d], perm, r, 1, 1, &seed);
       ok &= rows_case(es, 2, dims[d], perm, 0, dims[d][1], 3, &seed);
       if (!ok)
         test_failed(__FILE__, __LINE__, "transpose [%lld, %lld] esize %zu", (long long)dims[d][0],
@@ -114,4 +119,42 @@ TEST(ops_permute_rows_rejects_bad_arguments) {
   CHECK(memcmp(out, one, 8) == 0);
   CHECK_INT(wbr_permute_rows(out, one, 8, 0, NULL, NULL, 0, 2), WBR_EUSAGE);
   CHECK_INT(wbr_permute_rows(out, one, 8, 0, NULL, NULL, 1, 0), WBR_EUSAGE);
+}
+
+/* The packed, streaming transpose (large matrices, x86 levels) against the portable level, as
+ * a whole permute, as rows of one, and into a part of a larger destination (wbr_permute_put:
+ * destination rows longer than the tile), at odd sizes and misaligned addresses. */
+static int level_case(size_t es, int64_t r, int64_t c, int mis, int64_t extra, uint64_t *seed) {
+  int64_t shape[2] = {r, c}, dshape[2] = {c, r + extra};
+  int perm[2] = {1, 0};
+  size_t bytes = (size_t)(r * c) * es, dbytes = (size_t)(c * (r + extra)) * es;
+  uint8_t *src = malloc(bytes + 8), *want = malloc(dbytes + 8), *got = malloc(dbytes + 8);
+  for (size_t i = 0; i < bytes + 8; i++) src[i] = (uint8_t)(rows_rng(seed) >> 24);
+  memset(want, 0x5a, dbytes + 8);
+  memset(got, 0x5a, dbytes + 8);
+  int best = wbr_cpu_set_level(-1), ok = 1;
+  wbr_cpu_set_level(WBR_CPU_PORTABLE);
+  ok &= wbr_permute_put(want + mis, dshape, 1, extra, src + mis, es, 2, shape, perm) == 0;
+  wbr_cpu_set_level(best);
+  ok &= wbr_permute_put(got + mis, dshape, 1, extra, src + mis, es, 2, shape, perm) == 0;
+  ok &= memcmp(want, got, dbytes + 8) == 0;
+  if (extra == 0) { /* the middle rows alone */
+    memset(got, 0x5a, dbytes + 8);
+    ok &= wbr_permute_rows(got + mis, src + mis, es, 2, shape, perm, c / 3, c / 2) == 0;
+    ok &= memcmp(want + mis + (size_t)(c / 3 * r) * es, got + mis, (size_t)(c / 2 * r) * es) == 0;
+  }
+  return free3(src, want, got, ok);
+}
+
+TEST(ops_packed_transpose_matches_portable) {
+  uint64_t seed = 0x5eed0103;
+  static const int64_t dims[][2] = {{1024, 1024}, {1000, 1300}, {1301, 999}, {257, 4099},
+                                    {4099, 257}, {2048, 600}, {77, 20000}};
+  for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++)
+    for (size_t es = 1; es <= 8; es *= 2)
+      for (int k = 0; k < 2; k++)
+        if (!level_case(es, dims[d][0], dims[d][1], k ? 3 : 0, k ? 5 : 0, &seed))
+          test_failed(__FILE__, __LINE__, "transpose [%lld, %lld] esize %zu variant %d",
+                      (long long)dims[d][0], (long long)dims[d][1], es, k);
+  wbr_cpu_set_level(-1);
 }
