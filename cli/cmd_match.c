@@ -15,6 +15,7 @@ int cmd_match(int argc, char **argv) {
   const char *pos[2] = {0}, *out = NULL, *update = NULL, *library = NULL;
   int npos = 0;
   bool explain = false;
+  char layouts[2][32] = {"", ""};
   const char **hints = calloc((size_t)argc + 1, sizeof *hints);
   size_t nhints = 0;
   if (!hints) {
@@ -46,6 +47,15 @@ int cmd_match(int argc, char **argv) {
       } else hints[nhints++] = v;
     } else if (!strcmp(a, "--explain")) {
       explain = true;
+    } else if (!strcmp(a, "--layouts")) { /* SRC_CONV:TARGET_CONV; an empty side: from its names */
+      const char *v = i + 1 < argc ? argv[++i] : "", *colon = strchr(v, ':');
+      if (!colon || (size_t)(colon - v) >= sizeof layouts[0] || strlen(colon + 1) >= sizeof layouts[1]) {
+        code = cli_usage("match", "--layouts wants SRC:TARGET, each pytorch, flax, haiku or tensorflow (got '%s')", v);
+        goto done;
+      }
+      memcpy(layouts[0], v, (size_t)(colon - v));
+      layouts[0][colon - v] = 0;
+      strcpy(layouts[1], colon + 1);
     } else if (cli_is(a, "-h", "--help")) {
       printf("usage: wbr match SRC TARGET [-o DRAFT.wbr] [--hint 'A=B [LAYOUT]']... [--update RULES.wbr] [--explain]\n"
              "                 [--library DIR]\n"
@@ -54,6 +64,8 @@ int cmd_match(int argc, char **argv) {
              "                  'A=B transpose' or 'A=B permute (3, 2, 0, 1)' also fixes the layout\n"
              "  --update RULES  keep RULES and draft only what they leave unmapped\n"
              "  --explain       print the evidence for each pairing to stderr\n"
+             "  --layouts S:T   layout conventions the names do not show (pytorch, flax, haiku,\n"
+             "                  tensorflow), e.g. haiku:pytorch: every 2-D+ `w` of SRC is [in, out]\n"
              "  --library DIR   propose the rule files of DIR that map SRC onto TARGET (default:\n"
              "                  WBR_RULES_PATH's directories, else the installed rules library)\n"
              "  --param N=INT   the value of a parameter (repeatable)\n"
@@ -101,6 +113,8 @@ int cmd_match(int argc, char **argv) {
     o.explain = explain;
     o.params = params.v;
     o.nparams = params.n;
+    o.src_layout = layouts[0][0] ? layouts[0] : NULL;
+    o.target_layout = layouts[1][0] ? layouts[1] : NULL;
     rc = wbr_match_run(&res, ctx, src, tgt, &o);
   }
   if (rc) {
