@@ -118,6 +118,10 @@ demo: deps
 	@sh tools/demo.sh $(BUILD)
 
 # ---- install --------------------------------------------------------------------------------
+# Man pages (docs/man) and shell completion (tools/completion) go under PREFIX/share.
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
@@ -132,6 +136,10 @@ install: all
 	install -m 644 rules/*.wbr $(DESTDIR)$(RULES_DIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	  tools/weightbridge.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/weightbridge.pc
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	install -m 644 docs/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 tools/completion/wbr.bash $(DESTDIR)$(BASHCOMPDIR)/wbr
+	install -m 644 tools/completion/_wbr $(DESTDIR)$(ZSHCOMPDIR)/_wbr
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/wbr $(DESTDIR)$(PREFIX)/lib/libweightbridge.a \
@@ -140,6 +148,8 @@ uninstall:
 	  $(DESTDIR)$(PREFIX)/lib/libweightbridge.so.$(VERSION) \
 	  $(DESTDIR)$(PREFIX)/include/weightbridge.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/weightbridge.pc
 	rm -rf $(DESTDIR)$(RULES_DIR)
+	rm -f $(patsubst docs/man/%,$(DESTDIR)$(MANDIR)/man1/%,$(wildcard docs/man/*.1)) \
+	  $(DESTDIR)$(BASHCOMPDIR)/wbr $(DESTDIR)$(ZSHCOMPDIR)/_wbr
 
 # ---- fuzzing (libFuzzer, clang) ------------------------------------------------------------------
 

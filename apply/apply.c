@@ -17,6 +17,7 @@
 #include "../formats/format.h"
 #include "../formats/writer.h"
 #include "kernels.h"
+#include "meta.h"
 #include "vm/plan.h"
 
 #define SCRATCH (1u << 20)
@@ -423,9 +424,7 @@ int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const c
     }
     total += node_bytes(v->node);
   }
-  for (size_t i = 0; i < plan->src->nmeta && rc == 0; i++)
-    if (strncmp(plan->src->meta_key[i], "weightbridge.", 13) != 0)
-      rc = wbr_tensorset_meta_set(layout, plan->src->meta_key[i], plan->src->meta_val[i]);
+  if (rc == 0) rc = wbr_apply_meta(layout, ctx, plan, path, opts); /* source < target < --metadata */
   char hash[32];
   snprintf(hash, sizeof hash, "%016llx", (unsigned long long)wbr_program_hash(plan->prog));
   const char *rules = wbr_program_source(plan->prog);

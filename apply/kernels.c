@@ -149,8 +149,65 @@ DEFINE_TRANSPOSE(transpose2, 2, micro2)
 DEFINE_TRANSPOSE(transpose4, 4, micro4)
 DEFINE_TRANSPOSE(transpose8, 8, micro8)
 
+/* The packed transpose for matrices beyond the caches: a tile of PACK_A_BYTES / ES destination
+ * rows by PACK_B destination columns is transposed into a 64 KiB stack buffer that stays in L2
+ * (each source row read as a 256-byte run), then written out row by row, PACK_B * ES bytes at a
+ * time, as whole lines with streaming stores (wbr_stream_rows: no read-for-ownership of the
+ * destination). Long destination runs matter most: 256 x 256 measured best of 256..2048-byte
+ * reads and 16..1024-element writes (F32 4096^2: 40% -> 54-64% of memcpy; see bench/README.md).
+ * Only at an x86 level; the unpacked transpose above is the reference. */
+#ifndef PACK_A_BYTES
+#define PACK_A_BYTES 256
+#endif
+#ifndef PACK_B
+#define PACK_B 256
+#endif
+#define PACK_MIN_BYTES (1 << 20) /* smaller outputs stay in the caches: regular stores */
+
+#define DEFINE_PACKED(NAME, ES, MICRO)                                                         \
+  static void NAME(uint8_t *dst, const uint8_t *src, int64_t na, int64_t nb, int64_t sb,       \
+                   int64_t da) {                                                               \
+    enum { V = 16 / ES, TA = PACK_A_BYTES / ES, TB = PACK_B, BS = TB * ES };                   \
+    _Alignas(64) uint8_t buf[TA * BS];                                                         \
+    for (int64_t ia0 = 0; ia0 < na; ia0 += TA) {                                               \
+      const int64_t ta = na - ia0 < TA ? na - ia0 : TA, fa = ta - ta % V;                      \
+      for (int64_t ib0 = 0; ib0 < nb; ib0 += TB) {                                             \
+        const int64_t tb = nb - ib0 < TB ? nb - ib0 : TB, fb = tb - tb % V;                    \
+        const uint8_t *s = src + (ib0 * sb + ia0) * ES;                                        \
+        for (int64_t b = 0; b < fb; b += V)                                                    \
+          for (int64_t a = 0; a < fa; a += V)                                                  \
+            MICRO(buf + a * BS + b * ES, s + (b * sb + a) * ES, sb * ES, BS);                  \
+        for (int64_t b = 0; b < tb; b++)                                                       \
+          for (int64_t a = fa; a < ta; a++)                                                    \
+            memcpy(buf + a * BS + b * ES, s + (b * sb + a) * ES, ES);                          \
+        for (int64_t a = 0; a < fa; a++)                                                       \
+          for (int64_t b = fb; b < tb; b++)                                                    \
+            memcpy(buf + a * BS + b * ES, s + (b * sb + a) * ES, ES);                          \
+        wbr_stream_rows(dst + (ia0 * da + ib0) * ES, (size_t)(da * ES), buf, BS, (size_t)ta,   \
+                        (size_t)(tb * ES));                                                    \
+      }                                                                                        \
+    }                                                                                          \
+  }
+
+DEFINE_PACKED(packed4, 4, micro4)
+DEFINE_PACKED(packed8, 8, micro8)
+
+static bool packed_transpose(uint8_t *dst, const uint8_t *src, size_t esize, int64_t na,
+                             int64_t nb, int64_t sb, int64_t da) {
+  /* 1- and 2-byte elements stay unpacked: with this tile F16 8192^2 measured slower packed
+   * (5.2-7.7 vs 7.5-8.8 GB/s, 3 alternating runs, load 0.3), BF16 4096x11008 mixed */
+  if (esize < 4 || wbr_cpu_level() < WBR_CPU_SSE2 ||
+      (uint64_t)na * (uint64_t)nb * esize < PACK_MIN_BYTES)
+    return false;
+  if (esize == 4) packed4(dst, src, na, nb, sb, da);
+  else packed8(dst, src, na, nb, sb, da);
+  wbr_stream_fence();
+  return true;
+}
+
 static void transpose_2d(uint8_t *dst, const uint8_t *src, size_t esize, int64_t na, int64_t nb,
                          int64_t sb, int64_t da) {
+  if (packed_transpose(dst, src, esize, na, nb, sb, da)) return;
   switch (esize) {
     case 1: transpose1(dst, src, na, nb, sb, da); break;
     case 2: transpose2(dst, src, na, nb, sb, da); break;
@@ -244,6 +301,21 @@ bool wbr_perm_is_valid(int ndim, const int *perm) {
   return true;
 }
 
+/* The copy layout of a permute of src_shape, len[i] elements along output axis i, into a
+ * contiguous dst_shape; the source and destination strides are left in sst and dst_st. */
+static void permute_layout(layout *l, int64_t *sst, int64_t *dst_st, int ndim,
+                           const int64_t *len, const int64_t *src_shape, const int *perm,
+                           const int64_t *dst_shape) {
+  strides_of(sst, ndim, src_shape);
+  strides_of(dst_st, ndim, dst_shape);
+  l->n = ndim;
+  for (int i = 0; i < ndim; i++) {
+    l->len[i] = len[i];
+    l->ss[i] = sst[perm[i]];
+    l->ds[i] = dst_st[i];
+  }
+}
+
 int wbr_permute_put(void *dst, const int64_t *dst_shape, int axis, int64_t start,
                     const void *src, size_t esize, int ndim, const int64_t *src_shape,
                     const int *perm) {
@@ -265,14 +337,8 @@ int wbr_permute_put(void *dst, const int64_t *dst_shape, int axis, int64_t start
   }
   if (sbytes == 0) return 0;
   int64_t sst[WBR_MAX_DIMS], dst_st[WBR_MAX_DIMS];
-  strides_of(sst, ndim, src_shape);
-  strides_of(dst_st, ndim, dst_shape);
-  layout l = {.n = ndim};
-  for (int i = 0; i < ndim; i++) {
-    l.len[i] = p[i];
-    l.ss[i] = sst[perm[i]];
-    l.ds[i] = dst_st[i];
-  }
+  layout l;
+  permute_layout(&l, sst, dst_st, ndim, p, src_shape, perm, dst_shape);
   uint8_t *d = (uint8_t *)dst + (ndim ? start * dst_st[axis] * (int64_t)esize : 0);
   layout_copy(d, src, esize, &l);
   return 0;
@@ -284,6 +350,33 @@ int wbr_permute(void *dst, const void *src, size_t esize, int ndim, const int64_
   int64_t p[WBR_MAX_DIMS];
   wbr_permute_shape(p, ndim, shape, perm);
   return wbr_permute_put(dst, p, 0, 0, src, esize, ndim, shape, perm);
+}
+
+/* The rows are a sub-box of the full permute: the same layout with axis 0 cut to nrows and the
+ * source advanced by row0 steps of the input axis that becomes output axis 0; the destination
+ * strides of the other axes do not depend on the first dim, so they are the full output's. */
+int wbr_permute_rows(void *dst, const void *src, size_t esize, int ndim, const int64_t *shape,
+                     const int *perm, int64_t row0, int64_t nrows) {
+  size_t sbytes;
+  if (!esize_ok(esize) || !wbr_perm_is_valid(ndim, perm) ||
+      !wbr_shape_bytes(&sbytes, esize, ndim, shape))
+    return WBR_EUSAGE;
+  if (ndim == 0) { /* a scalar is one row of one element */
+    if (row0 != 0 || nrows < 0 || nrows > 1) return WBR_EUSAGE;
+    if (nrows == 1) memcpy(dst, src, esize);
+    return 0;
+  }
+  int64_t p[WBR_MAX_DIMS];
+  wbr_permute_shape(p, ndim, shape, perm);
+  if (row0 < 0 || nrows < 0 || row0 > p[0] || nrows > p[0] - row0) return WBR_EUSAGE;
+  if (sbytes == 0 || nrows == 0) return 0;
+  int64_t sst[WBR_MAX_DIMS], dst_st[WBR_MAX_DIMS];
+  layout l;
+  p[0] = nrows;
+  permute_layout(&l, sst, dst_st, ndim, p, shape, perm, p);
+  const uint8_t *s = (const uint8_t *)src + row0 * sst[perm[0]] * (int64_t)esize;
+  layout_copy(dst, s, esize, &l);
+  return 0;
 }
 
 /* ---- Slice and concatenate ------------------------------------------------------------------- */
@@ -385,13 +478,6 @@ int wbr_concat_stream(wbr_emit_fn emit, void *userdata, size_t esize, int ndim,
 
 /* ---- Cast --------------------------------------------------------------------------------- */
 
-static wbr_fpfmt fmt_of(wbr_dtype t) {
-  if (t == WBR_F64) return WBR_FP_F64;
-  if (t == WBR_F32) return WBR_FP_F32;
-  if (t == WBR_F16) return WBR_FP_F16;
-  return WBR_FP_BF16;
-}
-
 /* Converters over n elements, each processing blocks of CAST_BLOCK: a block is loaded into a
  * local array (unaligned loads via memcpy), converted with a branch-free loop the compiler
  * vectorises, and stored. The blocked form keeps every access a fixed-size memcpy. */
@@ -410,8 +496,10 @@ static void cast_f32_f16(uint8_t *dst, const uint8_t *src, size_t n) {
       special |= wbr_f32_f16_needs_slow(in[k]);
       out[k] = wbr_f32_to_f16_fast(in[k]);
     }
-    if (special)
-      for (int k = 0; k < CAST_BLOCK; k++) out[k] = wbr_f32_to_f16(in[k]);
+    if (special) /* redo just the elements that need it, not the whole block */
+      for (int k = 0; k < CAST_BLOCK; k++)
+        if (wbr_f32_f16_needs_slow(in[k]))
+          out[k] = (uint16_t)wbr_fp_convert(in[k], WBR_FP_F32, WBR_FP_F16);
     memcpy(dst + i * 2, out, sizeof out);
   }
   for (; i < n; i++) {
@@ -434,7 +522,9 @@ static void cast_f16_f32(uint8_t *dst, const uint8_t *src, size_t n) {
       out[k] = wbr_f16_to_f32_fast(in[k]);
     }
     if (special)
-      for (int k = 0; k < CAST_BLOCK; k++) out[k] = wbr_f16_to_f32(in[k]);
+      for (int k = 0; k < CAST_BLOCK; k++)
+        if (wbr_f16_f32_needs_slow(in[k]))
+          out[k] = (uint32_t)wbr_fp_convert(in[k], WBR_FP_F16, WBR_FP_F32);
     memcpy(dst + i * 4, out, sizeof out);
   }
   for (; i < n; i++) {
@@ -479,45 +569,155 @@ static void cast_bf16_f32(uint8_t *dst, const uint8_t *src, size_t n) {
   }
 }
 
-/* F16 <-> BF16 go through F32 in blocks on the stack: the widening step is exact, so there is
- * still exactly one rounding, and both halves use the vectorised converters. */
-static void cast_f16_bf16(uint8_t *dst, const uint8_t *src, size_t n) {
-  uint32_t mid[4 * CAST_BLOCK];
-  for (size_t i = 0; i < n; i += 4 * CAST_BLOCK) {
-    size_t m = n - i < 4 * CAST_BLOCK ? n - i : 4 * CAST_BLOCK;
-    cast_f16_f32((uint8_t *)mid, src + i * 2, m);
-    cast_f32_bf16(dst + i * 2, (const uint8_t *)mid, m);
+/* F16 <-> BF16 in one pass, element by element through an F32 value in a register: the
+ * widening step is exact, so there is still exactly one rounding. Like the casts above, a block
+ * takes the branch-free fast form and then redoes only its special elements exactly. */
+static uint16_t f16_to_bf16_one(uint16_t h) { return wbr_f32_to_bf16(wbr_f16_to_f32(h)); }
+static uint16_t bf16_to_f16_one(uint16_t b) { return wbr_f32_to_f16(wbr_bf16_to_f32(b)); }
+
+/* Elements [i, n) of a 16-bit to 16-bit cast, one at a time. */
+static void tail16(uint8_t *dst, const uint8_t *src, size_t i, size_t n,
+                   uint16_t (*one)(uint16_t)) {
+  for (; i < n; i++) {
+    uint16_t h;
+    memcpy(&h, src + i * 2, 2);
+    h = one(h);
+    memcpy(dst + i * 2, &h, 2);
   }
 }
 
-static void cast_bf16_f16(uint8_t *dst, const uint8_t *src, size_t n) {
-  uint32_t mid[4 * CAST_BLOCK];
-  for (size_t i = 0; i < n; i += 4 * CAST_BLOCK) {
-    size_t m = n - i < 4 * CAST_BLOCK ? n - i : 4 * CAST_BLOCK;
-    cast_bf16_f32((uint8_t *)mid, src + i * 2, m);
-    cast_f32_f16(dst + i * 2, (const uint8_t *)mid, m);
+/* The branch-free fast form of a block; returns nonzero if some element needs the exact path. */
+static int block_f16_bf16(uint16_t *out, const uint16_t *in) {
+  int special = 0;
+  for (int k = 0; k < CAST_BLOCK; k++) {
+    special |= wbr_f16_f32_needs_slow(in[k]);
+    out[k] = wbr_f32_to_bf16(wbr_f16_to_f32_fast(in[k]));
+  }
+  return special;
+}
+
+static int block_bf16_f16(uint16_t *out, const uint16_t *in) {
+  int special = 0;
+  for (int k = 0; k < CAST_BLOCK; k++) {
+    uint32_t x = wbr_bf16_to_f32(in[k]);
+    special |= wbr_f32_f16_needs_slow(x);
+    out[k] = wbr_f32_to_f16_fast(x);
+  }
+  return special;
+}
+
+static void cast_half_half(uint8_t *dst, const uint8_t *src, size_t n, bool to_bf16) {
+  uint16_t (*one)(uint16_t) = to_bf16 ? f16_to_bf16_one : bf16_to_f16_one;
+  size_t i = 0;
+  for (; i + CAST_BLOCK <= n; i += CAST_BLOCK) {
+    uint16_t in[CAST_BLOCK], out[CAST_BLOCK];
+    memcpy(in, src + i * 2, sizeof in);
+    if (to_bf16 ? block_f16_bf16(out, in) : block_bf16_f16(out, in))
+      for (int k = 0; k < CAST_BLOCK; k++)
+        if (to_bf16 ? wbr_f16_f32_needs_slow(in[k])
+                    : wbr_f32_f16_needs_slow(wbr_bf16_to_f32(in[k])))
+          out[k] = one(in[k]);
+    memcpy(dst + i * 2, out, sizeof out);
+  }
+  tail16(dst, src, i, n, one);
+}
+
+/* F64 <-> F32/F16/BF16 in blocks, like the casts above: a branch-free fast form for the values
+ * whose result is a normal number or zero (narrowing: rebias the exponent, then round the
+ * dropped mantissa bits to nearest even with one add that carries into the exponent, as
+ * wbr_f32_to_f16_fast does; widening: shift and rebias, exact), then the general converter for
+ * just the other elements (subnormal results or inputs, overflow, Inf, NaN); the converter is the
+ * reference the tests compare with. */
+typedef struct f64_fmt {
+  int mbits, ebits, dbias;  /* the narrow format's mantissa and exponent bits, exponent bias */
+  uint64_t min_a, lim_a;    /* |x| bits of an F64 that narrows to a normal: [min_a, lim_a) */
+  uint32_t nmin, nlim;      /* |h| bits of a normal narrow value: [nmin, nlim) */
+} f64_fmt;
+
+static inline f64_fmt f64_fmt_of(wbr_fpfmt f) {
+  f64_fmt g;
+  g.mbits = wbr_fp_mbits(f);
+  g.ebits = wbr_fp_ebits(f);
+  g.dbias = (1 << (g.ebits - 1)) - 1;
+  const int emax = (1 << g.ebits) - 2 - g.dbias, sh = 52 - g.mbits;
+  g.min_a = (uint64_t)(1023 + 1 - g.dbias) << 52;
+  /* the largest finite value plus half an ulp: from there up, rounding gives Inf */
+  g.lim_a = ((uint64_t)(1023 + emax) << 52) | (((1ull << g.mbits) - 1) << sh) | (1ull << (sh - 1));
+  g.nmin = 1u << g.mbits;
+  g.nlim = (uint32_t)((1u << g.ebits) - 1) << g.mbits;
+  return g;
+}
+
+__attribute__((always_inline)) static inline void f64_narrow(uint8_t *dst, const uint8_t *src,
+                                                             size_t n, wbr_fpfmt f) {
+  const f64_fmt g = f64_fmt_of(f);
+  const int sh = 52 - g.mbits, osz = g.mbits == 23 ? 4 : 2;
+  const uint64_t rebias = (uint64_t)(1023 - g.dbias) << 52;
+  for (size_t i = 0; i < n; i += CAST_BLOCK) {
+    const size_t m = n - i < CAST_BLOCK ? n - i : CAST_BLOCK;
+    uint64_t in[CAST_BLOCK] = {0};
+    uint32_t out[CAST_BLOCK];
+    memcpy(in, src + i * 8, m * 8);
+    int slow = 0;
+    for (int k = 0; k < CAST_BLOCK; k++) {
+      const uint64_t a = in[k] & 0x7fffffffffffffffull;
+      slow |= (int)(((a - g.min_a) >= (g.lim_a - g.min_a)) & (a != 0));
+      const uint64_t r = (a + ((1ull << (sh - 1)) - 1) + ((a >> sh) & 1) - rebias) >> sh;
+      out[k] = (uint32_t)(((in[k] >> 63) << (g.mbits + g.ebits)) | (a ? r : 0));
+    }
+    for (size_t k = 0; slow && k < m; k++) {
+      const uint64_t a = in[k] & 0x7fffffffffffffffull;
+      if ((a - g.min_a) >= (g.lim_a - g.min_a) && a != 0)
+        out[k] = (uint32_t)wbr_fp_convert(in[k], WBR_FP_F64, f);
+    }
+    if (osz == 4) memcpy(dst + i * 4, out, m * 4);
+    else
+      for (size_t k = 0; k < m; k++) {
+        uint16_t h = (uint16_t)out[k];
+        memcpy(dst + (i + k) * 2, &h, 2);
+      }
   }
 }
 
-/* Everything involving F64: the general converter, one element at a time. */
-static void cast_generic(uint8_t *dst, wbr_dtype to, const uint8_t *src, wbr_dtype from,
-                         size_t n) {
-  size_t ss = wbr_dtype_size(from), ds = wbr_dtype_size(to);
-  wbr_fpfmt ff = fmt_of(from), tf = fmt_of(to);
-  for (size_t i = 0; i < n; i++) {
-    uint64_t x = 0;
-    switch (ss) { /* little-endian load of ss bytes */
-      case 8: memcpy(&x, src + i * 8, 8); break;
-      case 4: { uint32_t v; memcpy(&v, src + i * 4, 4); x = v; break; }
-      default: { uint16_t v; memcpy(&v, src + i * 2, 2); x = v; break; }
+__attribute__((always_inline)) static inline void f64_widen(uint8_t *dst, const uint8_t *src,
+                                                            size_t n, wbr_fpfmt f) {
+  const f64_fmt g = f64_fmt_of(f);
+  const int isz = g.mbits == 23 ? 4 : 2, top = g.mbits + g.ebits;
+  const uint64_t rebias = (uint64_t)(1023 - g.dbias) << 52;
+  for (size_t i = 0; i < n; i += CAST_BLOCK) {
+    const size_t m = n - i < CAST_BLOCK ? n - i : CAST_BLOCK;
+    uint32_t in[CAST_BLOCK] = {0};
+    uint64_t out[CAST_BLOCK];
+    if (isz == 4) memcpy(in, src + i * 4, m * 4);
+    else
+      for (size_t k = 0; k < m; k++) {
+        uint16_t h;
+        memcpy(&h, src + (i + k) * 2, 2);
+        in[k] = h;
+      }
+    int slow = 0;
+    for (int k = 0; k < CAST_BLOCK; k++) {
+      const uint32_t a = in[k] & ((1u << top) - 1);
+      slow |= (int)(((a - g.nmin) >= (g.nlim - g.nmin)) & (a != 0));
+      const uint64_t r = ((uint64_t)a << (52 - g.mbits)) + rebias;
+      out[k] = ((uint64_t)(in[k] >> top) << 63) | (a ? r : 0);
     }
-    uint64_t y = wbr_fp_convert(x, ff, tf);
-    switch (ds) {
-      case 8: memcpy(dst + i * 8, &y, 8); break;
-      case 4: { uint32_t v = (uint32_t)y; memcpy(dst + i * 4, &v, 4); break; }
-      default: { uint16_t v = (uint16_t)y; memcpy(dst + i * 2, &v, 2); break; }
+    for (size_t k = 0; slow && k < m; k++) {
+      const uint32_t a = in[k] & ((1u << top) - 1);
+      if ((a - g.nmin) >= (g.nlim - g.nmin) && a != 0)
+        out[k] = wbr_fp_convert(in[k], f, WBR_FP_F64);
     }
+    memcpy(dst + i * 8, out, m * 8);
   }
+}
+
+static void cast_f64(uint8_t *dst, wbr_dtype to, const uint8_t *src, wbr_dtype from, size_t n) {
+  if (from == WBR_F64 && to == WBR_F32) f64_narrow(dst, src, n, WBR_FP_F32);
+  else if (from == WBR_F64 && to == WBR_F16) f64_narrow(dst, src, n, WBR_FP_F16);
+  else if (from == WBR_F64) f64_narrow(dst, src, n, WBR_FP_BF16);
+  else if (from == WBR_F32) f64_widen(dst, src, n, WBR_FP_F32);
+  else if (from == WBR_F16) f64_widen(dst, src, n, WBR_FP_F16);
+  else f64_widen(dst, src, n, WBR_FP_BF16);
 }
 
 int wbr_cast(void *dst, wbr_dtype to, const void *src, wbr_dtype from, size_t n) {
@@ -531,13 +731,21 @@ int wbr_cast(void *dst, wbr_dtype to, const void *src, wbr_dtype from, size_t n)
     memcpy(d, s, (size_t)bytes);
     return 0;
   }
+  /* the vector fast path (kernels_x86.c) does a prefix; the portable code the rest */
+  if (wbr_cpu_level() >= WBR_CPU_AVX2 && from != WBR_F64 && to != WBR_F64) {
+    size_t done = wbr_cast_simd(d, to, s, from, n);
+    d += done * wbr_dtype_size(to);
+    s += done * wbr_dtype_size(from);
+    n -= done;
+    if (n == 0) return 0;
+  }
   if (from == WBR_F32 && to == WBR_F16) cast_f32_f16(d, s, n);
   else if (from == WBR_F16 && to == WBR_F32) cast_f16_f32(d, s, n);
   else if (from == WBR_F32 && to == WBR_BF16) cast_f32_bf16(d, s, n);
   else if (from == WBR_BF16 && to == WBR_F32) cast_bf16_f32(d, s, n);
-  else if (from == WBR_F16 && to == WBR_BF16) cast_f16_bf16(d, s, n);
-  else if (from == WBR_BF16 && to == WBR_F16) cast_bf16_f16(d, s, n);
-  else cast_generic(d, to, s, from, n);
+  else if (from == WBR_F16 && to == WBR_BF16) cast_half_half(d, s, n, true);
+  else if (from == WBR_BF16 && to == WBR_F16) cast_half_half(d, s, n, false);
+  else cast_f64(d, to, s, from, n);
   return 0;
 }
 

@@ -22,7 +22,8 @@
  *  - concat, stack: wbr_concat_stream emits spans of the parts in output order — no buffer.
  *  - cast: elementwise, so wbr_cast_stream converts through a small scratch buffer (e.g. 1 MiB)
  *    and emits chunk by chunk; any of the span emitters above can feed it (see its comment).
- *  - permute / transpose: the only kernel that needs a whole output buffer. Casting commutes
+ *  - permute / transpose: the only kernel that needs an output buffer, the whole tensor or, with
+ *    wbr_permute_rows, a stripe of its output rows at a time. Casting commutes
  *    with data movement, so a chain "permute, cast" permutes into one buffer (in whichever
  *    dtype is smaller: cast first when narrowing, last when widening) and casts while
  *    streaming. A chain "concat, permute" permutes each part straight into its place in the
@@ -36,6 +37,7 @@
 #include <stdint.h>
 
 #include "weightbridge.h"
+#include "base/cpu.h"  /* wbr_cpu_level: which fast paths run */
 #include "base/util.h" /* wbr_permute_shape, wbr_cast_supported (shared with the VM) */
 
 /* A consumer of output bytes, e.g. a wrapper around wbr_writer_write. Returns 0 or a negative
@@ -59,7 +61,10 @@ bool wbr_perm_is_valid(int ndim, const int *perm);
  * A 2-D transpose is perm (1, 0); PyTorch OIHW -> TF HWIO is (2, 3, 1, 0), HWIO -> OIHW is
  * (3, 2, 0, 1). Axes of size 1 are ignored and axes that stay adjacent and in order are merged
  * first, so e.g. (0, 2, 1, 3) becomes a batched 2-D transpose of rows; the identity is one
- * memcpy; transposes are cache-blocked. Returns 0, or WBR_EUSAGE for a bad perm, esize or
+ * memcpy; transposes are cache-blocked. On x86-64 a 2-D transpose of >= 1 MiB of 4- or 8-byte
+ * elements is packed
+ * through a 64 KiB stack buffer and written with streaming stores (fenced before returning), so
+ * the caller's thread needs that much stack. Returns 0, or WBR_EUSAGE for a bad perm, esize or
  * shape. */
 int wbr_permute(void *dst, const void *src, size_t esize, int ndim, const int64_t *shape,
                 const int *perm);
@@ -72,6 +77,14 @@ int wbr_permute(void *dst, const void *src, size_t esize, int ndim, const int64_
 int wbr_permute_put(void *dst, const int64_t *dst_shape, int axis, int64_t start,
                     const void *src, size_t esize, int ndim, const int64_t *src_shape,
                     const int *perm);
+
+/* Rows [row0, row0 + nrows) along output axis 0 of wbr_permute(src, perm): dst holds just those
+ * rows (contiguous, nrows * (product of the output's other dims) elements). With row0 = 0 and
+ * nrows = the output's first dim it is wbr_permute. Lets apply produce a permuted tensor stripe
+ * by stripe into a small buffer, and threads split one tensor. 0 or WBR_EUSAGE.
+ * (A 0-dim tensor is one row: row0 0, nrows 0 or 1.) */
+int wbr_permute_rows(void *dst, const void *src, size_t esize, int ndim, const int64_t *shape,
+                     const int *perm, int64_t row0, int64_t nrows);
 
 /* ---- Cast --------------------------------------------------------------------------------- */
 
@@ -130,5 +143,18 @@ int wbr_slice_stream(wbr_emit_fn emit, void *userdata, const void *src, size_t e
 int wbr_concat_stream(wbr_emit_fn emit, void *userdata, size_t esize, int ndim,
                       const int64_t *out_shape, int axis, size_t nparts,
                       const void *const *parts, const int64_t *lens);
+
+/* ---- Run-time CPU dispatch (apply/kernels_x86.c) -------------------------------------------- */
+
+/* The vector part of wbr_cast at the level in force: converts a prefix of the n elements and
+ * returns its length (0 when no fast path fits); the caller converts the rest portably. */
+size_t wbr_cast_simd(void *dst, wbr_dtype to, const void *src, wbr_dtype from, size_t n);
+
+/* Copy nrows rows of len bytes (rows dst_stride / src_stride bytes apart) with streaming
+ * (non-temporal) stores where the level has them, plain memcpy otherwise; the writes are only
+ * ordered for other threads after wbr_stream_fence(). */
+void wbr_stream_rows(void *dst, size_t dst_stride, const void *src, size_t src_stride,
+                     size_t nrows, size_t len);
+void wbr_stream_fence(void);
 
 #endif

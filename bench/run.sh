@@ -63,7 +63,7 @@ fi
 hdr "kernels (bench/ops_bench.c, in memory; see bench/README.md)"
 if [ -f bench/ops_bench.c ]; then
   # shellcheck disable=SC2086
-  if cc -std=c11 -O2 -D_GNU_SOURCE -Iinclude -I. bench/ops_bench.c "$BUILD/libweightbridge-runtime.a" $LIBS -o "$OUT/ops_bench"; then
+  if cc -std=c11 -O2 -D_GNU_SOURCE -pthread -Iinclude -I. bench/ops_bench.c "$BUILD/libweightbridge-runtime.a" $LIBS -o "$OUT/ops_bench"; then
     "$OUT/ops_bench" || step_failed "ops_bench exited $?"
   else
     step_failed "bench/ops_bench.c does not build"

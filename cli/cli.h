@@ -5,6 +5,7 @@
 #define WBR_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "weightbridge.h"
@@ -40,6 +41,7 @@ int cmd_plan(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_match(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 
 /* --param NAME=INT (repeatable) and --config FILE (cli/params.c). v: the --param values, then
  * (after cli_params_load) the config's, in precedence order. */
@@ -65,5 +67,44 @@ size_t cli_library_propose(const char *dir, const wbr_tensorset *src, const wbr_
 
 /* Load rules: a .wbc is loaded and verified, anything else is compiled as .wbr source. */
 int cli_load_rules(wbr_program **out, wbr_ctx *ctx, const char *path);
+
+/* cmd_convert.c: RULES that is not a plain file: `-` (stdin), convert's in-memory program, or a
+ * weight file given as RULES (swapped arguments: says so, WBR_EUSAGE). 1 when path is none of
+ * these (load it as a file). */
+int cli_rules_special(wbr_program **out, wbr_ctx *ctx, const char *path);
+/* What kind of weight file path looks like ("a PyTorch checkpoint"), or NULL (may be rules). */
+const char *cli_weights_kind(const char *path);
+/* The usage error for a missing SRC; says `wbr convert` when RULES looks like a weight file. */
+int cli_src_missing(const char *cmd, const char *rules);
+/* match: SRC a manifest (no data) and TARGET with data: swapped; says so, WBR_EUSAGE; else 0. */
+int cli_match_swapped(const wbr_tensorset *src, const wbr_tensorset *tgt, const char *const *labels);
+
+/* help.c: -q (-1), normal (0), -v (1), set from the arguments by cli_strip_verbosity (which
+ * removes -q/--quiet/-v/--verbose from argv and returns the new argc). Under -q the context
+ * prints errors only and cli_note prints nothing. */
+extern int cli_verbosity;
+int cli_strip_verbosity(int argc, char **argv);
+/* An informational line on stderr ("wrote ...", summaries, progress), silenced by -q. */
+void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print CMD's help on stdout and return 0, or -1 when CMD's own parser prints it. */
+int cli_help(const char *cmd);
+/* The name of names within two edits of word (one for a short word), or NULL. */
+const char *cli_closest(const char *word, const char *const *names, size_t n);
+/* Called with every diagnostic the CLI's contexts report, before printing (check --json). */
+typedef void (*cli_diag_tap_fn)(void *ud, const wbr_diag *d);
+extern cli_diag_tap_fn cli_diag_tap;
+extern void *cli_diag_tap_ud;
+/* checkjson.c: check --json. begin taps the diagnostics; end prints the JSON of the plan (none
+ * when plan is NULL: the error was reported) and returns an exit code (1 when out of memory). */
+void cli_check_json_begin(void);
+int cli_check_json_end(const char *rules, const char *src, const char *target, const wbr_plan *plan);
+/* -v: the plan's table on stderr. */
+void cli_show_plan(const wbr_plan *plan);
+/* Before apply writes: the table under -v; for --dry-run the verdict (exit 1 with problems, as
+ * check) and nothing written. Returns an exit code. */
+int cli_apply_preview(const wbr_plan *plan, const char *out, bool dry_run);
+/* Under -v ", X MiB in S s (R MiB/s)" since t0; "" otherwise (a static buffer). */
+struct timespec;
+const char *cli_took(const struct timespec *t0, uint64_t bytes);
 
 #endif

@@ -1,6 +1,7 @@
 /* cmd_match.c — `wbr match SRC TARGET [-o DRAFT.wbr] [--hint 'A=B [LAYOUT]']... [--update RULES.wbr]
- * [--explain] [--library DIR]`: draft a rule file mapping SRC onto TARGET. The draft goes to -o (written
- * atomically) or stdout; --explain prints the evidence of every pairing to stderr. Exit 0 for a
+ * [--explain] [--json] [--library DIR]`: draft a rule file mapping SRC onto TARGET. The draft goes to -o
+ * (written atomically) or stdout; --json prints the verdict as JSON on stdout instead (the draft is in
+ * it, and goes to -o only); --explain prints the evidence of every pairing to stderr. Exit 0 for a
  * complete, proven draft; 3 when it is incomplete or ambiguous (the draft says where); 1 bad
  * input; 2 usage. */
 #include <errno.h>
@@ -14,7 +15,7 @@
 int cmd_match(int argc, char **argv) {
   const char *pos[2] = {0}, *out = NULL, *update = NULL, *library = NULL;
   int npos = 0;
-  bool explain = false;
+  bool explain = false, json = false;
   char layouts[2][32] = {"", ""};
   const char **hints = calloc((size_t)argc + 1, sizeof *hints);
   size_t nhints = 0;
@@ -56,9 +57,11 @@ int cmd_match(int argc, char **argv) {
       memcpy(layouts[0], v, (size_t)(colon - v));
       layouts[0][colon - v] = 0;
       strcpy(layouts[1], colon + 1);
+    } else if (!strcmp(a, "--json")) {
+      json = true;
     } else if (cli_is(a, "-h", "--help")) {
       printf("usage: wbr match SRC TARGET [-o DRAFT.wbr] [--hint 'A=B [LAYOUT]']... [--update RULES.wbr] [--explain]\n"
-             "                 [--library DIR]\n"
+             "                 [--json] [--library DIR]\n"
              "  drafts rules mapping SRC onto TARGET; exit 0 complete, 3 incomplete or ambiguous\n"
              "  --hint A=B      pin source A to target B (globs with matching {captures} allowed);\n"
              "                  'A=B transpose' or 'A=B permute (3, 2, 0, 1)' also fixes the layout\n"
@@ -66,6 +69,8 @@ int cmd_match(int argc, char **argv) {
              "  --explain       print the evidence for each pairing to stderr\n"
              "  --layouts S:T   layout conventions the names do not show (pytorch, flax, haiku,\n"
              "                  tensorflow), e.g. haiku:pytorch: every 2-D+ `w` of SRC is [in, out]\n"
+             "  --json          print the verdict as JSON on stdout (counts, unresolved targets with\n"
+             "                  candidates and a --hint, review, draft); the draft goes only to -o\n"
              "  --library DIR   propose the rule files of DIR that map SRC onto TARGET (default:\n"
              "                  WBR_RULES_PATH's directories, else the installed rules library)\n"
              "  --param N=INT   the value of a parameter (repeatable)\n"
@@ -96,6 +101,7 @@ int cmd_match(int argc, char **argv) {
   size_t upd_len = 0;
   int rc = wbr_tensorset_open(&src, ctx, pos[0]);
   if (!rc) rc = wbr_tensorset_open(&tgt, ctx, pos[1]);
+  if (!rc) rc = cli_match_swapped(src, tgt, pos);
   if (!rc && update) {
     upd = cli_read_file(ctx, update, &upd_len);
     if (!upd) rc = WBR_ERULES;
@@ -110,7 +116,7 @@ int cmd_match(int argc, char **argv) {
     o.update_name = update;
     o.update_src = upd;
     o.update_len = upd_len;
-    o.explain = explain;
+    o.explain = explain || cli_verbosity > 0; /* -v: the evidence too */
     o.params = params.v;
     o.nparams = params.n;
     o.src_layout = layouts[0][0] ? layouts[0] : NULL;
@@ -120,22 +126,23 @@ int cmd_match(int argc, char **argv) {
   if (rc) {
     code = cli_exit(rc);
   } else {
-    if (explain && res.explain) fputs(res.explain, stderr);
+    if (res.explain) fputs(res.explain, stderr);
     /* Never onto SRC or TARGET (however spelled: links, FILE#KEY, shards); onto the --update
      * file it is allowed: that file was read whole and the draft keeps what it said. */
     const wbr_tensorset *inputs[] = {src, tgt, NULL};
     wbr_protect protect = {.sets = inputs};
     if (out) code = cli_write_atomic(ctx, out, res.draft, strlen(res.draft), &protect);
-    else if (fputs(res.draft, stdout) < 0 || fflush(stdout) != 0) {
-      fprintf(stderr, "wbr match: error writing the draft: %s\n", strerror(errno));
+    const char *shown = json ? res.json : out ? NULL : res.draft;
+    if (code == EXIT_OK && shown && (fputs(shown, stdout) < 0 || (json && putchar('\n') == EOF) || fflush(stdout) != 0)) {
+      fprintf(stderr, "wbr match: error writing the %s: %s\n", json ? "JSON" : "draft", strerror(errno));
       code = EXIT_INPUT;
     }
     if (code == EXIT_OK && !update) cli_library_propose(library, src, tgt, pos, params.v, params.n, params.config);
     if (code == EXIT_OK) {
-      fprintf(stderr, "%s: %zu of %zu targets paired, %zu statements%s\n", out ? out : "draft", res.npaired,
+      cli_note("%s: %zu of %zu targets paired, %zu statements%s\n", out ? out : "draft", res.npaired,
               res.ntargets, res.nstmts,
               res.complete ? ", proven" : "");
-      if (res.review) fputs(res.review, stderr);
+      if (res.review) cli_note("%s", res.review);
       if (!res.complete) {
         fprintf(stderr, "draft incomplete: %zu ambiguous, %zu without a candidate; see the UNRESOLVED comments%s\n",
                 res.nambiguous, res.nunmatched, res.nambiguous + res.nunmatched ? "" : " (the draft did not pass its proof)");

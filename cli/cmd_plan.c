@@ -9,18 +9,21 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "outopts.h"
 
 typedef struct job {
   const char *cmd;
   const char *rules, *src, *target, *out;
   wbr_plan_format format;
   bool sync;
+  bool json, dry_run; /* check --json, apply --dry-run */
   uint64_t max_shard;
   wbr_ctx *ctx;
   wbr_program *prog;
   wbr_tensorset *src_set, *target_set;
   wbr_plan *plan;
   cli_params params; /* --param, --config */
+  cli_outopts oo;    /* --allow-missing, --metadata (cli/outopts.c) */
 } job;
 
 static bool ends_with(const char *s, const char *suffix) {
@@ -48,6 +51,8 @@ static void attach_named_source(wbr_program *p) {
 }
 
 int cli_load_rules(wbr_program **out, wbr_ctx *ctx, const char *path) {
+  int special = cli_rules_special(out, ctx, path); /* -, convert's program, a swapped checkpoint */
+  if (special != 1) return special;
   if (!ends_with(path, ".wbc")) return wbr_program_compile_file(out, ctx, path);
   int rc = wbr_program_load(out, ctx, path);
   if (rc == 0) attach_named_source(*out);
@@ -94,11 +99,16 @@ static int parse_args(job *j, int argc, char **argv, bool want_format, bool want
       else return cli_usage(j->cmd, "--format must be text, md or json (got '%s')", val);
     } else if (want_out && strcmp(a, "--sync") == 0) {
       j->sync = true;
+    } else if ((want_out && strcmp(a, "--dry-run") == 0) || (strcmp(j->cmd, "check") == 0 && strcmp(a, "--json") == 0)) {
+      if (a[2] == 'd') j->dry_run = true;
+      else j->json = true;
     } else if (want_out && strcmp(a, "--max-shard-size") == 0) {
       if (i + 1 >= argc) return cli_usage(j->cmd, "%s needs a value", a);
       if (parse_size(argv[++i], &j->max_shard) != 0)
         return cli_usage(j->cmd, "--max-shard-size takes a size like 5GB, 500MB, 2GiB or a byte count (got '%s')", argv[i]);
     } else if ((prc = cli_params_arg(&j->params, j->cmd, argc, argv, &i)) >= 0) {
+      if (prc) return prc;
+    } else if ((prc = cli_outopts_arg(&j->oo, j->cmd, want_out, argc, argv, &i)) >= 0) {
       if (prc) return prc;
     } else if (a[0] == '-' && a[1]) {
       return cli_usage(j->cmd, "unknown option '%s'", a);
@@ -109,7 +119,7 @@ static int parse_args(job *j, int argc, char **argv, bool want_format, bool want
     }
   }
   if (npos < 1) return cli_usage(j->cmd, "RULES is missing");
-  if (npos < 2) return cli_usage(j->cmd, "SRC is missing");
+  if (npos < 2) return cli_src_missing(j->cmd, pos[0]);
   j->rules = pos[0];
   j->src = pos[1];
   return 0;
@@ -126,6 +136,8 @@ static int prepare(job *j) {
   wbr_plan_options po = WBR_PLAN_OPTIONS_INIT;
   po.params = j->params.v;
   po.nparams = j->params.n;
+  po.allow_missing = j->oo.allow;
+  po.nallow_missing = j->oo.nallow;
   if (rc == 0) rc = wbr_plan_new_with(&j->plan, j->ctx, j->prog, j->src_set, j->target_set, &po);
   return cli_exit(rc);
 }
@@ -137,6 +149,7 @@ static int finish(job *j, int code) {
   wbr_program_free(j->prog);
   wbr_ctx_free(j->ctx);
   cli_params_free(&j->params);
+  cli_outopts_free(&j->oo);
   if (fflush(stdout) != 0) {
     perror("wbr: writing output");
     return EXIT_INPUT;
@@ -168,15 +181,25 @@ int cmd_check(int argc, char **argv) {
   int rc = parse_args(&j, argc, argv, false, false);
   if (rc) return finish(&j, rc);
   if (!j.target) return finish(&j, cli_usage("check", "-t TARGET is required: check compares the result with it"));
+  if (j.json) cli_check_json_begin();
   rc = prepare(&j);
+  if (j.json) {
+    int jrc = cli_check_json_end(j.rules, j.src, j.target, rc == 0 ? j.plan : NULL);
+    if (jrc) return finish(&j, jrc);
+  }
   if (rc == 0) {
     size_t p = wbr_plan_problems(j.plan);
+    if (cli_verbosity > 0) cli_show_plan(j.plan);
     if (p) {
-      fprintf(stderr, "check failed: %zu problem%s; %s does not map %s onto %s exactly\n", p, p == 1 ? "" : "s",
+      size_t shown = wbr_ctx_error_count(j.ctx); /* past 20 of a kind, a note counts the rest */
+      char more[96] = "";
+      if (shown < p) snprintf(more, sizeof more, " (%zu shown, %zu more counted above)", shown, p - shown);
+      fprintf(stderr, "check failed: %zu problem%s%s; %s does not map %s onto %s exactly\n", p, p == 1 ? "" : "s", more,
               j.rules, j.src, j.target);
       rc = EXIT_INPUT;
     } else {
-      printf("ok: %s maps %s onto %s exactly (%zu tensors)\n", j.rules, j.src, j.target, wbr_plan_count(j.plan));
+      if (!j.json && cli_verbosity >= 0)
+        printf("ok: %s maps %s onto %s exactly (%zu tensors)\n", j.rules, j.src, j.target, wbr_plan_count(j.plan));
     }
   }
   return finish(&j, rc);
@@ -185,11 +208,13 @@ int cmd_check(int argc, char **argv) {
 typedef struct progress {
   struct timespec t0;
   bool tty;
+  uint64_t bytes; /* written so far (-v reports it) */
 } progress;
 
 static void show_progress(void *ud, size_t done, size_t total, uint64_t bytes, uint64_t total_bytes) {
   progress *p = ud;
-  if (!p->tty) return;
+  p->bytes = bytes;
+  if (!p->tty || cli_verbosity < 0) return;
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
   double s = (double)(now.tv_sec - p->t0.tv_sec) + (double)(now.tv_nsec - p->t0.tv_nsec) / 1e9;
@@ -200,12 +225,13 @@ static void show_progress(void *ud, size_t done, size_t total, uint64_t bytes, u
 }
 
 int cmd_apply(int argc, char **argv) {
-  job j = {.cmd = "apply"};
+  job j = {.cmd = argv[0]}; /* "apply", or "convert" (cmd_convert.c) */
   int rc = parse_args(&j, argc, argv, false, true);
   if (rc) return finish(&j, rc);
-  if (!j.out) return finish(&j, cli_usage("apply", "-o OUT is required"));
+  if (!j.out && !j.dry_run) return finish(&j, cli_usage(j.cmd, "-o OUT is required (or --dry-run)"));
   rc = prepare(&j);
-  if (rc == 0) {
+  if (rc == 0 && (j.dry_run || cli_verbosity > 0)) rc = cli_apply_preview(j.plan, j.out, j.dry_run);
+  if (rc == 0 && !j.dry_run) {
     /* The library protects every file the source and target sets read; the rule file too. */
     const char *protect[] = {j.rules, NULL};
     progress p = {.tty = isatty(2)};
@@ -215,8 +241,10 @@ int cmd_apply(int argc, char **argv) {
     opts.output.max_shard_bytes = j.max_shard;
     opts.progress = show_progress;
     opts.userdata = &p;
+    opts.metadata = j.oo.meta;
+    opts.nmetadata = j.oo.nmeta;
     rc = cli_exit(wbr_plan_apply(j.plan, j.ctx, j.out, protect, &opts));
-    if (rc == 0) fprintf(stderr, "wrote %s: %zu tensors\n", j.out, wbr_plan_count(j.plan));
+    if (rc == 0) cli_note("wrote %s: %zu tensors%s\n", j.out, wbr_plan_count(j.plan), cli_took(&p.t0, p.bytes));
   }
   return finish(&j, rc);
 }

@@ -58,7 +58,7 @@ static size_t propose_dir(const char *dir, const wbr_tensorset *src, const wbr_t
   if (n) qsort(names, n, sizeof *names, by_name);
   for (size_t i = 0; i < n; i++) {
     if (maps(names[i], src, tgt, po)) {
-      fprintf(stderr, "library: %s maps %s onto %s (checked: it compiles and plans with no problem); "
+      cli_note("library: %s maps %s onto %s (checked: it compiles and plans with no problem); "
                       "use it: wbr apply %s %s -t %s -o OUT%s\n",
               names[i], labels[0], labels[1], names[i], labels[0], labels[1], flags);
       found++;

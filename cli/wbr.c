@@ -18,15 +18,22 @@ static const struct command {
     {"disasm", cmd_disasm, "wbr disasm RULES.wbc|RULES.wbr", "readable bytecode listing"},
     {"fmt", cmd_fmt, "wbr fmt [-w] RULES.wbr", "canonical formatting of a rule file"},
     {"plan", cmd_plan, "wbr plan RULES SRC [-t TARGET] [--format text|md|json] [--param NAME=INT]... [--config FILE]", "mapping table; no tensor data read"},
-    {"check", cmd_check, "wbr check RULES SRC -t TARGET [--param NAME=INT]... [--config FILE]", "exit 0 iff RULES map SRC onto TARGET exactly"},
-    {"apply", cmd_apply, "wbr apply RULES SRC [-t TARGET] -o OUT [--sync] [--max-shard-size SIZE] [--param NAME=INT]... [--config FILE]", "convert; OUT is written atomically"},
-    {"match", cmd_match, "wbr match SRC TARGET [-o DRAFT.wbr] [--hint A=B]... [--update RULES.wbr] [--explain] [--param NAME=INT]... [--config FILE]",
+    {"check", cmd_check, "wbr check RULES SRC -t TARGET [--json] [--param NAME=INT]... [--config FILE]", "exit 0 iff RULES map SRC onto TARGET exactly"},
+    {"apply", cmd_apply, "wbr apply RULES SRC [-t TARGET] -o OUT [--dry-run] [--sync] [--max-shard-size SIZE] [--param NAME=INT]... [--config FILE]", "convert; OUT is written atomically"},
+    {"match", cmd_match, "wbr match SRC TARGET [-o DRAFT.wbr] [--hint A=B]... [--update RULES.wbr] [--explain] [--json] [--param NAME=INT]... [--config FILE]",
      "draft rules mapping SRC onto TARGET"},
+    {"convert", cmd_convert, "wbr convert SRC -o OUT [--dtype bf16|f16|f32|f64] [-t TARGET] [--max-shard-size SIZE] [--sync]",
+     "format change or cast with no rule file (the plan and checks of apply)"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
+cli_diag_tap_fn cli_diag_tap;
+void *cli_diag_tap_ud;
+
 static void diag_to_stderr(void *ud, const wbr_diag *d) {
   (void)ud;
+  if (cli_diag_tap) cli_diag_tap(cli_diag_tap_ud, d);
+  if (cli_verbosity < 0 && d->severity != WBR_SEV_ERROR) return; /* -q: errors only */
   char *s = wbr_diag_format(d);
   if (s) fputs(s, stderr);
   else fprintf(stderr, "error: %s\n", d->message);
@@ -100,13 +107,50 @@ static void usage_all(FILE *to) {
   fprintf(to, "wbr %s — map model weights between implementations with reviewable rules\n\nusage:\n",
           wbr_version());
   for (size_t i = 0; i < NCOMMANDS; i++) fprintf(to, "  %s\n      %s\n", commands[i].usage, commands[i].about);
+  fprintf(to, "\nevery command takes -h/--help, -q/--quiet and -v/--verbose; `wbr help CMD` is CMD --help\n");
   fprintf(to, "\nexit codes: 0 success, 1 bad input/rules/mapping, 2 usage, 3 incomplete draft (match)\n");
+}
+
+static const struct command *find_command(const char *name) {
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    if (strcmp(name, commands[i].name) == 0) return &commands[i];
+  return NULL;
+}
+
+/* `wbr NAME ...` for a NAME that is no command: say the closest one. */
+static int unknown_command(const char *name, const char *what) {
+  const char *names[NCOMMANDS + 1];
+  for (size_t i = 0; i < NCOMMANDS; i++) names[i] = commands[i].name;
+  names[NCOMMANDS] = "help";
+  const char *near = cli_closest(name, names, NCOMMANDS + 1);
+  if (near) fprintf(stderr, "wbr: unknown %s '%s'; did you mean '%s'?\n", what, name, near);
+  else fprintf(stderr, "wbr: unknown %s '%s'\n", what, name);
+  usage_all(stderr);
+  return EXIT_USAGE;
+}
+
+/* CMD's help: the table above for those whose parser has none, else CMD --help. */
+static int command_help(const struct command *c) {
+  int rc = cli_help(c->name);
+  if (rc >= 0) return rc;
+  char *av[] = {(char *)c->name, "--help", NULL};
+  return c->fn(2, av);
+}
+
+static bool asks_help(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (cli_is(argv[i], "-h", "--help")) return true;
+  return false;
 }
 
 int main(int argc, char **argv) {
   if (argc < 2) {
     usage_all(stderr);
     return EXIT_USAGE;
+  }
+  if (strcmp(argv[1], "help") == 0 && argc > 2) {
+    const struct command *c = find_command(argv[2]);
+    return c ? command_help(c) : unknown_command(argv[2], "command");
   }
   if (cli_is(argv[1], "-h", "--help") || strcmp(argv[1], "help") == 0) {
     usage_all(stdout);
@@ -117,9 +161,9 @@ int main(int argc, char **argv) {
     return EXIT_OK;
   }
   cli_handle_signals();
-  for (size_t i = 0; i < NCOMMANDS; i++)
-    if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
-  fprintf(stderr, "wbr: unknown command '%s'\n", argv[1]);
-  usage_all(stderr);
-  return EXIT_USAGE;
+  const struct command *c = find_command(argv[1]);
+  if (!c) return unknown_command(argv[1], "command");
+  int n = cli_strip_verbosity(argc - 1, argv + 1);
+  if (asks_help(n, argv + 1)) return command_help(c);
+  return c->fn(n, argv + 1);
 }

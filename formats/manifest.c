@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "format.h"
 #include "json.h"
@@ -14,7 +15,36 @@
 #define DT_NAME(id, name, size) " " name
 static const char help_shape[] =
     "a manifest is {\"tensors\": {\"NAME\": {\"shape\": [2, 3], \"dtype\": \"F32\"}, ...}}";
-static const char help_dtype[] = "dtypes are:" WBR_DTYPE_LIST(DT_NAME);
+static const char help_dtype[] = "dtypes are:" WBR_DTYPE_LIST(DT_NAME)
+    " (also as PyTorch and NumPy name them: float32, torch.bfloat16, half, int64, bool ...)";
+
+/* The dtype names people write in a hand-made or exported manifest (PyTorch, NumPy, JAX), read
+ * as the safetensors name they mean; a "torch.", "np.", "numpy." or "jnp." prefix is ignored.
+ * Not "float" or "int": PyTorch and NumPy mean different sizes by them. */
+static int dtype_alias(wbr_dtype *out, const char *name) {
+  static const struct {
+    const char *alias;
+    wbr_dtype dt;
+  } aliases[] = {
+      {"float64", WBR_F64}, {"double", WBR_F64},   {"fp64", WBR_F64},     {"float32", WBR_F32},
+      {"fp32", WBR_F32},     {"float16", WBR_F16},  {"half", WBR_F16},
+      {"fp16", WBR_F16},    {"bfloat16", WBR_BF16}, {"float8_e4m3fn", WBR_F8_E4M3}, {"float8_e4m3", WBR_F8_E4M3},
+      {"float8_e5m2", WBR_F8_E5M2}, {"int64", WBR_I64}, {"long", WBR_I64}, {"int32", WBR_I32},
+      {"int16", WBR_I16},    {"short", WBR_I16},    {"int8", WBR_I8},
+      {"uint8", WBR_U8},    {"uint16", WBR_U16},   {"uint32", WBR_U32},   {"uint64", WBR_U64},
+      {"bool", WBR_BOOL},    {"boolean", WBR_BOOL}, {"bool_", WBR_BOOL},
+  };
+  static const char *const prefixes[] = {"torch.", "numpy.", "np.", "jnp."};
+  for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+    if (strncasecmp(name, prefixes[i], strlen(prefixes[i])) == 0) name += strlen(prefixes[i]);
+  if (wbr_dtype_parse(out, name, strlen(name)) == 0) return 0; /* torch.F32 is no one's spelling, but harmless */
+  for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+    if (strcasecmp(name, aliases[i].alias) == 0) {
+      *out = aliases[i].dt;
+      return 0;
+    }
+  return -1;
+}
 #undef DT_NAME
 
 /* A syntax error with its line, column and source line, like the compiler's diagnostics. */
@@ -83,7 +113,8 @@ static int mf_entry(const wbr_json *j, wbr_ctx *ctx, const char *path, wbr_tenso
                     wbr_json_kind(f_dtype));
   wbr_dtype dtype;
   /* Manifests are often written by hand, so the dtype's case does not matter ("bf16"). */
-  if (wbr_dtype_parse(&dtype, f_dtype->valuestring, strlen(f_dtype->valuestring)) != 0) {
+  if (wbr_dtype_parse(&dtype, f_dtype->valuestring, strlen(f_dtype->valuestring)) != 0 &&
+      dtype_alias(&dtype, f_dtype->valuestring) != 0) {
     char dt[64];
     wbr_json_show(dt, sizeof dt, f_dtype->valuestring);
     return wbr_fail(ctx, WBR_EFORMAT, path, help_dtype, "%s: unknown dtype \"%s\"", who, dt);

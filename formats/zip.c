@@ -9,6 +9,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "base/crc32.h"
 #include "format.h" /* wbr_oom_file */
 
 #define SIG_LOCAL 0x04034b50u
@@ -50,15 +51,9 @@ static void wr64(uint8_t *p, uint64_t v) {
 /* zlib counts in uInt; feed it large buffers in pieces. */
 #define ZCHUNK ((size_t)1 << 30)
 
+/* base/crc32.c: PCLMUL folding where the CPU has it, zlib's crc32 otherwise. */
 static uint32_t crc_update(uint32_t crc, const uint8_t *p, size_t n) {
-  uLong c = crc;
-  while (n) {
-    size_t k = n < ZCHUNK ? n : ZCHUNK;
-    c = crc32(c, p, (uInt)k);
-    p += k;
-    n -= k;
-  }
-  return (uint32_t)c;
+  return wbr_crc32(crc, p, n);
 }
 
 /* ---- Reader -------------------------------------------------------------------------------- */

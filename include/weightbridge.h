@@ -375,13 +375,18 @@ WBR_API int wbr_config_params(wbr_ctx *ctx, const char *path, wbr_param_value **
 WBR_API int wbr_config_params_bytes(wbr_ctx *ctx, const char *name, const char *text, size_t len,
                                     wbr_param_value **out, size_t *n);
 
-#define WBR_PLAN_OPTIONS_VERSION 1
+#define WBR_PLAN_OPTIONS_VERSION 2
 typedef struct wbr_plan_options {
   unsigned version;               /* WBR_PLAN_OPTIONS_VERSION (WBR_PLAN_OPTIONS_INIT sets it) */
   const wbr_param_value *params;  /* values of the program's parameters; may be NULL */
   size_t nparams;
+  /* version 2: glob patterns (the rule language's glob syntax) of target tensors that may be
+   * left unproduced (left to the model's own initialisation): not a problem, listed in the plan
+   * as "missing (allowed)"; apply writes everything else. */
+  const char *const *allow_missing;
+  size_t nallow_missing;
 } wbr_plan_options;
-#define WBR_PLAN_OPTIONS_INIT {WBR_PLAN_OPTIONS_VERSION, NULL, 0}
+#define WBR_PLAN_OPTIONS_INIT {WBR_PLAN_OPTIONS_VERSION, NULL, 0, NULL, 0}
 
 /* Run prog over src (and compare with target, which may be NULL). Every problem is reported
  * through ctx: a statement that matched nothing, two tensors on one name, a shape that does
@@ -415,14 +420,19 @@ WBR_API int wbr_plan_get(const wbr_plan *plan, size_t i, wbr_tensor_info *out);
 typedef void (*wbr_progress_fn)(void *userdata, size_t done, size_t total, uint64_t bytes_done,
                                 uint64_t bytes_total);
 
-#define WBR_APPLY_OPTIONS_VERSION 1
+#define WBR_APPLY_OPTIONS_VERSION 2
 typedef struct wbr_apply_options {
   unsigned version;           /* WBR_APPLY_OPTIONS_VERSION (WBR_APPLY_OPTIONS_INIT sets it) */
   wbr_writer_options output;  /* how the output is written: durable, max_shard_bytes */
   wbr_progress_fn progress;   /* may be NULL */
   void *userdata;             /* for progress */
+  /* version 2: */
+  unsigned threads;                /* worker threads for the kernels; 0 = the number of CPUs */
+  const char *const *metadata;     /* "KEY=VALUE" entries to set in the output's metadata (where
+                                      the format holds metadata), after the source's; or NULL */
+  size_t nmetadata;
 } wbr_apply_options;
-#define WBR_APPLY_OPTIONS_INIT {WBR_APPLY_OPTIONS_VERSION, WBR_WRITER_OPTIONS_INIT, NULL, NULL}
+#define WBR_APPLY_OPTIONS_INIT {WBR_APPLY_OPTIONS_VERSION, WBR_WRITER_OPTIONS_INIT, NULL, NULL, 0, NULL, 0}
 
 /* Execute a plan without problems: read the source's data, write every output tensor in plan
  * order to path through the atomic streaming writer (see wbr_writer; `protect` as there, and
@@ -479,7 +489,7 @@ typedef wbr_match_options wbr_match_opts
 
 /* Filled by wbr_match_run; the caller makes it with WBR_MATCH_RESULT_INIT, which says which
  * fields it has room for. */
-#define WBR_MATCH_RESULT_VERSION 1
+#define WBR_MATCH_RESULT_VERSION 2
 typedef struct wbr_match_result {
   unsigned version;     /* WBR_MATCH_RESULT_VERSION (WBR_MATCH_RESULT_INIT sets it) */
   char *draft;          /* the rule file, canonical (wbr fmt) form */
@@ -498,9 +508,14 @@ typedef struct wbr_match_result {
                            candidates: the REVIEW list */
   char *review;         /* what exit 0 proves, then the REVIEW list: lines of text, each ending
                            in a newline; the draft's header says the same (NULL without pairs) */
+  /* version 2: */
+  char *json;           /* the verdict as one JSON object, exactly what `wbr match --json` prints:
+                           the counts, "unresolved" (each target with its candidates and a --hint
+                           that settles it, or null), "review" and "draft"; schema in
+                           docs/matcher.md (stable) */
 } wbr_match_result;
 #define WBR_MATCH_RESULT_INIT \
-  {WBR_MATCH_RESULT_VERSION, NULL, NULL, false, 0, 0, 0, 0, 0, 0, 0, 0, NULL}
+  {WBR_MATCH_RESULT_VERSION, NULL, NULL, false, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL}
 
 /* Run the matcher. result is made with WBR_MATCH_RESULT_INIT; opts may be NULL (defaults).
  * Returns 0 when a draft was produced (complete or not: see result->complete), WBR_ERULES for a

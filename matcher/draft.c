@@ -5,6 +5,7 @@
  * literal statements. --update appends the drafted statements to the user's parsed file. Also
  * writes the evidence (--explain) and the unresolved groups. */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "../compiler/frontend.h"
 #include "../vm/plan.h"
 #include "mint.h"
+#include "mjson.h"
 
 /* ---- quiet context: collects what the proof's compile/plan report ----------------------------- */
 
@@ -804,13 +806,19 @@ static int update_join(wbr_ctx *ctx, wbr_match_result *res, const upd *u, const 
   return rc;
 }
 
+/* The bytes of a result of that version: a caller built against an older header has a shorter one. */
+static size_t result_size(unsigned version) {
+  return version >= 2 ? sizeof(wbr_match_result) : offsetof(wbr_match_result, json);
+}
+
 void wbr_match_result_free(wbr_match_result *r) {
   if (!r) return;
   free(r->draft);
   free(r->explain);
   free(r->review);
+  if (r->version >= 2) free(r->json);
   unsigned version = r->version;
-  memset(r, 0, sizeof *r);
+  memset(r, 0, result_size(version));
   r->version = version;
 }
 
@@ -831,7 +839,7 @@ static void matcher_free(matcher *m) {
  * NULL, the draft's AST (for --update to append). */
 static int draft_for(wbr_ctx *ctx, const wbr_tensorset *s, const wbr_tensorset *t, const wbr_tensorset *finished,
                      bool literal_only, const mhint *hints, size_t nhints, const wbr_match_options *o, bool header,
-                     wbr_match_result *res, char **text, wbr_ast_file **ast, wbr_buf *expl) {
+                     wbr_match_result *res, char **text, wbr_ast_file **ast, wbr_buf *expl, mjson *js) {
   matcher m;
   memset(&m, 0, sizeof m);
   m.ctx = ctx;
@@ -893,6 +901,7 @@ static int draft_for(wbr_ctx *ctx, const wbr_tensorset *s, const wbr_tensorset *
     if (!res->review) rc = wbr_oom(ctx);
     res->nstmts += rules.n;
     res->complete = proven && m.nunres == 0;
+    m_json_collect(js, &m);
     if (expl) {
       explain(&m);
       if (!proven && !m.nunres) {
@@ -956,7 +965,7 @@ int wbr_match_run(wbr_match_result *res, wbr_ctx *ctx, const wbr_tensorset *src,
   if (!bad && o) bad = WBR_CHECK_VERSION(ctx, "wbr_match_run", o, wbr_match_options, WBR_MATCH_OPTIONS);
   if (bad) return bad;
   unsigned version = res->version;
-  memset(res, 0, sizeof *res);
+  memset(res, 0, result_size(version));
   res->version = version;
   bad = refuse_unspellable(ctx, src, o && o->src_label ? o->src_label : NULL);
   if (!bad) bad = refuse_unspellable(ctx, target, o && o->target_label ? o->target_label : NULL);
@@ -968,13 +977,15 @@ int wbr_match_run(wbr_match_result *res, wbr_ctx *ctx, const wbr_tensorset *src,
   if (!o) o = &none;
   wbr_buf expl;
   wbr_buf_init(&expl);
+  mjson js;
+  m_json_init(&js);
   char *text = NULL;
   wbr_ast_file *dast = NULL;
   mhint *hints = NULL;
   int rc;
   if (!o->update_src) {
     rc = cli_hints(&hints, ctx, o, 0);
-    if (!rc) rc = draft_for(ctx, src, target, NULL, false, hints, o->nhints, o, true, res, &text, NULL, o->explain ? &expl : NULL);
+    if (!rc) rc = draft_for(ctx, src, target, NULL, false, hints, o->nhints, o, true, res, &text, NULL, o->explain ? &expl : NULL, &js);
     if (!rc) res->draft = text, text = NULL;
   } else {
     upd u = {0};
@@ -999,17 +1010,19 @@ int wbr_match_run(wbr_match_result *res, wbr_ctx *ctx, const wbr_tensorset *src,
       wbr_buf_free(&d);
       if (!res->draft) rc = wbr_oom(ctx);
     } else if (!rc) {
-      rc = draft_for(ctx, u.left, u.todo, u.done, false, hints, nh, o, false, res, &text, &dast, o->explain ? &expl : NULL);
+      rc = draft_for(ctx, u.left, u.todo, u.done, false, hints, nh, o, false, res, &text, &dast, o->explain ? &expl : NULL,
+                     &js);
       if (!rc) rc = update_join(ctx, res, &u, dast, src, target);
       if (!rc && !res->complete && !res->nambiguous && !res->nunmatched) {
         /* proven on the leftovers, yet the whole file fails (a drafted statement the same as
          * one of the user's is a duplicate): the drafted part in literal statements */
         wbr_match_result_free(res);
+        m_json_reset(&js);
         free(text);
         text = NULL;
         wbr_ast_free(dast);
         dast = NULL;
-        rc = draft_for(ctx, u.left, u.todo, u.done, true, hints, nh, o, false, res, &text, &dast, NULL);
+        rc = draft_for(ctx, u.left, u.todo, u.done, true, hints, nh, o, false, res, &text, &dast, NULL, &js);
         if (!rc) rc = update_join(ctx, res, &u, dast, src, target);
       }
     }
@@ -1023,6 +1036,8 @@ int wbr_match_run(wbr_match_result *res, wbr_ctx *ctx, const wbr_tensorset *src,
     res->explain = wbr_buf_take(&expl);
   }
   wbr_buf_free(&expl);
+  if (!rc && version >= 2 && !(res->json = m_json_result(&js, res))) rc = wbr_oom(ctx);
+  m_json_free(&js);
   if (rc) wbr_match_result_free(res);
   return rc;
 }

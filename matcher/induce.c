@@ -2242,6 +2242,25 @@ static void stage_rope(ictx *ic) {
   free(done);
 }
 
+/* For `cast "*" dt`: the live slots the cast leaves as they are, which it may match along with
+ * those that need it: a paired tensor whose source and target dtypes agree and are dt already, or
+ * an integer or bool dtype (cast keeps those; not U8, which may be a quantized tensor's blocks).
+ * Any other live name (unpaired, finished by --update, F8, another cast) keeps "*" unfit. So when
+ * every floating target needs the one cast, the draft says it once (issue 15). */
+static bool *cast_riders(const matcher *m, msim *sim, wbr_dtype dt) {
+  bool *r = calloc(sim->n + 1, sizeof *r);
+  if (!r) return NULL;
+  for (size_t p = 0; p < m->npairs; p++) {
+    const mpair *pr = &m->pairs[p];
+    if (!pair_live(pr)) continue;
+    wbr_dtype sd = m->S.t[pr->s[0]].dtype, td = m->T.t[pr->t].dtype;
+    bool kept = td == dt || (td != WBR_U8 && !wbr_dtype_is_float(td));
+    long slot = sim_find(sim, tname(m, pr->t));
+    if (slot >= 0 && sd == td && kept) r[slot] = true;
+  }
+  return r;
+}
+
 /* Layout statements in target terms (after the renames), then casts. */
 static void stage_post(ictx *ic) {
   matcher *m = ic->m;
@@ -2294,6 +2313,7 @@ static void stage_post(ictx *ic) {
         q++;
       }
       mop cast = {.kind = 0, .n = (uint8_t)dt};
+      st.rider = cast_riders(m, sim, (wbr_dtype)dt); /* NULL (none) when out of memory */
       if (!ic->literal && try_rule(&st, "*", NULL, false) > 0) {
         long c = try_rule(&st, "*", NULL, true);
         mstmt *s = emit(ic, WBR_STMT_CAST, "*", NULL);
@@ -2303,6 +2323,8 @@ static void stage_post(ictx *ic) {
         }
       }
       (void)cast;
+      free(st.rider);
+      st.rider = NULL;
       size_t left = 0;
       for (size_t i = 0; i < q; i++)
         if (st.pending[it[i].id]) it[left++] = it[i];

@@ -283,6 +283,8 @@ int m_hint_layout(const mhint *h, const mtensor *s, const mtensor *t, mlayout *o
  * without '#': the draft header's wording, or the summary's. Caller frees; NULL when out of memory. */
 char *m_review_text(const matcher *m, bool header);
 size_t m_review_count(const matcher *m);
+/* Whether pair p rests on names or order alone among same-shape candidates (a REVIEW entry). */
+bool m_review_pair(const mpair *p);
 /* Fill mpair.rivals of every pair decided by names or order (after pairing: pairs are stored in
  * the order they were taken, so what was free when each was taken is known). */
 void m_count_rivals(matcher *m);

@@ -321,6 +321,8 @@ static bool on_names_alone(const mpair *p) {
   return p->ns >= 1 && p->rivals > 0 && (p->ev == EV_NAME || p->ev == EV_ORDER || p->ev == EV_FUSED);
 }
 
+bool m_review_pair(const mpair *p) { return on_names_alone(p); }
+
 size_t m_review_count(const matcher *m) {
   size_t n = 0;
   for (size_t i = 0; i < m->npairs; i++) n += on_names_alone(&m->pairs[i]);

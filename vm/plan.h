@@ -85,6 +85,8 @@ struct wbr_plan {
   size_t problems;               /* mapping errors reported */
   wbr_plan_param *params;        /* the program's parameters as bound (vm/params.c), in order */
   size_t nparams;
+  const wbr_tensor **allowed;    /* target tensors left unproduced by --allow-missing (vm/allow.c) */
+  size_t nallowed;
   wbr_arena arena;               /* owns nodes, names, insn lists */
 };
 

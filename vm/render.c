@@ -402,6 +402,39 @@ static void params_json(wbr_buf *b, const wbr_plan *p) {
   wbr_buf_putc(b, ']');
 }
 
+/* Targets --allow-missing left unproduced: JSON entries, or text/md lines "missing (allowed)". */
+static void allowed_json(wbr_buf *b, const wbr_plan *p) {
+  if (!p->nallowed) return;
+  wbr_buf_puts(b, ",\n  \"missing_allowed\": [");
+  for (size_t i = 0; i < p->nallowed; i++) {
+    const wbr_tensor *t = p->allowed[i];
+    wbr_buf_puts(b, i ? ",\n    {\"name\": " : "\n    {\"name\": ");
+    wbr_buf_json_str(b, t->name);
+    wbr_buf_puts(b, ", \"shape\": ");
+    shape_json(b, t->ndim, t->shape);
+    wbr_buf_printf(b, ", \"dtype\": \"%s\"}", wbr_dtype_name(t->dtype));
+  }
+  wbr_buf_puts(b, "\n  ]");
+}
+
+static void allowed_text(wbr_buf *b, const wbr_plan *p, bool md) {
+  if (md && p->nallowed) wbr_buf_puts(b, "\nMissing (allowed), left to the model's initialisation:\n");
+  for (size_t i = 0; i < p->nallowed; i++) {
+    const wbr_tensor *t = p->allowed[i];
+    char sh[256];
+    wbr_shape_str(sh, sizeof sh, t->ndim, t->shape);
+    wbr_buf_puts(b, md ? "-" : "missing (allowed): ");
+    if (md) md_text(b, t->name, true);
+    else put_text(b, t->name, false);
+    wbr_buf_printf(b, " %s %s\n", sh, wbr_dtype_name(t->dtype));
+  }
+}
+
+/* ", 2 missing (allowed)" for the summary line, when there are any. */
+static void allowed_count(wbr_buf *b, const wbr_plan *p) {
+  if (p->nallowed) wbr_buf_printf(b, ", %zu missing (allowed)", p->nallowed);
+}
+
 static void render_json(const wbr_plan *p, wbr_buf *b) {
   wbr_buf_puts(b, "{\n  \"plan_version\": 1,\n  \"rules\": ");
   wbr_buf_json_str(b, rules_name(p));
@@ -458,7 +491,21 @@ static void render_json(const wbr_plan *p, wbr_buf *b) {
     if (i) wbr_buf_puts(b, ", ");
     wbr_buf_json_str(b, p->src->t[p->dropped[i]].name);
   }
-  wbr_buf_puts(b, "]\n}\n");
+  wbr_buf_putc(b, ']');
+  allowed_json(b, p);
+  wbr_buf_puts(b, "\n}\n");
+}
+
+/* One table cell as printf's "%-*s  " writes it (NULL as ""): the text, spaces up to width
+ * bytes, two spaces; 10,000 rows of printf were a tenth of `wbr plan`. */
+static void put_padded(wbr_buf *b, const char *s, int width) {
+  static const char spaces[] = "                                                                ";
+  size_t n = s ? strlen(s) : 0;
+  wbr_buf_put(b, s ? s : "", n);
+  size_t pad = width > 0 && (size_t)width > n ? (size_t)width - n : 0;
+  for (; pad > 64; pad -= 64) wbr_buf_put(b, spaces, 64);
+  wbr_buf_put(b, spaces, pad);
+  wbr_buf_put(b, spaces, 2);
 }
 
 char *wbr_plan_render(const wbr_plan *p, wbr_plan_format format) {
@@ -497,8 +544,9 @@ char *wbr_plan_render(const wbr_plan *p, wbr_plan_format format) {
   if (format == WBR_PLAN_MD) {
     wbr_buf_puts(&b, "**Plan** of");
     md_text(&b, rules_name(p), true);
-    wbr_buf_printf(&b, ": %zu tensors, %zu dropped, %zu problem%s.\n\n", n, p->ndropped, p->problems,
-                   p->problems == 1 ? "" : "s");
+    wbr_buf_printf(&b, ": %zu tensors, %zu dropped", n, p->ndropped);
+    allowed_count(&b, p);
+    wbr_buf_printf(&b, ", %zu problem%s.\n\n", p->problems, p->problems == 1 ? "" : "s");
     params_text(&b, p, true);
     wbr_buf_puts(&b, "| target | shape | dtype | from | ops | rule |\n|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < n; i++) {
@@ -519,20 +567,29 @@ char *wbr_plan_render(const wbr_plan *p, wbr_plan_format format) {
       }
       wbr_buf_putc(&b, '\n');
     }
+    allowed_text(&b, p, true);
   } else {
     int W0 = (int)(w[0] > 60 ? 60 : w[0]), W1 = (int)w[1], W3 = (int)(w[2] > 60 ? 60 : w[2]), W4 = (int)(w[3] > 60 ? 60 : w[3]);
     params_text(&b, p, false);
     wbr_buf_printf(&b, "%-*s  %-*s  %-7s  %-*s  %-*s  %s\n", W0, "target", W1, "shape", "dtype", W3, "from", W4, "ops", "rule");
-    for (size_t i = 0; i < n; i++)
-      wbr_buf_printf(&b, "%-*s  %-*s  %-7s  %-*s  %-*s  %s\n", W0, cells[4 * n + i] ? cells[4 * n + i] : "", W1, cells[4 * i] ? cells[4 * i] : "",
-                     dtype_cell(p, &p->out[i]), W3, cells[4 * i + 1] ? cells[4 * i + 1] : "", W4,
-                     cells[4 * i + 2] ? cells[4 * i + 2] : "", cells[4 * i + 3] ? cells[4 * i + 3] : "");
+    for (size_t i = 0; i < n; i++) { /* the header's format, without printf per row */
+      put_padded(&b, cells[4 * n + i], W0);
+      put_padded(&b, cells[4 * i], W1);
+      put_padded(&b, dtype_cell(p, &p->out[i]), 7);
+      put_padded(&b, cells[4 * i + 1], W3);
+      put_padded(&b, cells[4 * i + 2], W4);
+      wbr_buf_puts(&b, cells[4 * i + 3] ? cells[4 * i + 3] : "");
+      wbr_buf_putc(&b, '\n');
+    }
     for (size_t i = 0; i < p->ndropped; i++) {
       wbr_buf_puts(&b, "dropped: ");
       put_text(&b, p->src->t[p->dropped[i]].name, false);
       wbr_buf_putc(&b, '\n');
     }
-    wbr_buf_printf(&b, "%zu tensors, %zu dropped, %zu problem%s\n", n, p->ndropped, p->problems, p->problems == 1 ? "" : "s");
+    allowed_text(&b, p, false);
+    wbr_buf_printf(&b, "%zu tensors, %zu dropped", n, p->ndropped);
+    allowed_count(&b, p);
+    wbr_buf_printf(&b, ", %zu problem%s\n", p->problems, p->problems == 1 ? "" : "s");
   }
   for (size_t i = 0; i < n * 5; i++) free(cells[i]);
   free(cells);

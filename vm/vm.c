@@ -376,7 +376,7 @@ static void compare_target(vm *v) {
   }
   for (size_t t = 0; t < tg->n; t++) {
     const wbr_tensor *tt = &tg->t[t];
-    if (vm_find(v, tt->name) >= 0) continue;
+    if (vm_find(v, tt->name) >= 0 || vm_allow_take(v, tt)) continue;
     if (missing++ >= MAX_REPORTS) continue;
     /* Suggest the closest leftover names. */
     const char *best[3] = {0};
@@ -403,7 +403,7 @@ static void compare_target(vm *v) {
     if (best[2]) strncat(help, "'", sizeof help - strlen(help) - 1);
     char sh[256];
     wbr_shape_str(sh, sizeof sh, tt->ndim, tt->shape);
-    plan_error(v, best[0] ? help : "add a rule that produces it", "target tensor '%s' %s %s is not produced by the rules",
+    plan_error(v, best[0] ? help : "add a rule that produces it, or --allow-missing it if the model initialises it itself", "target tensor '%s' %s %s is not produced by the rules",
                tt->name, sh, wbr_dtype_name(tt->dtype));
   }
   for (size_t i = 0; i < v->ncur; i++) {
@@ -414,6 +414,9 @@ static void compare_target(vm *v) {
                v->cur[i].name, prov ? prov : "?");
     free(prov);
   }
+  /* those past MAX_REPORTS are problems too: the count adds up to what is wrong */
+  v->plan->problems += (missing > MAX_REPORTS ? missing - MAX_REPORTS : 0) + (extra > MAX_REPORTS ? extra - MAX_REPORTS : 0) +
+                       (wrong > MAX_REPORTS ? wrong - MAX_REPORTS : 0);
   if (missing > MAX_REPORTS) note(v, "... and %zu more target tensors not produced", missing - MAX_REPORTS);
   if (extra > MAX_REPORTS) note(v, "... and %zu more tensors not in the target", extra - MAX_REPORTS);
   if (wrong > MAX_REPORTS) note(v, "... and %zu more tensors with the wrong shape or dtype", wrong - MAX_REPORTS);
@@ -445,6 +448,7 @@ int wbr_plan_new_with(wbr_plan **out, wbr_ctx *ctx, const wbr_program *prog,
   vm v = {.plan = plan, .ctx = ctx, .prog = prog};
   wbr_map_init(&v.index);
   int brc = vm_params_bind(&v, opts); /* before anything runs: the int lists' values */
+  if (brc == 0) brc = vm_allow_begin(&v, opts);
   if (brc) {
     wbr_map_free(&v.index);
     wbr_plan_free(plan);
@@ -475,6 +479,7 @@ int wbr_plan_new_with(wbr_plan **out, wbr_ctx *ctx, const wbr_program *prog,
     }
   }
   for (size_t i = 0; i < plan->nout && !v.oom; i++) flatten_hist(&v, &plan->out[i]);
+  vm_allow_end(&v);
   free(v.cur);
   free(v.spare);
   free(v.outs);

@@ -36,6 +36,7 @@ typedef struct vm {
   uint32_t pc;            /* the statement running */
   const int64_t *ints;    /* the program's int-list values with parameters bound (plan arena),
                              or NULL: the program's own (it has no parameters) */
+  struct vm_allow *allow; /* --allow-missing patterns while the run lasts (vm/allow.c), or NULL */
 } vm;
 
 /* One statement while it runs: its instruction, its first input pattern compiled, its matches
@@ -102,6 +103,13 @@ bool vm_stmt_run(vm *v, stmt *s);
 /* Bind the program's parameters (values from opts, else defaults) and resolve its int lists
  * into v->ints, before the first statement runs. 0, or WBR_ERULES (reported) or WBR_ENOMEM. */
 int vm_params_bind(vm *v, const wbr_plan_options *opts);
+
+/* --allow-missing (vm/allow.c): compile opts' patterns (0, or WBR_EUSAGE for a bad one, reported,
+ * or WBR_ENOMEM); whether target tensor tt, not produced, is allowed (then it is listed in the
+ * plan); at the end, warn about patterns that match no target tensor, and free them. */
+int vm_allow_begin(vm *v, const wbr_plan_options *opts);
+bool vm_allow_take(vm *v, const wbr_tensor *tt);
+void vm_allow_end(vm *v);
 
 /* Statements defined outside stmt.c (their files), in the dispatch table all the same. */
 bool op_PARAM(vm *v, stmt *s); /* vm/params.c */

@@ -91,14 +91,21 @@ TEST(match_run_complete) {
   wbr_ctx_free(ctx);
 }
 
-TEST(match_run_ambiguous) {
-  wbr_ctx *ctx = NULL;
-  CHECK_INT(wbr_ctx_new(&ctx, NULL, NULL), 0);
+/* Two same-shape sources whose names share nothing with the two targets': nothing decides. */
+static void ambiguous_sets(wbr_ctx *ctx, wbr_tensorset **s, wbr_tensorset **t) {
   const char *sn[] = {"aux.alpha.weight", "aux.beta.weight"};
   const char *tn[] = {"extra.right.kernel_x", "extra.left.kernel_x"};
   const int64_t sh[][2] = {{24, 24}, {24, 24}};
   const int nd[] = {2, 2};
-  wbr_tensorset *s = set(ctx, sn, sh, nd, 2), *t = set(ctx, tn, sh, nd, 2);
+  *s = set(ctx, sn, sh, nd, 2);
+  *t = set(ctx, tn, sh, nd, 2);
+}
+
+TEST(match_run_ambiguous) {
+  wbr_ctx *ctx = NULL;
+  CHECK_INT(wbr_ctx_new(&ctx, NULL, NULL), 0);
+  wbr_tensorset *s, *t;
+  ambiguous_sets(ctx, &s, &t);
   wbr_match_result r = WBR_MATCH_RESULT_INIT;
   CHECK_INT(wbr_match_run(&r, ctx, s, t, NULL), 0);
   CHECK(!r.complete);
@@ -212,6 +219,41 @@ TEST(match_stack_depth_mismatch_counts) {
   CHECK_CONTAINS(r.draft, "stack 3 blocks on their leading axis, the target has 2 in \"layers.\"");
   CHECK_INT(dg.n, 0);
   wbr_match_result_free(&r);
+  wbr_tensorset_free(s);
+  wbr_tensorset_free(t);
+  wbr_ctx_free(ctx);
+}
+
+/* A version-1 result (a program built against the header before `json`) is filled and freed
+ * without touching the bytes past its last field; a version-2 one carries the JSON. */
+TEST(match_result_v1_untouched_past_its_fields_v2_has_json) {
+  wbr_ctx *ctx = NULL;
+  CHECK_INT(wbr_ctx_new(&ctx, NULL, NULL), 0);
+  wbr_tensorset *s, *t;
+  ambiguous_sets(ctx, &s, &t);
+  union {
+    wbr_match_result r;
+    unsigned char b[sizeof(wbr_match_result)];
+  } u;
+  size_t v1 = offsetof(wbr_match_result, json);
+  memset(&u, 0xA5, sizeof u);
+  memset(&u, 0, v1);
+  u.r.version = 1;
+  CHECK_INT(wbr_match_run(&u.r, ctx, s, t, NULL), 0);
+  CHECK_INT(u.r.nambiguous, 2);
+  wbr_match_result_free(&u.r);
+  bool kept = true;
+  for (size_t i = v1; i < sizeof u; i++) kept &= u.b[i] == 0xA5;
+  CHECK(kept);
+  CHECK_INT(u.r.version, 1);
+  wbr_match_result r = WBR_MATCH_RESULT_INIT;
+  CHECK_INT(wbr_match_run(&r, ctx, s, t, NULL), 0);
+  CHECK(r.json != NULL);
+  CHECK_CONTAINS(r.json, "\"ambiguous\":2");
+  CHECK_CONTAINS(r.json, "\"hint\":\"--hint 'aux.alpha.weight=extra.");
+  CHECK_CONTAINS(r.json, "\"reason\":\"ambiguous\"");
+  wbr_match_result_free(&r);
+  CHECK(r.json == NULL);
   wbr_tensorset_free(s);
   wbr_tensorset_free(t);
   wbr_ctx_free(ctx);

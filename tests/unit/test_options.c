@@ -63,7 +63,7 @@ TEST(options_apply_refuses_unknown_versions) {
     wbr_apply_options o = WBR_APPLY_OPTIONS_INIT;
     o.version = WBR_APPLY_OPTIONS_VERSION + 1;
     CHECK_INT(wbr_plan_apply(plan, ctx, out, NULL, &o), WBR_EUSAGE);
-    CHECK_CONTAINS(g.last, "has version 2, but this library");
+    CHECK_CONTAINS(g.last, "has version 3, but this library");
     o.version = WBR_APPLY_OPTIONS_VERSION;
     o.output.version = 0;
     CHECK_INT(wbr_plan_apply(plan, ctx, out, NULL, &o), WBR_EUSAGE);

@@ -89,7 +89,7 @@ rejects wbc/compile_output_links_to_input 2 "the output 'link.wbc' would overwri
 rejects wbc/compile_missing_file 1 'nope.wbr: error: cannot open the rule file: No such file or directory' "$WBR" compile nope.wbr
 rejects wbc/disasm_no_args 2 'RULES.wbc or RULES.wbr is missing' "$WBR" disasm
 rejects wbc/disasm_extra_arg 2 "too many arguments ('b.wbc')" "$WBR" disasm good.wbc b.wbc
-rejects wbc/disasm_unknown_flag 2 "unknown option '-v'" "$WBR" disasm -v good.wbc
+rejects wbc/disasm_unknown_flag 2 "unknown option '-x'" "$WBR" disasm -x good.wbc
 rejects wbc/disasm_missing_file 1 'gone.wbc: error: cannot open: No such file or directory' "$WBR" disasm gone.wbc
 
 # Bad rules: diagnostics as file:line:col, exit 1, and no .wbc written (nor a temporary).

@@ -1,0 +1,29 @@
+# wbr.bash — bash completion for wbr: subcommands, each one's options, files otherwise.
+# Installed by `make install` to $(PREFIX)/share/bash-completion/completions/wbr.
+_wbr() {
+  local cur=${COMP_WORDS[COMP_CWORD]} cmd=${COMP_WORDS[1]} opts
+  local common="-h --help -q --quiet -v --verbose"
+  if [ "$COMP_CWORD" -eq 1 ]; then
+    COMPREPLY=($(compgen -W "inspect plan check apply convert match compile disasm fmt help --help --version" -- "$cur"))
+    return
+  fi
+  case $cmd in
+    inspect) opts="--json" ;;
+    plan) opts="-t --target --format --param --config" ;;
+    check) opts="-t --target --json --param --config" ;;
+    apply) opts="-t --target -o --output --dry-run --sync --max-shard-size --param --config" ;;
+    convert) opts="-o --output --dtype -t --target --dry-run --sync --max-shard-size" ;;
+    match) opts="-o --output --hint --update --explain --json --library --param --config" ;;
+    compile) opts="-o --output" ;;
+    disasm) opts="" ;;
+    fmt) opts="-w --write --check" ;;
+    help) COMPREPLY=($(compgen -W "inspect plan check apply convert match compile disasm fmt" -- "$cur")); return ;;
+  esac
+  case ${COMP_WORDS[COMP_CWORD-1]} in
+    --format) COMPREPLY=($(compgen -W "text md json" -- "$cur")); return ;;
+    --dtype) COMPREPLY=($(compgen -W "bf16 f16 f32 f64" -- "$cur")); return ;;
+  esac
+  if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts $common" -- "$cur"))
+  else COMPREPLY=($(compgen -f -- "$cur")); fi
+}
+complete -o filenames -F _wbr wbr
