@@ -16,6 +16,7 @@ int cmd_match(int argc, char **argv) {
   const char *pos[2] = {0}, *out = NULL, *update = NULL, *library = NULL;
   int npos = 0;
   bool explain = false, json = false;
+  char layouts[2][32] = {"", ""};
   const char **hints = calloc((size_t)argc + 1, sizeof *hints);
   size_t nhints = 0;
   if (!hints) {
@@ -47,6 +48,15 @@ int cmd_match(int argc, char **argv) {
       } else hints[nhints++] = v;
     } else if (!strcmp(a, "--explain")) {
       explain = true;
+    } else if (!strcmp(a, "--layouts")) { /* SRC_CONV:TARGET_CONV; an empty side: from its names */
+      const char *v = i + 1 < argc ? argv[++i] : "", *colon = strchr(v, ':');
+      if (!colon || (size_t)(colon - v) >= sizeof layouts[0] || strlen(colon + 1) >= sizeof layouts[1]) {
+        code = cli_usage("match", "--layouts wants SRC:TARGET, each pytorch, flax, haiku or tensorflow (got '%s')", v);
+        goto done;
+      }
+      memcpy(layouts[0], v, (size_t)(colon - v));
+      layouts[0][colon - v] = 0;
+      strcpy(layouts[1], colon + 1);
     } else if (!strcmp(a, "--json")) {
       json = true;
     } else if (cli_is(a, "-h", "--help")) {
@@ -57,6 +67,8 @@ int cmd_match(int argc, char **argv) {
              "                  'A=B transpose' or 'A=B permute (3, 2, 0, 1)' also fixes the layout\n"
              "  --update RULES  keep RULES and draft only what they leave unmapped\n"
              "  --explain       print the evidence for each pairing to stderr\n"
+             "  --layouts S:T   layout conventions the names do not show (pytorch, flax, haiku,\n"
+             "                  tensorflow), e.g. haiku:pytorch: every 2-D+ `w` of SRC is [in, out]\n"
              "  --json          print the verdict as JSON on stdout (counts, unresolved targets with\n"
              "                  candidates and a --hint, review, draft); the draft goes only to -o\n"
              "  --library DIR   propose the rule files of DIR that map SRC onto TARGET (default:\n"
@@ -107,6 +119,8 @@ int cmd_match(int argc, char **argv) {
     o.explain = explain || cli_verbosity > 0; /* -v: the evidence too */
     o.params = params.v;
     o.nparams = params.n;
+    o.src_layout = layouts[0][0] ? layouts[0] : NULL;
+    o.target_layout = layouts[1][0] ? layouts[1] : NULL;
     rc = wbr_match_run(&res, ctx, src, tgt, &o);
   }
   if (rc) {

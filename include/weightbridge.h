@@ -462,7 +462,7 @@ WBR_API void wbr_plan_free(wbr_plan *plan);
 
 /* ---- The matcher: draft rules mapping one tensor set onto another (`wbr match`) -------------- */
 
-#define WBR_MATCH_OPTIONS_VERSION 2
+#define WBR_MATCH_OPTIONS_VERSION 3
 typedef struct wbr_match_options {
   unsigned version;             /* WBR_MATCH_OPTIONS_VERSION (WBR_MATCH_OPTIONS_INIT sets it) */
   const char *src_label;        /* how the draft names the source (file path), or NULL */
@@ -476,9 +476,13 @@ typedef struct wbr_match_options {
   /* version 2: */
   const wbr_param_value *params; /* --param and --config values (wbr_config_params), or NULL */
   size_t nparams;
+  /* version 3: the layout convention of each side when names do not say it: NULL (from the
+   * names, as before), "pytorch", "flax", "haiku" or "tensorflow"; anything else is WBR_EUSAGE. */
+  const char *src_layout;
+  const char *target_layout;
 } wbr_match_options;
 #define WBR_MATCH_OPTIONS_INIT \
-  {WBR_MATCH_OPTIONS_VERSION, NULL, NULL, NULL, 0, NULL, NULL, 0, false, NULL, 0}
+  {WBR_MATCH_OPTIONS_VERSION, NULL, NULL, NULL, 0, NULL, NULL, 0, false, NULL, 0, NULL, NULL}
 /* The old name, from before the version field; deprecated, kept for one release. */
 typedef wbr_match_options wbr_match_opts
     WBR_DEPRECATED("use wbr_match_options and WBR_MATCH_OPTIONS_INIT");

@@ -854,6 +854,7 @@ static int draft_for(wbr_ctx *ctx, const wbr_tensorset *s, const wbr_tensorset *
   if (!rc) rc = m_side_load(&m, &m.T, m_fold_set(&fold, true, t));
   if (!rc) {
     m_analyse_both(&m);
+    m_layouts_apply(&m, o);
     if (m.oom) rc = wbr_oom(ctx);
   }
   if (!rc) rc = m_pair_all(&m, hints, nhints);
@@ -970,6 +971,7 @@ int wbr_match_run(wbr_match_result *res, wbr_ctx *ctx, const wbr_tensorset *src,
   if (!bad) bad = refuse_unspellable(ctx, target, o && o->target_label ? o->target_label : NULL);
   if (!bad && o && o->version >= 2 && !o->update_name) /* --update: its file may declare others */
     bad = m_famtab_check_params(ctx, o->params, o->nparams);
+  if (!bad) bad = m_layouts_check(ctx, o);
   if (bad) return bad;
   wbr_match_options none = WBR_MATCH_OPTIONS_INIT;
   if (!o) o = &none;

@@ -226,6 +226,12 @@ typedef struct matcher {
   size_t nparams;
 } matcher;
 
+/* layouts.c: wbr_match_options version 3's layout conventions. check: 0 or WBR_EUSAGE (reported)
+ * for an unknown name; apply: after m_analyse_both, marks each side's kernels as its convention
+ * says (NULL: as the names say). */
+int m_layouts_check(wbr_ctx *ctx, const wbr_match_options *o);
+void m_layouts_apply(matcher *m, const wbr_match_options *o);
+
 /* tokens.c */
 void m_analyse_both(matcher *m);
 int m_side_load(matcher *m, mside *side, const wbr_tensorset *ts);

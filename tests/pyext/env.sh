@@ -6,7 +6,8 @@
 #   pyext_py ARGS...   $PY with PYTHONPATH=$PYEXT (and, under sanitizers, libasan/libubsan
 #                      preloaded and leak checking off: CPython leaks by design)
 # A suite skips visibly when the build cannot be made:  pyext_build || { echo "SKIP: id: $PYEXT_WHY"; exit 0; }
-PYEXT=$(cd "$BUILD" && pwd)/python
+PYEXT_LIB=$(cd "$BUILD" && pwd)
+PYEXT=$PYEXT_LIB/python
 PYEXT_WHY=
 PYEXT_PRELOAD=
 if [ -n "${WBR_SANITIZED:-}" ]; then
@@ -37,7 +38,7 @@ pyext_build() {
   (
     command -v flock >/dev/null 2>&1 && flock 9
     cd "$TOP/python" &&
-      WBR_BUILD="$(cd "$BUILD" && pwd)" WBR_SAN_FLAGS="${WBR_SAN_FLAGS:-}" "$PY" setup.py -q build_ext \
+      WBR_BUILD="$PYEXT_LIB" WBR_SAN_FLAGS="${WBR_SAN_FLAGS:-}" "$PY" setup.py -q build_ext --force \
         --build-lib "$PYEXT" --build-temp "$PYEXT/tmp" >"$T/pyext.log" 2>&1
   ) 9>"$PYEXT/.lock" || { PYEXT_WHY="building the extension failed: $(tail -c 600 "$T/pyext.log")"; return 1; }
   # The pure-Python layer beside it (pylib's files; absent before they land).

@@ -251,6 +251,8 @@ def match_dict():
     e = raises(n.Error, n.match, s2, t2, hints=["x"], contains="hint 'x' has no '='")
     assert isinstance(e, ValueError)
     raises(TypeError, n.match, s2, t2, hints="x=q")
+    raises(n.UsageError, n.match, s2, t2, src_layout="jax")
+    assert n.match(s2, t2, src_layout="haiku", target_layout="pytorch", hints=["x=q", "y=p"])["complete"]
 
 
 @test
