@@ -343,7 +343,7 @@ static PyMethodDef methods[] = {
     {"config_params_bytes", py_config_params_bytes, METH_VARARGS, "config_params_bytes(name, text)"},
     {"format_rules", py_format_rules, METH_VARARGS, "format_rules(name, text) -> str (wbr fmt)"},
     {"plan", (PyCFunction)(void (*)(void))wbp_plan, METH_VARARGS | METH_KEYWORDS,
-     "plan(program, src, target=None, params=None) -> Plan"},
+     "plan(program, src, target=None, params=None, allow_missing=None) -> Plan"},
     {"match", (PyCFunction)(void (*)(void))wbp_match, METH_VARARGS | METH_KEYWORDS,
      "match(src, target, hints=(), ...) -> dict"},
     {NULL, NULL, 0, NULL}};

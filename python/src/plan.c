@@ -32,32 +32,89 @@ static void busy(wbp_set *a, wbp_set *b, int d) {
   if (b) b->busy += d;
 }
 
+static void globs_free(char **g, size_t n) {
+  for (size_t i = 0; g && i < n; i++) free(g[i]);
+  free(g);
+}
+
+/* allow_missing: None or a sequence of str, copied (another thread may change the list while
+ * the GIL is released). 0, or -1 with an exception set. */
+static int allow_globs(PyObject *obj, char ***out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  if (obj == Py_None) return 0;
+  if (PyUnicode_Check(obj) || !PySequence_Check(obj)) {
+    PyErr_SetString(PyExc_TypeError, "allow_missing must be a list of glob patterns (str)");
+    return -1;
+  }
+  PyObject *seq = PySequence_Fast(obj, "allow_missing must be a list of glob patterns (str)");
+  if (!seq) return -1;
+  Py_ssize_t k = PySequence_Fast_GET_SIZE(seq);
+  char **g = calloc((size_t)k + 1, sizeof *g);
+  if (!g) {
+    Py_DECREF(seq);
+    PyErr_NoMemory();
+    return -1;
+  }
+  for (Py_ssize_t i = 0; i < k; i++) {
+    PyObject *it = PySequence_Fast_GET_ITEM(seq, i);
+    const char *u = PyUnicode_Check(it) ? PyUnicode_AsUTF8(it) : NULL;
+    if (!u) {
+      if (!PyErr_Occurred())
+        PyErr_Format(PyExc_TypeError, "allow_missing[%zd] is %.80s, expected a glob pattern (str)", i,
+                     Py_TYPE(it)->tp_name);
+    } else if (!(g[i] = strdup(u))) {
+      PyErr_NoMemory();
+    }
+    if (!g[i]) {
+      globs_free(g, (size_t)i);
+      Py_DECREF(seq);
+      return -1;
+    }
+  }
+  Py_DECREF(seq);
+  *out = g;
+  *n = (size_t)k;
+  return 0;
+}
+
 PyObject *wbp_plan(PyObject *self, PyObject *args, PyObject *kw) {
   (void)self;
-  static char *kws[] = {"program", "src", "target", "params", NULL};
-  PyObject *prog, *src, *target = Py_None, *params = Py_None;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O|OO:plan", kws, &wbp_program_type, &prog, &src, &target, &params))
+  static char *kws[] = {"program", "src", "target", "params", "allow_missing", NULL};
+  PyObject *prog, *src, *target = Py_None, *params = Py_None, *allow = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O|OOO:plan", kws, &wbp_program_type, &prog, &src, &target, &params,
+                                   &allow))
     return NULL;
   wbp_set *s = wbp_as_set(src, "src"), *t = target == Py_None ? NULL : wbp_as_set(target, "target");
   if (!s || (target != Py_None && !t)) return NULL;
+  char **globs;
+  size_t nglobs;
+  if (allow_globs(allow, &globs, &nglobs)) return NULL;
   wbr_param_value *pv;
   size_t npv;
-  if (wbp_params(params, &pv, &npv)) return NULL;
+  if (wbp_params(params, &pv, &npv)) {
+    globs_free(globs, nglobs);
+    return NULL;
+  }
   wbp_planobj *p = PyObject_New(wbp_planobj, &wbp_plan_type);
   if (!p) {
     wbp_params_free(pv, npv);
+    globs_free(globs, nglobs);
     return NULL;
   }
   p->plan = NULL;
   p->prog = p->src = p->target = p->diagnostics = NULL;
   if (wbp_ctx_init(&p->c)) {
     wbp_params_free(pv, npv);
+    globs_free(globs, nglobs);
     Py_DECREF(p);
     return NULL;
   }
   wbr_plan_options o = WBR_PLAN_OPTIONS_INIT;
   o.params = pv;
   o.nparams = npv;
+  o.allow_missing = (const char *const *)globs;
+  o.nallow_missing = nglobs;
   int rc;
   const wbr_program *cp = ((wbp_program *)prog)->p;
   busy(s, t, 1);
@@ -66,6 +123,7 @@ PyObject *wbp_plan(PyObject *self, PyObject *args, PyObject *kw) {
   Py_END_ALLOW_THREADS
   busy(s, t, -1);
   wbp_params_free(pv, npv);
+  globs_free(globs, nglobs);
   if (rc) {
     wbp_raise(&p->c, rc);
     Py_DECREF(p);

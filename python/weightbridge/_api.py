@@ -177,7 +177,9 @@ def _plan(prog, src, tgt, params=None, allow_missing=None):
     kw = {}
     if params is not None:
         kw["params"] = params
-    if allow_missing is not None:
+    if isinstance(allow_missing, str):
+        kw["allow_missing"] = [allow_missing]  # one pattern, not a list of its characters
+    elif allow_missing is not None:
         kw["allow_missing"] = list(allow_missing)
     return _native.plan(prog, src.ts, tgt.ts if tgt is not None else None, **kw)
 

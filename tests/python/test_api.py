@@ -72,15 +72,26 @@ class Api(Scratch):
     def test_allow_missing(self):
         mine = dict(self.mine)
         mine["transformer.extra.weight"] = torch.empty(3)
-        try:
-            rep = wb.check(RULES, self.sd, mine, allow_missing=["transformer.extra.*"])
-        except TypeError as e:
-            if "allow_missing" in str(e):
-                self.skipTest("the extension has no allow_missing yet (spec A4)")
-            raise
+        with self.assertRaises(wb.MappingError) as cm:
+            wb.check(RULES, self.sd, mine)
+        self.assertIn("transformer.extra.weight", str(cm.exception))
+        rep = wb.check(RULES, self.sd, mine, allow_missing=["transformer.extra.*"])
         self.assertEqual(rep.targets, len(self.mine))
-        out = wb.apply(RULES, self.sd, mine, allow_missing=["transformer.extra.*"])
+        self.assertEqual([m["name"] for m in rep.rows.json.get("missing_allowed", [])],
+                         ["transformer.extra.weight"])
+        wb.check(RULES, self.sd, mine, allow_missing="transformer.extra.*")  # one pattern as a str
+        out = wb.apply(RULES, self.sd, mine, allow_missing=("transformer.extra.*",))
         self.assertNotIn("transformer.extra.weight", out)
+        self.assertEqual(len(out), len(self.mine))
+        for k in out:
+            self.assertTrue(torch.equal(out[k], self.want[k]), k)
+
+    def test_allow_missing_bad(self):
+        for bad, exc in ((["ok.*", 3], TypeError), (7, TypeError), (["head.{"], ValueError)):
+            with self.assertRaises(exc, msg=repr(bad)) as cm:
+                wb.check(RULES, self.sd, self.mine, allow_missing=bad)
+            if exc is ValueError:
+                self.assertIn("--allow-missing pattern 'head.{'", str(cm.exception))
 
     def test_apply_without_target(self):
         out = wb.apply('weightbridge 1\nrename "h.{i}.*" -> "blocks.{i}.*"\n', self.sd)
