@@ -25,22 +25,28 @@ static const struct {
      "  lists the tensors of a weight file or manifest (name, dtype, shape, bytes) from its header\n"
      "  --json          print a manifest of them instead, usable as a target (-t)\n"},
     {"plan",
-     "usage: wbr plan RULES SRC [-t TARGET] [--format text|md|json] [--param NAME=INT]... [--config FILE]\n"
+     "usage: wbr plan RULES SRC [-t TARGET] [--format text|md|json] [--allow-missing PATTERN]...\n"
+     "                [--param NAME=INT]... [--config FILE]\n"
      "  the mapping table: each output tensor, where it comes from, its operations; reads no data.\n"
      "  Exit 1 when the plan has problems (each reported on stderr)\n"
      "  RULES           a .wbr or .wbc; '-' reads the rules from stdin\n"
      "  -t TARGET       compare with TARGET (a weight file or a JSON manifest)\n"
      "  --format F      text (default), md or json\n"
+     "  --allow-missing PATTERN  target tensors (a glob) left to the model's own initialisation:\n"
+     "                  listed as 'missing (allowed)', not a problem (repeatable)\n"
      "  --param N=INT   the value of a parameter (repeatable); --config FILE: from a config.json\n"},
     {"check",
-     "usage: wbr check RULES SRC -t TARGET [--json] [--param NAME=INT]... [--config FILE]\n"
+     "usage: wbr check RULES SRC -t TARGET [--json] [--allow-missing PATTERN]... [--param NAME=INT]...\n"
+     "                 [--config FILE]\n"
      "  exit 0 iff RULES map SRC onto TARGET exactly (names, shapes, dtypes); 1 with each problem\n"
      "  RULES           a .wbr or .wbc; '-' reads the rules from stdin\n"
      "  --json          print the verdict as JSON on stdout: counts and every problem with its\n"
      "                  kind, tensor and help\n"
+     "  --allow-missing PATTERN  target tensors (a glob) the rules may leave unproduced (repeatable)\n"
      "  -v              also print the mapping table on stderr\n"},
     {"apply",
      "usage: wbr apply RULES SRC [-t TARGET] -o OUT [--dry-run] [--sync] [--max-shard-size SIZE]\n"
+     "                 [--threads N] [--allow-missing PATTERN]... [--metadata KEY=VALUE]...\n"
      "                 [--param NAME=INT]... [--config FILE]\n"
      "  converts SRC by RULES into OUT (format by OUT's extension), written atomically; never onto\n"
      "  an input. No rule file: wbr convert SRC -o OUT\n"
@@ -49,6 +55,11 @@ static const struct {
      "  --dry-run       plan and check only; write nothing (exit as check would)\n"
      "  --sync          make OUT durable (fsync) before reporting success\n"
      "  --max-shard-size SIZE  shard size of a NAME.safetensors.index.json output (5GB, 500MB)\n"
+     "  --threads N     threads that transform tensors (default: the CPUs); same bytes for any N\n"
+     "  --allow-missing PATTERN  with -t: target tensors (a glob) left to the model's own\n"
+     "                  initialisation; everything else is written (repeatable)\n"
+     "  --metadata K=V  a metadata entry of the output (repeatable; wins over the source's and\n"
+     "                  the target's; safetensors outputs get format=pt unless one is given)\n"
      "  -v              also print the mapping table before writing, and bytes and time after\n"},
     {"compile",
      "usage: wbr compile RULES.wbr [-o RULES.wbc]\n"

@@ -9,9 +9,9 @@ _wbr() {
   fi
   case $cmd in
     inspect) opts="--json" ;;
-    plan) opts="-t --target --format --param --config" ;;
-    check) opts="-t --target --json --param --config" ;;
-    apply) opts="-t --target -o --output --dry-run --sync --max-shard-size --param --config" ;;
+    plan) opts="-t --target --format --allow-missing --param --config" ;;
+    check) opts="-t --target --json --allow-missing --param --config" ;;
+    apply) opts="-t --target -o --output --dry-run --sync --max-shard-size --threads --allow-missing --metadata --param --config" ;;
     convert) opts="-o --output --dtype -t --target --dry-run --sync --max-shard-size" ;;
     match) opts="-o --output --hint --update --explain --json --library --param --config" ;;
     compile) opts="-o --output" ;;
