@@ -17,13 +17,22 @@ static const char HELP_COMMON[] =
     "                  'wrote'/'ok' lines)\n"
     "  -v, --verbose   say more (see each command); -h, --help: this text\n";
 
+#define HELP_FROM                                                                                 \
+  "  --from FORMAT   read SRC as FORMAT whatever its extension: safetensors, pytorch, lightning,\n" \
+  "                  gguf, npz, npy, manifest, sharded-safetensors, sharded-pytorch (also pt,\n"     \
+  "                  torch, bin, ckpt, json, ...)\n"
+#define HELP_TARGET_FORMAT "  --target-format FORMAT  read TARGET as FORMAT\n"
+
 static const struct {
   const char *cmd, *text;
 } HELP[] = {
     {"inspect",
-     "usage: wbr inspect FILE [--json]\n"
+     "usage: wbr inspect FILE [--json] [--from FORMAT]\n"
      "  lists the tensors of a weight file or manifest (name, dtype, shape, bytes) from its header\n"
-     "  --json          print a manifest of them instead, usable as a target (-t)\n"},
+     "  --json          print a manifest of them instead, usable as a target (-t)\n"
+     "  --from FORMAT   read FILE as FORMAT whatever its extension: safetensors, pytorch, lightning,\n"
+     "                  gguf, npz, npy, manifest, sharded-safetensors, sharded-pytorch (also pt,\n"
+     "                  torch, bin, ckpt, json, ...)\n"},
     {"plan",
      "usage: wbr plan RULES SRC [-t TARGET] [--format text|md|json] [--param NAME=INT]... [--config FILE]\n"
      "  the mapping table: each output tensor, where it comes from, its operations; reads no data.\n"
@@ -31,14 +40,16 @@ static const struct {
      "  RULES           a .wbr or .wbc; '-' reads the rules from stdin\n"
      "  -t TARGET       compare with TARGET (a weight file or a JSON manifest)\n"
      "  --format F      text (default), md or json\n"
-     "  --param N=INT   the value of a parameter (repeatable); --config FILE: from a config.json\n"},
+     "  --param N=INT   the value of a parameter (repeatable); --config FILE: from a config.json\n"
+     HELP_FROM HELP_TARGET_FORMAT},
     {"check",
      "usage: wbr check RULES SRC -t TARGET [--json] [--param NAME=INT]... [--config FILE]\n"
      "  exit 0 iff RULES map SRC onto TARGET exactly (names, shapes, dtypes); 1 with each problem\n"
      "  RULES           a .wbr or .wbc; '-' reads the rules from stdin\n"
      "  --json          print the verdict as JSON on stdout: counts and every problem with its\n"
      "                  kind, tensor and help\n"
-     "  -v              also print the mapping table on stderr\n"},
+     "  -v              also print the mapping table on stderr\n"
+     HELP_FROM HELP_TARGET_FORMAT},
     {"apply",
      "usage: wbr apply RULES SRC [-t TARGET] -o OUT [--dry-run] [--sync] [--max-shard-size SIZE]\n"
      "                 [--param NAME=INT]... [--config FILE]\n"
@@ -49,7 +60,10 @@ static const struct {
      "  --dry-run       plan and check only; write nothing (exit as check would)\n"
      "  --sync          make OUT durable (fsync) before reporting success\n"
      "  --max-shard-size SIZE  shard size of a NAME.safetensors.index.json output (5GB, 500MB)\n"
-     "  -v              also print the mapping table before writing, and bytes and time after\n"},
+     "  -v              also print the mapping table before writing, and bytes and time after\n"
+     HELP_FROM HELP_TARGET_FORMAT
+     "  --to FORMAT     write OUT as FORMAT whatever its extension (safetensors, pytorch, gguf, npz,\n"
+     "                  npy, manifest, sharded-safetensors)\n"},
     {"compile",
      "usage: wbr compile RULES.wbr [-o RULES.wbc]\n"
      "  checks the rules (every error as file:line:col) and, with -o, writes the bytecode\n"},
