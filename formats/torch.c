@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "format.h"
+#include "json.h" /* wbr_json_show */
 #include "pickle.h"
 #include "zip.h"
 
@@ -90,6 +91,7 @@ static bool has_tensor(reader *r, const wbr_pk_value *v, int depth) {
   if (++r->steps > MAX_STEPS || depth > MAX_NEST) return true;
   switch (v->kind) {
   case WBR_PK_TENSOR: return true;
+  case WBR_PK_OBJECT: return true; /* it may hide one: walk() refuses it */
   case WBR_PK_DICT:
     for (size_t i = 0; i < v->u.dict.n; i++)
       if (has_tensor(r, v->u.dict.vals[i], depth + 1)) return true;
@@ -136,6 +138,18 @@ static int walk(reader *r, const wbr_pk_value *v, wbr_buf *name, int depth) {
   size_t base = name->len;
   int rc = 0;
   switch (v->kind) {
+  case WBR_PK_OBJECT: {
+    char cls[600], shown[600];
+    snprintf(cls, sizeof cls, "%.*s.%.*s", (int)v->u.object.module_len, v->u.object.module,
+             (int)v->u.object.name_len, v->u.object.name);
+    wbr_json_show(shown, sizeof shown, cls); /* the name comes from the file */
+    return wbr_fail(r->ctx, WBR_EFORMAT, r->path,
+                    "select the entry that holds the tensors with FILE#KEY, or save a plain state "
+                    "dict",
+                    "'%s' is a Python object (%s), which weightbridge does not read (nothing in "
+                    "the file is run)",
+                    name->len ? name->p : "the selected entry", shown);
+  }
   case WBR_PK_TENSOR:
     if (name->len == 0)
       return wbr_fail(r->ctx, WBR_EFORMAT, r->path, "save a dict of tensors (a state dict)",
@@ -513,7 +527,11 @@ static int read_checkpoint(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, co
   if (!rc) rc = find_pickle(&r, &pkl);
   if (!rc) rc = check_byteorder(&r);
   if (!rc) rc = wbr_zip_stored(r.zip, pkl, &pb);
-  if (!rc) rc = wbr_pickle_load(&pk, &root, ctx, path, "data.pkl", pb, (size_t)pkl->usize);
+  /* A Lightning checkpoint keeps Python objects beside its state dict (an optimizer class, an
+   * OmegaConf config, numpy scalars in hyper_parameters): they are kept inert and refused only
+   * where tensors are read. A plain checkpoint refuses them at once. */
+  if (!rc) rc = wbr_pickle_load_flags(&pk, &root, ctx, path, "data.pkl", pb, (size_t)pkl->usize,
+                                      lightning ? WBR_PICKLE_INERT : 0);
   if (!rc) rc = select_root(&r, root, key, lightning, &sel);
   if (!rc) rc = walk(&r, sel, &name, 0);
   if (!rc && r.nf && !(pl = calloc(r.nf, sizeof *pl))) rc = wbr_oom_file(ctx, path);

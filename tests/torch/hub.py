@@ -217,6 +217,31 @@ result("hub/ckpt/plain-state-dict", r.returncode == 0 and list(tens or {}) == li
 torch.save({"model": model, "ema": model}, p("nested.ckpt"))
 check_rejects("hub/ckpt/nested-no-state-dict", wbr("inspect", p("nested.ckpt")),
               "this checkpoint nests its tensors in sub-dicts (model, ema)")
+# What real Lightning checkpoints keep in hyper_parameters (save_hyperparameters() of whatever
+# the module was given): classes, instances, partials, paths, numpy scalars and arrays, sets.
+# They are kept inert (never resolved or run) and the state dict reads; a plain .pt with the
+# same objects is still refused at the first unknown global, as torch.load(weights_only=True).
+import argparse, collections, functools, pathlib  # noqa: E401,E402
+import numpy as np  # noqa: E402
+hp = {"loss_cls": torch.nn.MSELoss, "loss": torch.nn.MSELoss(), "opt": functools.partial(torch.optim.Adam, lr=1e-3),
+      "root": pathlib.PurePosixPath("/data/x"), "args": argparse.Namespace(lr=0.1, layers=[2, 3]),
+      "score": np.float64(0.5), "refs": np.arange(3), "groups": collections.defaultdict(list, {"a": [1]}),
+      "ids": {1, 2, 3}, "dtype": torch.float16}
+torch.save({**ckpt, "hyper_parameters": hp, "hparams_type": argparse.Namespace}, p("objects.ckpt"))
+r, tens = inspect_json(p("objects.ckpt"))
+result("hub/ckpt/objects-beside-state-dict", r.returncode == 0 and list(tens or {}) == list(want), r.stderr[-400:])
+r = wbr("convert", p("objects.ckpt"), "-o", p("objects.safetensors"))
+if check_ok("hub/ckpt/objects-convert", r):
+    same_as("hub/ckpt/objects-values", p("objects.safetensors"), want)
+check_rejects("hub/ckpt/object-selected", wbr("inspect", p("objects.ckpt") + "#hyper_parameters"),
+              "'loss_cls' is a Python object (torch.nn.modules.loss.MSELoss), which weightbridge does not read")
+torch.save({"state_dict": {"w": torch.zeros(2), "extra": pathlib.PurePosixPath("/x")}}, p("object-in-sd.ckpt"))
+check_rejects("hub/ckpt/object-in-state-dict", wbr("inspect", p("object-in-sd.ckpt")),
+              "'extra' is a Python object (pathlib.PurePosixPath)")
+torch.save({"model": model, "cfg": argparse.Namespace(a=1)}, p("objects.pt"))
+check_rejects("hub/pt-objects-still-refused", wbr("inspect", p("objects.pt") + "#model"),
+              "global 'argparse.Namespace' is not allowed")
+
 # Never written: refused before anything exists.
 r = wbr("convert", p("ckpt.safetensors"), "-o", p("out.ckpt"))
 result("hub/ckpt/not-written", r.returncode == 2 and "reads lightning files but does not write them" in r.stderr
