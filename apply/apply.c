@@ -419,11 +419,52 @@ static unsigned apply_threads(const wbr_apply_options *opts) {
   return n < WBR_PIPE_MAX_THREADS ? n : WBR_PIPE_MAX_THREADS;
 }
 
+/* wbr_apply_options of versions 1 and 2, as callers built against those headers lay them out:
+ * they embed wbr_writer_options version 1, which has no `format` (version 1 ends at userdata). */
+typedef struct writer_options_v1 {
+  unsigned version;
+  bool durable;
+  uint64_t max_shard_bytes;
+} writer_options_v1;
+typedef struct apply_options_v2 {
+  unsigned version;
+  writer_options_v1 output;
+  wbr_progress_fn progress;
+  void *userdata;
+  unsigned threads; /* version 2 */
+  const char *const *metadata;
+  size_t nmetadata;
+} apply_options_v2;
+
+/* The options in this header's layout: *opts itself, or an older struct copied into *tmp. The
+ * embedded writer options' version tells the layouts apart (both start with the same fields):
+ * only headers of wbr_writer_options version 1 laid out apply options of version 1 and 2 that
+ * way; a newer caller that lowered the version keeps this layout. */
+static const wbr_apply_options *apply_opts_now(const wbr_apply_options *opts, wbr_apply_options *tmp) {
+  if (opts->version == 0 || opts->version >= 3 || opts->output.version != 1) return opts;
+  const apply_options_v2 *old = (const apply_options_v2 *)(const void *)opts;
+  *tmp = (wbr_apply_options)WBR_APPLY_OPTIONS_INIT;
+  tmp->version = old->version;
+  tmp->output.version = 1;
+  tmp->output.durable = old->output.durable;
+  tmp->output.max_shard_bytes = old->output.max_shard_bytes;
+  tmp->progress = old->progress;
+  tmp->userdata = old->userdata;
+  if (old->version >= 2) {
+    tmp->threads = old->threads;
+    tmp->metadata = old->metadata;
+    tmp->nmetadata = old->nmetadata;
+  }
+  return tmp;
+}
+
 int wbr_plan_apply(const wbr_plan *plan, wbr_ctx *ctx, const char *path, const char *const *protect,
                    const wbr_apply_options *opts) {
   static const wbr_apply_options defaults = WBR_APPLY_OPTIONS_INIT;
   if (!opts) opts = &defaults;
   if (!plan || !path) return WBR_EUSAGE;
+  wbr_apply_options tmp;
+  opts = apply_opts_now(opts, &tmp);
   int vrc = WBR_CHECK_VERSION(ctx, "wbr_plan_apply", opts, wbr_apply_options, WBR_APPLY_OPTIONS);
   if (!vrc) vrc = WBR_CHECK_VERSION(ctx, "wbr_plan_apply", &opts->output, wbr_writer_options, WBR_WRITER_OPTIONS);
   if (vrc) return vrc;
@@ -585,6 +626,8 @@ int wbr_plan_apply_memory(const wbr_plan *plan, wbr_ctx *ctx, wbr_buffer_fn fn, 
   static const wbr_apply_options defaults = WBR_APPLY_OPTIONS_INIT;
   if (!opts) opts = &defaults;
   if (!plan || !fn) return WBR_EUSAGE;
+  wbr_apply_options tmp;
+  opts = apply_opts_now(opts, &tmp);
   int rc = WBR_CHECK_VERSION(ctx, "wbr_plan_apply_memory", opts, wbr_apply_options, WBR_APPLY_OPTIONS);
   if (rc == 0) rc = memory_refusals(plan, ctx);
   if (rc) return rc;

@@ -126,7 +126,7 @@ static const char *dtype_arg(const char *v) {
 /* Options of apply that take a value, so that SRC is found among convert's arguments. */
 static bool takes_value(const char *a) {
   static const char *const opts[] = {"-o", "--output", "-t", "--target", "--max-shard-size", "--param", "--config",
-                                     "--threads", "--metadata", "--from", "--to", "--allow-missing", "--copy", "--dtype"};
+                                     "--threads", "--metadata", "--from", "--to", "--target-format", "--allow-missing", "--copy", "--dtype"};
   for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
     if (strcmp(a, opts[i]) == 0) return true;
   return false;
@@ -150,7 +150,7 @@ static void cast_one(FILE *f, const char *name, const char *dtype) {
  * cast per floating tensor when SRC also holds quantized ones (a cast must not match those), no
  * cast when nothing is floating (a cast that matches none is an error). When SRC cannot be opened
  * the plain cast: apply then reports SRC. Caller frees; NULL when out of memory. */
-static char *convert_program(const char *src, const char *dtype) {
+static char *convert_program(const char *src, const char *from, const char *dtype) {
   char *text = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&text, &len);
@@ -158,7 +158,7 @@ static char *convert_program(const char *src, const char *dtype) {
   fputs("weightbridge 1\n", f);
   wbr_ctx *q = NULL;
   wbr_tensorset *ts = NULL;
-  if (dtype && (wbr_ctx_new(&q, NULL, NULL) != 0 || wbr_tensorset_open(&ts, q, src) != 0)) {
+  if (dtype && (wbr_ctx_new(&q, NULL, NULL) != 0 || wbr_tensorset_open_as(&ts, q, src, from) != 0)) {
     fprintf(f, "cast \"*\" %s\n", dtype);
     dtype = NULL;
   }
@@ -183,18 +183,21 @@ static char *convert_program(const char *src, const char *dtype) {
 
 static int convert_help(void) {
   printf("usage: wbr convert SRC -o OUT [--dtype bf16|f16|f32|f64] [-t TARGET] [--max-shard-size SIZE] [--sync]\n"
+         "                   [--from FORMAT] [--to FORMAT]\n"
          "  a plain conversion (the format follows OUT's extension) or cast, with no rule file: the\n"
          "  same plan, checks and atomic write as `wbr apply` (messages name the rules \"(no rules)\")\n"
          "  --dtype D     cast every floating-point tensor to D (bf16, f16, f32, f64; bfloat16, float16,\n"
          "                half, fp16, float32, torch.float32 ... also accepted); integer, bool and\n"
          "                quantized tensors keep their dtype\n"
          "  -t TARGET     check the result against TARGET (a manifest or weight file) before writing\n"
+         "  --from FORMAT read SRC as FORMAT, --to FORMAT write OUT as FORMAT, whatever their\n"
+         "                extensions (safetensors, pytorch, lightning, gguf, npz, npy, ...)\n"
          "  other options as for `wbr apply` (--max-shard-size, --sync, --param, --config, ...)\n");
   return EXIT_OK;
 }
 
 int cmd_convert(int argc, char **argv) {
-  const char *dtype = NULL, *src = NULL;
+  const char *dtype = NULL, *src = NULL, *from = NULL;
   char **av = calloc((size_t)argc + 2, sizeof *av);
   if (!av) {
     fputs("wbr convert: out of memory\n", stderr);
@@ -219,6 +222,7 @@ int cmd_convert(int argc, char **argv) {
       i++;
       continue;
     }
+    if (strcmp(a, "--from") == 0 && i + 1 < argc) from = argv[i + 1]; /* apply checks it */
     if (!src && (a[0] != '-' || !a[1]) && !(i > 1 && takes_value(argv[i - 1]))) src = a;
     av[n++] = argv[i];
   }
@@ -226,7 +230,7 @@ int cmd_convert(int argc, char **argv) {
     free(av);
     return cli_usage("convert", "SRC is missing");
   }
-  if (!(convert_text = convert_program(src, dtype))) {
+  if (!(convert_text = convert_program(src, from, dtype))) {
     free(av);
     fputs("wbr convert: out of memory\n", stderr);
     return EXIT_INPUT;

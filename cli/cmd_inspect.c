@@ -5,11 +5,16 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fmtopt.h"
 
 int cmd_inspect(int argc, char **argv) {
   const char *path = NULL;
   bool json = false;
+  cli_formats fo = {0};
   for (int i = 1; i < argc; i++) {
+    int prc = cli_formats_arg(&fo, "inspect", CLI_FMT_FROM, argc, argv, &i);
+    if (prc > 0) return prc;
+    if (prc == 0) continue;
     if (strcmp(argv[i], "--json") == 0)
       json = true;
     else if (argv[i][0] == '-' && argv[i][1])
@@ -22,7 +27,7 @@ int cmd_inspect(int argc, char **argv) {
   if (!path) return cli_usage("inspect", "FILE is missing");
   wbr_ctx *ctx = cli_ctx();
   wbr_tensorset *ts;
-  int rc = wbr_tensorset_open(&ts, ctx, path);
+  int rc = wbr_tensorset_open_as(&ts, ctx, path, fo.from);
   if (rc == 0) {
     /* The library renders (and escapes what came from the file); the CLI prints. */
     char *s = json ? wbr_tensorset_to_manifest(ts) : wbr_tensorset_render(ts, path);

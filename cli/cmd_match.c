@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fmtopt.h"
 
 int cmd_match(int argc, char **argv) {
   const char *pos[2] = {0}, *out = NULL, *update = NULL, *library = NULL;
@@ -25,9 +26,11 @@ int cmd_match(int argc, char **argv) {
   }
   int code = EXIT_OK, prc;
   cli_params params = {0};
+  cli_formats fo = {0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    if ((prc = cli_params_arg(&params, "match", argc, argv, &i)) >= 0) {
+    if ((prc = cli_params_arg(&params, "match", argc, argv, &i)) >= 0 ||
+        (prc = cli_formats_arg(&fo, "match", CLI_FMT_FROM | CLI_FMT_TARGET, argc, argv, &i)) >= 0) {
       if (prc) {
         code = prc;
         goto done;
@@ -74,7 +77,10 @@ int cmd_match(int argc, char **argv) {
              "  --library DIR   propose the rule files of DIR that map SRC onto TARGET (default:\n"
              "                  WBR_RULES_PATH's directories, else the installed rules library)\n"
              "  --param N=INT   the value of a parameter (repeatable)\n"
-             "  --config FILE   parameter values from a model config (config.json)\n");
+             "  --config FILE   parameter values from a model config (config.json)\n"
+             "  --from FORMAT   read SRC as FORMAT whatever its extension (safetensors, pytorch, lightning,\n"
+             "                  gguf, npz, npy, manifest, sharded-safetensors, sharded-pytorch)\n"
+             "  --target-format FORMAT  read TARGET as FORMAT\n");
       goto done;
     } else if (a[0] == '-' && a[1]) {
       code = cli_usage("match", "unknown option '%s'", a);
@@ -99,8 +105,8 @@ int cmd_match(int argc, char **argv) {
   wbr_tensorset *src = NULL, *tgt = NULL;
   char *upd = NULL;
   size_t upd_len = 0;
-  int rc = wbr_tensorset_open(&src, ctx, pos[0]);
-  if (!rc) rc = wbr_tensorset_open(&tgt, ctx, pos[1]);
+  int rc = wbr_tensorset_open_as(&src, ctx, pos[0], fo.from);
+  if (!rc) rc = wbr_tensorset_open_as(&tgt, ctx, pos[1], fo.target);
   if (!rc) rc = cli_match_swapped(src, tgt, pos);
   if (!rc && update) {
     upd = cli_read_file(ctx, update, &upd_len);

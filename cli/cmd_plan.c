@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fmtopt.h"
 #include "outopts.h"
 
 typedef struct job {
@@ -25,6 +26,7 @@ typedef struct job {
   wbr_plan *plan;
   cli_params params; /* --param, --config */
   cli_outopts oo;    /* --allow-missing, --metadata (cli/outopts.c) */
+  cli_formats fo;    /* --from, --target-format, --to (cli/fmtopt.c) */
 } job;
 
 static bool ends_with(const char *s, const char *suffix) {
@@ -120,6 +122,9 @@ static int parse_args(job *j, int argc, char **argv, bool want_format, bool want
       if (prc) return prc;
     } else if ((prc = cli_outopts_arg(&j->oo, j->cmd, want_out, argc, argv, &i)) >= 0) {
       if (prc) return prc;
+    } else if ((prc = cli_formats_arg(&j->fo, j->cmd, CLI_FMT_FROM | CLI_FMT_TARGET | (want_out ? CLI_FMT_TO : 0u),
+                                      argc, argv, &i)) >= 0) {
+      if (prc) return prc;
     } else if (a[0] == '-' && a[1]) {
       return cli_usage(j->cmd, "unknown option '%s'", a);
     } else if (npos < 2) {
@@ -141,8 +146,8 @@ static int prepare(job *j) {
   int code = cli_params_load(&j->params, j->ctx);
   if (code) return code;
   int rc = cli_load_rules(&j->prog, j->ctx, j->rules);
-  if (rc == 0) rc = wbr_tensorset_open(&j->src_set, j->ctx, j->src);
-  if (rc == 0 && j->target) rc = wbr_tensorset_open(&j->target_set, j->ctx, j->target);
+  if (rc == 0) rc = wbr_tensorset_open_as(&j->src_set, j->ctx, j->src, j->fo.from);
+  if (rc == 0 && j->target) rc = wbr_tensorset_open_as(&j->target_set, j->ctx, j->target, j->fo.target);
   wbr_plan_options po = WBR_PLAN_OPTIONS_INIT;
   po.params = j->params.v;
   po.nparams = j->params.n;
@@ -249,6 +254,7 @@ int cmd_apply(int argc, char **argv) {
     wbr_apply_options opts = WBR_APPLY_OPTIONS_INIT;
     opts.output.durable = j.sync;
     opts.output.max_shard_bytes = j.max_shard;
+    opts.output.format = j.fo.to;
     opts.threads = j.threads;
     opts.progress = show_progress;
     opts.userdata = &p;

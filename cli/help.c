@@ -17,16 +17,25 @@ static const char HELP_COMMON[] =
     "                  'wrote'/'ok' lines)\n"
     "  -v, --verbose   say more (see each command); -h, --help: this text\n";
 
+#define HELP_FROM                                                                                 \
+  "  --from FORMAT   read SRC as FORMAT whatever its extension: safetensors, pytorch, lightning,\n" \
+  "                  gguf, npz, npy, manifest, sharded-safetensors, sharded-pytorch (also pt,\n"     \
+  "                  torch, bin, ckpt, json, ...)\n"
+#define HELP_TARGET_FORMAT "  --target-format FORMAT  read TARGET as FORMAT\n"
+
 static const struct {
   const char *cmd, *text;
 } HELP[] = {
     {"inspect",
-     "usage: wbr inspect FILE [--json]\n"
+     "usage: wbr inspect FILE [--json] [--from FORMAT]\n"
      "  lists the tensors of a weight file or manifest (name, dtype, shape, bytes) from its header\n"
-     "  --json          print a manifest of them instead, usable as a target (-t)\n"},
+     "  --json          print a manifest of them instead, usable as a target (-t)\n"
+     "  --from FORMAT   read FILE as FORMAT whatever its extension: safetensors, pytorch, lightning,\n"
+     "                  gguf, npz, npy, manifest, sharded-safetensors, sharded-pytorch (also pt,\n"
+     "                  torch, bin, ckpt, json, ...)\n"},
     {"plan",
      "usage: wbr plan RULES SRC [-t TARGET] [--format text|md|json] [--allow-missing PATTERN]...\n"
-     "                [--param NAME=INT]... [--config FILE]\n"
+     "                [--param NAME=INT]... [--config FILE] [--from FORMAT] [--target-format FORMAT]\n"
      "  the mapping table: each output tensor, where it comes from, its operations; reads no data.\n"
      "  Exit 1 when the plan has problems (each reported on stderr)\n"
      "  RULES           a .wbr or .wbc; '-' reads the rules from stdin\n"
@@ -34,20 +43,23 @@ static const struct {
      "  --format F      text (default), md or json\n"
      "  --allow-missing PATTERN  target tensors (a glob) left to the model's own initialisation:\n"
      "                  listed as 'missing (allowed)', not a problem (repeatable)\n"
-     "  --param N=INT   the value of a parameter (repeatable); --config FILE: from a config.json\n"},
+     "  --param N=INT   the value of a parameter (repeatable); --config FILE: from a config.json\n"
+     HELP_FROM HELP_TARGET_FORMAT},
     {"check",
      "usage: wbr check RULES SRC -t TARGET [--json] [--allow-missing PATTERN]... [--param NAME=INT]...\n"
-     "                 [--config FILE]\n"
+     "                 [--config FILE] [--from FORMAT] [--target-format FORMAT]\n"
      "  exit 0 iff RULES map SRC onto TARGET exactly (names, shapes, dtypes); 1 with each problem\n"
      "  RULES           a .wbr or .wbc; '-' reads the rules from stdin\n"
      "  --json          print the verdict as JSON on stdout: counts and every problem with its\n"
      "                  kind, tensor and help\n"
      "  --allow-missing PATTERN  target tensors (a glob) the rules may leave unproduced (repeatable)\n"
-     "  -v              also print the mapping table on stderr\n"},
+     "  -v              also print the mapping table on stderr\n"
+     HELP_FROM HELP_TARGET_FORMAT},
     {"apply",
      "usage: wbr apply RULES SRC [-t TARGET] -o OUT [--dry-run] [--sync] [--max-shard-size SIZE]\n"
      "                 [--threads N] [--allow-missing PATTERN]... [--metadata KEY=VALUE]...\n"
-     "                 [--param NAME=INT]... [--config FILE]\n"
+     "                 [--param NAME=INT]... [--config FILE] [--from FORMAT] [--target-format FORMAT]\n"
+     "                 [--to FORMAT]\n"
      "  converts SRC by RULES into OUT (format by OUT's extension), written atomically; never onto\n"
      "  an input. No rule file: wbr convert SRC -o OUT\n"
      "  RULES           a .wbr or .wbc; '-' reads the rules from stdin\n"
@@ -60,7 +72,10 @@ static const struct {
      "                  initialisation; everything else is written (repeatable)\n"
      "  --metadata K=V  a metadata entry of the output (repeatable; wins over the source's and\n"
      "                  the target's; safetensors outputs get format=pt unless one is given)\n"
-     "  -v              also print the mapping table before writing, and bytes and time after\n"},
+     "  -v              also print the mapping table before writing, and bytes and time after\n"
+     HELP_FROM HELP_TARGET_FORMAT
+     "  --to FORMAT     write OUT as FORMAT whatever its extension (safetensors, pytorch, gguf, npz,\n"
+     "                  npy, manifest, sharded-safetensors)\n"},
     {"compile",
      "usage: wbr compile RULES.wbr [-o RULES.wbc]\n"
      "  checks the rules (every error as file:line:col) and, with -o, writes the bytecode\n"},

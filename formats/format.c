@@ -2,6 +2,7 @@
  * set from a file: the file is memory-mapped read-only and handed to its format's reader, so
  * only the header is parsed and tensor bytes are read by the OS on demand. New formats add one
  * line to `formats`. */
+#include "../base/text.h" /* wbr_edit_distance, for "did you mean" */
 #include "format.h"
 #include "json.h"
 
@@ -19,6 +20,8 @@ static const wbr_format *const formats[] = {
     &wbr_format_torch,
     &wbr_format_gguf,
     &wbr_format_sharded,
+    &wbr_format_sharded_torch,
+    &wbr_format_lightning,
     &wbr_format_npy,
     &wbr_format_npz,
 };
@@ -39,6 +42,84 @@ const wbr_format *wbr_format_for_path(const char *path) {
     }
   }
   return best;
+}
+
+/* ---- Formats by name (wbr_tensorset_open_as, wbr_writer_options.format, --from/--to) ----------
+ * A name matches a format's own name, one of its extensions without the dot, or an alias,
+ * ignoring case and treating '-', '_' and ' ' alike: "sharded-safetensors", "PyTorch", "pt",
+ * ".bin", "ckpt", "json" all name something. */
+static const struct {
+  const char *alias;
+  const wbr_format *fmt;
+} aliases[] = {{"torch", &wbr_format_torch}, {"pth-index", &wbr_format_sharded_torch},
+               {"bin-index", &wbr_format_sharded_torch}, {"safetensors-index", &wbr_format_sharded},
+               {"pl", &wbr_format_lightning}};
+
+static int name_char(char c) {
+  if (c == '_' || c == ' ') return '-';
+  return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+static bool same_name(const char *typed, const char *name) {
+  if (*typed == '.') typed++;
+  if (*name == '.') name++;
+  for (; *typed && *name; typed++, name++)
+    if (name_char(*typed) != name_char(*name)) return false;
+  return !*typed && !*name;
+}
+
+const wbr_format *wbr_format_named(const char *name) {
+  if (!name || !*name) return NULL;
+  for (size_t i = 0; i < NFORMATS; i++) {
+    if (same_name(name, formats[i]->name)) return formats[i];
+    for (const char *const *e = formats[i]->exts; *e; e++)
+      if (same_name(name, *e)) return formats[i];
+  }
+  for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+    if (same_name(name, aliases[i].alias)) return aliases[i].fmt;
+  return NULL;
+}
+
+void wbr_format_names(char *buf, size_t n) {
+  wbr_buf b;
+  wbr_buf_init(&b);
+  for (size_t i = 0; i < NFORMATS; i++) {
+    wbr_buf_puts(&b, i ? ", " : "");
+    for (const char *c = formats[i]->name; *c; c++) wbr_buf_putc(&b, *c == ' ' ? '-' : *c);
+    wbr_buf_puts(&b, " (");
+    for (const char *const *e = formats[i]->exts; *e; e++)
+      wbr_buf_printf(&b, "%s%s", e == formats[i]->exts ? "" : " ", *e);
+    wbr_buf_puts(&b, ")");
+  }
+  snprintf(buf, n, "%s", b.p ? b.p : "");
+  wbr_buf_free(&b);
+}
+
+const wbr_format *wbr_format_or_fail(wbr_ctx *ctx, const char *name, const char *what) {
+  const wbr_format *fmt = wbr_format_named(name);
+  if (!fmt) {
+    /* The closest format name within two edits ("safetensor", "lightnin"). */
+    char close[64] = "";
+    size_t best = 3, nl = name ? strlen(name) : 0;
+    for (size_t i = 0; i < NFORMATS && name; i++) {
+      size_t d = wbr_edit_distance(name, nl, formats[i]->name, strlen(formats[i]->name),
+                                   WBR_EDIT_TRANSPOSE | WBR_EDIT_FOLD_CASE);
+      if (d >= best) continue;
+      best = d;
+      snprintf(close, sizeof close, "%s", formats[i]->name);
+      for (char *c = close; *c; c++) *c = *c == ' ' ? '-' : *c; /* as the list spells it */
+    }
+    char names[512], help[700];
+    wbr_format_names(names, sizeof names);
+    snprintf(help, sizeof help, "%s%s%sthe formats are: %s", *close ? "did you mean '" : "", close,
+             *close ? "'? " : "", names);
+    wbr_fail(ctx, WBR_EUSAGE, NULL, help, "unknown %s format '%s'", what, name ? name : "");
+  }
+  return fmt;
+}
+
+int wbr_format_check(wbr_ctx *ctx, const char *name) {
+  return wbr_format_or_fail(ctx, name, "file") ? 0 : WBR_EUSAGE;
 }
 
 void wbr_format_extensions(char *buf, size_t n) {
@@ -63,7 +144,7 @@ int wbr_oom_file(wbr_ctx *ctx, const char *path) {
 int wbr_format_no_key(wbr_ctx *ctx, const char *path, const char *key) {
   const wbr_format *fmt = wbr_format_for_path(path);
   return wbr_fail(ctx, WBR_EFORMAT, path, "FILE#KEY selects an entry of a PyTorch checkpoint; drop the '#...'",
-                  "a %s file has no entries to select ('#%s')", fmt ? fmt->name : "?", key);
+                  "%s%s file has no entries to select ('#%s')", fmt ? "a " : "this", fmt ? fmt->name : "", key);
 }
 
 int wbr_tensor_fill(wbr_ctx *ctx, const wbr_tensor *t, uint8_t *dst) {
@@ -92,9 +173,11 @@ void *wbr_ts_own_block(wbr_tensorset *ts, wbr_ctx *ctx, size_t n) {
 static const wbr_format *format_or_fail(wbr_ctx *ctx, const char *path) {
   const wbr_format *fmt = wbr_format_for_path(path);
   if (!fmt) {
-    char exts[384], help[512];
+    char exts[512], help[768];
     wbr_format_extensions(exts, sizeof exts);
-    snprintf(help, sizeof help, "name the file with one of the extensions weightbridge reads: %s", exts);
+    snprintf(help, sizeof help,
+             "name the file with one of the extensions weightbridge reads: %s; or give its format "
+             "(wbr: --from FORMAT for SRC or FILE, --target-format FORMAT for TARGET)", exts);
     wbr_fail(ctx, WBR_EFORMAT, path, help, "unknown file type (by extension)");
   }
   return fmt;
@@ -114,30 +197,38 @@ static int read_into(wbr_tensorset **out, wbr_tensorset *ts, const wbr_format *f
   return 0;
 }
 
-static int open_file(wbr_tensorset **out, wbr_ctx *ctx, const char *path, const char *key);
+static int open_file(wbr_tensorset **out, wbr_ctx *ctx, const char *path, const char *key,
+                     const wbr_format *fmt);
 
-int wbr_tensorset_open(wbr_tensorset **out, wbr_ctx *ctx, const char *spec) {
+int wbr_tensorset_open_as(wbr_tensorset **out, wbr_ctx *ctx, const char *spec, const char *format) {
   if (!out || !spec) return WBR_EUSAGE;
   *out = NULL;
+  const wbr_format *fmt = NULL;
+  if (format && !(fmt = wbr_format_or_fail(ctx, format, "input"))) return WBR_EUSAGE;
   /* FILE#KEY selects an entry of a container (a sub-dict of a PyTorch checkpoint): split at the
-   * last '#' when the name before it has a known extension and the whole name is no file. */
+   * last '#' when the name before it has a known extension (or the format is given) and the
+   * whole name is no file. */
   char *path = wbr_strdup(spec);
   if (!path) return wbr_oom(ctx);
   const char *key = NULL;
   char *hash = strrchr(path, '#');
   if (hash && access(spec, F_OK) != 0) {
     *hash = 0;
-    if (wbr_format_for_path(path)) key = hash + 1;
+    if (fmt || wbr_format_for_path(path)) key = hash + 1;
     else *hash = '#';
   }
-  int rc = open_file(out, ctx, path, key);
+  if (!fmt) fmt = format_or_fail(ctx, path);
+  int rc = fmt ? open_file(out, ctx, path, key, fmt) : WBR_EFORMAT;
   free(path);
   return rc;
 }
 
-static int open_file(wbr_tensorset **out, wbr_ctx *ctx, const char *path, const char *key) {
-  const wbr_format *fmt = format_or_fail(ctx, path);
-  if (!fmt) return WBR_EFORMAT;
+int wbr_tensorset_open(wbr_tensorset **out, wbr_ctx *ctx, const char *spec) {
+  return wbr_tensorset_open_as(out, ctx, spec, NULL);
+}
+
+static int open_file(wbr_tensorset **out, wbr_ctx *ctx, const char *path, const char *key,
+                     const wbr_format *fmt) {
   struct stat st;
   int fd = wbr_io_open_read(ctx, path, NULL, &st);
   if (fd < 0) return fd;

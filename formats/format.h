@@ -95,6 +95,13 @@ int wbr_format_no_key(wbr_ctx *ctx, const char *path, const char *key);
 const wbr_format *wbr_format_for_path(const char *path);
 /* The supported extensions, for messages: ".safetensors (weights), .json (manifest)". */
 void wbr_format_extensions(char *buf, size_t n);
+/* The format a user's name for it stands for ("pytorch", "torch", "pt", "sharded-safetensors",
+ * "ckpt": its name, an extension or an alias, any case, '-' '_' ' ' alike), or NULL. */
+const wbr_format *wbr_format_named(const char *name);
+/* The formats' names with their extensions, for messages: "safetensors (.safetensors), ...". */
+void wbr_format_names(char *buf, size_t n);
+/* wbr_format_named, or NULL after reporting WBR_EUSAGE "unknown WHAT format" with the list. */
+const wbr_format *wbr_format_or_fail(wbr_ctx *ctx, const char *name, const char *what);
 
 /* Write the rest of the current tensor, `len` bytes that are also at offset `off` of file `fd`
  * (the source's descriptor), with copy_file_range: the kernel, or the filesystem by reflink,
@@ -111,6 +118,8 @@ extern const wbr_format wbr_format_manifest;
 extern const wbr_format wbr_format_torch;
 extern const wbr_format wbr_format_gguf;
 extern const wbr_format wbr_format_sharded;
+extern const wbr_format wbr_format_sharded_torch;
+extern const wbr_format wbr_format_lightning;
 extern const wbr_format wbr_format_npy;
 extern const wbr_format wbr_format_npz;
 

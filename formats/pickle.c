@@ -103,6 +103,7 @@ struct wbr_pickle {
   size_t nmarks;
   wbr_pk_value **memo;
   size_t memo_cap, memo_set;
+  bool inert; /* WBR_PICKLE_INERT */
 };
 
 #define HELP_RESAVE                                                                              \
@@ -136,6 +137,7 @@ const char *wbr_pk_kind_name(const wbr_pk_value *v) {
   case WBR_PK_GLOBAL: return "a global";
   case WBR_PK_STORAGE: return "a storage";
   case WBR_PK_TENSOR: return "a tensor";
+  case WBR_PK_OBJECT: return "a Python object";
   }
   return "a value";
 }
@@ -326,8 +328,27 @@ static const allowed *find_allowed(const char *mod, size_t ml, const char *name,
   return NULL;
 }
 
+/* An inert object named after the global (see WBR_PICKLE_INERT). */
+static int push_object(wbr_pickle *p, const char *mod, size_t ml, const char *name, size_t nl) {
+  int rc = 0;
+  wbr_pk_value *v = newv(p, WBR_PK_OBJECT, &rc);
+  if (!v) return rc;
+  v->u.object.module = mod;
+  v->u.object.module_len = ml < MAX_GLOBAL_NAME ? ml : MAX_GLOBAL_NAME;
+  v->u.object.name = name;
+  v->u.object.name_len = nl < MAX_GLOBAL_NAME ? nl : MAX_GLOBAL_NAME;
+  return push(p, v);
+}
+
+/* The same object again, as the result of calling or instantiating it. */
+static int push_object_of(wbr_pickle *p, const wbr_pk_value *cls) {
+  return push_object(p, cls->u.object.module, cls->u.object.module_len, cls->u.object.name,
+                     cls->u.object.name_len);
+}
+
 static int push_global(wbr_pickle *p, const char *mod, size_t ml, const char *name, size_t nl) {
   const allowed *a = find_allowed(mod, ml, name, nl);
+  if (!a && p->inert) return push_object(p, mod, ml, name, nl);
   if (!a) {
     char shown[2 * MAX_GLOBAL_NAME + 8];
     snprintf(shown, sizeof shown, "%.*s.%.*s", (int)(ml < MAX_GLOBAL_NAME ? ml : MAX_GLOBAL_NAME),
@@ -527,6 +548,12 @@ static const char *op_name(uint8_t op) {
   }
 }
 
+/* The top of the stack is an inert object: SETITEM(S) and APPEND(S) on it change nothing (a
+ * dict or list subclass filling itself). */
+static bool on_object(const wbr_pickle *p) {
+  return p->sp > top_mark(p) && p->stack[p->sp - 1]->kind == WBR_PK_OBJECT;
+}
+
 static int run(wbr_pickle *p, const wbr_pk_value **root) {
   int rc = 0;
   while (!rc) {
@@ -608,6 +635,7 @@ static int run(wbr_pickle *p, const wbr_pk_value **root) {
       break;
     case 's': /* SETITEM */
       if ((rc = pop(p, &v, "SETITEM")) || (rc = pop(p, &k, "SETITEM"))) break;
+      if (on_object(p)) break;
       if (p->sp == 0 || p->sp <= top_mark(p) || p->stack[p->sp - 1]->kind != WBR_PK_DICT) {
         rc = pk_fail(p, HELP_DAMAGED, "SETITEM on something that is not a dict");
         break;
@@ -620,18 +648,19 @@ static int run(wbr_pickle *p, const wbr_pk_value **root) {
     case 'u': /* SETITEMS */
       if ((rc = pop_mark(p, &items, &n, "SETITEMS"))) break;
       if (n % 2) rc = pk_fail(p, HELP_DAMAGED, "SETITEMS with an odd number of items (%zu)", n);
+      else if (on_object(p)) break;
       else if (p->sp == 0 || p->sp <= top_mark(p) || p->stack[p->sp - 1]->kind != WBR_PK_DICT)
         rc = pk_fail(p, HELP_DAMAGED, "SETITEMS on something that is not a dict");
       else rc = dict_add(p, p->stack[p->sp - 1], items, n / 2);
       break;
     case 'a': /* APPEND */
-      if ((rc = pop(p, &v, "APPEND"))) break;
+      if ((rc = pop(p, &v, "APPEND")) || on_object(p)) break;
       if (p->sp == 0 || p->sp <= top_mark(p) || p->stack[p->sp - 1]->kind != WBR_PK_LIST)
         rc = pk_fail(p, HELP_DAMAGED, "APPEND to something that is not a list");
       else rc = seq_add(p, p->stack[p->sp - 1], &v, 1);
       break;
     case 'e': /* APPENDS */
-      if ((rc = pop_mark(p, &items, &n, "APPENDS"))) break;
+      if ((rc = pop_mark(p, &items, &n, "APPENDS")) || on_object(p)) break;
       if (p->sp == 0 || p->sp <= top_mark(p) || p->stack[p->sp - 1]->kind != WBR_PK_LIST)
         rc = pk_fail(p, HELP_DAMAGED, "APPENDS to something that is not a list");
       else rc = seq_add(p, p->stack[p->sp - 1], items, n);
@@ -746,7 +775,8 @@ static int run(wbr_pickle *p, const wbr_pk_value **root) {
     {
       wbr_pk_value *res = NULL;
       if ((rc = pop(p, &v, "REDUCE")) || (rc = pop(p, &k, "REDUCE"))) break;
-      if (!(rc = call(p, k, v, &res, false))) rc = push(p, res);
+      if (k->kind == WBR_PK_OBJECT) rc = push_object_of(p, k); /* inert: nothing is called */
+      else if (!(rc = call(p, k, v, &res, false))) rc = push(p, res);
       break;
     }
     case 'b': /* BUILD: set an object's state; only OrderedDict's _metadata is expected */
@@ -756,8 +786,17 @@ static int run(wbr_pickle *p, const wbr_pk_value **root) {
         break;
       }
       k = p->stack[p->sp - 1];
-      if (k->kind != WBR_PK_DICT && k->kind != WBR_PK_TENSOR)
+      if (k->kind != WBR_PK_DICT && k->kind != WBR_PK_TENSOR && k->kind != WBR_PK_OBJECT)
         rc = pk_fail(p, HELP_RESAVE, "BUILD (setting object state) on %s", wbr_pk_kind_name(k));
+      break;
+    case 0x81: /* NEWOBJ: cls.__new__(cls, *args), inert only */
+    case 0x92: /* NEWOBJ_EX: with kwargs */
+      if (!p->inert) return pk_fail(p, HELP_RESAVE, "opcode %s (0x%02x) is not supported", op_name(op), op);
+      if (op == 0x92 && (rc = pop(p, &v, "NEWOBJ_EX"))) break;
+      if ((rc = pop(p, &v, op_name(op))) || (rc = pop(p, &k, op_name(op)))) break;
+      if (k->kind != WBR_PK_OBJECT)
+        rc = pk_fail(p, HELP_RESAVE, "%s of %s, not of a class", op_name(op), wbr_pk_kind_name(k));
+      else rc = push_object_of(p, k);
       break;
     case 'Q': /* BINPERSID */
       if (!(rc = pop(p, &v, "BINPERSID"))) rc = persistent(p, v);
@@ -775,6 +814,12 @@ static int run(wbr_pickle *p, const wbr_pk_value **root) {
 
 int wbr_pickle_load(wbr_pickle **out, const wbr_pk_value **root, wbr_ctx *ctx, const char *path,
                     const char *what, const uint8_t *bytes, size_t len) {
+  return wbr_pickle_load_flags(out, root, ctx, path, what, bytes, len, 0);
+}
+
+int wbr_pickle_load_flags(wbr_pickle **out, const wbr_pk_value **root, wbr_ctx *ctx,
+                          const char *path, const char *what, const uint8_t *bytes, size_t len,
+                          unsigned flags) {
   if (!out || !root) return WBR_EUSAGE;
   *out = NULL;
   *root = NULL;
@@ -785,6 +830,7 @@ int wbr_pickle_load(wbr_pickle **out, const wbr_pk_value **root, wbr_ctx *ctx, c
   p->what = what ? what : "pickle";
   p->b = bytes;
   p->len = len;
+  p->inert = (flags & WBR_PICKLE_INERT) != 0;
   int rc = run(p, root);
   if (rc) {
     wbr_pickle_free(p);

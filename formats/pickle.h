@@ -2,7 +2,9 @@
  * spirit of torch.load(weights_only=True): it understands protocol 2-5 opcodes for plain data
  * (dicts, lists, tuples, numbers, strings), tensor rebuild calls and storages by persistent id,
  * and nothing else. No code is ever executed: a global is only a name compared against a fixed
- * allowlist, and anything outside it is refused with the opcode or global named. Hard limits on
+ * allowlist, and anything outside it is refused with the opcode or global named (or, when the
+ * caller asks for it, kept as an inert WBR_PK_OBJECT that the caller refuses where it needs
+ * values: a Lightning checkpoint's hyper-parameters beside its state dict). Hard limits on
  * values, stack, marks and memo keep a hostile pickle from exhausting memory or time. */
 #ifndef WBR_PICKLE_H
 #define WBR_PICKLE_H
@@ -21,7 +23,10 @@ typedef enum wbr_pk_kind {
   WBR_PK_DICT,    /* dict or collections.OrderedDict: keys/vals in insertion order */
   WBR_PK_GLOBAL,  /* an allowlisted global used as a value (a dtype, a storage type, a class) */
   WBR_PK_STORAGE, /* a storage from a persistent id ('storage', type, key, location, numel) */
-  WBR_PK_TENSOR   /* a tensor rebuilt from a storage (also nn.Parameter) */
+  WBR_PK_TENSOR,  /* a tensor rebuilt from a storage (also nn.Parameter) */
+  WBR_PK_OBJECT   /* WBR_PICKLE_INERT only: a global outside the allowlist, or what calling,
+                     instantiating or setting the state of one gave; nothing is known of it
+                     but the global's name */
 } wbr_pk_kind;
 
 typedef struct wbr_pk_value wbr_pk_value;
@@ -57,6 +62,10 @@ struct wbr_pk_value {
       const char *name; /* "torch.FloatStorage", static */
     } global;
     struct {
+      const char *module, *name; /* OBJECT: the global's, pointing into the pickle's bytes */
+      size_t module_len, name_len;
+    } object;
+    struct {
       int dtype;        /* a wbr_dtype */
       const char *key;  /* the entry's key, "0": data lives in ARCHIVE/data/<key> */
       size_t key_len;
@@ -73,6 +82,15 @@ typedef struct wbr_pickle wbr_pickle;
  * *root is the unpickled object, owned by *out. One error through ctx otherwise. */
 int wbr_pickle_load(wbr_pickle **out, const wbr_pk_value **root, wbr_ctx *ctx, const char *path,
                     const char *what, const uint8_t *bytes, size_t len);
+/* Flags of wbr_pickle_load_flags. INERT: a global outside the allowlist becomes a
+ * WBR_PK_OBJECT instead of an error, and so does calling it (REDUCE), instantiating it (NEWOBJ,
+ * NEWOBJ_EX); BUILD, SETITEM(S) and APPEND(S) on an object are accepted and change nothing.
+ * Nothing is resolved or run either way; the caller must refuse an object wherever it needs
+ * the values (a tensor could hide inside one). */
+enum { WBR_PICKLE_INERT = 1 };
+int wbr_pickle_load_flags(wbr_pickle **out, const wbr_pk_value **root, wbr_ctx *ctx,
+                          const char *path, const char *what, const uint8_t *bytes, size_t len,
+                          unsigned flags);
 void wbr_pickle_free(wbr_pickle *p);
 
 /* Describe a value's kind for messages: "a tensor", "a dict", "an int", ... */

@@ -1,10 +1,13 @@
-/* sharded.c — sharded safetensors checkpoints, as Hugging Face writes them: an index
+/* sharded.c — sharded checkpoints, as Hugging Face writes them: an index
  * NAME.safetensors.index.json ({"metadata": {...}, "weight_map": {tensor: shard file}}) beside
- * shards NAME-0000K-of-0000N.safetensors. Read: every shard is opened and checked against the
- * weight map. Written: the format's hooks write the shards themselves (the generic writer's own
- * file becomes the index), each through the one atomic output of base/io.c, and rename them
- * into place only when all are complete, holding a lock on the directory from the first shard to
- * the index's rename so that concurrent writers of one output do not interleave. */
+ * shards NAME-0000K-of-0000N.safetensors, or the same index as NAME.bin.index.json beside
+ * torch.save'd shards NAME-0000K-of-0000N.bin (save_pretrained(safe_serialization=False)).
+ * Read: every shard is opened by its own format's reader and checked against the weight map;
+ * the two kinds differ only in their shards' extensions. Written (safetensors shards only): the
+ * format's hooks write the shards themselves (the generic writer's own file becomes the index),
+ * each through the one atomic output of base/io.c, and rename them into place only when all
+ * are complete, holding a lock on the directory from the first shard to the index's rename so
+ * that concurrent writers of one output do not interleave. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,9 +24,28 @@
 #define INDEX_EXT ".safetensors.index.json"
 #define ST_MAX_HEADER UINT64_C(100000000) /* safetensors readers refuse larger headers */
 
-static const char help_index[] =
+/* What tells the two kinds of index apart: their shards. */
+typedef struct sh_kind {
+  const char *const *shard_exts; /* a shard's name ends with one of these */
+  const char *help_index;        /* the index's shape, with a shard named as this kind names it */
+  const char *help_shard_ext;
+  const char *not_shard;         /* "a .safetensors file" */
+} sh_kind;
+
+static const char *const st_shard_exts[] = {".safetensors", NULL};
+static const char *const pt_shard_exts[] = {".bin", ".pt", ".pth", NULL};
+
+static const sh_kind kind_st = {
+    st_shard_exts,
     "a sharded checkpoint's index is {\"metadata\": {...}, \"weight_map\": {\"TENSOR\": "
-    "\"model-00001-of-00002.safetensors\", ...}}";
+    "\"model-00001-of-00002.safetensors\", ...}}",
+    "shards are .safetensors files", "a .safetensors file"};
+static const sh_kind kind_pt = {
+    pt_shard_exts,
+    "a sharded PyTorch checkpoint's index is {\"metadata\": {...}, \"weight_map\": {\"TENSOR\": "
+    "\"pytorch_model-00001-of-00002.bin\", ...}}",
+    "the shards of a .bin.index.json are torch.save'd .bin (or .pt/.pth) files",
+    "a PyTorch .bin/.pt/.pth file"};
 static const char help_mismatch[] =
     "the index does not describe its shards; re-save the checkpoint, or fix \"weight_map\"";
 
@@ -39,8 +61,15 @@ typedef struct shard {
   wbr_tensorset *set; /* owned by the index's set once adopted */
 } shard;
 
-static int sh_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char *key,
-                   const uint8_t *bytes, size_t len) {
+static bool ends_with_any(const char *s, const char *const *exts) {
+  for (; *exts; exts++)
+    if (ends_with(s, *exts)) return true;
+  return false;
+}
+
+static int sh_read_kind(const sh_kind *kind, wbr_tensorset *ts, wbr_ctx *ctx, const char *path,
+                        const char *key, const uint8_t *bytes, size_t len) {
+  const char *help_index = kind->help_index;
   if (key) return wbr_format_no_key(ctx, path, key);
   wbr_json *j;
   size_t eoff;
@@ -133,10 +162,10 @@ static int sh_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char
                     shown, file);
       break;
     }
-    if (!ends_with(f, ".safetensors")) {
-      rc = wbr_fail(ctx, WBR_EFORMAT, path, "shards are .safetensors files",
-                    "\"weight_map\": tensor '%s' maps to '%s', which is not a .safetensors file",
-                    shown, file);
+    if (!ends_with_any(f, kind->shard_exts)) {
+      rc = wbr_fail(ctx, WBR_EFORMAT, path, kind->help_shard_ext,
+                    "\"weight_map\": tensor '%s' maps to '%s', which is not %s", shown, file,
+                    kind->not_shard);
       break;
     }
     size_t si;
@@ -151,7 +180,7 @@ static int sh_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char
     which[k] = si;
   }
 
-  /* Open every shard; each is checked by the safetensors reader. */
+  /* Open every shard; each is checked by its own format's reader. */
   wbr_buf sp;
   wbr_buf_init(&sp);
   for (size_t s = 0; s < nshards && rc == 0; s++) {
@@ -193,6 +222,8 @@ static int sh_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char
     const wbr_tensor *t = &s->set->t[at];
     if (wbr_ts_append(ts, t->name, strlen(t->name), t->dtype, t->ndim, t->shape, t->data) != 0)
       rc = wbr_oom(ctx); /* names are unique and shapes valid: only memory can fail */
+    else
+      ts->t[ts->n - 1].lazy = t->lazy; /* a strided view of a .bin shard: owned by the shard */
   }
   /* Every shard tensor must be in the map, assigned to that shard. */
   for (size_t s = 0; s < nshards && rc == 0; s++) {
@@ -521,7 +552,18 @@ static void sh_release(wbr_writer *w) {
   st->lock_fd = -1;
 }
 
+static int sh_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char *key,
+                   const uint8_t *bytes, size_t len) {
+  return sh_read_kind(&kind_st, ts, ctx, path, key, bytes, len);
+}
+
+static int sh_read_pt(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char *key,
+                      const uint8_t *bytes, size_t len) {
+  return sh_read_kind(&kind_pt, ts, ctx, path, key, bytes, len);
+}
+
 static const char *const sh_exts[] = {INDEX_EXT, NULL};
+static const char *const sh_pt_exts[] = {".bin.index.json", ".pt.index.json", ".pth.index.json", NULL};
 
 const wbr_format wbr_format_sharded = {
     .name = "sharded safetensors",
@@ -533,4 +575,13 @@ const wbr_format wbr_format_sharded = {
     .tensor_begin = sh_tensor_begin,
     .finish = sh_finish,
     .release = sh_release,
+};
+
+/* Read only: writing torch.save'd shards is not done (write a sharded safetensors or one .bin). */
+const wbr_format wbr_format_sharded_torch = {
+    .name = "sharded pytorch",
+    .exts = sh_pt_exts,
+    .what = "sharded PyTorch index",
+    .has_data = true,
+    .read = sh_read_pt,
 };

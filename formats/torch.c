@@ -1,4 +1,5 @@
-/* torch.c — PyTorch checkpoints (.pt/.pth/.bin) as torch.save writes them since PyTorch 1.6: a
+/* torch.c — PyTorch checkpoints (.pt/.pth/.bin, and Lightning's .ckpt, whose tensors are under
+ * "state_dict") as torch.save writes them since PyTorch 1.6: a
  * zip archive "ARCHIVE/data.pkl" (the pickled object), "ARCHIVE/data/KEY" (one entry per
  * storage), "ARCHIVE/version", optionally "ARCHIVE/byteorder". Reading runs data.pkl through the
  * restricted pickle machine (pickle.c) and maps each tensor onto its storage's bytes in place
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "format.h"
+#include "json.h" /* wbr_json_show */
 #include "pickle.h"
 #include "zip.h"
 
@@ -47,6 +49,10 @@ static void reader_free(reader *r) {
 
 /* Not a zip: say what it is instead, when we can tell. */
 static int not_zip(wbr_ctx *ctx, const char *path, const uint8_t *b, size_t len) {
+  /* First: a safetensors header of 128-255 bytes starts with 0x80 0x00, like a pickle. */
+  if (len >= 9 && b[8] == '{' && (b[6] | b[7]) == 0)
+    return wbr_fail(ctx, WBR_EFORMAT, path, "rename it to .safetensors (or read it with --from safetensors)",
+                    "not a PyTorch checkpoint: it looks like a safetensors file");
   if (len >= 4 && b[0] == 0x80 && b[1] <= 5 && b[2] == 0x8a && b[3] == 0x0a)
     return wbr_fail(ctx, WBR_EFORMAT, path,
                     "re-save it with a current PyTorch: torch.save(torch.load(PATH), NEW_PATH) "
@@ -56,9 +62,6 @@ static int not_zip(wbr_ctx *ctx, const char *path, const uint8_t *b, size_t len)
   if (len >= 2 && b[0] == 0x80 && b[1] <= 5)
     return wbr_fail(ctx, WBR_EFORMAT, path, "save it with torch.save(state_dict, PATH)",
                     "a plain Python pickle, not a torch.save checkpoint");
-  if (len >= 9 && b[8] == '{' && (b[6] | b[7]) == 0)
-    return wbr_fail(ctx, WBR_EFORMAT, path, "rename it to .safetensors",
-                    "not a PyTorch checkpoint: it looks like a safetensors file");
   return wbr_fail(ctx, WBR_EFORMAT, path,
                   "pass a file written by torch.save (PyTorch 1.6 or later)",
                   "not a PyTorch checkpoint: it does not start with a zip header");
@@ -88,6 +91,7 @@ static bool has_tensor(reader *r, const wbr_pk_value *v, int depth) {
   if (++r->steps > MAX_STEPS || depth > MAX_NEST) return true;
   switch (v->kind) {
   case WBR_PK_TENSOR: return true;
+  case WBR_PK_OBJECT: return true; /* it may hide one: walk() refuses it */
   case WBR_PK_DICT:
     for (size_t i = 0; i < v->u.dict.n; i++)
       if (has_tensor(r, v->u.dict.vals[i], depth + 1)) return true;
@@ -134,6 +138,18 @@ static int walk(reader *r, const wbr_pk_value *v, wbr_buf *name, int depth) {
   size_t base = name->len;
   int rc = 0;
   switch (v->kind) {
+  case WBR_PK_OBJECT: {
+    char cls[600], shown[600];
+    snprintf(cls, sizeof cls, "%.*s.%.*s", (int)v->u.object.module_len, v->u.object.module,
+             (int)v->u.object.name_len, v->u.object.name);
+    wbr_json_show(shown, sizeof shown, cls); /* the name comes from the file */
+    return wbr_fail(r->ctx, WBR_EFORMAT, r->path,
+                    "select the entry that holds the tensors with FILE#KEY, or save a plain state "
+                    "dict",
+                    "'%s' is a Python object (%s), which weightbridge does not read (nothing in "
+                    "the file is run)",
+                    name->len ? name->p : "the selected entry", shown);
+  }
   case WBR_PK_TENSOR:
     if (name->len == 0)
       return wbr_fail(r->ctx, WBR_EFORMAT, r->path, "save a dict of tensors (a state dict)",
@@ -200,13 +216,33 @@ static const wbr_pk_value *dict_get(const wbr_pk_value *d, const char *k, size_t
   return NULL;
 }
 
+/* Item "3" of a list or tuple (the key path a/0/b steps through lists by index), or NULL. */
+static const wbr_pk_value *seq_get(const wbr_pk_value *v, const char *k, size_t kl) {
+  if ((v->kind != WBR_PK_LIST && v->kind != WBR_PK_TUPLE) || kl == 0 || kl > 9) return NULL;
+  size_t i = 0;
+  for (size_t c = 0; c < kl; c++) {
+    if (k[c] < '0' || k[c] > '9') return NULL;
+    i = i * 10 + (size_t)(k[c] - '0');
+  }
+  return i < v->u.seq.n ? v->u.seq.items[i] : NULL;
+}
+
 /* FILE.pt#KEY: the entry KEY of the top-level dict; KEY may be a path "a/b" into nested dicts
- * when no top-level key is literally "a/b". */
-static int select_root(reader *r, const wbr_pk_value *root, const char *key,
+ * when no top-level key is literally "a/b". A Lightning checkpoint without #KEY reads its
+ * "state_dict" (the model; epoch, optimizer_states, callbacks... are training state), or, when
+ * it has none, is read as a plain checkpoint. */
+static int select_root(reader *r, const wbr_pk_value *root, const char *key, bool lightning,
                        const wbr_pk_value **out) {
   if (root->kind != WBR_PK_DICT)
     return wbr_fail(r->ctx, WBR_EFORMAT, r->path, "save a dict of tensors (a state dict)",
                     "the checkpoint holds %s, not a dict of tensors", wbr_pk_kind_name(root));
+  if (!key && lightning) {
+    const wbr_pk_value *sd = dict_get(root, "state_dict", 10);
+    if (sd && sd->kind == WBR_PK_DICT) {
+      *out = sd;
+      return 0;
+    }
+  }
   if (!key) {
     bool direct = false, nested = false;
     for (size_t i = 0; i < root->u.dict.n; i++) {
@@ -242,7 +278,7 @@ static int select_root(reader *r, const wbr_pk_value *root, const char *key,
     for (const char *s = key; v && *s;) {
       const char *e = strchr(s, '/');
       size_t l = e ? (size_t)(e - s) : strlen(s);
-      v = v->kind == WBR_PK_DICT ? dict_get(v, s, l) : NULL;
+      v = v->kind == WBR_PK_DICT ? dict_get(v, s, l) : seq_get(v, s, l);
       s += l + (e ? 1 : 0);
     }
   }
@@ -257,7 +293,9 @@ static int select_root(reader *r, const wbr_pk_value *root, const char *key,
     wbr_buf_free(&help);
     return rc;
   }
-  if (v->kind != WBR_PK_DICT)
+  /* A list holds tensors too: Lightning's "optimizer_states" is one dict per optimizer. */
+  bool seq = v->kind == WBR_PK_LIST || v->kind == WBR_PK_TUPLE;
+  if (v->kind != WBR_PK_DICT && !(seq && has_tensor(r, v, 0)))
     return wbr_fail(r->ctx, WBR_EFORMAT, r->path, "select an entry that holds tensors",
                     "entry '%s' is %s, not a dict of tensors", key, wbr_pk_kind_name(v));
   *out = v;
@@ -474,8 +512,8 @@ static int describe_views(reader *r, wbr_tensorset *ts, const placed *pl, view *
   return 0;
 }
 
-static int torch_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char *key,
-                      const uint8_t *bytes, size_t len) {
+static int read_checkpoint(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char *key,
+                           bool lightning, const uint8_t *bytes, size_t len) {
   if (!wbr_zip_sniff(bytes, len)) return not_zip(ctx, path, bytes, len);
   reader r = {.ctx = ctx, .path = path};
   wbr_pickle *pk = NULL;
@@ -489,8 +527,12 @@ static int torch_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const c
   if (!rc) rc = find_pickle(&r, &pkl);
   if (!rc) rc = check_byteorder(&r);
   if (!rc) rc = wbr_zip_stored(r.zip, pkl, &pb);
-  if (!rc) rc = wbr_pickle_load(&pk, &root, ctx, path, "data.pkl", pb, (size_t)pkl->usize);
-  if (!rc) rc = select_root(&r, root, key, &sel);
+  /* A Lightning checkpoint keeps Python objects beside its state dict (an optimizer class, an
+   * OmegaConf config, numpy scalars in hyper_parameters): they are kept inert and refused only
+   * where tensors are read. A plain checkpoint refuses them at once. */
+  if (!rc) rc = wbr_pickle_load_flags(&pk, &root, ctx, path, "data.pkl", pb, (size_t)pkl->usize,
+                                      lightning ? WBR_PICKLE_INERT : 0);
+  if (!rc) rc = select_root(&r, root, key, lightning, &sel);
   if (!rc) rc = walk(&r, sel, &name, 0);
   if (!rc && r.nf && !(pl = calloc(r.nf, sizeof *pl))) rc = wbr_oom_file(ctx, path);
   for (size_t i = 0; i < r.nf && !rc; i++) rc = place(&r, &r.f[i], &pl[i]);
@@ -516,6 +558,16 @@ static int torch_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const c
   wbr_pickle_free(pk);
   reader_free(&r);
   return rc;
+}
+
+static int torch_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char *key,
+                      const uint8_t *bytes, size_t len) {
+  return read_checkpoint(ts, ctx, path, key, false, bytes, len);
+}
+
+static int ckpt_read(wbr_tensorset *ts, wbr_ctx *ctx, const char *path, const char *key,
+                     const uint8_t *bytes, size_t len) {
+  return read_checkpoint(ts, ctx, path, key, true, bytes, len);
 }
 
 /* ---- Writing -------------------------------------------------------------------------------- */
@@ -722,4 +774,16 @@ const wbr_format wbr_format_torch = {
     .tensor_end = torch_tensor_end,
     .finish = torch_finish,
     .release = tw_free, /* also on an abandoned write */
+};
+
+/* Read only: a Lightning checkpoint is training state (optimizer, loops, callbacks) that
+ * weightbridge does not make; a converted model is a plain state dict (.pt) or safetensors. */
+static const char *const ckpt_exts[] = {".ckpt", NULL};
+
+const wbr_format wbr_format_lightning = {
+    .name = "lightning",
+    .exts = ckpt_exts,
+    .what = "PyTorch Lightning checkpoint",
+    .has_data = true,
+    .read = ckpt_read,
 };

@@ -137,13 +137,22 @@ int wbr_writer_open_ids(wbr_writer **out, wbr_ctx *ctx, const char *path,
   if (!opts) opts = &defaults;
   int vrc = WBR_CHECK_VERSION(ctx, "wbr_writer_open", opts, wbr_writer_options, WBR_WRITER_OPTIONS);
   if (vrc) return vrc;
-  const wbr_format *fmt = wbr_format_for_path(path);
+  const char *named = opts->version >= 2 ? opts->format : NULL;
+  const wbr_format *fmt = named ? wbr_format_or_fail(ctx, named, "output") : wbr_format_for_path(path);
+  if (!fmt && named) return WBR_EUSAGE;
   if (!fmt) {
-    char exts[384], help[512];
+    char exts[512], help[768];
     wbr_format_extensions(exts, sizeof exts);
-    snprintf(help, sizeof help, "name the output with one of the extensions weightbridge writes: %s", exts);
+    snprintf(help, sizeof help,
+             "name the output with one of the extensions weightbridge writes: %s; or give its "
+             "format (wbr: --to FORMAT)", exts);
     return wbr_fail(ctx, WBR_EUSAGE, path, help, "unknown output file type (by extension)");
   }
+  if (!fmt->begin) /* read-only formats (formats/format.c) */
+    return wbr_fail(ctx, WBR_EUSAGE, path,
+                    "write a .safetensors, a sharded NAME.safetensors.index.json or a PyTorch "
+                    ".pt/.bin instead",
+                    "weightbridge reads %s files but does not write them", fmt->name);
   for (size_t i = 0; i < layout->n && !fmt->opaque_ok; i++)
     if (layout->t[i].opaque.type)
       return wbr_fail(ctx, WBR_EFORMAT, path, "write a .gguf, or drop the quantized tensors in the rules",

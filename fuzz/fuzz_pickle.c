@@ -1,6 +1,7 @@
 /* fuzz_pickle.c — libFuzzer target for the restricted pickle machine alone (formats/pickle.h),
  * so the fuzzer need not get through a zip first. Any input must give a value or exactly one
- * error; the value is walked (bounded, since the memo can make cycles) and every string read. */
+ * error; the value is walked (bounded, since the memo can make cycles) and every string read.
+ * Each input is loaded strictly and with WBR_PICKLE_INERT. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,16 +41,19 @@ static unsigned visit(const wbr_pk_value *v, int depth, unsigned *budget) {
   case WBR_PK_FLOAT:
   case WBR_PK_GLOBAL:
     break;
+  case WBR_PK_OBJECT:
+    for (size_t i = 0; i < v->u.object.name_len; i++) h += (uint8_t)v->u.object.name[i];
+    break;
   }
   return h;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+static void one(const uint8_t *data, size_t size, unsigned flags) {
   wbr_ctx *ctx;
-  if (wbr_ctx_new(&ctx, NULL, NULL) != 0) return 0;
+  if (wbr_ctx_new(&ctx, NULL, NULL) != 0) return;
   wbr_pickle *p;
   const wbr_pk_value *root;
-  if (wbr_pickle_load(&p, &root, ctx, "fuzz.pt", "data.pkl", data, size) == 0) {
+  if (wbr_pickle_load_flags(&p, &root, ctx, "fuzz.pt", "data.pkl", data, size, flags) == 0) {
     unsigned budget = 100000;
     volatile unsigned h = visit(root, 0, &budget);
     (void)h;
@@ -58,5 +62,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     __builtin_trap();
   }
   wbr_ctx_free(ctx);
+}
+
+/* Each input twice: strict, and with unknown globals kept inert (Lightning checkpoints). */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  one(data, size, 0);
+  one(data, size, WBR_PICKLE_INERT);
   return 0;
 }

@@ -1,7 +1,8 @@
 /* fuzz_torch.c — libFuzzer target for the PyTorch checkpoint reader (zip + restricted pickle +
  * tensor views). Any input must give a set or exactly one error, never a crash, a hang or an
  * out-of-bounds read; a set that parses has every tensor's bytes touched and its names survive a
- * manifest round trip. Seeds: fuzz/corpus/fuzz_torch (small torch.save files). */
+ * manifest round trip. Each input is read twice: as a .pt and as a Lightning .ckpt (whose reader
+ * looks for "state_dict" first). Seeds: fuzz/corpus/fuzz_torch (small torch.save files). */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -11,11 +12,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+static void one(const uint8_t *data, size_t size, const char *name) {
   wbr_ctx *ctx;
-  if (wbr_ctx_new(&ctx, NULL, NULL) != 0) return 0;
+  if (wbr_ctx_new(&ctx, NULL, NULL) != 0) return;
   wbr_tensorset *ts;
-  int rc = wbr_tensorset_open_memory(&ts, ctx, "fuzz.pt", data, size);
+  int rc = wbr_tensorset_open_memory(&ts, ctx, name, data, size);
   if (rc == 0) {
     volatile uint8_t sink = 0;
     size_t n = wbr_tensorset_count(ts);
@@ -41,5 +42,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   wbr_tensorset_free(ts);
   wbr_ctx_free(ctx);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  one(data, size, "fuzz.pt");
+  one(data, size, "fuzz.ckpt");
   return 0;
 }

@@ -4,6 +4,16 @@
  * tensor sets (weight files and manifests), rule programs (.wbr source, .wbc bytecode), the
  * plan/apply runtime that runs a program over a tensor set, and the matcher that drafts rules.
  *
+ * Formats (chosen by extension, the longest match first, or by name: wbr_tensorset_open_as,
+ * wbr_writer_options.format; docs/formats*.md). Read and written: safetensors (.safetensors),
+ * sharded safetensors (NAME.safetensors.index.json and its shards), JSON manifests (.json:
+ * names, shapes, dtypes, no data), PyTorch torch.save checkpoints (.pt .pth .bin; FILE#KEY
+ * selects a nested entry), GGUF (.gguf, quantized tensors carried opaque), NumPy (.npy, .npz).
+ * Read only: sharded PyTorch checkpoints (NAME.bin.index.json and its .bin shards) and PyTorch
+ * Lightning checkpoints (.ckpt: the tensors under "state_dict"). A Hugging Face model directory
+ * (config.json beside its weights: a single file or an index and its shards) is a source, a
+ * target or an output where docs/formats.md says so.
+ *
  * Ownership. Every object handed out through an output parameter (wbr_ctx, wbr_tensorset,
  * wbr_writer, wbr_program, wbr_plan, the strings of a wbr_match_result, and strings from
  * functions documented as "caller frees") belongs to the caller and is released with its own
@@ -176,12 +186,21 @@ typedef struct wbr_tensor_info {
   const int64_t *quant_shape;
 } wbr_tensor_info;
 
-/* Open a weight file or manifest; the format is chosen by the file name's extension:
- * .safetensors, .safetensors.index.json (sharded), .json (manifest), .pt .pth .bin (PyTorch;
- * FILE#KEY selects the tensors under KEY of a checkpoint that nests them), .npy, .npz, .gguf
- * (docs/formats*.md). Only the header is read; tensor bytes are mapped, not loaded. A file that
+/* Open a weight file or manifest; the format is chosen by the file name's extension (the list
+ * at the top of this header; FILE#KEY selects the tensors under KEY of a PyTorch checkpoint
+ * that nests them). Only the header is read; tensor bytes are mapped, not loaded. A file that
  * is malformed, of an unknown type or not a regular file is WBR_EFORMAT. */
 WBR_API int wbr_tensorset_open(wbr_tensorset **out, wbr_ctx *ctx, const char *path);
+/* wbr_tensorset_open with the format given by name instead of by extension (format NULL: by
+ * extension). Names are the formats' names, "safetensors", "sharded-safetensors", "manifest",
+ * "pytorch", "sharded-pytorch", "lightning", "gguf", "npy", "npz", or an extension ("pt",
+ * "ckpt", "json", ...) or alias ("torch"), in any case; FILE#KEY works whatever the extension.
+ * An unknown name is WBR_EUSAGE, reported with the list of names. */
+WBR_API int wbr_tensorset_open_as(wbr_tensorset **out, wbr_ctx *ctx, const char *path,
+                                  const char *format);
+/* 0 if name names a format (as wbr_tensorset_open_as and wbr_writer_options.format take it);
+ * otherwise WBR_EUSAGE, reported through ctx with the list of names. */
+WBR_API int wbr_format_check(wbr_ctx *ctx, const char *name);
 /* Parse from memory; `name` is used in diagnostics and picks the format by extension. The
  * bytes are copied if the format needs them after return. */
 WBR_API int wbr_tensorset_open_memory(wbr_tensorset **out, wbr_ctx *ctx, const char *name,
@@ -206,7 +225,8 @@ WBR_API long wbr_tensorset_find(const wbr_tensorset *ts, const char *name);
 /* 1 if the set carries tensor bytes (a weight file), 0 for a manifest. */
 WBR_API int wbr_tensorset_has_data(const wbr_tensorset *ts);
 /* Format name the set was read as ("safetensors", "sharded safetensors", "manifest",
- * "pytorch", "npy", "npz", "gguf"), or "memory" for a set made with wbr_tensorset_new. */
+ * "pytorch", "sharded pytorch", "lightning", "npy", "npz", "gguf"), or "memory" for a set made
+ * with wbr_tensorset_new. */
 WBR_API const char *wbr_tensorset_format(const wbr_tensorset *ts);
 
 /* String metadata (safetensors __metadata__, GGUF key-values as text), in file order. */
@@ -244,7 +264,7 @@ WBR_API int wbr_tensorset_write(const wbr_tensorset *ts, wbr_ctx *ctx, const cha
 typedef struct wbr_writer wbr_writer;
 
 /* How an output is written; given when the writer opens (and in wbr_apply_options). */
-#define WBR_WRITER_OPTIONS_VERSION 1
+#define WBR_WRITER_OPTIONS_VERSION 2
 typedef struct wbr_writer_options {
   unsigned version;         /* WBR_WRITER_OPTIONS_VERSION (WBR_WRITER_OPTIONS_INIT sets it) */
   bool durable;             /* sync the data and the rename to disk before commit returns, so OUT
@@ -254,8 +274,11 @@ typedef struct wbr_writer_options {
   uint64_t max_shard_bytes; /* sharded outputs (NAME.safetensors.index.json): at most this many
                                bytes of tensor data per shard (a bigger tensor gets a shard of its
                                own); 0 for the default, 5 GB. Other formats ignore it. */
+  /* version 2: */
+  const char *format;       /* the output's format by name (as wbr_tensorset_open_as takes it),
+                               whatever the path's extension; NULL: by extension */
 } wbr_writer_options;
-#define WBR_WRITER_OPTIONS_INIT {WBR_WRITER_OPTIONS_VERSION, false, 0}
+#define WBR_WRITER_OPTIONS_INIT {WBR_WRITER_OPTIONS_VERSION, false, 0, NULL}
 
 /* opts may be NULL (the defaults of WBR_WRITER_OPTIONS_INIT). */
 WBR_API int wbr_writer_open(wbr_writer **out, wbr_ctx *ctx, const char *path,
@@ -420,7 +443,9 @@ WBR_API int wbr_plan_get(const wbr_plan *plan, size_t i, wbr_tensor_info *out);
 typedef void (*wbr_progress_fn)(void *userdata, size_t done, size_t total, uint64_t bytes_done,
                                 uint64_t bytes_total);
 
-#define WBR_APPLY_OPTIONS_VERSION 2
+/* Version 3 embeds wbr_writer_options version 2 (one field longer); a struct of version 1 or 2
+ * is read with the layout it was built with (a version-1 wbr_writer_options inside). */
+#define WBR_APPLY_OPTIONS_VERSION 3
 typedef struct wbr_apply_options {
   unsigned version;           /* WBR_APPLY_OPTIONS_VERSION (WBR_APPLY_OPTIONS_INIT sets it) */
   wbr_writer_options output;  /* how the output is written: durable, max_shard_bytes */

@@ -38,5 +38,7 @@ r=$(comp 'wbr co' 1); [ "$r" = "convert compile" ] && pass completion/subcommand
 r=$(comp 'wbr apply --d' 2); [ "$r" = "--dry-run" ] && pass completion/apply-option || fail completion/apply-option "got '$r'"
 r=$(comp 'wbr convert x --dtype b' 4); [ "$r" = "bf16" ] && pass completion/dtype-value || fail completion/dtype-value "got '$r'"
 r=$(comp 'wbr check --j' 2); [ "$r" = "--json" ] && pass completion/check-json || fail completion/check-json "got '$r'"
+r=$(comp 'wbr convert x --from sh' 4); [ "$r" = "sharded-safetensors sharded-pytorch" ] && pass completion/from-value || fail completion/from-value "got '$r'"
+r=$(comp 'wbr apply --t' 2); [ "$r" = "--target --threads --target-format --to" ] && pass completion/format-options || fail completion/format-options "got '$r'"
 r=$(comp 'wbr help ma' 2); [ "$r" = "match" ] && pass completion/help-command || fail completion/help-command "got '$r'"
 if command -v zsh >/dev/null 2>&1; then zsh -n tools/completion/_wbr && pass completion/zsh-parses || fail completion/zsh-parses "syntax"; else echo "SKIP: completion/zsh-parses: zsh missing"; fi

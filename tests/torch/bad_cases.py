@@ -207,6 +207,9 @@ row("not-zip", PT, b"hello, world", "not a PyTorch checkpoint: it does not start
 row("empty-file", PT, b"", "not a PyTorch checkpoint: it does not start with a zip header")
 row("safetensors-named-pt", PT, struct.pack("<Q", 2) + b"{}",
     "not a PyTorch checkpoint: it looks like a safetensors file")
+# A header of 128-255 bytes starts 0x80 0x00, like a pickle's PROTO: still called safetensors.
+row("safetensors-128-named-pt", PT, struct.pack("<Q", 128) + b"{" + b" " * 126 + b"}",
+    "not a PyTorch checkpoint: it looks like a safetensors file")
 row("plain-pickle", PT, b"\x80\x04N.", "a plain Python pickle, not a torch.save checkpoint")
 row("truncated", PT, good[:len(good) - 30], "has no zip end-of-central-directory record")
 nopkl = io.BytesIO()

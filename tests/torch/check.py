@@ -153,5 +153,6 @@ def cmd_e2e(id, path):
     report(id, [] if torch.equal(a, b) else [f"outputs differ by {(a - b).abs().max().item()}"])
 
 
-cmd = sys.argv[1]
-{"inspect": cmd_inspect, "st": cmd_st, "pt": cmd_pt, "e2e": cmd_e2e}[cmd](*sys.argv[2:])
+if __name__ == "__main__":  # hub.py imports raw and read_st
+    cmd = sys.argv[1]
+    {"inspect": cmd_inspect, "st": cmd_st, "pt": cmd_pt, "e2e": cmd_e2e}[cmd](*sys.argv[2:])

@@ -3,7 +3,8 @@
 # files torch.save wrote are read by wbr (names, shapes, dtypes, exact bytes, #KEY selection);
 # files wbr writes are read back by torch.load(weights_only=True); .pt -> .pt round trips; a
 # ResNet-18 state dict mapped by rules into a differently named re-implementation gives the same
-# outputs; hostile and malformed files (bad_cases.py) are refused with one clear error each.
+# outputs; hostile and malformed files (bad_cases.py) are refused with one clear error each;
+# sharded .bin checkpoints, Lightning .ckpt files and --from/--to (hub.py).
 . "$(dirname "$0")/../lib.sh"
 D=$T/g
 CHK="$PY $TOP/tests/torch/check.py"
@@ -78,6 +79,9 @@ $CHK e2e e2e-pt "$D/mine.pt"
 "$WBR" apply "$TOP/tests/torch/resnet_mine.wbr" "$D/nested.pt#model" -o "$D/mine-nested.pt" >/dev/null 2>"$T/err" \
   || fail torch/e2e-key "$(head -c 300 "$T/err")"
 ok torch/e2e-check "$WBR" check "$TOP/tests/torch/resnet_mine.wbr" "$D/resnet.pt" -t "$D/mine.pt"
+
+# What hubs hand out: a sharded .bin (NAME.bin.index.json), a Lightning .ckpt, --from/--to.
+"$PY" "$TOP/tests/torch/hub.py" "$T/hub" || fail torch/hub-script "hub.py exited $?"
 
 # Hostile and malformed checkpoints: one clear error each, no crash, nothing on stdout.
 if ! "$PY" "$TOP/tests/torch/bad_cases.py" "$T/bad" >"$T/index.tsv" 2>"$T/gen.err"; then

@@ -83,7 +83,7 @@ TEST(apply_metadata_precedence) {
   CHECK_INT(wbr_plan_new(&plan, ctx, p, src, tgt), 0);
   const char *entries[] = {"license=mit", "who=flag"};
   wbr_apply_options ao = WBR_APPLY_OPTIONS_INIT;
-  CHECK_INT(ao.version, 2);
+  CHECK_INT(ao.version, 3);
   ao.metadata = entries;
   ao.nmetadata = 2;
   const char *out = test_path("meta.safetensors");

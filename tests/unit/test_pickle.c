@@ -2,6 +2,7 @@
  * builds the value CPython would, memo and marks behave, protocol 4 framing works, and refusals
  * are exactly one error naming the opcode or global. The hostile-file table is in tests/torch/. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "formats/pickle.h"
 #include "harness.h"
@@ -135,5 +136,61 @@ TEST(pickle_limits) {
   CHECK_INT(wbr_pickle_load(&p, &r, ctx, "t", "pk", pk, n + 3), 0);
   wbr_pickle_free(p);
   free(pk);
+  wbr_ctx_free(ctx);
+}
+
+/* WBR_PICKLE_INERT (Lightning checkpoints): an unknown global is an inert object, and so is
+ * what calling (REDUCE), instantiating (NEWOBJ, NEWOBJ_EX) or building it gives; SETITEMS and
+ * APPENDS on one change nothing; the dict around it and its tensors are read as usual. Without
+ * the flag the same bytes are refused at the global. */
+TEST(pickle_inert_objects) {
+  test_diags g = {0};
+  wbr_ctx *ctx;
+  wbr_ctx_new(&ctx, test_on_diag, &g);
+  /* {"a": os.system("x"), "b": argparse.Namespace.__new__(Namespace) with state {"k": 1},
+   *  "c": collections.defaultdict(list) filled by SETITEMS and an APPENDS-filled list subclass,
+   *  "d": NEWOBJ_EX of pathlib.Path, "e": 7} */
+  static const char pk[] =
+      "\x80\x04}(\x8c\x01" "a" "cos\nsystem\n\x8c\x01x\x85R"
+      "\x8c\x01" "b" "cargparse\nNamespace\n)\x81}\x8c\x01kK\x01s" "b"
+      "\x8c\x01" "c" "ccollections\ndefaultdict\ncbuiltins\nlist\n\x85R(\x8c\x01zK\x02u"
+      "cmylib\nMyList\n)\x81(K\x01K\x02" "e\x86"
+      "\x8c\x01" "d" "cpathlib\nPath\n)}\x92"
+      "\x8c\x01" "eK\x07u.";
+  wbr_pickle *p = NULL;
+  const wbr_pk_value *r = NULL;
+  CHECK_INT(wbr_pickle_load_flags(&p, &r, ctx, "t.ckpt", "data.pkl", P(pk), WBR_PICKLE_INERT), 0);
+  if (g.n) printf("    %s\n", g.last);
+  if (r) {
+    CHECK_INT(r->kind, WBR_PK_DICT);
+    CHECK_INT(r->u.dict.n, 5);
+    if (r->u.dict.n == 5) {
+      const wbr_pk_value *a = r->u.dict.vals[0], *b = r->u.dict.vals[1], *c = r->u.dict.vals[2];
+      CHECK(a->kind == WBR_PK_OBJECT && a->u.object.module_len == 2 && memcmp(a->u.object.module, "os", 2) == 0 &&
+            a->u.object.name_len == 6 && memcmp(a->u.object.name, "system", 6) == 0);
+      CHECK(b->kind == WBR_PK_OBJECT && memcmp(b->u.object.name, "Namespace", 9) == 0);
+      CHECK(c->kind == WBR_PK_TUPLE && c->u.seq.n == 2 && c->u.seq.items[0]->kind == WBR_PK_OBJECT &&
+            c->u.seq.items[1]->kind == WBR_PK_OBJECT);
+      CHECK_INT(r->u.dict.vals[3]->kind, WBR_PK_OBJECT);
+      CHECK(r->u.dict.vals[4]->kind == WBR_PK_INT && r->u.dict.vals[4]->u.i == 7);
+    }
+  }
+  wbr_pickle_free(p);
+  CHECK_INT(g.n, 0);
+  refused(P(pk), "global 'os.system' is not allowed");
+  /* still refused when inert: calling an allowed non-function, NEWOBJ of a non-class, and the
+   * opcodes that stay unsupported */
+  p = NULL;
+  CHECK_INT(wbr_pickle_load_flags(&p, &r, ctx, "t.ckpt", "data.pkl", P("\x80\x02K\x01)\x81."), WBR_PICKLE_INERT),
+            WBR_EFORMAT);
+  CHECK_CONTAINS(g.last, "NEWOBJ of an int, not of a class");
+  CHECK_INT(wbr_pickle_load_flags(&p, &r, ctx, "t.ckpt", "data.pkl", P("\x80\x02" "ctorch\nfloat32\n)R."),
+                                  WBR_PICKLE_INERT),
+            WBR_EFORMAT);
+  CHECK_CONTAINS(g.last, "'torch.float32' cannot be called");
+  CHECK_INT(wbr_pickle_load_flags(&p, &r, ctx, "t.ckpt", "data.pkl", P("\x80\x02(iposix\nsystem\n."), WBR_PICKLE_INERT),
+            WBR_EFORMAT);
+  CHECK_CONTAINS(g.last, "opcode INST (0x69) is not supported");
+  CHECK(p == NULL);
   wbr_ctx_free(ctx);
 }

@@ -8,12 +8,12 @@ _wbr() {
     return
   fi
   case $cmd in
-    inspect) opts="--json" ;;
-    plan) opts="-t --target --format --allow-missing --param --config" ;;
-    check) opts="-t --target --json --allow-missing --param --config" ;;
-    apply) opts="-t --target -o --output --dry-run --sync --max-shard-size --threads --allow-missing --metadata --param --config" ;;
-    convert) opts="-o --output --dtype -t --target --dry-run --sync --max-shard-size" ;;
-    match) opts="-o --output --hint --update --explain --json --library --param --config" ;;
+    inspect) opts="--json --from" ;;
+    plan) opts="-t --target --format --allow-missing --param --config --from --target-format" ;;
+    check) opts="-t --target --json --allow-missing --param --config --from --target-format" ;;
+    apply) opts="-t --target -o --output --dry-run --sync --max-shard-size --threads --allow-missing --metadata --param --config --from --target-format --to" ;;
+    convert) opts="-o --output --dtype -t --target --dry-run --sync --max-shard-size --from --to" ;;
+    match) opts="-o --output --hint --update --explain --json --library --param --config --from --target-format" ;;
     compile) opts="-o --output" ;;
     disasm) opts="" ;;
     fmt) opts="-w --write --check" ;;
@@ -22,6 +22,7 @@ _wbr() {
   case ${COMP_WORDS[COMP_CWORD-1]} in
     --format) COMPREPLY=($(compgen -W "text md json" -- "$cur")); return ;;
     --dtype) COMPREPLY=($(compgen -W "bf16 f16 f32 f64" -- "$cur")); return ;;
+    --from|--target-format|--to) COMPREPLY=($(compgen -W "safetensors sharded-safetensors manifest pytorch sharded-pytorch lightning gguf npy npz" -- "$cur")); return ;;
   esac
   if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts $common" -- "$cur"))
   else COMPREPLY=($(compgen -f -- "$cur")); fi
