@@ -153,6 +153,15 @@ timed() {
   fi
   cat "$S/one" >> "$res"
 }
+# repeat N FN [ARG...]: call FN N times (FN runs one round of alternating timed commands).
+repeat() {
+  n=$1
+  shift
+  while [ "$n" -gt 0 ]; do
+    "$@"
+    n=$((n - 1))
+  done
+}
 
 # ---- 2. rename-only apply vs cp ----------------------------------------------------------------
 hdr "2. rename-only apply vs cp of the same file, same directory (best of $RUNS)"
@@ -160,13 +169,12 @@ sed -n '3p' "$S/rename.wbr" | sed 's/^/rules:   /'
 : > "$S/r_cp"
 : > "$S/r_cps"
 : > "$S/r_ren"
-i=0
-while [ $i -lt $RUNS ]; do
+rename_round() {
   timed "$S/r_cp" "$S/copy.safetensors" cp "$M" "$S/copy.safetensors"
   timed "$S/r_cps" "$S/copy.safetensors" sh -c 'cp "$1" "$2" && sync "$2"' sh "$M" "$S/copy.safetensors"
   timed "$S/r_ren" "$S/renamed.safetensors" "$WBR" apply "$S/rename.wbr" "$M" -o "$S/renamed.safetensors"
-  i=$((i + 1))
-done
+}
+repeat $RUNS rename_round
 rm -f "$S/copy.safetensors"
 if [ -s "$S/r_ren" ] && [ -s "$S/r_cp" ] && [ -s "$S/r_cps" ]; then
   best "$S/r_cp" > "$S/r_cp.b"
@@ -204,23 +212,18 @@ hdr "3. transpose/cast-heavy apply vs memcpy of the same bytes (best of $RUNS)"
 sed -n '3,$p' "$S/heavy.wbr" | sed 's/^/rules:   /'
 : > "$S/r_heavy"
 : > "$S/r_heavy1"
-i=0
-while [ $i -lt $RUNS ]; do
+heavy_round() {
   timed "$S/r_heavy" "$S/heavy.safetensors" "$WBR" apply "$S/heavy.wbr" "$M" -o "$S/heavy.safetensors"
   # the same on one thread (--threads 1; the default is the CPUs: $(nproc))
   timed "$S/r_heavy1" "$S/heavy.safetensors" "$WBR" apply "$S/heavy.wbr" "$M" -o "$S/heavy.safetensors" --threads 1
-  i=$((i + 1))
-done
+}
+repeat $RUNS heavy_round
 # The same with the output on tmpfs: no disk, no writeback (fsync is a no-op there).
 SHM_FREE=$(df -Pk /dev/shm 2> /dev/null | awk 'NR==2 {print $4}')
 : > "$S/r_heavy_shm"
 if [ -n "$SHM_FREE" ] && [ "$SHM_FREE" -ge $((HEAVY_OUT_DATA / 1024 * 2)) ]; then
   SHM=$(mktemp -d /dev/shm/wbr-bench.XXXXXX)
-  i=0
-  while [ $i -lt $RUNS ]; do
-    timed "$S/r_heavy_shm" "$SHM/heavy.safetensors" "$WBR" apply "$S/heavy.wbr" "$M" -o "$SHM/heavy.safetensors"
-    i=$((i + 1))
-  done
+  repeat $RUNS timed "$S/r_heavy_shm" "$SHM/heavy.safetensors" "$WBR" apply "$S/heavy.wbr" "$M" -o "$SHM/heavy.safetensors"
   rm -rf "$SHM"
   SHM=
 fi
@@ -277,13 +280,13 @@ echo "$(/usr/bin/python3 -c 'import torch; print(torch.__version__)' 2>&1), set_
 echo "its output is compared with wbr's (names, dtypes, shapes; a sample of tensors bytewise)"
 TS=bench/torch_script.py
 : > "$S/r_torch_import"
-i=0
-while [ $i -lt $RUNS ]; do
-  timed "$S/r_torch_import" "$S/none" /usr/bin/python3 -c 'import torch'
-  i=$((i + 1))
-done
+repeat $RUNS timed "$S/r_torch_import" "$S/none" /usr/bin/python3 -c 'import torch'
 T_IMP=$(best "$S/r_torch_import" | cut -d' ' -f1)
 echo "python3 -c 'import torch' alone: $T_IMP s (part of every torch run below)"
+job_round() { # JOB: wbr apply, then the torch script
+  timed "$S/r_$1_wbr" "$S/$1_wbr.safetensors" "$WBR" apply "$S/$1.wbr" "$M" -o "$S/$1_wbr.safetensors"
+  timed "$S/r_$1_torch" "$S/$1_torch.safetensors" /usr/bin/python3 "$TS" "$1" "$M" "$S/$1_torch.safetensors"
+}
 for job in transpose cast; do
   case $job in
   transpose) goal_cp=1.3 what="transpose-heavy" ;;
@@ -292,12 +295,7 @@ for job in transpose cast; do
   sed -n '3,$p' "$S/$job.wbr" | sed "s/^/$job:   /"
   : > "$S/r_${job}_wbr"
   : > "$S/r_${job}_torch"
-  i=0
-  while [ $i -lt $RUNS ]; do
-    timed "$S/r_${job}_wbr" "$S/${job}_wbr.safetensors" "$WBR" apply "$S/$job.wbr" "$M" -o "$S/${job}_wbr.safetensors"
-    timed "$S/r_${job}_torch" "$S/${job}_torch.safetensors" /usr/bin/python3 "$TS" "$job" "$M" "$S/${job}_torch.safetensors"
-    i=$((i + 1))
-  done
+  repeat $RUNS job_round "$job"
   if [ -s "$S/r_${job}_wbr" ] && [ -s "$S/r_${job}_torch" ]; then
     best "$S/r_${job}_wbr" > "$S/r_${job}_wbr.b"
     best "$S/r_${job}_torch" > "$S/r_${job}_torch.b"
