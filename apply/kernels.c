@@ -151,30 +151,21 @@ DEFINE_TRANSPOSE(transpose2, 2, micro2)
 DEFINE_TRANSPOSE(transpose4, 4, micro4)
 DEFINE_TRANSPOSE(transpose8, 8, micro8)
 
-/* The packed transpose for matrices beyond the caches (the loop: WBR_DEFINE_PACKED in
- * packed.h): for 4- and 8-byte elements a tile of PACK_A_BYTES / ES destination rows by PACK_B
- * destination columns goes through a 64 KiB stack buffer (each source row read as a 256-byte
- * run) and out with streaming stores. Long destination runs matter most: 256 x 256 measured
- * best of 256..2048-byte reads and 16..1024-element writes (F32 4096^2: 40% -> 54-64% of
- * memcpy; see bench/README.md). 2-byte elements take kernels_x86.c's AVX2 16 x 16 blocks and
- * their own tile. Only at an x86 level; the unpacked transpose above is the reference. */
-#ifndef PACK_A_BYTES
-#define PACK_A_BYTES 256
-#endif
-#ifndef PACK_B
-#define PACK_B 256
-#endif
+/* The packed transpose for matrices beyond the caches (the loop and its tile: WBR_DEFINE_PACKED
+ * in packed.h): tiles go through a stack buffer of at most 64 KiB, each source row read as a
+ * 512-byte run, and out with streaming stores as 256-byte destination runs. SSE2 micro-blocks
+ * for 4- and 8-byte elements here; 2-byte elements take kernels_x86.c's AVX2 16 x 16 blocks
+ * (the SSE2 8 x 8 block measured slower than unpacked for them). Only at an x86 level; the
+ * unpacked transpose above is the reference. */
 #define PACK_MIN_BYTES (1 << 20) /* smaller outputs stay in the caches: regular stores */
 
-#define DEFINE_PACKED(NAME, ES, MICRO) \
-  WBR_DEFINE_PACKED(, NAME, ES, 16 / (ES), PACK_A_BYTES / (ES), PACK_B, MICRO)
+#define DEFINE_PACKED(NAME, ES, MICRO) WBR_DEFINE_PACKED(, NAME, ES, 16 / (ES), MICRO)
 DEFINE_PACKED(packed4, 4, micro4)
 DEFINE_PACKED(packed8, 8, micro8)
 
 static bool packed_transpose(uint8_t *dst, const uint8_t *src, size_t esize, int64_t na,
                              int64_t nb, int64_t sb, int64_t da) {
-  /* 1-byte elements stay unpacked; 2-byte ones are packed from AVX2 up (16 x 16 blocks in
-   * kernels_x86.c: the SSE2 8 x 8 tile here measured slower than unpacked for them) */
+  /* 1-byte elements stay unpacked; 2-byte ones are packed from AVX2 up */
   if (esize < 2 || wbr_cpu_level() < WBR_CPU_SSE2 ||
       (uint64_t)na * (uint64_t)nb * esize < PACK_MIN_BYTES)
     return false;

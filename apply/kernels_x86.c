@@ -191,19 +191,7 @@ __attribute__((target("avx2"))) static inline void micro16x16(uint8_t *d, const 
   }
 }
 
-/* Tile: source runs of PACK2_A elements (512 bytes), destination runs of PACK2_B (256 bytes), a
- * 64 KiB buffer. Of 64..1024 x 32..512 (bench/ops_bench.c, best of 5-6 alternating runs, load
- * 2.3-3.2) 256 x 128 was fastest: F16 8192^2 18.0 GB/s vs 13.3 unpacked (SSE2) on 1 thread,
- * 26.3 vs 20.3 on 2; BF16 4096x11008 18.1 vs 15.6 and 29.4 vs 22.0; 128 x 256 (the 4-byte
- * tile's shape) was no faster than unpacked. */
-#ifndef PACK2_A
-#define PACK2_A 256
-#endif
-#ifndef PACK2_B
-#define PACK2_B 128
-#endif
-WBR_DEFINE_PACKED(__attribute__((target("avx2"))), packed2_avx2, 2, 16, PACK2_A, PACK2_B,
-                  micro16x16)
+WBR_DEFINE_PACKED(__attribute__((target("avx2"))), packed2_avx2, 2, 16, micro16x16)
 #endif
 
 bool wbr_transpose2_simd(void *dst, const void *src, int64_t na, int64_t nb, int64_t sb,

@@ -153,6 +153,8 @@ int main(int argc, char **argv) {
        .shape = {8192, 8192}, .perm = {1, 0}},
       {.name = "transpose BF16 4096x11008", .kind = 1, .esize = 2, .ndim = 2,
        .shape = {4096, 11008}, .perm = {1, 0}},
+      {.name = "transpose F64 2048x4096", .kind = 1, .esize = 8, .ndim = 2,
+       .shape = {2048, 4096}, .perm = {1, 0}},
       {.name = "permute F32 HWIO->OIHW [3,3,512,512]", .kind = 1, .esize = 4, .ndim = 4,
        .shape = {3, 3, 512, 512}, .perm = {3, 2, 0, 1}},
       {.name = "permute F32 OIHW->HWIO [512,512,3,3]", .kind = 1, .esize = 4, .ndim = 4,
