@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "packed.h"
+
 #include "base/half.h"
 #include "base/util.h"
 
@@ -149,58 +151,31 @@ DEFINE_TRANSPOSE(transpose2, 2, micro2)
 DEFINE_TRANSPOSE(transpose4, 4, micro4)
 DEFINE_TRANSPOSE(transpose8, 8, micro8)
 
-/* The packed transpose for matrices beyond the caches: a tile of PACK_A_BYTES / ES destination
- * rows by PACK_B destination columns is transposed into a 64 KiB stack buffer that stays in L2
- * (each source row read as a 256-byte run), then written out row by row, PACK_B * ES bytes at a
- * time, as whole lines with streaming stores (wbr_stream_rows: no read-for-ownership of the
- * destination). Long destination runs matter most: 256 x 256 measured best of 256..2048-byte
- * reads and 16..1024-element writes (F32 4096^2: 40% -> 54-64% of memcpy; see bench/README.md).
- * Only at an x86 level; the unpacked transpose above is the reference. */
-#ifndef PACK_A_BYTES
-#define PACK_A_BYTES 256
-#endif
-#ifndef PACK_B
-#define PACK_B 256
-#endif
+/* The packed transpose for matrices beyond the caches (the loop and its tile: WBR_DEFINE_PACKED
+ * in packed.h): tiles go through a stack buffer of at most 64 KiB, each source row read as a
+ * 512-byte run, and out with streaming stores as 256-byte destination runs. SSE2 micro-blocks
+ * for 4- and 8-byte elements here; 2-byte elements take kernels_x86.c's AVX2 16 x 16 blocks
+ * (the SSE2 8 x 8 block measured slower than unpacked for them). Only at an x86 level; the
+ * unpacked transpose above is the reference. */
 #define PACK_MIN_BYTES (1 << 20) /* smaller outputs stay in the caches: regular stores */
 
-#define DEFINE_PACKED(NAME, ES, MICRO)                                                         \
-  static void NAME(uint8_t *dst, const uint8_t *src, int64_t na, int64_t nb, int64_t sb,       \
-                   int64_t da) {                                                               \
-    enum { V = 16 / ES, TA = PACK_A_BYTES / ES, TB = PACK_B, BS = TB * ES };                   \
-    _Alignas(64) uint8_t buf[TA * BS];                                                         \
-    for (int64_t ia0 = 0; ia0 < na; ia0 += TA) {                                               \
-      const int64_t ta = na - ia0 < TA ? na - ia0 : TA, fa = ta - ta % V;                      \
-      for (int64_t ib0 = 0; ib0 < nb; ib0 += TB) {                                             \
-        const int64_t tb = nb - ib0 < TB ? nb - ib0 : TB, fb = tb - tb % V;                    \
-        const uint8_t *s = src + (ib0 * sb + ia0) * ES;                                        \
-        for (int64_t b = 0; b < fb; b += V)                                                    \
-          for (int64_t a = 0; a < fa; a += V)                                                  \
-            MICRO(buf + a * BS + b * ES, s + (b * sb + a) * ES, sb * ES, BS);                  \
-        for (int64_t b = 0; b < tb; b++)                                                       \
-          for (int64_t a = fa; a < ta; a++)                                                    \
-            memcpy(buf + a * BS + b * ES, s + (b * sb + a) * ES, ES);                          \
-        for (int64_t a = 0; a < fa; a++)                                                       \
-          for (int64_t b = fb; b < tb; b++)                                                    \
-            memcpy(buf + a * BS + b * ES, s + (b * sb + a) * ES, ES);                          \
-        wbr_stream_rows(dst + (ia0 * da + ib0) * ES, (size_t)(da * ES), buf, BS, (size_t)ta,   \
-                        (size_t)(tb * ES));                                                    \
-      }                                                                                        \
-    }                                                                                          \
-  }
-
+#define DEFINE_PACKED(NAME, ES, MICRO) WBR_DEFINE_PACKED(, NAME, ES, 16 / (ES), MICRO)
 DEFINE_PACKED(packed4, 4, micro4)
 DEFINE_PACKED(packed8, 8, micro8)
 
 static bool packed_transpose(uint8_t *dst, const uint8_t *src, size_t esize, int64_t na,
                              int64_t nb, int64_t sb, int64_t da) {
-  /* 1- and 2-byte elements stay unpacked: with this tile F16 8192^2 measured slower packed
-   * (5.2-7.7 vs 7.5-8.8 GB/s, 3 alternating runs, load 0.3), BF16 4096x11008 mixed */
-  if (esize < 4 || wbr_cpu_level() < WBR_CPU_SSE2 ||
+  /* 1-byte elements stay unpacked; 2-byte ones are packed from AVX2 up */
+  if (esize < 2 || wbr_cpu_level() < WBR_CPU_SSE2 ||
       (uint64_t)na * (uint64_t)nb * esize < PACK_MIN_BYTES)
     return false;
-  if (esize == 4) packed4(dst, src, na, nb, sb, da);
-  else packed8(dst, src, na, nb, sb, da);
+  if (esize == 2) {
+    if (!wbr_transpose2_simd(dst, src, na, nb, sb, da)) return false;
+  } else if (esize == 4) {
+    packed4(dst, src, na, nb, sb, da);
+  } else {
+    packed8(dst, src, na, nb, sb, da);
+  }
   wbr_stream_fence();
   return true;
 }

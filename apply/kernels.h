@@ -62,10 +62,9 @@ bool wbr_perm_is_valid(int ndim, const int *perm);
  * (3, 2, 0, 1). Axes of size 1 are ignored and axes that stay adjacent and in order are merged
  * first, so e.g. (0, 2, 1, 3) becomes a batched 2-D transpose of rows; the identity is one
  * memcpy; transposes are cache-blocked. On x86-64 a 2-D transpose of >= 1 MiB of 4- or 8-byte
- * elements is packed
- * through a 64 KiB stack buffer and written with streaming stores (fenced before returning), so
- * the caller's thread needs that much stack. Returns 0, or WBR_EUSAGE for a bad perm, esize or
- * shape. */
+ * elements (2-byte ones from AVX2 up) is packed through a 64 KiB stack buffer and written with
+ * streaming stores (fenced before returning), so the caller's thread needs that much stack.
+ * Returns 0, or WBR_EUSAGE for a bad perm, esize or shape. */
 int wbr_permute(void *dst, const void *src, size_t esize, int ndim, const int64_t *shape,
                 const int *perm);
 
@@ -149,6 +148,13 @@ int wbr_concat_stream(wbr_emit_fn emit, void *userdata, size_t esize, int ndim,
 /* The vector part of wbr_cast at the level in force: converts a prefix of the n elements and
  * returns its length (0 when no fast path fits); the caller converts the rest portably. */
 size_t wbr_cast_simd(void *dst, wbr_dtype to, const void *src, wbr_dtype from, size_t n);
+
+/* The packed 2-D transpose of 2-byte elements at the level in force (AVX2 and up: 16 x 16
+ * micro-blocks), with wbr_permute's transpose contract: element (ib, ia) of src (row stride sb
+ * elements) to (ia, ib) of dst (row stride da), 0 <= ia < na, 0 <= ib < nb. Streaming stores,
+ * not fenced. Returns false, doing nothing, when the level has no such path. */
+bool wbr_transpose2_simd(void *dst, const void *src, int64_t na, int64_t nb, int64_t sb,
+                         int64_t da);
 
 /* Copy nrows rows of len bytes (rows dst_stride / src_stride bytes apart) with streaming
  * (non-temporal) stores where the level has them, plain memcpy otherwise; the writes are only

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "packed.h"
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define WBR_X86 1
@@ -144,6 +146,65 @@ size_t wbr_cast_simd(void *dst, wbr_dtype to, const void *src, wbr_dtype from, s
   (void)dst, (void)to, (void)src, (void)from, (void)n;
   return 0;
 #endif
+}
+
+/* ---- 2-byte transposes ---------------------------------------------------------------------- */
+
+#ifdef WBR_X86
+#define UNROLL8 _Pragma("GCC unroll 8") /* the blocks' vectors stay in registers */
+/* Transpose the 8 x 8 blocks of 16-bit elements in each 128-bit lane of x[0..8) (row i of a
+ * block in x[i]; column j in x[j] after): the SSE2 unpack sequence, lane by lane. */
+__attribute__((target("avx2"))) static inline void lanes8x8_16(__m256i *x) {
+  __m256i a[8], b[8];
+  UNROLL8 for (int i = 0; i < 4; i++) {
+    a[2 * i] = _mm256_unpacklo_epi16(x[2 * i], x[2 * i + 1]);
+    a[2 * i + 1] = _mm256_unpackhi_epi16(x[2 * i], x[2 * i + 1]);
+  }
+  UNROLL8 for (int h = 0; h < 8; h += 4) {
+    b[h] = _mm256_unpacklo_epi32(a[h], a[h + 2]);
+    b[h + 1] = _mm256_unpackhi_epi32(a[h], a[h + 2]);
+    b[h + 2] = _mm256_unpacklo_epi32(a[h + 1], a[h + 3]);
+    b[h + 3] = _mm256_unpackhi_epi32(a[h + 1], a[h + 3]);
+  }
+  UNROLL8 for (int j = 0; j < 4; j++) {
+    x[2 * j] = _mm256_unpacklo_epi64(b[j], b[j + 4]);
+    x[2 * j + 1] = _mm256_unpackhi_epi64(b[j], b[j + 4]);
+  }
+}
+
+/* One 16 x 16 block of 16-bit elements (row strides sbb, dab in bytes): rows i and i + 8 are
+ * paired lane-wise (low lanes in x[i], high lanes in y[i]); after the in-lane 8 x 8 transposes
+ * x[j] is destination row j and y[j] destination row 8 + j. */
+__attribute__((target("avx2"))) static inline void micro16x16(uint8_t *d, const uint8_t *s,
+                                                              int64_t sbb, int64_t dab) {
+  __m256i x[8], y[8];
+  UNROLL8 for (int i = 0; i < 8; i++) {
+    __m256i r0 = LD256(s + i * sbb), r1 = LD256(s + (i + 8) * sbb);
+    x[i] = _mm256_permute2x128_si256(r0, r1, 0x20);
+    y[i] = _mm256_permute2x128_si256(r0, r1, 0x31);
+  }
+  lanes8x8_16(x);
+  lanes8x8_16(y);
+  UNROLL8 for (int j = 0; j < 8; j++) {
+    ST256(d + j * dab, x[j]);
+    ST256(d + (j + 8) * dab, y[j]);
+  }
+}
+
+WBR_DEFINE_PACKED(__attribute__((target("avx2"))), packed2_avx2, 2, 16, micro16x16)
+#endif
+
+bool wbr_transpose2_simd(void *dst, const void *src, int64_t na, int64_t nb, int64_t sb,
+                         int64_t da) {
+#ifdef WBR_X86
+  if (wbr_cpu_level() >= WBR_CPU_AVX2) {
+    packed2_avx2(dst, src, na, nb, sb, da);
+    return true;
+  }
+#else
+  (void)dst, (void)src, (void)na, (void)nb, (void)sb, (void)da;
+#endif
+  return false;
 }
 
 /* ---- Streaming stores ----------------------------------------------------------------------- */

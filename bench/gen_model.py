@@ -2,8 +2,9 @@
 """gen_model.py — inputs for bench/run.sh, seeded and written straight to disk.
 
   gen_model.py weights DIR full|small   DIR/model.safetensors (a LLaMA-like layout with a conv stem,
-                                        ~1.4 GiB full, ~90 MiB small), DIR/rename.wbr, DIR/heavy.wbr,
-                                        and prints shell assignments describing them
+                                        ~1.4 GiB full, ~90 MiB small), the rules DIR/rename.wbr,
+                                        heavy.wbr, transpose.wbr and cast.wbr, and prints shell
+                                        assignments describing them
   gen_model.py plan DIR                 DIR/src.json (10,000 tensors), DIR/target.json and
                                         DIR/rules.wbr (200 statements) mapping one onto the other
   gen_model.py verify SRC OUT           checks a few tensors of heavy.wbr's output against numpy
@@ -59,6 +60,17 @@ transpose /^layers\\.\\d+\\.(attention\\.w[qkvo]|feed_forward\\.w[123])\\.weight
 cast "*" bf16
 """
 
+TRANSPOSE_RULES = """weightbridge 1
+# Transpose-heavy: every 2-D tensor transposed (the torch script: t().contiguous()), the rest copied.
+transpose "tok_embeddings.weight"
+transpose /^layers\\.\\d+\\.(attention\\.w[qkvo]|feed_forward\\.w[123])\\.weight$/
+"""
+
+CAST_RULES = """weightbridge 1
+# Cast: every tensor to BF16 (the torch script: .to(torch.bfloat16)).
+cast "*" bf16
+"""
+
 RENAME_RULES = """weightbridge 1
 # Rename-only: every tensor gets a prefix; the bytes are copied unchanged.
 rename /^/ -> "model."
@@ -97,7 +109,8 @@ def write_weights(out_dir, scale):
                 a = rng.standard_normal(k, dtype=np.float32)
                 a *= 0.02
                 f.write(a.astype(NP[dt]).tobytes())
-    for fname, text in (("rename.wbr", RENAME_RULES), ("heavy.wbr", HEAVY_RULES)):
+    for fname, text in (("rename.wbr", RENAME_RULES), ("heavy.wbr", HEAVY_RULES),
+                        ("transpose.wbr", TRANSPOSE_RULES), ("cast.wbr", CAST_RULES)):
         with open(os.path.join(out_dir, fname), "w") as f:
             f.write(text)
     # Figures run.sh needs: file size, tensor count, heavy output size and the largest tensor

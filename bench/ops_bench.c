@@ -3,7 +3,8 @@
  * per second) and the ratio to memcpy's GB/s (also read + written), best of 5 runs, on 1 thread
  * and on 2 (each thread does a half: its half of the elements, of the output rows through
  * wbr_permute_rows, or of the memcpy). The quality bar is >= 50% of memcpy for transposes and
- * casts. The CPU level is the best one unless WBR_CPU says. Build and run: bench/README.md. */
+ * casts. The CPU level is the best one unless WBR_CPU says. Arguments select kernels by a part of
+ * their name (`ops_bench F16 BF16`); memcpy always runs. Build and run: bench/README.md. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <pthread.h>
 #include <stdint.h>
@@ -134,7 +135,15 @@ static void run_job(const job *j, double *ms, double *gbs) {
   free(dst);
 }
 
-int main(void) {
+/* With arguments, only memcpy and the kernels whose name contains one of them run. */
+static int selected(const char *name, int argc, char **argv) {
+  if (argc < 2) return 1;
+  for (int i = 1; i < argc; i++)
+    if (strstr(name, argv[i])) return 1;
+  return 0;
+}
+
+int main(int argc, char **argv) {
   const size_t M = 1u << 20;
   job jobs[] = {
       {.name = "memcpy 256 MiB", .kind = 0, .n = 256 * M},
@@ -144,6 +153,8 @@ int main(void) {
        .shape = {8192, 8192}, .perm = {1, 0}},
       {.name = "transpose BF16 4096x11008", .kind = 1, .esize = 2, .ndim = 2,
        .shape = {4096, 11008}, .perm = {1, 0}},
+      {.name = "transpose F64 2048x4096", .kind = 1, .esize = 8, .ndim = 2,
+       .shape = {2048, 4096}, .perm = {1, 0}},
       {.name = "permute F32 HWIO->OIHW [3,3,512,512]", .kind = 1, .esize = 4, .ndim = 4,
        .shape = {3, 3, 512, 512}, .perm = {3, 2, 0, 1}},
       {.name = "permute F32 OIHW->HWIO [512,512,3,3]", .kind = 1, .esize = 4, .ndim = 4,
@@ -172,6 +183,7 @@ int main(void) {
          "GB/s", "/memcpy");
   for (size_t i = 0; i < sizeof jobs / sizeof jobs[0]; i++) {
     double ms[2], gbs[2];
+    if (i > 0 && !selected(jobs[i].name, argc, argv)) continue;
     run_job(&jobs[i], ms, gbs);
     if (i == 0) memcpy_gbs[0] = gbs[0], memcpy_gbs[1] = gbs[1];
     printf("%-40s %9.2f %7.2f %7.0f%% | %9.2f %7.2f %7.0f%%\n", jobs[i].name, ms[0], gbs[0],

@@ -1,6 +1,7 @@
 #!/bin/sh
-# run.sh BUILD — the benchmarks of issue 4 (`make bench`): figures and ratios against baselines
-# measured in the same run, never timed assertions. Exits 0 whatever the figures; non-zero only
+# run.sh BUILD — the benchmarks of issues 4 and 14 (`make bench`): figures and ratios against
+# baselines measured in the same run (memcpy, cp, a torch script doing the same job:
+# bench/torch_script.py), never timed assertions; the summary lists every goal as met/MISSED. Exits 0 whatever the figures; non-zero only
 # when a step fails (a build, a command's exit status, or an output that is not what it should be).
 # Scratch files go to BUILD/bench/scratch and are deleted at the end. BENCH_SCALE=small forces the
 # ~90 MiB model (used automatically under 4 GiB free). See bench/RESULTS.md.
@@ -34,7 +35,37 @@ mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }       # KiB -> MiB
 div() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 # verdict A OP B: "met" or "MISSED" (a comparison for the reader, not an assertion)
 verdict() { awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN {ok = op == "<=" ? a <= b : op == "<" ? a < b : a >= b; print ok ? "met" : "MISSED"}'; }
-summary() { printf '%-30s %-44s %s\n' "$1" "$2" "$3" >> "$S/summary"; }
+summary() { printf '%-38s %-58s %s\n' "$1" "$2" "$3" >> "$S/summary"; }
+
+# The worst kernel of a kind in ops_bench's table on 1 and on 2 threads (each against the memcpy of
+# the same thread count): "pct1|name1|pct2|name2|count". Last columns: ms GB/s pct% | ms GB/s pct%.
+worst_kernel() { # FILE REGEX
+  awk -v re="$2" '$0 ~ re {
+      n = $1; for (i = 2; i <= NF - 7; i++) n = n " " $i
+      p1 = $(NF - 4) + 0; p2 = $NF + 0
+      if (c == 0 || p1 < w1) {w1 = p1; n1 = n}
+      if (c == 0 || p2 < w2) {w2 = p2; n2 = n}
+      c++
+    } END {if (c) printf "%s|%s|%s|%s|%d\n", w1, n1, w2, n2, c}' "$1"
+}
+kernels_summary() { # OPS_OUTPUT: the issue's kernel goals, >= 50% of memcpy per core
+  for kind in "transposes (2-D)|^transpose " "permutes (N-D)|^permute " \
+    "casts F32/F16/BF16|^cast (F32|F16|BF16)->(F32|F16|BF16) " "casts to/from F64|^cast .*F64"; do
+    label=${kind%%|*}
+    w=$(worst_kernel "$1" "${kind#*|}")
+    if [ -z "$w" ]; then
+      step_failed "ops_bench printed no $label"
+      continue
+    fi
+    p1=$(echo "$w" | cut -d'|' -f1)
+    p2=$(echo "$w" | cut -d'|' -f3)
+    c=$(echo "$w" | cut -d'|' -f5)
+    summary "$label / memcpy, 1 thread" "worst of $c: $p1% ($(echo "$w" | cut -d'|' -f2)) (goal >= 50%)" \
+      "$(verdict "$p1" ">=" 50)"
+    summary "$label / memcpy, 2 threads" "worst of $c: $p2% ($(echo "$w" | cut -d'|' -f4)) (goal >= 50%)" \
+      "$(verdict "$p2" ">=" 50)"
+  done
+}
 
 [ -x "$WBR" ] || { echo "bench: $WBR is missing: run make BUILD=$BUILD first"; exit 1; }
 rm -rf "$S"
@@ -64,7 +95,13 @@ hdr "kernels (bench/ops_bench.c, in memory; see bench/README.md)"
 if [ -f bench/ops_bench.c ]; then
   # shellcheck disable=SC2086
   if cc -std=c11 -O2 -D_GNU_SOURCE -pthread -Iinclude -I. bench/ops_bench.c "$BUILD/libweightbridge-runtime.a" $LIBS -o "$OUT/ops_bench"; then
-    "$OUT/ops_bench" || step_failed "ops_bench exited $?"
+    if "$OUT/ops_bench" > "$S/ops"; then
+      cat "$S/ops"
+      kernels_summary "$S/ops"
+    else
+      cat "$S/ops"
+      step_failed "ops_bench exited non-zero"
+    fi
   else
     step_failed "bench/ops_bench.c does not build"
   fi
@@ -116,6 +153,15 @@ timed() {
   fi
   cat "$S/one" >> "$res"
 }
+# repeat N FN [ARG...]: call FN N times (FN runs one round of alternating timed commands).
+repeat() {
+  n=$1
+  shift
+  while [ "$n" -gt 0 ]; do
+    "$@"
+    n=$((n - 1))
+  done
+}
 
 # ---- 2. rename-only apply vs cp ----------------------------------------------------------------
 hdr "2. rename-only apply vs cp of the same file, same directory (best of $RUNS)"
@@ -123,13 +169,12 @@ sed -n '3p' "$S/rename.wbr" | sed 's/^/rules:   /'
 : > "$S/r_cp"
 : > "$S/r_cps"
 : > "$S/r_ren"
-i=0
-while [ $i -lt $RUNS ]; do
+rename_round() {
   timed "$S/r_cp" "$S/copy.safetensors" cp "$M" "$S/copy.safetensors"
   timed "$S/r_cps" "$S/copy.safetensors" sh -c 'cp "$1" "$2" && sync "$2"' sh "$M" "$S/copy.safetensors"
   timed "$S/r_ren" "$S/renamed.safetensors" "$WBR" apply "$S/rename.wbr" "$M" -o "$S/renamed.safetensors"
-  i=$((i + 1))
-done
+}
+repeat $RUNS rename_round
 rm -f "$S/copy.safetensors"
 if [ -s "$S/r_ren" ] && [ -s "$S/r_cp" ] && [ -s "$S/r_cps" ]; then
   best "$S/r_cp" > "$S/r_cp.b"
@@ -167,23 +212,18 @@ hdr "3. transpose/cast-heavy apply vs memcpy of the same bytes (best of $RUNS)"
 sed -n '3,$p' "$S/heavy.wbr" | sed 's/^/rules:   /'
 : > "$S/r_heavy"
 : > "$S/r_heavy1"
-i=0
-while [ $i -lt $RUNS ]; do
+heavy_round() {
   timed "$S/r_heavy" "$S/heavy.safetensors" "$WBR" apply "$S/heavy.wbr" "$M" -o "$S/heavy.safetensors"
   # the same on one thread (--threads 1; the default is the CPUs: $(nproc))
   timed "$S/r_heavy1" "$S/heavy.safetensors" "$WBR" apply "$S/heavy.wbr" "$M" -o "$S/heavy.safetensors" --threads 1
-  i=$((i + 1))
-done
+}
+repeat $RUNS heavy_round
 # The same with the output on tmpfs: no disk, no writeback (fsync is a no-op there).
 SHM_FREE=$(df -Pk /dev/shm 2> /dev/null | awk 'NR==2 {print $4}')
 : > "$S/r_heavy_shm"
 if [ -n "$SHM_FREE" ] && [ "$SHM_FREE" -ge $((HEAVY_OUT_DATA / 1024 * 2)) ]; then
   SHM=$(mktemp -d /dev/shm/wbr-bench.XXXXXX)
-  i=0
-  while [ $i -lt $RUNS ]; do
-    timed "$S/r_heavy_shm" "$SHM/heavy.safetensors" "$WBR" apply "$S/heavy.wbr" "$M" -o "$SHM/heavy.safetensors"
-    i=$((i + 1))
-  done
+  repeat $RUNS timed "$S/r_heavy_shm" "$SHM/heavy.safetensors" "$WBR" apply "$S/heavy.wbr" "$M" -o "$SHM/heavy.safetensors"
   rm -rf "$SHM"
   SHM=
 fi
@@ -232,8 +272,65 @@ if [ -s "$S/r_heavy_shm" ]; then
   summary "  (output on tmpfs)" "$GBS_HS GB/s = $PCTS% of memcpy" "for reference"
 fi
 
-# ---- 4. peak memory ----------------------------------------------------------------------------
-hdr "4. peak RSS of each apply (goal: <= 64 MiB whatever the tensor sizes, issue 14)"
+# ---- 4. transpose-heavy and cast jobs vs cp and vs a torch script ------------------------------
+hdr "4. transpose-heavy and cast applies vs cp and vs a torch script doing the same (best of $RUNS)"
+echo "torch script: bench/torch_script.py (safetensors source as one mmap, torch.frombuffer views,"
+echo "t().contiguous() / .to(torch.bfloat16), header then each tensor written as made; torch"
+echo "$(/usr/bin/python3 -c 'import torch; print(torch.__version__)' 2>&1), set_num_threads($(nproc)));"
+echo "its output is compared with wbr's (names, dtypes, shapes; a sample of tensors bytewise)"
+TS=bench/torch_script.py
+: > "$S/r_torch_import"
+repeat $RUNS timed "$S/r_torch_import" "$S/none" /usr/bin/python3 -c 'import torch'
+T_IMP=$(best "$S/r_torch_import" | cut -d' ' -f1)
+echo "python3 -c 'import torch' alone: $T_IMP s (part of every torch run below)"
+job_round() { # JOB: wbr apply, then the torch script
+  timed "$S/r_$1_wbr" "$S/$1_wbr.safetensors" "$WBR" apply "$S/$1.wbr" "$M" -o "$S/$1_wbr.safetensors"
+  timed "$S/r_$1_torch" "$S/$1_torch.safetensors" /usr/bin/python3 "$TS" "$1" "$M" "$S/$1_torch.safetensors"
+}
+for job in transpose cast; do
+  case $job in
+  transpose) goal_cp=1.3 what="transpose-heavy" ;;
+  *) goal_cp="" what="cast" ;;
+  esac
+  sed -n '3,$p' "$S/$job.wbr" | sed "s/^/$job:   /"
+  : > "$S/r_${job}_wbr"
+  : > "$S/r_${job}_torch"
+  repeat $RUNS job_round "$job"
+  if [ -s "$S/r_${job}_wbr" ] && [ -s "$S/r_${job}_torch" ]; then
+    best "$S/r_${job}_wbr" > "$S/r_${job}_wbr.b"
+    best "$S/r_${job}_torch" > "$S/r_${job}_torch.b"
+    read -r TW _ < "$S/r_${job}_wbr.b"
+    read -r TT RSS_T ANON_T _ < "$S/r_${job}_torch.b"
+    echo "wbr apply ($job):$(printf '%*s' $((10 - ${#job})) '') $TW s   (all runs: $(cut -d' ' -f1 "$S/r_${job}_wbr" | tr '\n' ' '))"
+    echo "torch script ($job): $TT s   (all runs: $(cut -d' ' -f1 "$S/r_${job}_torch" | tr '\n' ' ')), peak RSS $(mib "$RSS_T") MiB (anon $(mib "$ANON_T"))"
+    R=$(div "$TW" "$TT")
+    echo "ratio wbr / torch script:    ${R}x   (goal <= 0.33x: $(verdict "$R" "<=" 0.33))"
+    summary "$what apply / torch script" "$TW s / $TT s = ${R}x (goal <= 0.33x)" "$(verdict "$R" "<=" 0.33)"
+    NET=$(awk -v a="$TT" -v b="$T_IMP" 'BEGIN {printf "%.3f", a - b}')
+    if [ "$(verdict "$NET" ">=" 0.001)" = met ]; then
+      summary "  (vs torch net of 'import torch')" "$TW s / $NET s = $(div "$TW" "$NET")x" "for reference"
+    fi
+    if [ -n "${T_CP:-}" ]; then
+      RC=$(div "$TW" "$T_CP")
+      if [ -n "$goal_cp" ]; then
+        echo "ratio wbr / cp:              ${RC}x   (goal <= ${goal_cp}x: $(verdict "$RC" "<=" "$goal_cp"))"
+        summary "$what apply / cp" "$TW s / $T_CP s = ${RC}x (goal <= ${goal_cp}x)" "$(verdict "$RC" "<=" "$goal_cp")"
+      else
+        echo "ratio wbr / cp:              ${RC}x   (for reference; the output is smaller than the source)"
+        summary "  ($what apply / cp)" "$TW s / $T_CP s = ${RC}x" "for reference"
+      fi
+    fi
+    if /usr/bin/python3 "$TS" compare "$S/${job}_torch.safetensors" "$S/${job}_wbr.safetensors" > "$S/cmp" 2>&1; then
+      sed 's/^/check:   /' "$S/cmp"
+    else
+      step_failed "$job: the torch script's output and wbr's differ: $(cat "$S/cmp")"
+    fi
+  fi
+  rm -f "$S/${job}_wbr.safetensors" "$S/${job}_torch.safetensors"
+done
+
+# ---- 5. peak memory ----------------------------------------------------------------------------
+hdr "5. peak RSS of each apply (goal: <= 64 MiB whatever the tensor sizes, issue 14)"
 echo "maxrss is the kernel's peak RSS (wait4); it counts the source's mapped file pages, which are"
 echo "clean page cache; anon/file are the peaks of RssAnon/RssFile sampled every 2 ms"
 printf '%-20s %10s %10s %10s %22s %10s %10s\n' apply "maxrss MiB" "anon MiB" "file MiB" "largest copied MiB" "goal MiB" "margin MiB"
@@ -247,12 +344,26 @@ rss_row() { # name maxrss anon file largest_copy_bytes
 }
 [ -s "$S/r_ren" ] && rss_row "rename-only" "$RSS_REN" "$ANON_REN" "$FILE_REN" 0
 [ -s "$S/r_heavy" ] && rss_row "transpose/cast" "$RSS_HV" "$ANON_HV" "$FILE_HV" "$HEAVY_LARGEST_COPY"
+for job in transpose cast; do
+  if [ -s "$S/r_${job}_wbr.b" ]; then
+    read -r _ R_M R_A R_F < "$S/r_${job}_wbr.b"
+    rss_row "$job" "$R_M" "$R_A" "$R_F" "$HEAVY_LARGEST_COPY"
+  fi
+done
+for job in transpose cast; do # the torch script's, for scale (no goal)
+  if [ -s "$S/r_${job}_torch.b" ]; then
+    read -r _ R_M R_A R_F < "$S/r_${job}_torch.b"
+    printf '%-20s %10s %10s %10s %22s %10s %10s\n' "torch $job" "$(mib "$R_M")" "$(mib "$R_A")" "$(mib "$R_F")" \
+      "$(div "$HEAVY_LARGEST_COPY" $MIB)" - -
+    summary "  (peak RSS, torch script $job)" "$(mib "$R_M") MiB (anon $(mib "$R_A"))" "for reference"
+  fi
+done
 echo "(no tensor is copied whole: permutes and casts are made 8 MiB stripe by stripe (apply/pipeline.c);"
 echo " largest tensor in the file: $(div "$LARGEST_TENSOR" $MIB) MiB, the heavy rules' largest: $HEAVY_LARGEST_NAME)"
 echo "margin = goal - maxrss (negative: over the goal)"
 
-# ---- 5. plan/check at scale --------------------------------------------------------------------
-hdr "5. plan and check: 10,000 tensors, 200 statements (best of $PLAN_RUNS)"
+# ---- 6. plan/check at scale --------------------------------------------------------------------
+hdr "6. plan and check: 10,000 tensors, 200 statements (best of $PLAN_RUNS)"
 P=$S/plan
 /usr/bin/python3 bench/gen_model.py plan "$P" || step_failed "bench/gen_model.py plan"
 echo "rules:   $(grep -vc '^#\|^weightbridge' "$P/rules.wbr") statements: 40 stage-flattening regex renames, 25 glob/regex"

@@ -158,3 +158,46 @@ TEST(ops_packed_transpose_matches_portable) {
                       (long long)dims[d][0], (long long)dims[d][1], es, k);
   wbr_cpu_set_level(-1);
 }
+
+/* The 2-byte packed transpose (AVX2 16 x 16 blocks, kernels_x86.c) at every CPU level against
+ * a plain element loop, with guard bytes around a misaligned destination and random source bytes:
+ * shapes around the 16-element block, the 256 x 128 tile and the 1 MiB threshold, 1 x N and
+ * N x 1, and a batched (0, 2, 1) permute. */
+static int half_case(int64_t nbatch, int64_t r, int64_t c, int mis, uint64_t *seed) {
+  const int64_t shape[3] = {nbatch, r, c};
+  const int perm[3] = {0, 2, 1};
+  size_t n = (size_t)(nbatch * r * c), bytes = 2 * n;
+  uint16_t *src = malloc(bytes + 2), *want = malloc(bytes);
+  uint8_t *got = malloc(bytes + 64);
+  for (size_t i = 0; i < n + 1; i++) src[i] = (uint16_t)(rows_rng(seed) >> 20);
+  const uint16_t *s = src + (mis & 1);
+  for (int64_t b = 0; b < nbatch; b++)
+    for (int64_t i = 0; i < r; i++)
+      for (int64_t j = 0; j < c; j++) want[(b * c + j) * r + i] = s[(b * r + i) * c + j];
+  int best = wbr_cpu_set_level(-1), ok = 1;
+  for (int level = WBR_CPU_PORTABLE; level <= best; level++) {
+    wbr_cpu_set_level(level);
+    memset(got, 0xc3, bytes + 64);
+    int rc = wbr_permute(got + 32 + mis, s, 2, 3, shape, perm);
+    int same = rc == 0 && memcmp(got + 32 + mis, want, bytes) == 0;
+    for (int g = 0; g < 32 + mis; g++) same &= got[g] == 0xc3;
+    for (size_t g = 32 + (size_t)mis + bytes; g < bytes + 64; g++) same &= got[g] == 0xc3;
+    if (!same)
+      test_failed(__FILE__, __LINE__, "2-byte transpose [%lld, %lld, %lld] misaligned %d, level %s",
+                  (long long)nbatch, (long long)r, (long long)c, mis, wbr_cpu_level_name(level));
+    ok &= same;
+  }
+  wbr_cpu_set_level(-1);
+  return free3(src, want, got, ok);
+}
+
+TEST(ops_packed_transpose_2byte_every_level) {
+  uint64_t seed = 0x5eed0216;
+  static const int64_t cases[][3] = {
+      {1, 1024, 1024}, {1, 512, 1024}, {1, 511, 1024}, {1, 1, 600000}, {1, 600000, 1},
+      {1, 16, 40000},  {1, 40000, 16}, {1, 17, 40001}, {1, 257, 2049}, {1, 4097, 129},
+      {1, 255, 2500},  {1, 2048, 384}, {3, 700, 900},  {2, 33, 20000}};
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+    for (int mis = 0; mis < 2; mis++)
+      CHECK(half_case(cases[k][0], cases[k][1], cases[k][2], mis ? 3 : 0, &seed));
+}
