@@ -3,6 +3,7 @@
  * only the header is parsed and tensor bytes are read by the OS on demand. New formats add one
  * line to `formats`. */
 #include "format.h"
+#include "hfdir.h"
 #include "json.h"
 
 #include <stdio.h>
@@ -136,9 +137,11 @@ int wbr_tensorset_open(wbr_tensorset **out, wbr_ctx *ctx, const char *spec) {
 }
 
 static int open_file(wbr_tensorset **out, wbr_ctx *ctx, const char *path, const char *key) {
+  struct stat st;
+  if (!key && stat(path, &st) == 0 && S_ISDIR(st.st_mode) && !wbr_format_for_path(path))
+    return wbr_hfdir_open(out, ctx, path); /* a model directory (formats/hfdir.c) */
   const wbr_format *fmt = format_or_fail(ctx, path);
   if (!fmt) return WBR_EFORMAT;
-  struct stat st;
   int fd = wbr_io_open_read(ctx, path, NULL, &st);
   if (fd < 0) return fd;
   wbr_tensorset *ts;

@@ -244,7 +244,7 @@ WBR_API int wbr_tensorset_write(const wbr_tensorset *ts, wbr_ctx *ctx, const cha
 typedef struct wbr_writer wbr_writer;
 
 /* How an output is written; given when the writer opens (and in wbr_apply_options). */
-#define WBR_WRITER_OPTIONS_VERSION 1
+#define WBR_WRITER_OPTIONS_VERSION 2
 typedef struct wbr_writer_options {
   unsigned version;         /* WBR_WRITER_OPTIONS_VERSION (WBR_WRITER_OPTIONS_INIT sets it) */
   bool durable;             /* sync the data and the rename to disk before commit returns, so OUT
@@ -254,8 +254,14 @@ typedef struct wbr_writer_options {
   uint64_t max_shard_bytes; /* sharded outputs (NAME.safetensors.index.json): at most this many
                                bytes of tensor data per shard (a bigger tensor gets a shard of its
                                own); 0 for the default, 5 GB. Other formats ignore it. */
+  /* version 2: */
+  const char *const *copy_files; /* a directory output (a path ending in '/', or an existing
+                                    directory): files copied into it beside the weights
+                                    (config.json, tokenizer files), each under its own last
+                                    name, published with the weights; or NULL */
+  size_t ncopy_files;
 } wbr_writer_options;
-#define WBR_WRITER_OPTIONS_INIT {WBR_WRITER_OPTIONS_VERSION, false, 0}
+#define WBR_WRITER_OPTIONS_INIT {WBR_WRITER_OPTIONS_VERSION, false, 0, NULL, 0}
 
 /* opts may be NULL (the defaults of WBR_WRITER_OPTIONS_INIT). */
 WBR_API int wbr_writer_open(wbr_writer **out, wbr_ctx *ctx, const char *path,
