@@ -22,7 +22,8 @@ static const struct {
 } HELP[] = {
     {"inspect",
      "usage: wbr inspect FILE [--json]\n"
-     "  lists the tensors of a weight file or manifest (name, dtype, shape, bytes) from its header\n"
+     "  lists the tensors of a weight file or manifest (name, dtype, shape, bytes) from its header;\n"
+     "  FILE may be a model directory (config.json and model.safetensors, an index, pytorch_model.bin)\n"
      "  --json          print a manifest of them instead, usable as a target (-t)\n"},
     {"plan",
      "usage: wbr plan RULES SRC [-t TARGET] [--format text|md|json] [--param NAME=INT]... [--config FILE]\n"
@@ -31,7 +32,8 @@ static const struct {
      "  RULES           a .wbr or .wbc; '-' reads the rules from stdin\n"
      "  -t TARGET       compare with TARGET (a weight file or a JSON manifest)\n"
      "  --format F      text (default), md or json\n"
-     "  --param N=INT   the value of a parameter (repeatable); --config FILE: from a config.json\n"},
+     "  --param N=INT   the value of a parameter (repeatable); --config FILE: from a config.json\n"
+     "                  (without --config: SRC/config.json when SRC is a model directory)\n"},
     {"check",
      "usage: wbr check RULES SRC -t TARGET [--json] [--param NAME=INT]... [--config FILE]\n"
      "  exit 0 iff RULES map SRC onto TARGET exactly (names, shapes, dtypes); 1 with each problem\n"
@@ -41,14 +43,20 @@ static const struct {
      "  -v              also print the mapping table on stderr\n"},
     {"apply",
      "usage: wbr apply RULES SRC [-t TARGET] -o OUT [--dry-run] [--sync] [--max-shard-size SIZE]\n"
-     "                 [--param NAME=INT]... [--config FILE]\n"
+     "                 [--copy FILE]... [--param NAME=INT]... [--config FILE]\n"
      "  converts SRC by RULES into OUT (format by OUT's extension), written atomically; never onto\n"
      "  an input. No rule file: wbr convert SRC -o OUT\n"
+     "  SRC and TARGET may be model directories (config.json + model.safetensors, an index, or\n"
+     "  pytorch_model.bin); SRC's config.json gives the parameters unless --config or --param do\n"
      "  RULES           a .wbr or .wbc; '-' reads the rules from stdin\n"
      "  -t TARGET       check the result against TARGET before writing\n"
      "  --dry-run       plan and check only; write nothing (exit as check would)\n"
      "  --sync          make OUT durable (fsync) before reporting success\n"
-     "  --max-shard-size SIZE  shard size of a NAME.safetensors.index.json output (5GB, 500MB)\n"
+     "  -o DIR/         a model directory, as save_pretrained writes it: model.safetensors, or\n"
+     "                  model.safetensors.index.json and model-0000K-of-0000N.safetensors shards\n"
+     "  --max-shard-size SIZE  shard size of a NAME.safetensors.index.json or DIR/ output (5GB, 500MB)\n"
+     "  --copy FILE     copy FILE into the output directory (repeatable): a bare name is SRC's own\n"
+     "                  file when SRC is a directory (--copy config.json), else a path\n"
      "  -v              also print the mapping table before writing, and bytes and time after\n"},
     {"compile",
      "usage: wbr compile RULES.wbr [-o RULES.wbc]\n"

@@ -179,8 +179,11 @@ typedef struct wbr_tensor_info {
 /* Open a weight file or manifest; the format is chosen by the file name's extension:
  * .safetensors, .safetensors.index.json (sharded), .json (manifest), .pt .pth .bin (PyTorch;
  * FILE#KEY selects the tensors under KEY of a checkpoint that nests them), .npy, .npz, .gguf
- * (docs/formats*.md). Only the header is read; tensor bytes are mapped, not loaded. A file that
- * is malformed, of an unknown type or not a regular file is WBR_EFORMAT. */
+ * (docs/formats*.md). A directory without such an extension is a Hugging Face model directory:
+ * the first of model.safetensors, model.safetensors.index.json, pytorch_model.bin and
+ * pytorch_model.bin.index.json in it is read (a directory without weights, or with a single file
+ * and an index of one kind, is WBR_EFORMAT). Only the header is read; tensor bytes are mapped,
+ * not loaded. A file that is malformed, of an unknown type or not a regular file is WBR_EFORMAT. */
 WBR_API int wbr_tensorset_open(wbr_tensorset **out, wbr_ctx *ctx, const char *path);
 /* Parse from memory; `name` is used in diagnostics and picks the format by extension. The
  * bytes are copied if the format needs them after return. */
@@ -206,7 +209,8 @@ WBR_API long wbr_tensorset_find(const wbr_tensorset *ts, const char *name);
 /* 1 if the set carries tensor bytes (a weight file), 0 for a manifest. */
 WBR_API int wbr_tensorset_has_data(const wbr_tensorset *ts);
 /* Format name the set was read as ("safetensors", "sharded safetensors", "manifest",
- * "pytorch", "npy", "npz", "gguf"), or "memory" for a set made with wbr_tensorset_new. */
+ * "pytorch", "npy", "npz", "gguf"; "Hugging Face directory (model.safetensors)" and so on for a
+ * model directory, naming the file read), or "memory" for a set made with wbr_tensorset_new. */
 WBR_API const char *wbr_tensorset_format(const wbr_tensorset *ts);
 
 /* String metadata (safetensors __metadata__, GGUF key-values as text), in file order. */
@@ -226,7 +230,8 @@ WBR_API char *wbr_tensorset_to_manifest(const wbr_tensorset *ts);
 WBR_API char *wbr_tensorset_render(const wbr_tensorset *ts, const char *path);
 
 /* Write the whole set to path, format by extension, atomically (see wbr_writer). A manifest
- * (.json) needs no data; a weight file needs every tensor's bytes. */
+ * (.json) needs no data; a weight file needs every tensor's bytes. A path ending in '/' is a
+ * model directory (see "Outputs"). */
 WBR_API int wbr_tensorset_write(const wbr_tensorset *ts, wbr_ctx *ctx, const char *path);
 
 /* ---- Streaming writer ------------------------------------------------------------------------ */
@@ -284,7 +289,15 @@ WBR_API void wbr_writer_free(wbr_writer *w);
  * - a new file gets 0666 & ~umask, a replaced file keeps its permission bits;
  * - an output that is the same file (device and inode) as an input is refused with WBR_EUSAGE.
  * The temporary file has no name (O_TMPFILE) where the filesystem allows; elsewhere it is a
- * hidden DIR/.OUT.XXXXXX.tmp, which wbr_remove_temporaries deletes. */
+ * hidden DIR/.OUT.XXXXXX.tmp, which wbr_remove_temporaries deletes.
+ * A path ending in '/' (or an existing directory whose name has no weight-file extension) is a
+ * Hugging Face model directory, created if its parent exists (not a symbolic link), and written
+ * as save_pretrained writes it: DIR/model.safetensors when the tensors fit one shard of
+ * max_shard_bytes, else DIR/model.safetensors.index.json and DIR/model-0000K-of-0000N.safetensors.
+ * The files of copy_files are staged before the weights and published after them. Once the
+ * weights are in place, weight files of an earlier save (the other of the single file and the
+ * index, shards of another count) are removed; an input among them is refused before anything
+ * is written, and only regular files of those names are ever removed. */
 
 /* The inputs an output must never replace, compared by device and inode, so that a symlink,
  * a hard link, ./x or FILE#KEY is recognised however it is spelled: files by path, and every

@@ -11,8 +11,8 @@ _wbr() {
     inspect) opts="--json" ;;
     plan) opts="-t --target --format --param --config" ;;
     check) opts="-t --target --json --param --config" ;;
-    apply) opts="-t --target -o --output --dry-run --sync --max-shard-size --param --config" ;;
-    convert) opts="-o --output --dtype -t --target --dry-run --sync --max-shard-size" ;;
+    apply) opts="-t --target -o --output --dry-run --sync --max-shard-size --copy --param --config" ;;
+    convert) opts="-o --output --dtype -t --target --dry-run --sync --max-shard-size --copy" ;;
     match) opts="-o --output --hint --update --explain --json --library --param --config" ;;
     compile) opts="-o --output" ;;
     disasm) opts="" ;;
