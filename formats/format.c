@@ -3,7 +3,6 @@
  * only the header is parsed and tensor bytes are read by the OS on demand. New formats add one
  * line to `formats`. */
 #include "format.h"
-#include "hfdir.h"
 #include "json.h"
 
 #include <stdio.h>
@@ -139,7 +138,7 @@ int wbr_tensorset_open(wbr_tensorset **out, wbr_ctx *ctx, const char *spec) {
 static int open_file(wbr_tensorset **out, wbr_ctx *ctx, const char *path, const char *key) {
   struct stat st;
   if (!key && stat(path, &st) == 0 && S_ISDIR(st.st_mode) && !wbr_format_for_path(path))
-    return wbr_hfdir_open(out, ctx, path); /* a model directory (formats/hfdir.c) */
+    return wbr_dir_hf.open(out, ctx, path); /* a model directory (formats/hfdir.c) */
   const wbr_format *fmt = format_or_fail(ctx, path);
   if (!fmt) return WBR_EFORMAT;
   int fd = wbr_io_open_read(ctx, path, NULL, &st);

@@ -74,7 +74,9 @@ static int no_weights(wbr_ctx *ctx, const char *dir) {
   return wbr_fail(ctx, WBR_EFORMAT, dir, help, "no model weights in this directory: looked for %s", LOOKED_FOR);
 }
 
-int wbr_hfdir_open(wbr_tensorset **out, wbr_ctx *ctx, const char *dir) {
+/* The weights of the model directory `dir`, through the reader of the file chosen; the set is
+ * that file's, its format named after the directory layout. */
+static int hfdir_open(wbr_tensorset **out, wbr_ctx *ctx, const char *dir) {
   size_t k = 0;
   while (k < NWEIGHTS && !present(dir, WEIGHTS[k].file)) k++;
   if (k == NWEIGHTS) return no_weights(ctx, dir);
@@ -92,6 +94,8 @@ int wbr_hfdir_open(wbr_tensorset **out, wbr_ctx *ctx, const char *dir) {
   if (rc == 0) (*out)->format = WEIGHTS[k].format;
   return rc;
 }
+
+const wbr_dir_reader wbr_dir_hf = {.open = hfdir_open};
 
 /* ---- Output --------------------------------------------------------------------------------- */
 

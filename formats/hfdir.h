@@ -6,9 +6,7 @@
 
 #include "format.h"
 
-/* Open the weights of the model directory `dir` through the reader of the file chosen; the set
- * is that file's, its format named after the directory layout. */
-int wbr_hfdir_open(wbr_tensorset **out, wbr_ctx *ctx, const char *dir);
+/* Reading is wbr_dir_hf (format.h), called by wbr_tensorset_open for a directory. */
 
 /* True when an output path means a model directory: it ends in '/', or it is an existing
  * directory whose name has no weight-file extension (a directory named x.safetensors stays an
