@@ -222,9 +222,10 @@ static bool stale(const wbr_hfdir_out *d, const char *name) {
 }
 
 /* The stale weight files of an earlier save in the directory: removed (remove), or, before
- * anything is written, refused when one is an input (a source read from this directory), which
- * the save could neither remove nor leave beside its own weights without making the directory
- * unreadable. Only regular files are ever touched. */
+ * anything is written, refused when one is an input (a source read from this directory) or not
+ * a regular file (a symlink into the Hugging Face cache's blobs), which the save could neither
+ * remove nor leave beside its own weights without making the directory unreadable. Only regular
+ * files are ever removed. */
 static int scan_stale(wbr_hfdir_out *d, const wbr_file_ids *protect, bool remove) {
   DIR *dir = opendir(d->dir);
   if (!dir) return remove || errno != ENOENT ? wbr_fail_errno(d->ctx, d->dir, "cannot list the output directory") : 0;
@@ -233,12 +234,17 @@ static int scan_stale(wbr_hfdir_out *d, const wbr_file_ids *protect, bool remove
     if (!stale(d, e->d_name)) continue;
     char *p = join(d->dir, e->d_name);
     struct stat st;
+    const char *what = d->sharded ? "index and shards" : "model.safetensors";
     if (!p) rc = wbr_oom(d->ctx);
-    else if (lstat(p, &st) != 0 || !S_ISREG(st.st_mode)) ;
+    else if (lstat(p, &st) != 0) ;
+    else if (!S_ISREG(st.st_mode) && !remove)
+      rc = wbr_fail(d->ctx, WBR_EUSAGE, p, "remove it, or write the output to another directory",
+                    "the output directory holds %s of this name, which the new %s would leave stale beside "
+                    "it (only regular files are removed)", S_ISLNK(st.st_mode) ? "a symbolic link" : "a non-file", what);
+    else if (!S_ISREG(st.st_mode)) ;
     else if (wbr_file_ids_find(protect, st.st_dev, st.st_ino))
       rc = wbr_fail(d->ctx, WBR_EUSAGE, p, "write the output to another directory",
-                    "the output directory holds this input, which the new %s would leave stale beside it",
-                    d->sharded ? "index and shards" : "model.safetensors");
+                    "the output directory holds this input, which the new %s would leave stale beside it", what);
     else if (remove && wbr_io_unlink(p) != 0 && errno != ENOENT)
       rc = wbr_fail_errno(d->ctx, p, "cannot remove a stale weight file of an earlier save");
     free(p);

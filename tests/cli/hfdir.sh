@@ -297,6 +297,10 @@ rejects hfdir/bad-out-source-shards-stale 2 "which the new model.safetensors wou
 cp cache/blobs/0123abcd blob.before
 rejects hfdir/bad-out-cache-links 2 "symbolic link" "$WBR" convert hub/ -o cache/snapshots/abc/
 cmp -s cache/blobs/0123abcd blob.before && pass hfdir/bad-out-cache-blob-untouched || fail hfdir/bad-out-cache-blob-untouched "the blob changed"
+# A sharded save beside a cache link of the single file: the link would be left stale.
+rejects hfdir/bad-out-stale-link 2 "holds a symbolic link of this name" "$WBR" convert hub/ -o cache/snapshots/abc/ --max-shard-size 600
+[ "$(ls cache/snapshots/abc | tr '\n' ' ')" = "config.json model.safetensors " ] && pass hfdir/bad-out-stale-link-nothing-written \
+  || fail hfdir/bad-out-stale-link-nothing-written "$(ls cache/snapshots/abc | tr '\n' ' ')"
 unchanged hfdir/bad-all-unchanged
 mkdir -p broken && printf 'abc' >broken/model.safetensors
 rejects hfdir/bad-weights-named-inside 1 "broken/model.safetensors: error: file is 3 bytes" "$WBR" inspect broken/
