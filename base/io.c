@@ -510,12 +510,16 @@ int wbr_out_publish(wbr_out *o, bool durable) {
   o->reg = NULL;
   /* Make the rename itself durable. Best effort: the data is synced and in place; a
    * filesystem that cannot sync directories has nothing more to offer. */
-  int dfd = durable ? open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+  if (durable) wbr_io_sync_dir(o->dir);
+  return 0;
+}
+
+void wbr_io_sync_dir(const char *dir) {
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     (void)fsync(dfd);
     close(dfd);
   }
-  return 0;
 }
 
 int wbr_out_commit(wbr_out *o, bool durable) {

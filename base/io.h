@@ -127,5 +127,7 @@ int wbr_io_copy_fd(wbr_ctx *ctx, int in, int out, const char *from, const char *
 int wbr_io_mkdir(const char *path);
 int wbr_io_rmdir(const char *path);
 int wbr_io_unlink(const char *path);
+/* Sync a directory's entries to disk (a rename or a mkdir in it), best effort. */
+void wbr_io_sync_dir(const char *dir);
 
 #endif

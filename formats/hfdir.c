@@ -291,6 +291,11 @@ int wbr_hfdir_out_open(wbr_hfdir_out **out, wbr_ctx *ctx, const char *path, cons
 
 int wbr_hfdir_out_commit(wbr_hfdir_out *d, const wbr_file_ids *protect, bool durable) {
   d->published = true;
+  if (durable && d->created) {
+    char *parent = wbr_io_dirname(d->dir); /* the new directory's own entry */
+    if (parent) wbr_io_sync_dir(parent);
+    free(parent);
+  }
   int rc = 0;
   for (size_t i = 0; i < d->ncopies && rc == 0; i++) rc = wbr_out_publish(&d->copies[i], durable);
   /* A sharded writer holds the directory's lock until it is freed; a single file takes it here,

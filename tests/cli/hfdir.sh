@@ -206,6 +206,10 @@ ok hfdir/resave-3-shards "$WBR" apply r.wbr hub/ -o o2/ --max-shard-size 600
   && pass hfdir/resave-removes-other-count || fail hfdir/resave-removes-other-count "$(ls o2 | tr '\n' ' ')"
 ok hfdir/resave-3-reads "$WBR" inspect o2/
 
+ok hfdir/out-sync-new-dir "$WBR" apply r.wbr hubsh/ -o o8/ --sync --max-shard-size 600
+check_sharded hfdir/out-sync-layout o8 600
+compare hfdir/out-sync-values o8
+
 # convert: a directory to a directory (the .bin one as safetensors), and a cast.
 ok hfdir/convert-bin-dir "$WBR" convert hubbin/ -o o3/
 compare hfdir/convert-bin-dir-values o3 plain
