@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../formats/format.h"
+#include "../formats/hfdir.h"
 #include "meta.h"
 
 static bool own_key(const char *k) { return strncmp(k, "weightbridge.", 13) == 0; }
@@ -16,8 +17,10 @@ static int copy_meta(wbr_tensorset *layout, const wbr_tensorset *from) {
   return rc;
 }
 
-/* True for the formats transformers reads with safe_open (a file or the shards of an index). */
+/* True for the formats transformers reads with safe_open (a file or the shards of an index; a
+ * model directory is written as one of them). */
 static bool is_safetensors(const char *path) {
+  if (wbr_hfdir_is_output(path)) return true;
   const wbr_format *f = wbr_format_for_path(path);
   return f && (f == &wbr_format_safetensors || f == &wbr_format_sharded);
 }

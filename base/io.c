@@ -510,12 +510,16 @@ int wbr_out_publish(wbr_out *o, bool durable) {
   o->reg = NULL;
   /* Make the rename itself durable. Best effort: the data is synced and in place; a
    * filesystem that cannot sync directories has nothing more to offer. */
-  int dfd = durable ? open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+  if (durable) wbr_io_sync_dir(o->dir);
+  return 0;
+}
+
+void wbr_io_sync_dir(const char *dir) {
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     (void)fsync(dfd);
     close(dfd);
   }
-  return 0;
 }
 
 int wbr_out_commit(wbr_out *o, bool durable) {
@@ -568,3 +572,22 @@ int wbr_io_lock_dir(wbr_ctx *ctx, const char *dir, const char *for_path) {
 void wbr_io_unlock(int fd) {
   if (fd >= 0) close(fd); /* closing releases the flock */
 }
+
+/* ---- Directories and whole-file copies (model directories, formats/hfdir.c) ------------------ */
+
+int wbr_io_copy_fd(wbr_ctx *ctx, int in, int out, const char *from, const char *to) {
+  uint8_t buf[1 << 15]; /* on the stack: objects may be used from distinct threads */
+  for (;;) {
+    ssize_t k = read(in, buf, sizeof buf);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) return wbr_fail_errno(ctx, from, "cannot read");
+    if (k == 0) return 0;
+    if (wbr_io_write_all(out, buf, (size_t)k) != 0) return wbr_fail_errno(ctx, to, "cannot write");
+  }
+}
+
+int wbr_io_mkdir(const char *path) { return mkdir(path, 0777) == 0 ? 0 : -1; }
+
+int wbr_io_rmdir(const char *path) { return rmdir(path) == 0 ? 0 : -1; }
+
+int wbr_io_unlink(const char *path) { return unlink(path) == 0 ? 0 : -1; }

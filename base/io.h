@@ -118,4 +118,16 @@ void wbr_io_unlock(int fd);
 /* The directory part of path ("." for a bare name, "/" for "/x"); NULL if out of memory. */
 char *wbr_io_dirname(const char *path);
 
+/* ---- Directories and whole-file copies ---------------------------------------------------- */
+
+/* Copy the rest of `in` to `out` (both open descriptors); `from` and `to` name them in the one
+ * error reported. 0 or a negative wbr_error. */
+int wbr_io_copy_fd(wbr_ctx *ctx, int in, int out, const char *from, const char *to);
+/* mkdir (0777 & ~umask), rmdir, unlink: 0, or -1 with errno set (the caller reports). */
+int wbr_io_mkdir(const char *path);
+int wbr_io_rmdir(const char *path);
+int wbr_io_unlink(const char *path);
+/* Sync a directory's entries to disk (a rename or a mkdir in it), best effort. */
+void wbr_io_sync_dir(const char *dir);
+
 #endif

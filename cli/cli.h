@@ -49,11 +49,15 @@ typedef struct cli_params {
   wbr_param_value *v;
   size_t n, nflags;
   const char *config;
+  char *config_own;     /* config when it is SRC/config.json (cli_params_source) */
   wbr_param_value *cfg; /* the config's entries, as the library returned them */
 } cli_params;
 /* If argv[*i] is --param or --config, take it and its value (advancing *i) and return 0, or a
  * usage error's exit code; -1 when it is neither. */
 int cli_params_arg(cli_params *cp, const char *cmd, int argc, char **argv, int *i);
+/* Without --config, a source that is a model directory with a config.json gives it (--param
+ * still wins over its values). Returns an exit code. */
+int cli_params_source(cli_params *cp, const char *src);
 /* Read --config (if given) and append its values; returns an exit code. */
 int cli_params_load(cli_params *cp, wbr_ctx *ctx);
 void cli_params_free(cli_params *cp);

@@ -182,7 +182,7 @@ static char *convert_program(const char *src, const char *from, const char *dtyp
 }
 
 static int convert_help(void) {
-  printf("usage: wbr convert SRC -o OUT [--dtype bf16|f16|f32|f64] [-t TARGET] [--max-shard-size SIZE] [--sync]\n"
+  printf("usage: wbr convert SRC -o OUT [--dtype bf16|f16|f32|f64] [-t TARGET] [--max-shard-size SIZE] [--copy FILE]... [--sync]\n"
          "                   [--from FORMAT] [--to FORMAT]\n"
          "  a plain conversion (the format follows OUT's extension) or cast, with no rule file: the\n"
          "  same plan, checks and atomic write as `wbr apply` (messages name the rules \"(no rules)\")\n"
@@ -192,6 +192,8 @@ static int convert_help(void) {
          "  -t TARGET     check the result against TARGET (a manifest or weight file) before writing\n"
          "  --from FORMAT read SRC as FORMAT, --to FORMAT write OUT as FORMAT, whatever their\n"
          "                extensions (safetensors, pytorch, lightning, gguf, npz, npy, ...)\n"
+         "  SRC may be a model directory; -o DIR/ writes one (model.safetensors, or an index and shards)\n"
+         "  --copy FILE   copy FILE into the output directory (repeatable; a bare name is SRC's own file)\n"
          "  other options as for `wbr apply` (--max-shard-size, --sync, --param, --config, ...)\n");
   return EXIT_OK;
 }

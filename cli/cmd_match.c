@@ -97,7 +97,8 @@ int cmd_match(int argc, char **argv) {
     goto done;
   }
   wbr_ctx *ctx = cli_ctx();
-  code = cli_params_load(&params, ctx);
+  code = cli_params_source(&params, pos[0]);
+  if (code == 0) code = cli_params_load(&params, ctx);
   if (code) {
     wbr_ctx_free(ctx);
     goto done;

@@ -27,6 +27,10 @@ typedef struct job {
   cli_params params; /* --param, --config */
   cli_outopts oo;    /* --allow-missing, --metadata (cli/outopts.c) */
   cli_formats fo;    /* --from, --target-format, --to (cli/fmtopt.c) */
+  const char **copy; /* --copy FILE, as given (pointing into argv), then as resolved */
+  char **copy_own;   /* the resolved paths this job made */
+  size_t ncopy;
+  char *config_note; /* SRC/config.json, not copied into a directory output: said after writing */
 } job;
 
 static bool ends_with(const char *s, const char *suffix) {
@@ -118,6 +122,15 @@ static int parse_args(job *j, int argc, char **argv, bool want_format, bool want
       if (i + 1 >= argc) return cli_usage(j->cmd, "%s needs a value", a);
       if (parse_size(argv[++i], &j->max_shard) != 0)
         return cli_usage(j->cmd, "--max-shard-size takes a size like 5GB, 500MB, 2GiB or a byte count (got '%s')", argv[i]);
+    } else if (want_out && strcmp(a, "--copy") == 0) {
+      if (i + 1 >= argc || !argv[i + 1][0]) return cli_usage(j->cmd, "--copy needs a file (e.g. --copy config.json)");
+      const char **nc = realloc(j->copy, (j->ncopy + 1) * sizeof *nc);
+      char **no = realloc(j->copy_own, (j->ncopy + 1) * sizeof *no);
+      if (nc) j->copy = nc;
+      if (no) j->copy_own = no;
+      if (!nc || !no) return cli_usage(j->cmd, "out of memory");
+      j->copy_own[j->ncopy] = NULL;
+      j->copy[j->ncopy++] = argv[++i];
     } else if ((prc = cli_params_arg(&j->params, j->cmd, argc, argv, &i)) >= 0) {
       if (prc) return prc;
     } else if ((prc = cli_outopts_arg(&j->oo, j->cmd, want_out, argc, argv, &i)) >= 0) {
@@ -143,7 +156,8 @@ static int parse_args(job *j, int argc, char **argv, bool want_format, bool want
 /* Load everything and build the plan; returns an exit code (0 when the plan exists). */
 static int prepare(job *j) {
   j->ctx = cli_ctx();
-  int code = cli_params_load(&j->params, j->ctx);
+  int code = cli_params_source(&j->params, j->src);
+  if (code == 0) code = cli_params_load(&j->params, j->ctx);
   if (code) return code;
   int rc = cli_load_rules(&j->prog, j->ctx, j->rules);
   if (rc == 0) rc = wbr_tensorset_open_as(&j->src_set, j->ctx, j->src, j->fo.from);
@@ -157,7 +171,48 @@ static int prepare(job *j) {
   return cli_exit(rc);
 }
 
+static bool is_dir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* SRC/NAME, SRC's trailing slashes dropped (caller frees); NULL when out of memory. */
+static char *in_dir(const char *dir, const char *name) {
+  size_t n = strlen(dir), m = strlen(name);
+  while (n > 1 && dir[n - 1] == '/') n--;
+  char *p = malloc(n + m + 2);
+  if (p) snprintf(p, n + m + 2, "%.*s/%s", (int)n, dir, name);
+  return p;
+}
+
+/* --copy NAME without a '/' is SRC's own file when SRC is a model directory; any other spelling
+ * is a path as given. Under a directory output, a config.json of SRC's not copied gets a note:
+ * it describes the source, which need not be what the rules made. Returns an exit code. */
+static int resolve_copies(job *j) {
+  bool src_dir = is_dir(j->src);
+  bool config_copied = false;
+  for (size_t i = 0; i < j->ncopy; i++) {
+    if (!src_dir || strchr(j->copy[i], '/')) continue;
+    config_copied |= strcmp(j->copy[i], "config.json") == 0;
+    if (!(j->copy_own[i] = in_dir(j->src, j->copy[i]))) {
+      fputs("wbr: out of memory\n", stderr);
+      return EXIT_INPUT;
+    }
+    j->copy[i] = j->copy_own[i];
+  }
+  size_t n = j->out ? strlen(j->out) : 0;
+  char *cfg = src_dir && !config_copied && n && (j->out[n - 1] == '/' || is_dir(j->out)) ? in_dir(j->src, "config.json") : NULL;
+  struct stat st;
+  if (cfg && stat(cfg, &st) == 0 && S_ISREG(st.st_mode)) j->config_note = cfg;
+  else free(cfg);
+  return 0;
+}
+
 static int finish(job *j, int code) {
+  for (size_t i = 0; i < j->ncopy; i++) free(j->copy_own[i]);
+  free(j->copy_own);
+  free(j->copy);
+  free(j->config_note);
   wbr_plan_free(j->plan);
   wbr_tensorset_free(j->target_set);
   wbr_tensorset_free(j->src_set);
@@ -260,8 +315,14 @@ int cmd_apply(int argc, char **argv) {
     opts.userdata = &p;
     opts.metadata = j.oo.meta;
     opts.nmetadata = j.oo.nmeta;
-    rc = cli_exit(wbr_plan_apply(j.plan, j.ctx, j.out, protect, &opts));
+    rc = resolve_copies(&j);
+    opts.output.copy_files = j.copy;
+    opts.output.ncopy_files = j.ncopy;
+    if (rc == 0) rc = cli_exit(wbr_plan_apply(j.plan, j.ctx, j.out, protect, &opts));
     if (rc == 0) cli_note("wrote %s: %zu tensors%s\n", j.out, wbr_plan_count(j.plan), cli_took(&p.t0, p.bytes));
+    if (rc == 0 && j.config_note)
+      cli_note("note: %s was not copied into %s; add --copy config.json if it describes the converted model\n",
+               j.config_note, j.out);
   }
   return finish(&j, rc);
 }

@@ -28,7 +28,8 @@ static const struct {
 } HELP[] = {
     {"inspect",
      "usage: wbr inspect FILE [--json] [--from FORMAT]\n"
-     "  lists the tensors of a weight file or manifest (name, dtype, shape, bytes) from its header\n"
+     "  lists the tensors of a weight file or manifest (name, dtype, shape, bytes) from its header;\n"
+     "  FILE may be a model directory (config.json and model.safetensors, an index, pytorch_model.bin)\n"
      "  --json          print a manifest of them instead, usable as a target (-t)\n"
      "  --from FORMAT   read FILE as FORMAT whatever its extension: safetensors, pytorch, lightning,\n"
      "                  gguf, npz, npy, manifest, sharded-safetensors, sharded-pytorch (also pt,\n"
@@ -44,6 +45,7 @@ static const struct {
      "  --allow-missing PATTERN  target tensors (a glob) left to the model's own initialisation:\n"
      "                  listed as 'missing (allowed)', not a problem (repeatable)\n"
      "  --param N=INT   the value of a parameter (repeatable); --config FILE: from a config.json\n"
+     "                  (without --config: SRC/config.json when SRC is a model directory)\n"
      HELP_FROM HELP_TARGET_FORMAT},
     {"check",
      "usage: wbr check RULES SRC -t TARGET [--json] [--allow-missing PATTERN]... [--param NAME=INT]...\n"
@@ -58,15 +60,21 @@ static const struct {
     {"apply",
      "usage: wbr apply RULES SRC [-t TARGET] -o OUT [--dry-run] [--sync] [--max-shard-size SIZE]\n"
      "                 [--threads N] [--allow-missing PATTERN]... [--metadata KEY=VALUE]...\n"
-     "                 [--param NAME=INT]... [--config FILE] [--from FORMAT] [--target-format FORMAT]\n"
-     "                 [--to FORMAT]\n"
+     "                 [--copy FILE]... [--param NAME=INT]... [--config FILE] [--from FORMAT]\n"
+     "                 [--target-format FORMAT] [--to FORMAT]\n"
      "  converts SRC by RULES into OUT (format by OUT's extension), written atomically; never onto\n"
      "  an input. No rule file: wbr convert SRC -o OUT\n"
+     "  SRC and TARGET may be model directories (config.json + model.safetensors, an index, or\n"
+     "  pytorch_model.bin); SRC's config.json gives the parameters unless --config or --param do\n"
      "  RULES           a .wbr or .wbc; '-' reads the rules from stdin\n"
      "  -t TARGET       check the result against TARGET before writing\n"
      "  --dry-run       plan and check only; write nothing (exit as check would)\n"
      "  --sync          make OUT durable (fsync) before reporting success\n"
-     "  --max-shard-size SIZE  shard size of a NAME.safetensors.index.json output (5GB, 500MB)\n"
+     "  -o DIR/         a model directory, as save_pretrained writes it: model.safetensors, or\n"
+     "                  model.safetensors.index.json and model-0000K-of-0000N.safetensors shards\n"
+     "  --max-shard-size SIZE  shard size of a NAME.safetensors.index.json or DIR/ output (5GB, 500MB)\n"
+     "  --copy FILE     copy FILE into the output directory (repeatable): a bare name is SRC's own\n"
+     "                  file when SRC is a directory (--copy config.json), else a path\n"
      "  --threads N     threads that transform tensors (default: the CPUs); same bytes for any N\n"
      "  --allow-missing PATTERN  with -t: target tensors (a glob) left to the model's own\n"
      "                  initialisation; everything else is written (repeatable)\n"

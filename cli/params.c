@@ -1,9 +1,11 @@
 /* params.c — `--param NAME=INT` (repeatable) and `--config FILE`, shared by plan, check, apply
  * and match: parsed here, read through the library (wbr_config_params), and handed on as one
- * list of parameter values in which --param entries come first. */
+ * list of parameter values in which --param entries come first. A source that is a model
+ * directory gives its config.json when no --config is given. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -53,6 +55,27 @@ int cli_params_arg(cli_params *cp, const char *cmd, int argc, char **argv, int *
   return 0;
 }
 
+int cli_params_source(cli_params *cp, const char *src) {
+  struct stat st;
+  if (cp->config || stat(src, &st) != 0 || !S_ISDIR(st.st_mode)) return 0;
+  size_t n = strlen(src);
+  while (n > 1 && src[n - 1] == '/') n--;
+  char *p = malloc(n + sizeof "/config.json");
+  if (!p) {
+    fputs("wbr: out of memory\n", stderr);
+    return EXIT_INPUT;
+  }
+  memcpy(p, src, n);
+  memcpy(p + n, "/config.json", sizeof "/config.json");
+  if (stat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
+    free(p);
+    return 0;
+  }
+  cp->config = cp->config_own = p;
+  if (cli_verbosity > 0) cli_note("parameters from %s (give --config FILE or --param NAME=INT to override)\n", p);
+  return 0;
+}
+
 int cli_params_load(cli_params *cp, wbr_ctx *ctx) {
   if (!cp->config) return 0;
   wbr_param_value *cfg = NULL;
@@ -76,5 +99,6 @@ void cli_params_free(cli_params *cp) {
   for (size_t i = 0; i < cp->nflags; i++) free((char *)cp->v[i].name);
   free(cp->v);
   wbr_free(cp->cfg);
+  free(cp->config_own);
   memset(cp, 0, sizeof *cp);
 }

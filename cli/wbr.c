@@ -19,10 +19,10 @@ static const struct command {
     {"fmt", cmd_fmt, "wbr fmt [-w] RULES.wbr", "canonical formatting of a rule file"},
     {"plan", cmd_plan, "wbr plan RULES SRC [-t TARGET] [--format text|md|json] [--allow-missing PATTERN]... [--param NAME=INT]... [--config FILE] [--from FORMAT] [--target-format FORMAT]", "mapping table; no tensor data read"},
     {"check", cmd_check, "wbr check RULES SRC -t TARGET [--json] [--allow-missing PATTERN]... [--param NAME=INT]... [--config FILE] [--from FORMAT] [--target-format FORMAT]", "exit 0 iff RULES map SRC onto TARGET exactly"},
-    {"apply", cmd_apply, "wbr apply RULES SRC [-t TARGET] -o OUT [--dry-run] [--sync] [--max-shard-size SIZE] [--threads N] [--allow-missing PATTERN]... [--metadata KEY=VALUE]... [--param NAME=INT]... [--config FILE] [--from FORMAT] [--target-format FORMAT] [--to FORMAT]", "convert; OUT is written atomically"},
+    {"apply", cmd_apply, "wbr apply RULES SRC [-t TARGET] -o OUT [--dry-run] [--sync] [--max-shard-size SIZE] [--copy FILE]... [--threads N] [--allow-missing PATTERN]... [--metadata KEY=VALUE]... [--param NAME=INT]... [--config FILE] [--from FORMAT] [--target-format FORMAT] [--to FORMAT]", "convert; OUT is written atomically"},
     {"match", cmd_match, "wbr match SRC TARGET [-o DRAFT.wbr] [--hint A=B]... [--update RULES.wbr] [--explain] [--json] [--param NAME=INT]... [--config FILE] [--from FORMAT] [--target-format FORMAT]",
      "draft rules mapping SRC onto TARGET"},
-    {"convert", cmd_convert, "wbr convert SRC -o OUT [--dtype bf16|f16|f32|f64] [-t TARGET] [--max-shard-size SIZE] [--sync] [--from FORMAT] [--to FORMAT]",
+    {"convert", cmd_convert, "wbr convert SRC -o OUT [--dtype bf16|f16|f32|f64] [-t TARGET] [--max-shard-size SIZE] [--copy FILE]... [--sync] [--from FORMAT] [--to FORMAT]",
      "format change or cast with no rule file (the plan and checks of apply)"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

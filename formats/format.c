@@ -217,8 +217,14 @@ int wbr_tensorset_open_as(wbr_tensorset **out, wbr_ctx *ctx, const char *spec, c
     if (fmt || wbr_format_for_path(path)) key = hash + 1;
     else *hash = '#';
   }
-  if (!fmt) fmt = format_or_fail(ctx, path);
-  int rc = fmt ? open_file(out, ctx, path, key, fmt) : WBR_EFORMAT;
+  struct stat st;
+  int rc;
+  if (!fmt && !key && stat(path, &st) == 0 && S_ISDIR(st.st_mode) && !wbr_format_for_path(path)) {
+    rc = wbr_dir_hf.open(out, ctx, path); /* a model directory (formats/hfdir.c) */
+  } else {
+    if (!fmt) fmt = format_or_fail(ctx, path);
+    rc = fmt ? open_file(out, ctx, path, key, fmt) : WBR_EFORMAT;
+  }
   free(path);
   return rc;
 }

@@ -113,6 +113,14 @@ int wbr_writer_copy(wbr_writer *w, int fd, uint64_t off, const void *bytes, size
 /* Emit raw bytes to the output (formats use this from their hooks). */
 int wbr_writer_emit(wbr_writer *w, const void *bytes, size_t len);
 
+/* The reader of model directories (formats/hfdir.c), reached through this table so that the
+ * registry calls no reader directly (tests/layout: no call cycle between files). */
+typedef struct wbr_dir_reader {
+  /* Open the weights of the directory `dir` (see wbr_tensorset_open). */
+  int (*open)(wbr_tensorset **out, wbr_ctx *ctx, const char *dir);
+} wbr_dir_reader;
+extern const wbr_dir_reader wbr_dir_hf;
+
 extern const wbr_format wbr_format_safetensors;
 extern const wbr_format wbr_format_manifest;
 extern const wbr_format wbr_format_torch;

@@ -316,22 +316,15 @@ static void sh_free_state(sh_state *st) {
   st->cur = -1;
 }
 
-/* Greedy, in layout order, as Hugging Face does: a shard takes tensors while its data stays
- * within the maximum; a tensor larger than the maximum gets a shard of its own. */
 static int sh_plan(wbr_writer *w, sh_state *st) {
   const wbr_tensorset *ts = w->layout;
   st->planned = true;
-  size_t n = 0;
+  size_t n = wbr_shard_assign(ts, st->max, st->shard_of);
   for (size_t i = 0; i < ts->n; i++) {
-    uint64_t b = ts->t[i].nbytes, cur = n ? st->shards[n - 1].bytes : 0, sum;
-    bool fits = wbr_add_u64(cur, b, &sum) && sum <= st->max;
-    if (n == 0 || (cur > 0 && b > 0 && !fits)) {
-      st->shards[n].first = i;
-      n++;
-    }
-    st->shards[n - 1].bytes += b; /* cannot overflow: a sum past 2^64 started a new shard */
-    st->shards[n - 1].end = i + 1;
-    st->shard_of[i] = n - 1;
+    sh_shard *s = &st->shards[st->shard_of[i]];
+    if (i == 0 || st->shard_of[i] != st->shard_of[i - 1]) s->first = i;
+    s->bytes += ts->t[i].nbytes;
+    s->end = i + 1;
   }
   st->nshards = n;
   int rc = 0;

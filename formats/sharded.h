@@ -11,4 +11,9 @@
 
 /* wbr_writer_options.max_shard_bytes (weightbridge.h) sets the maximum per shard. */
 
+/* Greedy, in layout order, as Hugging Face does: a shard takes tensors while its data stays
+ * within `max` bytes; a tensor larger than the maximum gets a shard of its own. Fills
+ * shard_of[i] (may be NULL) and returns the number of shards (0 for an empty layout). */
+size_t wbr_shard_assign(const wbr_tensorset *ts, uint64_t max, size_t *shard_of);
+
 #endif

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../base/version.h"
+#include "hfdir.h"
 #include "json.h"
 #include "writer.h"
 
@@ -32,6 +33,7 @@ typedef struct writer_impl {
   int pend_fd;
   uint64_t pend_off, pend_len;
   size_t pend_cur; /* the range's first tensor, for messages */
+  wbr_hfdir_out *dir; /* a directory output's copies and clean-up, or NULL */
 } writer_impl;
 
 static int flush_copy(wbr_writer *w);
@@ -126,6 +128,28 @@ static int skip_empty(wbr_writer *w) {
   return 0;
 }
 
+/* A model directory (formats/hfdir.c): the weights' writer opens on the file chosen inside it,
+ * once the directory is checked and the copies are staged. */
+static int open_dir(wbr_writer **out, wbr_ctx *ctx, const char *path, const wbr_tensorset *layout,
+                    const wbr_file_ids *protect, const wbr_writer_options *opts) {
+  wbr_hfdir_out *d;
+  char *file;
+  int rc = wbr_hfdir_out_open(&d, ctx, path, layout, protect, opts, &file);
+  if (rc) return rc;
+  /* The weights' writer copies nothing (a version-1 struct is shorter: read only as such). */
+  wbr_writer_options own = WBR_WRITER_OPTIONS_INIT;
+  own.durable = opts->durable;
+  own.max_shard_bytes = opts->max_shard_bytes;
+  rc = wbr_writer_open_ids(out, ctx, file, layout, protect, &own);
+  free(file);
+  if (rc) {
+    wbr_hfdir_out_free(d);
+    return rc;
+  }
+  ((writer_impl *)*out)->dir = d;
+  return 0;
+}
+
 int wbr_writer_open_ids(wbr_writer **out, wbr_ctx *ctx, const char *path,
                         const wbr_tensorset *layout, const wbr_file_ids *protect,
                         const wbr_writer_options *opts) {
@@ -138,14 +162,18 @@ int wbr_writer_open_ids(wbr_writer **out, wbr_ctx *ctx, const char *path,
   int vrc = WBR_CHECK_VERSION(ctx, "wbr_writer_open", opts, wbr_writer_options, WBR_WRITER_OPTIONS);
   if (vrc) return vrc;
   const char *named = opts->version >= 2 ? opts->format : NULL;
+  if (!named && wbr_hfdir_is_output(path)) return open_dir(out, ctx, path, layout, protect, opts);
+  if (opts->version >= 2 && opts->ncopy_files)
+    return wbr_fail(ctx, WBR_EUSAGE, path, "give a directory as the output (a path ending in '/') to copy files beside the weights",
+                    "files to copy (--copy) need a directory output; '%s' is a file", path);
   const wbr_format *fmt = named ? wbr_format_or_fail(ctx, named, "output") : wbr_format_for_path(path);
   if (!fmt && named) return WBR_EUSAGE;
   if (!fmt) {
     char exts[512], help[768];
     wbr_format_extensions(exts, sizeof exts);
     snprintf(help, sizeof help,
-             "name the output with one of the extensions weightbridge writes: %s; or give its "
-             "format (wbr: --to FORMAT)", exts);
+             "name the output with one of the extensions weightbridge writes, or a directory (a path "
+             "ending in '/'): %s; or give its format (wbr: --to FORMAT)", exts);
     return wbr_fail(ctx, WBR_EUSAGE, path, help, "unknown output file type (by extension)");
   }
   if (!fmt->begin) /* read-only formats (formats/format.c) */
@@ -397,7 +425,7 @@ int wbr_writer_commit(wbr_writer *w) {
     return rc;
   }
   w->committed = true;
-  return 0;
+  return wi->dir ? wbr_hfdir_out_commit(wi->dir, &wi->protect, w->durable) : 0;
 }
 
 void wbr_writer_free(wbr_writer *w) {
@@ -405,6 +433,7 @@ void wbr_writer_free(wbr_writer *w) {
   writer_impl *wi = (writer_impl *)w;
   if (w->fmt && w->fmt->release) w->fmt->release(w);
   wbr_out_discard(&wi->out); /* closes w->fd; removes an unpublished temporary */
+  wbr_hfdir_out_free(wi->dir);
   wbr_file_ids_free(&wi->protect);
   free(w->tmp);
   free(w->path);
@@ -472,7 +501,8 @@ int wbr_writer_check_layout(wbr_writer *w, const wbr_name_rules *r) {
 
 int wbr_tensorset_write(const wbr_tensorset *ts, wbr_ctx *ctx, const char *path) {
   if (!ts || !path) return WBR_EUSAGE;
-  const wbr_format *fmt = wbr_format_for_path(path);
+  /* A model directory holds safetensors. */
+  const wbr_format *fmt = wbr_hfdir_is_output(path) ? &wbr_format_safetensors : wbr_format_for_path(path);
   if (fmt && fmt->has_data && ts->n && !ts->has_data)
     return wbr_fail(ctx, WBR_EFORMAT, path, "write a manifest (.json) instead, or read a weight file",
                     "cannot write a %s file: the tensor set has names and shapes but no data",

@@ -11,8 +11,9 @@
  * selects a nested entry), GGUF (.gguf, quantized tensors carried opaque), NumPy (.npy, .npz).
  * Read only: sharded PyTorch checkpoints (NAME.bin.index.json and its .bin shards) and PyTorch
  * Lightning checkpoints (.ckpt: the tensors under "state_dict"). A Hugging Face model directory
- * (config.json beside its weights: a single file or an index and its shards) is a source, a
- * target or an output where docs/formats.md says so.
+ * (config.json beside model.safetensors, pytorch_model.bin or an index and its shards) is a
+ * source or a target, and, as a path ending in '/' or an existing directory, an output written
+ * as save_pretrained writes it (wbr_writer_options.copy_files for its other files).
  *
  * Ownership. Every object handed out through an output parameter (wbr_ctx, wbr_tensorset,
  * wbr_writer, wbr_program, wbr_plan, the strings of a wbr_match_result, and strings from
@@ -188,8 +189,11 @@ typedef struct wbr_tensor_info {
 
 /* Open a weight file or manifest; the format is chosen by the file name's extension (the list
  * at the top of this header; FILE#KEY selects the tensors under KEY of a PyTorch checkpoint
- * that nests them). Only the header is read; tensor bytes are mapped, not loaded. A file that
- * is malformed, of an unknown type or not a regular file is WBR_EFORMAT. */
+ * that nests them). A directory without such an extension is a Hugging Face model directory:
+ * the first of model.safetensors, model.safetensors.index.json, pytorch_model.bin and
+ * pytorch_model.bin.index.json in it is read (a directory without weights, or with a single file
+ * and an index of one kind, is WBR_EFORMAT). Only the header is read; tensor bytes are mapped,
+ * not loaded. A file that is malformed, of an unknown type or not a regular file is WBR_EFORMAT. */
 WBR_API int wbr_tensorset_open(wbr_tensorset **out, wbr_ctx *ctx, const char *path);
 /* wbr_tensorset_open with the format given by name instead of by extension (format NULL: by
  * extension). Names are the formats' names, "safetensors", "sharded-safetensors", "manifest",
@@ -225,8 +229,9 @@ WBR_API long wbr_tensorset_find(const wbr_tensorset *ts, const char *name);
 /* 1 if the set carries tensor bytes (a weight file), 0 for a manifest. */
 WBR_API int wbr_tensorset_has_data(const wbr_tensorset *ts);
 /* Format name the set was read as ("safetensors", "sharded safetensors", "manifest",
- * "pytorch", "sharded pytorch", "lightning", "npy", "npz", "gguf"), or "memory" for a set made
- * with wbr_tensorset_new. */
+ * "pytorch", "sharded pytorch", "lightning", "npy", "npz", "gguf"; "Hugging Face directory
+ * (model.safetensors)" and so on for a model directory, naming the file read), or "memory" for a
+ * set made with wbr_tensorset_new. */
 WBR_API const char *wbr_tensorset_format(const wbr_tensorset *ts);
 
 /* String metadata (safetensors __metadata__, GGUF key-values as text), in file order. */
@@ -246,7 +251,8 @@ WBR_API char *wbr_tensorset_to_manifest(const wbr_tensorset *ts);
 WBR_API char *wbr_tensorset_render(const wbr_tensorset *ts, const char *path);
 
 /* Write the whole set to path, format by extension, atomically (see wbr_writer). A manifest
- * (.json) needs no data; a weight file needs every tensor's bytes. */
+ * (.json) needs no data; a weight file needs every tensor's bytes. A path ending in '/' is a
+ * model directory (see "Outputs"). */
 WBR_API int wbr_tensorset_write(const wbr_tensorset *ts, wbr_ctx *ctx, const char *path);
 
 /* ---- Streaming writer ------------------------------------------------------------------------ */
@@ -277,8 +283,13 @@ typedef struct wbr_writer_options {
   /* version 2: */
   const char *format;       /* the output's format by name (as wbr_tensorset_open_as takes it),
                                whatever the path's extension; NULL: by extension */
+  const char *const *copy_files; /* a directory output (a path ending in '/', or an existing
+                                    directory): files copied into it beside the weights
+                                    (config.json, tokenizer files), each under its own last
+                                    name, published with the weights; or NULL */
+  size_t ncopy_files;
 } wbr_writer_options;
-#define WBR_WRITER_OPTIONS_INIT {WBR_WRITER_OPTIONS_VERSION, false, 0, NULL}
+#define WBR_WRITER_OPTIONS_INIT {WBR_WRITER_OPTIONS_VERSION, false, 0, NULL, NULL, 0}
 
 /* opts may be NULL (the defaults of WBR_WRITER_OPTIONS_INIT). */
 WBR_API int wbr_writer_open(wbr_writer **out, wbr_ctx *ctx, const char *path,
@@ -301,7 +312,15 @@ WBR_API void wbr_writer_free(wbr_writer *w);
  * - a new file gets 0666 & ~umask, a replaced file keeps its permission bits;
  * - an output that is the same file (device and inode) as an input is refused with WBR_EUSAGE.
  * The temporary file has no name (O_TMPFILE) where the filesystem allows; elsewhere it is a
- * hidden DIR/.OUT.XXXXXX.tmp, which wbr_remove_temporaries deletes. */
+ * hidden DIR/.OUT.XXXXXX.tmp, which wbr_remove_temporaries deletes.
+ * A path ending in '/' (or an existing directory whose name has no weight-file extension) is a
+ * Hugging Face model directory, created if its parent exists (not a symbolic link), and written
+ * as save_pretrained writes it: DIR/model.safetensors when the tensors fit one shard of
+ * max_shard_bytes, else DIR/model.safetensors.index.json and DIR/model-0000K-of-0000N.safetensors.
+ * The files of copy_files are staged before the weights and published after them. Once the
+ * weights are in place, weight files of an earlier save (the other of the single file and the
+ * index, shards of another count) are removed; an input among them is refused before anything
+ * is written, and only regular files of those names are ever removed. */
 
 /* The inputs an output must never replace, compared by device and inode, so that a symlink,
  * a hard link, ./x or FILE#KEY is recognised however it is spelled: files by path, and every
@@ -443,7 +462,7 @@ WBR_API int wbr_plan_get(const wbr_plan *plan, size_t i, wbr_tensor_info *out);
 typedef void (*wbr_progress_fn)(void *userdata, size_t done, size_t total, uint64_t bytes_done,
                                 uint64_t bytes_total);
 
-/* Version 3 embeds wbr_writer_options version 2 (one field longer); a struct of version 1 or 2
+/* Version 3 embeds wbr_writer_options version 2 (three fields longer); a struct of version 1 or 2
  * is read with the layout it was built with (a version-1 wbr_writer_options inside). */
 #define WBR_APPLY_OPTIONS_VERSION 3
 typedef struct wbr_apply_options {

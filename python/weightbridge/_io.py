@@ -73,14 +73,16 @@ class LazyWeights(Mapping):
 
 
 def load(path, torch=False):
-    """A lazy read-only Mapping over a weight file (every format the CLI reads, FILE.pt#KEY)."""
+    """A lazy read-only Mapping over a weight file (every format the CLI reads, FILE.pt#KEY, a
+    model directory)."""
     return LazyWeights(_native.open(str(path) if not isinstance(path, str) else path), torch)
 
 
 def save(weights, path, metadata=None, protect=()):
     """Write a mapping of tensors (flat or nested: nested names are joined with '/') to path,
     in the format its extension names (.safetensors, .safetensors.index.json, .pt/.pth/.bin,
-    .npy (one tensor), .npz, .gguf, .json manifest). Written atomically by the C writer."""
+    .npy (one tensor), .npz, .gguf, .json manifest), or to a model directory "DIR/" laid out as
+    save_pretrained lays it out. Written atomically by the C writer."""
     if isinstance(weights, LazyWeights):
         ts = weights.tensorset
     else:

@@ -5,7 +5,7 @@ one line per case for run.sh:  ID <TAB> PATH <TAB> EXPECTED-STDERR-TEXT
 
 Row format — one call per row, grouped by format; ids are stable (never renumber, never reuse):
 
-    row(ID, FILE, BYTES, MESSAGE, at=None, cmd=None)
+    row(ID, FILE, BYTES, MESSAGE, at=None, cmd=None, dir=False)
 
   ID       short stable id, "<format>-<what>" (e.g. "st-hole-middle"); unique
   FILE     file name to write; its extension picks the reader (.safetensors, .json, ...)
@@ -16,6 +16,8 @@ Row format — one call per row, grouped by format; ids are stable (never renumb
            exactly one error, a help line, exit code 1, no crash, nothing on stdout
   cmd      the wbr command to run, a list of words with "{}" for the file (default
            ["inspect", "{}"]); other files it names are paths from the project root
+  dir      the case is the directory OUTDIR/ID that holds FILE (a model directory): "{}" and
+           the PATH of the message are the directory
 
 To add a format: write its helpers next to st(), then its rows in a new section.
 """
@@ -27,8 +29,8 @@ import sys
 ROWS = []
 
 
-def row(id, file, data, message, at=None, cmd=None):
-    ROWS.append((id, file, data, message, at, cmd or ["inspect", "{}"]))
+def row(id, file, data, message, at=None, cmd=None, dir=False):
+    ROWS.append((id, file, data, message, at, cmd or ["inspect", "{}"], dir))
 
 
 # ---- helpers --------------------------------------------------------------------------------
@@ -251,6 +253,17 @@ row("mf-meta-number", MF, mf({}, metadata={"epoch": 3}),
 
 row("ext-unknown", "weights.xyz", b"\0" * 16, "unknown file type (by extension)")
 
+# ---- Hugging Face model directories (formats/hfdir.c) ---------------------------------------
+
+NO_WEIGHTS = ("no model weights in this directory: looked for model.safetensors, "
+              "model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json")
+row("hfdir-config-only", "config.json", '{"hidden_size": 8}', NO_WEIGHTS, dir=True)
+row("hfdir-other-weights", "consolidated.safetensors", st({}), NO_WEIGHTS, dir=True)
+row("hfdir-peft-adapter", "adapter_model.safetensors", st({}),
+    "this is a PEFT adapter directory (adapter_model.safetensors), not a model's weights", dir=True)
+row("hfdir-as-target", "config.json", "{}", NO_WEIGHTS, dir=True,
+    cmd=["match", "tests/fixtures/vit_tv_to_timm/a.json", "{}"])
+
 # ---- rule files and bytecode where a rule file is read --------------------------------------
 
 VIT = "tests/fixtures/vit_tv_to_timm/"
@@ -274,7 +287,7 @@ row("wbr-hint-layout-after-transpose", "rules.wbr", 'weightbridge 1\nhint "a" = 
 def main():
     out = sys.argv[1]
     seen = set()
-    for id, file, data, message, at, cmd in ROWS:
+    for id, file, data, message, at, cmd, is_dir in ROWS:
         assert id not in seen, "duplicate id " + id
         assert "\t" not in message and "\n" not in message, id
         seen.add(id)
@@ -283,6 +296,8 @@ def main():
         path = os.path.join(d, file)
         with open(path, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        if is_dir:
+            path = d
         where = path + (":" + at if at else "")
         words = [path if w == "{}" else w for w in cmd]
         assert all(" " not in w and "\t" not in w for w in words), id

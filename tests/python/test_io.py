@@ -1,6 +1,7 @@
-"""load / save / manifest: round trips through every format the CLI writes (values read back
-by weightbridge and, where one exists, by an independent reader: torch.load, numpy.load),
-FILE.pt#KEY, torch=True (bf16 through a 16-bit view), zero-copy views, hostile files."""
+"""load / save / manifest: round trips through every format the CLI writes and a model directory
+(DIR/), values read back by weightbridge and, where one exists, by an independent reader
+(torch.load, numpy.load); FILE.pt#KEY, torch=True (bf16 through a 16-bit view), zero-copy
+views, hostile files."""
 import json
 import os
 import unittest
@@ -57,6 +58,12 @@ class RoundTrip(Scratch):
 
     def test_pt(self):
         self.roundtrip(".pt", ALL, oracle=lambda p: torch.load(p, weights_only=True))
+
+    def test_model_directory(self):
+        # "DIR/" is a Hugging Face model directory: save writes DIR/model.safetensors (the
+        # layout save_pretrained writes), load reads it back by the directory's name.
+        back = self.roundtrip("dir/", ALL)
+        self.assertEqual(os.listdir(self.path("wdir")), ["model.safetensors"])
 
     def test_npz(self):
         self.roundtrip(".npz", ["F32", "F16", "F64", "I64", "I32", "I8", "U8", "BOOL"],

@@ -11,8 +11,8 @@ _wbr() {
     inspect) opts="--json --from" ;;
     plan) opts="-t --target --format --allow-missing --param --config --from --target-format" ;;
     check) opts="-t --target --json --allow-missing --param --config --from --target-format" ;;
-    apply) opts="-t --target -o --output --dry-run --sync --max-shard-size --threads --allow-missing --metadata --param --config --from --target-format --to" ;;
-    convert) opts="-o --output --dtype -t --target --dry-run --sync --max-shard-size --from --to" ;;
+    apply) opts="-t --target -o --output --dry-run --sync --max-shard-size --copy --threads --allow-missing --metadata --param --config --from --target-format --to" ;;
+    convert) opts="-o --output --dtype -t --target --dry-run --sync --max-shard-size --copy --from --to" ;;
     match) opts="-o --output --hint --update --explain --json --library --param --config --from --target-format" ;;
     compile) opts="-o --output" ;;
     disasm) opts="" ;;
