@@ -18,4 +18,7 @@ int wbr_cpu_set_level(int level);
 
 const char *wbr_cpu_level_name(int level);
 
+/* 1 if the CPU has PCLMULQDQ and SSE4.1 (base/crc32.c's folding), whatever the level. */
+int wbr_cpu_has_pclmul(void);
+
 #endif

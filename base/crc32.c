@@ -80,8 +80,7 @@ static int have_pclmul(void) {
   static int have = -1;
   int h = __atomic_load_n(&have, __ATOMIC_ACQUIRE);
   if (h < 0) {
-    __builtin_cpu_init();
-    h = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+    h = wbr_cpu_has_pclmul();
     __atomic_store_n(&have, h, __ATOMIC_RELEASE);
   }
   return h;
